@@ -1,0 +1,21 @@
+"""Exception types. The native module raises these same classes (see python/bindings.cpp)."""
+
+
+class AttocoreError(Exception):
+    """Base of every error attocore raises on purpose."""
+
+
+class FormatError(AttocoreError, ValueError):
+    """A weight file is malformed: bad magic, version, checksum, offsets or sizes."""
+
+
+class GraphError(FormatError):
+    """The graph in a file (or built in memory) is inconsistent: shapes, attributes, order."""
+
+
+class UnsupportedOpError(GraphError):
+    """The graph uses an operator this runtime cannot execute; the message names it."""
+
+
+class InputError(AttocoreError, ValueError):
+    """An input given to run() has the wrong shape, dtype or content."""

@@ -1,0 +1,341 @@
+"""Weight format v1: writer and reader (numpy). The layout is specified in docs/FORMAT.md.
+
+The C++ loader (csrc/format/) reads the same bytes; both check every field.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import zlib
+
+import numpy as np
+
+from .errors import FormatError, UnsupportedOpError
+from .graph import (ACTIVATION_CODES, ACTIVATION_NAMES, OP_ATTRS, OP_CODES, OP_NAMES, Graph,
+                    Metadata, Op, Tensor, validate)
+
+MAGIC = b"ATTOCORE"
+VERSION = 1
+HEADER_SIZE = 64
+ALIGN = 64  # tensor data alignment, for zero-copy mmap and aligned vector loads
+CRC_OFFSET = 56
+
+# Bounds shared with the C++ loader: a file may not declare more than these.
+MAX_STRING = 4096
+MAX_TENSORS = 1 << 16
+MAX_OPS = 1 << 16
+MAX_NDIM = 6
+MAX_DIM = 1 << 24
+MAX_ELEMENTS = 1 << 31
+MAX_LABELS = 1 << 16
+MAX_EXTRA = 256
+MAX_OP_ARITY = 16
+MAX_ATTRS = 16
+MAX_ATTR_VALUES = 16
+
+KIND_ACTIVATION, KIND_CONSTANT = 0, 1
+DTYPE_F32 = 1
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+class _Writer:
+    def __init__(self):
+        self.parts = []
+
+    def u8(self, v): self.parts.append(struct.pack("<B", v))
+    def u16(self, v): self.parts.append(struct.pack("<H", v))
+    def u32(self, v): self.parts.append(struct.pack("<I", v))
+    def u64(self, v): self.parts.append(struct.pack("<Q", v))
+    def i64(self, v): self.parts.append(struct.pack("<q", v))
+    def f32(self, v): self.parts.append(struct.pack("<f", v))
+
+    def string(self, s: str):
+        b = s.encode("utf-8")
+        if len(b) > MAX_STRING:
+            raise FormatError(f"string too long ({len(b)} bytes): {s[:40]!r}...")
+        self.u32(len(b))
+        self.parts.append(b)
+
+    def bytes(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def encode(graph: Graph) -> bytes:
+    """Serialise a graph without semantic checks (save() validates first).
+
+    Kept separate so tests can write deliberately inconsistent graphs and check that the
+    readers refuse them.
+    """
+    w = _Writer()
+    md = graph.metadata
+    w.string(md.name)
+    for d in md.input_shape:
+        w.u32(d)
+    w.u32(len(md.mean))
+    for v in md.mean:
+        w.f32(v)
+    for v in md.std:
+        w.f32(v)
+    w.u32(md.resize)
+    w.u32(len(md.labels))
+    for label in md.labels:
+        w.string(label)
+    w.u32(len(md.extra))
+    for k, v in md.extra.items():
+        w.string(k)
+        w.string(str(v))
+
+    names = list(graph.tensors)
+    index = {n: i for i, n in enumerate(names)}
+    blobs, data_size = [], 0
+    w.u32(len(names))
+    for name in names:
+        t = graph.tensors[name]
+        w.string(name)
+        w.u8(KIND_CONSTANT if t.is_constant else KIND_ACTIVATION)
+        w.u8(DTYPE_F32)
+        w.u16(len(t.shape))
+        for d in t.shape:
+            w.i64(d)
+        if t.is_constant:
+            raw = np.ascontiguousarray(t.data, dtype="<f4").tobytes()
+            w.u64(data_size)
+            w.u64(len(raw))
+            blobs.append((data_size, raw))
+            data_size = _align(data_size + len(raw))
+
+    def tensor_ids(names_):
+        w.u16(len(names_))
+        for n in names_:
+            if n not in index:
+                raise FormatError(f"tensor '{n}' is used but not declared")
+            w.u32(index[n])
+
+    w.u32(len(graph.ops))
+    for op in graph.ops:
+        if op.type not in OP_CODES:
+            raise UnsupportedOpError(f"op '{op.name}': unknown op type '{op.type}'")
+        w.u16(OP_CODES[op.type])
+        w.u8(ACTIVATION_CODES[op.activation])
+        w.u8(0)
+        w.string(op.name)
+        tensor_ids(op.inputs)
+        tensor_ids(op.outputs)
+        w.u16(len(op.attrs))
+        for key, vals in op.attrs.items():
+            w.string(key)
+            w.u16(len(vals))
+            for v in vals:
+                w.i64(v)
+    w.u32(len(graph.inputs))
+    for n in graph.inputs:
+        w.u32(index[n])
+    w.u32(len(graph.outputs))
+    for n in graph.outputs:
+        w.u32(index[n])
+    section = w.bytes()
+
+    graph_offset = HEADER_SIZE
+    data_offset = _align(graph_offset + len(section))
+    file_size = data_offset + data_size
+    buf = bytearray(file_size)
+    buf[graph_offset:graph_offset + len(section)] = section
+    for off, raw in blobs:
+        buf[data_offset + off:data_offset + off + len(raw)] = raw
+    struct.pack_into("<8sIIQQQQQII", buf, 0, MAGIC, VERSION, HEADER_SIZE, file_size, graph_offset,
+                     len(section), data_offset, data_size, 0, 0)
+    struct.pack_into("<I", buf, CRC_OFFSET, checksum(buf))
+    return bytes(buf)
+
+
+def checksum(buf) -> int:
+    """CRC-32 (zlib) of the whole file with the checksum field itself read as zero."""
+    crc = zlib.crc32(memoryview(buf)[:CRC_OFFSET])
+    crc = zlib.crc32(b"\0\0\0\0", crc)
+    return zlib.crc32(memoryview(buf)[CRC_OFFSET + 4:], crc) & 0xFFFFFFFF
+
+
+def save(graph: Graph, path) -> None:
+    validate(graph)
+    data = encode(graph)
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+class _Reader:
+    def __init__(self, buf, start: int, end: int):
+        self.buf, self.pos, self.end = buf, start, end
+
+    def take(self, n: int, what: str):
+        if n < 0 or self.pos + n > self.end:
+            raise FormatError(f"graph section truncated while reading {what} at byte {self.pos}")
+        b = self.buf[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def unpack(self, fmt: str, what: str):
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))[0]
+
+    def u8(self, what): return self.unpack("<B", what)
+    def u16(self, what): return self.unpack("<H", what)
+    def u32(self, what): return self.unpack("<I", what)
+    def u64(self, what): return self.unpack("<Q", what)
+    def i64(self, what): return self.unpack("<q", what)
+    def f32(self, what): return self.unpack("<f", what)
+
+    def count(self, what: str, limit: int) -> int:
+        n = self.u32(what)
+        if n > limit:
+            raise FormatError(f"{what} count {n} exceeds the limit {limit}")
+        return n
+
+    def string(self, what: str) -> str:
+        n = self.u32(what)
+        if n > MAX_STRING:
+            raise FormatError(f"{what}: string length {n} exceeds the limit {MAX_STRING}")
+        try:
+            return bytes(self.take(n, what)).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise FormatError(f"{what}: not valid UTF-8") from e
+
+
+def decode(buf) -> Graph:
+    """Parse and fully validate a weight file held in a bytes-like object.
+
+    Constant tensors are numpy views into buf (zero copy when buf is an mmap).
+    """
+    size = len(buf)
+    if size < HEADER_SIZE:
+        raise FormatError(f"file too small ({size} bytes) to hold the {HEADER_SIZE}-byte header")
+    magic, version, header_size, file_size, g_off, g_size, d_off, d_size, crc, _ = struct.unpack_from(
+        "<8sIIQQQQQII", buf, 0)
+    if magic != MAGIC:
+        raise FormatError(f"not an attocore weight file (magic {bytes(magic)!r}, expected {MAGIC!r})")
+    if version != VERSION:
+        raise FormatError(f"unsupported format version {version} (this reader handles {VERSION})")
+    if header_size != HEADER_SIZE:
+        raise FormatError(f"bad header size {header_size}")
+    if file_size != size:
+        raise FormatError(f"file is {size} bytes but its header declares {file_size} (truncated?)")
+    if g_off != HEADER_SIZE or g_off + g_size > size:
+        raise FormatError(f"graph section [{g_off}, +{g_size}) lies outside the file")
+    if d_off % ALIGN or d_off < g_off + g_size or d_off + d_size != size:
+        raise FormatError(f"data section [{d_off}, +{d_size}) is misplaced or misaligned")
+    if checksum(buf) != crc:
+        raise FormatError("checksum mismatch: the file is corrupted")
+
+    r = _Reader(buf, g_off, g_off + g_size)
+    md = Metadata()
+    md.name = r.string("model name")
+    md.input_shape = tuple(r.u32("input shape") for _ in range(3))
+    if not all(1 <= d <= MAX_DIM for d in md.input_shape):
+        raise FormatError(f"bad input shape {md.input_shape}")
+    n_norm = r.count("normalisation", MAX_DIM)
+    if n_norm != md.input_shape[0]:
+        raise FormatError(f"{n_norm} mean/std values for {md.input_shape[0]} input channels")
+    md.mean = tuple(r.f32("mean") for _ in range(n_norm))
+    md.std = tuple(r.f32("std") for _ in range(n_norm))
+    if not all(np.isfinite(s) and s > 0 for s in md.std) or not all(np.isfinite(m) for m in md.mean):
+        raise FormatError("normalisation std must be finite and positive, mean finite")
+    md.resize = r.u32("resize")
+    md.labels = tuple(r.string("label") for _ in range(r.count("labels", MAX_LABELS)))
+    md.extra = {}
+    for _ in range(r.count("metadata entries", MAX_EXTRA)):
+        k = r.string("metadata key")
+        md.extra[k] = r.string("metadata value")
+
+    tensors, names = {}, []
+    for i in range(r.count("tensors", MAX_TENSORS)):
+        name = r.string(f"tensor #{i} name")
+        kind = r.u8("tensor kind")
+        dtype = r.u8("tensor dtype")
+        ndim = r.u16("tensor ndim")
+        if kind not in (KIND_ACTIVATION, KIND_CONSTANT) or dtype != DTYPE_F32 or not 1 <= ndim <= MAX_NDIM:
+            raise FormatError(f"tensor '{name}': bad kind {kind}, dtype {dtype} or ndim {ndim}")
+        shape = tuple(r.i64("tensor dims") for _ in range(ndim))
+        count = 1
+        for d in shape:
+            if not 1 <= d <= MAX_DIM:
+                raise FormatError(f"tensor '{name}': dimension {d} out of range")
+            count *= d
+            if count > MAX_ELEMENTS:
+                raise FormatError(f"tensor '{name}': shape {shape} has too many elements")
+        data = None
+        if kind == KIND_CONSTANT:
+            off, nbytes = r.u64("tensor offset"), r.u64("tensor size")
+            if off % ALIGN or nbytes != 4 * count or off + nbytes > d_size:
+                raise FormatError(f"tensor '{name}': data [{off}, +{nbytes}) is outside the data "
+                                  f"section, misaligned, or does not match shape {shape}")
+            data = np.frombuffer(buf, dtype="<f4", count=count, offset=d_off + off).reshape(shape)
+        if name in tensors:
+            raise FormatError(f"tensor name '{name}' appears twice")
+        tensors[name] = Tensor(name, shape, data)
+        names.append(name)
+
+    def tensor_ids(what):
+        n = r.u16(what)
+        if n > MAX_OP_ARITY:
+            raise FormatError(f"{what}: {n} tensors exceeds the limit {MAX_OP_ARITY}")
+        out = []
+        for _ in range(n):
+            i = r.u32(what)
+            if i >= len(names):
+                raise FormatError(f"{what}: tensor index {i} out of range")
+            out.append(names[i])
+        return out
+
+    ops = []
+    for i in range(r.count("ops", MAX_OPS)):
+        code = r.u16("op type")
+        act = r.u8("op activation")
+        r.u8("op reserved")
+        name = r.string(f"op #{i} name")
+        if code not in OP_NAMES:
+            raise UnsupportedOpError(f"op '{name}' (#{i}): unknown op type code {code}")
+        if act not in ACTIVATION_NAMES:
+            raise FormatError(f"op '{name}': unknown activation code {act}")
+        op_type = OP_NAMES[code]
+        inputs = tensor_ids(f"op '{name}' inputs")
+        outputs = tensor_ids(f"op '{name}' outputs")
+        attrs = {}
+        n_attrs = r.u16("attribute count")
+        if n_attrs > MAX_ATTRS:
+            raise FormatError(f"op '{name}': {n_attrs} attributes exceeds the limit")
+        for _ in range(n_attrs):
+            key = r.string("attribute key")
+            n = r.u16("attribute length")
+            if n > MAX_ATTR_VALUES:
+                raise FormatError(f"op '{name}': attribute '{key}' too long")
+            if key not in OP_ATTRS[op_type]:
+                raise FormatError(f"op '{name}' ({op_type}): unknown attribute '{key}'")
+            attrs[key] = tuple(r.i64("attribute value") for _ in range(n))
+        ops.append(Op(op_type, name, inputs, outputs, attrs, ACTIVATION_NAMES[act]))
+    g_inputs = [names[i] if i < len(names) else _bad_index(i) for i in
+                [r.u32("graph input") for _ in range(r.count("graph inputs", MAX_OP_ARITY))]]
+    g_outputs = [names[i] if i < len(names) else _bad_index(i) for i in
+                 [r.u32("graph output") for _ in range(r.count("graph outputs", MAX_OP_ARITY))]]
+    if r.pos != r.end:
+        raise FormatError(f"{r.end - r.pos} unexpected bytes at the end of the graph section")
+    graph = Graph(md, tensors, ops, g_inputs, g_outputs)
+    validate(graph)
+    return graph
+
+
+def _bad_index(i):
+    raise FormatError(f"graph input/output tensor index {i} out of range")
+
+
+def load(path) -> Graph:
+    """Read a weight file; constants are zero-copy views of a read-only memory map."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise FormatError(f"{path}: empty file")
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    return decode(mm)

@@ -1,0 +1,187 @@
+"""The in-memory graph shared by the format writer/reader, the zoo, summary and numba backend.
+
+Activation tensors carry NCHW shapes with the batch dimension stored as 1; a runtime
+executes any batch size N by replacing that leading 1 with N.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import GraphError, UnsupportedOpError
+
+# Op names and their codes in the weight format (docs/FORMAT.md).
+OP_CODES = {
+    "conv2d": 1,
+    "maxpool2d": 2,
+    "global_avgpool": 3,
+    "fully_connected": 4,
+    "add": 5,
+    "activation": 6,
+}
+OP_NAMES = {v: k for k, v in OP_CODES.items()}
+
+ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 2}
+ACTIVATION_NAMES = {v: k for k, v in ACTIVATION_CODES.items()}
+
+# Attribute keys each op accepts, with the number of integers each one holds.
+OP_ATTRS = {
+    "conv2d": {"kernel": 2, "stride": 2, "pad": 4, "dilation": 2, "groups": 1},
+    "maxpool2d": {"kernel": 2, "stride": 2, "pad": 4},
+    "global_avgpool": {},
+    "fully_connected": {},
+    "add": {},
+    "activation": {},
+}
+
+
+@dataclass
+class Tensor:
+    name: str
+    shape: tuple
+    data: np.ndarray | None = None  # float32 for constants, None for activations
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+
+@dataclass
+class Op:
+    type: str
+    name: str
+    inputs: list
+    outputs: list
+    attrs: dict = field(default_factory=dict)
+    activation: str = "none"
+
+
+@dataclass
+class Metadata:
+    name: str = "model"
+    input_shape: tuple = (3, 224, 224)  # C, H, W
+    mean: tuple = (0.485, 0.456, 0.406)
+    std: tuple = (0.229, 0.224, 0.225)
+    resize: int = 256  # shorter side before the centre crop; 0 = resize straight to H x W
+    labels: tuple = ()
+    extra: dict = field(default_factory=dict)  # free-form string key/values
+
+
+@dataclass
+class Graph:
+    metadata: Metadata
+    tensors: dict  # name -> Tensor, in file order
+    ops: list
+    inputs: list
+    outputs: list
+
+    def constant(self, name: str) -> np.ndarray:
+        return self.tensors[name].data
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int = 1) -> int:
+    return (size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def infer_output_shape(graph: Graph, op: Op) -> tuple:
+    """Shape of op's output given its inputs' shapes; raises GraphError on inconsistency."""
+    def shape(i):
+        return graph.tensors[op.inputs[i]].shape
+
+    def need(cond, msg):
+        if not cond:
+            raise GraphError(f"op '{op.name}' ({op.type}): {msg}")
+
+    if op.type == "conv2d":
+        need(len(op.inputs) in (2, 3), "takes input, weight and optional bias")
+        x, w = shape(0), shape(1)
+        need(len(x) == 4 and len(w) == 4, "input and weight must be 4-D")
+        kh, kw = op.attrs["kernel"]
+        sh, sw = op.attrs["stride"]
+        pt, pl, pb, pr = op.attrs["pad"]
+        dh, dw = op.attrs.get("dilation", (1, 1))
+        (groups,) = op.attrs["groups"]
+        need(min(kh, kw, sh, sw, dh, dw, groups) >= 1 and min(pt, pl, pb, pr) >= 0, "bad attribute values")
+        need(x[1] % groups == 0 and w[0] % groups == 0, f"groups={groups} does not divide channels")
+        need(w == (w[0], x[1] // groups, kh, kw), f"weight shape {w} does not fit input {x}")
+        if len(op.inputs) == 3:
+            need(shape(2) == (w[0],), f"bias shape {shape(2)} != ({w[0]},)")
+        oh = conv_output_size(x[2], kh, sh, pt, pb, dh)
+        ow = conv_output_size(x[3], kw, sw, pl, pr, dw)
+        need(oh >= 1 and ow >= 1, "output would be empty")
+        return (x[0], w[0], oh, ow)
+    if op.type == "maxpool2d":
+        need(len(op.inputs) == 1, "takes one input")
+        x = shape(0)
+        need(len(x) == 4, "input must be 4-D")
+        kh, kw = op.attrs["kernel"]
+        sh, sw = op.attrs["stride"]
+        pt, pl, pb, pr = op.attrs["pad"]
+        need(min(kh, kw, sh, sw) >= 1 and max(pt, pb) < kh and max(pl, pr) < kw, "bad attribute values")
+        oh = conv_output_size(x[2], kh, sh, pt, pb)
+        ow = conv_output_size(x[3], kw, sw, pl, pr)
+        need(oh >= 1 and ow >= 1, "output would be empty")
+        return (x[0], x[1], oh, ow)
+    if op.type == "global_avgpool":
+        need(len(op.inputs) == 1 and len(shape(0)) == 4, "takes one 4-D input")
+        return (shape(0)[0], shape(0)[1])
+    if op.type == "fully_connected":
+        need(len(op.inputs) in (2, 3), "takes input, weight and optional bias")
+        x, w = shape(0), shape(1)
+        need(len(x) == 2 and len(w) == 2 and w[1] == x[1], f"weight {w} does not fit input {x}")
+        if len(op.inputs) == 3:
+            need(shape(2) == (w[0],), f"bias shape {shape(2)} != ({w[0]},)")
+        return (x[0], w[0])
+    if op.type == "add":
+        need(len(op.inputs) == 2 and shape(0) == shape(1), "takes two inputs of one shape")
+        return shape(0)
+    if op.type == "activation":
+        need(len(op.inputs) == 1, "takes one input")
+        return shape(0)
+    raise GraphError(f"op '{op.name}': unknown op type '{op.type}'")
+
+
+def validate(graph: Graph) -> None:
+    """Check the graph is well formed: every tensor defined once before use, shapes consistent."""
+    defined = set()
+    for name in graph.inputs:
+        t = graph.tensors.get(name)
+        if t is None or t.is_constant:
+            raise GraphError(f"graph input '{name}' is not an activation tensor")
+        if len(t.shape) != 4 or t.shape[0] != 1 or tuple(t.shape[1:]) != tuple(graph.metadata.input_shape):
+            raise GraphError(f"graph input '{name}' shape {t.shape} does not match metadata input shape")
+        defined.add(name)
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise GraphError("a graph has exactly one input and one output")
+    for t in graph.tensors.values():
+        if t.is_constant:
+            if t.data.dtype != np.float32 or tuple(t.data.shape) != tuple(t.shape):
+                raise GraphError(f"constant '{t.name}' data does not match its shape {t.shape}")
+            defined.add(t.name)
+    for op in graph.ops:
+        if op.type not in OP_CODES:
+            raise UnsupportedOpError(f"op '{op.name}': unknown op type '{op.type}'")
+        if op.activation not in ACTIVATION_CODES:
+            raise GraphError(f"op '{op.name}': unknown activation '{op.activation}'")
+        for key, vals in op.attrs.items():
+            if OP_ATTRS[op.type].get(key) != len(vals):
+                raise GraphError(f"op '{op.name}': bad attribute '{key}'={vals}")
+        for key in OP_ATTRS[op.type]:
+            if key not in op.attrs and key != "dilation":
+                raise GraphError(f"op '{op.name}': missing attribute '{key}'")
+        for name in op.inputs:
+            if name not in defined:
+                raise GraphError(f"op '{op.name}': input '{name}' is not defined before it")
+        if len(op.outputs) != 1:
+            raise GraphError(f"op '{op.name}': must have exactly one output")
+        out = graph.tensors.get(op.outputs[0])
+        if out is None or out.is_constant or op.outputs[0] in defined:
+            raise GraphError(f"op '{op.name}': output '{op.outputs[0]}' is not a fresh activation tensor")
+        inferred = infer_output_shape(graph, op)
+        if tuple(inferred) != tuple(out.shape):
+            raise GraphError(f"op '{op.name}': output shape {out.shape} != inferred {inferred}")
+        defined.add(op.outputs[0])
+    for name in graph.outputs:
+        if name not in defined or graph.tensors[name].is_constant:
+            raise GraphError(f"graph output '{name}' is never computed")

@@ -1,0 +1,118 @@
+"""attocore.load() and the Model it returns: one graph, one backend."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import format as fmt
+from . import zoo
+from .errors import InputError
+
+BACKENDS = ("native", "numba")
+
+
+class Model:
+    """A loaded network. `run(x)` takes float32 NCHW and returns the logits."""
+
+    def __init__(self, graph, source: str, backend: str, native=None, threads: int = 0):
+        self.graph = graph
+        self.source = source
+        self.backend = backend
+        self.threads = threads
+        self._native = native
+        self._numba = None
+
+    # -- metadata -----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.graph.metadata.name
+
+    @property
+    def metadata(self):
+        return self.graph.metadata
+
+    @property
+    def labels(self) -> tuple:
+        return self.graph.metadata.labels
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.graph.metadata.input_shape)
+
+    @property
+    def trained(self) -> bool:
+        return self.graph.metadata.extra.get("trained", "true") != "false"
+
+    def arena_bytes(self, batch: int = 1) -> int:
+        """Peak activation memory of the native executor's static plan at this batch size."""
+        if self._native is None:
+            raise RuntimeError("arena_bytes() needs the native backend")
+        return self._native.arena_bytes(batch)
+
+    def __repr__(self):
+        return f"Model({self.name!r}, backend={self.backend!r}, source={self.source!r})"
+
+    # -- execution ----------------------------------------------------------------------
+    def check_input(self, x) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise InputError(f"input must be a numpy array, got {type(x).__name__}")
+        if x.dtype != np.float32:
+            raise InputError(f"input dtype must be float32, got {x.dtype}")
+        c, h, w = self.input_shape
+        if x.ndim != 4 or x.shape[1:] != (c, h, w) or x.shape[0] < 1:
+            raise InputError(f"input shape must be (N, {c}, {h}, {w}), got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise InputError("input contains NaN or infinity")
+        return np.ascontiguousarray(x)
+
+    def run(self, x) -> np.ndarray:
+        x = self.check_input(x)
+        if self.backend == "native":
+            return self._native.run(x)
+        if self._numba is None:
+            from .numba_backend import NumbaExecutor
+            self._numba = NumbaExecutor(self.graph)
+        return self._numba.run(x)
+
+    def profile(self, x):
+        """Run once natively and return (logits, [(layer, kernel, macs, seconds), ...])."""
+        if self._native is None:
+            raise RuntimeError("profiling needs the native backend")
+        return self._native.run_profiled(self.check_input(x))
+
+
+def _native_module():
+    try:
+        from . import _core
+    except ImportError as e:  # a source checkout without a build
+        raise RuntimeError("the native extension attocore._core is not built; "
+                           "install with 'pip install .' or use backend='numba'") from e
+    return _core
+
+
+def load(model, backend: str = "native", threads: int = 0) -> Model:
+    """Load a weight file path, raw file bytes, or a zoo name ('attonet-a'..'attonet-d').
+
+    Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
+    """
+    if isinstance(model, Model):
+        return model
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend '{backend}'; choose one of {BACKENDS}")
+    if isinstance(model, (bytes, bytearray)):
+        data, source = bytes(model), "<bytes>"
+        graph = fmt.decode(data)
+    elif zoo.is_zoo_name(model) and not os.path.exists(str(model)):
+        graph = zoo.seeded_graph(model)
+        data, source = fmt.encode(graph), f"zoo:{zoo.spec(model).name}"
+    else:
+        path = os.fspath(model)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such model file '{path}' (zoo names: {', '.join(zoo.NETS)})")
+        graph, data, source = fmt.load(path), None, path
+    native = None
+    if backend == "native":
+        core = _native_module()
+        native = core.load_bytes(data, threads) if data is not None else core.load_file(source, threads)
+    return Model(graph, source, backend, native, threads)

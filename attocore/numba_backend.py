@@ -1,0 +1,125 @@
+"""backend="numba": the graph executed by numba-jitted NCHW kernels.
+
+An implementation independent of the C++ one (other layout, other loop order, written
+from the op definitions), used as a test oracle and where no native build exists.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import numba
+except ImportError as e:  # pragma: no cover - exercised only without numba
+    raise ImportError("backend='numba' needs numba: pip install 'attocore[numba]'") from e
+
+
+@numba.njit(cache=True, fastmath=False)
+def _conv2d(x, w, b, kernel, stride, pad, dilation, groups, act, out):
+    n_batch, cin, h, wd = x.shape
+    cout, cin_g, kh, kw = w.shape
+    _, _, oh, ow = out.shape
+    cout_g = cout // groups
+    for n in range(n_batch):
+        for oc in range(cout):
+            g = oc // cout_g
+            acc = np.full((oh, ow), b[oc], dtype=np.float32)
+            for ci in range(cin_g):
+                plane = x[n, g * cin_g + ci]
+                for ky in range(kh):
+                    for kx in range(kw):
+                        wv = w[oc, ci, ky, kx]
+                        for oy in range(oh):
+                            iy = oy * stride[0] - pad[0] + ky * dilation[0]
+                            if iy < 0 or iy >= h:
+                                continue
+                            for ox in range(ow):
+                                ix = ox * stride[1] - pad[1] + kx * dilation[1]
+                                if ix >= 0 and ix < wd:
+                                    acc[oy, ox] += wv * plane[iy, ix]
+            out[n, oc] = _activate(acc, act)
+
+
+@numba.njit(cache=True)
+def _activate(a, act):
+    if act == 1:
+        return np.maximum(a, np.float32(0))
+    if act == 2:
+        return np.minimum(np.maximum(a, np.float32(0)), np.float32(6))
+    return a
+
+
+@numba.njit(cache=True)
+def _maxpool2d(x, kernel, stride, pad, act, out):
+    n_batch, c, h, wd = x.shape
+    _, _, oh, ow = out.shape
+    for n in range(n_batch):
+        for ch in range(c):
+            for oy in range(oh):
+                for ox in range(ow):
+                    m = -np.inf
+                    for ky in range(kernel[0]):
+                        iy = oy * stride[0] - pad[0] + ky
+                        for kx in range(kernel[1]):
+                            ix = ox * stride[1] - pad[1] + kx
+                            if 0 <= iy < h and 0 <= ix < wd and x[n, ch, iy, ix] > m:
+                                m = x[n, ch, iy, ix]
+                    out[n, ch, oy, ox] = m
+    out[:] = _activate(out, act)
+
+
+_ACT = {"none": 0, "relu": 1, "relu6": 2}
+
+
+class NumbaExecutor:
+    def __init__(self, graph):
+        self.graph = graph
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        g = self.graph
+        values = {g.inputs[0]: x}
+        batch = x.shape[0]
+        for op in g.ops:
+            ins = [g.tensors[n].data if g.tensors[n].is_constant else values[n] for n in op.inputs]
+            shape = (batch,) + tuple(g.tensors[op.outputs[0]].shape[1:])
+            act = _ACT[op.activation]
+            if op.type == "conv2d":
+                out = np.empty(shape, np.float32)
+                bias = ins[2] if len(ins) == 3 else np.zeros(shape[1], np.float32)
+                pad = op.attrs["pad"]
+                if pad[0] != pad[2] or pad[1] != pad[3]:
+                    xin = np.pad(ins[0], ((0, 0), (0, 0), (pad[0], pad[2]), (pad[1], pad[3])))
+                    pad = (0, 0)
+                else:
+                    xin = ins[0]
+                _conv2d(np.ascontiguousarray(xin), np.ascontiguousarray(ins[1]), np.ascontiguousarray(bias),
+                        np.array(op.attrs["kernel"]), np.array(op.attrs["stride"]), np.array(pad[:2]),
+                        np.array(op.attrs.get("dilation", (1, 1))), op.attrs["groups"][0], act, out)
+            elif op.type == "maxpool2d":
+                pt, pl, pb, pr = op.attrs["pad"]
+                xin = np.pad(ins[0], ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=-np.inf)
+                out = np.empty(shape, np.float32)
+                _maxpool2d(xin, np.array(op.attrs["kernel"]), np.array(op.attrs["stride"]),
+                           np.zeros(2, np.int64), act, out)
+            elif op.type == "global_avgpool":
+                out = _np_act(ins[0].mean(axis=(2, 3), dtype=np.float64).astype(np.float32), act)
+            elif op.type == "fully_connected":
+                out = ins[0] @ ins[1].T
+                if len(ins) == 3:
+                    out = out + ins[2]
+                out = _np_act(out.astype(np.float32), act)
+            elif op.type == "add":
+                out = _np_act(ins[0] + ins[1], act)
+            elif op.type == "activation":
+                out = _np_act(ins[0], act)
+            else:  # validate() refuses unknown ops before we get here
+                raise AssertionError(op.type)
+            values[op.outputs[0]] = out
+        return values[g.outputs[0]]
+
+
+def _np_act(a, act):
+    if act == 1:
+        return np.maximum(a, 0)
+    if act == 2:
+        return np.clip(a, 0, 6)
+    return a

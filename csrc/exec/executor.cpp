@@ -1,0 +1,118 @@
+#include "exec/executor.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/layout/layout.h"
+#include "util/error.h"
+
+namespace attocore {
+
+CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file) : file_(std::move(file)) {
+  const Graph& g = file_->graph();
+  for (const OpInfo& op : g.ops) {
+    Step step;
+    step.name = op.name;
+    step.type = op.type;
+    step.layer = make_layer(g, op);
+    for (int t : op.inputs)
+      if (!g.tensors[t].constant) step.inputs.push_back(t);
+    step.output = op.outputs[0];
+    step.macs = op_macs(g, op);
+    steps_.push_back(std::move(step));
+  }
+}
+
+std::vector<int64_t> CompiledModel::tensor_shape(int tensor, int batch) const {
+  std::vector<int64_t> shape = graph().tensors[tensor].shape;
+  shape[0] = batch;
+  return shape;
+}
+
+int64_t CompiledModel::total_macs() const {
+  int64_t total = 0;
+  for (const Step& s : steps_) total += s.macs;
+  return total;
+}
+
+Session::Session(std::shared_ptr<const CompiledModel> model, int threads)
+    : model_(std::move(model)), pool_(threads) {}
+
+const MemoryPlan& Session::plan_for(int batch) {
+  auto it = plans_.find(batch);
+  if (it != plans_.end()) return it->second;
+  const Graph& g = model_->graph();
+  const auto& steps = model_->steps();
+  // One request per activation tensor: born at its producing step, dead after its last reader.
+  std::vector<int> request_of(g.tensors.size(), -1);
+  std::vector<BufferRequest> requests;
+  auto add = [&](int tensor, int step) {
+    BufferRequest r;
+    r.bytes = size_t(g.tensors[tensor].elements) * size_t(batch) * sizeof(float);
+    r.first_step = r.last_step = step;
+    request_of[tensor] = int(requests.size());
+    requests.push_back(r);
+  };
+  add(g.input, -1);
+  for (int i = 0; i < int(steps.size()); ++i) {
+    for (int t : steps[i].inputs) requests[request_of[t]].last_step = i;
+    add(steps[i].output, i);
+  }
+  requests[request_of[g.output]].last_step = int(steps.size());
+  MemoryPlan plan = plan_memory(requests);
+  if (plan.arena_bytes > kMaxArenaBytes)
+    fail(ErrorCode::kResource, "batch " + std::to_string(batch) + " needs a " + std::to_string(plan.arena_bytes >> 20) +
+                                   " MiB arena, over the limit of " + std::to_string(kMaxArenaBytes >> 20) + " MiB");
+  // Re-index offsets by tensor id for the run loop.
+  MemoryPlan by_tensor;
+  by_tensor.arena_bytes = plan.arena_bytes;
+  by_tensor.offsets.assign(g.tensors.size(), 0);
+  for (size_t t = 0; t < g.tensors.size(); ++t)
+    if (request_of[t] >= 0) by_tensor.offsets[t] = plan.offsets[request_of[t]];
+  return plans_.emplace(batch, std::move(by_tensor)).first->second;
+}
+
+size_t Session::arena_bytes(int batch) {
+  if (batch < 1 || batch > kMaxBatch) fail(ErrorCode::kInput, "batch must be in [1, " + std::to_string(kMaxBatch) + "]");
+  return plan_for(batch).arena_bytes;
+}
+
+void Session::run(const float* input, int batch, float* output, std::vector<StepTiming>* timings) {
+  if (batch < 1 || batch > kMaxBatch) fail(ErrorCode::kInput, "batch must be in [1, " + std::to_string(kMaxBatch) + "]");
+  if (input == nullptr || output == nullptr) fail(ErrorCode::kInput, "null input or output buffer");
+  const MemoryPlan& plan = plan_for(batch);
+  if (plan.arena_bytes > arena_capacity_) {
+    void* p = std::aligned_alloc(64, (plan.arena_bytes + 63) / 64 * 64);
+    if (p == nullptr) fail(ErrorCode::kResource, "cannot allocate the arena");
+    arena_ = std::unique_ptr<float[], void (*)(float*)>(static_cast<float*>(p), [](float* q) { std::free(q); });
+    arena_capacity_ = plan.arena_bytes;
+  }
+  char* base = reinterpret_cast<char*>(arena_.get());
+  auto buffer = [&](int tensor) { return reinterpret_cast<float*>(base + plan.offsets[tensor]); };
+  const Graph& g = model_->graph();
+  const auto in_shape = model_->input_shape(batch);
+  nchw_to_nhwc(batch, int(in_shape[1]), int(in_shape[2]), int(in_shape[3]), input, buffer(g.input));
+
+  RunContext ctx{&pool_, batch};
+  const float* inputs[16];  // op arity is bounded by limits::kMaxOpArity
+  if (timings) timings->clear();
+  for (const Step& step : model_->steps()) {
+    for (size_t i = 0; i < step.inputs.size(); ++i) inputs[i] = buffer(step.inputs[i]);
+    auto t0 = std::chrono::steady_clock::now();
+    step.layer->run(ctx, inputs, buffer(step.output));
+    if (timings) {
+      std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+      timings->push_back({step.name, step.layer->kernel_name(), step.macs, dt.count()});
+    }
+  }
+  const auto out_shape = model_->output_shape(batch);
+  const float* result = buffer(g.output);
+  if (out_shape.size() == 4) {
+    nhwc_to_nchw(batch, int(out_shape[1]), int(out_shape[2]), int(out_shape[3]), result, output);
+  } else {
+    std::memcpy(output, result, size_t(g.tensors[g.output].elements) * batch * sizeof(float));
+  }
+}
+
+}  // namespace attocore

@@ -1,0 +1,74 @@
+// CompiledModel: a loaded file turned into steps with prepared kernels (immutable, shared
+// by any number of sessions). Session: an arena plan per batch size, the arena and a
+// thread pool; one run at a time per session.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "exec/layer.h"
+#include "format/model_file.h"
+#include "plan/memory_plan.h"
+
+namespace attocore {
+
+struct Step {
+  std::string name;
+  OpType type;
+  std::unique_ptr<Layer> layer;
+  std::vector<int> inputs;  // activation tensor ids
+  int output = -1;
+  int64_t macs = 0;  // at batch 1
+};
+
+class CompiledModel {
+ public:
+  explicit CompiledModel(std::shared_ptr<ModelFile> file);
+
+  const Graph& graph() const { return file_->graph(); }
+  const std::vector<Step>& steps() const { return steps_; }
+  // Activation shape with the batch dimension set to `batch`.
+  std::vector<int64_t> tensor_shape(int tensor, int batch) const;
+  std::vector<int64_t> input_shape(int batch) const { return tensor_shape(graph().input, batch); }
+  std::vector<int64_t> output_shape(int batch) const { return tensor_shape(graph().output, batch); }
+  int64_t total_macs() const;
+
+ private:
+  std::shared_ptr<ModelFile> file_;
+  std::vector<Step> steps_;
+};
+
+struct StepTiming {
+  std::string name;
+  const char* kernel;
+  int64_t macs;
+  double seconds;
+};
+
+class Session {
+ public:
+  static constexpr int kMaxBatch = 4096;
+  static constexpr size_t kMaxArenaBytes = size_t(8) << 30;
+
+  Session(std::shared_ptr<const CompiledModel> model, int threads);
+
+  // input: NCHW float32 of input_shape(batch); output: output_shape(batch) elements.
+  void run(const float* input, int batch, float* output, std::vector<StepTiming>* timings = nullptr);
+  size_t arena_bytes(int batch);
+  int threads() const { return pool_.threads(); }
+  const CompiledModel& model() const { return *model_; }
+
+ private:
+  const MemoryPlan& plan_for(int batch);
+
+  std::shared_ptr<const CompiledModel> model_;
+  ThreadPool pool_;
+  std::map<int, MemoryPlan> plans_;
+  std::unique_ptr<float[], void (*)(float*)> arena_{nullptr, nullptr};
+  size_t arena_capacity_ = 0;
+};
+
+}  // namespace attocore

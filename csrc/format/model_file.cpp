@@ -1,0 +1,261 @@
+#include "format/model_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+#include "format/byte_reader.h"
+#include "format/limits.h"
+#include "util/crc32.h"
+#include "util/error.h"
+
+namespace attocore {
+namespace {
+
+struct Header {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_size;
+  uint64_t file_size;
+  uint64_t graph_offset;
+  uint64_t graph_size;
+  uint64_t data_offset;
+  uint64_t data_size;
+  uint32_t crc;
+  uint32_t reserved;
+};
+static_assert(sizeof(Header) == limits::kHeaderSize, "header layout");
+
+constexpr char kMagic[8] = {'A', 'T', 'T', 'O', 'C', 'O', 'R', 'E'};
+
+uint32_t file_checksum(const uint8_t* bytes, size_t size) {
+  const uint8_t zero[4] = {0, 0, 0, 0};
+  uint32_t crc = crc32_update(0, bytes, limits::kCrcOffset);
+  crc = crc32_update(crc, zero, 4);
+  return crc32_update(crc, bytes + limits::kCrcOffset + 4, size - limits::kCrcOffset - 4);
+}
+
+Header check_header(const uint8_t* bytes, size_t size) {
+  if (size < limits::kHeaderSize)
+    fail(ErrorCode::kFormat, "file too small (" + std::to_string(size) + " bytes) to hold the header");
+  Header h;
+  std::memcpy(&h, bytes, sizeof(h));
+  if (std::memcmp(h.magic, kMagic, 8) != 0)
+    fail(ErrorCode::kFormat, "not an attocore weight file (bad magic)");
+  if (h.version != limits::kFormatVersion)
+    fail(ErrorCode::kFormat, "unsupported format version " + std::to_string(h.version) +
+                                 " (this loader handles " + std::to_string(limits::kFormatVersion) + ")");
+  if (h.header_size != limits::kHeaderSize) fail(ErrorCode::kFormat, "bad header size");
+  if (h.file_size != size)
+    fail(ErrorCode::kFormat, "file is " + std::to_string(size) + " bytes but its header declares " +
+                                 std::to_string(h.file_size) + " (truncated?)");
+  // Overflow-safe: every offset and size is first bounded by the real size.
+  if (h.graph_offset != limits::kHeaderSize || h.graph_size > size - h.graph_offset)
+    fail(ErrorCode::kFormat, "graph section lies outside the file");
+  if (h.data_offset % limits::kAlign != 0 || h.data_offset < h.graph_offset + h.graph_size ||
+      h.data_offset > size || h.data_size != size - h.data_offset)
+    fail(ErrorCode::kFormat, "data section is misplaced or misaligned");
+  if (file_checksum(bytes, size) != h.crc) fail(ErrorCode::kFormat, "checksum mismatch: the file is corrupted");
+  return h;
+}
+
+void read_metadata(ByteReader& r, Metadata& md) {
+  md.name = r.string("model name", limits::kMaxString);
+  uint32_t dims[3];
+  for (uint32_t& d : dims) {
+    d = r.read<uint32_t>("input shape");
+    if (d < 1 || d > limits::kMaxDim) fail(ErrorCode::kFormat, "bad input shape in metadata");
+  }
+  md.input_channels = int(dims[0]);
+  md.input_height = int(dims[1]);
+  md.input_width = int(dims[2]);
+  uint32_t n = r.count("normalisation", limits::kMaxDim);
+  if (n != dims[0]) fail(ErrorCode::kFormat, "mean/std count does not match the input channels");
+  for (uint32_t i = 0; i < n; ++i) md.mean.push_back(r.read<float>("mean"));
+  for (uint32_t i = 0; i < n; ++i) md.std.push_back(r.read<float>("std"));
+  for (uint32_t i = 0; i < n; ++i)
+    if (!std::isfinite(md.mean[i]) || !std::isfinite(md.std[i]) || !(md.std[i] > 0))
+      fail(ErrorCode::kFormat, "normalisation std must be finite and positive, mean finite");
+  md.resize = r.read<uint32_t>("resize");
+  uint32_t labels = r.count("labels", limits::kMaxLabels);
+  for (uint32_t i = 0; i < labels; ++i) md.labels.push_back(r.string("label", limits::kMaxString));
+  uint32_t extra = r.count("metadata entries", limits::kMaxExtra);
+  for (uint32_t i = 0; i < extra; ++i) {
+    std::string key = r.string("metadata key", limits::kMaxString);
+    md.extra[key] = r.string("metadata value", limits::kMaxString);
+  }
+}
+
+void read_tensors(ByteReader& r, Graph& g, const uint8_t* data, uint64_t data_size) {
+  uint32_t n = r.count("tensors", limits::kMaxTensors);
+  std::set<std::string> names;
+  g.tensors.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    TensorInfo& t = g.tensors[i];
+    t.name = r.string("tensor name", limits::kMaxString);
+    if (!names.insert(t.name).second) fail(ErrorCode::kFormat, "tensor name '" + t.name + "' appears twice");
+    uint8_t kind = r.read<uint8_t>("tensor kind");
+    uint8_t dtype = r.read<uint8_t>("tensor dtype");
+    uint16_t ndim = r.read<uint16_t>("tensor ndim");
+    if (kind > 1 || dtype != 1 || ndim < 1 || ndim > limits::kMaxNdim)
+      fail(ErrorCode::kFormat, "tensor '" + t.name + "': bad kind, dtype or ndim");
+    t.constant = kind == 1;
+    t.elements = 1;
+    for (uint16_t d = 0; d < ndim; ++d) {
+      int64_t dim = r.read<int64_t>("tensor dims");
+      if (dim < 1 || dim > limits::kMaxDim)
+        fail(ErrorCode::kResource, "tensor '" + t.name + "': dimension " + std::to_string(dim) + " out of range");
+      t.shape.push_back(dim);
+      t.elements *= dim;  // bounded: at most 2^31 * 2^24 before the check below fires
+      if (t.elements > limits::kMaxElements)
+        fail(ErrorCode::kResource, "tensor '" + t.name + "': shape has too many elements");
+    }
+    if (t.constant) {
+      uint64_t offset = r.read<uint64_t>("tensor offset");
+      uint64_t nbytes = r.read<uint64_t>("tensor size");
+      if (offset % limits::kAlign != 0 || nbytes != uint64_t(t.elements) * 4 || offset > data_size ||
+          nbytes > data_size - offset)
+        fail(ErrorCode::kFormat, "tensor '" + t.name +
+                                     "': data is outside the data section, misaligned, or does not match its shape");
+      t.data = reinterpret_cast<const float*>(data + offset);
+    }
+  }
+}
+
+std::vector<int> read_tensor_ids(ByteReader& r, const Graph& g, const std::string& what) {
+  uint16_t n = r.read<uint16_t>("tensor id count");
+  if (n > limits::kMaxOpArity) fail(ErrorCode::kResource, what + ": too many tensors");
+  std::vector<int> ids;
+  for (uint16_t i = 0; i < n; ++i) {
+    uint32_t id = r.read<uint32_t>("tensor id");
+    if (id >= g.tensors.size()) fail(ErrorCode::kFormat, what + ": tensor index out of range");
+    ids.push_back(int(id));
+  }
+  return ids;
+}
+
+void read_attribute(ByteReader& r, OpInfo& op) {
+  std::string key = r.string("attribute key", limits::kMaxString);
+  uint16_t n = r.read<uint16_t>("attribute length");
+  if (n > limits::kMaxAttrValues) fail(ErrorCode::kResource, "op '" + op.name + "': attribute too long");
+  std::vector<int64_t> v(n);
+  for (auto& x : v) {
+    x = r.read<int64_t>("attribute value");
+    if (x < 0 || x > (1 << 20))
+      fail(ErrorCode::kGraph, "op '" + op.name + "': attribute '" + key + "' value out of range");
+  }
+  const bool windowed = op.type == OpType::kConv2d || op.type == OpType::kMaxPool2d;
+  auto expect = [&](size_t count) {
+    if (!windowed || v.size() != count)
+      fail(ErrorCode::kGraph, "op '" + op.name + "' (" + op_type_name(op.type) + "): bad attribute '" + key + "'");
+  };
+  WindowAttrs& w = op.window;
+  if (key == "kernel") {
+    expect(2), w.kernel_h = int(v[0]), w.kernel_w = int(v[1]);
+  } else if (key == "stride") {
+    expect(2), w.stride_h = int(v[0]), w.stride_w = int(v[1]);
+  } else if (key == "pad") {
+    expect(4), w.pad_top = int(v[0]), w.pad_left = int(v[1]), w.pad_bottom = int(v[2]), w.pad_right = int(v[3]);
+  } else if (key == "dilation") {
+    expect(2), w.dilation_h = int(v[0]), w.dilation_w = int(v[1]);
+  } else if (key == "groups" && op.type == OpType::kConv2d) {
+    expect(1), w.groups = int(v[0]);
+  } else {
+    fail(ErrorCode::kGraph, "op '" + op.name + "' (" + op_type_name(op.type) + "): unknown attribute '" + key + "'");
+  }
+}
+
+void read_ops(ByteReader& r, Graph& g) {
+  uint32_t n = r.count("ops", limits::kMaxOps);
+  g.ops.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    OpInfo& op = g.ops[i];
+    uint16_t code = r.read<uint16_t>("op type");
+    uint8_t act = r.read<uint8_t>("op activation");
+    r.read<uint8_t>("op reserved");
+    op.name = r.string("op name", limits::kMaxString);
+    if (code < 1 || code > 6)
+      fail(ErrorCode::kUnsupported, "op '" + op.name + "' (#" + std::to_string(i) + "): unknown op type code " +
+                                        std::to_string(code));
+    if (act > 2) fail(ErrorCode::kFormat, "op '" + op.name + "': unknown activation code " + std::to_string(act));
+    op.type = OpType(code);
+    op.activation = Activation(act);
+    op.inputs = read_tensor_ids(r, g, "op '" + op.name + "' inputs");
+    op.outputs = read_tensor_ids(r, g, "op '" + op.name + "' outputs");
+    uint16_t attrs = r.read<uint16_t>("attribute count");
+    if (attrs > limits::kMaxAttrs) fail(ErrorCode::kResource, "op '" + op.name + "': too many attributes");
+    for (uint16_t a = 0; a < attrs; ++a) read_attribute(r, op);
+  }
+}
+
+int read_single_io(ByteReader& r, const Graph& g, const char* what) {
+  uint32_t n = r.count(what, limits::kMaxOpArity);
+  if (n != 1) fail(ErrorCode::kUnsupported, std::string("a graph must have exactly one ") + what);
+  uint32_t id = r.read<uint32_t>(what);
+  if (id >= g.tensors.size()) fail(ErrorCode::kFormat, std::string(what) + ": tensor index out of range");
+  return int(id);
+}
+
+}  // namespace
+
+std::shared_ptr<ModelFile> ModelFile::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(ErrorCode::kIo, "cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(ErrorCode::kIo, "'" + path + "' is not a regular file");
+  }
+  if (st.st_size == 0) {
+    ::close(fd);
+    fail(ErrorCode::kFormat, "'" + path + "' is empty");
+  }
+  void* map = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) fail(ErrorCode::kIo, "cannot map '" + path + "': " + std::strerror(errno));
+  std::shared_ptr<ModelFile> f(new ModelFile());
+  f->mapping_ = map;
+  f->bytes_ = static_cast<const uint8_t*>(map);
+  f->size_ = size_t(st.st_size);
+  f->parse();
+  return f;
+}
+
+std::shared_ptr<ModelFile> ModelFile::from_memory(const void* data, size_t size) {
+  if (data == nullptr || size == 0) fail(ErrorCode::kFormat, "empty model buffer");
+  // A private, 64-byte aligned copy: the caller's buffer may be freed or unaligned.
+  size_t rounded = (size + limits::kAlign - 1) / limits::kAlign * limits::kAlign;
+  auto* copy = static_cast<uint8_t*>(std::aligned_alloc(limits::kAlign, rounded));
+  if (copy == nullptr) fail(ErrorCode::kResource, "out of memory copying the model");
+  std::memcpy(copy, data, size);
+  std::shared_ptr<ModelFile> f(new ModelFile());
+  f->owned_ = std::unique_ptr<uint8_t[], void (*)(uint8_t*)>(copy, [](uint8_t* p) { std::free(p); });
+  f->bytes_ = copy;
+  f->size_ = size;
+  f->parse();
+  return f;
+}
+
+ModelFile::~ModelFile() {
+  if (mapping_ != nullptr) munmap(mapping_, size_);
+}
+
+void ModelFile::parse() {
+  Header h = check_header(bytes_, size_);
+  ByteReader r(bytes_ + h.graph_offset, h.graph_size);
+  read_metadata(r, graph_.metadata);
+  read_tensors(r, graph_, bytes_ + h.data_offset, h.data_size);
+  read_ops(r, graph_);
+  graph_.input = read_single_io(r, graph_, "graph input");
+  graph_.output = read_single_io(r, graph_, "graph output");
+  if (r.remaining() != 0) fail(ErrorCode::kFormat, "unexpected bytes at the end of the graph section");
+  validate_graph(graph_);
+}
+
+}  // namespace attocore

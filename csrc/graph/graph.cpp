@@ -1,0 +1,150 @@
+#include "graph/graph.h"
+
+#include <vector>
+
+#include "util/error.h"
+
+namespace attocore {
+
+const char* op_type_name(OpType type) {
+  switch (type) {
+    case OpType::kConv2d: return "conv2d";
+    case OpType::kMaxPool2d: return "maxpool2d";
+    case OpType::kGlobalAvgPool: return "global_avgpool";
+    case OpType::kFullyConnected: return "fully_connected";
+    case OpType::kAdd: return "add";
+    case OpType::kActivation: return "activation";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using Shape = std::vector<int64_t>;
+
+int64_t window_output(int64_t size, int kernel, int stride, int pad_lo, int pad_hi, int dilation) {
+  return (size + pad_lo + pad_hi - int64_t(dilation) * (kernel - 1) - 1) / stride + 1;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + ")";
+}
+
+class ShapeChecker {
+ public:
+  ShapeChecker(const Graph& g, const OpInfo& op) : g_(g), op_(op) {}
+
+  const Shape& in(size_t i) const { return g_.tensors[op_.inputs[i]].shape; }
+
+  void need(bool cond, const std::string& msg) const {
+    if (!cond) fail(ErrorCode::kGraph, "op '" + op_.name + "' (" + op_type_name(op_.type) + "): " + msg);
+  }
+
+  Shape infer() const {
+    const WindowAttrs& w = op_.window;
+    switch (op_.type) {
+      case OpType::kConv2d: {
+        need(op_.inputs.size() == 2 || op_.inputs.size() == 3, "takes input, weight and optional bias");
+        const Shape& x = in(0);
+        const Shape& wt = in(1);
+        need(x.size() == 4 && wt.size() == 4, "input and weight must be 4-D");
+        need(w.kernel_h >= 1 && w.kernel_w >= 1 && w.stride_h >= 1 && w.stride_w >= 1 &&
+                 w.dilation_h >= 1 && w.dilation_w >= 1 && w.groups >= 1 && w.pad_top >= 0 &&
+                 w.pad_left >= 0 && w.pad_bottom >= 0 && w.pad_right >= 0,
+             "bad attribute values");
+        need(x[1] % w.groups == 0 && wt[0] % w.groups == 0,
+             "groups=" + std::to_string(w.groups) + " does not divide the channels");
+        need(wt[1] == x[1] / w.groups && wt[2] == w.kernel_h && wt[3] == w.kernel_w,
+             "weight shape " + shape_str(wt) + " does not fit input " + shape_str(x));
+        if (op_.inputs.size() == 3) need(in(2) == Shape{wt[0]}, "bias shape " + shape_str(in(2)));
+        int64_t oh = window_output(x[2], w.kernel_h, w.stride_h, w.pad_top, w.pad_bottom, w.dilation_h);
+        int64_t ow = window_output(x[3], w.kernel_w, w.stride_w, w.pad_left, w.pad_right, w.dilation_w);
+        need(oh >= 1 && ow >= 1, "output would be empty");
+        return {x[0], wt[0], oh, ow};
+      }
+      case OpType::kMaxPool2d: {
+        need(op_.inputs.size() == 1 && in(0).size() == 4, "takes one 4-D input");
+        need(w.kernel_h >= 1 && w.kernel_w >= 1 && w.stride_h >= 1 && w.stride_w >= 1 &&
+                 w.pad_top >= 0 && w.pad_left >= 0 && w.pad_bottom >= 0 && w.pad_right >= 0 &&
+                 w.pad_top < w.kernel_h && w.pad_bottom < w.kernel_h && w.pad_left < w.kernel_w &&
+                 w.pad_right < w.kernel_w && w.groups == 1 && w.dilation_h == 1 && w.dilation_w == 1,
+             "bad attribute values");
+        const Shape& x = in(0);
+        int64_t oh = window_output(x[2], w.kernel_h, w.stride_h, w.pad_top, w.pad_bottom, 1);
+        int64_t ow = window_output(x[3], w.kernel_w, w.stride_w, w.pad_left, w.pad_right, 1);
+        need(oh >= 1 && ow >= 1, "output would be empty");
+        return {x[0], x[1], oh, ow};
+      }
+      case OpType::kGlobalAvgPool:
+        need(op_.inputs.size() == 1 && in(0).size() == 4, "takes one 4-D input");
+        return {in(0)[0], in(0)[1]};
+      case OpType::kFullyConnected: {
+        need(op_.inputs.size() == 2 || op_.inputs.size() == 3, "takes input, weight and optional bias");
+        const Shape& x = in(0);
+        const Shape& wt = in(1);
+        need(x.size() == 2 && wt.size() == 2 && wt[1] == x[1],
+             "weight " + shape_str(wt) + " does not fit input " + shape_str(x));
+        if (op_.inputs.size() == 3) need(in(2) == Shape{wt[0]}, "bias shape " + shape_str(in(2)));
+        return {x[0], wt[0]};
+      }
+      case OpType::kAdd:
+        need(op_.inputs.size() == 2 && in(0) == in(1), "takes two inputs of one shape");
+        return in(0);
+      case OpType::kActivation:
+        need(op_.inputs.size() == 1, "takes one input");
+        return in(0);
+    }
+    fail(ErrorCode::kUnsupported, "op '" + op_.name + "': unknown op type");
+  }
+
+ private:
+  const Graph& g_;
+  const OpInfo& op_;
+};
+
+}  // namespace
+
+void validate_graph(const Graph& g) {
+  const int n = static_cast<int>(g.tensors.size());
+  if (g.input < 0 || g.input >= n || g.output < 0 || g.output >= n)
+    fail(ErrorCode::kGraph, "graph input/output tensor index out of range");
+  const TensorInfo& in = g.tensors[g.input];
+  const Shape expected{1, g.metadata.input_channels, g.metadata.input_height, g.metadata.input_width};
+  if (in.constant || in.shape != expected)
+    fail(ErrorCode::kGraph, "graph input '" + in.name + "' shape " + shape_str(in.shape) +
+                                " does not match the metadata input shape " + shape_str(expected));
+  std::vector<bool> defined(n, false);
+  defined[g.input] = true;
+  for (int i = 0; i < n; ++i)
+    if (g.tensors[i].constant) defined[i] = true;
+  for (const OpInfo& op : g.ops) {
+    for (int t : op.inputs)
+      if (t < 0 || t >= n || !defined[t])
+        fail(ErrorCode::kGraph, "op '" + op.name + "': an input is not defined before it");
+    if (op.outputs.size() != 1)
+      fail(ErrorCode::kGraph, "op '" + op.name + "': must have exactly one output");
+    const int out = op.outputs[0];
+    if (out < 0 || out >= n || defined[out] || g.tensors[out].constant)
+      fail(ErrorCode::kGraph, "op '" + op.name + "': output is not a fresh activation tensor");
+    for (size_t i = 1; i < op.inputs.size(); ++i) {
+      bool weight_slot = (op.type == OpType::kConv2d || op.type == OpType::kFullyConnected);
+      if (weight_slot != g.tensors[op.inputs[i]].constant)
+        fail(ErrorCode::kUnsupported, "op '" + op.name + "': input " + std::to_string(i) +
+                                          (weight_slot ? " (weight/bias) must be a constant"
+                                                       : " must be an activation, not a constant"));
+    }
+    if (g.tensors[op.inputs[0]].constant)
+      fail(ErrorCode::kUnsupported, "op '" + op.name + "': first input must be an activation");
+    Shape inferred = ShapeChecker(g, op).infer();
+    if (inferred != g.tensors[out].shape)
+      fail(ErrorCode::kGraph, "op '" + op.name + "': output shape " + shape_str(g.tensors[out].shape) +
+                                  " != inferred " + shape_str(inferred));
+    defined[out] = true;
+  }
+  if (!defined[g.output] || g.tensors[g.output].constant)
+    fail(ErrorCode::kGraph, "graph output '" + g.tensors[g.output].name + "' is never computed");
+}
+
+}  // namespace attocore

@@ -1,0 +1,71 @@
+// The graph as loaded from a weight file: tensors (activations and constants), ops in
+// execution order, and metadata. Shapes are NCHW with the batch dimension stored as 1.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace attocore {
+
+enum class OpType : uint16_t {
+  kConv2d = 1,
+  kMaxPool2d = 2,
+  kGlobalAvgPool = 3,
+  kFullyConnected = 4,
+  kAdd = 5,
+  kActivation = 6,
+};
+
+enum class Activation : uint8_t { kNone = 0, kRelu = 1, kRelu6 = 2 };
+
+const char* op_type_name(OpType type);
+
+struct TensorInfo {
+  std::string name;
+  bool constant = false;
+  std::vector<int64_t> shape;
+  int64_t elements = 0;
+  const float* data = nullptr;  // constants only: points into the model file's storage
+};
+
+// Window attributes shared by conv2d and maxpool2d.
+struct WindowAttrs {
+  int kernel_h = 1, kernel_w = 1;
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int dilation_h = 1, dilation_w = 1;
+  int groups = 1;
+};
+
+struct OpInfo {
+  OpType type = OpType::kConv2d;
+  Activation activation = Activation::kNone;
+  std::string name;
+  std::vector<int> inputs;
+  std::vector<int> outputs;
+  WindowAttrs window;
+};
+
+struct Metadata {
+  std::string name;
+  int input_channels = 0, input_height = 0, input_width = 0;
+  std::vector<float> mean, std;
+  uint32_t resize = 0;
+  std::vector<std::string> labels;
+  std::map<std::string, std::string> extra;
+};
+
+struct Graph {
+  Metadata metadata;
+  std::vector<TensorInfo> tensors;
+  std::vector<OpInfo> ops;
+  int input = -1;
+  int output = -1;
+};
+
+// Checks order (each tensor defined once, before use), attributes and every shape by
+// inference. Throws Error(kGraph / kUnsupported) naming the op.
+void validate_graph(const Graph& graph);
+
+}  // namespace attocore

@@ -1,0 +1,14 @@
+// Reference pooling kernels, NHWC.
+#pragma once
+#include "graph/graph.h"
+
+namespace attocore {
+
+// Max pool; padded positions are ignored (as in PyTorch/ONNX), rows index batch*out_h.
+void maxpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
+                   const float* input, Activation act, float* output, int row_begin, int row_end);
+
+// Global average pool: [N, H, W, C] -> [N, C].
+void global_avgpool_ref(int batch, int hw, int channels, const float* input, Activation act, float* output);
+
+}  // namespace attocore

@@ -1,0 +1,41 @@
+// A fixed pool of worker threads for parallel_for over independent rows. Work is split in
+// static, contiguous chunks so each output element is computed by the same code whatever
+// the thread count: results are bit-identical across thread counts.
+#pragma once
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace attocore {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);  // threads <= 0: the machine's cores
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return int(workers_.size()) + 1; }
+
+  // Calls fn(begin, end) over [0, n) split into at most threads() chunks; the caller
+  // thread takes the first chunk. Not re-entrant: one parallel_for at a time per pool.
+  void parallel_for(int n, const std::function<void(int, int)>& fn);
+
+  static int hardware_threads();
+
+ private:
+  void worker_loop(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable start_cv_, done_cv_;
+  const std::function<void(int, int)>* job_ = nullptr;
+  int job_n_ = 0, job_chunks_ = 0;
+  unsigned generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace attocore

@@ -1,0 +1,128 @@
+// attocore._core: the native executor for Python. Errors become the classes defined in
+// attocore/errors.py; the GIL is released while a model runs.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <mutex>
+
+#include "exec/executor.h"
+#include "util/error.h"
+
+namespace py = pybind11;
+using namespace attocore;
+
+namespace {
+
+// A loaded model plus one session; run() calls are serialised per NativeModel.
+class NativeModel {
+ public:
+  NativeModel(std::shared_ptr<ModelFile> file, int threads)
+      : model_(std::make_shared<CompiledModel>(std::move(file))), session_(model_, threads) {}
+
+  py::array_t<float> run(py::handle x_obj, bool profile, py::list* timings_out) {
+    py::array x = py::array::ensure(x_obj);
+    if (!x) throw Error(ErrorCode::kInput, "input must be a numpy array");
+    if (x.dtype().kind() != 'f' || x.dtype().itemsize() != 4)
+      throw Error(ErrorCode::kInput, "input dtype must be float32, got " + std::string(py::str(x.dtype())));
+    const auto expected = model_->input_shape(1);
+    if (x.ndim() != 4 || x.shape(1) != expected[1] || x.shape(2) != expected[2] || x.shape(3) != expected[3]) {
+      std::string got = "(";
+      for (py::ssize_t i = 0; i < x.ndim(); ++i) got += (i ? ", " : "") + std::to_string(x.shape(i));
+      throw Error(ErrorCode::kInput, "input shape must be (N, " + std::to_string(expected[1]) + ", " +
+                                         std::to_string(expected[2]) + ", " + std::to_string(expected[3]) +
+                                         "), got " + got + ")");
+    }
+    auto xc = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x);
+    const int batch = int(x.shape(0));
+    if (batch < 1 || batch > Session::kMaxBatch) throw Error(ErrorCode::kInput, "batch size must be in [1, 4096]");
+    auto out_shape = model_->output_shape(batch);
+    py::array_t<float> out(std::vector<py::ssize_t>(out_shape.begin(), out_shape.end()));
+    std::vector<StepTiming> timings;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      session_.run(xc.data(), batch, out.mutable_data(), profile ? &timings : nullptr);
+    }
+    if (timings_out)
+      for (const auto& t : timings) timings_out->append(py::make_tuple(t.name, t.kernel, t.macs, t.seconds));
+    return out;
+  }
+
+  size_t arena_bytes(int batch) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return session_.arena_bytes(batch);
+  }
+
+  int threads() const { return session_.threads(); }
+  int64_t macs() const { return model_->total_macs(); }
+
+  py::list kernels() const {
+    py::list out;
+    for (const Step& s : model_->steps()) out.append(py::make_tuple(s.name, s.layer->kernel_name()));
+    return out;
+  }
+
+ private:
+  std::shared_ptr<CompiledModel> model_;
+  Session session_;
+  std::mutex mutex_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "attocore native executor";
+  py::module_ errors = py::module_::import("attocore.errors");
+  // Held for the life of the process: the translator below outlives module init.
+  static py::object format_error = errors.attr("FormatError");
+  static py::object graph_error = errors.attr("GraphError");
+  static py::object unsupported_error = errors.attr("UnsupportedOpError");
+  static py::object input_error = errors.attr("InputError");
+  static py::object base_error = errors.attr("AttocoreError");
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      py::object cls = base_error;
+      switch (e.code()) {
+        case ErrorCode::kIo: PyErr_SetString(PyExc_OSError, e.what()); return;
+        case ErrorCode::kFormat:
+        case ErrorCode::kResource: cls = format_error; break;
+        case ErrorCode::kGraph: cls = graph_error; break;
+        case ErrorCode::kUnsupported: cls = unsupported_error; break;
+        case ErrorCode::kInput: cls = input_error; break;
+        default: break;
+      }
+      PyErr_SetString(cls.ptr(), e.what());
+    }
+  });
+
+  py::class_<NativeModel>(m, "NativeModel")
+      .def("run", [](NativeModel& self, py::handle x) { return self.run(x, false, nullptr); }, py::arg("x"))
+      .def("run_profiled",
+           [](NativeModel& self, py::handle x) {
+             py::list timings;
+             py::array_t<float> out = self.run(x, true, &timings);
+             return py::make_tuple(out, timings);
+           },
+           py::arg("x"))
+      .def("arena_bytes", &NativeModel::arena_bytes, py::arg("batch") = 1)
+      .def_property_readonly("threads", &NativeModel::threads)
+      .def_property_readonly("macs", &NativeModel::macs)
+      .def("kernels", &NativeModel::kernels);
+
+  m.def("load_file", [](const std::string& path, int threads) {
+        return std::make_unique<NativeModel>(ModelFile::open(path), threads);
+      },
+      py::arg("path"), py::arg("threads") = 0);
+  m.def("load_bytes", [](py::bytes data, int threads) {
+        char* buffer = nullptr;
+        Py_ssize_t size = 0;
+        if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
+        return std::make_unique<NativeModel>(ModelFile::from_memory(buffer, size_t(size)), threads);
+      },
+      py::arg("data"), py::arg("threads") = 0);
+  m.def("hardware_threads", &ThreadPool::hardware_threads);
+}
