@@ -43,7 +43,7 @@ def to_tensor(model: Model, image) -> np.ndarray:
         if image.ndim == 3:
             image = image[None]
         if image.dtype != np.float32:
-            raise InputError(f"a preprocessed tensor must be float32, got {image.dtype}")
+            raise InputError(f"a preprocessed tensor must be float32 (an image array uint8 HxWx3), got {image.dtype}")
         return image
     return preprocess(image, model.metadata)
 

@@ -33,6 +33,7 @@ MAX_EXTRA = 256
 MAX_OP_ARITY = 16
 MAX_ATTRS = 16
 MAX_ATTR_VALUES = 16
+MAX_ATTR_VALUE = 1 << 20
 
 KIND_ACTIVATION, KIND_CONSTANT = 0, 1
 DTYPE_F32 = 1
@@ -315,6 +316,8 @@ def decode(buf) -> Graph:
             if key not in OP_ATTRS[op_type]:
                 raise FormatError(f"op '{name}' ({op_type}): unknown attribute '{key}'")
             attrs[key] = tuple(r.i64("attribute value") for _ in range(n))
+            if any(not 0 <= v <= MAX_ATTR_VALUE for v in attrs[key]):
+                raise FormatError(f"op '{name}': attribute '{key}' value out of range")
         ops.append(Op(op_type, name, inputs, outputs, attrs, ACTIVATION_NAMES[act]))
     g_inputs = [names[i] if i < len(names) else _bad_index(i) for i in
                 [r.u32("graph input") for _ in range(r.count("graph inputs", MAX_OP_ARITY))]]

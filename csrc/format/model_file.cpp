@@ -228,7 +228,7 @@ std::shared_ptr<ModelFile> ModelFile::open(const std::string& path) {
 }
 
 std::shared_ptr<ModelFile> ModelFile::from_memory(const void* data, size_t size) {
-  if (data == nullptr || size == 0) fail(ErrorCode::kFormat, "empty model buffer");
+  if (data == nullptr || size == 0) fail(ErrorCode::kFormat, "model data too small (0 bytes) to hold the header");
   // A private, 64-byte aligned copy: the caller's buffer may be freed or unaligned.
   size_t rounded = (size + limits::kAlign - 1) / limits::kAlign * limits::kAlign;
   auto* copy = static_cast<uint8_t*>(std::aligned_alloc(limits::kAlign, rounded));

@@ -1,0 +1,120 @@
+"""The attocore command line: run, summary, export, bench."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from importlib import resources
+
+import numpy as np
+
+from .errors import AttocoreError
+
+
+def sample_image_path() -> str:
+    return str(resources.files("attocore") / "data" / "sample.jpg")
+
+
+def cmd_run(args) -> None:
+    from .api import run
+    image = args.image or sample_image_path()
+    result = run(args.model, image, top_k=args.top_k, backend=args.backend, threads=args.threads)
+    print(f"image: {image}")
+    print(result)
+
+
+def cmd_summary(args) -> None:
+    from . import summary
+    s = summary(args.model)
+    print(s)
+    print(f"parameters: {s.params:,}   multiply-adds: {s.macs:,}")
+
+
+def cmd_export(args) -> None:
+    from .torch import export, load_state_dict
+    net = load_state_dict(args.name, args.state_dict, args.num_classes)
+    labels = None
+    if args.labels:
+        with open(args.labels, encoding="utf-8") as f:
+            labels = [line.strip() for line in f if line.strip()]
+        if len(labels) != args.num_classes:
+            raise SystemExit(f"error: {len(labels)} labels for {args.num_classes} classes")
+    export(net, args.output, labels=labels)
+    print(f"wrote {args.output}")
+
+
+def cmd_bench(args) -> None:
+    from .model import load
+    m = load(args.model, threads=args.threads)
+    x = np.random.default_rng(0).standard_normal((args.batch,) + m.input_shape).astype(np.float32)
+    for _ in range(args.warmup):
+        m.run(x)
+    times = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        m.run(x)
+        times.append(time.perf_counter() - t0)
+    med = float(np.median(times))
+    macs = m._native.macs * args.batch
+    print(f"{m.name}: batch {args.batch}, {m._native.threads} threads, {args.runs} runs: "
+          f"median {med * 1e3:.3f} ms (p10 {np.percentile(times, 10) * 1e3:.3f}, "
+          f"p90 {np.percentile(times, 90) * 1e3:.3f}), {macs / med / 1e9:.2f} GMAC/s, "
+          f"arena {m.arena_bytes(args.batch) / 2**20:.2f} MiB")
+    if args.profile:
+        runs = [m.profile(x)[1] for _ in range(max(5, args.runs // 5))]
+        print(f"{'layer':<16} {'kernel':<26} {'MMACs':>8} {'ms':>8} {'GMAC/s':>8} {'%':>6}")
+        total = sum(float(np.median([r[i][3] for r in runs])) for i in range(len(runs[0])))
+        for i, (name, kernel, macs_l, _) in enumerate(runs[0]):
+            t = float(np.median([r[i][3] for r in runs]))
+            rate = f"{macs_l * args.batch / t / 1e9:8.2f}" if macs_l and t > 0 else f"{'':>8}"
+            print(f"{name:<16} {kernel:<26} {macs_l / 1e6:8.2f} {t * 1e3:8.3f} {rate} {100 * t / total:6.1f}")
+        print(f"{'sum of layers':<16} {'':<26} {'':>8} {total * 1e3:8.3f}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="attocore", description="AttoNet inference on CPUs")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="classify an image")
+    r.add_argument("model", help="weight file or zoo name (attonet-a .. attonet-d)")
+    r.add_argument("image", nargs="?", help="JPEG/PNG (default: the bundled sample image)")
+    r.add_argument("--top-k", type=int, default=5)
+    r.add_argument("--backend", choices=["native", "numba"], default="native")
+    r.add_argument("--threads", type=int, default=0, help="0 = all cores")
+    r.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("summary", help="per-layer parameters and multiply-adds")
+    s.add_argument("model")
+    s.set_defaults(fn=cmd_summary)
+
+    e = sub.add_parser("export", help="write a weight file from a saved PyTorch state dict")
+    e.add_argument("name", help="zoo architecture of the state dict (attonet-a .. attonet-d)")
+    e.add_argument("state_dict", help="file saved by torch.save(net.state_dict())")
+    e.add_argument("output", help="weight file to write (.atto)")
+    e.add_argument("--num-classes", type=int, default=51)
+    e.add_argument("--labels", help="text file with one class label per line")
+    e.set_defaults(fn=cmd_export)
+
+    b = sub.add_parser("bench", help="time the native executor")
+    b.add_argument("model")
+    b.add_argument("--runs", type=int, default=50)
+    b.add_argument("--warmup", type=int, default=5)
+    b.add_argument("--batch", type=int, default=1)
+    b.add_argument("--threads", type=int, default=0)
+    b.add_argument("--profile", action="store_true", help="time per layer")
+    b.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except (AttocoreError, FileNotFoundError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+// A minimal test harness: CHECK macros count failures; main returns non-zero on any.
+#pragma once
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace test {
+
+inline int& failures() {
+  static int n = 0;
+  return n;
+}
+
+inline std::string data_path(const std::string& name) {
+  const char* dir = std::getenv("ATTOCORE_TEST_DATA");
+  return std::string(dir ? dir : ATTOCORE_TEST_DATA_DIR) + "/" + name;
+}
+
+inline std::vector<char> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    std::exit(2);
+  }
+  return std::vector<char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// Max |a-b| relative to max |b|, with an if-form (GCC 12 aarch64 ICEs on fmax reductions).
+inline double max_abs_diff(const float* a, const float* b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double d = std::fabs(double(a[i]) - double(b[i]));
+    if (d > m || std::isnan(d)) m = std::isnan(d) ? INFINITY : d;
+  }
+  return m;
+}
+
+}  // namespace test
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++test::failures();                                                      \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_MSG(cond, ...)                                                   \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+      std::fprintf(stderr, __VA_ARGS__);                                       \
+      std::fprintf(stderr, "\n");                                              \
+      ++test::failures();                                                      \
+    }                                                                          \
+  } while (0)
+
+#define TEST_MAIN_END()                                                        \
+  do {                                                                         \
+    if (test::failures()) {                                                    \
+      std::fprintf(stderr, "%d check(s) failed\n", test::failures());          \
+      return 1;                                                                \
+    }                                                                          \
+    std::printf("all checks passed\n");                                        \
+    return 0;                                                                  \
+  } while (0)

@@ -1,0 +1,66 @@
+"""Whole AttoNets A-D: attocore (native and numba) against PyTorch, batch 1 and 3."""
+import numpy as np
+import pytest
+import torch
+
+import attocore
+from conftest import NETS
+
+
+def bound(ref):
+    return 1e-4 * np.abs(ref).max() + 1e-5
+
+
+@pytest.mark.parametrize("name", NETS)
+@pytest.mark.parametrize("backend", ["native", "numba"])
+def test_matches_pytorch(exported, name, backend, rng):
+    net, path = exported[name]
+    model = attocore.load(path, backend=backend)
+    inputs = [rng.standard_normal((1, 3, 224, 224)).astype(np.float32) for _ in range(2)]
+    inputs.append(rng.standard_normal((3, 3, 224, 224)).astype(np.float32))
+    for x in inputs:
+        with torch.no_grad():
+            ref = net(torch.from_numpy(x)).numpy()
+        got = model.run(x)
+        assert got.shape == ref.shape
+        err = np.abs(got - ref).max()
+        assert err <= bound(ref), f"{name} {backend} batch {x.shape[0]}: max error {err:.3g} > {bound(ref):.3g}"
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_validate_reports_error(exported, name, rng):
+    from attocore.torch import validate
+    net, path = exported[name]
+    v = validate(net, path, rng.standard_normal((1, 3, 224, 224)).astype(np.float32))
+    assert v.within() and v.max_abs_logit > 0
+
+
+def test_batch_rows_are_independent(exported, rng):
+    """Each image of a batch gives what it gives alone (no cross-talk in the arena plan)."""
+    _, path = exported["attonet-c"]
+    model = attocore.load(path)
+    x = rng.standard_normal((3, 3, 224, 224)).astype(np.float32)
+    whole = model.run(x)
+    for i in range(3):
+        np.testing.assert_allclose(model.run(x[i:i + 1])[0], whole[i], rtol=0, atol=1e-6)
+
+
+def test_threads_give_identical_results(exported, rng):
+    _, path = exported["attonet-d"]
+    x = rng.standard_normal((2, 3, 224, 224)).astype(np.float32)
+    one = attocore.load(path, threads=1).run(x)
+    for t in (2, 3):
+        assert np.array_equal(attocore.load(path, threads=t).run(x), one)
+
+
+def test_arena_is_planned_and_reused(exported):
+    """The arena is far smaller than the sum of all activations, and grows with the batch."""
+    for name in NETS:
+        _, path = exported[name]
+        model = attocore.load(path)
+        g = model.graph
+        total = sum(4 * int(np.prod(t.shape)) for t in g.tensors.values() if not t.is_constant)
+        largest = max(4 * int(np.prod(t.shape)) for t in g.tensors.values() if not t.is_constant)
+        arena = model.arena_bytes(1)
+        assert largest <= arena < total / 4
+        assert model.arena_bytes(3) >= 3 * largest
