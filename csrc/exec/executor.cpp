@@ -1,5 +1,6 @@
 #include "exec/executor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -9,17 +10,33 @@
 
 namespace attocore {
 
-CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file) : file_(std::move(file)) {
+CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptions& options)
+    : file_(std::move(file)), isa_(best_isa(options.force_reference)) {
   const Graph& g = file_->graph();
-  for (const OpInfo& op : g.ops) {
+  const KernelTable& table = kernel_table(isa_);
+  for (const FusedOps& group : plan_fusion(g, options.fuse && isa_ != Isa::kReference)) {
     Step step;
-    step.name = op.name;
-    step.type = op.type;
-    step.layer = make_layer(g, op);
-    for (int t : op.inputs)
-      if (!g.tensors[t].constant) step.inputs.push_back(t);
-    step.output = op.outputs[0];
-    step.macs = op_macs(g, op);
+    step.layer = make_layer(g, group, table);
+    scratch_floats_ = std::max(scratch_floats_, step.layer->scratch_floats());
+    if (group.kind == FusedOps::Kind::kSingle) {
+      const OpInfo& op = g.ops[group.op];
+      step.name = op.name;
+      step.type = op.type;
+      for (int t : op.inputs)
+        if (!g.tensors[t].constant) step.inputs.push_back(t);
+      step.output = op.outputs[0];
+      step.macs = op_macs(g, op);
+    } else {
+      const OpInfo& first = g.ops[group.first];
+      const int last = group.add >= 0 ? group.add : group.second;
+      step.name = first.name + ".." + g.ops[last].name;
+      step.type = OpType::kConv2d;
+      step.inputs.push_back(first.inputs[0]);
+      if (group.shortcut >= 0) step.inputs.push_back(group.shortcut);
+      step.output = g.ops[last].outputs[0];
+      for (int op : {group.first, group.second, group.projection})
+        if (op >= 0) step.macs += op_macs(g, g.ops[op]);
+    }
     steps_.push_back(std::move(step));
   }
 }
@@ -94,7 +111,9 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
   const auto in_shape = model_->input_shape(batch);
   nchw_to_nhwc(batch, int(in_shape[1]), int(in_shape[2]), int(in_shape[3]), input, buffer(g.input));
 
-  RunContext ctx{&pool_, batch};
+  const size_t scratch_per_thread = model_->scratch_floats();
+  if (scratch_.size() < scratch_per_thread * pool_.threads()) scratch_.resize(scratch_per_thread * pool_.threads());
+  RunContext ctx{&pool_, batch, scratch_.data(), scratch_per_thread};
   const float* inputs[16];  // op arity is bounded by limits::kMaxOpArity
   if (timings) timings->clear();
   for (const Step& step : model_->steps()) {

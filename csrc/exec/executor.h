@@ -24,9 +24,16 @@ struct Step {
   int64_t macs = 0;  // at batch 1
 };
 
+struct CompileOptions {
+  bool force_reference = false;  // portable reference kernels, no fusion (also ATTOCORE_FORCE_REFERENCE=1)
+  bool fuse = true;
+};
+
 class CompiledModel {
  public:
-  explicit CompiledModel(std::shared_ptr<ModelFile> file);
+  explicit CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptions& options = {});
+  Isa isa() const { return isa_; }
+  size_t scratch_floats() const { return scratch_floats_; }
 
   const Graph& graph() const { return file_->graph(); }
   const std::vector<Step>& steps() const { return steps_; }
@@ -38,12 +45,14 @@ class CompiledModel {
 
  private:
   std::shared_ptr<ModelFile> file_;
+  Isa isa_;
   std::vector<Step> steps_;
+  size_t scratch_floats_ = 0;  // per thread, the largest any layer needs
 };
 
 struct StepTiming {
   std::string name;
-  const char* kernel;
+  std::string kernel;
   int64_t macs;
   double seconds;
 };
@@ -69,6 +78,7 @@ class Session {
   std::map<int, MemoryPlan> plans_;
   std::unique_ptr<float[], void (*)(float*)> arena_{nullptr, nullptr};
   size_t arena_capacity_ = 0;
+  std::vector<float> scratch_;  // threads x model's per-thread scratch
 };
 
 }  // namespace attocore

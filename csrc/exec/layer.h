@@ -1,12 +1,15 @@
 // A Layer is one executable step: it owns whatever it prepared at load time (packed
-// weights) and runs on arena buffers. Kernels are chosen when the layer is made.
+// weights, chosen microkernels) and runs on arena buffers.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "graph/graph.h"
+#include "kernels/dispatch/kernel_table.h"
+#include "plan/fusion.h"
 #include "util/thread_pool.h"
 
 namespace attocore {
@@ -14,18 +17,22 @@ namespace attocore {
 struct RunContext {
   ThreadPool* pool = nullptr;
   int batch = 1;
+  float* scratch = nullptr;       // per-thread scratch: worker w owns [w * scratch_floats, ...)
+  size_t scratch_floats = 0;
+  float* worker_scratch(int worker) const { return scratch + size_t(worker) * scratch_floats; }
 };
 
 class Layer {
  public:
   virtual ~Layer() = default;
-  // inputs: the activation inputs in graph order (constants were captured at creation).
+  // inputs: the step's activation inputs (constants were captured at creation).
   virtual void run(const RunContext& ctx, const float* const* inputs, float* output) const = 0;
-  virtual const char* kernel_name() const = 0;
+  virtual std::string kernel_name() const = 0;
+  virtual size_t scratch_floats() const { return 0; }  // per thread
 };
 
-// Makes the layer for one op of a validated graph.
-std::unique_ptr<Layer> make_layer(const Graph& graph, const OpInfo& op);
+// Makes the layer for one step (a single op or a fused group) of a validated graph.
+std::unique_ptr<Layer> make_layer(const Graph& graph, const FusedOps& group, const KernelTable& table);
 
 // Multiply-adds of one op at batch 1 (0 for ops without).
 int64_t op_macs(const Graph& graph, const OpInfo& op);

@@ -1,10 +1,13 @@
 #include <vector>
 
 #include "exec/layer.h"
+#include "kernels/conv2d/conv2d_gemm.h"
 #include "kernels/conv2d/conv2d_ref.h"
+#include "kernels/dwconv/dwconv.h"
 #include "kernels/eltwise/activation.h"
 #include "kernels/fc/fc_ref.h"
 #include "kernels/pool/pool_ref.h"
+#include "kernels/pwpw/pwpw.h"
 #include "util/error.h"
 
 namespace attocore {
@@ -18,35 +21,146 @@ int64_t per_sample(const std::vector<int64_t>& shape) {
   return n;
 }
 
-class ConvLayerRef : public Layer {
+Conv2dShape conv_shape(const Graph& g, const OpInfo& op) {
+  Conv2dShape s;
+  const auto& x = shape_of(g, op.inputs[0]);
+  const auto& y = shape_of(g, op.outputs[0]);
+  s.in_c = int(x[1]), s.in_h = int(x[2]), s.in_w = int(x[3]);
+  s.out_c = int(y[1]), s.out_h = int(y[2]), s.out_w = int(y[3]);
+  s.window = op.window;
+  return s;
+}
+
+const float* bias_of(const Graph& g, const OpInfo& op) {
+  return op.inputs.size() == 3 ? g.tensors[op.inputs[2]].data : nullptr;
+}
+
+// Work split for pixel-parallel kernels: chunks of whole tiles keep tiles identical
+// whatever the thread count, and no chunk smaller than `grain` pixels.
+template <typename Body>
+void for_pixels(const RunContext& ctx, int pixels, int grain, const Body& body) {
+  const int units = (pixels + grain - 1) / grain;
+  ctx.pool->parallel_for(units, [&](int u0, int u1, int worker) {
+    body(u0 * grain, std::min(pixels, u1 * grain), ctx.worker_scratch(worker));
+  });
+}
+
+// Any convolution, by the portable reference (generic groups, or forced reference).
+class ConvRefLayer : public Layer {
  public:
-  ConvLayerRef(const Graph& g, const OpInfo& op) : act_(op.activation) {
-    const auto& x = shape_of(g, op.inputs[0]);
-    const auto& y = shape_of(g, op.outputs[0]);
-    s_.in_c = int(x[1]), s_.in_h = int(x[2]), s_.in_w = int(x[3]);
-    s_.out_c = int(y[1]), s_.out_h = int(y[2]), s_.out_w = int(y[3]);
-    s_.window = op.window;
+  ConvRefLayer(const Graph& g, const OpInfo& op) : s_(conv_shape(g, op)), act_(op.activation) {
     packed_.resize(conv2d_ref_packed_size(s_));
     conv2d_ref_pack(s_, g.tensors[op.inputs[1]].data, packed_.data());
-    if (op.inputs.size() == 3) {
-      const TensorInfo& b = g.tensors[op.inputs[2]];
-      bias_.assign(b.data, b.data + b.elements);
-    }
+    if (const float* b = bias_of(g, op)) bias_.assign(b, b + s_.out_c);
   }
   void run(const RunContext& ctx, const float* const* in, float* out) const override {
     Conv2dShape s = s_;
     s.batch = ctx.batch;
     const float* bias = bias_.empty() ? nullptr : bias_.data();
-    ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1) {
+    ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int) {
       conv2d_ref(s, in[0], packed_.data(), bias, act_, out, r0, r1);
     });
   }
-  const char* kernel_name() const override { return "conv2d_ref"; }
+  std::string kernel_name() const override { return "conv2d_ref"; }
 
  private:
   Conv2dShape s_;
   Activation act_;
   std::vector<float> packed_, bias_;
+};
+
+// Dense convolution (groups = 1) on the GEMM microkernel.
+class ConvGemmLayer : public Layer {
+ public:
+  ConvGemmLayer(const Graph& g, const OpInfo& op, const KernelTable& table)
+      : conv_(conv_shape(g, op), table.gemm_for(conv_shape(g, op).out_c), g.tensors[op.inputs[1]].data,
+              bias_of(g, op)),
+        act_(op.activation) {}
+  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+    const int pixels = ctx.batch * conv_.shape.out_h * conv_.shape.out_w;
+    const int grain = conv_.direct ? conv_.kernel->mr * 8 : conv_.tile;
+    for_pixels(ctx, pixels, grain, [&](int p0, int p1, float* scratch) { conv_.run(in[0], out, scratch, act_, p0, p1); });
+  }
+  std::string kernel_name() const override {
+    return std::string(conv_.direct ? "conv1x1:" : "im2col:") + conv_.kernel->name;
+  }
+  size_t scratch_floats() const override { return conv_.scratch_floats(); }
+
+ private:
+  Conv2dGemm conv_;
+  Activation act_;
+};
+
+// Depthwise convolution with any channel multiplier.
+class DwconvLayer : public Layer {
+ public:
+  DwconvLayer(const Graph& g, const OpInfo& op, const KernelTable& table) : kernel_(table.dwconv), act_(op.activation) {
+    const Conv2dShape c = conv_shape(g, op);
+    s_.in_c = c.in_c, s_.in_h = c.in_h, s_.in_w = c.in_w;
+    s_.out_c = c.out_c, s_.out_h = c.out_h, s_.out_w = c.out_w;
+    s_.multiplier = c.out_c / c.in_c;
+    s_.window = op.window;
+    weights_ = pack_dwconv(s_, kernel_.cw, g.tensors[op.inputs[1]].data, bias_of(g, op));
+  }
+  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+    DwconvShape s = s_;
+    s.batch = ctx.batch;
+    ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int) {
+      kernel_.fn(DwconvArgs{&s, &weights_, in[0], out, act_, r0, r1});
+    });
+  }
+  std::string kernel_name() const override { return kernel_.name; }
+
+ private:
+  DwconvKernel kernel_;
+  DwconvShape s_;
+  PackedDwconv weights_;
+  Activation act_;
+};
+
+// The fused module tail: 1x1 -> 1x1 (+ identity or projected shortcut) in one pass.
+class PwpwLayer : public Layer {
+ public:
+  PwpwLayer(const Graph& g, const FusedOps& f, const KernelTable& table) {
+    const OpInfo& op1 = g.ops[f.first];
+    const OpInfo& op2 = g.ops[f.second];
+    PwpwShape s;
+    const auto& y = shape_of(g, op2.outputs[0]);
+    s.c2 = int(shape_of(g, op1.inputs[0])[1]);
+    s.c3 = int(shape_of(g, op1.outputs[0])[1]);
+    s.cout = int(y[1]);
+    s.out_h = int(y[2]), s.out_w = int(y[3]);
+    const float* wp = nullptr;
+    const float* bp = nullptr;
+    if (f.projection >= 0) {
+      const OpInfo& p = g.ops[f.projection];
+      const auto& x = shape_of(g, p.inputs[0]);
+      s.shortcut = Shortcut::kProjection;
+      s.x_c = int(x[1]), s.x_h = int(x[2]), s.x_w = int(x[3]);
+      s.stride = p.window.stride_h;
+      wp = g.tensors[p.inputs[1]].data;
+      bp = bias_of(g, p);
+    } else if (f.add >= 0) {
+      s.shortcut = Shortcut::kIdentity;
+    }
+    const Activation act_out = f.add >= 0 ? g.ops[f.add].activation : op2.activation;
+    pwpw_ = Pwpw(s, table.gemm_for(s.c3), table.gemm_for(s.cout), g.tensors[op1.inputs[1]].data, bias_of(g, op1),
+                 g.tensors[op2.inputs[1]].data, bias_of(g, op2), wp, bp, op1.activation, act_out);
+    name_ = std::string("pwpw") + (f.projection >= 0 ? "+proj:" : f.add >= 0 ? "+res:" : ":") +
+            pwpw_.second_kernel->name;
+  }
+  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+    const PwpwShape& s = pwpw_.shape;
+    const int pixels = ctx.batch * s.out_h * s.out_w;
+    const float* x = s.shortcut == Shortcut::kNone ? nullptr : in[1];
+    for_pixels(ctx, pixels, pwpw_.tile, [&](int p0, int p1, float* scratch) { pwpw_.run(in[0], x, out, scratch, p0, p1); });
+  }
+  std::string kernel_name() const override { return name_; }
+  size_t scratch_floats() const override { return pwpw_.scratch_floats(); }
+
+ private:
+  Pwpw pwpw_;
+  std::string name_;
 };
 
 class MaxPoolLayer : public Layer {
@@ -57,11 +171,11 @@ class MaxPoolLayer : public Layer {
     c_ = int(x[1]), in_h_ = int(x[2]), in_w_ = int(x[3]), out_h_ = int(y[2]), out_w_ = int(y[3]);
   }
   void run(const RunContext& ctx, const float* const* in, float* out) const override {
-    ctx.pool->parallel_for(ctx.batch * out_h_, [&](int r0, int r1) {
+    ctx.pool->parallel_for(ctx.batch * out_h_, [&](int r0, int r1, int) {
       maxpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], act_, out, r0, r1);
     });
   }
-  const char* kernel_name() const override { return "maxpool2d_ref"; }
+  std::string kernel_name() const override { return "maxpool2d_ref"; }
 
  private:
   WindowAttrs w_;
@@ -78,7 +192,7 @@ class GlobalAvgPoolLayer : public Layer {
   void run(const RunContext& ctx, const float* const* in, float* out) const override {
     global_avgpool_ref(ctx.batch, hw_, c_, in[0], act_, out);
   }
-  const char* kernel_name() const override { return "global_avgpool_ref"; }
+  std::string kernel_name() const override { return "global_avgpool_ref"; }
 
  private:
   Activation act_;
@@ -91,12 +205,12 @@ class FullyConnectedLayer : public Layer {
     const TensorInfo& w = g.tensors[op.inputs[1]];
     out_ = int(w.shape[0]), in_ = int(w.shape[1]);
     weight_ = w.data;  // zero copy: row-major [out, in] is what the kernel reads
-    if (op.inputs.size() == 3) bias_ = g.tensors[op.inputs[2]].data;
+    bias_ = bias_of(g, op);
   }
   void run(const RunContext& ctx, const float* const* in, float* out) const override {
     fully_connected_ref(ctx.batch, in_, out_, in[0], weight_, bias_, act_, out);
   }
-  const char* kernel_name() const override { return "fully_connected_ref"; }
+  std::string kernel_name() const override { return "fully_connected_ref"; }
 
  private:
   Activation act_;
@@ -109,9 +223,13 @@ class AddLayer : public Layer {
  public:
   AddLayer(const Graph& g, const OpInfo& op) : act_(op.activation), n_(per_sample(shape_of(g, op.outputs[0]))) {}
   void run(const RunContext& ctx, const float* const* in, float* out) const override {
-    add_ref(in[0], in[1], size_t(n_) * ctx.batch, act_, out);
+    const int64_t total = n_ * ctx.batch, grain = 4096;
+    ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
+      const int64_t begin = b0 * grain, end = std::min<int64_t>(total, b1 * grain);
+      add_ref(in[0] + begin, in[1] + begin, size_t(end - begin), act_, out + begin);
+    });
   }
-  const char* kernel_name() const override { return "add_ref"; }
+  std::string kernel_name() const override { return "add_ref"; }
 
  private:
   Activation act_;
@@ -125,18 +243,29 @@ class ActivationLayer : public Layer {
     const size_t n = size_t(n_) * ctx.batch;
     for (size_t i = 0; i < n; ++i) out[i] = activate(act_, in[0][i]);
   }
-  const char* kernel_name() const override { return "activation_ref"; }
+  std::string kernel_name() const override { return "activation_ref"; }
 
  private:
   Activation act_;
   int64_t n_;
 };
 
+std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const KernelTable& table) {
+  const Conv2dShape s = conv_shape(g, op);
+  if (table.isa == Isa::kReference) return std::make_unique<ConvRefLayer>(g, op);  // the plain oracle path
+  const bool dilated = op.window.dilation_h != 1 || op.window.dilation_w != 1;
+  if (op.window.groups == 1 && !dilated) return std::make_unique<ConvGemmLayer>(g, op, table);
+  if (op.window.groups == s.in_c && s.out_c % s.in_c == 0) return std::make_unique<DwconvLayer>(g, op, table);
+  return std::make_unique<ConvRefLayer>(g, op);
+}
+
 }  // namespace
 
-std::unique_ptr<Layer> make_layer(const Graph& g, const OpInfo& op) {
+std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const KernelTable& table) {
+  if (f.kind == FusedOps::Kind::kPwpw) return std::make_unique<PwpwLayer>(g, f, table);
+  const OpInfo& op = g.ops[f.op];
   switch (op.type) {
-    case OpType::kConv2d: return std::make_unique<ConvLayerRef>(g, op);
+    case OpType::kConv2d: return make_conv_layer(g, op, table);
     case OpType::kMaxPool2d: return std::make_unique<MaxPoolLayer>(g, op);
     case OpType::kGlobalAvgPool: return std::make_unique<GlobalAvgPoolLayer>(g, op);
     case OpType::kFullyConnected: return std::make_unique<FullyConnectedLayer>(g, op);

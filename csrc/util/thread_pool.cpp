@@ -29,11 +29,11 @@ static void chunk_bounds(int n, int chunks, int index, int* begin, int* end) {
   *end = *begin + base + (index < extra ? 1 : 0);
 }
 
-void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn) {
+void ThreadPool::parallel_for(int n, const Body& fn) {
   if (n <= 0) return;
   const int chunks = std::min(n, threads());
   if (chunks == 1) {
-    fn(0, n);
+    fn(0, n, 0);
     return;
   }
   {
@@ -47,7 +47,7 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn) {
   start_cv_.notify_all();
   int begin, end;
   chunk_bounds(n, chunks, 0, &begin, &end);
-  fn(begin, end);
+  fn(begin, end, 0);
   std::unique_lock<std::mutex> lock(mutex_);
   done_cv_.wait(lock, [this] { return pending_ == 0; });
   job_ = nullptr;
@@ -56,7 +56,7 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn) {
 void ThreadPool::worker_loop(int index) {
   unsigned seen = 0;
   for (;;) {
-    const std::function<void(int, int)>* job;
+    const Body* job;
     int n, chunks;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -70,7 +70,7 @@ void ThreadPool::worker_loop(int index) {
     if (index < chunks) {
       int begin, end;
       chunk_bounds(n, chunks, index, &begin, &end);
-      (*job)(begin, end);
+      (*job)(begin, end, index);
       std::lock_guard<std::mutex> lock(mutex_);
       if (--pending_ == 0) done_cv_.notify_one();
     }

@@ -19,9 +19,11 @@ class ThreadPool {
 
   int threads() const { return int(workers_.size()) + 1; }
 
-  // Calls fn(begin, end) over [0, n) split into at most threads() chunks; the caller
-  // thread takes the first chunk. Not re-entrant: one parallel_for at a time per pool.
-  void parallel_for(int n, const std::function<void(int, int)>& fn);
+  // Calls fn(begin, end, worker) over [0, n) split into at most threads() chunks; worker
+  // (< threads()) indexes per-thread scratch. The caller thread takes chunk 0.
+  // Not re-entrant: one parallel_for at a time per pool.
+  using Body = std::function<void(int, int, int)>;
+  void parallel_for(int n, const Body& fn);
 
   static int hardware_threads();
 
@@ -31,7 +33,7 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable start_cv_, done_cv_;
-  const std::function<void(int, int)>* job_ = nullptr;
+  const Body* job_ = nullptr;
   int job_n_ = 0, job_chunks_ = 0;
   unsigned generation_ = 0;
   int pending_ = 0;

@@ -1,0 +1,98 @@
+#include "kernels/dispatch/kernel_table.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/dispatch/cpu_features.h"
+#include "util/error.h"
+#ifdef ATTOCORE_HAVE_AVX2
+#include "kernels/dwconv/dwconv_avx2.h"
+#include "kernels/gemm/gemm_avx2.h"
+#endif
+#ifdef ATTOCORE_HAVE_NEON
+#include "kernels/dwconv/dwconv_neon.h"
+#include "kernels/gemm/gemm_neon.h"
+#endif
+
+namespace attocore {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kReference: return "ref";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kNeon: return "neon";
+  }
+  return "?";
+}
+
+namespace {
+
+const KernelTable kReferenceTable{
+    Isa::kReference,
+    {gemm_ukernel_ref, 4, 8, "gemm_4x8_ref"},
+    {gemm_ukernel_ref, 4, 16, "gemm_4x16_ref"},
+    {dwconv_ref, 4, "dwconv_ref"},
+};
+
+#ifdef ATTOCORE_HAVE_AVX2
+const KernelTable kAvx2Table{
+    Isa::kAvx2,
+    {gemm_8x8_avx2, 8, 8, "gemm_8x8_avx2"},
+    {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2"},
+    {dwconv_avx2, 8, "dwconv_avx2"},
+};
+#endif
+
+#ifdef ATTOCORE_HAVE_NEON
+const KernelTable kNeonTable{
+    Isa::kNeon,
+    {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},
+#if defined(__aarch64__)
+    {gemm_4x16_neon, 4, 16, "gemm_4x16_neon"},
+#else
+    {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},  // ARMv7 has 16 q registers: stay at 12 accumulators
+#endif
+    {dwconv_neon, 4, "dwconv_neon"},
+};
+#endif
+
+bool env_forces_reference() {
+  const char* v = std::getenv("ATTOCORE_FORCE_REFERENCE");
+  return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+}
+
+}  // namespace
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> isas{Isa::kReference};
+  const CpuFeatures& f = cpu_features();
+#ifdef ATTOCORE_HAVE_AVX2
+  if (f.avx2 && f.fma) isas.push_back(Isa::kAvx2);
+#endif
+#ifdef ATTOCORE_HAVE_NEON
+  if (f.neon) isas.push_back(Isa::kNeon);
+#endif
+  (void)f;
+  return isas;
+}
+
+Isa best_isa(bool force_reference) {
+  if (force_reference || env_forces_reference()) return Isa::kReference;
+  return available_isas().back();
+}
+
+const KernelTable& kernel_table(Isa isa) {
+  switch (isa) {
+    case Isa::kReference: return kReferenceTable;
+#ifdef ATTOCORE_HAVE_AVX2
+    case Isa::kAvx2: return kAvx2Table;
+#endif
+#ifdef ATTOCORE_HAVE_NEON
+    case Isa::kNeon: return kNeonTable;
+#endif
+    default: break;
+  }
+  fail(ErrorCode::kUnsupported, std::string("kernels for ") + isa_name(isa) + " are not in this build");
+}
+
+}  // namespace attocore

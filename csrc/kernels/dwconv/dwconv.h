@@ -1,0 +1,50 @@
+// Depthwise convolution with channel multiplier (groups = input channels, each input
+// channel c feeding outputs c*k .. c*k+k-1), NHWC, any kernel size, stride and padding.
+// Weights are packed per chunk of CW output channels: [CW bias][taps x CW weights], zero
+// padded; chunk p also records the first input channel it reads (p*CW / k).
+#pragma once
+#include <cstddef>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace attocore {
+
+struct DwconvShape {
+  int batch = 1;
+  int in_h = 0, in_w = 0, in_c = 0;
+  int out_h = 0, out_w = 0, out_c = 0;  // out_c = in_c * multiplier
+  int multiplier = 1;
+  WindowAttrs window;  // groups == in_c
+};
+
+struct PackedDwconv {
+  int cw = 0;      // chunk width (vector lanes)
+  int taps = 0;
+  int chunks = 0;
+  std::vector<float> data;  // chunks x (cw + taps * cw)
+  size_t chunk_floats() const { return size_t(cw) * (taps + 1); }
+};
+
+PackedDwconv pack_dwconv(const DwconvShape& s, int cw, const float* oihw, const float* bias);
+
+struct DwconvArgs {
+  const DwconvShape* shape;
+  const PackedDwconv* weights;
+  const float* input;
+  float* output;
+  Activation act;
+  int row_begin, row_end;  // rows index batch * out_h
+};
+
+using DwconvFn = void (*)(const DwconvArgs& a);
+
+struct DwconvKernel {
+  DwconvFn fn = nullptr;
+  int cw = 0;
+  const char* name = "";
+};
+
+void dwconv_ref(const DwconvArgs& a);
+
+}  // namespace attocore

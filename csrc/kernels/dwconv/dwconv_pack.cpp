@@ -1,0 +1,22 @@
+#include "kernels/dwconv/dwconv.h"
+
+namespace attocore {
+
+PackedDwconv pack_dwconv(const DwconvShape& s, int cw, const float* oihw, const float* bias) {
+  PackedDwconv p;
+  p.cw = cw;
+  p.taps = s.window.kernel_h * s.window.kernel_w;
+  p.chunks = (s.out_c + cw - 1) / cw;
+  p.data.assign(size_t(p.chunks) * p.chunk_floats(), 0.f);
+  for (int c = 0; c < p.chunks; ++c) {
+    float* dst = p.data.data() + size_t(c) * p.chunk_floats();
+    for (int j = 0; j < cw && c * cw + j < s.out_c; ++j) {
+      const int oc = c * cw + j;
+      dst[j] = bias ? bias[oc] : 0.f;
+      for (int tap = 0; tap < p.taps; ++tap) dst[cw + size_t(tap) * cw + j] = oihw[size_t(oc) * p.taps + tap];
+    }
+  }
+  return p;
+}
+
+}  // namespace attocore

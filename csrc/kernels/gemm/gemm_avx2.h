@@ -1,0 +1,10 @@
+#pragma once
+#include "kernels/gemm/gemm.h"
+
+namespace attocore {
+
+void gemm_6x16_avx2(const GemmTile& t);
+void gemm_8x8_avx2(const GemmTile& t);
+void gemm_4x24_avx2(const GemmTile& t);
+
+}  // namespace attocore

@@ -1,0 +1,73 @@
+#include "kernels/pwpw/pwpw.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/eltwise/activation.h"
+
+namespace attocore {
+
+Pwpw::Pwpw(const PwpwShape& s, const GemmKernel& k1, const GemmKernel& k2_, const float* w1, const float* b1,
+           const float* w2, const float* b2, const float* wp, const float* bp, Activation a1, Activation aout)
+    : shape(s), first_kernel(&k1), second_kernel(&k2_), act1(a1), act_out(aout) {
+  const bool proj = s.shortcut == Shortcut::kProjection;
+  k2 = s.c3 + (proj ? s.x_c : 0);
+  first = pack_gemm_b(s.c2, s.c3, k1.nr, b1, [&](int ki, int n) { return w1[size_t(n) * s.c2 + ki]; });
+  std::vector<float> bias(s.cout, 0.f);
+  for (int o = 0; o < s.cout; ++o) bias[o] = (b2 ? b2[o] : 0.f) + (proj && bp ? bp[o] : 0.f);
+  second = pack_gemm_b(k2, s.cout, k2_.nr, bias.data(), [&](int ki, int n) {
+    return ki < s.c3 ? w2[size_t(n) * s.c3 + ki] : wp[size_t(n) * s.x_c + (ki - s.c3)];
+  });
+  // The tile's [mid | x] rows (k2 floats each) should sit in L1/L2: ~48 KiB.
+  const int mr = std::max(k1.mr, k2_.mr);
+  tile = std::max(mr, std::min(96, int(49152 / (4 * std::max(k2, 1))) / mr * mr));
+}
+
+void Pwpw::run(const float* x2, const float* x, float* out, float* scratch, int pixel_begin, int pixel_end) const {
+  const PwpwShape& s = shape;
+  const int per_image = s.out_h * s.out_w;
+  for (int p0 = pixel_begin; p0 < pixel_end; p0 += tile) {
+    const int rows = std::min(tile, pixel_end - p0);
+    gemm(*first_kernel, rows, x2 + size_t(p0) * s.c2, s.c2, first, scratch, k2, nullptr, 0, act1);
+    const float* residual = nullptr;
+    if (s.shortcut == Shortcut::kProjection) {
+      for (int r = 0; r < rows; ++r) {
+        const int pixel = p0 + r, n = pixel / per_image, oy = (pixel % per_image) / s.out_w, ox = pixel % s.out_w;
+        const float* src = x + ((size_t(n) * s.x_h + size_t(oy) * s.stride) * s.x_w + size_t(ox) * s.stride) * s.x_c;
+        std::memcpy(scratch + size_t(r) * k2 + s.c3, src, sizeof(float) * s.x_c);
+      }
+    } else if (s.shortcut == Shortcut::kIdentity) {
+      residual = x + size_t(p0) * s.cout;
+    }
+    gemm(*second_kernel, rows, scratch, k2, second, out + size_t(p0) * s.cout, s.cout, residual, s.cout, act_out);
+  }
+}
+
+void pwpw_reference(const PwpwShape& s, const float* w1, const float* b1, const float* w2, const float* b2,
+                    const float* wp, const float* bp, Activation act1, Activation act_out, const float* x2,
+                    const float* x, float* out, int pixels) {
+  std::vector<double> mid(s.c3);
+  const int per_image = s.out_h * s.out_w;
+  for (int p = 0; p < pixels; ++p) {
+    for (int m = 0; m < s.c3; ++m) {
+      double acc = b1 ? b1[m] : 0.0;
+      for (int c = 0; c < s.c2; ++c) acc += double(x2[size_t(p) * s.c2 + c]) * w1[size_t(m) * s.c2 + c];
+      mid[m] = activate(act1, float(acc));
+    }
+    const int n = p / per_image, oy = (p % per_image) / s.out_w, ox = p % s.out_w;
+    const float* xp = x + ((size_t(n) * s.x_h + size_t(oy) * s.stride) * s.x_w + size_t(ox) * s.stride) * s.x_c;
+    for (int o = 0; o < s.cout; ++o) {
+      double acc = b2 ? b2[o] : 0.0;
+      for (int m = 0; m < s.c3; ++m) acc += mid[m] * w2[size_t(o) * s.c3 + m];
+      if (s.shortcut == Shortcut::kIdentity) acc += x[size_t(p) * s.cout + o];
+      if (s.shortcut == Shortcut::kProjection) {
+        acc += bp ? bp[o] : 0.0;
+        for (int c = 0; c < s.x_c; ++c) acc += double(xp[c]) * wp[size_t(o) * s.x_c + c];
+      }
+      out[size_t(p) * s.cout + o] = activate(act_out, float(acc));
+    }
+  }
+}
+
+}  // namespace attocore

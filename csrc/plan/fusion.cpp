@@ -1,0 +1,83 @@
+#include "plan/fusion.h"
+
+#include <vector>
+
+namespace attocore {
+namespace {
+
+bool is_pointwise(const Graph& g, const OpInfo& op, bool allow_stride) {
+  if (op.type != OpType::kConv2d) return false;
+  const WindowAttrs& w = op.window;
+  const bool unit_stride = w.stride_h == 1 && w.stride_w == 1;
+  return w.kernel_h == 1 && w.kernel_w == 1 && w.groups == 1 && w.pad_top == 0 && w.pad_left == 0 &&
+         w.pad_bottom == 0 && w.pad_right == 0 && (unit_stride || (allow_stride && w.stride_h == w.stride_w));
+}
+
+}  // namespace
+
+std::vector<FusedOps> plan_fusion(const Graph& g, bool enable) {
+  const int n_ops = int(g.ops.size());
+  std::vector<int> producer(g.tensors.size(), -1), consumers(g.tensors.size(), 0);
+  for (int i = 0; i < n_ops; ++i) {
+    producer[g.ops[i].outputs[0]] = i;
+    for (int t : g.ops[i].inputs) ++consumers[t];
+  }
+  // A tensor can be fused away when its only reader is the next op of the pattern.
+  auto internal = [&](int tensor) { return consumers[tensor] == 1 && tensor != g.output; };
+
+  std::vector<FusedOps> groups;
+  std::vector<int> group_at(n_ops, -1);  // op index -> group placed there
+  std::vector<bool> absorbed(n_ops, false);
+  if (enable) {
+    for (int second = 0; second < n_ops; ++second) {
+      const OpInfo& op2 = g.ops[second];
+      if (absorbed[second] || !is_pointwise(g, op2, false)) continue;
+      const int first = producer[op2.inputs[0]];
+      if (first < 0 || absorbed[first] || !is_pointwise(g, g.ops[first], false) || !internal(op2.inputs[0]))
+        continue;
+      FusedOps f;
+      f.kind = FusedOps::Kind::kPwpw;
+      f.first = first;
+      f.second = second;
+      int last = second;
+      const int t2 = op2.outputs[0];
+      // Look for the add that consumes the pair's output.
+      if (internal(t2) && op2.activation == Activation::kNone) {
+        for (int a = second + 1; a < n_ops; ++a) {
+          const OpInfo& add = g.ops[a];
+          if (add.type != OpType::kAdd || (add.inputs[0] != t2 && add.inputs[1] != t2)) continue;
+          const int other = add.inputs[0] == t2 ? add.inputs[1] : add.inputs[0];
+          const int p = producer[other];
+          if (p >= 0 && !absorbed[p] && internal(other) && is_pointwise(g, g.ops[p], true) &&
+              g.ops[p].activation == Activation::kNone) {
+            f.projection = p;
+            f.shortcut = g.ops[p].inputs[0];
+          } else {
+            f.shortcut = other;
+          }
+          f.add = a;
+          last = a;
+          break;
+        }
+      }
+      absorbed[first] = absorbed[second] = true;
+      if (f.add >= 0) absorbed[f.add] = true;
+      if (f.projection >= 0) absorbed[f.projection] = true;
+      group_at[last] = int(groups.size());
+      groups.push_back(f);
+    }
+  }
+  std::vector<FusedOps> order;
+  for (int i = 0; i < n_ops; ++i) {
+    if (group_at[i] >= 0) {
+      order.push_back(groups[group_at[i]]);
+    } else if (!absorbed[i]) {
+      FusedOps single;
+      single.op = i;
+      order.push_back(single);
+    }
+  }
+  return order;
+}
+
+}  // namespace attocore

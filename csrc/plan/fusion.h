@@ -1,0 +1,24 @@
+// Groups the graph's ops into executable steps. Most ops run alone; the AttoNet module
+// tail (1x1 conv -> 1x1 conv -> add with an identity or 1x1-projected shortcut) and plain
+// back-to-back 1x1 pairs become one fused step whose intermediates never reach the arena.
+#pragma once
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace attocore {
+
+struct FusedOps {
+  enum class Kind { kSingle, kPwpw } kind = Kind::kSingle;
+  int op = -1;          // kSingle: the op
+  int first = -1;       // kPwpw: c2 -> c3 conv
+  int second = -1;      // kPwpw: c3 -> cout conv
+  int add = -1;         // kPwpw: the residual add, or -1
+  int projection = -1;  // kPwpw: the shortcut's 1x1 conv, or -1
+  int shortcut = -1;    // kPwpw: identity shortcut tensor, or the projection's input
+};
+
+// In execution order; each fused group sits where its last op stood.
+std::vector<FusedOps> plan_fusion(const Graph& graph, bool enable);
+
+}  // namespace attocore
