@@ -44,6 +44,11 @@ class Model:
     def trained(self) -> bool:
         return self.graph.metadata.extra.get("trained", "true") != "false"
 
+    @property
+    def isa(self) -> str:
+        """Kernel set in use: 'avx2', 'neon' or 'ref' (numba backend: 'numba')."""
+        return self._native.isa if self._native is not None else "numba"
+
     def arena_bytes(self, batch: int = 1) -> int:
         """Peak activation memory of the native executor's static plan at this batch size."""
         if self._native is None:
@@ -62,7 +67,7 @@ class Model:
         c, h, w = self.input_shape
         if x.ndim != 4 or x.shape[1:] != (c, h, w) or x.shape[0] < 1:
             raise InputError(f"input shape must be (N, {c}, {h}, {w}), got {x.shape}")
-        if not np.all(np.isfinite(x)):
+        if not np.isfinite(x.sum(dtype=np.float64)):  # one pass; exact check only on failure
             raise InputError("input contains NaN or infinity")
         return np.ascontiguousarray(x)
 
@@ -91,10 +96,12 @@ def _native_module():
     return _core
 
 
-def load(model, backend: str = "native", threads: int = 0) -> Model:
+def load(model, backend: str = "native", threads: int = 0, force_reference: bool = False) -> Model:
     """Load a weight file path, raw file bytes, or a zoo name ('attonet-a'..'attonet-d').
 
     Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
+    force_reference=True (or ATTOCORE_FORCE_REFERENCE=1) runs the portable reference
+    kernels without fusion, for debugging.
     """
     if isinstance(model, Model):
         return model
@@ -114,5 +121,6 @@ def load(model, backend: str = "native", threads: int = 0) -> Model:
     native = None
     if backend == "native":
         core = _native_module()
-        native = core.load_bytes(data, threads) if data is not None else core.load_file(source, threads)
+        native = (core.load_bytes(data, threads, force_reference) if data is not None
+                  else core.load_file(source, threads, force_reference))
     return Model(graph, source, backend, native, threads)

@@ -8,6 +8,8 @@
 #include <mutex>
 
 #include "exec/executor.h"
+#include "kernels/dispatch/kernel_table.h"
+#include "kernels/peak/peak.h"
 #include "util/error.h"
 
 namespace py = pybind11;
@@ -18,8 +20,9 @@ namespace {
 // A loaded model plus one session; run() calls are serialised per NativeModel.
 class NativeModel {
  public:
-  NativeModel(std::shared_ptr<ModelFile> file, int threads)
-      : model_(std::make_shared<CompiledModel>(std::move(file))), session_(model_, threads) {}
+  NativeModel(std::shared_ptr<ModelFile> file, int threads, bool force_reference)
+      : model_(std::make_shared<CompiledModel>(std::move(file), CompileOptions{force_reference, true})),
+        session_(model_, threads) {}
 
   py::array_t<float> run(py::handle x_obj, bool profile, py::list* timings_out) {
     py::array x = py::array::ensure(x_obj);
@@ -56,6 +59,7 @@ class NativeModel {
   }
 
   int threads() const { return session_.threads(); }
+  std::string isa() const { return isa_name(model_->isa()); }
   int64_t macs() const { return model_->total_macs(); }
 
   py::list kernels() const {
@@ -110,19 +114,27 @@ PYBIND11_MODULE(_core, m) {
            py::arg("x"))
       .def("arena_bytes", &NativeModel::arena_bytes, py::arg("batch") = 1)
       .def_property_readonly("threads", &NativeModel::threads)
+      .def_property_readonly("isa", &NativeModel::isa)
       .def_property_readonly("macs", &NativeModel::macs)
       .def("kernels", &NativeModel::kernels);
 
-  m.def("load_file", [](const std::string& path, int threads) {
-        return std::make_unique<NativeModel>(ModelFile::open(path), threads);
+  m.def("load_file", [](const std::string& path, int threads, bool force_reference) {
+        return std::make_unique<NativeModel>(ModelFile::open(path), threads, force_reference);
       },
-      py::arg("path"), py::arg("threads") = 0);
-  m.def("load_bytes", [](py::bytes data, int threads) {
+      py::arg("path"), py::arg("threads") = 0, py::arg("force_reference") = false);
+  m.def("load_bytes", [](py::bytes data, int threads, bool force_reference) {
         char* buffer = nullptr;
         Py_ssize_t size = 0;
         if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
-        return std::make_unique<NativeModel>(ModelFile::from_memory(buffer, size_t(size)), threads);
+        return std::make_unique<NativeModel>(ModelFile::from_memory(buffer, size_t(size)), threads, force_reference);
       },
-      py::arg("data"), py::arg("threads") = 0);
+      py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false);
   m.def("hardware_threads", &ThreadPool::hardware_threads);
+  m.def("isa", [](bool force_reference) { return std::string(isa_name(best_isa(force_reference))); },
+        py::arg("force_reference") = false, "the instruction set the kernels will use");
+  m.def("fma_peak_gmacs", [](double seconds) {
+        py::gil_scoped_release release;
+        return measure_fma_peak_gmacs(seconds);
+      },
+      py::arg("seconds") = 0.2, "one core's measured multiply-add peak, G multiply-adds/s");
 }

@@ -20,4 +20,4 @@ def test_run_bad_model_is_a_clear_error(tmp_path):
 def test_bench_profile_lists_layers(tmp_path):
     out = subprocess.run([sys.executable, "-m", "attocore", "bench", "attonet-d", "--runs", "3", "--warmup", "1",
                           "--profile"], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
-    assert "median" in out and "m16.decompress" in out and "GMAC/s" in out
+    assert "median" in out and "m16.group" in out and "pwpw" in out and "GMAC/s" in out

@@ -14,10 +14,18 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
     : file_(std::move(file)), isa_(best_isa(options.force_reference)) {
   const Graph& g = file_->graph();
   const KernelTable& table = kernel_table(isa_);
+  int input_readers = 0;
+  for (const OpInfo& op : g.ops)
+    for (int t : op.inputs) input_readers += t == g.input;
   for (const FusedOps& group : plan_fusion(g, options.fuse && isa_ != Isa::kReference)) {
     Step step;
-    step.layer = make_layer(g, group, table);
+    LayerOptions layer_options;
+    layer_options.input_is_nchw_graph_input =
+        group.kind == FusedOps::Kind::kSingle && input_readers == 1 && g.ops[group.op].inputs[0] == g.input;
+    step.layer = make_layer(g, group, table, layer_options);
+    if (step.layer->reads_nchw_input()) input_nchw_ = true;
     scratch_floats_ = std::max(scratch_floats_, step.layer->scratch_floats());
+    shared_scratch_floats_ = std::max(shared_scratch_floats_, step.layer->shared_scratch_floats());
     if (group.kind == FusedOps::Kind::kSingle) {
       const OpInfo& op = g.ops[group.op];
       step.name = op.name;
@@ -71,9 +79,10 @@ const MemoryPlan& Session::plan_for(int batch) {
     request_of[tensor] = int(requests.size());
     requests.push_back(r);
   };
-  add(g.input, -1);
+  if (!model_->input_nchw()) add(g.input, -1);  // else the first layer reads the caller's buffer
   for (int i = 0; i < int(steps.size()); ++i) {
-    for (int t : steps[i].inputs) requests[request_of[t]].last_step = i;
+    for (int t : steps[i].inputs)
+      if (request_of[t] >= 0) requests[request_of[t]].last_step = i;
     add(steps[i].output, i);
   }
   requests[request_of[g.output]].last_step = int(steps.size());
@@ -100,20 +109,29 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
   if (input == nullptr || output == nullptr) fail(ErrorCode::kInput, "null input or output buffer");
   const MemoryPlan& plan = plan_for(batch);
   if (plan.arena_bytes > arena_capacity_) {
-    void* p = std::aligned_alloc(64, (plan.arena_bytes + 63) / 64 * 64);
+    // 64 bytes of slack past the last tensor: vector kernels may over-read (kDwconvInputSlack).
+    void* p = std::aligned_alloc(64, (plan.arena_bytes + 63) / 64 * 64 + 64);
     if (p == nullptr) fail(ErrorCode::kResource, "cannot allocate the arena");
     arena_ = std::unique_ptr<float[], void (*)(float*)>(static_cast<float*>(p), [](float* q) { std::free(q); });
     arena_capacity_ = plan.arena_bytes;
   }
   char* base = reinterpret_cast<char*>(arena_.get());
-  auto buffer = [&](int tensor) { return reinterpret_cast<float*>(base + plan.offsets[tensor]); };
   const Graph& g = model_->graph();
-  const auto in_shape = model_->input_shape(batch);
-  nchw_to_nhwc(batch, int(in_shape[1]), int(in_shape[2]), int(in_shape[3]), input, buffer(g.input));
+  auto buffer = [&](int tensor) {
+    if (tensor == g.input && model_->input_nchw()) return const_cast<float*>(input);  // read only
+    return reinterpret_cast<float*>(base + plan.offsets[tensor]);
+  };
+  if (!model_->input_nchw()) {
+    const auto in_shape = model_->input_shape(batch);
+    nchw_to_nhwc(batch, int(in_shape[1]), int(in_shape[2]), int(in_shape[3]), input, buffer(g.input));
+  }
 
   const size_t scratch_per_thread = model_->scratch_floats();
-  if (scratch_.size() < scratch_per_thread * pool_.threads()) scratch_.resize(scratch_per_thread * pool_.threads());
-  RunContext ctx{&pool_, batch, scratch_.data(), scratch_per_thread};
+  const size_t shared = model_->shared_scratch_floats();
+  if (scratch_.size() < scratch_per_thread * pool_.threads() + shared)
+    scratch_.resize(scratch_per_thread * pool_.threads() + shared);
+  RunContext ctx{&pool_, batch, scratch_.data(), scratch_per_thread,
+                 scratch_.data() + scratch_per_thread * pool_.threads()};
   const float* inputs[16];  // op arity is bounded by limits::kMaxOpArity
   if (timings) timings->clear();
   for (const Step& step : model_->steps()) {

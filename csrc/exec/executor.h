@@ -34,6 +34,8 @@ class CompiledModel {
   explicit CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptions& options = {});
   Isa isa() const { return isa_; }
   size_t scratch_floats() const { return scratch_floats_; }
+  size_t shared_scratch_floats() const { return shared_scratch_floats_; }
+  bool input_nchw() const { return input_nchw_; }
 
   const Graph& graph() const { return file_->graph(); }
   const std::vector<Step>& steps() const { return steps_; }
@@ -48,6 +50,8 @@ class CompiledModel {
   Isa isa_;
   std::vector<Step> steps_;
   size_t scratch_floats_ = 0;  // per thread, the largest any layer needs
+  size_t shared_scratch_floats_ = 0;
+  bool input_nchw_ = false;
 };
 
 struct StepTiming {

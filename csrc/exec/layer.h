@@ -19,6 +19,7 @@ struct RunContext {
   int batch = 1;
   float* scratch = nullptr;       // per-thread scratch: worker w owns [w * scratch_floats, ...)
   size_t scratch_floats = 0;
+  float* shared_scratch = nullptr;  // one buffer for the whole step (filled before its parallel part)
   float* worker_scratch(int worker) const { return scratch + size_t(worker) * scratch_floats; }
 };
 
@@ -29,10 +30,19 @@ class Layer {
   virtual void run(const RunContext& ctx, const float* const* inputs, float* output) const = 0;
   virtual std::string kernel_name() const = 0;
   virtual size_t scratch_floats() const { return 0; }  // per thread
+  virtual size_t shared_scratch_floats() const { return 0; }
+  // True when the layer reads the graph input as the caller gave it (NCHW), which spares
+  // the executor the layout conversion and the input's arena buffer.
+  virtual bool reads_nchw_input() const { return false; }
+};
+
+struct LayerOptions {
+  bool input_is_nchw_graph_input = false;  // this op's only activation input is the graph input, read by no other op
 };
 
 // Makes the layer for one step (a single op or a fused group) of a validated graph.
-std::unique_ptr<Layer> make_layer(const Graph& graph, const FusedOps& group, const KernelTable& table);
+std::unique_ptr<Layer> make_layer(const Graph& graph, const FusedOps& group, const KernelTable& table,
+                                  const LayerOptions& options = {});
 
 // Multiply-adds of one op at batch 1 (0 for ops without).
 int64_t op_macs(const Graph& graph, const OpInfo& op);

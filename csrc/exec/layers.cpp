@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <vector>
 
 #include "exec/layer.h"
@@ -8,6 +9,7 @@
 #include "kernels/fc/fc_ref.h"
 #include "kernels/pool/pool_ref.h"
 #include "kernels/pwpw/pwpw.h"
+#include "kernels/stem/stem.h"
 #include "util/error.h"
 
 namespace attocore {
@@ -35,11 +37,17 @@ const float* bias_of(const Graph& g, const OpInfo& op) {
   return op.inputs.size() == 3 ? g.tensors[op.inputs[2]].data : nullptr;
 }
 
-// Work split for pixel-parallel kernels: chunks of whole tiles keep tiles identical
-// whatever the thread count, and no chunk smaller than `grain` pixels.
+// Work split for pixel-parallel kernels: units of at most `tile` pixels (a multiple of
+// `mr`), shrunk on small images so every thread gets a share. Each pixel's result does
+// not depend on the split, so any thread count gives identical bits.
 template <typename Body>
-void for_pixels(const RunContext& ctx, int pixels, int grain, const Body& body) {
-  const int units = (pixels + grain - 1) / grain;
+void for_pixels(const RunContext& ctx, int pixels, int tile, int mr, const Body& body) {
+  const int threads = ctx.pool->threads();
+  int units = (pixels + tile - 1) / tile;
+  units = (units + threads - 1) / threads * threads;  // a whole number of units per thread
+  int grain = (pixels + units - 1) / units;
+  grain = std::max(mr, (grain + mr - 1) / mr * mr);
+  units = (pixels + grain - 1) / grain;
   ctx.pool->parallel_for(units, [&](int u0, int u1, int worker) {
     body(u0 * grain, std::min(pixels, u1 * grain), ctx.worker_scratch(worker));
   });
@@ -78,8 +86,8 @@ class ConvGemmLayer : public Layer {
         act_(op.activation) {}
   void run(const RunContext& ctx, const float* const* in, float* out) const override {
     const int pixels = ctx.batch * conv_.shape.out_h * conv_.shape.out_w;
-    const int grain = conv_.direct ? conv_.kernel->mr * 8 : conv_.tile;
-    for_pixels(ctx, pixels, grain, [&](int p0, int p1, float* scratch) { conv_.run(in[0], out, scratch, act_, p0, p1); });
+    const int tile = conv_.direct ? conv_.kernel->mr * 16 : conv_.tile;
+    for_pixels(ctx, pixels, tile, conv_.kernel->mr, [&](int p0, int p1, float* scratch) { conv_.run(in[0], out, scratch, act_, p0, p1); });
   }
   std::string kernel_name() const override {
     return std::string(conv_.direct ? "conv1x1:" : "im2col:") + conv_.kernel->name;
@@ -88,6 +96,35 @@ class ConvGemmLayer : public Layer {
 
  private:
   Conv2dGemm conv_;
+  Activation act_;
+};
+
+// The first convolution, reading the caller's NCHW input directly.
+class StemLayer : public Layer {
+ public:
+  StemLayer(const Graph& g, const OpInfo& op, StemFn fn, const char* name) : fn_(fn), name_(name), act_(op.activation) {
+    const Conv2dShape c = conv_shape(g, op);
+    s_ = make_stem_shape(c.in_c, c.in_h, c.in_w, c.out_c, c.out_h, c.out_w, op.window);
+    weights_ = pack_stem(s_, g.tensors[op.inputs[1]].data, bias_of(g, op));
+  }
+  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+    for (int n = 0; n < ctx.batch; ++n) {
+      stem_pad_image(s_, in[0] + size_t(n) * s_.in_c * s_.in_h * s_.in_w, ctx.shared_scratch);
+      float* image_out = out + size_t(n) * s_.out_h * s_.out_w * s_.out_c;
+      ctx.pool->parallel_for(s_.out_h, [&](int r0, int r1, int) {
+        fn_(StemArgs{&s_, &weights_, ctx.shared_scratch, image_out, act_, r0, r1});
+      });
+    }
+  }
+  std::string kernel_name() const override { return name_; }
+  size_t shared_scratch_floats() const override { return stem_padded_floats(s_); }
+  bool reads_nchw_input() const override { return true; }
+
+ private:
+  StemFn fn_;
+  const char* name_;
+  StemShape s_;
+  PackedStem weights_;
   Activation act_;
 };
 
@@ -153,7 +190,7 @@ class PwpwLayer : public Layer {
     const PwpwShape& s = pwpw_.shape;
     const int pixels = ctx.batch * s.out_h * s.out_w;
     const float* x = s.shortcut == Shortcut::kNone ? nullptr : in[1];
-    for_pixels(ctx, pixels, pwpw_.tile, [&](int p0, int p1, float* scratch) { pwpw_.run(in[0], x, out, scratch, p0, p1); });
+    for_pixels(ctx, pixels, pwpw_.tile, pwpw_.second_kernel->mr, [&](int p0, int p1, float* scratch) { pwpw_.run(in[0], x, out, scratch, p0, p1); });
   }
   std::string kernel_name() const override { return name_; }
   size_t scratch_floats() const override { return pwpw_.scratch_floats(); }
@@ -250,10 +287,15 @@ class ActivationLayer : public Layer {
   int64_t n_;
 };
 
-std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const KernelTable& table) {
+std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const KernelTable& table,
+                                       const LayerOptions& options) {
   const Conv2dShape s = conv_shape(g, op);
   if (table.isa == Isa::kReference) return std::make_unique<ConvRefLayer>(g, op);  // the plain oracle path
   const bool dilated = op.window.dilation_h != 1 || op.window.dilation_w != 1;
+  const bool stem_shape = op.window.groups == 1 && !dilated && op.window.kernel_w > 1 &&
+                          (op.window.stride_w == 1 || op.window.stride_w == 2);
+  if (options.input_is_nchw_graph_input && table.stem && stem_shape)
+    return std::make_unique<StemLayer>(g, op, table.stem, table.isa == Isa::kAvx2 ? "stem_avx2" : "stem");
   if (op.window.groups == 1 && !dilated) return std::make_unique<ConvGemmLayer>(g, op, table);
   if (op.window.groups == s.in_c && s.out_c % s.in_c == 0) return std::make_unique<DwconvLayer>(g, op, table);
   return std::make_unique<ConvRefLayer>(g, op);
@@ -261,11 +303,12 @@ std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const K
 
 }  // namespace
 
-std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const KernelTable& table) {
+std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const KernelTable& table,
+                                  const LayerOptions& options) {
   if (f.kind == FusedOps::Kind::kPwpw) return std::make_unique<PwpwLayer>(g, f, table);
   const OpInfo& op = g.ops[f.op];
   switch (op.type) {
-    case OpType::kConv2d: return make_conv_layer(g, op, table);
+    case OpType::kConv2d: return make_conv_layer(g, op, table, options);
     case OpType::kMaxPool2d: return std::make_unique<MaxPoolLayer>(g, op);
     case OpType::kGlobalAvgPool: return std::make_unique<GlobalAvgPoolLayer>(g, op);
     case OpType::kFullyConnected: return std::make_unique<FullyConnectedLayer>(g, op);

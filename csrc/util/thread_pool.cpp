@@ -1,8 +1,30 @@
 #include "util/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ATTOCORE_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__) || defined(__arm__)
+#define ATTOCORE_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define ATTOCORE_CPU_RELAX() ((void)0)
+#endif
 
 namespace attocore {
+namespace {
+
+// How long a worker keeps polling for the next job before it sleeps.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+void chunk_bounds(int n, int chunks, int index, int* begin, int* end) {
+  const int base = n / chunks, extra = n % chunks;
+  *begin = index * base + std::min(index, extra);
+  *end = *begin + base + (index < extra ? 1 : 0);
+}
+
+}  // namespace
 
 int ThreadPool::hardware_threads() {
   unsigned n = std::thread::hardware_concurrency();
@@ -17,16 +39,10 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
-  start_cv_.notify_all();
+  wake_cv_.notify_all();
   for (auto& t : workers_) t.join();
-}
-
-static void chunk_bounds(int n, int chunks, int index, int* begin, int* end) {
-  const int base = n / chunks, extra = n % chunks;
-  *begin = index * base + std::min(index, extra);
-  *end = *begin + base + (index < extra ? 1 : 0);
 }
 
 void ThreadPool::parallel_for(int n, const Body& fn) {
@@ -41,28 +57,43 @@ void ThreadPool::parallel_for(int n, const Body& fn) {
     job_ = &fn;
     job_n_ = n;
     job_chunks_ = chunks;
-    pending_ = chunks - 1;
-    ++generation_;
+    pending_.store(chunks - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
-  start_cv_.notify_all();
+  wake_cv_.notify_all();
   int begin, end;
   chunk_bounds(n, chunks, 0, &begin, &end);
   fn(begin, end, 0);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
-  job_ = nullptr;
+  // The chunks are balanced, so the others finish about now: poll, then yield.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 4096) {
+      ATTOCORE_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void ThreadPool::worker_loop(int index) {
   unsigned seen = 0;
   for (;;) {
+    // Poll for a new generation for a while, then sleep until notified.
+    auto deadline = std::chrono::steady_clock::now() + kSpin;
+    int spins = 0;
+    while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed)) {
+      ATTOCORE_CPU_RELAX();
+      if (++spins % 256 == 0 && std::chrono::steady_clock::now() > deadline) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+        break;
+      }
+    }
+    if (stop_.load()) return;
     const Body* job;
     int n, chunks;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      std::lock_guard<std::mutex> lock(mutex_);  // pairs with the publication in parallel_for
+      seen = generation_.load();
       job = job_;
       n = job_n_;
       chunks = job_chunks_;
@@ -71,8 +102,7 @@ void ThreadPool::worker_loop(int index) {
       int begin, end;
       chunk_bounds(n, chunks, index, &begin, &end);
       (*job)(begin, end, index);
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
 }

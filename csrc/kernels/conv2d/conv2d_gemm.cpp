@@ -14,7 +14,7 @@ Conv2dGemm::Conv2dGemm(const Conv2dShape& s, const GemmKernel& kern, const float
            w.pad_bottom == 0 && w.pad_right == 0;
   // Keep an im2col tile within ~32 KiB so it stays in L1/L2 beside the weight panel.
   tile = std::max(kern.mr, std::min(64, int(32768 / (4 * std::max(k, 1))) / kern.mr * kern.mr));
-  b = pack_gemm_b(k, s.out_c, kern.nr, bias, [&](int ki, int oc) {
+  b = pack_gemm_b(k, s.out_c, kern, bias, [&](int ki, int oc) {
     const int ci = ki % cin, tap = ki / cin, ky = tap / kw, kx = tap % kw;
     return oihw[((size_t(oc) * cin + ci) * kh + ky) * kw + kx];
   });

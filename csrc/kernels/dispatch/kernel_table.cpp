@@ -8,6 +8,7 @@
 #ifdef ATTOCORE_HAVE_AVX2
 #include "kernels/dwconv/dwconv_avx2.h"
 #include "kernels/gemm/gemm_avx2.h"
+#include "kernels/stem/stem_avx2.h"
 #endif
 #ifdef ATTOCORE_HAVE_NEON
 #include "kernels/dwconv/dwconv_neon.h"
@@ -32,14 +33,16 @@ const KernelTable kReferenceTable{
     {gemm_ukernel_ref, 4, 8, "gemm_4x8_ref"},
     {gemm_ukernel_ref, 4, 16, "gemm_4x16_ref"},
     {dwconv_ref, 4, "dwconv_ref"},
+    stem_ref,
 };
 
 #ifdef ATTOCORE_HAVE_AVX2
 const KernelTable kAvx2Table{
     Isa::kAvx2,
-    {gemm_8x8_avx2, 8, 8, "gemm_8x8_avx2"},
+    {gemm_6x8_pairs_avx2, 6, 8, "gemm_6x8p_avx2", GemmPacking::kPairs},
     {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2"},
     {dwconv_avx2, 8, "dwconv_avx2"},
+    stem_avx2,
 };
 #endif
 
@@ -53,6 +56,7 @@ const KernelTable kNeonTable{
     {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},  // ARMv7 has 16 q registers: stay at 12 accumulators
 #endif
     {dwconv_neon, 4, "dwconv_neon"},
+    nullptr,  // NEON: the first convolution takes the im2col + GEMM path
 };
 #endif
 

@@ -6,6 +6,7 @@
 
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/stem/stem.h"
 
 namespace attocore {
 
@@ -18,6 +19,7 @@ struct KernelTable {
   GemmKernel gemm_nr8;   // for outputs of at most 8 channels
   GemmKernel gemm_wide;  // the widest tile
   DwconvKernel dwconv;
+  StemFn stem;  // first convolution straight from NCHW; null where no variant exists
 
   // The GEMM kernel to use for n output columns.
   const GemmKernel& gemm_for(int n) const { return n <= gemm_nr8.nr ? gemm_nr8 : gemm_wide; }

@@ -37,6 +37,10 @@ struct DwconvArgs {
   int row_begin, row_end;  // rows index batch * out_h
 };
 
+// Variants may read up to kDwconvInputSlack floats past the end of the input tensor
+// (vector loads of a chunk's few input channels); callers provide that slack.
+constexpr int kDwconvInputSlack = 16;
+
 using DwconvFn = void (*)(const DwconvArgs& a);
 
 struct DwconvKernel {

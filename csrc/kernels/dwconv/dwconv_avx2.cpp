@@ -7,23 +7,20 @@
 namespace attocore {
 namespace {
 
-inline __m256i lanes_below(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // Where one chunk of 8 output channels reads its inputs.
 struct Chunk {
-  int in_c0;         // first input channel read
-  __m256i perm;      // lane i takes input channel in_c0 + perm[i]
-  __m256i load_mask;
-  bool full_load;    // all 8 input channels from in_c0 exist (else a masked load)
-  __m256i store_mask;
-  bool full_store;
+  int in_c0;          // first input channel read
+  __m256i perm;       // lane i takes input channel in_c0 + perm[i]
+  int valid_outputs;  // output channels of the chunk that exist (at most 8)
+  bool full() const { return valid_outputs == 8; }
 };
 
+// Inputs for one chunk: 8 floats from its first input channel. With a multiplier k the
+// chunk needs only ceil(8/k) of them; the rest (the next pixel's channels, or the arena's
+// slack past the last tensor: see the executor) are loaded and never used by a valid lane.
 template <bool kMultiplier>
 inline __m256 load_inputs(const float* src, const Chunk& ch) {
-  __m256 x = ch.full_load ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, ch.load_mask);
+  const __m256 x = _mm256_loadu_ps(src);
   return kMultiplier ? _mm256_permutevar8x32_ps(x, ch.perm) : x;
 }
 
@@ -33,16 +30,19 @@ inline __m256 activate(__m256 y, Activation act) {
   return y;
 }
 
+template <bool kFull>
 inline void store(float* dst, __m256 y, const Chunk& ch) {
-  if (ch.full_store) {
+  if (kFull) {
     _mm256_storeu_ps(dst, y);
   } else {
-    _mm256_maskstore_ps(dst, ch.store_mask, y);
+    alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, y);
+    for (int i = 0; i < ch.valid_outputs; ++i) dst[i] = tmp[i];
   }
 }
 
 // One output row, one chunk, any window: the weights are re-read from L1 per tap.
-template <bool kMultiplier>
+template <bool kMultiplier, bool kFull>
 void row_generic(const DwconvShape& s, const float* image, const float* wchunk, const Chunk& ch, int oy,
                  float* out_row, int chunk, Activation act) {
   const WindowAttrs& w = s.window;
@@ -58,13 +58,13 @@ void row_generic(const DwconvShape& s, const float* image, const float* wchunk, 
         acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(wchunk + 8 + size_t(ky * w.kernel_w + kx) * 8), acc);
       }
     }
-    store(out_row + size_t(ox) * s.out_c + chunk * 8, activate(acc, act), ch);
+    store<kFull>(out_row + size_t(ox) * s.out_c + chunk * 8, activate(acc, act), ch);
   }
 }
 
 // 3x3, dilation 1: the chunk's 9 weight vectors and bias live in registers for the whole
 // row; interior pixels run without bounds checks.
-template <bool kMultiplier>
+template <bool kMultiplier, bool kFull>
 void row_3x3(const DwconvShape& s, const float* image, const float* wchunk, const Chunk& ch, int oy, float* out_row,
              int chunk, Activation act) {
   const WindowAttrs& w = s.window;
@@ -79,29 +79,46 @@ void row_3x3(const DwconvShape& s, const float* image, const float* wchunk, cons
     rows[ky] = row_ok[ky] ? image + size_t(iy0 + ky) * s.in_w * s.in_c + ch.in_c0 : nullptr;
   }
   const int sw = w.stride_w;
-  for (int ox = 0; ox < s.out_w; ++ox) {
+  const size_t step = size_t(sw) * s.in_c;  // input distance between neighbouring output pixels
+  auto one_pixel = [&](int ox) {
     const int ix0 = ox * sw - w.pad_left;
     __m256 acc = bias;
-    if (ix0 >= 0 && ix0 + 2 < s.in_w) {
-      for (int ky = 0; ky < 3; ++ky) {
-        if (!row_ok[ky]) continue;
-        const float* p = rows[ky] + size_t(ix0) * s.in_c;
-        acc = _mm256_fmadd_ps(load_inputs<kMultiplier>(p, ch), wt[3 * ky], acc);
-        acc = _mm256_fmadd_ps(load_inputs<kMultiplier>(p + s.in_c, ch), wt[3 * ky + 1], acc);
-        acc = _mm256_fmadd_ps(load_inputs<kMultiplier>(p + 2 * s.in_c, ch), wt[3 * ky + 2], acc);
-      }
-    } else {
-      for (int ky = 0; ky < 3; ++ky) {
-        if (!row_ok[ky]) continue;
-        for (int kx = 0; kx < 3; ++kx) {
-          const int ix = ix0 + kx;
-          if (ix < 0 || ix >= s.in_w) continue;
-          acc = _mm256_fmadd_ps(load_inputs<kMultiplier>(rows[ky] + size_t(ix) * s.in_c, ch), wt[3 * ky + kx], acc);
-        }
+    for (int ky = 0; ky < 3; ++ky) {
+      if (!row_ok[ky]) continue;
+      for (int kx = 0; kx < 3; ++kx) {
+        const int ix = ix0 + kx;
+        if (ix < 0 || ix >= s.in_w) continue;
+        acc = _mm256_fmadd_ps(load_inputs<kMultiplier>(rows[ky] + size_t(ix) * s.in_c, ch), wt[3 * ky + kx], acc);
       }
     }
-    store(out_row + size_t(ox) * s.out_c + chunk * 8, activate(acc, act), ch);
+    store<kFull>(out_row + size_t(ox) * s.out_c + chunk * 8, activate(acc, act), ch);
+  };
+  int ox = 0;
+  for (; ox < s.out_w && ox * sw - w.pad_left < 0; ++ox) one_pixel(ox);  // left border
+  // Four interior pixels at a time: four independent accumulator chains hide the FMA
+  // latency that a single 9-tap chain would expose.
+  for (; ox + 3 < s.out_w && (ox + 3) * sw - w.pad_left + 2 < s.in_w; ox += 4) {
+    const int ix0 = ox * sw - w.pad_left;
+    __m256 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    for (int ky = 0; ky < 3; ++ky) {
+      if (!row_ok[ky]) continue;
+      const float* p = rows[ky] + size_t(ix0) * s.in_c;
+      for (int kx = 0; kx < 3; ++kx) {
+        const __m256 wk = wt[3 * ky + kx];
+        const float* q = p + size_t(kx) * s.in_c;
+        a0 = _mm256_fmadd_ps(load_inputs<kMultiplier>(q, ch), wk, a0);
+        a1 = _mm256_fmadd_ps(load_inputs<kMultiplier>(q + step, ch), wk, a1);
+        a2 = _mm256_fmadd_ps(load_inputs<kMultiplier>(q + 2 * step, ch), wk, a2);
+        a3 = _mm256_fmadd_ps(load_inputs<kMultiplier>(q + 3 * step, ch), wk, a3);
+      }
+    }
+    float* dst = out_row + size_t(ox) * s.out_c + chunk * 8;
+    store<kFull>(dst, activate(a0, act), ch);
+    store<kFull>(dst + s.out_c, activate(a1, act), ch);
+    store<kFull>(dst + 2 * s.out_c, activate(a2, act), ch);
+    store<kFull>(dst + 3 * s.out_c, activate(a3, act), ch);
   }
+  for (; ox < s.out_w; ++ox) one_pixel(ox);  // what is left, right border included
 }
 
 template <bool kMultiplier>
@@ -116,10 +133,17 @@ void run_rows(const DwconvArgs& a, const std::vector<Chunk>& chunks) {
     float* out_row = a.output + (size_t(n) * s.out_h + oy) * s.out_w * s.out_c;
     for (int c = 0; c < p.chunks; ++c) {
       const float* wchunk = p.data.data() + size_t(c) * p.chunk_floats();
+      const Chunk& ch = chunks[c];
       if (is3x3) {
-        row_3x3<kMultiplier>(s, image, wchunk, chunks[c], oy, out_row, c, a.act);
+        if (ch.full()) {
+          row_3x3<kMultiplier, true>(s, image, wchunk, ch, oy, out_row, c, a.act);
+        } else {
+          row_3x3<kMultiplier, false>(s, image, wchunk, ch, oy, out_row, c, a.act);
+        }
+      } else if (ch.full()) {
+        row_generic<kMultiplier, true>(s, image, wchunk, ch, oy, out_row, c, a.act);
       } else {
-        row_generic<kMultiplier>(s, image, wchunk, chunks[c], oy, out_row, c, a.act);
+        row_generic<kMultiplier, false>(s, image, wchunk, ch, oy, out_row, c, a.act);
       }
     }
   }
@@ -139,10 +163,7 @@ void dwconv_avx2(const DwconvArgs& a) {
     alignas(32) int idx[8];
     for (int i = 0; i < 8; ++i) idx[i] = (oc0 + i) / k - ch.in_c0;
     ch.perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
-    ch.full_load = ch.in_c0 + 8 <= s.in_c;
-    ch.load_mask = lanes_below(s.in_c - ch.in_c0);
-    ch.full_store = oc0 + 8 <= s.out_c;
-    ch.store_mask = lanes_below(s.out_c - oc0);
+    ch.valid_outputs = s.out_c - oc0 < 8 ? s.out_c - oc0 : 8;
   }
   if (k == 1) {
     run_rows<false>(a, chunks);

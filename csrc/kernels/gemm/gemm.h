@@ -27,33 +27,55 @@ struct GemmTile {
 
 using GemmUkernel = void (*)(const GemmTile& t);
 
+// How a kernel wants B laid out inside a panel after the NR biases:
+//  kPlain: k rows of NR weights;
+//  kPairs: ceil(k/2) blocks of 2*NR floats, where each group of 4 outputs stores its
+//          weights for k = 2q and 2q+1 interleaved ([w(2q,j) w(2q+1,j)] for j in the group).
+//          With A read as (a[2q], a[2q+1]) pairs, one broadcast then feeds 2 k-steps, which
+//          doubles the work per broadcast for narrow (NR = 8) outputs.
+enum class GemmPacking { kPlain, kPairs };
+
 struct GemmKernel {
   GemmUkernel fn = nullptr;
   int mr = 0;
   int nr = 0;
   const char* name = "";
+  GemmPacking packing = GemmPacking::kPlain;
 };
 
-// Packed B for a given NR: ceil(n / nr) panels of (nr + k * nr) floats.
+// Packed B: ceil(n / nr) panels, each NR biases then the weights in the kernel's packing.
 struct PackedGemmB {
   int k = 0, n = 0, nr = 0;
+  GemmPacking packing = GemmPacking::kPlain;
   std::vector<float> data;
-  size_t panel_floats() const { return size_t(nr) * (k + 1); }
+  size_t panel_floats() const {
+    const int rows = packing == GemmPacking::kPairs ? (k + 1) / 2 * 2 : k;
+    return size_t(nr) * (rows + 1);
+  }
   const float* panel(int p) const { return data.data() + size_t(p) * panel_floats(); }
 };
 
 // w_kn(ki, ni) gives B[ki][ni]; bias may be null (zeros).
 template <typename WeightAt>
-PackedGemmB pack_gemm_b(int k, int n, int nr, const float* bias, WeightAt w_kn) {
+PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bias, WeightAt w_kn) {
   PackedGemmB b;
-  b.k = k, b.n = n, b.nr = nr;
+  const int nr = kernel.nr;
+  b.k = k, b.n = n, b.nr = nr, b.packing = kernel.packing;
   const int panels = (n + nr - 1) / nr;
   b.data.assign(size_t(panels) * b.panel_floats(), 0.f);
   for (int p = 0; p < panels; ++p) {
     float* dst = b.data.data() + size_t(p) * b.panel_floats();
     for (int j = 0; j < nr && p * nr + j < n; ++j) {
       dst[j] = bias ? bias[p * nr + j] : 0.f;
-      for (int ki = 0; ki < k; ++ki) dst[nr + size_t(ki) * nr + j] = w_kn(ki, p * nr + j);
+      for (int ki = 0; ki < k; ++ki) {
+        size_t at;
+        if (b.packing == GemmPacking::kPlain) {
+          at = size_t(ki) * nr + j;
+        } else {  // block q = ki / 2; group of 4 outputs j / 4; within it (j % 4, ki % 2)
+          at = size_t(ki / 2) * 2 * nr + size_t(j / 4) * 8 + size_t(j % 4) * 2 + ki % 2;
+        }
+        dst[nr + at] = w_kn(ki, p * nr + j);
+      }
     }
   }
   return b;

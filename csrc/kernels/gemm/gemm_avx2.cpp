@@ -60,7 +60,59 @@ void gemm_avx2(const GemmTile& t) {
   }
 }
 
+// NR = 8 on k-pair packing: per row, one 8-byte broadcast of (a[2q], a[2q+1]) feeds two
+// FMAs (outputs 0-3 and 4-7, each lane pair holding both k-steps); the pair lanes are
+// summed once at the end.
+template <int MR>
+void gemm_pairs_avx2(const GemmTile& t) {
+  __m256 acc[MR][2];
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  const float* a[MR];
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
+  const float* w = t.panel + 8;
+  const int pairs = t.k / 2;
+  for (int q = 0; q < pairs; ++q, w += 16) {
+    const __m256 b0 = _mm256_loadu_ps(w), b1 = _mm256_loadu_ps(w + 8);
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+      const __m256 x = _mm256_castpd_ps(_mm256_broadcast_sd(reinterpret_cast<const double*>(a[r] + 2 * q)));
+      acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  if (t.k % 2) {  // odd k: the packed partner weights are zero, so a plain broadcast works
+    const __m256 b0 = _mm256_loadu_ps(w), b1 = _mm256_loadu_ps(w + 8);
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+      const __m256 x = _mm256_broadcast_ss(a[r] + t.k - 1);
+      acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  const __m256 bias = _mm256_loadu_ps(t.panel);
+  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  const bool full = t.cols == 8;
+  const __m256i mask = tail_mask(t.cols);
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+    if (r < t.rows) {
+      // hadd -> [o0 o1 o4 o5 | o2 o3 o6 o7]; the 64-bit permute restores o0..o7.
+      const __m256 h = _mm256_hadd_ps(acc[r][0], acc[r][1]);
+      __m256 y = _mm256_add_ps(bias, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(h), _MM_SHUFFLE(3, 1, 2, 0))));
+      float* c = t.c + size_t(r) * t.c_stride;
+      const float* res = t.residual ? t.residual + size_t(r) * t.r_stride : nullptr;
+      if (res) y = _mm256_add_ps(y, full ? _mm256_loadu_ps(res) : _mm256_maskload_ps(res, mask));
+      if (t.act != Activation::kNone) y = _mm256_max_ps(y, zero);
+      if (t.act == Activation::kRelu6) y = _mm256_min_ps(y, six);
+      if (full) {
+        _mm256_storeu_ps(c, y);
+      } else {
+        _mm256_maskstore_ps(c, mask, y);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+void gemm_6x8_pairs_avx2(const GemmTile& t) { gemm_pairs_avx2<6>(t); }
 
 void gemm_6x16_avx2(const GemmTile& t) { gemm_avx2<6, 2>(t); }
 void gemm_8x8_avx2(const GemmTile& t) { gemm_avx2<8, 1>(t); }

@@ -12,16 +12,22 @@ void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, cons
   t.c_stride = c_stride;
   t.r_stride = r_stride;
   t.act = act;
-  // Panel-outer: one packed panel (k x NR) stays in L1 while the row tiles stream past it.
-  for (int p = 0; p < panels; ++p) {
-    t.panel = b.panel(p);
-    t.cols = b.n - p * b.nr < b.nr ? b.n - p * b.nr : b.nr;
-    for (int r = 0; r < m; r += kernel.mr) {
-      t.rows = m - r < kernel.mr ? m - r : kernel.mr;
-      t.a = a + size_t(r) * a_stride;
-      t.c = c + size_t(r) * c_stride + size_t(p) * b.nr;
-      t.residual = residual ? residual + size_t(r) * r_stride + size_t(p) * b.nr : nullptr;
-      kernel.fn(t);
+  // Rows in blocks whose A slice fits in L1 (about 16 KiB); inside a block, panel-outer so
+  // each packed panel (k x NR, from L2) serves every row tile of the block.
+  int block = int(16384 / (4 * size_t(b.k > 0 ? b.k : 1))) / kernel.mr * kernel.mr;
+  if (block < kernel.mr) block = kernel.mr;
+  for (int r0 = 0; r0 < m; r0 += block) {
+    const int r1 = m - r0 < block ? m : r0 + block;
+    for (int p = 0; p < panels; ++p) {
+      t.panel = b.panel(p);
+      t.cols = b.n - p * b.nr < b.nr ? b.n - p * b.nr : b.nr;
+      for (int r = r0; r < r1; r += kernel.mr) {
+        t.rows = r1 - r < kernel.mr ? r1 - r : kernel.mr;
+        t.a = a + size_t(r) * a_stride;
+        t.c = c + size_t(r) * c_stride + size_t(p) * b.nr;
+        t.residual = residual ? residual + size_t(r) * r_stride + size_t(p) * b.nr : nullptr;
+        kernel.fn(t);
+      }
     }
   }
 }

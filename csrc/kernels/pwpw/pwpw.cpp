@@ -13,10 +13,10 @@ Pwpw::Pwpw(const PwpwShape& s, const GemmKernel& k1, const GemmKernel& k2_, cons
     : shape(s), first_kernel(&k1), second_kernel(&k2_), act1(a1), act_out(aout) {
   const bool proj = s.shortcut == Shortcut::kProjection;
   k2 = s.c3 + (proj ? s.x_c : 0);
-  first = pack_gemm_b(s.c2, s.c3, k1.nr, b1, [&](int ki, int n) { return w1[size_t(n) * s.c2 + ki]; });
+  first = pack_gemm_b(s.c2, s.c3, k1, b1, [&](int ki, int n) { return w1[size_t(n) * s.c2 + ki]; });
   std::vector<float> bias(s.cout, 0.f);
   for (int o = 0; o < s.cout; ++o) bias[o] = (b2 ? b2[o] : 0.f) + (proj && bp ? bp[o] : 0.f);
-  second = pack_gemm_b(k2, s.cout, k2_.nr, bias.data(), [&](int ki, int n) {
+  second = pack_gemm_b(k2, s.cout, k2_, bias.data(), [&](int ki, int n) {
     return ki < s.c3 ? w2[size_t(n) * s.c3 + ki] : wp[size_t(n) * s.x_c + (ki - s.c3)];
   });
   // The tile's [mid | x] rows (k2 floats each) should sit in L1/L2: ~48 KiB.

@@ -1,0 +1,138 @@
+"""Side-by-side latency: attocore vs PyTorch eager vs ONNX Runtime (and TVM when the
+attocore TVM backend and apache-tvm are installed), in one process, on the same weights.
+
+    python benchmarks/compare.py                      # A-D, 1 and 2 threads, 60 runs each
+    python benchmarks/compare.py --nets attonet-d --threads 1 --runs 100
+
+Rounds are interleaved (engine order rotates every round) so drift and noise on a shared
+machine hit every engine alike; compare the ratios of one run, never absolute times across
+runs. Prints per net and thread count: median and p10/p90 in ms, the ratio of each
+engine's median to attocore's, achieved GMAC/s and % of one core's measured FMA peak
+(times the thread count).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def build_engines(name: str, threads: int, workdir: str, want: set):
+    """{engine name: callable(x) -> logits} on one random-weight net."""
+    import torch
+
+    import attocore
+    from attocore.torch import attonet, export
+
+    torch.manual_seed(0)
+    net = attonet(name).eval()
+    g = torch.Generator().manual_seed(1)
+    for m in net.modules():  # non-trivial batch norm so folding matters
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    atto_path = os.path.join(workdir, f"{name}.atto")
+    export(net, atto_path)
+    engines = {}
+    model = attocore.load(atto_path, threads=threads)
+    engines["attocore"] = model.run
+    if "pytorch" in want:
+        def torch_run(x, net=net):
+            torch.set_num_threads(threads)
+            with torch.no_grad():
+                return net(torch.from_numpy(x)).numpy()
+        engines["pytorch"] = torch_run
+    if "onnxruntime" in want:
+        try:
+            import onnxruntime as ort
+            onnx_path = os.path.join(workdir, f"{name}.onnx")
+            torch.onnx.export(net, torch.zeros(1, 3, 224, 224), onnx_path, input_names=["x"], output_names=["y"],
+                              opset_version=17, dynamo=False)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            sess = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+            engines["onnxruntime"] = lambda x, s=sess: s.run(None, {"x": x})[0]
+        except ImportError:
+            print("  (onnxruntime not installed: skipped)", file=sys.stderr)
+    if "tvm" in want:
+        try:
+            m = attocore.load(atto_path, backend="tvm", threads=threads)
+            engines["tvm"] = m.run
+        except Exception as e:  # the TVM backend is optional
+            print(f"  (TVM skipped: {e})", file=sys.stderr)
+    return engines, model
+
+
+def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: int) -> dict:
+    names = list(engines)
+    ref = engines["attocore"](x)
+    for n in names:
+        for _ in range(warmup):
+            out = engines[n](x)
+        err = float(np.abs(np.asarray(out) - ref).max())
+        if err > 1e-3 * max(1.0, float(np.abs(ref).max())):
+            print(f"  warning: {n} disagrees with attocore (max abs diff {err:.2e})", file=sys.stderr)
+    times = {n: [] for n in names}
+    per_round = max(1, runs // rounds)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for n in order:
+            f = engines[n]
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                f(x)
+                times[n].append(time.perf_counter() - t0)
+    return times
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nets", nargs="+", default=["attonet-a", "attonet-b", "attonet-c", "attonet-d"])
+    p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--runs", type=int, default=60, help="timed runs per engine (>= 50 recommended)")
+    p.add_argument("--rounds", type=int, default=6, help="interleaved rounds the runs are split into")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--engines", nargs="+", default=["pytorch", "onnxruntime", "tvm"],
+                   help="peers besides attocore")
+    args = p.parse_args(argv)
+
+    from attocore import _core, summary
+    peak = _core.fma_peak_gmacs(0.3)
+    print(f"kernels: {_core.isa()}   one core's measured FMA peak: {peak:.1f} G multiply-adds/s")
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for name in args.nets:
+            macs = summary(name).macs
+            for threads in args.threads:
+                engines, _ = build_engines(name, threads, workdir, set(args.engines))
+                x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+                times = time_engines(engines, x, args.runs, args.warmup, args.rounds)
+                base = float(np.median(times["attocore"]))
+                for eng, ts in times.items():
+                    med = float(np.median(ts))
+                    rows.append((name, threads, eng, med * 1e3, np.percentile(ts, 10) * 1e3,
+                                 np.percentile(ts, 90) * 1e3, med / base, macs / med / 1e9,
+                                 100 * macs / med / 1e9 / (peak * threads), len(ts)))
+                print_table([r for r in rows if r[0] == name and r[1] == threads], header=not rows[:-len(times)])
+    print("\nratio = engine median / attocore median (above 1: attocore is faster)")
+    return 0
+
+
+def print_table(rows, header: bool):
+    if header:
+        print(f"\n{'net':<10} {'thr':>3} {'engine':<12} {'median ms':>10} {'p10':>8} {'p90':>8} "
+              f"{'ratio':>6} {'GMAC/s':>7} {'%peak':>6} {'runs':>5}")
+    for name, thr, eng, med, p10, p90, ratio, gmacs, pct, n in rows:
+        print(f"{name:<10} {thr:>3} {eng:<12} {med:>10.3f} {p10:>8.3f} {p90:>8.3f} {ratio:>6.2f} {gmacs:>7.1f} "
+              f"{pct:>6.1f} {n:>5}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

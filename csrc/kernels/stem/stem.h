@@ -1,0 +1,48 @@
+// The network's first convolution read straight from the caller's NCHW image (no layout
+// pass), written NHWC: vectorised over 8 output pixels of a row, 8 output channels at a
+// time. The image is first copied into a zero-padded buffer so the inner loops never test
+// bounds. Dense (groups = 1), any kernel size, stride 1 or 2, dilation 1.
+#pragma once
+#include <cstddef>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace attocore {
+
+struct StemShape {
+  int in_c = 0, in_h = 0, in_w = 0;
+  int out_c = 0, out_h = 0, out_w = 0;
+  WindowAttrs window;
+  // Padded copy geometry: rows of padded_w floats, in_h + pad_top + pad_bottom + 1 rows.
+  int padded_h = 0, padded_w = 0;
+};
+
+StemShape make_stem_shape(int in_c, int in_h, int in_w, int out_c, int out_h, int out_w, const WindowAttrs& w);
+
+// Weights as [out_c][in_c][kh][kw] (the file's OIHW) plus bias, padded to blocks of 8 outputs.
+struct PackedStem {
+  int blocks = 0;
+  std::vector<float> weights;  // blocks x in_c x kh x kw x 8
+  std::vector<float> bias;     // blocks x 8
+};
+
+PackedStem pack_stem(const StemShape& s, const float* oihw, const float* bias);
+
+size_t stem_padded_floats(const StemShape& s);  // one image's padded copy
+void stem_pad_image(const StemShape& s, const float* image_nchw, float* padded);
+
+struct StemArgs {
+  const StemShape* shape;
+  const PackedStem* weights;
+  const float* padded;  // one image, from stem_pad_image
+  float* output;        // that image's NHWC output
+  Activation act;
+  int row_begin, row_end;  // output rows of this image
+};
+
+using StemFn = void (*)(const StemArgs& a);
+
+void stem_ref(const StemArgs& a);
+
+}  // namespace attocore

@@ -1,0 +1,69 @@
+#include "kernels/stem/stem_avx2.h"
+
+#include <immintrin.h>
+
+namespace attocore {
+namespace {
+
+// 8 consecutive output pixels' inputs: contiguous for stride 1; for stride 2 the even
+// lanes of two loads, put back in order.
+template <int kStride>
+inline __m256 load_pixels(const float* p) {
+  if (kStride == 1) return _mm256_loadu_ps(p);
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  const __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+template <int kStride>
+void stem_rows(const StemArgs& a) {
+  const StemShape& s = *a.shape;
+  const WindowAttrs& w = s.window;
+  const int taps = s.in_c * w.kernel_h * w.kernel_w;
+  const PackedStem& p = *a.weights;
+  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  alignas(32) float tile[8][8];
+  for (int oy = a.row_begin; oy < a.row_end; ++oy) {
+    for (int ox0 = 0; ox0 < s.out_w; ox0 += 8) {
+      const int pixels = s.out_w - ox0 < 8 ? s.out_w - ox0 : 8;
+      for (int b = 0; b < p.blocks; ++b) {
+        const int outs = s.out_c - b * 8 < 8 ? s.out_c - b * 8 : 8;
+        __m256 acc[8];
+        for (int o = 0; o < 8; ++o) acc[o] = _mm256_set1_ps(p.bias[size_t(b) * 8 + o]);
+        const float* wt = p.weights.data() + size_t(b) * taps * 8;
+        for (int c = 0; c < s.in_c; ++c)
+          for (int ky = 0; ky < w.kernel_h; ++ky) {
+            const float* row =
+                a.padded + (size_t(c) * s.padded_h + oy * w.stride_h + ky) * s.padded_w + ox0 * kStride;
+            for (int kx = 0; kx < w.kernel_w; ++kx, wt += 8) {
+              const __m256 x = load_pixels<kStride>(row + kx);
+              for (int o = 0; o < 8; ++o) acc[o] = _mm256_fmadd_ps(x, _mm256_broadcast_ss(wt + o), acc[o]);
+            }
+          }
+        for (int o = 0; o < 8; ++o) {
+          __m256 y = acc[o];
+          if (a.act != Activation::kNone) y = _mm256_max_ps(y, zero);
+          if (a.act == Activation::kRelu6) y = _mm256_min_ps(y, six);
+          _mm256_store_ps(tile[o], y);
+        }
+        // Transpose the 8 pixels x 8 channels block into NHWC.
+        for (int px = 0; px < pixels; ++px) {
+          float* dst = a.output + (size_t(oy) * s.out_w + ox0 + px) * s.out_c + b * 8;
+          for (int o = 0; o < outs; ++o) dst[o] = tile[o][px];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void stem_avx2(const StemArgs& a) {
+  if (a.shape->window.stride_w == 2) {
+    stem_rows<2>(a);
+  } else {
+    stem_rows<1>(a);
+  }
+}
+
+}  // namespace attocore
