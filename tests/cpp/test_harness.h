@@ -38,6 +38,34 @@ inline double max_abs_diff(const float* a, const float* b, size_t n) {
   return m;
 }
 
+// Emulated runs (qemu) set ATTOCORE_TEST_SMALL=1: spatial sizes are capped to keep them fast.
+inline bool small_mode() {
+  const char* v = std::getenv("ATTOCORE_TEST_SMALL");
+  return v != nullptr && *v != '\0' && *v != '0';
+}
+
+inline int spatial(int hw) { return small_mode() && hw > 9 ? 9 : hw; }
+
+// Deterministic pseudo-random floats in [-1, 1) (a tiny LCG: same values on every platform).
+inline void fill(std::vector<float>& v, unsigned seed) {
+  unsigned x = seed * 2654435761u + 1;
+  for (float& f : v) {
+    x = x * 1664525u + 1013904223u;
+    f = float(int(x >> 8) - (1 << 23)) / float(1 << 23);
+  }
+}
+
+// |got - want| <= tol * (1 + |want|) everywhere; reports the worst element.
+inline bool close(const float* got, const float* want, size_t n, double tol, double* worst) {
+  double w = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double d = std::fabs(double(got[i]) - double(want[i])) / (1.0 + std::fabs(double(want[i])));
+    if (!(d <= w)) w = d;  // also catches NaN
+  }
+  *worst = w;
+  return w <= tol;
+}
+
 }  // namespace test
 
 #define CHECK(cond)                                                            \

@@ -1,0 +1,85 @@
+// Dense-convolution tester: the im2col + GEMM path (every ISA's GEMM kernels) and the
+// NCHW-reading stem (every variant) against conv2d_ref, on the zoo's stems, 3x3 and
+// strided 1x1 convolutions, odd channel counts and odd image sizes.
+#include <vector>
+
+#include "kernels/conv2d/conv2d_gemm.h"
+#include "kernels/conv2d/conv2d_ref.h"
+#include "kernels/dispatch/kernel_table.h"
+#include "kernels/layout/layout.h"
+#include "kernels/stem/stem.h"
+#include "test_harness.h"
+#include "zoo_shapes.h"
+
+using namespace attocore;
+
+static int cases = 0;
+
+static void check(int batch, int h, int w, int cin, int cout, int kernel, int stride, int pad, unsigned seed) {
+  Conv2dShape s;
+  s.batch = batch, s.in_h = h, s.in_w = w, s.in_c = cin, s.out_c = cout;
+  s.window.kernel_h = s.window.kernel_w = kernel;
+  s.window.stride_h = s.window.stride_w = stride;
+  s.window.pad_top = s.window.pad_left = s.window.pad_bottom = s.window.pad_right = pad;
+  s.out_h = (h + 2 * pad - kernel) / stride + 1;
+  s.out_w = (w + 2 * pad - kernel) / stride + 1;
+  if (s.out_h < 1 || s.out_w < 1) return;
+  std::vector<float> x_nchw(size_t(batch) * cin * h * w), wt(size_t(cout) * cin * kernel * kernel), bias(cout);
+  test::fill(x_nchw, seed), test::fill(wt, seed + 1), test::fill(bias, seed + 2);
+  std::vector<float> x(x_nchw.size());
+  nchw_to_nhwc(batch, cin, h, w, x_nchw.data(), x.data());
+  const Activation act = Activation(seed % 3);
+  const size_t out_n = size_t(batch) * s.out_h * s.out_w * cout;
+  std::vector<float> packed(conv2d_ref_packed_size(s)), want(out_n);
+  conv2d_ref_pack(s, wt.data(), packed.data());
+  conv2d_ref(s, x.data(), packed.data(), bias.data(), act, want.data(), 0, batch * s.out_h);
+  const double tol = 2e-5 * (1 + cin * kernel * kernel / 64.0);
+
+  for (Isa isa : available_isas()) {
+    const KernelTable& table = kernel_table(isa);
+    for (const GemmKernel* gk : {&table.gemm_nr8, &table.gemm_wide}) {
+      Conv2dGemm conv(s, *gk, wt.data(), bias.data());
+      std::vector<float> scratch(conv.scratch_floats()), got(out_n);
+      const int pixels = batch * s.out_h * s.out_w;
+      conv.run(x.data(), got.data(), scratch.data(), act, 0, pixels / 3);
+      conv.run(x.data(), got.data(), scratch.data(), act, pixels / 3, pixels);
+      double worst;
+      ++cases;
+      CHECK_MSG(test::close(got.data(), want.data(), out_n, tol, &worst), "%s conv %dx%d c%d->%d k%d s%d: error %g",
+                gk->name, h, w, cin, cout, kernel, stride, worst);
+    }
+    if (table.stem && stride <= 2 && kernel > 1) {
+      StemShape ss = make_stem_shape(cin, h, w, cout, s.out_h, s.out_w, s.window);
+      PackedStem ps = pack_stem(ss, wt.data(), bias.data());
+      std::vector<float> padded(stem_padded_floats(ss)), got(out_n);
+      for (int n = 0; n < batch; ++n) {
+        stem_pad_image(ss, x_nchw.data() + size_t(n) * cin * h * w, padded.data());
+        float* out = got.data() + size_t(n) * s.out_h * s.out_w * cout;
+        table.stem(StemArgs{&ss, &ps, padded.data(), out, act, 0, s.out_h / 2});
+        table.stem(StemArgs{&ss, &ps, padded.data(), out, act, s.out_h / 2, s.out_h});
+      }
+      double worst;
+      ++cases;
+      CHECK_MSG(test::close(got.data(), want.data(), out_n, tol, &worst), "%s stem %dx%d c%d->%d k%d s%d: error %g",
+                isa_name(isa), h, w, cin, cout, kernel, stride, worst);
+    }
+  }
+}
+
+int main() {
+  unsigned seed = 1;
+  // The zoo's stems (7x7 stride 2 on 224x224 unless small mode) and edge shapes.
+  const int stem_hw = test::small_mode() ? 17 : 224;
+  for (int c0 : test::kZooStemWidths) check(1, stem_hw, stem_hw, 3, c0, 7, 2, 3, seed++);
+  for (int cout : {1, 3, 5, 8, 9, 17})
+    for (int hw : {1, 4, 7, 13})
+      for (int stride : {1, 2}) {
+        check(2, hw, hw + 2, 3, cout, 7, stride, 3, seed++);
+        check(1, hw + 1, hw, 5, cout, 3, stride, 1, seed++);   // dense 3x3
+        check(1, hw, hw, 7, cout, 1, stride, 0, seed++);       // (strided) 1x1
+      }
+  for (const auto& z : test::kZooModules)  // projections: strided 1x1 at the zoo's widths
+    if (z.stride == 2) check(1, test::spatial(z.hw), test::spatial(z.hw), z.cin, z.cout, 1, 2, 0, seed++);
+  std::printf("%d cases\n", cases);
+  TEST_MAIN_END();
+}

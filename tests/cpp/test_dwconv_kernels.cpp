@@ -1,0 +1,70 @@
+// Depthwise-with-multiplier tester: every variant against the portable reference and the
+// reference against the plain convolution definition (conv2d_ref with groups = channels),
+// on edge shapes (odd channels, multipliers 1-5, stride 1 and 2 on odd sizes, 1x1 images,
+// 5x5 windows) and on every grouped layer of the four nets.
+#include <vector>
+
+#include "kernels/conv2d/conv2d_ref.h"
+#include "kernels/dispatch/kernel_table.h"
+#include "test_harness.h"
+#include "zoo_shapes.h"
+
+using namespace attocore;
+
+static int cases = 0;
+
+static void check(int batch, int h, int w, int c, int k, int kernel, int stride, int pad, unsigned seed) {
+  DwconvShape s;
+  s.batch = batch, s.in_h = h, s.in_w = w, s.in_c = c, s.multiplier = k, s.out_c = c * k;
+  s.window.kernel_h = s.window.kernel_w = kernel;
+  s.window.stride_h = s.window.stride_w = stride;
+  s.window.pad_top = s.window.pad_left = s.window.pad_bottom = s.window.pad_right = pad;
+  s.window.groups = c;
+  s.out_h = (h + 2 * pad - kernel) / stride + 1;
+  s.out_w = (w + 2 * pad - kernel) / stride + 1;
+  if (s.out_h < 1 || s.out_w < 1) return;
+  std::vector<float> x(size_t(batch) * h * w * c + kDwconvInputSlack), wt(size_t(s.out_c) * kernel * kernel),
+      bias(s.out_c);
+  test::fill(x, seed), test::fill(wt, seed + 1), test::fill(bias, seed + 2);
+  const size_t out_n = size_t(batch) * s.out_h * s.out_w * s.out_c;
+  const Activation act = Activation(seed % 3);
+
+  // The plain definition: conv2d_ref with groups = c.
+  Conv2dShape cs;
+  cs.batch = batch, cs.in_h = h, cs.in_w = w, cs.in_c = c, cs.out_h = s.out_h, cs.out_w = s.out_w, cs.out_c = s.out_c;
+  cs.window = s.window;
+  std::vector<float> packed(conv2d_ref_packed_size(cs)), want(out_n);
+  conv2d_ref_pack(cs, wt.data(), packed.data());
+  conv2d_ref(cs, x.data(), packed.data(), bias.data(), act, want.data(), 0, batch * s.out_h);
+
+  for (Isa isa : available_isas()) {
+    const DwconvKernel& kern = kernel_table(isa).dwconv;
+    PackedDwconv p = pack_dwconv(s, kern.cw, wt.data(), bias.data());
+    std::vector<float> got(out_n + 8, 777.f);
+    // Two row ranges, as two threads would split them.
+    const int rows = batch * s.out_h, mid = rows / 2;
+    kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), act, 0, mid});
+    kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), act, mid, rows});
+    double worst;
+    ++cases;
+    CHECK_MSG(test::close(got.data(), want.data(), out_n, 1e-5, &worst),
+              "%s: n=%d %dx%d c=%d k=%d %dx%d s=%d: error %g", kern.name, batch, h, w, c, k, kernel, kernel, stride, worst);
+    CHECK_MSG(got[out_n] == 777.f, "%s wrote past its output", kern.name);
+  }
+}
+
+int main() {
+  unsigned seed = 1;
+  for (int c : {1, 3, 5, 7, 8, 17})
+    for (int k : {1, 2, 3, 4, 5})
+      for (int stride : {1, 2})
+        for (int hw : {1, 2, 5, 8, 11}) check(1 + (c % 2), hw, hw + (c % 3), c, k, 3, stride, 1, seed++);
+  for (int c : {3, 8}) check(1, 9, 7, c, 2, 5, 2, 2, seed++);   // 5x5 window
+  for (int c : {4, 9}) check(1, 7, 7, c, 4, 3, 1, 0, seed++);   // no padding
+  for (const auto& z : test::kZooModules) {
+    const int hw = test::spatial(z.hw);
+    check(1, hw, hw, z.c1, z.k, 3, z.stride, 1, seed++);
+  }
+  std::printf("%d cases (%s mode)\n", cases, test::small_mode() ? "small" : "full");
+  TEST_MAIN_END();
+}

@@ -1,0 +1,63 @@
+// GEMM microkernel tester: every variant in the kernel table of every instruction set this
+// CPU runs, against a double-precision product, on edge shapes and on every 1x1 layer
+// shape of the four nets (with residual and activations as the fused kernels use them).
+#include <vector>
+
+#include "kernels/dispatch/kernel_table.h"
+#include "kernels/eltwise/activation.h"
+#include "test_harness.h"
+#include "zoo_shapes.h"
+
+using namespace attocore;
+
+static int cases = 0;
+
+static void check(const GemmKernel& kernel, const char* isa, int m, int k, int n, bool residual, Activation act,
+                  unsigned seed) {
+  std::vector<float> a(size_t(m) * (k + 3)), w(size_t(k) * n), bias(n), res(size_t(m) * (n + 1)), c(size_t(m) * (n + 2));
+  test::fill(a, seed), test::fill(w, seed + 1), test::fill(bias, seed + 2), test::fill(res, seed + 3);
+  const size_t lda = k + 3, ldc = n + 2, ldr = n + 1;  // strides wider than the rows
+  PackedGemmB b = pack_gemm_b(k, n, kernel, bias.data(), [&](int ki, int ni) { return w[size_t(ki) * n + ni]; });
+  std::vector<float> sentinel(c.size(), 12345.f);
+  c = sentinel;
+  gemm(kernel, m, a.data(), lda, b, c.data(), ldc, residual ? res.data() : nullptr, ldr, act);
+  std::vector<float> want(size_t(m) * n), got(size_t(m) * n);
+  bool untouched = true;
+  for (int r = 0; r < m; ++r) {
+    for (int j = 0; j < n; ++j) {
+      double acc = bias[j];
+      for (int ki = 0; ki < k; ++ki) acc += double(a[r * lda + ki]) * w[size_t(ki) * n + j];
+      if (residual) acc += res[r * ldr + j];
+      want[size_t(r) * n + j] = activate(act, float(acc));
+      got[size_t(r) * n + j] = c[r * ldc + j];
+    }
+    for (size_t j = n; j < ldc; ++j) untouched &= c[r * ldc + j] == 12345.f;  // nothing written past n
+  }
+  double worst;
+  ++cases;
+  CHECK_MSG(test::close(got.data(), want.data(), want.size(), 2e-5 * (1 + k / 64.0), &worst),
+            "%s %s m=%d k=%d n=%d residual=%d act=%d: error %g", isa, kernel.name, m, k, n, residual, int(act), worst);
+  CHECK_MSG(untouched, "%s %s m=%d k=%d n=%d wrote past the last column", isa, kernel.name, m, k, n);
+}
+
+int main() {
+  for (Isa isa : available_isas()) {
+    const KernelTable& table = kernel_table(isa);
+    for (const GemmKernel* kernel : {&table.gemm_nr8, &table.gemm_wide}) {
+      unsigned seed = 1;
+      for (int m : {1, 2, 5, 6, 7, 8, 13, 50})
+        for (int k : {1, 2, 3, 5, 7, 8, 16, 17, 33})
+          for (int n : {1, 3, 5, 7, 8, 9, 16, 17, 24, 33})
+            check(*kernel, isa_name(isa), m, k, n, (m + k + n) % 2 == 0, Activation((m + n) % 3), seed++);
+      // Every 1x1 layer of the zoo (compress, mix, decompress + projection) at a few rows.
+      for (const auto& z : test::kZooModules) {
+        check(*kernel, isa_name(isa), 7, z.cin, z.c1, false, Activation::kRelu, seed++);
+        check(*kernel, isa_name(isa), 7, z.c1 * z.k, z.c3, false, Activation::kRelu, seed++);
+        check(*kernel, isa_name(isa), 7, z.c3 + z.cin, z.cout, true, Activation::kRelu, seed++);
+      }
+    }
+    std::printf("%s: gemm kernels checked\n", isa_name(isa));
+  }
+  std::printf("%d cases\n", cases);
+  TEST_MAIN_END();
+}
