@@ -74,7 +74,13 @@ const MemoryPlan& Session::plan_for(int batch) {
   std::vector<BufferRequest> requests;
   auto add = [&](int tensor, int step) {
     BufferRequest r;
-    r.bytes = size_t(g.tensors[tensor].elements) * size_t(batch) * sizeof(float);
+    // In 64 bits first: a file may declare tensors whose batch size would overflow size_t.
+    const uint64_t bytes = uint64_t(g.tensors[tensor].elements) * uint64_t(batch) * sizeof(float);
+    if (bytes > kMaxArenaBytes)
+      fail(ErrorCode::kResource, "tensor '" + g.tensors[tensor].name + "' at batch " + std::to_string(batch) +
+                                     " needs " + std::to_string(bytes >> 20) + " MiB, over the arena limit of " +
+                                     std::to_string(kMaxArenaBytes >> 20) + " MiB");
+    r.bytes = size_t(bytes);
     r.first_step = r.last_step = step;
     request_of[tensor] = int(requests.size());
     requests.push_back(r);
@@ -101,7 +107,7 @@ const MemoryPlan& Session::plan_for(int batch) {
 
 size_t Session::arena_bytes(int batch) {
   if (batch < 1 || batch > kMaxBatch) fail(ErrorCode::kInput, "batch must be in [1, " + std::to_string(kMaxBatch) + "]");
-  return plan_for(batch).arena_bytes;
+  return size_t(plan_for(batch).arena_bytes);
 }
 
 void Session::run(const float* input, int batch, float* output, std::vector<StepTiming>* timings) {
@@ -110,10 +116,10 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
   const MemoryPlan& plan = plan_for(batch);
   if (plan.arena_bytes > arena_capacity_) {
     // 64 bytes of slack past the last tensor: vector kernels may over-read (kDwconvInputSlack).
-    void* p = std::aligned_alloc(64, (plan.arena_bytes + 63) / 64 * 64 + 64);
+    void* p = std::aligned_alloc(64, size_t((plan.arena_bytes + 63) / 64 * 64 + 64));
     if (p == nullptr) fail(ErrorCode::kResource, "cannot allocate the arena");
     arena_ = std::unique_ptr<float[], void (*)(float*)>(static_cast<float*>(p), [](float* q) { std::free(q); });
-    arena_capacity_ = plan.arena_bytes;
+    arena_capacity_ = size_t(plan.arena_bytes);
   }
   char* base = reinterpret_cast<char*>(arena_.get());
   const Graph& g = model_->graph();

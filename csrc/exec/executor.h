@@ -64,7 +64,8 @@ struct StepTiming {
 class Session {
  public:
   static constexpr int kMaxBatch = 4096;
-  static constexpr size_t kMaxArenaBytes = size_t(8) << 30;
+  // 8 GiB on 64-bit targets, 1 GiB on 32-bit boards (where size_t is 32 bits).
+  static constexpr size_t kMaxArenaBytes = sizeof(size_t) >= 8 ? size_t(uint64_t(8) << 30) : size_t(1) << 30;
 
   Session(std::shared_ptr<const CompiledModel> model, int threads);
 

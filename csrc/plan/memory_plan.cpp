@@ -6,9 +6,9 @@
 namespace attocore {
 namespace {
 
-constexpr size_t kAlign = 64;
+constexpr uint64_t kAlign = 64;
 
-size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+uint64_t align_up(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 bool overlaps_in_time(const BufferRequest& a, const BufferRequest& b) {
   return a.first_step <= b.last_step && b.first_step <= a.last_step;
@@ -27,13 +27,13 @@ MemoryPlan plan_memory(const std::vector<BufferRequest>& requests) {
   std::vector<size_t> placed;
   for (size_t id : order) {
     const BufferRequest& r = requests[id];
-    const size_t need = align_up(r.bytes);
+    const uint64_t need = align_up(r.bytes);
     // Live neighbours sorted by offset; take the first gap that fits.
     std::vector<size_t> live;
     for (size_t other : placed)
       if (overlaps_in_time(r, requests[other])) live.push_back(other);
     std::sort(live.begin(), live.end(), [&](size_t a, size_t b) { return plan.offsets[a] < plan.offsets[b]; });
-    size_t offset = 0;
+    uint64_t offset = 0;
     for (size_t other : live) {
       if (plan.offsets[other] >= offset + need) break;
       offset = std::max(offset, plan.offsets[other] + align_up(requests[other].bytes));

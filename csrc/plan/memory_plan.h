@@ -2,6 +2,7 @@
 // whose lifetimes do not overlap share bytes (greedy by size, as TFLite's arena planner).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace attocore {
@@ -12,9 +13,11 @@ struct BufferRequest {
   int last_step = 0;   // last step that reads it
 };
 
+// 64-bit offsets even on 32-bit targets, so a hostile file cannot wrap them around; the
+// executor checks arena_bytes against its limit before allocating.
 struct MemoryPlan {
-  std::vector<size_t> offsets;  // one per request, 64-byte aligned
-  size_t arena_bytes = 0;
+  std::vector<uint64_t> offsets;  // one per request, 64-byte aligned
+  uint64_t arena_bytes = 0;
 };
 
 MemoryPlan plan_memory(const std::vector<BufferRequest>& requests);

@@ -1,0 +1,169 @@
+// The C API over the C++ core: every entry point catches everything and turns it into a
+// status code plus a thread-local message.
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "attocore/attocore.h"
+#include "exec/executor.h"
+#include "kernels/dispatch/kernel_table.h"
+#include "util/error.h"
+
+struct attocore_model {
+  std::shared_ptr<attocore::CompiledModel> compiled;
+};
+
+struct attocore_session {
+  std::shared_ptr<attocore::CompiledModel> compiled;  // keeps the model alive
+  attocore::Session session;
+  attocore_session(std::shared_ptr<attocore::CompiledModel> m, int threads)
+      : compiled(m), session(std::move(m), threads) {}
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+attocore_status fail_with(attocore_status status, const std::string& message) {
+  last_error = message;
+  return status;
+}
+
+template <typename Body>
+attocore_status guarded(Body&& body) {
+  try {
+    last_error.clear();
+    body();
+    return ATTOCORE_OK;
+  } catch (const attocore::Error& e) {
+    return fail_with(static_cast<attocore_status>(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    return fail_with(ATTOCORE_ERROR_RESOURCE, "out of memory");
+  } catch (const std::exception& e) {
+    return fail_with(ATTOCORE_ERROR_INTERNAL, e.what());
+  } catch (...) {
+    return fail_with(ATTOCORE_ERROR_INTERNAL, "unknown error");
+  }
+}
+
+const attocore::Graph& graph_of(const attocore_model* m) { return m->compiled->graph(); }
+
+}  // namespace
+
+extern "C" {
+
+const char* attocore_version(void) { return "0.1.0"; }
+
+const char* attocore_status_name(attocore_status status) {
+  if (status == ATTOCORE_ERROR_ARGUMENT) return "argument";
+  return attocore::error_code_name(static_cast<attocore::ErrorCode>(status));
+}
+
+const char* attocore_last_error(void) { return last_error.c_str(); }
+
+const char* attocore_isa(void) { return attocore::isa_name(attocore::best_isa()); }
+
+attocore_status attocore_model_load_file(const char* path, attocore_model** model) {
+  if (path == nullptr || model == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null path or model pointer");
+  *model = nullptr;
+  return guarded([&] {
+    auto m = std::make_unique<attocore_model>();
+    m->compiled = std::make_shared<attocore::CompiledModel>(attocore::ModelFile::open(path));
+    *model = m.release();
+  });
+}
+
+attocore_status attocore_model_load_memory(const void* data, size_t size, attocore_model** model) {
+  if (data == nullptr || model == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null data or model pointer");
+  *model = nullptr;
+  return guarded([&] {
+    auto m = std::make_unique<attocore_model>();
+    m->compiled = std::make_shared<attocore::CompiledModel>(attocore::ModelFile::from_memory(data, size));
+    *model = m.release();
+  });
+}
+
+void attocore_model_free(attocore_model* model) { delete model; }
+
+attocore_status attocore_model_input_shape(const attocore_model* model, int64_t dims[4]) {
+  if (model == nullptr || dims == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null argument");
+  return guarded([&] {
+    const auto s = model->compiled->input_shape(1);
+    for (int i = 0; i < 4; ++i) dims[i] = s[i];
+  });
+}
+
+attocore_status attocore_model_output_shape(const attocore_model* model, int64_t dims[6], int* ndim) {
+  if (model == nullptr || dims == nullptr || ndim == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null argument");
+  return guarded([&] {
+    const auto s = model->compiled->output_shape(1);
+    *ndim = int(s.size());
+    for (size_t i = 0; i < s.size() && i < 6; ++i) dims[i] = s[i];
+  });
+}
+
+const char* attocore_model_name(const attocore_model* model) {
+  return model ? graph_of(model).metadata.name.c_str() : nullptr;
+}
+
+int attocore_model_num_labels(const attocore_model* model) {
+  return model ? int(graph_of(model).metadata.labels.size()) : 0;
+}
+
+const char* attocore_model_label(const attocore_model* model, int index) {
+  if (model == nullptr || index < 0 || index >= attocore_model_num_labels(model)) return nullptr;
+  return graph_of(model).metadata.labels[size_t(index)].c_str();
+}
+
+attocore_status attocore_model_normalization(const attocore_model* model, float* mean, float* std, int capacity,
+                                             uint32_t* resize) {
+  if (model == nullptr || mean == nullptr || std == nullptr || resize == nullptr)
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "null argument");
+  const auto& md = graph_of(model).metadata;
+  if (capacity < int(md.mean.size()))
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "capacity below the number of input channels");
+  std::memcpy(mean, md.mean.data(), md.mean.size() * sizeof(float));
+  std::memcpy(std, md.std.data(), md.std.size() * sizeof(float));
+  *resize = md.resize;
+  return ATTOCORE_OK;
+}
+
+void attocore_session_options_init(attocore_session_options* options) {
+  if (options) options->threads = 0;
+}
+
+attocore_status attocore_session_create(const attocore_model* model, const attocore_session_options* options,
+                                        attocore_session** session) {
+  if (model == nullptr || session == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null model or session pointer");
+  *session = nullptr;
+  const int threads = options ? options->threads : 0;
+  if (threads < 0 || threads > 1024) return fail_with(ATTOCORE_ERROR_ARGUMENT, "threads must be in [0, 1024]");
+  return guarded([&] { *session = new attocore_session(model->compiled, threads); });
+}
+
+void attocore_session_free(attocore_session* session) { delete session; }
+
+attocore_status attocore_session_run(attocore_session* session, const float* input, int batch, float* output,
+                                     size_t output_capacity) {
+  if (session == nullptr || input == nullptr || output == nullptr)
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "null session, input or output");
+  return guarded([&] {
+    if (batch < 1 || batch > attocore::Session::kMaxBatch)
+      attocore::fail(attocore::ErrorCode::kInput, "batch must be in [1, 4096]");
+    const auto out = session->compiled->output_shape(batch);
+    size_t need = 1;
+    for (int64_t d : out) need *= size_t(d);
+    if (output_capacity < need)
+      attocore::fail(attocore::ErrorCode::kInput, "output buffer holds " + std::to_string(output_capacity) +
+                                                      " floats, the result needs " + std::to_string(need));
+    session->session.run(input, batch, output);
+  });
+}
+
+attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes) {
+  if (session == nullptr || bytes == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null argument");
+  return guarded([&] { *bytes = session->session.arena_bytes(batch); });
+}
+
+}  // extern "C"

@@ -1,0 +1,85 @@
+/* attocore C API: load a model, create sessions, run. Plain C, stable ABI.
+ *
+ * Every function that can fail returns an attocore_status; on failure the message of the
+ * calling thread's last error is available from attocore_last_error(). No C++ exception
+ * crosses this interface and nothing aborts on bad input.
+ *
+ * Threading: a model is immutable once loaded and may be shared by any number of sessions
+ * on any threads. A session runs one inference at a time (use one session per thread).
+ */
+#ifndef ATTOCORE_ATTOCORE_H_
+#define ATTOCORE_ATTOCORE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ATTOCORE_API __attribute__((visibility("default")))
+#else
+#define ATTOCORE_API
+#endif
+
+typedef enum attocore_status {
+  ATTOCORE_OK = 0,
+  ATTOCORE_ERROR_IO = 1,          /* the file cannot be opened or read */
+  ATTOCORE_ERROR_FORMAT = 2,      /* malformed weight file */
+  ATTOCORE_ERROR_GRAPH = 3,       /* inconsistent graph */
+  ATTOCORE_ERROR_UNSUPPORTED = 4, /* an operator this runtime cannot execute */
+  ATTOCORE_ERROR_INPUT = 5,       /* bad input to run: batch, buffers, sizes */
+  ATTOCORE_ERROR_RESOURCE = 6,    /* a declared size exceeds a limit, or out of memory */
+  ATTOCORE_ERROR_INTERNAL = 7,
+  ATTOCORE_ERROR_ARGUMENT = 8     /* a null pointer or invalid argument */
+} attocore_status;
+
+typedef struct attocore_model attocore_model;
+typedef struct attocore_session attocore_session;
+
+typedef struct attocore_session_options {
+  int threads; /* 0: the machine's cores */
+} attocore_session_options;
+
+ATTOCORE_API const char* attocore_version(void);
+ATTOCORE_API const char* attocore_status_name(attocore_status status);
+/* Message of this thread's last failed call ("" if none). Valid until the next call. */
+ATTOCORE_API const char* attocore_last_error(void);
+/* Kernel set this build and CPU use: "avx2", "neon" or "ref". */
+ATTOCORE_API const char* attocore_isa(void);
+
+ATTOCORE_API attocore_status attocore_model_load_file(const char* path, attocore_model** model);
+/* Copies `data`; the caller may free it on return. */
+ATTOCORE_API attocore_status attocore_model_load_memory(const void* data, size_t size, attocore_model** model);
+ATTOCORE_API void attocore_model_free(attocore_model* model);
+
+/* Input shape N,C,H,W with N = 1 (any batch N runs). */
+ATTOCORE_API attocore_status attocore_model_input_shape(const attocore_model* model, int64_t dims[4]);
+/* Output shape with N = 1; *ndim receives the rank (at most 6 dims are written). */
+ATTOCORE_API attocore_status attocore_model_output_shape(const attocore_model* model, int64_t dims[6], int* ndim);
+ATTOCORE_API const char* attocore_model_name(const attocore_model* model);
+ATTOCORE_API int attocore_model_num_labels(const attocore_model* model);
+ATTOCORE_API const char* attocore_model_label(const attocore_model* model, int index); /* NULL if out of range */
+/* Preprocessing metadata: per-channel mean and std (C values each), resize (0: none). */
+ATTOCORE_API attocore_status attocore_model_normalization(const attocore_model* model, float* mean, float* std,
+                                                          int capacity, uint32_t* resize);
+
+ATTOCORE_API void attocore_session_options_init(attocore_session_options* options);
+ATTOCORE_API attocore_status attocore_session_create(const attocore_model* model,
+                                                     const attocore_session_options* options,
+                                                     attocore_session** session);
+ATTOCORE_API void attocore_session_free(attocore_session* session);
+
+/* input: batch x C x H x W float32 (NCHW); output: room for `output_capacity` floats,
+ * at least batch x (output elements per sample). */
+ATTOCORE_API attocore_status attocore_session_run(attocore_session* session, const float* input, int batch,
+                                                  float* output, size_t output_capacity);
+/* Peak activation memory of the session's plan for `batch`. */
+ATTOCORE_API attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTOCORE_ATTOCORE_H_ */
