@@ -3,19 +3,20 @@
 - tiny.atto: a small net using every op (grouped conv with multiplier, stride 2, odd
   channels, maxpool, add, relu6, global pool, FC), seeded weights;
 - tiny_io.bin: float32 input (2x3x13x11) followed by the logits the numba backend computes;
-- ../cpp/zoo_shapes.h: every module shape of AttoNet-A..D, for the kernel testers.
+- ../cpp/zoo_shapes.h: every module shape of AttoNet-A..D, for the kernel testers;
+- sample.ppm + attonet_d_sample_logits.txt: the bundled sample image as a binary PPM and
+  the logits attocore.run gives for it with the seeded zoo AttoNet-D (computed here, on the
+  x86 host), which the emulated ARM runs of attocore-run must reproduce.
 
-Run from the repository root: python scripts/make_fixtures.py
+Needs attocore installed (pip install .): python scripts/make_fixtures.py
 """
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from attocore import format as fmt  # noqa: E402
-from attocore.graph import Graph, Metadata, Op, Tensor  # noqa: E402
-from attocore.numba_backend import NumbaExecutor  # noqa: E402
+from attocore import format as fmt
+from attocore.graph import Graph, Metadata, Op, Tensor
+from attocore.numba_backend import NumbaExecutor
 
 
 def tiny_graph(seed: int = 0) -> Graph:
@@ -71,6 +72,18 @@ def write_zoo_shapes(path):
                 "}  // namespace test\n")
 
 
+def write_arm_fixtures(out_dir):
+    import attocore
+    from attocore.cli import sample_image_path
+    from PIL import Image
+    ppm = os.path.join(out_dir, "sample.ppm")
+    Image.open(sample_image_path()).convert("RGB").save(ppm, format="PPM")
+    logits = attocore.run("attonet-d", np.asarray(Image.open(ppm).convert("RGB"))).logits[0]
+    with open(os.path.join(out_dir, "attonet_d_sample_logits.txt"), "w") as f:
+        f.write("# attocore.run('attonet-d', tests/data/sample.ppm) on x86 (scripts/make_fixtures.py)\n")
+        f.write("\n".join(f"{v:.9g}" for v in logits) + "\n")
+
+
 def main():
     out_dir = os.path.join(os.path.dirname(__file__), "..", "tests", "data")
     os.makedirs(out_dir, exist_ok=True)
@@ -82,6 +95,7 @@ def main():
         f.write(x.tobytes())
         f.write(y.tobytes())
     write_zoo_shapes(os.path.join(out_dir, "..", "cpp", "zoo_shapes.h"))
+    write_arm_fixtures(out_dir)
     print("wrote tests/data/tiny.atto, tests/data/tiny_io.bin and tests/cpp/zoo_shapes.h")
 
 

@@ -1,0 +1,141 @@
+"""attocore.capi: the C API (libattocore.so) through cffi in ABI mode.
+
+Needs no compiler and no pybind11 module: on a board, the pure-Python package plus a
+cross-built libattocore.so is enough.
+
+    from attocore import capi
+    model = capi.load("d.atto", threads=2)      # library: $ATTOCORE_LIBRARY, the package dir, or the system
+    logits = model.run(x)                       # float32 NCHW -> (N, classes)
+
+Errors raise the same exception classes as the rest of attocore.
+"""
+from __future__ import annotations
+
+import ctypes.util
+import os
+
+import numpy as np
+
+from .errors import AttocoreError, FormatError, GraphError, InputError, UnsupportedOpError
+
+CDEF = """
+typedef enum attocore_status {
+  ATTOCORE_OK = 0, ATTOCORE_ERROR_IO = 1, ATTOCORE_ERROR_FORMAT = 2, ATTOCORE_ERROR_GRAPH = 3,
+  ATTOCORE_ERROR_UNSUPPORTED = 4, ATTOCORE_ERROR_INPUT = 5, ATTOCORE_ERROR_RESOURCE = 6,
+  ATTOCORE_ERROR_INTERNAL = 7, ATTOCORE_ERROR_ARGUMENT = 8
+} attocore_status;
+typedef struct attocore_model attocore_model;
+typedef struct attocore_session attocore_session;
+typedef struct attocore_session_options { int threads; } attocore_session_options;
+const char* attocore_version(void);
+const char* attocore_last_error(void);
+const char* attocore_isa(void);
+attocore_status attocore_model_load_file(const char* path, attocore_model** model);
+attocore_status attocore_model_load_memory(const void* data, size_t size, attocore_model** model);
+void attocore_model_free(attocore_model* model);
+attocore_status attocore_model_input_shape(const attocore_model* model, int64_t dims[4]);
+attocore_status attocore_model_output_shape(const attocore_model* model, int64_t dims[6], int* ndim);
+const char* attocore_model_name(const attocore_model* model);
+int attocore_model_num_labels(const attocore_model* model);
+const char* attocore_model_label(const attocore_model* model, int index);
+void attocore_session_options_init(attocore_session_options* options);
+attocore_status attocore_session_create(const attocore_model* model, const attocore_session_options* options,
+                                        attocore_session** session);
+void attocore_session_free(attocore_session* session);
+attocore_status attocore_session_run(attocore_session* session, const float* input, int batch, float* output,
+                                     size_t output_capacity);
+attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes);
+"""
+
+_ERRORS = {1: OSError, 2: FormatError, 3: GraphError, 4: UnsupportedOpError, 5: InputError, 6: FormatError,
+           7: AttocoreError, 8: ValueError}
+
+_ffi = None
+_lib = None
+
+
+def library_path() -> str:
+    """Where libattocore is taken from: $ATTOCORE_LIBRARY, beside this package, or the system."""
+    env = os.environ.get("ATTOCORE_LIBRARY")
+    if env:
+        return env
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libattocore.so")
+    if os.path.exists(here):
+        return here
+    found = ctypes.util.find_library("attocore")
+    if found:
+        return found
+    raise OSError("libattocore.so not found: set ATTOCORE_LIBRARY to its path")
+
+
+def lib():
+    global _ffi, _lib
+    if _lib is None:
+        import cffi
+        ffi = cffi.FFI()
+        ffi.cdef(CDEF)
+        _lib = ffi.dlopen(library_path())
+        _ffi = ffi
+    return _lib
+
+
+def _check(status: int) -> None:
+    if status != 0:
+        message = _ffi.string(_lib.attocore_last_error()).decode("utf-8", "replace")
+        raise _ERRORS.get(status, AttocoreError)(message)
+
+
+class CModel:
+    """A model and one session, through the C API."""
+
+    def __init__(self, model_ptr, threads: int):
+        l = lib()
+        self._model = _ffi.gc(model_ptr, l.attocore_model_free)
+        opts = _ffi.new("attocore_session_options*")
+        l.attocore_session_options_init(opts)
+        opts.threads = threads
+        sess = _ffi.new("attocore_session**")
+        _check(l.attocore_session_create(self._model, opts, sess))
+        # The session holds its own reference to the model's data, so freeing order is free.
+        self._session = _ffi.gc(sess[0], l.attocore_session_free)
+        dims = _ffi.new("int64_t[4]")
+        _check(l.attocore_model_input_shape(self._model, dims))
+        self.input_shape = tuple(int(d) for d in dims)[1:]
+        odims, ndim = _ffi.new("int64_t[6]"), _ffi.new("int*")
+        _check(l.attocore_model_output_shape(self._model, odims, ndim))
+        self.output_shape = tuple(int(odims[i]) for i in range(1, ndim[0]))
+        self.name = _ffi.string(l.attocore_model_name(self._model)).decode()
+        self.labels = tuple(_ffi.string(l.attocore_model_label(self._model, i)).decode()
+                            for i in range(l.attocore_model_num_labels(self._model)))
+
+    def run(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype != np.float32:
+            raise InputError(f"input dtype must be float32, got {x.dtype}")
+        if x.ndim != 4 or x.shape[1:] != self.input_shape:
+            raise InputError(f"input shape must be (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        x = np.ascontiguousarray(x)
+        out = np.empty((x.shape[0],) + self.output_shape, np.float32)
+        _check(_lib.attocore_session_run(self._session, _ffi.cast("const float*", x.ctypes.data), x.shape[0],
+                                         _ffi.cast("float*", out.ctypes.data), out.size))
+        return out
+
+    def arena_bytes(self, batch: int = 1) -> int:
+        out = _ffi.new("size_t*")
+        _check(_lib.attocore_session_arena_bytes(self._session, batch, out))
+        return int(out[0])
+
+
+def load(model, threads: int = 0) -> CModel:
+    """Load a weight file path or its bytes through the C API."""
+    l = lib()
+    ptr = _ffi.new("attocore_model**")
+    if isinstance(model, (bytes, bytearray)):
+        _check(l.attocore_model_load_memory(bytes(model), len(model), ptr))
+    else:
+        _check(l.attocore_model_load_file(os.fsencode(model), ptr))
+    return CModel(ptr[0], threads)
+
+
+def isa() -> str:
+    return _ffi.string(lib().attocore_isa()).decode() if lib() else ""

@@ -1,0 +1,71 @@
+"""ARM boards under emulation: cross-build the C++ tests and attocore-run for aarch64 and
+ARMv7 (toolchain files in cmake/toolchains), run every test under qemu (the NEON kernels
+against the references), and check that attocore-run on AttoNet-D reproduces the logits
+the x86 Python side computed (tests/data/attonet_d_sample_logits.txt).
+
+.ci/run installs the cross compilers and qemu; without them these tests fail, on purpose.
+"""
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from attocore import format as fmt
+from attocore import zoo
+from cmake_build import ROOT, build, ctest
+
+TARGETS = {
+    "aarch64": ("aarch64-linux-gnu.cmake", "aarch64-linux-gnu-g++", ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]),
+    "armv7": ("armv7-linux-gnueabihf.cmake", "arm-linux-gnueabihf-g++", ["qemu-arm", "-L", "/usr/arm-linux-gnueabihf"]),
+}
+DATA = os.path.join(ROOT, "tests", "data")
+
+
+@pytest.fixture(scope="module", params=list(TARGETS))
+def arm_build(request, tmp_path_factory):
+    toolchain, compiler, qemu = TARGETS[request.param]
+    missing = [t for t in (compiler, qemu[0]) if shutil.which(t) is None]
+    assert not missing, f"{missing} not installed (apt-get install g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user)"
+    d = tmp_path_factory.mktemp(f"build-{request.param}")
+    build(d, f"-DCMAKE_TOOLCHAIN_FILE={os.path.join(ROOT, 'cmake', 'toolchains', toolchain)}",
+          "-DCMAKE_BUILD_TYPE=Release")
+    return request.param, d, qemu
+
+
+def test_emulated_ctest(arm_build):
+    name, d, _ = arm_build
+    t0 = time.time()
+    out = ctest(d, env=dict(os.environ, ATTOCORE_TEST_SMALL="1"))
+    print(f"{name}: emulated ctest took {time.time() - t0:.0f} s")
+    # The NEON variants, not only the reference, are the ones compared.
+    assert "neon: gemm kernels checked" in out and "all checks passed (neon kernels)" in out
+
+
+def test_runner_reproduces_x86_logits(arm_build, tmp_path):
+    _, d, qemu = arm_build
+    model = tmp_path / "attonet-d.atto"
+    fmt.save(zoo.seeded_graph("attonet-d"), model)
+    proc = subprocess.run(qemu + [str(d / "attocore-run"), str(model), os.path.join(DATA, "sample.ppm"), "--top", "51"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "neon kernels" in proc.stdout
+    got = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"index (\d+)\s+p=\S+ logit=(\S+)", proc.stdout)}
+    want = np.loadtxt(os.path.join(DATA, "attonet_d_sample_logits.txt"))
+    assert len(got) == len(want)
+    err = max(abs(got[i] - want[i]) for i in got)
+    assert err <= 1e-4 * np.abs(want).max() + 1e-5, f"max logit error {err}"
+    top5 = [int(m.group(1)) for m in re.finditer(r"index (\d+)", proc.stdout)][:5]
+    assert top5 == list(np.argsort(-want, kind="stable")[:5])
+
+
+def test_runner_refuses_bad_input(arm_build, tmp_path):
+    _, d, qemu = arm_build
+    bad = tmp_path / "bad.atto"
+    bad.write_bytes(b"ATTOCORE" + b"\0" * 100)
+    proc = subprocess.run(qemu + [str(d / "attocore-run"), str(bad), os.path.join(DATA, "sample.ppm")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "error (format)" in proc.stderr
