@@ -43,6 +43,21 @@ def cmd_export(args) -> None:
     print(f"wrote {args.output}")
 
 
+def cmd_convert(args) -> int:
+    from .onnx import check, convert
+    problems = check(args.model)
+    if args.check:
+        for p in problems:
+            print(p)
+        print(f"{len(problems)} problem(s) in {args.model}" if problems else f"{args.model}: convertible")
+        return 1 if problems else 0
+    if not args.output:
+        raise SystemExit("error: give OUT.atto (or --check)")
+    g = convert(args.model, args.output, name=args.name)
+    print(f"wrote {args.output}: {len(g.ops)} ops, input {g.metadata.input_shape}")
+    return 0
+
+
 def cmd_bench(args) -> None:
     from .model import load
     m = load(args.model, threads=args.threads)
@@ -95,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--labels", help="text file with one class label per line")
     e.set_defaults(fn=cmd_export)
 
+    c = sub.add_parser("convert", help="convert an ONNX model to the attocore weight format")
+    c.add_argument("model", help="MODEL.onnx")
+    c.add_argument("output", nargs="?", help="OUT.atto")
+    c.add_argument("--check", action="store_true", help="list every problem that blocks conversion, then stop")
+    c.add_argument("--name", help="model name stored in the file")
+    c.set_defaults(fn=cmd_convert)
+
     b = sub.add_parser("bench", help="time the native executor")
     b.add_argument("model")
     b.add_argument("--runs", type=int, default=50)
@@ -109,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.fn(args)
+        rc = args.fn(args)
+        if isinstance(rc, int):
+            return rc
     except (AttocoreError, FileNotFoundError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ OP_CODES = {
     "fully_connected": 4,
     "add": 5,
     "activation": 6,
+    "avgpool2d": 7,
 }
 OP_NAMES = {v: k for k, v in OP_CODES.items()}
 
@@ -33,7 +34,9 @@ OP_ATTRS = {
     "fully_connected": {},
     "add": {},
     "activation": {},
+    "avgpool2d": {"kernel": 2, "stride": 2, "pad": 4, "count_include_pad": 1},
 }
+OPTIONAL_ATTRS = {"dilation", "count_include_pad"}
 
 
 @dataclass
@@ -111,7 +114,7 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
         ow = conv_output_size(x[3], kw, sw, pl, pr, dw)
         need(oh >= 1 and ow >= 1, "output would be empty")
         return (x[0], w[0], oh, ow)
-    if op.type == "maxpool2d":
+    if op.type in ("maxpool2d", "avgpool2d"):
         need(len(op.inputs) == 1, "takes one input")
         x = shape(0)
         need(len(x) == 4, "input must be 4-D")
@@ -168,7 +171,7 @@ def validate(graph: Graph) -> None:
             if OP_ATTRS[op.type].get(key) != len(vals):
                 raise GraphError(f"op '{op.name}': bad attribute '{key}'={vals}")
         for key in OP_ATTRS[op.type]:
-            if key not in op.attrs and key != "dilation":
+            if key not in op.attrs and key not in OPTIONAL_ATTRS:
                 raise GraphError(f"op '{op.name}': missing attribute '{key}'")
         for name in op.inputs:
             if name not in defined:

@@ -100,6 +100,9 @@ class NumbaExecutor:
                 out = np.empty(shape, np.float32)
                 _maxpool2d(xin, np.array(op.attrs["kernel"]), np.array(op.attrs["stride"]),
                            np.zeros(2, np.int64), act, out)
+            elif op.type == "avgpool2d":
+                out = _np_act(_avgpool2d(ins[0], op.attrs["kernel"], op.attrs["stride"], op.attrs["pad"],
+                                         op.attrs.get("count_include_pad", (0,))[0], shape), act)
             elif op.type == "global_avgpool":
                 out = _np_act(ins[0].mean(axis=(2, 3), dtype=np.float64).astype(np.float32), act)
             elif op.type == "fully_connected":
@@ -115,6 +118,23 @@ class NumbaExecutor:
                 raise AssertionError(op.type)
             values[op.outputs[0]] = out
         return values[g.outputs[0]]
+
+
+def _avgpool2d(x, kernel, stride, pad, include_pad, shape):
+    """Average over the window; padding counts in the divisor only with count_include_pad."""
+    pt, pl, pb, pr = pad
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    ones = np.pad(np.ones(x.shape[2:], np.float32), ((pt, pb), (pl, pr)))
+    out = np.zeros(shape, np.float64)
+    count = np.zeros(shape[2:], np.float64)
+    oh, ow = shape[2], shape[3]
+    for ky in range(kernel[0]):
+        for kx in range(kernel[1]):
+            ys = slice(ky, ky + stride[0] * (oh - 1) + 1, stride[0])
+            xs = slice(kx, kx + stride[1] * (ow - 1) + 1, stride[1])
+            out += xp[:, :, ys, xs]
+            count += ones[ys, xs] if not include_pad else 1.0
+    return (out / count).astype(np.float32)
 
 
 def _np_act(a, act):

@@ -150,7 +150,7 @@ void read_attribute(ByteReader& r, OpInfo& op) {
     if (x < 0 || x > (1 << 20))
       fail(ErrorCode::kGraph, "op '" + op.name + "': attribute '" + key + "' value out of range");
   }
-  const bool windowed = op.type == OpType::kConv2d || op.type == OpType::kMaxPool2d;
+  const bool windowed = op.type == OpType::kConv2d || op.type == OpType::kMaxPool2d || op.type == OpType::kAvgPool2d;
   auto expect = [&](size_t count) {
     if (!windowed || v.size() != count)
       fail(ErrorCode::kGraph, "op '" + op.name + "' (" + op_type_name(op.type) + "): bad attribute '" + key + "'");
@@ -166,6 +166,8 @@ void read_attribute(ByteReader& r, OpInfo& op) {
     expect(2), w.dilation_h = int(v[0]), w.dilation_w = int(v[1]);
   } else if (key == "groups" && op.type == OpType::kConv2d) {
     expect(1), w.groups = int(v[0]);
+  } else if (key == "count_include_pad" && op.type == OpType::kAvgPool2d) {
+    expect(1), w.count_include_pad = v[0] != 0;
   } else {
     fail(ErrorCode::kGraph, "op '" + op.name + "' (" + op_type_name(op.type) + "): unknown attribute '" + key + "'");
   }
@@ -180,7 +182,7 @@ void read_ops(ByteReader& r, Graph& g) {
     uint8_t act = r.read<uint8_t>("op activation");
     r.read<uint8_t>("op reserved");
     op.name = r.string("op name", limits::kMaxString);
-    if (code < 1 || code > 6)
+    if (code < 1 || code > 7)
       fail(ErrorCode::kUnsupported, "op '" + op.name + "' (#" + std::to_string(i) + "): unknown op type code " +
                                         std::to_string(code));
     if (act > 2) fail(ErrorCode::kFormat, "op '" + op.name + "': unknown activation code " + std::to_string(act));

@@ -14,6 +14,7 @@ const char* op_type_name(OpType type) {
     case OpType::kFullyConnected: return "fully_connected";
     case OpType::kAdd: return "add";
     case OpType::kActivation: return "activation";
+    case OpType::kAvgPool2d: return "avgpool2d";
   }
   return "unknown";
 }
@@ -64,7 +65,8 @@ class ShapeChecker {
         need(oh >= 1 && ow >= 1, "output would be empty");
         return {x[0], wt[0], oh, ow};
       }
-      case OpType::kMaxPool2d: {
+      case OpType::kMaxPool2d:
+      case OpType::kAvgPool2d: {
         need(op_.inputs.size() == 1 && in(0).size() == 4, "takes one 4-D input");
         need(w.kernel_h >= 1 && w.kernel_w >= 1 && w.stride_h >= 1 && w.stride_w >= 1 &&
                  w.pad_top >= 0 && w.pad_left >= 0 && w.pad_bottom >= 0 && w.pad_right >= 0 &&

@@ -15,6 +15,7 @@ enum class OpType : uint16_t {
   kFullyConnected = 4,
   kAdd = 5,
   kActivation = 6,
+  kAvgPool2d = 7,
 };
 
 enum class Activation : uint8_t { kNone = 0, kRelu = 1, kRelu6 = 2 };
@@ -36,6 +37,7 @@ struct WindowAttrs {
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   int dilation_h = 1, dilation_w = 1;
   int groups = 1;
+  int count_include_pad = 0;  // avgpool2d: padded positions count in the divisor
 };
 
 struct OpInfo {

@@ -8,6 +8,10 @@ namespace attocore {
 void maxpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
                    const float* input, Activation act, float* output, int row_begin, int row_end);
 
+// Average pool; the divisor counts padded positions only with w.count_include_pad.
+void avgpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
+                   const float* input, Activation act, float* output, int row_begin, int row_end);
+
 // Global average pool: [N, H, W, C] -> [N, C].
 void global_avgpool_ref(int batch, int hw, int channels, const float* input, Activation act, float* output);
 

@@ -1,0 +1,392 @@
+"""ONNX import: AttoNet variants and other small CNNs to the attocore weight format.
+
+    from attocore.onnx import convert, check
+    problems = check("net.onnx")            # every unsupported operator/attribute, at once
+    graph = convert("net.onnx", "net.atto") # folds BatchNormalization, fuses ReLU/ReLU6
+
+Supported (opsets 11-21, default domain): Conv (any kernel, stride, padding incl.
+asymmetric and auto_pad, dilation 1, groups incl. depthwise with multiplier),
+BatchNormalization, Relu, Clip (as ReLU6 or ReLU), Add (same-shape activations), MaxPool,
+AveragePool, GlobalAveragePool (and ReduceMean over H, W), Gemm, MatMul (+ Add), Flatten / Reshape to 2-D after a
+global pool, Identity, Constant and initializers feeding them. Anything else is refused
+before any conversion work, with the operator, node and attribute named.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import format as fmt
+from .errors import GraphError, UnsupportedOpError
+from .graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
+
+SUPPORTED = {"Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
+             "ReduceMean", "Gemm", "MatMul", "Flatten", "Reshape", "Identity", "Constant"}
+OPSETS = range(11, 22)
+
+
+def _onnx():
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError as e:
+        raise ImportError("ONNX import needs the onnx package: pip install onnx") from e
+    return onnx, numpy_helper
+
+
+def _load(model):
+    onnx, _ = _onnx()
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        return onnx.load(model)
+    return model
+
+
+def _attrs(node) -> dict:
+    onnx, _ = _onnx()
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _where(node, i) -> str:
+    return f"node '{node.name or f'#{i}'}' ({node.op_type})"
+
+
+def check(model) -> list:
+    """Every problem that stops conversion, as messages naming operator, node and attribute."""
+    onnx, numpy_helper = _onnx()
+    m = _load(model)
+    problems = []
+    opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None or opset not in OPSETS:
+        problems.append(f"opset {opset} is not supported (opsets {OPSETS.start}-{OPSETS.stop - 1})")
+    consts = {t.name for t in m.graph.initializer}
+    consts |= {o for n in m.graph.node if n.op_type == "Constant" for o in n.output}
+    for i, node in enumerate(m.graph.node):
+        where = _where(node, i)
+        if node.domain not in ("", "ai.onnx"):
+            problems.append(f"{where}: operator domain '{node.domain}' is not supported")
+            continue
+        if node.op_type not in SUPPORTED:
+            problems.append(f"{where}: operator {node.op_type} is not supported")
+            continue
+        a = _attrs(node)
+        if node.op_type == "Conv":
+            if any(d != 1 for d in a.get("dilations", [1, 1])):
+                problems.append(f"{where}: attribute dilations={list(a['dilations'])} (only 1 is supported)")
+            if len(a.get("kernel_shape", [1, 1])) != 2:
+                problems.append(f"{where}: attribute kernel_shape={list(a['kernel_shape'])} (only 2-D convolutions)")
+            if len(node.input) < 2 or node.input[1] not in consts:
+                problems.append(f"{where}: input 'W' must be a constant (initializer)")
+            if len(node.input) > 2 and node.input[2] and node.input[2] not in consts:
+                problems.append(f"{where}: input 'B' must be a constant (initializer)")
+        elif node.op_type in ("MaxPool", "AveragePool"):
+            if a.get("ceil_mode", 0) != 0:
+                problems.append(f"{where}: attribute ceil_mode={a['ceil_mode']} (only 0 is supported)")
+            if any(d != 1 for d in a.get("dilations", [1, 1])):
+                problems.append(f"{where}: attribute dilations={list(a['dilations'])} (only 1 is supported)")
+            if a.get("storage_order", 0) != 0:
+                problems.append(f"{where}: attribute storage_order={a['storage_order']} (only 0 is supported)")
+            if len(node.output) > 1 and node.output[1]:
+                problems.append(f"{where}: the Indices output is not supported")
+            if len(a.get("kernel_shape", [1, 1])) != 2:
+                problems.append(f"{where}: attribute kernel_shape={list(a['kernel_shape'])} (only 2-D pooling)")
+        elif node.op_type == "Gemm":
+            if a.get("transA", 0) != 0:
+                problems.append(f"{where}: attribute transA={a['transA']} (only 0 is supported)")
+            if node.input[1] not in consts:
+                problems.append(f"{where}: input 'B' must be a constant (initializer)")
+        elif node.op_type == "MatMul":
+            if node.input[1] not in consts:
+                problems.append(f"{where}: input 'B' must be a constant (initializer)")
+        elif node.op_type == "BatchNormalization":
+            if any(x not in consts for x in node.input[1:5]):
+                problems.append(f"{where}: scale, bias, mean and var must be constants")
+            if a.get("training_mode", 0) != 0:
+                problems.append(f"{where}: attribute training_mode={a['training_mode']} (inference only)")
+        elif node.op_type == "Clip":
+            lo, hi = _clip_bounds(node, a, m)
+            if lo != 0.0 or hi not in (6.0, float("inf")):
+                problems.append(f"{where}: Clip to [{lo}, {hi}] (only [0, 6] = ReLU6 and [0, inf) = ReLU)")
+        elif node.op_type == "ReduceMean":
+            axes = _reduce_axes(node, a, m)
+            if axes is None or sorted(ax % 4 for ax in axes) != [2, 3]:
+                problems.append(f"{where}: attribute axes={axes} (only the spatial mean, axes [2, 3])")
+        elif node.op_type == "Flatten":
+            if a.get("axis", 1) != 1:
+                problems.append(f"{where}: attribute axis={a['axis']} (only 1 is supported)")
+    inputs = [i for i in m.graph.input if i.name not in {t.name for t in m.graph.initializer}]
+    if len(inputs) != 1:
+        problems.append(f"the graph has {len(inputs)} inputs (exactly one image input is supported)")
+    elif len(inputs[0].type.tensor_type.shape.dim) != 4:
+        problems.append(f"graph input '{inputs[0].name}' is not 4-D NCHW")
+    if len(m.graph.output) != 1:
+        problems.append(f"the graph has {len(m.graph.output)} outputs (exactly one is supported)")
+    return problems
+
+
+def _reduce_axes(node, a, m):
+    """ReduceMean's axes: an attribute before opset 18, an input from 18 on."""
+    _, numpy_helper = _onnx()
+    if "axes" in a:
+        return [int(v) for v in a["axes"]]
+    if len(node.input) > 1 and node.input[1]:
+        for t in m.graph.initializer:
+            if t.name == node.input[1]:
+                return [int(v) for v in numpy_helper.to_array(t).reshape(-1)]
+        for n in m.graph.node:
+            if n.op_type == "Constant" and n.output[0] == node.input[1]:
+                return [int(v) for v in numpy_helper.to_array(_attrs(n)["value"]).reshape(-1)]
+    return None
+
+
+def _clip_bounds(node, a, m):
+    _, numpy_helper = _onnx()
+    init = {t.name: t for t in m.graph.initializer}
+    const_nodes = {n.output[0]: n for n in m.graph.node if n.op_type == "Constant"}
+
+    def value(name, default):
+        if not name:
+            return default
+        if name in init:
+            return float(numpy_helper.to_array(init[name]).reshape(-1)[0])
+        if name in const_nodes:
+            return float(numpy_helper.to_array(_attrs(const_nodes[name])["value"]).reshape(-1)[0])
+        return None  # computed at run time: not supported
+
+    lo = a.get("min", value(node.input[1] if len(node.input) > 1 else "", float("-inf")))
+    hi = a.get("max", value(node.input[2] if len(node.input) > 2 else "", float("inf")))
+    return lo, hi
+
+
+@dataclass
+class _Value:
+    """What an ONNX tensor name stands for in the attocore graph being built."""
+    name: str            # attocore tensor name
+    flat_4d: bool = False  # a [N, C] tensor standing for ONNX's [N, C, 1, 1]
+
+
+class _Builder:
+    def __init__(self, m):
+        _, numpy_helper = _onnx()
+        self.m = m
+        self.consts = {t.name: numpy_helper.to_array(t).astype(np.float32) if numpy_helper.to_array(t).dtype.kind == "f"
+                       else numpy_helper.to_array(t) for t in m.graph.initializer}
+        self.tensors, self.ops, self.values = {}, [], {}
+        self.consumers = {}
+        for n in m.graph.node:
+            for x in n.input:
+                self.consumers[x] = self.consumers.get(x, 0) + 1
+        for o in m.graph.output:
+            self.consumers[o.name] = self.consumers.get(o.name, 0) + 1
+        self.producer_op = {}  # attocore tensor -> Op that made it
+
+    def const(self, name, array):
+        a = np.ascontiguousarray(array, np.float32)
+        key = name
+        k = 1
+        while key in self.tensors:
+            key, k = f"{name}#{k}", k + 1
+        self.tensors[key] = Tensor(key, a.shape, a)
+        return key
+
+    def fresh(self, onnx_name):
+        key = onnx_name or "t"
+        k = 1
+        while key in self.tensors:
+            key, k = f"{onnx_name}#{k}", k + 1
+        return key
+
+    def emit(self, op_type, name, inputs, onnx_out, attrs=None, activation="none", flat_4d=False):
+        out = self.fresh(onnx_out)
+        op = Op(op_type, name, inputs, [out], attrs or {}, activation)
+        self.tensors[out] = Tensor(out, (1,))  # placeholder for inference
+        self.tensors[out] = Tensor(out, tuple(infer_output_shape(Graph(None, self.tensors, [], [], []), op)))
+        self.ops.append(op)
+        self.values[onnx_out] = _Value(out, flat_4d)
+        self.producer_op[out] = op
+        return op
+
+    def activation_of(self, onnx_name):
+        v = self.values.get(onnx_name)
+        if v is None:
+            raise GraphError(f"tensor '{onnx_name}' is used before it is computed (or is a constant where an "
+                             f"activation is expected)")
+        return v
+
+    def shape(self, onnx_name):
+        return self.tensors[self.activation_of(onnx_name).name].shape
+
+    def fuse_activation(self, node, act):
+        """Relu/Clip: folded into the producing op when nothing else reads its output."""
+        v = self.activation_of(node.input[0])
+        op = self.producer_op.get(v.name)
+        if (op is not None and op.activation == "none" and self.consumers.get(node.input[0], 0) == 1
+                and op.type in ("conv2d", "add", "fully_connected", "maxpool2d", "global_avgpool", "avgpool2d")):
+            op.activation = act
+            self.values[node.output[0]] = v
+            return
+        self.emit("activation", node.name or node.output[0], [v.name], node.output[0], activation=act,
+                  flat_4d=v.flat_4d)
+
+
+def _pads(a, in_hw, kernel, strides):
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for size, k, s in zip(in_hw, kernel, strides):
+            out = -(-size // s)
+            total = max(0, (out - 1) * s + k - size)
+            lo = total // 2 if auto == "SAME_UPPER" else total - total // 2
+            pads.append((lo, total - lo))
+        return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
+    if auto == "VALID":
+        return (0, 0, 0, 0)
+    p = list(a.get("pads", [0, 0, 0, 0]))
+    return (p[0], p[1], p[2], p[3])  # ONNX [h_begin, w_begin, h_end, w_end] = top, left, bottom, right
+
+
+def convert(model, out_path=None, *, name=None, labels=None, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+            resize=None) -> Graph:
+    """Convert an ONNX model (path, bytes or ModelProto) to an attocore Graph; save it if
+    out_path is given. Raises UnsupportedOpError listing every problem before converting."""
+    onnx, numpy_helper = _onnx()
+    m = _load(model)
+    problems = check(m)
+    if problems:
+        raise UnsupportedOpError("cannot convert this ONNX model:\n  " + "\n  ".join(problems))
+    b = _Builder(m)
+    init_names = set(b.consts)
+    g_in = next(i for i in m.graph.input if i.name not in init_names)
+    dims = [d.dim_value for d in g_in.type.tensor_type.shape.dim]
+    c, h, w = dims[1], dims[2], dims[3]
+    if min(c, h, w) < 1:
+        raise GraphError(f"graph input '{g_in.name}' needs fixed C, H, W (got {dims})")
+    b.tensors["input"] = Tensor("input", (1, c, h, w))
+    b.values[g_in.name] = _Value("input")
+
+    for i, node in enumerate(m.graph.node):
+        a = _attrs(node)
+        nm = node.name or f"{node.op_type.lower()}_{i}"
+        t = node.op_type
+        if t == "Constant":
+            b.consts[node.output[0]] = numpy_helper.to_array(a["value"])
+        elif t == "Identity":
+            if node.input[0] in b.consts:
+                b.consts[node.output[0]] = b.consts[node.input[0]]
+            else:
+                b.values[node.output[0]] = b.activation_of(node.input[0])
+        elif t == "Conv":
+            x = b.activation_of(node.input[0])
+            wt = b.consts[node.input[1]].astype(np.float32)
+            bias = (b.consts[node.input[2]].astype(np.float32) if len(node.input) > 2 and node.input[2]
+                    else np.zeros(wt.shape[0], np.float32))
+            kernel = tuple(a.get("kernel_shape", wt.shape[2:]))
+            strides = tuple(a.get("strides", [1, 1]))
+            xs = b.tensors[x.name].shape
+            pads = _pads(a, xs[2:], kernel, strides)
+            b.emit("conv2d", nm, [x.name, b.const(f"{nm}.weight", wt), b.const(f"{nm}.bias", bias)], node.output[0],
+                   {"kernel": kernel, "stride": strides, "pad": pads, "dilation": (1, 1),
+                    "groups": (int(a.get("group", 1)),)})
+        elif t == "BatchNormalization":
+            scale, beta, mu, var = (b.consts[n].astype(np.float64) for n in node.input[1:5])
+            k = scale / np.sqrt(var + float(a.get("epsilon", 1e-5)))
+            x = b.activation_of(node.input[0])
+            op = b.producer_op.get(x.name)
+            if (op is not None and op.type == "conv2d" and op.activation == "none"
+                    and b.consumers.get(node.input[0], 0) == 1):
+                wname, bname = op.inputs[1], op.inputs[2]
+                wt, bias = b.tensors[wname].data.astype(np.float64), b.tensors[bname].data.astype(np.float64)
+                b.tensors[wname].data = (wt * k.reshape(-1, 1, 1, 1)).astype(np.float32)
+                b.tensors[bname].data = ((bias - mu) * k + beta).astype(np.float32)
+                b.values[node.output[0]] = x
+            else:  # a batch norm with no convolution to fold into: a depthwise 1x1 convolution
+                ch = b.tensors[x.name].shape[1]
+                b.emit("conv2d", nm, [x.name, b.const(f"{nm}.weight", k.reshape(ch, 1, 1, 1)),
+                                      b.const(f"{nm}.bias", beta - mu * k)], node.output[0],
+                       {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "dilation": (1, 1), "groups": (ch,)})
+        elif t == "Relu":
+            b.fuse_activation(node, "relu")
+        elif t == "Clip":
+            lo, hi = _clip_bounds(node, a, m)
+            b.fuse_activation(node, "relu6" if hi == 6.0 else "relu")
+        elif t == "Add":
+            if node.input[1] in b.consts or node.input[0] in b.consts:
+                x_name, c_name = (node.input[0], node.input[1]) if node.input[1] in b.consts else (node.input[1],
+                                                                                                    node.input[0])
+                x = b.activation_of(x_name)
+                op = b.producer_op.get(x.name)
+                cval = np.asarray(b.consts[c_name], np.float32).reshape(-1)
+                if (op is not None and op.type == "fully_connected" and len(op.inputs) == 3
+                        and b.consumers.get(x_name, 0) == 1 and cval.size == b.tensors[op.inputs[2]].data.size):
+                    b.tensors[op.inputs[2]].data = b.tensors[op.inputs[2]].data + cval  # MatMul + Add bias
+                    b.values[node.output[0]] = x
+                else:
+                    raise UnsupportedOpError(f"{_where(node, i)}: Add of a constant is only supported as the bias "
+                                             f"after MatMul/Gemm")
+            else:
+                x0, x1 = b.activation_of(node.input[0]), b.activation_of(node.input[1])
+                if b.tensors[x0.name].shape != b.tensors[x1.name].shape:
+                    raise UnsupportedOpError(f"{_where(node, i)}: broadcasting Add of shapes "
+                                             f"{b.tensors[x0.name].shape} and {b.tensors[x1.name].shape}")
+                b.emit("add", nm, [x0.name, x1.name], node.output[0], flat_4d=x0.flat_4d)
+        elif t in ("MaxPool", "AveragePool"):
+            x = b.activation_of(node.input[0])
+            kernel = tuple(a["kernel_shape"])
+            strides = tuple(a.get("strides", [1, 1]))
+            pads = _pads(a, b.tensors[x.name].shape[2:], kernel, strides)
+            attrs = {"kernel": kernel, "stride": strides, "pad": pads}
+            if t == "AveragePool":
+                attrs["count_include_pad"] = (int(a.get("count_include_pad", 0)),)
+            b.emit("maxpool2d" if t == "MaxPool" else "avgpool2d", nm, [x.name], node.output[0], attrs)
+        elif t in ("GlobalAveragePool", "ReduceMean"):
+            x = b.activation_of(node.input[0])
+            keep = t == "GlobalAveragePool" or bool(a.get("keepdims", 1))
+            b.emit("global_avgpool", nm, [x.name], node.output[0], flat_4d=keep)
+        elif t in ("Flatten", "Reshape"):
+            x = b.activation_of(node.input[0])
+            shape = b.tensors[x.name].shape
+            if x.flat_4d or len(shape) == 2:
+                b.values[node.output[0]] = _Value(x.name)
+            elif len(shape) == 4 and shape[2] == shape[3] == 1:
+                raise UnsupportedOpError(f"{_where(node, i)}: flattening a 1x1 feature map that is not a global "
+                                         f"pool's output")
+            else:
+                raise UnsupportedOpError(f"{_where(node, i)}: {t} of a {shape} feature map (only to 2-D after a "
+                                         f"global pool)")
+            if t == "Reshape":
+                target = [int(v) for v in np.asarray(b.consts.get(node.input[1], [])).reshape(-1)]
+                if len(target) != 2:
+                    raise UnsupportedOpError(f"{_where(node, i)}: Reshape to {target} (only to 2-D)")
+        elif t in ("Gemm", "MatMul"):
+            x = b.activation_of(node.input[0])
+            wt = np.asarray(b.consts[node.input[1]], np.float32)
+            if t == "Gemm":
+                alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+                wt = (wt if a.get("transB", 0) else wt.T) * alpha  # -> [out, in]
+                bias = (np.asarray(b.consts[node.input[2]], np.float32).reshape(-1) * beta
+                        if len(node.input) > 2 and node.input[2] else np.zeros(wt.shape[0], np.float32))
+            else:
+                wt = wt.T
+                bias = np.zeros(wt.shape[0], np.float32)
+            if len(b.tensors[x.name].shape) != 2:
+                raise UnsupportedOpError(f"{_where(node, i)}: {t} on a {len(b.tensors[x.name].shape)}-D input "
+                                         f"(only [N, features])")
+            if bias.size != wt.shape[0]:
+                raise UnsupportedOpError(f"{_where(node, i)}: bias of {bias.size} values for {wt.shape[0]} outputs")
+            b.emit("fully_connected", nm, [x.name, b.const(f"{nm}.weight", wt), b.const(f"{nm}.bias", bias)],
+                   node.output[0])
+    out = b.activation_of(m.graph.output[0].name)
+    # Drop tensors nothing refers to (constants replaced by folding) and rename the output.
+    used = {n for op in b.ops for n in op.inputs + op.outputs} | {"input"}
+    tensors = {k: v for k, v in b.tensors.items() if k in used}
+    n_classes = tensors[out.name].shape[-1]
+    md = Metadata(name=name or m.graph.name or "onnx-model", input_shape=(c, h, w), mean=tuple(mean), std=tuple(std),
+                  resize=(round(h * 256 / 224) if h == w else 0) if resize is None else resize,
+                  labels=tuple(labels) if labels else tuple(f"class_{k}" for k in range(n_classes)),
+                  extra={"source": "attocore.onnx.convert", "trained": "true"})
+    graph = Graph(md, tensors, b.ops, ["input"], [out.name])
+    validate(graph)
+    if out_path is not None:
+        fmt.save(graph, out_path)
+    return graph

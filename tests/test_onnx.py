@@ -1,0 +1,133 @@
+"""ONNX import: AttoNets A-D, MobileNet-V2 and a small ResNet exported by torch.onnx.export,
+converted and run natively, against ONNX Runtime on the same file; every unsupported
+operator and attribute refused with the operator, node and attribute named."""
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper
+
+import attocore
+from attocore.onnx import check, convert
+from conftest import NETS, randomize_batch_norm
+from models import MobileNetV2, SmallResNet, export_onnx, randomize
+
+
+def ort_run(path, x):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: x[i:i + 1]})[0] for i in range(x.shape[0])])
+
+
+def assert_matches_ort(onnx_path, atto_path, rng, batch=2):
+    x = rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)
+    ref = ort_run(onnx_path, x)
+    got = attocore.load(str(atto_path)).run(x)
+    err = np.abs(got - ref).max()
+    assert err <= 1e-4 * np.abs(ref).max() + 1e-6, f"max error {err:.3g} (max |logit| {np.abs(ref).max():.3g})"
+    return err
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_attonet_onnx_matches_onnxruntime(tmp_path, name, rng):
+    from attocore.torch import attonet
+    torch.manual_seed(3)
+    net = randomize_batch_norm(attonet(name), 4)
+    export_onnx(net, tmp_path / "m.onnx")
+    g = convert(tmp_path / "m.onnx", tmp_path / "m.atto")
+    # Batch norm folded, ReLUs fused: exactly the ops of the zoo graph.
+    assert [o.type for o in g.ops] == [o.type for o in attocore.zoo.seeded_graph(name).ops]
+    assert_matches_ort(tmp_path / "m.onnx", tmp_path / "m.atto", rng)
+
+
+@pytest.mark.parametrize("make", [MobileNetV2, SmallResNet])
+def test_small_cnns_match_onnxruntime(tmp_path, make, rng):
+    net = randomize(make(), seed=5)
+    export_onnx(net, tmp_path / "m.onnx")
+    convert(tmp_path / "m.onnx", tmp_path / "m.atto")
+    assert_matches_ort(tmp_path / "m.onnx", tmp_path / "m.atto", rng)
+    kernels = {k for _, k in attocore.load(str(tmp_path / "m.atto"))._native.kernels()}
+    assert not any(k.startswith("conv2d_ref") for k in kernels), "a convolution fell back to the reference"
+
+
+@pytest.mark.parametrize("opset", [11, 13, 21])
+def test_opsets(tmp_path, opset, rng):
+    net = randomize(SmallResNet(), seed=2)
+    export_onnx(net, tmp_path / "m.onnx", opset=opset)
+    convert(tmp_path / "m.onnx", tmp_path / "m.atto")
+    assert_matches_ort(tmp_path / "m.onnx", tmp_path / "m.atto", rng, batch=1)
+
+
+def make_model(nodes, inits, opset=17, in_shape=(1, 3, 8, 8), out_shape=None):
+    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
+                              [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, out_shape)],
+                              initializer=inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def w(name, shape):
+    return helper.make_tensor(name, TensorProto.FLOAT, shape, np.ones(int(np.prod(shape)), np.float32).tolist())
+
+
+BAD = {
+    "unknown operator": ([helper.make_node("Sigmoid", ["x"], ["y"], name="sig1")], [], "operator Sigmoid"),
+    "dilated conv": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c1", dilations=[2, 2], kernel_shape=[3, 3])],
+                     [w("W", [4, 3, 3, 3])], "dilations"),
+    "ceil mode": ([helper.make_node("MaxPool", ["x"], ["y"], name="p1", kernel_shape=[2, 2], ceil_mode=1)], [],
+                  "ceil_mode"),
+    "transposed A": ([helper.make_node("Flatten", ["x"], ["f"], name="f0"),
+                      helper.make_node("Gemm", ["f", "W"], ["y"], name="g1", transA=1)], [w("W", [192, 4])], "transA"),
+    "clip range": ([helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="clip1")],
+                   [helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0]),
+                    helper.make_tensor("hi", TensorProto.FLOAT, [], [3.0])], "Clip to [0.0, 3.0]"),
+    "runtime weights": ([helper.make_node("Conv", ["x", "x"], ["y"], name="c2", kernel_shape=[1, 1])], [],
+                        "input 'W' must be a constant"),
+    "custom domain": ([helper.make_node("Foo", ["x"], ["y"], name="foo", domain="com.example")], [], "domain"),
+    "broadcast add": ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
+                       helper.make_node("Add", ["x", "g"], ["y"], name="add1")], [], "broadcasting Add"),
+    "spatial flatten": ([helper.make_node("Flatten", ["x"], ["y"], name="flat1")], [], "Flatten of a"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_unsupported_input_names_operator_node_attribute(case):
+    nodes, inits, expected = BAD[case]
+    model = make_model(nodes, inits)
+    with pytest.raises(attocore.UnsupportedOpError) as info:
+        convert(model)
+    msg = str(info.value)
+    assert expected in msg
+    node = nodes[-1] if case not in ("spatial flatten",) else nodes[0]
+    assert any(n.name in msg for n in nodes), msg
+
+
+def test_check_lists_every_problem_at_once():
+    nodes = [helper.make_node("Sigmoid", ["x"], ["a"], name="s1"),
+             helper.make_node("Conv", ["a", "W"], ["b"], name="c1", dilations=[2, 2], kernel_shape=[3, 3]),
+             helper.make_node("MaxPool", ["b"], ["y"], name="p1", kernel_shape=[2, 2], ceil_mode=1)]
+    problems = check(make_model(nodes, [w("W", [4, 3, 3, 3])], opset=9))
+    text = "\n".join(problems)
+    assert len(problems) == 4
+    for needle in ("opset 9", "'s1' (Sigmoid)", "'c1' (Conv): attribute dilations", "'p1' (MaxPool): attribute ceil_mode"):
+        assert needle in text
+
+
+def test_convert_cli(tmp_path):
+    net = randomize(SmallResNet(), seed=1)
+    export_onnx(net, tmp_path / "r.onnx")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "attocore", "convert", *a], capture_output=True, text=True,
+                                    cwd=tmp_path)
+    ok = run("r.onnx", "--check")
+    assert ok.returncode == 0 and "convertible" in ok.stdout
+    assert run("r.onnx", "r.atto").returncode == 0 and (tmp_path / "r.atto").exists()
+    onnx.save(make_model(*BAD["unknown operator"][:2]), tmp_path / "bad.onnx")
+    bad = run("bad.onnx", "--check")
+    assert bad.returncode == 1 and "operator Sigmoid" in bad.stdout
+    bad = run("bad.onnx", "x.atto")
+    assert bad.returncode == 1 and "Sigmoid" in bad.stderr and not (tmp_path / "x.atto").exists()
