@@ -3,6 +3,7 @@ attocore TVM backend and apache-tvm are installed), in one process, on the same 
 
     python benchmarks/compare.py                      # A-D, 1 and 2 threads, 60 runs each
     python benchmarks/compare.py --nets attonet-d --threads 1 --runs 100
+    python benchmarks/compare.py --nets mobilenet-v2      # via ONNX import (tests/models.py)
 
 Rounds are interleaved (engine order rotates every round) so drift and noise on a shared
 machine hit every engine alike; compare the ratios of one run, never absolute times across
@@ -21,6 +22,9 @@ import time
 import numpy as np
 
 
+OTHER_NETS = {"mobilenet-v2": "MobileNetV2", "small-resnet": "SmallResNet"}
+
+
 def build_engines(name: str, threads: int, workdir: str, want: set):
     """{engine name: callable(x) -> logits} on one random-weight net."""
     import torch
@@ -29,14 +33,25 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
     from attocore.torch import attonet, export
 
     torch.manual_seed(0)
-    net = attonet(name).eval()
-    g = torch.Generator().manual_seed(1)
-    for m in net.modules():  # non-trivial batch norm so folding matters
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
     atto_path = os.path.join(workdir, f"{name}.atto")
-    export(net, atto_path)
+    onnx_path = os.path.join(workdir, f"{name}.onnx")
+    if name in OTHER_NETS:  # defined in tests/models.py, imported through ONNX
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+        import models
+        from attocore.onnx import convert
+        net = models.randomize(getattr(models, OTHER_NETS[name])(), seed=1)
+        models.export_onnx(net, onnx_path)
+        convert(onnx_path, atto_path)
+    else:
+        net = attonet(name).eval()
+        g = torch.Generator().manual_seed(1)
+        for m in net.modules():  # non-trivial batch norm so folding matters
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+        export(net, atto_path)
+        torch.onnx.export(net, torch.zeros(1, 3, 224, 224), onnx_path, input_names=["x"], output_names=["y"],
+                          opset_version=17, dynamo=False)
     engines = {}
     model = attocore.load(atto_path, threads=threads)
     engines["attocore"] = model.run
@@ -49,15 +64,13 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
     if "onnxruntime" in want:
         try:
             import onnxruntime as ort
-            onnx_path = os.path.join(workdir, f"{name}.onnx")
-            torch.onnx.export(net, torch.zeros(1, 3, 224, 224), onnx_path, input_names=["x"], output_names=["y"],
-                              opset_version=17, dynamo=False)
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             sess = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
-            engines["onnxruntime"] = lambda x, s=sess: s.run(None, {"x": x})[0]
+            in_name = sess.get_inputs()[0].name
+            engines["onnxruntime"] = lambda x, s=sess, n=in_name: s.run(None, {n: x})[0]
         except ImportError:
             print("  (onnxruntime not installed: skipped)", file=sys.stderr)
     if "tvm" in want:
@@ -102,15 +115,16 @@ def main(argv=None) -> int:
                    help="peers besides attocore")
     args = p.parse_args(argv)
 
-    from attocore import _core, summary
+    from attocore import _core
     peak = _core.fma_peak_gmacs(0.3)
     print(f"kernels: {_core.isa()}   one core's measured FMA peak: {peak:.1f} G multiply-adds/s")
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.nets:
-            macs = summary(name).macs
+            macs = None
             for threads in args.threads:
-                engines, _ = build_engines(name, threads, workdir, set(args.engines))
+                engines, model = build_engines(name, threads, workdir, set(args.engines))
+                macs = model._native.macs
                 x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
                 times = time_engines(engines, x, args.runs, args.warmup, args.rounds)
                 base = float(np.median(times["attocore"]))
