@@ -1,6 +1,6 @@
 """attocore: a compiled-kernel inference runtime for AttoNets on edge CPUs."""
 from .api import Prediction, Result, run
-from .errors import AttocoreError, FormatError, GraphError, InputError, UnsupportedOpError
+from .errors import AttocoreError, FormatError, GraphError, InputError, ResourceLimitError, UnsupportedOpError
 from .model import Model, load
 from .summary import Summary
 
@@ -13,4 +13,4 @@ def summary(model) -> Summary:
 
 __version__ = "0.1.0"
 __all__ = ["run", "load", "summary", "Model", "Result", "Prediction", "Summary", "AttocoreError",
-           "FormatError", "GraphError", "InputError", "UnsupportedOpError"]
+           "FormatError", "GraphError", "InputError", "ResourceLimitError", "UnsupportedOpError"]

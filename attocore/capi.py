@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from .errors import AttocoreError, FormatError, GraphError, InputError, UnsupportedOpError
+from .errors import AttocoreError, FormatError, GraphError, InputError, ResourceLimitError, UnsupportedOpError
 
 CDEF = """
 typedef enum attocore_status {
@@ -26,7 +26,7 @@ typedef enum attocore_status {
 } attocore_status;
 typedef struct attocore_model attocore_model;
 typedef struct attocore_session attocore_session;
-typedef struct attocore_session_options { int threads; } attocore_session_options;
+typedef struct attocore_session_options { int threads; size_t max_arena_bytes; } attocore_session_options;
 const char* attocore_version(void);
 const char* attocore_last_error(void);
 const char* attocore_isa(void);
@@ -47,7 +47,7 @@ attocore_status attocore_session_run(attocore_session* session, const float* inp
 attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes);
 """
 
-_ERRORS = {1: OSError, 2: FormatError, 3: GraphError, 4: UnsupportedOpError, 5: InputError, 6: FormatError,
+_ERRORS = {1: OSError, 2: FormatError, 3: GraphError, 4: UnsupportedOpError, 5: InputError, 6: ResourceLimitError,
            7: AttocoreError, 8: ValueError}
 
 _ffi = None

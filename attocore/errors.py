@@ -17,5 +17,10 @@ class UnsupportedOpError(GraphError):
     """The graph uses an operator this runtime cannot execute; the message names it."""
 
 
+class ResourceLimitError(FormatError):
+    """A declared size exceeds a limit: a tensor, count or string in a file, or the arena a
+    batch would need (limits in docs/FORMAT.md; the arena limit is a load() option)."""
+
+
 class InputError(AttocoreError, ValueError):
     """An input given to run() has the wrong shape, dtype or content."""

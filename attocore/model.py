@@ -96,20 +96,22 @@ def _native_module():
     return _core
 
 
-def load(model, backend: str = "native", threads: int = 0, force_reference: bool = False) -> Model:
+def load(model, backend: str = "native", threads: int = 0, force_reference: bool = False,
+         max_arena_mb: float = 0) -> Model:
     """Load a weight file path, raw file bytes, or a zoo name ('attonet-a'..'attonet-d').
 
     Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
     force_reference=True (or ATTOCORE_FORCE_REFERENCE=1) runs the portable reference
-    kernels without fusion, for debugging.
+    kernels without fusion, for debugging. max_arena_mb > 0 caps the activation memory a run
+    may plan (ResourceLimitError beyond it).
     """
     if isinstance(model, Model):
         return model
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}'; choose one of {BACKENDS}")
+    graph = None
     if isinstance(model, (bytes, bytearray)):
         data, source = bytes(model), "<bytes>"
-        graph = fmt.decode(data)
     elif zoo.is_zoo_name(model) and not os.path.exists(str(model)):
         graph = zoo.seeded_graph(model)
         data, source = fmt.encode(graph), f"zoo:{zoo.spec(model).name}"
@@ -117,10 +119,15 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         path = os.fspath(model)
         if not os.path.exists(path):
             raise FileNotFoundError(f"no such model file '{path}' (zoo names: {', '.join(zoo.NETS)})")
-        graph, data, source = fmt.load(path), None, path
+        data, source = None, path
     native = None
     if backend == "native":
+        # The C++ loader validates first, so a malformed file gets the same error here as
+        # from the C API and attocore-run; the Python reader then gives the metadata.
         core = _native_module()
-        native = (core.load_bytes(data, threads, force_reference) if data is not None
-                  else core.load_file(source, threads, force_reference))
+        cap = int(max_arena_mb * 2**20)
+        native = (core.load_bytes(data, threads, force_reference, cap) if data is not None
+                  else core.load_file(source, threads, force_reference, cap))
+    if graph is None:
+        graph = fmt.decode(data) if data is not None else fmt.load(source)
     return Model(graph, source, backend, native, threads)

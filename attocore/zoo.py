@@ -111,7 +111,7 @@ def has_projection(cin: int, m: ModuleSpec) -> bool:
 
 
 def build_graph(net: NetSpec, params: dict, num_classes: int = DEFAULT_CLASSES,
-                labels=None, extra=None) -> Graph:
+                labels=None, extra=None, input_hw: int = INPUT_SHAPE[1]) -> Graph:
     """Graph of `net` with params {layer name: (weight OIHW, bias)} incl. 'fc': (W [O,I], b)."""
     tensors, ops = {}, []
 
@@ -139,7 +139,8 @@ def build_graph(net: NetSpec, params: dict, num_classes: int = DEFAULT_CLASSES,
         return y, out_shape
 
     layers = {l.name: l for l in conv_layers(net)}
-    shape = (1,) + INPUT_SHAPE
+    shape_in = (3, input_hw, input_hw)
+    shape = (1, 3, input_hw, input_hw)
     x = act("input", shape)
     x, shape = conv(layers["stem"], x, shape)
     pooled = (1, shape[1], (shape[2] - 1) // 2 + 1, (shape[3] - 1) // 2 + 1)
@@ -165,7 +166,8 @@ def build_graph(net: NetSpec, params: dict, num_classes: int = DEFAULT_CLASSES,
     logits = act("logits", (1, num_classes))
     ops.append(Op("fully_connected", "fc", [g, const("fc.weight", fw), const("fc.bias", fb)], [logits]))
     labels = tuple(labels) if labels else tuple(f"class_{i}" for i in range(num_classes))
-    md = Metadata(name=net.name, input_shape=INPUT_SHAPE, labels=labels, extra=dict(extra or {}))
+    md = Metadata(name=net.name, input_shape=shape_in, labels=labels, extra=dict(extra or {}),
+                  resize=round(input_hw * 256 / 224))
     return Graph(md, tensors, ops, ["input"], ["logits"])
 
 
@@ -188,7 +190,16 @@ def seeded_params(net: NetSpec, num_classes: int = DEFAULT_CLASSES, seed: int = 
     return params
 
 
-def seeded_graph(name: str, seed: int = 0) -> Graph:
+def shrunk(net: NetSpec, divisor: int) -> NetSpec:
+    """The same architecture with every width divided (at least 1): small files with the
+    real graph structure, for fuzzing seeds and fast tests."""
+    d = lambda c: max(1, c // divisor)
+    return NetSpec(f"{net.name}/{divisor}", d(net.c0),
+                   tuple(ModuleSpec(d(m.c1), m.k, m.stride, d(m.c3), d(m.cout)) for m in net.modules))
+
+
+def seeded_graph(name: str, seed: int = 0, input_hw: int = INPUT_SHAPE[1]) -> Graph:
+    """The zoo net with seeded weights; a smaller input_hw gives a shrunk net (tests, fuzzing)."""
     net = spec(name)
     return build_graph(net, seeded_params(net, seed=seed),
-                       extra={"trained": "false", "weights": f"seeded random, seed {seed}"})
+                       extra={"trained": "false", "weights": f"seeded random, seed {seed}"}, input_hw=input_hw)

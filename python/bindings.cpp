@@ -17,12 +17,23 @@ using namespace attocore;
 
 namespace {
 
-// A loaded model plus one session; run() calls are serialised per NativeModel.
+// A loaded model and a pool of sessions: concurrent run() calls from Python threads (the
+// GIL is released while running) each take a free session, or make one, so they proceed in
+// parallel on one shared CompiledModel.
 class NativeModel {
  public:
-  NativeModel(std::shared_ptr<ModelFile> file, int threads, bool force_reference)
+  NativeModel(std::shared_ptr<ModelFile> file, int threads, bool force_reference, size_t max_arena_bytes)
       : model_(std::make_shared<CompiledModel>(std::move(file), CompileOptions{force_reference, true})),
-        session_(model_, threads) {}
+        threads_(threads),
+        max_arena_bytes_(max_arena_bytes) {
+    idle_.push_back(new_session());
+  }
+
+  std::unique_ptr<Session> new_session() {
+    auto s = std::make_unique<Session>(model_, threads_);
+    if (max_arena_bytes_) s->set_max_arena_bytes(max_arena_bytes_);
+    return s;
+  }
 
   py::array_t<float> run(py::handle x_obj, bool profile, py::list* timings_out) {
     py::array x = py::array::ensure(x_obj);
@@ -45,8 +56,8 @@ class NativeModel {
     std::vector<StepTiming> timings;
     {
       py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(mutex_);
-      session_.run(xc.data(), batch, out.mutable_data(), profile ? &timings : nullptr);
+      SessionLease lease(*this);
+      lease.session->run(xc.data(), batch, out.mutable_data(), profile ? &timings : nullptr);
     }
     if (timings_out)
       for (const auto& t : timings) timings_out->append(py::make_tuple(t.name, t.kernel, t.macs, t.seconds));
@@ -54,11 +65,14 @@ class NativeModel {
   }
 
   size_t arena_bytes(int batch) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return session_.arena_bytes(batch);
+    SessionLease lease(*this);
+    return lease.session->arena_bytes(batch);
   }
 
-  int threads() const { return session_.threads(); }
+  int threads() {
+    SessionLease lease(*this);
+    return lease.session->threads();
+  }
   std::string isa() const { return isa_name(model_->isa()); }
   int64_t macs() const { return model_->total_macs(); }
 
@@ -69,9 +83,29 @@ class NativeModel {
   }
 
  private:
+  // Borrows an idle session for the duration of one call (makes one if none is idle).
+  struct SessionLease {
+    explicit SessionLease(NativeModel& m) : owner(m) {
+      std::lock_guard<std::mutex> lock(owner.mutex_);
+      if (!owner.idle_.empty()) {
+        session = std::move(owner.idle_.back());
+        owner.idle_.pop_back();
+      }
+      if (!session) session = owner.new_session();
+    }
+    ~SessionLease() {
+      std::lock_guard<std::mutex> lock(owner.mutex_);
+      owner.idle_.push_back(std::move(session));
+    }
+    NativeModel& owner;
+    std::unique_ptr<Session> session;
+  };
+
   std::shared_ptr<CompiledModel> model_;
-  Session session_;
+  int threads_;
+  size_t max_arena_bytes_;  // 0: the default limit
   std::mutex mutex_;
+  std::vector<std::unique_ptr<Session>> idle_;
 };
 
 }  // namespace
@@ -84,6 +118,7 @@ PYBIND11_MODULE(_core, m) {
   static py::object graph_error = errors.attr("GraphError");
   static py::object unsupported_error = errors.attr("UnsupportedOpError");
   static py::object input_error = errors.attr("InputError");
+  static py::object resource_error = errors.attr("ResourceLimitError");
   static py::object base_error = errors.attr("AttocoreError");
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -92,8 +127,8 @@ PYBIND11_MODULE(_core, m) {
       py::object cls = base_error;
       switch (e.code()) {
         case ErrorCode::kIo: PyErr_SetString(PyExc_OSError, e.what()); return;
-        case ErrorCode::kFormat:
-        case ErrorCode::kResource: cls = format_error; break;
+        case ErrorCode::kFormat: cls = format_error; break;
+        case ErrorCode::kResource: cls = resource_error; break;
         case ErrorCode::kGraph: cls = graph_error; break;
         case ErrorCode::kUnsupported: cls = unsupported_error; break;
         case ErrorCode::kInput: cls = input_error; break;
@@ -118,17 +153,18 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("macs", &NativeModel::macs)
       .def("kernels", &NativeModel::kernels);
 
-  m.def("load_file", [](const std::string& path, int threads, bool force_reference) {
-        return std::make_unique<NativeModel>(ModelFile::open(path), threads, force_reference);
+  m.def("load_file", [](const std::string& path, int threads, bool force_reference, size_t max_arena_bytes) {
+        return std::make_unique<NativeModel>(ModelFile::open(path), threads, force_reference, max_arena_bytes);
       },
-      py::arg("path"), py::arg("threads") = 0, py::arg("force_reference") = false);
-  m.def("load_bytes", [](py::bytes data, int threads, bool force_reference) {
+      py::arg("path"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
+  m.def("load_bytes", [](py::bytes data, int threads, bool force_reference, size_t max_arena_bytes) {
         char* buffer = nullptr;
         Py_ssize_t size = 0;
         if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
-        return std::make_unique<NativeModel>(ModelFile::from_memory(buffer, size_t(size)), threads, force_reference);
+        return std::make_unique<NativeModel>(ModelFile::from_memory(buffer, size_t(size)), threads, force_reference,
+                                             max_arena_bytes);
       },
-      py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false);
+      py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
   m.def("hardware_threads", &ThreadPool::hardware_threads);
   m.def("isa", [](bool force_reference) { return std::string(isa_name(best_isa(force_reference))); },
         py::arg("force_reference") = false, "the instruction set the kernels will use");

@@ -49,3 +49,12 @@ def exported(tmp_path_factory):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def cpp_build(tmp_path_factory):
+    """The C++ tree (core, C API, attocore-run, C++ tests) built natively without Python."""
+    from cmake_build import build
+    d = tmp_path_factory.mktemp("cpp-build")
+    build(d, "-DCMAKE_BUILD_TYPE=Release")
+    return d

@@ -7,13 +7,6 @@ import pytest
 from cmake_build import build, ctest
 
 
-@pytest.fixture(scope="session")
-def cpp_build(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cpp-build")
-    build(d, "-DCMAKE_BUILD_TYPE=Release")
-    return d
-
-
 def test_ctest_passes(cpp_build):
     out = ctest(cpp_build)
     for name in ("test_gemm_kernels", "test_dwconv_kernels", "test_conv_kernels", "test_pwpw_kernels",

@@ -130,7 +130,10 @@ attocore_status attocore_model_normalization(const attocore_model* model, float*
 }
 
 void attocore_session_options_init(attocore_session_options* options) {
-  if (options) options->threads = 0;
+  if (options) {
+    options->threads = 0;
+    options->max_arena_bytes = 0;
+  }
 }
 
 attocore_status attocore_session_create(const attocore_model* model, const attocore_session_options* options,
@@ -139,7 +142,11 @@ attocore_status attocore_session_create(const attocore_model* model, const attoc
   *session = nullptr;
   const int threads = options ? options->threads : 0;
   if (threads < 0 || threads > 1024) return fail_with(ATTOCORE_ERROR_ARGUMENT, "threads must be in [0, 1024]");
-  return guarded([&] { *session = new attocore_session(model->compiled, threads); });
+  return guarded([&] {
+    auto s = std::make_unique<attocore_session>(model->compiled, threads);
+    if (options && options->max_arena_bytes) s->session.set_max_arena_bytes(options->max_arena_bytes);
+    *session = s.release();
+  });
 }
 
 void attocore_session_free(attocore_session* session) { delete session; }

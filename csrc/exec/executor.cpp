@@ -76,10 +76,10 @@ const MemoryPlan& Session::plan_for(int batch) {
     BufferRequest r;
     // In 64 bits first: a file may declare tensors whose batch size would overflow size_t.
     const uint64_t bytes = uint64_t(g.tensors[tensor].elements) * uint64_t(batch) * sizeof(float);
-    if (bytes > kMaxArenaBytes)
+    if (bytes > max_arena_bytes_)
       fail(ErrorCode::kResource, "tensor '" + g.tensors[tensor].name + "' at batch " + std::to_string(batch) +
-                                     " needs " + std::to_string(bytes >> 20) + " MiB, over the arena limit of " +
-                                     std::to_string(kMaxArenaBytes >> 20) + " MiB");
+                                     " needs " + std::to_string(bytes / 1024) + " KiB, over the arena limit of " +
+                                     std::to_string(max_arena_bytes_ / 1024) + " KiB");
     r.bytes = size_t(bytes);
     r.first_step = r.last_step = step;
     request_of[tensor] = int(requests.size());
@@ -93,9 +93,10 @@ const MemoryPlan& Session::plan_for(int batch) {
   }
   requests[request_of[g.output]].last_step = int(steps.size());
   MemoryPlan plan = plan_memory(requests);
-  if (plan.arena_bytes > kMaxArenaBytes)
-    fail(ErrorCode::kResource, "batch " + std::to_string(batch) + " needs a " + std::to_string(plan.arena_bytes >> 20) +
-                                   " MiB arena, over the limit of " + std::to_string(kMaxArenaBytes >> 20) + " MiB");
+  if (plan.arena_bytes > max_arena_bytes_)
+    fail(ErrorCode::kResource, "batch " + std::to_string(batch) + " needs a " +
+                                   std::to_string(plan.arena_bytes / 1024) + " KiB arena, over the limit of " +
+                                   std::to_string(max_arena_bytes_ / 1024) + " KiB");
   // Re-index offsets by tensor id for the run loop.
   MemoryPlan by_tensor;
   by_tensor.arena_bytes = plan.arena_bytes;

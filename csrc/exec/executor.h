@@ -73,6 +73,8 @@ class Session {
   void run(const float* input, int batch, float* output, std::vector<StepTiming>* timings = nullptr);
   size_t arena_bytes(int batch);
   int threads() const { return pool_.threads(); }
+  // A run whose plan needs a larger arena fails with kResource (default kMaxArenaBytes).
+  void set_max_arena_bytes(size_t bytes) { max_arena_bytes_ = bytes < kMaxArenaBytes ? bytes : kMaxArenaBytes; }
   const CompiledModel& model() const { return *model_; }
 
  private:
@@ -81,6 +83,7 @@ class Session {
   std::shared_ptr<const CompiledModel> model_;
   ThreadPool pool_;
   std::map<int, MemoryPlan> plans_;
+  size_t max_arena_bytes_ = kMaxArenaBytes;
   std::unique_ptr<float[], void (*)(float*)> arena_{nullptr, nullptr};
   size_t arena_capacity_ = 0;
   std::vector<float> scratch_;  // threads x model's per-thread scratch

@@ -84,6 +84,7 @@ void read_metadata(ByteReader& r, Metadata& md) {
       fail(ErrorCode::kFormat, "normalisation std must be finite and positive, mean finite");
   md.resize = r.read<uint32_t>("resize");
   uint32_t labels = r.count("labels", limits::kMaxLabels);
+  if (uint64_t(labels) * 4 > r.remaining()) fail(ErrorCode::kFormat, "more labels declared than the file holds");
   for (uint32_t i = 0; i < labels; ++i) md.labels.push_back(r.string("label", limits::kMaxString));
   uint32_t extra = r.count("metadata entries", limits::kMaxExtra);
   for (uint32_t i = 0; i < extra; ++i) {
@@ -94,6 +95,9 @@ void read_metadata(ByteReader& r, Metadata& md) {
 
 void read_tensors(ByteReader& r, Graph& g, const uint8_t* data, uint64_t data_size) {
   uint32_t n = r.count("tensors", limits::kMaxTensors);
+  // Allocate only what the bytes can justify: a tensor record takes at least 16 bytes.
+  if (uint64_t(n) * 16 > r.remaining())
+    fail(ErrorCode::kFormat, std::to_string(n) + " tensors declared but the graph section is too short for them");
   std::set<std::string> names;
   g.tensors.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
@@ -175,6 +179,8 @@ void read_attribute(ByteReader& r, OpInfo& op) {
 
 void read_ops(ByteReader& r, Graph& g) {
   uint32_t n = r.count("ops", limits::kMaxOps);
+  if (uint64_t(n) * 14 > r.remaining())  // an op record takes at least 14 bytes
+    fail(ErrorCode::kFormat, std::to_string(n) + " ops declared but the graph section is too short for them");
   g.ops.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
     OpInfo& op = g.ops[i];

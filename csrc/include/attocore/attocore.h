@@ -39,7 +39,8 @@ typedef struct attocore_model attocore_model;
 typedef struct attocore_session attocore_session;
 
 typedef struct attocore_session_options {
-  int threads; /* 0: the machine's cores */
+  int threads;            /* 0: the machine's cores */
+  size_t max_arena_bytes; /* 0: the default limit (8 GiB, 1 GiB on 32-bit); runs needing more fail */
 } attocore_session_options;
 
 ATTOCORE_API const char* attocore_version(void);
