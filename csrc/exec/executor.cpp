@@ -34,6 +34,13 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
         if (!g.tensors[t].constant) step.inputs.push_back(t);
       step.output = op.outputs[0];
       step.macs = op_macs(g, op);
+    } else if (group.kind == FusedOps::Kind::kConvAdd) {
+      const OpInfo& conv = g.ops[group.first];
+      step.name = conv.name + "+" + g.ops[group.add].name;
+      step.type = OpType::kConv2d;
+      step.inputs = {conv.inputs[0], group.shortcut};
+      step.output = g.ops[group.add].outputs[0];
+      step.macs = op_macs(g, conv);
     } else {
       const OpInfo& first = g.ops[group.first];
       const int last = group.add >= 0 ? group.add : group.second;

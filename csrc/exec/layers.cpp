@@ -77,26 +77,38 @@ class ConvRefLayer : public Layer {
   std::vector<float> packed_, bias_;
 };
 
-// Dense convolution (groups = 1) on the GEMM microkernel.
+// Dense convolution (groups = 1) on the GEMM microkernel; with `residual`, a 1x1 conv
+// whose residual add (and that add's activation) runs in the GEMM epilogue.
 class ConvGemmLayer : public Layer {
  public:
-  ConvGemmLayer(const Graph& g, const OpInfo& op, const KernelTable& table)
+  ConvGemmLayer(const Graph& g, const OpInfo& op, const KernelTable& table, bool residual = false,
+                Activation act = Activation::kNone)
       : conv_(conv_shape(g, op), table.gemm_for(conv_shape(g, op).out_c), g.tensors[op.inputs[1]].data,
               bias_of(g, op)),
-        act_(op.activation) {}
+        act_(residual ? act : op.activation),
+        residual_(residual) {}
   void run(const RunContext& ctx, const float* const* in, float* out) const override {
     const int pixels = ctx.batch * conv_.shape.out_h * conv_.shape.out_w;
     const int tile = conv_.direct ? conv_.kernel->mr * 16 : conv_.tile;
-    for_pixels(ctx, pixels, tile, conv_.kernel->mr, [&](int p0, int p1, float* scratch) { conv_.run(in[0], out, scratch, act_, p0, p1); });
+    for_pixels(ctx, pixels, tile, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
+      if (residual_) {
+        const Conv2dShape& s = conv_.shape;
+        gemm(*conv_.kernel, p1 - p0, in[0] + size_t(p0) * s.in_c, s.in_c, conv_.b, out + size_t(p0) * s.out_c,
+             s.out_c, in[1] + size_t(p0) * s.out_c, s.out_c, act_);
+      } else {
+        conv_.run(in[0], out, scratch, act_, p0, p1);
+      }
+    });
   }
   std::string kernel_name() const override {
-    return std::string(conv_.direct ? "conv1x1:" : "im2col:") + conv_.kernel->name;
+    return std::string(residual_ ? "conv1x1+res:" : conv_.direct ? "conv1x1:" : "im2col:") + conv_.kernel->name;
   }
   size_t scratch_floats() const override { return conv_.scratch_floats(); }
 
  private:
   Conv2dGemm conv_;
   Activation act_;
+  bool residual_;
 };
 
 // The first convolution, reading the caller's NCHW input directly.
@@ -311,6 +323,8 @@ std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const K
 std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const KernelTable& table,
                                   const LayerOptions& options) {
   if (f.kind == FusedOps::Kind::kPwpw) return std::make_unique<PwpwLayer>(g, f, table);
+  if (f.kind == FusedOps::Kind::kConvAdd)
+    return std::make_unique<ConvGemmLayer>(g, g.ops[f.first], table, true, g.ops[f.add].activation);
   const OpInfo& op = g.ops[f.op];
   switch (op.type) {
     case OpType::kConv2d: return make_conv_layer(g, op, table, options);

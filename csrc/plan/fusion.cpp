@@ -67,6 +67,28 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable) {
       groups.push_back(f);
     }
   }
+  if (enable) {
+    for (int a = 0; a < n_ops; ++a) {
+      const OpInfo& add = g.ops[a];
+      if (absorbed[a] || add.type != OpType::kAdd) continue;
+      for (int side = 0; side < 2; ++side) {
+        const int t = add.inputs[side], other = add.inputs[1 - side];
+        const int c = producer[t];
+        if (c < 0 || absorbed[c] || group_at[c] >= 0 || !internal(t) || !is_pointwise(g, g.ops[c], false) ||
+            g.ops[c].activation != Activation::kNone || other == t)
+          continue;
+        FusedOps f;
+        f.kind = FusedOps::Kind::kConvAdd;
+        f.first = c;
+        f.add = a;
+        f.shortcut = other;
+        absorbed[c] = absorbed[a] = true;
+        group_at[a] = int(groups.size());
+        groups.push_back(f);
+        break;
+      }
+    }
+  }
   std::vector<FusedOps> order;
   for (int i = 0; i < n_ops; ++i) {
     if (group_at[i] >= 0) {

@@ -9,13 +9,15 @@
 namespace attocore {
 
 struct FusedOps {
-  enum class Kind { kSingle, kPwpw } kind = Kind::kSingle;
+  // kConvAdd: a 1x1 convolution whose only reader is a residual add (MobileNet/ResNet
+  // style): the add and its activation run in the GEMM's epilogue.
+  enum class Kind { kSingle, kPwpw, kConvAdd } kind = Kind::kSingle;
   int op = -1;          // kSingle: the op
   int first = -1;       // kPwpw: c2 -> c3 conv
   int second = -1;      // kPwpw: c3 -> cout conv
   int add = -1;         // kPwpw: the residual add, or -1
   int projection = -1;  // kPwpw: the shortcut's 1x1 conv, or -1
-  int shortcut = -1;    // kPwpw: identity shortcut tensor, or the projection's input
+  int shortcut = -1;    // kPwpw: identity shortcut tensor, or the projection's input; kConvAdd: the other addend
 };
 
 // In execution order; each fused group sits where its last op stood.
