@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("model", help="weight file or zoo name (attonet-a .. attonet-d)")
     r.add_argument("image", nargs="?", help="JPEG/PNG (default: the bundled sample image)")
     r.add_argument("--top-k", type=int, default=5)
-    r.add_argument("--backend", choices=["native", "numba"], default="native")
+    r.add_argument("--backend", choices=["native", "numba", "tvm"], default="native")
     r.add_argument("--threads", type=int, default=0, help="0 = all cores")
     r.set_defaults(fn=cmd_run)
 

@@ -9,7 +9,7 @@ from . import format as fmt
 from . import zoo
 from .errors import InputError
 
-BACKENDS = ("native", "numba")
+BACKENDS = ("native", "numba", "tvm")
 
 
 class Model:
@@ -46,8 +46,8 @@ class Model:
 
     @property
     def isa(self) -> str:
-        """Kernel set in use: 'avx2', 'neon' or 'ref' (numba backend: 'numba')."""
-        return self._native.isa if self._native is not None else "numba"
+        """Kernel set in use: 'avx2', 'neon' or 'ref' (other backends: their name)."""
+        return self._native.isa if self._native is not None else self.backend
 
     def arena_bytes(self, batch: int = 1) -> int:
         """Peak activation memory of the native executor's static plan at this batch size."""
@@ -75,9 +75,13 @@ class Model:
         x = self.check_input(x)
         if self.backend == "native":
             return self._native.run(x)
-        if self._numba is None:
-            from .numba_backend import NumbaExecutor
-            self._numba = NumbaExecutor(self.graph)
+        if self._numba is None:  # the Python-side executor of this backend, made on first use
+            if self.backend == "tvm":
+                from .tvm import TvmExecutor
+                self._numba = TvmExecutor(self.graph, threads=self.threads)
+            else:
+                from .numba_backend import NumbaExecutor
+                self._numba = NumbaExecutor(self.graph)
         return self._numba.run(x)
 
     def profile(self, x):

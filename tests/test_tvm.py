@@ -1,0 +1,31 @@
+"""The TVM backend (Relax built from the attocore graph, untuned) against the native one."""
+import numpy as np
+import pytest
+
+import attocore
+from attocore import zoo
+from attocore import format as fmt
+from conftest import NETS
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_tvm_matches_native(name, rng):
+    data = fmt.encode(zoo.seeded_graph(name, seed=11))
+    x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+    native = attocore.load(data).run(x)
+    got = attocore.load(data, backend="tvm").run(x)
+    assert np.abs(got - native).max() <= 1e-4 * np.abs(native).max() + 1e-5
+
+
+def test_tvm_relax_module_has_every_op():
+    from attocore.tvm import to_relax
+    mod = to_relax(zoo.seeded_graph("attonet-d"), batch=2)
+    text = mod.script()
+    for needle in ("R.nn.conv2d", "R.nn.max_pool2d", "R.mean", "R.matmul", "R.nn.relu", "(2, 3, 224, 224)"):
+        assert needle in text
+
+
+def test_run_with_tvm_backend_end_to_end():
+    r = attocore.run("attonet-d", np.full((224, 224, 3), 128, np.uint8), backend="tvm", top_k=3)
+    ref = attocore.run("attonet-d", np.full((224, 224, 3), 128, np.uint8), top_k=3)
+    assert [p.index for p in r.top_k] == [p.index for p in ref.top_k]
