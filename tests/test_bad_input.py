@@ -107,7 +107,7 @@ def test_malformed_file_is_refused_in_subprocess(tmp_path, case):
     result = json.loads(proc.stdout)
     for side in ("python", "native"):
         kind, message = result[side]
-        assert kind in ("FormatError", "GraphError", "UnsupportedOpError"), f"{side}: {kind}: {message}"
+        assert kind in ("FormatError", "ResourceLimitError", "GraphError", "UnsupportedOpError"), f"{side}: {kind}: {message}"
         assert expected.lower() in message.lower(), f"{side} message for '{case}' does not name it: {message}"
 
 

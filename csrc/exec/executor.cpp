@@ -32,14 +32,14 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
       step.type = op.type;
       for (int t : op.inputs)
         if (!g.tensors[t].constant) step.inputs.push_back(t);
-      step.output = op.outputs[0];
+      step.outputs = {op.outputs[0]};
       step.macs = op_macs(g, op);
     } else if (group.kind == FusedOps::Kind::kConvAdd) {
       const OpInfo& conv = g.ops[group.first];
       step.name = conv.name + "+" + g.ops[group.add].name;
       step.type = OpType::kConv2d;
       step.inputs = {conv.inputs[0], group.shortcut};
-      step.output = g.ops[group.add].outputs[0];
+      step.outputs = {g.ops[group.add].outputs[0]};
       step.macs = op_macs(g, conv);
     } else {
       const OpInfo& first = g.ops[group.first];
@@ -48,8 +48,12 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
       step.type = OpType::kConv2d;
       step.inputs.push_back(first.inputs[0]);
       if (group.shortcut >= 0) step.inputs.push_back(group.shortcut);
-      step.output = g.ops[last].outputs[0];
-      for (int op : {group.first, group.second, group.projection})
+      step.outputs = {g.ops[last].outputs[0]};
+      if (group.next >= 0) {
+        step.outputs.push_back(g.ops[group.next].outputs[0]);
+        step.name += "+" + g.ops[group.next].name;
+      }
+      for (int op : {group.first, group.second, group.projection, group.next})
         if (op >= 0) step.macs += op_macs(g, g.ops[op]);
     }
     steps_.push_back(std::move(step));
@@ -96,7 +100,7 @@ const MemoryPlan& Session::plan_for(int batch) {
   for (int i = 0; i < int(steps.size()); ++i) {
     for (int t : steps[i].inputs)
       if (request_of[t] >= 0) requests[request_of[t]].last_step = i;
-    add(steps[i].output, i);
+    for (int t : steps[i].outputs) add(t, i);
   }
   requests[request_of[g.output]].last_step = int(steps.size());
   MemoryPlan plan = plan_memory(requests);
@@ -147,11 +151,13 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
   RunContext ctx{&pool_, batch, scratch_.data(), scratch_per_thread,
                  scratch_.data() + scratch_per_thread * pool_.threads()};
   const float* inputs[16];  // op arity is bounded by limits::kMaxOpArity
+  float* outputs[2];
   if (timings) timings->clear();
   for (const Step& step : model_->steps()) {
     for (size_t i = 0; i < step.inputs.size(); ++i) inputs[i] = buffer(step.inputs[i]);
+    for (size_t i = 0; i < step.outputs.size(); ++i) outputs[i] = buffer(step.outputs[i]);
     auto t0 = std::chrono::steady_clock::now();
-    step.layer->run(ctx, inputs, buffer(step.output));
+    step.layer->run(ctx, inputs, outputs);
     if (timings) {
       std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
       timings->push_back({step.name, step.layer->kernel_name(), step.macs, dt.count()});

@@ -19,8 +19,8 @@ struct Step {
   std::string name;
   OpType type;
   std::unique_ptr<Layer> layer;
-  std::vector<int> inputs;  // activation tensor ids
-  int output = -1;
+  std::vector<int> inputs;   // activation tensor ids
+  std::vector<int> outputs;  // usually one; a module tail with its next compression attached has two
   int64_t macs = 0;  // at batch 1
 };
 

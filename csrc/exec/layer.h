@@ -26,8 +26,9 @@ struct RunContext {
 class Layer {
  public:
   virtual ~Layer() = default;
-  // inputs: the step's activation inputs (constants were captured at creation).
-  virtual void run(const RunContext& ctx, const float* const* inputs, float* output) const = 0;
+  // inputs: the step's activation inputs (constants were captured at creation); outputs:
+  // one buffer per output (a fused step may produce two).
+  virtual void run(const RunContext& ctx, const float* const* inputs, float* const* outputs) const = 0;
   virtual std::string kernel_name() const = 0;
   virtual size_t scratch_floats() const { return 0; }  // per thread
   virtual size_t shared_scratch_floats() const { return 0; }

@@ -61,7 +61,8 @@ class ConvRefLayer : public Layer {
     conv2d_ref_pack(s_, g.tensors[op.inputs[1]].data, packed_.data());
     if (const float* b = bias_of(g, op)) bias_.assign(b, b + s_.out_c);
   }
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     Conv2dShape s = s_;
     s.batch = ctx.batch;
     const float* bias = bias_.empty() ? nullptr : bias_.data();
@@ -87,7 +88,8 @@ class ConvGemmLayer : public Layer {
               bias_of(g, op)),
         act_(residual ? act : op.activation),
         residual_(residual) {}
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     const int pixels = ctx.batch * conv_.shape.out_h * conv_.shape.out_w;
     const int tile = conv_.direct ? conv_.kernel->mr * 16 : conv_.tile;
     for_pixels(ctx, pixels, tile, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
@@ -119,7 +121,8 @@ class StemLayer : public Layer {
     s_ = make_stem_shape(c.in_c, c.in_h, c.in_w, c.out_c, c.out_h, c.out_w, op.window);
     weights_ = pack_stem(s_, g.tensors[op.inputs[1]].data, bias_of(g, op));
   }
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     for (int n = 0; n < ctx.batch; ++n) {
       stem_pad_image(s_, in[0] + size_t(n) * s_.in_c * s_.in_h * s_.in_w, ctx.shared_scratch);
       float* image_out = out + size_t(n) * s_.out_h * s_.out_w * s_.out_c;
@@ -151,7 +154,8 @@ class DwconvLayer : public Layer {
     s_.window = op.window;
     weights_ = pack_dwconv(s_, kernel_.cw, g.tensors[op.inputs[1]].data, bias_of(g, op));
   }
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     DwconvShape s = s_;
     s.batch = ctx.batch;
     ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int) {
@@ -195,14 +199,22 @@ class PwpwLayer : public Layer {
     const Activation act_out = f.add >= 0 ? g.ops[f.add].activation : op2.activation;
     pwpw_ = Pwpw(s, table.gemm_for(s.c3), table.gemm_for(s.cout), g.tensors[op1.inputs[1]].data, bias_of(g, op1),
                  g.tensors[op2.inputs[1]].data, bias_of(g, op2), wp, bp, op1.activation, act_out);
-    name_ = std::string("pwpw") + (f.projection >= 0 ? "+proj:" : f.add >= 0 ? "+res:" : ":") +
-            pwpw_.second_kernel->name;
+    if (f.next >= 0) {
+      const OpInfo& n = g.ops[f.next];
+      const int c = int(shape_of(g, n.outputs[0])[1]);
+      pwpw_.attach_next(table.gemm_for(c), c, g.tensors[n.inputs[1]].data, bias_of(g, n), n.activation);
+    }
+    name_ = std::string("pwpw") + (f.projection >= 0 ? "+proj" : f.add >= 0 ? "+res" : "") +
+            (f.next >= 0 ? "+next:" : ":") + pwpw_.second_kernel->name;
   }
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     const PwpwShape& s = pwpw_.shape;
     const int pixels = ctx.batch * s.out_h * s.out_w;
     const float* x = s.shortcut == Shortcut::kNone ? nullptr : in[1];
-    for_pixels(ctx, pixels, pwpw_.tile, pwpw_.second_kernel->mr, [&](int p0, int p1, float* scratch) { pwpw_.run(in[0], x, out, scratch, p0, p1); });
+    float* next_out = pwpw_.next_kernel ? outs[1] : nullptr;
+    for_pixels(ctx, pixels, pwpw_.tile, pwpw_.second_kernel->mr,
+               [&](int p0, int p1, float* scratch) { pwpw_.run(in[0], x, out, scratch, p0, p1, next_out); });
   }
   std::string kernel_name() const override { return name_; }
   size_t scratch_floats() const override { return pwpw_.scratch_floats(); }
@@ -219,7 +231,8 @@ class PoolLayer : public Layer {
     const auto& y = shape_of(g, op.outputs[0]);
     c_ = int(x[1]), in_h_ = int(x[2]), in_w_ = int(x[3]), out_h_ = int(y[2]), out_w_ = int(y[3]);
   }
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     ctx.pool->parallel_for(ctx.batch * out_h_, [&](int r0, int r1, int) {
       if (average_) {
         avgpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], act_, out, r0, r1);
@@ -243,7 +256,8 @@ class GlobalAvgPoolLayer : public Layer {
     const auto& x = shape_of(g, op.inputs[0]);
     c_ = int(x[1]), hw_ = int(x[2] * x[3]);
   }
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     global_avgpool_ref(ctx.batch, hw_, c_, in[0], act_, out);
   }
   std::string kernel_name() const override { return "global_avgpool_ref"; }
@@ -261,7 +275,8 @@ class FullyConnectedLayer : public Layer {
     weight_ = w.data;  // zero copy: row-major [out, in] is what the kernel reads
     bias_ = bias_of(g, op);
   }
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     fully_connected_ref(ctx.batch, in_, out_, in[0], weight_, bias_, act_, out);
   }
   std::string kernel_name() const override { return "fully_connected_ref"; }
@@ -276,7 +291,8 @@ class FullyConnectedLayer : public Layer {
 class AddLayer : public Layer {
  public:
   AddLayer(const Graph& g, const OpInfo& op) : act_(op.activation), n_(per_sample(shape_of(g, op.outputs[0]))) {}
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     const int64_t total = n_ * ctx.batch, grain = 4096;
     ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
       const int64_t begin = b0 * grain, end = std::min<int64_t>(total, b1 * grain);
@@ -293,7 +309,8 @@ class AddLayer : public Layer {
 class ActivationLayer : public Layer {
  public:
   ActivationLayer(const Graph& g, const OpInfo& op) : act_(op.activation), n_(per_sample(shape_of(g, op.outputs[0]))) {}
-  void run(const RunContext& ctx, const float* const* in, float* out) const override {
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
     const size_t n = size_t(n_) * ctx.batch;
     for (size_t i = 0; i < n; ++i) out[i] = activate(act_, in[0][i]);
   }

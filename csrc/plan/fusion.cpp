@@ -89,6 +89,22 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable) {
       }
     }
   }
+  // Attach to each module tail the next 1x1 convolution that reads its output (AttoNet's
+  // next compression): the tile it needs was just written and is still in cache.
+  if (enable) {
+    for (FusedOps& f : groups) {
+      if (f.kind != FusedOps::Kind::kPwpw) continue;
+      const int last = f.add >= 0 ? f.add : f.second;
+      const int out = g.ops[last].outputs[0];
+      for (int c = last + 1; c < n_ops; ++c) {
+        const OpInfo& op = g.ops[c];
+        if (absorbed[c] || group_at[c] >= 0 || op.inputs[0] != out || !is_pointwise(g, op, false)) continue;
+        f.next = c;
+        absorbed[c] = true;
+        break;
+      }
+    }
+  }
   std::vector<FusedOps> order;
   for (int i = 0; i < n_ops; ++i) {
     if (group_at[i] >= 0) {

@@ -17,6 +17,8 @@ struct FusedOps {
   int second = -1;      // kPwpw: c3 -> cout conv
   int add = -1;         // kPwpw: the residual add, or -1
   int projection = -1;  // kPwpw: the shortcut's 1x1 conv, or -1
+  int next = -1;        // kPwpw: the following 1x1 conv reading the module output (next module's
+                        // compression), run on each tile while it is hot; its output is a second output
   int shortcut = -1;    // kPwpw: identity shortcut tensor, or the projection's input; kConvAdd: the other addend
 };
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/dispatch/kernel_table.h"
+#include "kernels/eltwise/activation.h"
 #include "kernels/pwpw/pwpw.h"
 #include "test_harness.h"
 #include "zoo_shapes.h"
@@ -28,18 +29,36 @@ static void check(int batch, int in_hw, int stride, int cin, int c2, int c3, int
   std::vector<float> want(size_t(pixels) * cout);
   pwpw_reference(s, w1.data(), b1.data(), w2.data(), b2.data(), proj ? wp.data() : nullptr, proj ? bp.data() : nullptr,
                  act1, act_out, x2.data(), x.data(), want.data(), pixels);
+  // The attached next product (the next module's compression) on the module output.
+  const int cn = 1 + (c2 + cout) % 9;
+  std::vector<float> wn(size_t(cn) * cout), bn(cn), want_next(size_t(pixels) * cn);
+  test::fill(wn, seed + 40), test::fill(bn, seed + 41);
+  for (int p = 0; p < pixels; ++p)
+    for (int o = 0; o < cn; ++o) {
+      double acc = bn[o];
+      for (int c = 0; c < cout; ++c) acc += double(want[size_t(p) * cout + c]) * wn[size_t(o) * cout + c];
+      want_next[size_t(p) * cn + o] = activate(Activation::kRelu, float(acc));
+    }
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
     Pwpw f(s, table.gemm_for(c3), table.gemm_for(cout), w1.data(), b1.data(), w2.data(), b2.data(),
            proj ? wp.data() : nullptr, proj ? bp.data() : nullptr, act1, act_out);
-    std::vector<float> scratch(f.scratch_floats()), got(want.size());
-    f.run(x2.data(), shortcut == Shortcut::kNone ? nullptr : x.data(), got.data(), scratch.data(), 0, pixels / 2);
-    f.run(x2.data(), shortcut == Shortcut::kNone ? nullptr : x.data(), got.data(), scratch.data(), pixels / 2, pixels);
+    const bool with_next = (seed % 2) == 0;
+    if (with_next) f.attach_next(table.gemm_for(cn), cn, wn.data(), bn.data(), Activation::kRelu);
+    std::vector<float> scratch(f.scratch_floats()), got(want.size()), next(want_next.size());
+    f.run(x2.data(), shortcut == Shortcut::kNone ? nullptr : x.data(), got.data(), scratch.data(), 0, pixels / 2,
+          with_next ? next.data() : nullptr);
+    f.run(x2.data(), shortcut == Shortcut::kNone ? nullptr : x.data(), got.data(), scratch.data(), pixels / 2, pixels,
+          with_next ? next.data() : nullptr);
+    const double tol = 3e-5 * (1 + (c2 + c3 + cin) / 64.0);
     double worst;
     ++cases;
-    CHECK_MSG(test::close(got.data(), want.data(), want.size(), 3e-5 * (1 + (c2 + c3 + cin) / 64.0), &worst),
+    CHECK_MSG(test::close(got.data(), want.data(), want.size(), tol, &worst),
               "%s pwpw %dx%d s%d c2=%d c3=%d cout=%d shortcut=%d: error %g", isa_name(isa), in_hw, in_hw, stride, c2, c3,
               cout, int(shortcut), worst);
+    if (with_next)
+      CHECK_MSG(test::close(next.data(), want_next.data(), want_next.size(), tol * (1 + cout / 64.0), &worst),
+                "%s pwpw+next c2=%d cout=%d -> %d: error %g", isa_name(isa), c2, cout, cn, worst);
   }
 }
 

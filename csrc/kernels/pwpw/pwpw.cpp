@@ -24,7 +24,15 @@ Pwpw::Pwpw(const PwpwShape& s, const GemmKernel& k1, const GemmKernel& k2_, cons
   tile = std::max(mr, std::min(96, int(49152 / (4 * std::max(k2, 1))) / mr * mr));
 }
 
-void Pwpw::run(const float* x2, const float* x, float* out, float* scratch, int pixel_begin, int pixel_end) const {
+void Pwpw::attach_next(const GemmKernel& kernel, int channels, const float* wn, const float* bn, Activation act) {
+  next_kernel = &kernel;
+  next_c = channels;
+  next_act = act;
+  next = pack_gemm_b(shape.cout, channels, kernel, bn, [&](int ki, int n) { return wn[size_t(n) * shape.cout + ki]; });
+}
+
+void Pwpw::run(const float* x2, const float* x, float* out, float* scratch, int pixel_begin, int pixel_end,
+               float* next_out) const {
   const PwpwShape& s = shape;
   const int per_image = s.out_h * s.out_w;
   for (int p0 = pixel_begin; p0 < pixel_end; p0 += tile) {
@@ -41,6 +49,9 @@ void Pwpw::run(const float* x2, const float* x, float* out, float* scratch, int 
       residual = x + size_t(p0) * s.cout;
     }
     gemm(*second_kernel, rows, scratch, k2, second, out + size_t(p0) * s.cout, s.cout, residual, s.cout, act_out);
+    if (next_kernel != nullptr && next_out != nullptr)
+      gemm(*next_kernel, rows, out + size_t(p0) * s.cout, s.cout, next, next_out + size_t(p0) * next_c, next_c,
+           nullptr, 0, next_act);
   }
 }
 

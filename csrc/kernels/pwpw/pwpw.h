@@ -38,10 +38,20 @@ struct Pwpw {
   Pwpw(const PwpwShape& s, const GemmKernel& first_kernel, const GemmKernel& second_kernel, const float* w1,
        const float* b1, const float* w2, const float* b2, const float* wp, const float* bp, Activation act1,
        Activation act_out);
+  // Optional third product on each finished tile: next_out = next_act(out . Wn + bn), the next
+  // module's 1x1 compression, computed while the tile is still in cache.
+  void attach_next(const GemmKernel& kernel, int channels, const float* wn, const float* bn, Activation act);
+  const GemmKernel* next_kernel = nullptr;
+  PackedGemmB next;
+  Activation next_act = Activation::kNone;
+  int next_c = 0;
+
   size_t scratch_floats() const { return size_t(tile) * k2; }
   // x2: [pixels, c2]; x: the module input (identity: [pixels, cout]; projection: NHWC x_h x x_w);
-  // pixels [pixel_begin, pixel_end) of the flattened batch * out_h * out_w.
-  void run(const float* x2, const float* x, float* out, float* scratch, int pixel_begin, int pixel_end) const;
+  // pixels [pixel_begin, pixel_end) of the flattened batch * out_h * out_w; next_out: [pixels,
+  // next_c] when a next product is attached.
+  void run(const float* x2, const float* x, float* out, float* scratch, int pixel_begin, int pixel_end,
+           float* next_out = nullptr) const;
 };
 
 // The same computation written plainly (three loops, no packing): the tester's oracle.
