@@ -7,6 +7,7 @@
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/eltwise/activation.h"
 #include "kernels/fc/fc_ref.h"
+#include "kernels/gemm/gemm.h"
 #include "kernels/pool/pool_ref.h"
 #include "kernels/pwpw/pwpw.h"
 #include "kernels/stem/stem.h"
@@ -267,25 +268,42 @@ class GlobalAvgPoolLayer : public Layer {
   int c_, hw_;
 };
 
+// Fully connected: the GEMM microkernel over the batch rows (weights packed at load), or
+// the reference reading the file's [out, in] weights in place.
 class FullyConnectedLayer : public Layer {
  public:
-  FullyConnectedLayer(const Graph& g, const OpInfo& op) : act_(op.activation) {
+  FullyConnectedLayer(const Graph& g, const OpInfo& op, const KernelTable& table) : act_(op.activation) {
     const TensorInfo& w = g.tensors[op.inputs[1]];
     out_ = int(w.shape[0]), in_ = int(w.shape[1]);
-    weight_ = w.data;  // zero copy: row-major [out, in] is what the kernel reads
+    weight_ = w.data;
     bias_ = bias_of(g, op);
+    if (table.isa != Isa::kReference) {
+      kernel_ = &table.gemm_for(out_);
+      packed_ = pack_gemm_b(in_, out_, *kernel_, bias_, [&](int k, int n) { return weight_[size_t(n) * in_ + k]; });
+    }
   }
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
-    fully_connected_ref(ctx.batch, in_, out_, in[0], weight_, bias_, act_, out);
+    if (kernel_ == nullptr) {
+      fully_connected_ref(ctx.batch, in_, out_, in[0], weight_, bias_, act_, outs[0]);
+      return;
+    }
+    // Split the output columns over threads (batch 1 has a single row).
+    const int panels = (out_ + packed_.nr - 1) / packed_.nr;
+    ctx.pool->parallel_for(panels, [&](int p0, int p1, int) {
+      gemm_panels(*kernel_, ctx.batch, in[0], in_, packed_, p0, p1, outs[0], out_, nullptr, 0, act_);
+    });
   }
-  std::string kernel_name() const override { return "fully_connected_ref"; }
+  std::string kernel_name() const override {
+    return kernel_ ? std::string("fc:") + kernel_->name : "fully_connected_ref";
+  }
 
  private:
   Activation act_;
   int in_, out_;
   const float* weight_;
   const float* bias_ = nullptr;
+  const GemmKernel* kernel_ = nullptr;
+  PackedGemmB packed_;
 };
 
 class AddLayer : public Layer {
@@ -348,7 +366,7 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const Kerne
     case OpType::kMaxPool2d:
     case OpType::kAvgPool2d: return std::make_unique<PoolLayer>(g, op);
     case OpType::kGlobalAvgPool: return std::make_unique<GlobalAvgPoolLayer>(g, op);
-    case OpType::kFullyConnected: return std::make_unique<FullyConnectedLayer>(g, op);
+    case OpType::kFullyConnected: return std::make_unique<FullyConnectedLayer>(g, op, table);
     case OpType::kAdd: return std::make_unique<AddLayer>(g, op);
     case OpType::kActivation: return std::make_unique<ActivationLayer>(g, op);
   }

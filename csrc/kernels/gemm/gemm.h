@@ -85,6 +85,12 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
           size_t c_stride, const float* residual, size_t r_stride, Activation act);
 
+// The same for the output columns of panels [panel_begin, panel_end) only (c, residual:
+// the whole matrices): lets threads split a product with few rows by columns.
+void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b,
+                 int panel_begin, int panel_end, float* c, size_t c_stride, const float* residual, size_t r_stride,
+                 Activation act);
+
 // Portable reference microkernel, any MR x NR (the oracle for the ISA variants).
 void gemm_ukernel_ref(const GemmTile& t);
 

@@ -4,7 +4,12 @@ namespace attocore {
 
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
           size_t c_stride, const float* residual, size_t r_stride, Activation act) {
-  const int panels = (b.n + b.nr - 1) / b.nr;
+  gemm_panels(kernel, m, a, a_stride, b, 0, (b.n + b.nr - 1) / b.nr, c, c_stride, residual, r_stride, act);
+}
+
+void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b,
+                 int panel_begin, int panel_end, float* c, size_t c_stride, const float* residual, size_t r_stride,
+                 Activation act) {
   GemmTile t;
   t.k = b.k;
   t.nr = b.nr;
@@ -18,7 +23,7 @@ void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, cons
   if (block < kernel.mr) block = kernel.mr;
   for (int r0 = 0; r0 < m; r0 += block) {
     const int r1 = m - r0 < block ? m : r0 + block;
-    for (int p = 0; p < panels; ++p) {
+    for (int p = panel_begin; p < panel_end; ++p) {
       t.panel = b.panel(p);
       t.cols = b.n - p * b.nr < b.nr ? b.n - p * b.nr : b.nr;
       for (int r = r0; r < r1; r += kernel.mr) {
