@@ -98,6 +98,10 @@ def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: i
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
             f = engines[n]
+            # Let the previous engine's spinning worker threads go idle first (ONNX Runtime
+            # and attocore both spin briefly after a run), so no engine pays for another's.
+            time.sleep(0.05)
+            f(x)
             for _ in range(per_round):
                 t0 = time.perf_counter()
                 f(x)
