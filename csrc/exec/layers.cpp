@@ -38,19 +38,19 @@ const float* bias_of(const Graph& g, const OpInfo& op) {
   return op.inputs.size() == 3 ? g.tensors[op.inputs[2]].data : nullptr;
 }
 
-// Work split for pixel-parallel kernels: units of at most `tile` pixels (a multiple of
-// `mr`), shrunk on small images so every thread gets a share. Each pixel's result does
-// not depend on the split, so any thread count gives identical bits.
+// Work split for pixel-parallel kernels: one contiguous range of pixels per thread, cut at
+// multiples of `mr` near the even split; each range is then walked in tiles by the kernel.
+// A pixel's result does not depend on where the cuts fall, so any thread count gives
+// identical bits.
 template <typename Body>
-void for_pixels(const RunContext& ctx, int pixels, int tile, int mr, const Body& body) {
-  const int threads = ctx.pool->threads();
-  int units = (pixels + tile - 1) / tile;
-  units = (units + threads - 1) / threads * threads;  // a whole number of units per thread
-  int grain = (pixels + units - 1) / units;
-  grain = std::max(mr, (grain + mr - 1) / mr * mr);
-  units = (pixels + grain - 1) / grain;
-  ctx.pool->parallel_for(units, [&](int u0, int u1, int worker) {
-    body(u0 * grain, std::min(pixels, u1 * grain), ctx.worker_scratch(worker));
+void for_pixels(const RunContext& ctx, int pixels, int mr, const Body& body) {
+  const int threads = std::min(ctx.pool->threads(), std::max(1, pixels / mr));
+  ctx.pool->parallel_for(threads, [&](int t0, int t1, int worker) {
+    for (int t = t0; t < t1; ++t) {
+      auto cut = [&](int i) { return i == threads ? pixels : std::min(pixels, (int(int64_t(pixels) * i / threads) + mr / 2) / mr * mr); };
+      const int begin = cut(t), end = cut(t + 1);
+      if (end > begin) body(begin, end, ctx.worker_scratch(worker));
+    }
   });
 }
 
@@ -92,8 +92,7 @@ class ConvGemmLayer : public Layer {
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
     float* out = outs[0];
     const int pixels = ctx.batch * conv_.shape.out_h * conv_.shape.out_w;
-    const int tile = conv_.direct ? conv_.kernel->mr * 16 : conv_.tile;
-    for_pixels(ctx, pixels, tile, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
+    for_pixels(ctx, pixels, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
       if (residual_) {
         const Conv2dShape& s = conv_.shape;
         gemm(*conv_.kernel, p1 - p0, in[0] + size_t(p0) * s.in_c, s.in_c, conv_.b, out + size_t(p0) * s.out_c,
@@ -214,7 +213,7 @@ class PwpwLayer : public Layer {
     const int pixels = ctx.batch * s.out_h * s.out_w;
     const float* x = s.shortcut == Shortcut::kNone ? nullptr : in[1];
     float* next_out = pwpw_.next_kernel ? outs[1] : nullptr;
-    for_pixels(ctx, pixels, pwpw_.tile, pwpw_.second_kernel->mr,
+    for_pixels(ctx, pixels, pwpw_.second_kernel->mr,
                [&](int p0, int p1, float* scratch) { pwpw_.run(in[0], x, out, scratch, p0, p1, next_out); });
   }
   std::string kernel_name() const override { return name_; }
