@@ -5,15 +5,21 @@
 namespace attocore {
 namespace {
 
-// 8 consecutive output pixels' inputs: contiguous for stride 1; for stride 2 the even
-// lanes of two loads, put back in order.
+// 8 output pixels' inputs: contiguous for stride 1; for stride 2 the even lanes of two
+// loads, left in the shuffle's order (pixels 0 1 4 5 | 2 3 6 7) since every accumulator
+// gets the same vector: the final transpose undoes it (kPixelOfLane), so the hot loop needs
+// no lane-crossing permute.
 template <int kStride>
 inline __m256 load_pixels(const float* p) {
   if (kStride == 1) return _mm256_loadu_ps(p);
   const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
-  const __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
+  return _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
 }
+
+template <int kStride>
+constexpr int kPixelOfLane[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+template <>
+constexpr int kPixelOfLane<2>[8] = {0, 1, 4, 5, 2, 3, 6, 7};
 
 // kOuts accumulators: the output channels of this block (the last block of a net with,
 // say, 3 stem channels needs 3, not 8).
@@ -41,9 +47,11 @@ void stem_block(const StemArgs& a, int oy, int ox0, int b, const float* bias, co
   }
   // Transpose the 8 pixels x kOuts channels block into NHWC.
   const int pixels = s.out_w - ox0 < 8 ? s.out_w - ox0 : 8;
-  for (int px = 0; px < pixels; ++px) {
+  for (int lane = 0; lane < 8; ++lane) {
+    const int px = kPixelOfLane<kStride>[lane];
+    if (px >= pixels) continue;
     float* dst = a.output + (size_t(oy) * s.out_w + ox0 + px) * s.out_c + b * 8;
-    for (int o = 0; o < kOuts; ++o) dst[o] = tile[o][px];
+    for (int o = 0; o < kOuts; ++o) dst[o] = tile[o][lane];
   }
 }
 
