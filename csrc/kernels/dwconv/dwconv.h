@@ -4,6 +4,7 @@
 // padded; chunk p also records the first input channel it reads (p*CW / k).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "graph/graph.h"
@@ -23,6 +24,10 @@ struct PackedDwconv {
   int taps = 0;
   int chunks = 0;
   std::vector<float> data;  // chunks x (cw + taps * cw)
+  // Where each chunk reads: its first input channel, and per lane the input channel
+  // relative to that one (lane-permute indices for vector variants).
+  std::vector<int32_t> first_input;   // chunks
+  std::vector<int32_t> lane_input;    // chunks x cw
   size_t chunk_floats() const { return size_t(cw) * (taps + 1); }
 };
 

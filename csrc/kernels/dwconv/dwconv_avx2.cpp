@@ -2,7 +2,6 @@
 
 #include <immintrin.h>
 
-#include <vector>
 
 namespace attocore {
 namespace {
@@ -122,7 +121,7 @@ void row_3x3(const DwconvShape& s, const float* image, const float* wchunk, cons
 }
 
 template <bool kMultiplier>
-void run_rows(const DwconvArgs& a, const std::vector<Chunk>& chunks) {
+void run_rows(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
   const PackedDwconv& p = *a.weights;
   const WindowAttrs& w = s.window;
@@ -133,7 +132,11 @@ void run_rows(const DwconvArgs& a, const std::vector<Chunk>& chunks) {
     float* out_row = a.output + (size_t(n) * s.out_h + oy) * s.out_w * s.out_c;
     for (int c = 0; c < p.chunks; ++c) {
       const float* wchunk = p.data.data() + size_t(c) * p.chunk_floats();
-      const Chunk& ch = chunks[c];
+      // Read where the chunk's inputs are from the packing (made once at load time).
+      Chunk ch;
+      ch.in_c0 = p.first_input[c];
+      ch.perm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.lane_input.data() + size_t(c) * 8));
+      ch.valid_outputs = s.out_c - c * 8 < 8 ? s.out_c - c * 8 : 8;
       if (is3x3) {
         if (ch.full()) {
           row_3x3<kMultiplier, true>(s, image, wchunk, ch, oy, out_row, c, a.act);
@@ -152,23 +155,10 @@ void run_rows(const DwconvArgs& a, const std::vector<Chunk>& chunks) {
 }  // namespace
 
 void dwconv_avx2(const DwconvArgs& a) {
-  const DwconvShape& s = *a.shape;
-  const PackedDwconv& p = *a.weights;
-  const int k = s.multiplier;
-  std::vector<Chunk> chunks(p.chunks);
-  for (int c = 0; c < p.chunks; ++c) {
-    const int oc0 = c * 8;
-    Chunk& ch = chunks[c];
-    ch.in_c0 = oc0 / k;
-    alignas(32) int idx[8];
-    for (int i = 0; i < 8; ++i) idx[i] = (oc0 + i) / k - ch.in_c0;
-    ch.perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
-    ch.valid_outputs = s.out_c - oc0 < 8 ? s.out_c - oc0 : 8;
-  }
-  if (k == 1) {
-    run_rows<false>(a, chunks);
+  if (a.shape->multiplier == 1) {
+    run_rows<false>(a);
   } else {
-    run_rows<true>(a, chunks);
+    run_rows<true>(a);
   }
 }
 
