@@ -8,27 +8,59 @@
 
 namespace attocore {
 
-void maxpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
-                   const float* input, Activation act, float* output, int row_begin, int row_end) {
+namespace {
+
+// kC > 0: the channel count known at compile time, so the running max stays in registers
+// (a stem has 3-8 channels); kC == 0: any count, the max kept in the output row.
+template <int kC>
+void maxpool_rows(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w, const float* input,
+                  Activation act, float* output, int row_begin, int row_end) {
+  const int cs = kC > 0 ? kC : channels;
   for (int row = row_begin; row < row_end; ++row) {
     const int n = row / out_h, oy = row % out_h;
-    const float* image = input + size_t(n) * in_h * in_w * channels;
+    const float* image = input + size_t(n) * in_h * in_w * cs;
+    // The window's rows and columns inside the image, found once per row / pixel, so the
+    // inner loops carry no bounds tests (padded positions never win the max).
+    const int iy0 = std::max(0, oy * w.stride_h - w.pad_top);
+    const int iy1 = std::min(in_h, oy * w.stride_h - w.pad_top + w.kernel_h);
     for (int ox = 0; ox < out_w; ++ox) {
-      float* out = output + ((size_t(n) * out_h + oy) * out_w + ox) * channels;
-      for (int c = 0; c < channels; ++c) out[c] = -std::numeric_limits<float>::infinity();
-      for (int ky = 0; ky < w.kernel_h; ++ky) {
-        const int iy = oy * w.stride_h - w.pad_top + ky;
-        if (iy < 0 || iy >= in_h) continue;
-        for (int kx = 0; kx < w.kernel_w; ++kx) {
-          const int ix = ox * w.stride_w - w.pad_left + kx;
-          if (ix < 0 || ix >= in_w) continue;
-          const float* in = image + (size_t(iy) * in_w + ix) * channels;
-          for (int c = 0; c < channels; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
-        }
+      const int ix0 = std::max(0, ox * w.stride_w - w.pad_left);
+      const int ix1 = std::min(in_w, ox * w.stride_w - w.pad_left + w.kernel_w);
+      float* out = output + ((size_t(n) * out_h + oy) * out_w + ox) * cs;
+      const float* first = image + (size_t(iy0) * in_w + ix0) * cs;
+      if (kC > 0) {
+        float m[kC > 0 ? kC : 1];
+        for (int c = 0; c < kC; ++c) m[c] = first[c];
+        for (int iy = iy0; iy < iy1; ++iy)
+          for (int ix = ix0; ix < ix1; ++ix) {
+            const float* in = image + (size_t(iy) * in_w + ix) * kC;
+            for (int c = 0; c < kC; ++c) m[c] = in[c] > m[c] ? in[c] : m[c];
+          }
+        for (int c = 0; c < kC; ++c) out[c] = activate(act, m[c]);
+      } else {
+        for (int c = 0; c < cs; ++c) out[c] = first[c];
+        for (int iy = iy0; iy < iy1; ++iy)
+          for (int ix = ix0; ix < ix1; ++ix) {
+            const float* in = image + (size_t(iy) * in_w + ix) * cs;
+            for (int c = 0; c < cs; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
+          }
+        if (act != Activation::kNone)
+          for (int c = 0; c < cs; ++c) out[c] = activate(act, out[c]);
       }
-      for (int c = 0; c < channels; ++c) out[c] = activate(act, out[c]);
     }
   }
+}
+
+}  // namespace
+
+void maxpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
+                   const float* input, Activation act, float* output, int row_begin, int row_end) {
+  using Rows = void (*)(int, int, int, int, int, const WindowAttrs&, const float*, Activation, float*, int, int);
+  static constexpr Rows kSmall[9] = {maxpool_rows<0>, maxpool_rows<1>, maxpool_rows<2>, maxpool_rows<3>,
+                                     maxpool_rows<4>, maxpool_rows<5>, maxpool_rows<6>, maxpool_rows<7>,
+                                     maxpool_rows<8>};
+  const Rows rows = channels <= 8 ? kSmall[channels] : maxpool_rows<0>;
+  rows(in_h, in_w, channels, out_h, out_w, w, input, act, output, row_begin, row_end);
 }
 
 void avgpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
