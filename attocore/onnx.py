@@ -199,7 +199,6 @@ class _Builder:
     def emit(self, op_type, name, inputs, onnx_out, attrs=None, activation="none", flat_4d=False):
         out = self.fresh(onnx_out)
         op = Op(op_type, name, inputs, [out], attrs or {}, activation)
-        self.tensors[out] = Tensor(out, (1,))  # placeholder for inference
         self.tensors[out] = Tensor(out, tuple(infer_output_shape(Graph(None, self.tensors, [], [], []), op)))
         self.ops.append(op)
         self.values[onnx_out] = _Value(out, flat_4d)

@@ -12,7 +12,6 @@ the second, independent execution path that keeps the hand-written kernels hones
 from __future__ import annotations
 
 import os
-import platform
 
 import numpy as np
 
@@ -131,7 +130,3 @@ class TvmExecutor:
             self._vms[batch] = self.compile(batch)
         out = self._vms[batch]["main"](tvm.runtime.tensor(np.ascontiguousarray(x)))
         return out.numpy()
-
-
-def machine() -> str:
-    return platform.machine()

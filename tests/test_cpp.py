@@ -2,8 +2,6 @@
 with AddressSanitizer + UndefinedBehaviorSanitizer."""
 import os
 
-import pytest
-
 from cmake_build import build, ctest
 
 

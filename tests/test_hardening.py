@@ -109,9 +109,9 @@ def test_model_stays_valid_while_a_run_is_in_flight(rng):
     x = rng.standard_normal((2, 3, 224, 224)).astype(np.float32)
     expected = model.run(x)
     result = {}
-    t = threading.Thread(target=lambda: result.setdefault("y", model.run(x)))
+    t = threading.Thread(target=lambda m: result.setdefault("y", m.run(x)), args=(model,))
     t.start()
-    del model  # the running call holds its own reference
+    del model  # only the thread (and its running call) hold the model now
     gc.collect()
     t.join()
     assert np.array_equal(result["y"], expected)

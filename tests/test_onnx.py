@@ -103,7 +103,6 @@ def test_unsupported_input_names_operator_node_attribute(case):
         convert(model)
     msg = str(info.value)
     assert expected in msg
-    node = nodes[-1] if case not in ("spatial flatten",) else nodes[0]
     assert any(n.name in msg for n in nodes), msg
 
 

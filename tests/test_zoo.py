@@ -3,7 +3,6 @@ PyTorch's own count of the same architecture, and the summary command."""
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import attocore
