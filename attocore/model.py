@@ -21,7 +21,7 @@ class Model:
         self.backend = backend
         self.threads = threads
         self._native = native
-        self._numba = None
+        self._executor = None
 
     # -- metadata -----------------------------------------------------------------------
     @property
@@ -75,14 +75,14 @@ class Model:
         x = self.check_input(x)
         if self.backend == "native":
             return self._native.run(x)
-        if self._numba is None:  # the Python-side executor of this backend, made on first use
+        if self._executor is None:  # the Python-side executor of this backend, made on first use
             if self.backend == "tvm":
                 from .tvm import TvmExecutor
-                self._numba = TvmExecutor(self.graph, threads=self.threads)
+                self._executor = TvmExecutor(self.graph, threads=self.threads)
             else:
                 from .numba_backend import NumbaExecutor
-                self._numba = NumbaExecutor(self.graph)
-        return self._numba.run(x)
+                self._executor = NumbaExecutor(self.graph)
+        return self._executor.run(x)
 
     def profile(self, x):
         """Run once natively and return (logits, [(layer, kernel, macs, seconds), ...])."""

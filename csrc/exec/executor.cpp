@@ -29,7 +29,6 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
     if (group.kind == FusedOps::Kind::kSingle) {
       const OpInfo& op = g.ops[group.op];
       step.name = op.name;
-      step.type = op.type;
       for (int t : op.inputs)
         if (!g.tensors[t].constant) step.inputs.push_back(t);
       step.outputs = {op.outputs[0]};
@@ -37,7 +36,6 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
     } else if (group.kind == FusedOps::Kind::kConvAdd) {
       const OpInfo& conv = g.ops[group.first];
       step.name = conv.name + "+" + g.ops[group.add].name;
-      step.type = OpType::kConv2d;
       step.inputs = {conv.inputs[0], group.shortcut};
       step.outputs = {g.ops[group.add].outputs[0]};
       step.macs = op_macs(g, conv);
@@ -45,7 +43,6 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
       const OpInfo& first = g.ops[group.first];
       const int last = group.add >= 0 ? group.add : group.second;
       step.name = first.name + ".." + g.ops[last].name;
-      step.type = OpType::kConv2d;
       step.inputs.push_back(first.inputs[0]);
       if (group.shortcut >= 0) step.inputs.push_back(group.shortcut);
       step.outputs = {g.ops[last].outputs[0]};

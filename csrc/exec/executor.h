@@ -17,7 +17,6 @@ namespace attocore {
 
 struct Step {
   std::string name;
-  OpType type;
   std::unique_ptr<Layer> layer;
   std::vector<int> inputs;   // activation tensor ids
   std::vector<int> outputs;  // usually one; a module tail with its next compression attached has two

@@ -51,7 +51,7 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
     if (table.stem && stride <= 2 && kernel > 1) {
       StemShape ss = make_stem_shape(cin, h, w, cout, s.out_h, s.out_w, s.window);
       PackedStem ps = pack_stem(ss, wt.data(), bias.data());
-      std::vector<float> padded(stem_padded_floats(ss)), got(out_n);
+      std::vector<float> padded(stem_padded_floats(ss), 1e30f), got(out_n);  // stale scratch: margins must be re-zeroed
       for (int n = 0; n < batch; ++n) {
         stem_pad_image(ss, x_nchw.data() + size_t(n) * cin * h * w, padded.data());
         float* out = got.data() + size_t(n) * s.out_h * s.out_w * cout;

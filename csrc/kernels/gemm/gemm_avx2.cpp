@@ -117,7 +117,5 @@ void gemm_pairs_avx2(const GemmTile& t) {
 void gemm_6x8_pairs_avx2(const GemmTile& t) { gemm_pairs_avx2<6>(t); }
 
 void gemm_6x16_avx2(const GemmTile& t) { gemm_avx2<6, 2>(t); }
-void gemm_8x8_avx2(const GemmTile& t) { gemm_avx2<8, 1>(t); }
-void gemm_4x24_avx2(const GemmTile& t) { gemm_avx2<4, 3>(t); }
 
 }  // namespace attocore

@@ -4,8 +4,6 @@
 namespace attocore {
 
 void gemm_6x16_avx2(const GemmTile& t);
-void gemm_8x8_avx2(const GemmTile& t);
-void gemm_4x24_avx2(const GemmTile& t);
 void gemm_6x8_pairs_avx2(const GemmTile& t);  // GemmPacking::kPairs
 
 }  // namespace attocore

@@ -34,11 +34,21 @@ PackedStem pack_stem(const StemShape& s, const float* oihw, const float* bias) {
 size_t stem_padded_floats(const StemShape& s) { return size_t(s.in_c) * s.padded_h * s.padded_w; }
 
 void stem_pad_image(const StemShape& s, const float* image, float* padded) {
-  std::memset(padded, 0, sizeof(float) * stem_padded_floats(s));
-  for (int c = 0; c < s.in_c; ++c)
-    for (int y = 0; y < s.in_h; ++y)
-      std::memcpy(padded + (size_t(c) * s.padded_h + y + s.window.pad_top) * s.padded_w + s.window.pad_left,
-                  image + (size_t(c) * s.in_h + y) * s.in_w, sizeof(float) * s.in_w);
+  // Only the margins are zeroed; the interior is overwritten row by row.
+  const int top = s.window.pad_top, left = s.window.pad_left;
+  const size_t right = size_t(s.padded_w) - left - s.in_w;
+  for (int c = 0; c < s.in_c; ++c) {
+    float* plane = padded + size_t(c) * s.padded_h * s.padded_w;
+    std::memset(plane, 0, sizeof(float) * size_t(top) * s.padded_w);
+    for (int y = 0; y < s.in_h; ++y) {
+      float* row = plane + size_t(y + top) * s.padded_w;
+      std::memset(row, 0, sizeof(float) * left);
+      std::memcpy(row + left, image + (size_t(c) * s.in_h + y) * s.in_w, sizeof(float) * s.in_w);
+      std::memset(row + left + s.in_w, 0, sizeof(float) * right);
+    }
+    const int below = s.padded_h - top - s.in_h;
+    std::memset(plane + size_t(top + s.in_h) * s.padded_w, 0, sizeof(float) * size_t(below) * s.padded_w);
+  }
 }
 
 }  // namespace attocore
