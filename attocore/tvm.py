@@ -56,12 +56,36 @@ def target(name: str = "host", threads: int = 0):
 
 
 def to_relax(graph, batch: int = 1):
-    """IRModule with a function main(input[batch, C, H, W]) -> logits, weights as constants."""
+    """(IRModule, weights): see relax_module."""
+    mod, weights, _ = relax_module(graph, batch)
+    return mod, weights
+
+
+def relax_module(graph, batch: int = 1):
+    """(IRModule, weights, roles): main(input[batch, C, H, W], *weights) -> logits, and for
+    each weight parameter's name the (op name, 'w' weight | 'b' bias) it belongs to.
+
+    Inside, activations are NHWC and conv weights HWIO, as in the native executor: the input
+    is transposed once, and each fused layer function reads and writes the same layout as
+    the hand-written kernels, so it can stand in for one of them (see export_kernels).
+
+    Weights are parameters, not constants, so the fused TIR functions take them as buffers:
+    tuning records then depend only on shapes (they apply to any weights of the same net)
+    and stay small."""
     tvm, relax = _tvm()
     R = relax.op
     c, h, w = graph.metadata.input_shape
     bb = relax.BlockBuilder()
     x = relax.Var("input", relax.TensorType((batch, c, h, w), "float32"))
+    weights, wvars, roles = [], [], {}
+
+    def param(arr, op, role):
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        v = relax.Var(f"w{len(weights)}", relax.TensorType(arr.shape, "float32"))
+        roles[f"w{len(weights)}"] = (op.name, role)
+        weights.append(arr)
+        wvars.append(v)
+        return v
 
     def act(v, kind):
         if kind == "relu":
@@ -70,32 +94,43 @@ def to_relax(graph, batch: int = 1):
             return bb.emit(R.clip(v, 0.0, 6.0))
         return v
 
-    with bb.function("main", [x]):
+    # Parameters must be declared before the function body: collect them in op order first.
+    plan = []
+    for op in graph.ops:
+        if op.type == "conv2d":
+            b = graph.constant(op.inputs[2]) if len(op.inputs) == 3 else None
+            plan.append((param(graph.constant(op.inputs[1]).transpose(2, 3, 1, 0), op, "w"),
+                         None if b is None else param(b, op, "b")))
+        elif op.type == "fully_connected":
+            b = graph.constant(op.inputs[2]) if len(op.inputs) == 3 else None
+            plan.append((param(graph.constant(op.inputs[1]).T, op, "w"), None if b is None else param(b, op, "b")))
+        else:
+            plan.append((None, None))
+
+    with bb.function("main", [x] + wvars):
         with bb.dataflow():
-            values = {graph.inputs[0]: x}
-            for op in graph.ops:
+            values = {graph.inputs[0]: bb.emit(R.permute_dims(x, [0, 2, 3, 1]))}
+            for op, (wv, bv) in zip(graph.ops, plan):
                 ins = [values.get(n) for n in op.inputs]
                 if op.type == "conv2d":
-                    wt = graph.constant(op.inputs[1])
-                    y = bb.emit(R.nn.conv2d(ins[0], relax.const(wt), strides=op.attrs["stride"],
-                                            padding=op.attrs["pad"], dilation=op.attrs.get("dilation", (1, 1)),
-                                            groups=op.attrs["groups"][0]))
-                    if len(op.inputs) == 3:
-                        b = graph.constant(op.inputs[2]).reshape(1, -1, 1, 1)
-                        y = bb.emit(R.add(y, relax.const(np.ascontiguousarray(b))))
+                    y = bb.emit(R.nn.conv2d(ins[0], wv, strides=op.attrs["stride"], padding=op.attrs["pad"],
+                                            dilation=op.attrs.get("dilation", (1, 1)),
+                                            groups=op.attrs["groups"][0], data_layout="NHWC",
+                                            kernel_layout="HWIO"))
+                    if bv is not None:
+                        y = bb.emit(R.add(y, bv))
                 elif op.type in ("maxpool2d", "avgpool2d"):
                     pool = R.nn.max_pool2d if op.type == "maxpool2d" else R.nn.avg_pool2d
                     kw = {} if op.type == "maxpool2d" else {
                         "count_include_pad": bool(op.attrs.get("count_include_pad", (0,))[0])}
                     y = bb.emit(pool(ins[0], pool_size=op.attrs["kernel"], strides=op.attrs["stride"],
-                                     padding=op.attrs["pad"], **kw))
+                                     padding=op.attrs["pad"], layout="NHWC", **kw))
                 elif op.type == "global_avgpool":
-                    y = bb.emit(R.mean(ins[0], axis=[2, 3]))
+                    y = bb.emit(R.mean(ins[0], axis=[1, 2]))
                 elif op.type == "fully_connected":
-                    wt = np.ascontiguousarray(graph.constant(op.inputs[1]).T)
-                    y = bb.emit(R.matmul(ins[0], relax.const(wt)))
-                    if len(op.inputs) == 3:
-                        y = bb.emit(R.add(y, relax.const(np.ascontiguousarray(graph.constant(op.inputs[2])))))
+                    y = bb.emit(R.matmul(ins[0], wv))
+                    if bv is not None:
+                        y = bb.emit(R.add(y, bv))
                 elif op.type == "add":
                     y = bb.emit(R.add(ins[0], ins[1]))
                 elif op.type == "activation":
@@ -105,28 +140,80 @@ def to_relax(graph, batch: int = 1):
                 values[op.outputs[0]] = act(y, op.activation)
             out = bb.emit_output(values[graph.outputs[0]])
         bb.emit_func_output(out)
-    return bb.get()
+    return bb.get(), weights, roles
+
+
+def fused(mod, tgt):
+    """Legalized and fused: one TIR function per fused layer, the unit MetaSchedule tunes
+    and the records are keyed by."""
+    tvm, relax = _tvm()
+    T = relax.transform
+    with tgt:
+        return tvm.transform.Sequential([
+            T.DecomposeOpsForInference(), T.CanonicalizeBindings(), T.LegalizeOps(),
+            T.AnnotateTIROpPattern(), T.FoldConstant(), T.FuseOps(), T.FuseTIR()])(mod)
+
+
+def model_slug(graph) -> str:
+    """The name tuning records are filed under: the architecture's name ('attonet-d')."""
+    return graph.metadata.name.strip().lower().replace(" ", "-").replace("/", "-") or "model"
+
+
+def apply_records(mod, tgt, records_dir):
+    """Schedule the fused module's TIR functions from a tuning database; returns
+    (module, number of functions scheduled)."""
+    tvm, relax = _tvm()
+    from tvm.s_tir import meta_schedule as ms
+    database = ms.database.JSONDatabase(work_dir=str(records_dir))
+    with tgt, database:
+        mod = relax.transform.MetaScheduleApplyDatabase()(mod)
+    scheduled = sum(1 for f in mod.functions.values()
+                    if getattr(f, "attrs", None) is not None and f.attrs.get("tirx.is_scheduled", False))
+    return mod, scheduled
 
 
 class TvmExecutor:
-    """Compiles per batch size on first use and runs through the Relax VM."""
+    """Compiles per batch size on first use and runs through the Relax VM.
 
-    def __init__(self, graph, target_name: str = "host", threads: int = 0):
+    tuned: None applies tuning records when some are found for this net and target (see
+    attocore.tvm_tune.find_records), True requires them, False compiles untuned."""
+
+    def __init__(self, graph, target_name: str = "host", threads: int = 0, tuned=None,
+                 records_root=None):
         self.graph = graph
         self.target_name = target_name
         self.threads = threads
         self._vms = {}
+        from .tvm_tune import find_records, target_label
+        self.records = None
+        if tuned is not False:
+            self.records = find_records(model_slug(graph), target_name, records_root)
+            if tuned and self.records is None:
+                raise FileNotFoundError(
+                    f"no tuning records for {model_slug(graph)} on {target_label(target_name)}; "
+                    f"run: attocore tune {model_slug(graph)} --target {target_name}")
+        self.scheduled = 0
+
+    def build(self, batch: int):
+        """The compiled executable and the weights to pass after the input."""
+        tvm, relax = _tvm()
+        mod, weights = to_relax(self.graph, batch)
+        tgt = target(self.target_name, self.threads)
+        mod = fused(mod, tgt)
+        if self.records is not None:
+            mod, self.scheduled = apply_records(mod, tgt, self.records)
+        return tvm.compile(mod, target=tgt), weights
 
     def compile(self, batch: int):
         tvm, relax = _tvm()
-        mod = to_relax(self.graph, batch)
-        ex = tvm.compile(mod, target=target(self.target_name, self.threads))
-        return relax.VirtualMachine(ex, tvm.cpu())
+        ex, weights = self.build(batch)
+        return relax.VirtualMachine(ex, tvm.cpu()), [tvm.runtime.tensor(w) for w in weights]
 
     def run(self, x: np.ndarray) -> np.ndarray:
         tvm, _ = _tvm()
         batch = x.shape[0]
         if batch not in self._vms:
             self._vms[batch] = self.compile(batch)
-        out = self._vms[batch]["main"](tvm.runtime.tensor(np.ascontiguousarray(x)))
+        vm, weights = self._vms[batch]
+        out = vm["main"](tvm.runtime.tensor(np.ascontiguousarray(x)), *weights)
         return out.numpy()

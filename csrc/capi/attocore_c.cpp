@@ -107,6 +107,8 @@ const char* attocore_model_name(const attocore_model* model) {
   return model ? graph_of(model).metadata.name.c_str() : nullptr;
 }
 
+int attocore_model_tvm_steps(const attocore_model* model) { return model ? model->compiled->tvm_steps() : 0; }
+
 int attocore_model_num_labels(const attocore_model* model) {
   return model ? int(graph_of(model).metadata.labels.size()) : 0;
 }

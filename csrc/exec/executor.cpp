@@ -5,10 +5,16 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "exec/tvm_layer.h"
 #include "kernels/layout/layout.h"
 #include "util/error.h"
 
 namespace attocore {
+
+std::string CompileOptions::default_tvm_layers() {
+  const char* v = std::getenv("ATTOCORE_TVM_LAYERS");
+  return v ? v : "";
+}
 
 CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptions& options)
     : file_(std::move(file)), isa_(best_isa(options.force_reference)) {
@@ -17,8 +23,29 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
   int input_readers = 0;
   for (const OpInfo& op : g.ops)
     for (int t : op.inputs) input_readers += t == g.input;
-  for (const FusedOps& group : plan_fusion(g, options.fuse && isa_ != Isa::kReference)) {
+  // Ops a linked TVM kernel takes over stay out of fusion; the TVM step sits at its last op.
+  const std::vector<TvmStep> tvm_steps = select_tvm_steps(g, options.tvm_layers);
+  std::vector<bool> tvm_covered(g.ops.size(), false);
+  std::vector<int> tvm_step_at(g.ops.size(), -1);
+  for (size_t i = 0; i < tvm_steps.size(); ++i) {
+    for (int op : tvm_steps[i].ops) tvm_covered[op] = true;
+    tvm_step_at[tvm_steps[i].ops.back()] = int(i);
+  }
+  for (const FusedOps& group : plan_fusion(g, options.fuse && isa_ != Isa::kReference, tvm_covered)) {
     Step step;
+    if (group.kind == FusedOps::Kind::kSingle && tvm_covered[group.op]) {
+      if (tvm_step_at[group.op] < 0) continue;  // computed by the TVM step at its last op
+      const TvmStep& t = tvm_steps[tvm_step_at[group.op]];
+      step.layer = make_tvm_layer(g, t);
+      for (int op : t.ops) step.name += (step.name.empty() ? "" : "+") + g.ops[op].name;
+      step.inputs = {t.input};
+      if (t.residual >= 0) step.inputs.push_back(t.residual);
+      step.outputs = {t.output};
+      step.macs = op_macs(g, g.ops[t.ops[0]]);
+      ++tvm_steps_;
+      steps_.push_back(std::move(step));
+      continue;
+    }
     LayerOptions layer_options;
     layer_options.input_is_nchw_graph_input =
         group.kind == FusedOps::Kind::kSingle && input_readers == 1 && g.ops[group.op].inputs[0] == g.input;

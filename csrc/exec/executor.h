@@ -26,6 +26,10 @@ struct Step {
 struct CompileOptions {
   bool force_reference = false;  // portable reference kernels, no fusion (also ATTOCORE_FORCE_REFERENCE=1)
   bool fuse = true;
+  // Steps run by linked TVM kernels (see exec/tvm_layer.h): "", "all" or op names; the
+  // default comes from ATTOCORE_TVM_LAYERS.
+  std::string tvm_layers = default_tvm_layers();
+  static std::string default_tvm_layers();
 };
 
 class CompiledModel {
@@ -35,6 +39,7 @@ class CompiledModel {
   size_t scratch_floats() const { return scratch_floats_; }
   size_t shared_scratch_floats() const { return shared_scratch_floats_; }
   bool input_nchw() const { return input_nchw_; }
+  int tvm_steps() const { return tvm_steps_; }
 
   const Graph& graph() const { return file_->graph(); }
   const std::vector<Step>& steps() const { return steps_; }
@@ -51,6 +56,7 @@ class CompiledModel {
   size_t scratch_floats_ = 0;  // per thread, the largest any layer needs
   size_t shared_scratch_floats_ = 0;
   bool input_nchw_ = false;
+  int tvm_steps_ = 0;
 };
 
 struct StepTiming {

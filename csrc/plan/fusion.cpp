@@ -15,7 +15,7 @@ bool is_pointwise(const Graph& g, const OpInfo& op, bool allow_stride) {
 
 }  // namespace
 
-std::vector<FusedOps> plan_fusion(const Graph& g, bool enable) {
+std::vector<FusedOps> plan_fusion(const Graph& g, bool enable, const std::vector<bool>& keep_single) {
   const int n_ops = int(g.ops.size());
   std::vector<int> producer(g.tensors.size(), -1), consumers(g.tensors.size(), 0);
   for (int i = 0; i < n_ops; ++i) {
@@ -28,6 +28,9 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable) {
   std::vector<FusedOps> groups;
   std::vector<int> group_at(n_ops, -1);  // op index -> group placed there
   std::vector<bool> absorbed(n_ops, false);
+  // A kept-single op is marked absorbed for matching, then emitted alone below.
+  std::vector<bool> pinned(n_ops, false);
+  for (int i = 0; i < n_ops && i < int(keep_single.size()); ++i) pinned[i] = absorbed[i] = keep_single[i];
   if (enable) {
     for (int second = 0; second < n_ops; ++second) {
       const OpInfo& op2 = g.ops[second];
@@ -45,7 +48,7 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable) {
       if (internal(t2) && op2.activation == Activation::kNone) {
         for (int a = second + 1; a < n_ops; ++a) {
           const OpInfo& add = g.ops[a];
-          if (add.type != OpType::kAdd || (add.inputs[0] != t2 && add.inputs[1] != t2)) continue;
+          if (absorbed[a] || add.type != OpType::kAdd || (add.inputs[0] != t2 && add.inputs[1] != t2)) continue;
           const int other = add.inputs[0] == t2 ? add.inputs[1] : add.inputs[0];
           const int p = producer[other];
           if (p >= 0 && !absorbed[p] && internal(other) && is_pointwise(g, g.ops[p], true) &&
@@ -109,7 +112,7 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable) {
   for (int i = 0; i < n_ops; ++i) {
     if (group_at[i] >= 0) {
       order.push_back(groups[group_at[i]]);
-    } else if (!absorbed[i]) {
+    } else if (!absorbed[i] || pinned[i]) {
       FusedOps single;
       single.op = i;
       order.push_back(single);

@@ -23,6 +23,7 @@ struct FusedOps {
 };
 
 // In execution order; each fused group sits where its last op stood.
-std::vector<FusedOps> plan_fusion(const Graph& graph, bool enable);
+// Ops marked in `keep_single` (indexed by op; may be empty) are never fused.
+std::vector<FusedOps> plan_fusion(const Graph& graph, bool enable, const std::vector<bool>& keep_single = {});
 
 }  // namespace attocore

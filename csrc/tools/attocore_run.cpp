@@ -1,10 +1,12 @@
 // attocore-run: run a model on a board with no Python.
 //
-//   attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K]
+//   attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K] [--tvm-layers all|OP,OP...]
 //
 // IMAGE is a binary PPM (P6), preprocessed from the model's metadata as attocore.run does,
 // or a raw float32 NCHW tensor (.f32/.raw/.bin) of the model's input shape, used as is.
 // Prints the top-k classes; with --bench N also the median and spread of N timed runs.
+// --tvm-layers runs the listed layers with TVM kernels linked in at build time
+// (cmake -DATTOCORE_TVM_KERNELS=DIR, DIR from `attocore export-tvm`).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,7 +24,7 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr, "usage: attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K]\n"
+  std::fprintf(stderr, "usage: attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K] [--tvm-layers all|OP,...]\n"
                        "  IMAGE: binary PPM (P6) or raw float32 NCHW tensor (.f32, .raw, .bin)\n");
   return 2;
 }
@@ -55,6 +57,10 @@ int main(int argc, char** argv) {
     const std::string opt = argv[i];
     if (i + 1 >= argc) return usage();
     const char* val = argv[++i];
+    if (opt == "--tvm-layers") {
+      setenv("ATTOCORE_TVM_LAYERS", val, 1);  // read when the model is compiled
+      continue;
+    }
     bool ok = (opt == "--threads" && parse_int(val, 0, 1024, &threads)) ||
               (opt == "--bench" && parse_int(val, 1, 1000000, &bench)) || (opt == "--top" && parse_int(val, 1, 100000, &top));
     if (!ok) {
@@ -114,6 +120,7 @@ int main(int argc, char** argv) {
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return logits[a] > logits[b]; });
   std::printf("%s (%s kernels)\n", attocore_model_name(model), attocore_isa());
+  if (attocore_model_tvm_steps(model) > 0) std::printf("TVM kernels: %d steps\n", attocore_model_tvm_steps(model));
   for (size_t r = 0; r < std::min(size_t(top), classes); ++r) {
     const size_t i = order[r];
     const char* label = attocore_model_label(model, int(i));

@@ -61,6 +61,9 @@ ATTOCORE_API attocore_status attocore_model_input_shape(const attocore_model* mo
 ATTOCORE_API attocore_status attocore_model_output_shape(const attocore_model* model, int64_t dims[6], int* ndim);
 ATTOCORE_API const char* attocore_model_name(const attocore_model* model);
 ATTOCORE_API int attocore_model_num_labels(const attocore_model* model);
+/* Steps run by TVM-generated kernels linked into this build (see `attocore export-tvm`),
+ * chosen at load time by ATTOCORE_TVM_LAYERS ("all" or op names); 0 when none. */
+ATTOCORE_API int attocore_model_tvm_steps(const attocore_model* model);
 ATTOCORE_API const char* attocore_model_label(const attocore_model* model, int index); /* NULL if out of range */
 /* Preprocessing metadata: per-channel mean and std (C values each), resize (0: none). */
 ATTOCORE_API attocore_status attocore_model_normalization(const attocore_model* model, float* mean, float* std,

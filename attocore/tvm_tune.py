@@ -1,0 +1,184 @@
+"""MetaSchedule tuning sessions for the TVM backend, and where their records live.
+
+A session tunes every task (fused TIR function) of one model for one target and keeps the
+records in a JSON database under `<root>/<target label>/<model>/`. Running it again with
+the same budget resumes: each task's earlier trials count against its share, and tasks that
+already had their share are skipped. `attocore.tvm` applies the records when compiling.
+
+Budget: N trials are split evenly, N // tasks per task (at least 8), measured in rounds of
+at most 64 (one round per task at the usual budgets: each round costs a builder start-up). Every task gets its share: MetaSchedule's
+gradient scheduler would otherwise spend a global budget on the first tasks and leave the
+rest as naive loops.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import tvm as attotvm
+
+MIN_TRIALS_PER_TASK = 8
+RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
+
+
+def target_label(target_name: str) -> str:
+    """Directory name of a target's records: the host is named by its CPU, since a schedule
+    tuned on one CPU says little about another."""
+    if target_name != "host":
+        return target_name
+    cpu = attotvm.host_target().get("mcpu", "generic")
+    return f"host-{cpu}"
+
+
+def shipped_root() -> Path:
+    """Records installed with the package (the repository's tuning/ folder)."""
+    return Path(__file__).resolve().parent / "tuning"
+
+
+def find_records(model_name: str, target_name: str = "host", root: str | os.PathLike | None = None):
+    """The first directory holding records for (target, model): `root` if given, else
+    $ATTOCORE_TUNING_DIR, ./tuning, then the copy shipped in the package. None if none."""
+    label = target_label(target_name)
+    roots = [Path(root)] if root else [
+        Path(p) for p in (os.environ.get("ATTOCORE_TUNING_DIR"), "tuning") if p] + [shipped_root()]
+    for r in roots:
+        d = r / label / model_name
+        if all((d / f).is_file() and (d / f).stat().st_size > 0 for f in RECORD_FILES):
+            return d
+    return None
+
+
+def split_budget(trials: int, n_tasks: int) -> tuple[int, int]:
+    """(trials per task, trials per search round) for a global budget of `trials`."""
+    per_task = max(MIN_TRIALS_PER_TASK, trials // max(1, n_tasks))
+    return per_task, min(64, per_task)
+
+
+@dataclass
+class TuneReport:
+    records_dir: Path
+    tasks: int
+    trials_per_task: int
+    trials_run: int
+    skipped_tasks: int
+    seconds: float
+    best_ms: dict = field(default_factory=dict)   # task name -> best measured ms
+
+    def estimated_ms(self, weights: dict) -> float:
+        return sum(self.best_ms[n] * weights.get(n, 1) for n in self.best_ms)
+
+
+def _build_without_tensor_intrinsics(mod, target, _params):
+    """MetaSchedule's default build minus `import tvm.s_tir.tensor_intrin`, which costs each
+    fresh builder process 60-90 s here; the CPU schedules tuned here use no tensor intrinsics."""
+    from tvm.driver import build as tvm_build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+    return tvm_build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
+
+
+def _progress_callback(ms, names, weights, budget, report, log):
+    """A measure callback printing tasks done, trials and the best latency so far."""
+    from tvm.ir.utils import derived_object
+
+    @derived_object
+    class Progress(ms.measure_callback.PyMeasureCallback):
+        def __init__(self):
+            self.trials = {}
+            self.start = time.time()
+
+        def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+            name = names[task_id]
+            self.trials[name] = self.trials.get(name, 0) + len(runner_results)
+            for r in runner_results:
+                if r.error_msg is None and r.run_secs:
+                    t = 1e3 * sum(float(s) for s in r.run_secs) / len(r.run_secs)
+                    report.best_ms[name] = min(report.best_ms.get(name, math.inf), t)
+            report.trials_run = sum(self.trials.values())
+            done = sum(1 for n, b in budget.items() if self.trials.get(n, 0) >= b)
+            est = sum(report.best_ms.get(n, 0.0) * weights[n] for n in names)
+            log(f"[tune {time.time() - self.start:6.0f}s] task {task_id + 1}/{len(names)} {name}: "
+                f"best {report.best_ms.get(name, math.nan):.4f} ms | tasks done {done}/{len(budget)}, "
+                f"trials {report.trials_run}/{sum(budget.values())}, "
+                f"network estimate {est:.2f} ms ({len(report.best_ms)} tasks measured)")
+
+    return Progress()
+
+
+def _runner(ms, rpc: dict | None):
+    config = ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=20)
+    if not rpc:
+        return ms.runner.LocalRunner(timeout_sec=60, evaluator_config=config)
+    return ms.runner.RPCRunner(
+        rpc_config=ms.runner.RPCConfig(tracker_host=rpc["host"], tracker_port=rpc["port"],
+                                       tracker_key=rpc["key"], session_timeout_sec=120),
+        evaluator_config=config)
+
+
+def tune(graph, model_name: str, target_name: str = "host", trials: int = 2048,
+         root: str | os.PathLike = "tuning", threads: int = 0, rpc: dict | None = None,
+         log=print, seed: int | None = None) -> TuneReport:
+    """Run (or resume) a tuning session; returns what it did. `rpc` = {host, port, key}
+    measures on a remote board through an RPC tracker instead of this machine."""
+    tvm, relax = attotvm._tvm()
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.s_tir.meta_schedule.relax_integration import extract_tasks, extracted_tasks_to_tune_contexts
+
+    out = Path(root) / target_label(target_name) / model_name
+    out.mkdir(parents=True, exist_ok=True)
+    tgt = attotvm.target(target_name, threads)
+    mod = attotvm.fused(attotvm.to_relax(graph, 1)[0], tgt)
+    extracted = [t for t in extract_tasks(mod, tgt) if not t.mod.attrs.get("tirx.is_scheduled", False)]
+    per_task, per_iter = split_budget(trials, len(extracted))
+    database = ms.database.JSONDatabase(work_dir=str(out))
+
+    # Resume: what each task already has counts against its share.
+    budget = {}
+    for t in extracted:
+        had = len(database.get_top_k(database.commit_workload(t.dispatched[0]), per_task))
+        if had < per_task:
+            budget[t.task_name] = per_task - had
+    todo = [t for t in extracted if t.task_name in budget]
+    report = TuneReport(out, len(extracted), per_task, 0, len(extracted) - len(todo), 0.0)
+    log(f"tuning {model_name} for {target_label(target_name)} ({tgt}): {len(extracted)} tasks, "
+        f"{per_task} trials each in rounds of {per_iter}; {report.skipped_tasks} tasks already done; "
+        f"records in {out}")
+    if not todo:
+        log("nothing to tune: every task has its share; raise --trials to tune further")
+        return report
+
+    contexts, weights = extracted_tasks_to_tune_contexts(
+        todo, work_dir=str(out / "logs"), seed=seed,
+        strategy=ms.search_strategy.EvolutionarySearch(population_size=128, genetic_num_iters=2))
+    names = [t.task_name for t in todo]
+    callbacks = ms.MeasureCallback.create("default") + [
+        _progress_callback(ms, names, dict(zip(names, weights)), budget, report, log)]
+    start = time.time()
+    ms.tune_tasks(
+        tasks=contexts, task_weights=weights, work_dir=str(out / "logs"),
+        max_trials_global=sum(budget.values()), max_trials_per_task=max(budget.values()),
+        num_trials_per_iter=per_iter,
+        builder=ms.builder.LocalBuilder(f_build=_build_without_tensor_intrinsics, timeout_sec=600),
+        runner=_runner(ms, rpc), database=database, measure_callbacks=callbacks,
+        task_scheduler="round-robin")
+    report.seconds = time.time() - start
+    _write_session_log(out, model_name, target_name, tgt, report, trials)
+    return report
+
+
+def _write_session_log(out: Path, model_name, target_name, tgt, report: TuneReport, trials: int):
+    """Append what this session did to session.json beside the records."""
+    path = out / "session.json"
+    sessions = json.loads(path.read_text()) if path.is_file() else []
+    import tvm
+    sessions.append({
+        "model": model_name, "target": target_name, "target_spec": str(tgt),
+        "tvm": tvm.__version__, "trials_requested": trials, "tasks": report.tasks,
+        "trials_per_task": report.trials_per_task, "trials_run": report.trials_run,
+        "tasks_skipped": report.skipped_tasks, "seconds": round(report.seconds, 1),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    path.write_text(json.dumps(sessions, indent=1) + "\n")
