@@ -48,9 +48,9 @@ def to_tensor(model: Model, image) -> np.ndarray:
     return preprocess(image, model.metadata)
 
 
-def run(model, image, top_k: int = 5, backend: str = "native", threads: int = 0) -> Result:
+def run(model, image, top_k: int = 5, backend: str = "native", threads: int = 0, tuned=None) -> Result:
     """Classify one image (path, PIL image, HxWx3 uint8 array, or float32 1x3x224x224)."""
-    m = model if isinstance(model, Model) else load(model, backend=backend, threads=threads)
+    m = model if isinstance(model, Model) else load(model, backend=backend, threads=threads, tuned=tuned)
     logits = m.run(to_tensor(m, image))
     probs = softmax(logits[0])
     k = max(1, min(int(top_k), probs.shape[0]))

@@ -1,4 +1,4 @@
-"""The attocore command line: run, summary, export, bench."""
+"""The attocore command line: run, summary, export, convert, tune, export-tvm, bench."""
 from __future__ import annotations
 
 import argparse
@@ -15,10 +15,17 @@ def sample_image_path() -> str:
     return str(resources.files("attocore") / "data" / "sample.jpg")
 
 
+def _tuned_flag(args):
+    return True if getattr(args, "tuned", False) else False if getattr(args, "untuned", False) else None
+
+
 def cmd_run(args) -> None:
     from .api import run
     image = args.image or sample_image_path()
-    result = run(args.model, image, top_k=args.top_k, backend=args.backend, threads=args.threads)
+    if (args.tuned or args.untuned) and args.backend != "tvm":
+        raise SystemExit("error: --tuned/--untuned apply to --backend tvm")
+    result = run(args.model, image, top_k=args.top_k, backend=args.backend, threads=args.threads,
+                 tuned=_tuned_flag(args))
     print(f"image: {image}")
     print(result)
 
@@ -56,6 +63,35 @@ def cmd_convert(args) -> int:
     g = convert(args.model, args.output, name=args.name)
     print(f"wrote {args.output}: {len(g.ops)} ops, input {g.metadata.input_shape}")
     return 0
+
+
+def _graph(model):
+    from .model import load
+    return load(model, backend="numba").graph  # validated graph, no compilation
+
+
+def cmd_tune(args) -> None:
+    from .tvm import model_slug
+    from .tvm_tune import tune
+    graph = _graph(args.model)
+    rpc = None
+    if args.rpc_host or args.rpc_key:
+        if not (args.rpc_host and args.rpc_key):
+            raise SystemExit("error: an RPC session needs --rpc-host and --rpc-key (and --rpc-port)")
+        rpc = {"host": args.rpc_host, "port": args.rpc_port, "key": args.rpc_key}
+    report = tune(graph, args.name or model_slug(graph), target_name=args.target, trials=args.trials,
+                  root=args.work_dir, threads=args.threads, rpc=rpc, log=lambda m: print(m, flush=True))
+    print(f"records: {report.records_dir} ({report.trials_run} trials this session, "
+          f"{report.seconds / 60:.1f} min; {report.skipped_tasks}/{report.tasks} tasks were already done)")
+
+
+def cmd_export_tvm(args) -> None:
+    from .tvm_export import export
+    export(_graph(args.model), args.output, target_name=args.target, tuned=_tuned_flag(args),
+           records_root=args.records, whole_network=not args.kernels_only,
+           log=lambda m: print(m, flush=True))
+    print(f"build the runner with them: cmake -DATTOCORE_TVM_KERNELS={args.output} ... ; "
+          f"attocore-run MODEL IMAGE --tvm-layers all")
 
 
 def cmd_bench(args) -> None:
@@ -96,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--top-k", type=int, default=5)
     r.add_argument("--backend", choices=["native", "numba", "tvm"], default="native")
     r.add_argument("--threads", type=int, default=0, help="0 = all cores")
+    r.add_argument("--tuned", action="store_true", help="tvm: require tuning records (default: use them if found)")
+    r.add_argument("--untuned", action="store_true", help="tvm: ignore tuning records")
     r.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("summary", help="per-layer parameters and multiply-adds")
@@ -117,6 +155,31 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--name", help="model name stored in the file")
     c.set_defaults(fn=cmd_convert)
 
+    targets = ["host", "aarch64", "rpi4", "armv7"]
+    t = sub.add_parser("tune", help="tune the TVM backend for a model with MetaSchedule (resumable)")
+    t.add_argument("model", help="weight file or zoo name")
+    t.add_argument("--target", choices=targets, default="host")
+    t.add_argument("--trials", type=int, default=2048,
+                   help="total measured trials, split evenly over the tasks (at least 4 each)")
+    t.add_argument("--work-dir", default="tuning",
+                   help="records go to WORK_DIR/<target>/<model>/ (default ./tuning); rerun to resume")
+    t.add_argument("--name", help="model name for the records directory (default: the model's)")
+    t.add_argument("--threads", type=int, default=0, help="cores the tuned code may use (0 = all)")
+    t.add_argument("--rpc-host", help="RPC tracker host: measure on a remote board")
+    t.add_argument("--rpc-port", type=int, default=9190)
+    t.add_argument("--rpc-key", help="the board's key at the tracker")
+    t.set_defaults(fn=cmd_tune)
+
+    x = sub.add_parser("export-tvm", help="cross-compile with TVM for a board, with per-layer kernel objects")
+    x.add_argument("model", help="weight file or zoo name")
+    x.add_argument("--target", choices=targets, default="aarch64")
+    x.add_argument("-o", "--output", required=True, help="directory to write")
+    x.add_argument("--tuned", action="store_true", help="require tuning records (default: use them if found)")
+    x.add_argument("--untuned", action="store_true", help="ignore tuning records")
+    x.add_argument("--records", help="tuning root to look in first (default ./tuning, then the shipped records)")
+    x.add_argument("--kernels-only", action="store_true", help="skip the whole-network library")
+    x.set_defaults(fn=cmd_export_tvm)
+
     b = sub.add_parser("bench", help="time the native executor")
     b.add_argument("model")
     b.add_argument("--runs", type=int, default=50)
@@ -134,7 +197,7 @@ def main(argv=None) -> int:
         rc = args.fn(args)
         if isinstance(rc, int):
             return rc
-    except (AttocoreError, FileNotFoundError, KeyError) as e:
+    except (AttocoreError, FileNotFoundError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

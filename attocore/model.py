@@ -15,8 +15,9 @@ BACKENDS = ("native", "numba", "tvm")
 class Model:
     """A loaded network. `run(x)` takes float32 NCHW and returns the logits."""
 
-    def __init__(self, graph, source: str, backend: str, native=None, threads: int = 0):
+    def __init__(self, graph, source: str, backend: str, native=None, threads: int = 0, tvm_options=None):
         self.graph = graph
+        self.tvm_options = dict(tvm_options or {})
         self.source = source
         self.backend = backend
         self.threads = threads
@@ -78,7 +79,7 @@ class Model:
         if self._executor is None:  # the Python-side executor of this backend, made on first use
             if self.backend == "tvm":
                 from .tvm import TvmExecutor
-                self._executor = TvmExecutor(self.graph, threads=self.threads)
+                self._executor = TvmExecutor(self.graph, threads=self.threads, **self.tvm_options)
             else:
                 from .numba_backend import NumbaExecutor
                 self._executor = NumbaExecutor(self.graph)
@@ -101,13 +102,18 @@ def _native_module():
 
 
 def load(model, backend: str = "native", threads: int = 0, force_reference: bool = False,
-         max_arena_mb: float = 0) -> Model:
+         max_arena_mb: float = 0, tuned=None, target: str = "host", records=None) -> Model:
     """Load a weight file path, raw file bytes, or a zoo name ('attonet-a'..'attonet-d').
 
     Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
     force_reference=True (or ATTOCORE_FORCE_REFERENCE=1) runs the portable reference
     kernels without fusion, for debugging. max_arena_mb > 0 caps the activation memory a run
     may plan (ResourceLimitError beyond it).
+
+    backend="tvm": compiled by Apache TVM for `target` on first run. tuned=None applies
+    MetaSchedule records when some exist for this net (`attocore tune`, or those shipped
+    for AttoNet-D), True requires them, False compiles untuned; `records` is a root
+    directory to look in first (default $ATTOCORE_TUNING_DIR, ./tuning, then the shipped).
     """
     if isinstance(model, Model):
         return model
@@ -134,4 +140,9 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
                   else core.load_file(source, threads, force_reference, cap))
     if graph is None:
         graph = fmt.decode(data) if data is not None else fmt.load(source)
-    return Model(graph, source, backend, native, threads)
+    tvm_options = None
+    if backend == "tvm":
+        from .tvm import TvmExecutor
+        tvm_options = {"tuned": tuned, "target_name": target, "records_root": records}
+        TvmExecutor.check_options(graph, **tvm_options)  # a missing record set fails here, not at run
+    return Model(graph, source, backend, native, threads, tvm_options)

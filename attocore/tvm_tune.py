@@ -5,7 +5,7 @@ records in a JSON database under `<root>/<target label>/<model>/`. Running it ag
 the same budget resumes: each task's earlier trials count against its share, and tasks that
 already had their share are skipped. `attocore.tvm` applies the records when compiling.
 
-Budget: N trials are split evenly, N // tasks per task (at least 8), measured in rounds of
+Budget: N trials are split evenly, N // tasks per task (at least 4), measured in rounds of
 at most 64 (one round per task at the usual budgets: each round costs a builder start-up). Every task gets its share: MetaSchedule's
 gradient scheduler would otherwise spend a global budget on the first tasks and leave the
 rest as naive loops.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import tvm as attotvm
 
-MIN_TRIALS_PER_TASK = 8
+MIN_TRIALS_PER_TASK = 4
 RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
 
 
@@ -80,8 +80,15 @@ def _build_without_tensor_intrinsics(mod, target, _params):
     return tvm_build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
 
 
-def _progress_callback(ms, names, weights, budget, report, log):
-    """A measure callback printing tasks done, trials and the best latency so far."""
+def _load_ledger(out: Path) -> dict:
+    path = out / "progress.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _progress_callback(ms, names, weights, budget, report, log, ledger: dict, out: Path):
+    """A measure callback printing tasks done, trials and the best latency so far, and
+    keeping the ledger of trials per task (progress.json) that a resumed session reads:
+    it is rewritten after every batch, so a stopped session loses at most one batch."""
     from tvm.ir.utils import derived_object
 
     @derived_object
@@ -93,6 +100,10 @@ def _progress_callback(ms, names, weights, budget, report, log):
         def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
             name = names[task_id]
             self.trials[name] = self.trials.get(name, 0) + len(runner_results)
+            ledger[name] = ledger.get(name, 0) + len(runner_results)
+            tmp = out / "progress.json.tmp"
+            tmp.write_text(json.dumps(ledger, indent=0, sort_keys=True) + "\n")
+            tmp.replace(out / "progress.json")
             for r in runner_results:
                 if r.error_msg is None and r.run_secs:
                     t = 1e3 * sum(float(s) for s in r.run_secs) / len(r.run_secs)
@@ -135,13 +146,17 @@ def tune(graph, model_name: str, target_name: str = "host", trials: int = 2048,
     per_task, per_iter = split_budget(trials, len(extracted))
     database = ms.database.JSONDatabase(work_dir=str(out))
 
-    # Resume: what each task already has counts against its share.
+    # Resume: the trials each task already had (the ledger) count against its share. A task
+    # whose search space is exhausted before its share is not retried: the search found no
+    # new candidate for it, and would not on a second try either.
+    ledger = _load_ledger(out)
     budget = {}
     for t in extracted:
-        had = len(database.get_top_k(database.commit_workload(t.dispatched[0]), per_task))
-        if had < per_task:
+        had = ledger.get(t.task_name, 0)
+        if had < per_task and not ledger.get(f"{t.task_name}#exhausted"):
             budget[t.task_name] = per_task - had
     todo = [t for t in extracted if t.task_name in budget]
+    before = dict(ledger)
     report = TuneReport(out, len(extracted), per_task, 0, len(extracted) - len(todo), 0.0)
     log(f"tuning {model_name} for {target_label(target_name)} ({tgt}): {len(extracted)} tasks, "
         f"{per_task} trials each in rounds of {per_iter}; {report.skipped_tasks} tasks already done; "
@@ -155,7 +170,7 @@ def tune(graph, model_name: str, target_name: str = "host", trials: int = 2048,
         strategy=ms.search_strategy.EvolutionarySearch(population_size=128, genetic_num_iters=2))
     names = [t.task_name for t in todo]
     callbacks = ms.MeasureCallback.create("default") + [
-        _progress_callback(ms, names, dict(zip(names, weights)), budget, report, log)]
+        _progress_callback(ms, names, dict(zip(names, weights)), budget, report, log, ledger, out)]
     start = time.time()
     ms.tune_tasks(
         tasks=contexts, task_weights=weights, work_dir=str(out / "logs"),
@@ -165,6 +180,13 @@ def tune(graph, model_name: str, target_name: str = "host", trials: int = 2048,
         runner=_runner(ms, rpc), database=database, measure_callbacks=callbacks,
         task_scheduler="round-robin")
     report.seconds = time.time() - start
+    # A finished session that left a task short of its share, with budget to spare, ran out
+    # of candidates for it: mark it, so a resume does not retry it.
+    if report.trials_run < sum(budget.values()):
+        for name, want in budget.items():
+            if ledger.get(name, 0) - before.get(name, 0) < want:
+                ledger[f"{name}#exhausted"] = 1
+    (out / "progress.json").write_text(json.dumps(ledger, indent=0, sort_keys=True) + "\n")
     _write_session_log(out, model_name, target_name, tgt, report, trials)
     return report
 

@@ -19,10 +19,13 @@ def test_tvm_matches_native(name, rng):
 
 def test_tvm_relax_module_has_every_op():
     from attocore.tvm import to_relax
-    mod = to_relax(zoo.seeded_graph("attonet-d"), batch=2)
+    mod, weights = to_relax(zoo.seeded_graph("attonet-d"), batch=2)
     text = mod.script()
-    for needle in ("R.nn.conv2d", "R.nn.max_pool2d", "R.mean", "R.matmul", "R.nn.relu", "(2, 3, 224, 224)"):
+    for needle in ("R.nn.conv2d", "R.nn.max_pool2d", "R.mean", "R.matmul", "R.nn.relu", "(2, 224, 224, 3)",
+                   'data_layout="NHWC"', 'kernel_layout="HWIO"'):
         assert needle in text
+    # Weights are parameters (records then depend on shapes only), one per conv/FC weight and bias.
+    assert len(mod["main"].params) == 1 + len(weights) and len(weights) == 2 * (69 + 1)
 
 
 def test_run_with_tvm_backend_end_to_end():
