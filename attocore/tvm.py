@@ -173,6 +173,26 @@ def apply_records(mod, tgt, records_dir):
     return mod, scheduled
 
 
+_pool_threads = [0]  # TVM's runtime thread pool is process-wide: its size as last set
+_all_cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+
+
+def _unpin_caller():
+    """TVM's thread pool pins the calling thread to one core. Undo it: threads this thread
+    starts later (attocore's own pool, other runtimes') would inherit the one-core mask."""
+    if _all_cpus and os.sched_getaffinity(0) != _all_cpus:
+        os.sched_setaffinity(0, _all_cpus)
+
+
+def _use_threads(threads: int):
+    """Resize TVM's thread pool when a model with another thread count runs (0: all cores)."""
+    n = threads or os.cpu_count() or 1
+    if _pool_threads[0] != n:
+        tvm, _ = _tvm()
+        tvm.get_global_func("runtime.config_threadpool")(1, n)  # 1: big cores first
+        _pool_threads[0] = n
+
+
 class TvmExecutor:
     """Compiles on first use and runs through the Relax VM.
 
@@ -228,6 +248,10 @@ class TvmExecutor:
         if 1 not in self._vms:
             self._vms[1] = self.compile(1)
         vm, weights = self._vms[1]
+        _use_threads(self.threads)
         nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-        outs = [vm["main"](tvm.runtime.tensor(nhwc[i:i + 1]), *weights).numpy() for i in range(x.shape[0])]
+        try:
+            outs = [vm["main"](tvm.runtime.tensor(nhwc[i:i + 1]), *weights).numpy() for i in range(x.shape[0])]
+        finally:
+            _unpin_caller()
         return np.concatenate(outs, axis=0)

@@ -74,12 +74,17 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
         except ImportError:
             print("  (onnxruntime not installed: skipped)", file=sys.stderr)
     if "tvm" in want:
-        try:
-            m = attocore.load(atto_path, backend="tvm", threads=threads)
-            m.run(np.zeros((1, 3, 224, 224), np.float32))  # compile outside the timed runs
-            engines["tvm-untuned"] = m.run
-        except Exception as e:  # the TVM backend is optional
-            print(f"  (TVM skipped: {e})", file=sys.stderr)
+        # Untuned, and tuned with the records shipped in the package (or ./tuning) when
+        # there are some for this net: AttoNet-D on this machine kind.
+        for label, tuned in (("tvm-untuned", False), ("tvm-tuned", True)):
+            try:
+                m = attocore.load(atto_path, backend="tvm", threads=threads, tuned=tuned)
+                m.run(np.zeros((1,) + m.input_shape, np.float32))  # compile outside the timed runs
+                engines[label] = m.run
+            except FileNotFoundError:
+                pass  # no tuning records for this net
+            except Exception as e:  # the TVM backend is optional
+                print(f"  ({label} skipped: {e})", file=sys.stderr)
     return engines, model
 
 
@@ -96,11 +101,14 @@ def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: i
     per_round = max(1, runs // rounds)
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
+        prev = None
         for n in order:
             f = engines[n]
             # Let the previous engine's spinning worker threads go idle first (ONNX Runtime
-            # and attocore both spin briefly after a run), so no engine pays for another's.
-            time.sleep(0.05)
+            # and attocore spin briefly after a run; TVM's pool for hundreds of ms: measured
+            # here, attocore ran 4x slower for 0.3 s after TVM), so no engine pays for another's.
+            time.sleep(1.0 if prev and prev.startswith("tvm") else 0.05)
+            prev = n
             f(x)
             for _ in range(per_round):
                 t0 = time.perf_counter()
