@@ -9,18 +9,21 @@ namespace {
 // Where one chunk of 8 output channels reads its inputs.
 struct Chunk {
   int in_c0;          // first input channel read
-  __m256i perm;       // lane i takes input channel in_c0 + perm[i]
+  __m256i perm;       // lane i takes input channel in_c0 + perm[i] (0..3)
   int valid_outputs;  // output channels of the chunk that exist (at most 8)
   bool full() const { return valid_outputs == 8; }
 };
 
-// Inputs for one chunk: 8 floats from its first input channel. With a multiplier k the
-// chunk needs only ceil(8/k) of them; the rest (the next pixel's channels, or the arena's
-// slack past the last tensor: see the executor) are loaded and never used by a valid lane.
+// Inputs for one chunk, from its first input channel. Without a multiplier: 8 channels.
+// With a multiplier k >= 2 the chunk's 8 outputs read at most 4 consecutive input
+// channels: one 128-bit load broadcast to both halves, then an in-lane permute
+// (vpermilps, two per cycle) spreads them; a cross-lane vpermps here cost 1.5x the time.
+// Channels past a chunk's needs (the next pixel's, or the arena's slack past the last
+// tensor: see the executor) are loaded and never used by a valid lane.
 template <bool kMultiplier>
 inline __m256 load_inputs(const float* src, const Chunk& ch) {
-  const __m256 x = _mm256_loadu_ps(src);
-  return kMultiplier ? _mm256_permutevar8x32_ps(x, ch.perm) : x;
+  if (!kMultiplier) return _mm256_loadu_ps(src);
+  return _mm256_permutevar_ps(_mm256_broadcast_ps(reinterpret_cast<const __m128*>(src)), ch.perm);
 }
 
 inline __m256 activate(__m256 y, Activation act) {
@@ -61,63 +64,91 @@ void row_generic(const DwconvShape& s, const float* image, const float* wchunk, 
   }
 }
 
-// 3x3, dilation 1: the chunk's 9 weight vectors and bias live in registers for the whole
-// row; interior pixels run without bounds checks.
-template <bool kMultiplier, bool kFull>
-void row_3x3(const DwconvShape& s, const float* image, const float* wchunk, const Chunk& ch, int oy, float* out_row,
-             int chunk, Activation act) {
+Chunk chunk_at(const PackedDwconv& p, const DwconvShape& s, int c) {
+  Chunk ch;
+  ch.in_c0 = p.first_input[c];
+  ch.perm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.lane_input.data() + size_t(c) * 8));
+  ch.valid_outputs = s.out_c - c * 8 < 8 ? s.out_c - c * 8 : 8;
+  return ch;
+}
+
+// 3x3, dilation 1, stride S (1 or 2): one output row, all chunks. Interior pixels go four
+// at a time with the chunks innermost: the 3 x (3S+3) input pixels a group reads stay in
+// L1 across all chunks, and each input vector is loaded (and spread) once per row of the
+// window and reused by the taps and pixels that need it. Chunk-outer order re-streamed
+// the three input rows from L2 per chunk and ran 3x slower.
+template <bool kMultiplier, int S>
+void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, int oy, float* out_row, Activation act) {
   const WindowAttrs& w = s.window;
-  const __m256 bias = _mm256_loadu_ps(wchunk);
-  __m256 wt[9];
-  for (int t = 0; t < 9; ++t) wt[t] = _mm256_loadu_ps(wchunk + 8 + 8 * t);
-  const int iy0 = oy * w.stride_h - w.pad_top;
+  const int iy0 = oy * S - w.pad_top;
   const float* rows[3];
-  bool row_ok[3];
-  for (int ky = 0; ky < 3; ++ky) {
-    row_ok[ky] = iy0 + ky >= 0 && iy0 + ky < s.in_h;
-    rows[ky] = row_ok[ky] ? image + size_t(iy0 + ky) * s.in_w * s.in_c + ch.in_c0 : nullptr;
-  }
-  const int sw = w.stride_w;
-  const size_t step = size_t(sw) * s.in_c;  // input distance between neighbouring output pixels
-  auto one_pixel = [&](int ox) {
-    const int ix0 = ox * sw - w.pad_left;
-    __m256 acc = bias;
-    for (int ky = 0; ky < 3; ++ky) {
-      if (!row_ok[ky]) continue;
-      for (int kx = 0; kx < 3; ++kx) {
-        const int ix = ix0 + kx;
-        if (ix < 0 || ix >= s.in_w) continue;
-        acc = _mm256_fmadd_ps(load_inputs<kMultiplier>(rows[ky] + size_t(ix) * s.in_c, ch), wt[3 * ky + kx], acc);
+  for (int ky = 0; ky < 3; ++ky)
+    rows[ky] = iy0 + ky >= 0 && iy0 + ky < s.in_h ? image + size_t(iy0 + ky) * s.in_w * s.in_c : nullptr;
+  int ox_begin = 0;
+  while (ox_begin < s.out_w && ox_begin * S - w.pad_left < 0) ++ox_begin;
+  int ox_end = ox_begin;  // interior groups of four: [ox_begin, ox_end)
+  while (ox_end + 3 < s.out_w && (ox_end + 3) * S - w.pad_left + 2 < s.in_w) ox_end += 4;
+
+  auto borders = [&](int from, int to) {  // pixels with taps outside the image: per chunk, checked
+    for (int c = 0; c < p.chunks; ++c) {
+      const Chunk ch = chunk_at(p, s, c);
+      const float* wchunk = p.data.data() + size_t(c) * p.chunk_floats();
+      for (int ox = from; ox < to; ++ox) {
+        const int ix0 = ox * S - w.pad_left;
+        __m256 acc = _mm256_loadu_ps(wchunk);
+        for (int ky = 0; ky < 3; ++ky) {
+          if (!rows[ky]) continue;
+          for (int kx = 0; kx < 3; ++kx) {
+            const int ix = ix0 + kx;
+            if (ix < 0 || ix >= s.in_w) continue;
+            acc = _mm256_fmadd_ps(load_inputs<kMultiplier>(rows[ky] + size_t(ix) * s.in_c + ch.in_c0, ch),
+                                  _mm256_loadu_ps(wchunk + 8 + 8 * (3 * ky + kx)), acc);
+          }
+        }
+        float* dst = out_row + size_t(ox) * s.out_c + c * 8;
+        if (ch.full()) store<true>(dst, activate(acc, act), ch);
+        else store<false>(dst, activate(acc, act), ch);
       }
     }
-    store<kFull>(out_row + size_t(ox) * s.out_c + chunk * 8, activate(acc, act), ch);
   };
-  int ox = 0;
-  for (; ox < s.out_w && ox * sw - w.pad_left < 0; ++ox) one_pixel(ox);  // left border
-  // Four interior pixels at a time: four independent accumulator chains hide the FMA
-  // latency that a single 9-tap chain would expose.
-  for (; ox + 3 < s.out_w && (ox + 3) * sw - w.pad_left + 2 < s.in_w; ox += 4) {
-    const int ix0 = ox * sw - w.pad_left;
-    __m256 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-    for (int ky = 0; ky < 3; ++ky) {
-      if (!row_ok[ky]) continue;
-      const float* p = rows[ky] + size_t(ix0) * s.in_c;
-      for (int kx = 0; kx < 3; ++kx) {
-        const __m256 wk = wt[3 * ky + kx];
-        const float* q = p + size_t(kx) * s.in_c;
-        a0 = _mm256_fmadd_ps(load_inputs<kMultiplier>(q, ch), wk, a0);
-        a1 = _mm256_fmadd_ps(load_inputs<kMultiplier>(q + step, ch), wk, a1);
-        a2 = _mm256_fmadd_ps(load_inputs<kMultiplier>(q + 2 * step, ch), wk, a2);
-        a3 = _mm256_fmadd_ps(load_inputs<kMultiplier>(q + 3 * step, ch), wk, a3);
+  borders(0, ox_begin);
+  constexpr int kInputs = 3 * S + 3;  // input pixels four outputs read along a row
+  const size_t pixel = size_t(s.in_c);
+  for (int ox = ox_begin; ox < ox_end; ox += 4) {
+    const int ix0 = ox * S - w.pad_left;
+    float* dst = out_row + size_t(ox) * s.out_c;
+    for (int c = 0; c < p.chunks; ++c, dst += 8) {
+      const Chunk ch = chunk_at(p, s, c);
+      const float* wchunk = p.data.data() + size_t(c) * p.chunk_floats();
+      const __m256 bias = _mm256_loadu_ps(wchunk);
+      __m256 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+      for (int ky = 0; ky < 3; ++ky) {
+        if (!rows[ky]) continue;
+        const float* q = rows[ky] + size_t(ix0) * pixel + ch.in_c0;
+        __m256 x[kInputs];
+        for (int j = 0; j < kInputs; ++j) x[j] = load_inputs<kMultiplier>(q + j * pixel, ch);
+        for (int kx = 0; kx < 3; ++kx) {
+          const __m256 wk = _mm256_loadu_ps(wchunk + 8 + 8 * (3 * ky + kx));
+          a0 = _mm256_fmadd_ps(x[kx], wk, a0);
+          a1 = _mm256_fmadd_ps(x[kx + S], wk, a1);
+          a2 = _mm256_fmadd_ps(x[kx + 2 * S], wk, a2);
+          a3 = _mm256_fmadd_ps(x[kx + 3 * S], wk, a3);
+        }
+      }
+      if (ch.full()) {
+        store<true>(dst, activate(a0, act), ch);
+        store<true>(dst + s.out_c, activate(a1, act), ch);
+        store<true>(dst + 2 * s.out_c, activate(a2, act), ch);
+        store<true>(dst + 3 * s.out_c, activate(a3, act), ch);
+      } else {
+        store<false>(dst, activate(a0, act), ch);
+        store<false>(dst + s.out_c, activate(a1, act), ch);
+        store<false>(dst + 2 * s.out_c, activate(a2, act), ch);
+        store<false>(dst + 3 * s.out_c, activate(a3, act), ch);
       }
     }
-    float* dst = out_row + size_t(ox) * s.out_c + chunk * 8;
-    store<kFull>(dst, activate(a0, act), ch);
-    store<kFull>(dst + s.out_c, activate(a1, act), ch);
-    store<kFull>(dst + 2 * s.out_c, activate(a2, act), ch);
-    store<kFull>(dst + 3 * s.out_c, activate(a3, act), ch);
   }
-  for (; ox < s.out_w; ++ox) one_pixel(ox);  // what is left, right border included
+  borders(ox_end, s.out_w);
 }
 
 template <bool kMultiplier>
@@ -125,25 +156,21 @@ void run_rows(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
   const PackedDwconv& p = *a.weights;
   const WindowAttrs& w = s.window;
-  const bool is3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1;
+  const bool is3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
+                     w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2);
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
     float* out_row = a.output + (size_t(n) * s.out_h + oy) * s.out_w * s.out_c;
+    if (is3x3) {
+      if (w.stride_w == 1) row_3x3<kMultiplier, 1>(s, p, image, oy, out_row, a.act);
+      else row_3x3<kMultiplier, 2>(s, p, image, oy, out_row, a.act);
+      continue;
+    }
     for (int c = 0; c < p.chunks; ++c) {
       const float* wchunk = p.data.data() + size_t(c) * p.chunk_floats();
-      // Read where the chunk's inputs are from the packing (made once at load time).
-      Chunk ch;
-      ch.in_c0 = p.first_input[c];
-      ch.perm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.lane_input.data() + size_t(c) * 8));
-      ch.valid_outputs = s.out_c - c * 8 < 8 ? s.out_c - c * 8 : 8;
-      if (is3x3) {
-        if (ch.full()) {
-          row_3x3<kMultiplier, true>(s, image, wchunk, ch, oy, out_row, c, a.act);
-        } else {
-          row_3x3<kMultiplier, false>(s, image, wchunk, ch, oy, out_row, c, a.act);
-        }
-      } else if (ch.full()) {
+      const Chunk ch = chunk_at(p, s, c);
+      if (ch.full()) {
         row_generic<kMultiplier, true>(s, image, wchunk, ch, oy, out_row, c, a.act);
       } else {
         row_generic<kMultiplier, false>(s, image, wchunk, ch, oy, out_row, c, a.act);
