@@ -134,6 +134,9 @@ def tune(graph, model_name: str, target_name: str = "host", trials: int = 2048,
          log=print, seed: int | None = None) -> TuneReport:
     """Run (or resume) a tuning session; returns what it did. `rpc` = {host, port, key}
     measures on a remote board through an RPC tracker instead of this machine."""
+    if target_name != "host" and not rpc:
+        raise ValueError(f"tuning for '{target_name}' measures on that board: give an RPC tracker "
+                         "(--rpc-host/--rpc-port/--rpc-key); this machine can only measure 'host'")
     tvm, relax = attotvm._tvm()
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.relax_integration import extract_tasks, extracted_tasks_to_tune_contexts

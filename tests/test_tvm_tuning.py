@@ -79,3 +79,8 @@ def test_shipped_records_cover_attonet_d():
     _, scheduled = attotvm.apply_records(mod, tgt, d)
     session = json.loads((d / "session.json").read_text())[-1]
     assert scheduled >= session["tasks"] - 1, (scheduled, session)
+
+
+def test_board_target_without_rpc_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="RPC tracker"):
+        tvm_tune.tune(tiny_graph(), "tiny-atto", target_name="rpi4", trials=4, root=tmp_path)
