@@ -15,8 +15,17 @@ struct StemShape {
   int out_c = 0, out_h = 0, out_w = 0;
   WindowAttrs window;
   // Padded copy geometry: rows of padded_w floats, in_h + pad_top + pad_bottom + 1 rows.
+  // With stride 2 each row is stored split, even columns then odd ones (half_w each), so a
+  // vector of 8 output pixels reads 8 contiguous floats for any tap.
   int padded_h = 0, padded_w = 0;
+  bool split = false;
+  int half_w = 0;
 };
+
+// Padded column x of one padded row, whatever the layout.
+inline const float* stem_column(const StemShape& s, const float* row, int x) {
+  return s.split ? row + (x & 1) * s.half_w + (x >> 1) : row + x;
+}
 
 StemShape make_stem_shape(int in_c, int in_h, int in_w, int out_c, int out_h, int out_w, const WindowAttrs& w);
 

@@ -2,85 +2,101 @@
 
 #include <immintrin.h>
 
+#include <vector>
+
 namespace attocore {
 namespace {
 
-// 8 output pixels' inputs: contiguous for stride 1; for stride 2 the even lanes of two
-// loads, left in the shuffle's order (pixels 0 1 4 5 | 2 3 6 7) since every accumulator
-// gets the same vector: the final transpose undoes it (kPixelOfLane), so the hot loop needs
-// no lane-crossing permute.
-template <int kStride>
-inline __m256 load_pixels(const float* p) {
-  if (kStride == 1) return _mm256_loadu_ps(p);
-  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
-  return _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-}
-
-template <int kStride>
-constexpr int kPixelOfLane[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-template <>
-constexpr int kPixelOfLane<2>[8] = {0, 1, 4, 5, 2, 3, 6, 7};
-
-// kOuts accumulators: the output channels of this block (the last block of a net with,
-// say, 3 stem channels needs 3, not 8).
-template <int kStride, int kOuts>
-void stem_block(const StemArgs& a, int oy, int ox0, int b, const float* bias, const float* wt) {
-  const StemShape& s = *a.shape;
+// Blocks of at most 4 output channels x kPix vectors of 8 output pixels (3 x 3 or 4 x 2):
+// accumulators, input vectors and a broadcast weight all in registers, and each tap costs
+// kPix + kOuts loads for kOuts x kPix FMAs (FMA-bound; one block of 8 channels x 8 pixels
+// was load-bound on the broadcasts). Inputs are 8 contiguous floats for any
+// tap: with stride 2 the padded rows are stored split into even and odd columns.
+// Where tap t (channel, ky, kx) of output pixel 0 of a row reads, relative to that row's
+// first padded row: one flat tap loop with no index arithmetic (GCC kept the accumulators
+// of the nested channel/ky/kx loops on the stack, storing them after every FMA).
+std::vector<int> tap_offsets(const StemShape& s) {
   const WindowAttrs& w = s.window;
-  __m256 acc[kOuts];
-  for (int o = 0; o < kOuts; ++o) acc[o] = _mm256_set1_ps(bias[o]);
+  std::vector<int> off;
   for (int c = 0; c < s.in_c; ++c)
-    for (int ky = 0; ky < w.kernel_h; ++ky) {
-      const float* row = a.padded + (size_t(c) * s.padded_h + oy * w.stride_h + ky) * s.padded_w + ox0 * kStride;
-      for (int kx = 0; kx < w.kernel_w; ++kx, wt += 8) {
-        const __m256 x = load_pixels<kStride>(row + kx);
-        for (int o = 0; o < kOuts; ++o) acc[o] = _mm256_fmadd_ps(x, _mm256_broadcast_ss(wt + o), acc[o]);
-      }
-    }
-  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
-  alignas(32) float tile[kOuts][8];
-  for (int o = 0; o < kOuts; ++o) {
-    __m256 y = acc[o];
-    if (a.act != Activation::kNone) y = _mm256_max_ps(y, zero);
-    if (a.act == Activation::kRelu6) y = _mm256_min_ps(y, six);
-    _mm256_store_ps(tile[o], y);
-  }
-  // Transpose the 8 pixels x kOuts channels block into NHWC.
-  const int pixels = s.out_w - ox0 < 8 ? s.out_w - ox0 : 8;
-  for (int lane = 0; lane < 8; ++lane) {
-    const int px = kPixelOfLane<kStride>[lane];
-    if (px >= pixels) continue;
-    float* dst = a.output + (size_t(oy) * s.out_w + ox0 + px) * s.out_c + b * 8;
-    for (int o = 0; o < kOuts; ++o) dst[o] = tile[o][lane];
-  }
+    for (int ky = 0; ky < w.kernel_h; ++ky)
+      for (int kx = 0; kx < w.kernel_w; ++kx)
+        off.push_back((c * s.padded_h + ky) * s.padded_w + (s.split ? (kx & 1) * s.half_w + (kx >> 1) : kx));
+  return off;
 }
 
-template <int kStride>
-void stem_rows(const StemArgs& a) {
+template <int kOuts, int kPix>
+void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0, int oc0) {
   const StemShape& s = *a.shape;
-  const int taps = s.in_c * s.window.kernel_h * s.window.kernel_w;
-  const PackedStem& p = *a.weights;
-  using Block = void (*)(const StemArgs&, int, int, int, const float*, const float*);
-  static constexpr Block kBlocks[9] = {nullptr,
-                                       stem_block<kStride, 1>, stem_block<kStride, 2>, stem_block<kStride, 3>,
-                                       stem_block<kStride, 4>, stem_block<kStride, 5>, stem_block<kStride, 6>,
-                                       stem_block<kStride, 7>, stem_block<kStride, 8>};
-  for (int oy = a.row_begin; oy < a.row_end; ++oy)
-    for (int ox0 = 0; ox0 < s.out_w; ox0 += 8)
-      for (int b = 0; b < p.blocks; ++b) {
-        const int outs = s.out_c - b * 8 < 8 ? s.out_c - b * 8 : 8;
-        kBlocks[outs](a, oy, ox0, b, p.bias.data() + size_t(b) * 8, p.weights.data() + size_t(b) * taps * 8);
-      }
+  // Packed as blocks of 8 channels: [block][tap][8]; this block's lanes start at oc0 % 8.
+  const float* wt = a.weights->weights.data() + size_t(oc0 / 8) * taps * 8 + oc0 % 8;
+  const float* bias = a.weights->bias.data() + oc0;
+  // Output pixel ox reads padded column ox * stride + kx: with stride 2 and split rows that
+  // is index ox + kx / 2 in the kx-parity half, so both strides step one float per pixel.
+  const float* base = a.padded + size_t(oy) * s.window.stride_h * s.padded_w + ox0;
+  __m256 acc[kOuts][kPix];
+  #pragma GCC unroll 4
+  for (int o = 0; o < kOuts; ++o)
+    #pragma GCC unroll 4
+    for (int p = 0; p < kPix; ++p) acc[o][p] = _mm256_set1_ps(bias[o]);
+  for (int t = 0; t < taps; ++t, wt += 8) {
+    const float* src = base + offsets[t];
+    __m256 x[kPix];
+    #pragma GCC unroll 4
+    for (int p = 0; p < kPix; ++p) x[p] = _mm256_loadu_ps(src + 8 * p);
+    #pragma GCC unroll 4
+    for (int o = 0; o < kOuts; ++o) {
+      const __m256 wo = _mm256_broadcast_ss(wt + o);
+      #pragma GCC unroll 4
+      for (int p = 0; p < kPix; ++p) acc[o][p] = _mm256_fmadd_ps(x[p], wo, acc[o][p]);
+    }
+  }
+  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  alignas(32) float tile[kOuts][kPix * 8];
+  #pragma GCC unroll 4
+  for (int o = 0; o < kOuts; ++o)
+    #pragma GCC unroll 4
+    for (int p = 0; p < kPix; ++p) {
+      __m256 y = acc[o][p];
+      if (a.act != Activation::kNone) y = _mm256_max_ps(y, zero);
+      if (a.act == Activation::kRelu6) y = _mm256_min_ps(y, six);
+      _mm256_store_ps(tile[o] + 8 * p, y);
+    }
+  // Transpose the pixels x channels tile into NHWC.
+  const int pixels = s.out_w - ox0 < kPix * 8 ? s.out_w - ox0 : kPix * 8;
+  float* dst = a.output + (size_t(oy) * s.out_w + ox0) * s.out_c + oc0;
+  for (int px = 0; px < pixels; ++px, dst += s.out_c)
+    #pragma GCC unroll 4
+    for (int o = 0; o < kOuts; ++o) dst[o] = tile[o][px];
+}
+
+template <int kOuts>
+void stem_channels(const StemArgs& a, const int* offsets, int taps, int oy, int oc0) {
+  // 4 channels x 3 vectors plus inputs and a weight would take all 16 registers: 4
+  // channels go 2 vectors wide.
+  constexpr int kPix = kOuts == 4 ? 2 : 3;
+  const int out_w = a.shape->out_w;
+  int ox0 = 0;
+  for (; ox0 + 8 * kPix <= out_w; ox0 += 8 * kPix) stem_block<kOuts, kPix>(a, offsets, taps, oy, ox0, oc0);
+  const int rest = out_w - ox0;  // the padded rows cover whole vectors of 8 pixels
+  if (rest > 8) stem_block<kOuts, 2>(a, offsets, taps, oy, ox0, oc0);
+  else if (rest > 0) stem_block<kOuts, 1>(a, offsets, taps, oy, ox0, oc0);
 }
 
 }  // namespace
 
 void stem_avx2(const StemArgs& a) {
-  if (a.shape->window.stride_w == 2) {
-    stem_rows<2>(a);
-  } else {
-    stem_rows<1>(a);
-  }
+  const std::vector<int> offsets = tap_offsets(*a.shape);
+  const int taps = int(offsets.size()), out_c = a.shape->out_c;
+  for (int oy = a.row_begin; oy < a.row_end; ++oy)
+    for (int oc0 = 0; oc0 < out_c; oc0 += 4) {
+      switch (out_c - oc0 < 4 ? out_c - oc0 : 4) {
+        case 1: stem_channels<1>(a, offsets.data(), taps, oy, oc0); break;
+        case 2: stem_channels<2>(a, offsets.data(), taps, oy, oc0); break;
+        case 3: stem_channels<3>(a, offsets.data(), taps, oy, oc0); break;
+        default: stem_channels<4>(a, offsets.data(), taps, oy, oc0); break;
+      }
+    }
 }
 
 }  // namespace attocore

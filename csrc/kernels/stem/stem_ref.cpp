@@ -15,8 +15,8 @@ void stem_ref(const StemArgs& a) {
         const float* wt = a.weights->weights.data() + size_t(b) * taps * 8 + lane;
         for (int c = 0; c < s.in_c; ++c)
           for (int ky = 0; ky < w.kernel_h; ++ky) {
-            const float* row = a.padded + (size_t(c) * s.padded_h + oy * w.stride_h + ky) * s.padded_w + ox * w.stride_w;
-            for (int kx = 0; kx < w.kernel_w; ++kx, wt += 8) acc += row[kx] * *wt;
+            const float* row = a.padded + (size_t(c) * s.padded_h + oy * w.stride_h + ky) * s.padded_w;
+            for (int kx = 0; kx < w.kernel_w; ++kx, wt += 8) acc += *stem_column(s, row, ox * w.stride_w + kx) * *wt;
           }
         a.output[(size_t(oy) * s.out_w + ox) * s.out_c + oc] = activate(a.act, acc);
       }
