@@ -2,16 +2,21 @@
 with Apache TVM 0.27 and run by the Relax VM.
 
     model = attocore.load("d.atto", backend="tvm")     # compiles for the host on first run
+                                                       # (cached in ~/.cache/attocore/tvm)
     attocore.run("attonet-d", image, backend="tvm")
 
 Needs `pip install "attocore[tvm]"` (apache-tvm 0.27 with apache-tvm-ffi pinned to 0.1.14.post0:
-the newer ffi segfaults saving tuning records). This path is untuned: TVM's default CPU
-pipeline applies no schedules, so expect it to be far slower than the native backend; it is
-the second, independent execution path that keeps the hand-written kernels honest.
+the newer ffi segfaults saving tuning records). MetaSchedule records (attocore.tvm_tune) are
+applied when some exist for the net; without them TVM's CPU pipeline applies no schedule at
+all and runs ~15x slower than the native backend. Either way it is the second, independent
+execution path that keeps the hand-written kernels honest.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -173,6 +178,12 @@ def apply_records(mod, tgt, records_dir):
     return mod, scheduled
 
 
+def cache_dir() -> Path:
+    """Compiled TVM libraries: $ATTOCORE_CACHE_DIR/tvm, else ~/.cache/attocore/tvm."""
+    root = os.environ.get("ATTOCORE_CACHE_DIR") or Path.home() / ".cache" / "attocore"
+    return Path(root) / "tvm"
+
+
 _pool_threads = [0]  # TVM's runtime thread pool is process-wide: its size as last set
 _all_cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
 
@@ -214,6 +225,7 @@ class TvmExecutor:
                     f"no tuning records for {model_slug(graph)} on {target_label(target_name)}; "
                     f"run: attocore tune {model_slug(graph)} --target {target_name}")
         self.scheduled = 0
+        self.from_cache = False
 
     @staticmethod
     def check_options(graph, tuned=None, target_name="host", records_root=None):
@@ -236,10 +248,47 @@ class TvmExecutor:
             mod, self.scheduled = apply_records(mod, tgt, self.records)
         return tvm.compile(mod, target=tgt), weights
 
+    def cache_key(self, batch: int) -> str:
+        """What the compiled library depends on: the graph's structure and shapes (weights are
+        arguments), the target, TVM's version and the records applied."""
+        tvm, _ = _tvm()
+        h = hashlib.sha256()
+        for op in self.graph.ops:
+            h.update(repr((op.type, op.name, op.inputs, op.outputs, sorted(op.attrs.items()), op.activation)).encode())
+        for name, t in self.graph.tensors.items():
+            h.update(repr((name, tuple(t.shape))).encode())
+        h.update(f"{target(self.target_name, self.threads)}|{tvm.__version__}|{batch}".encode())
+        if self.records is not None:
+            from .tvm_tune import RECORD_FILES
+            for f in RECORD_FILES:
+                st = (Path(self.records) / f).stat()
+                h.update(f"{Path(self.records).resolve()}/{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+        return h.hexdigest()[:32]
+
     def compile(self, batch: int):
+        """The Relax VM and the weights: from the compiled-library cache when this graph,
+        target and record set were compiled before (compiling AttoNet-D takes ~25 s)."""
         tvm, relax = _tvm()
-        ex, weights = self.build(batch)
-        return relax.VirtualMachine(ex, tvm.cpu()), [tvm.runtime.tensor(w) for w in weights]
+        weights = [tvm.runtime.tensor(w) for w in to_relax(self.graph, batch)[1]]
+        lib_path = cache_dir() / f"{self.cache_key(batch)}.so"
+        info_path = lib_path.with_suffix(".json")
+        if lib_path.is_file() and info_path.is_file():
+            try:
+                self.scheduled = json.loads(info_path.read_text())["scheduled"]
+                self.from_cache = True
+                return relax.VirtualMachine(tvm.runtime.load_module(str(lib_path)), tvm.cpu()), weights
+            except Exception:  # a damaged entry: compile again and overwrite it
+                self.from_cache = False
+        ex, _ = self.build(batch)
+        try:  # the cache is an optimisation: a read-only home directory must not fail the run
+            lib_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = lib_path.with_name(f"{lib_path.stem}.{os.getpid()}.tmp.so")
+            ex.export_library(str(tmp))
+            tmp.replace(lib_path)
+            info_path.write_text(json.dumps({"scheduled": self.scheduled, "records": str(self.records)}))
+        except OSError:
+            pass
+        return relax.VirtualMachine(ex, tvm.cpu()), weights
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Compiled once, for batch 1 (the shapes tuning records are keyed by); a batch runs

@@ -32,3 +32,21 @@ def test_run_with_tvm_backend_end_to_end():
     r = attocore.run("attonet-d", np.full((224, 224, 3), 128, np.uint8), backend="tvm", top_k=3)
     ref = attocore.run("attonet-d", np.full((224, 224, 3), 128, np.uint8), top_k=3)
     assert [p.index for p in r.top_k] == [p.index for p in ref.top_k]
+
+
+def test_compiled_library_is_cached(tmp_path, monkeypatch, rng):
+    """A second executor for the same graph loads the compiled library instead of compiling;
+    other weights of the same net reuse it too (weights are arguments)."""
+    from attocore.tvm import TvmExecutor, cache_dir
+    monkeypatch.setenv("ATTOCORE_CACHE_DIR", str(tmp_path))
+    x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+    first = TvmExecutor(zoo.seeded_graph("attonet-d", seed=1), tuned=False)
+    y1 = first.run(x)
+    assert not first.from_cache and len(list(cache_dir().glob("*.so"))) == 1
+    other_weights = zoo.seeded_graph("attonet-d", seed=2)
+    second = TvmExecutor(other_weights, tuned=False)
+    y2 = second.run(x)
+    assert second.from_cache
+    native = attocore.load(fmt.encode(other_weights)).run(x)
+    assert np.abs(y2 - native).max() <= 1e-4 * np.abs(native).max() + 1e-5
+    assert np.abs(y1 - y2).max() > 1e-3  # really the other weights
