@@ -13,6 +13,7 @@ rest as naive loops.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -168,6 +169,11 @@ def tune(graph, model_name: str, target_name: str = "host", trials: int = 2048,
         log("nothing to tune: every task has its share; raise --trials to tune further")
         return report
 
+    # MetaSchedule logs at DEBUG to the console by default (a line per cost-model iteration);
+    # INFO keeps its per-batch task table. A level the caller set is left alone.
+    ms_logger = logging.getLogger("tvm.s_tir.meta_schedule")
+    if ms_logger.level == logging.NOTSET:
+        ms_logger.setLevel(logging.INFO)
     contexts, weights = extracted_tasks_to_tune_contexts(
         todo, work_dir=str(out / "logs"), seed=seed,
         strategy=ms.search_strategy.EvolutionarySearch(population_size=128, genetic_num_iters=2))
