@@ -238,15 +238,14 @@ class TvmExecutor:
         if tuned:
             TvmExecutor(graph, target_name, 1, tuned, records_root)
 
-    def build(self, batch: int):
-        """The compiled executable and the weights to pass after the input."""
+    def build(self, mod):
+        """The compiled executable of a module from to_relax (records applied if any)."""
         tvm, relax = _tvm()
-        mod, weights = to_relax(self.graph, batch)
         tgt = target(self.target_name, self.threads)
         mod = fused(mod, tgt)
         if self.records is not None:
             mod, self.scheduled = apply_records(mod, tgt, self.records)
-        return tvm.compile(mod, target=tgt), weights
+        return tvm.compile(mod, target=tgt)
 
     def cache_key(self, batch: int) -> str:
         """What the compiled library depends on: the graph's structure and shapes (weights are
@@ -269,7 +268,8 @@ class TvmExecutor:
         """The Relax VM and the weights: from the compiled-library cache when this graph,
         target and record set were compiled before (compiling AttoNet-D takes ~25 s)."""
         tvm, relax = _tvm()
-        weights = [tvm.runtime.tensor(w) for w in to_relax(self.graph, batch)[1]]
+        mod, arrays = to_relax(self.graph, batch)
+        weights = [tvm.runtime.tensor(w) for w in arrays]
         lib_path = cache_dir() / f"{self.cache_key(batch)}.so"
         info_path = lib_path.with_suffix(".json")
         if lib_path.is_file() and info_path.is_file():
@@ -279,7 +279,7 @@ class TvmExecutor:
                 return relax.VirtualMachine(tvm.runtime.load_module(str(lib_path)), tvm.cpu()), weights
             except Exception:  # a damaged entry: compile again and overwrite it
                 self.from_cache = False
-        ex, _ = self.build(batch)
+        ex = self.build(mod)
         try:  # the cache is an optimisation: a read-only home directory must not fail the run
             lib_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = lib_path.with_name(f"{lib_path.stem}.{os.getpid()}.tmp.so")

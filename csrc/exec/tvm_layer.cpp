@@ -44,6 +44,8 @@ std::vector<int64_t> nhwc(const std::vector<int64_t>& s) {
 
 class TvmLayer final : public Layer {
  public:
+  static constexpr size_t kMaxArgs = 5;  // input, weight, bias, residual, output (select_tvm_steps checks)
+
   TvmLayer(const Graph& g, const TvmStep& step) : kernel_(*step.kernel) {
     const OpInfo& conv = g.ops[step.ops[0]];
     const std::string roles = kernel_.roles;
@@ -83,13 +85,14 @@ class TvmLayer final : public Layer {
   }
 
   void run(const RunContext& ctx, const float* const* inputs, float* const* outputs) const override {
-    // Compiled for batch 1: one call per sample.
-    std::vector<tvmffi::DLTensor> tensors(args_.size());
-    std::vector<tvmffi::Any> packed(args_.size());
-    std::vector<std::vector<int64_t>> shapes(args_.size());
-    for (size_t a = 0; a < args_.size(); ++a) {
-      shapes[a] = args_[a].shape;
-      tensors[a] = tvmffi::DLTensor{nullptr, {1, 0}, int32_t(shapes[a].size()), {2, 32, 1}, shapes[a].data(), nullptr, 0};
+    // Compiled for batch 1: one call per sample. The call's descriptors live on the stack
+    // (at most kMaxArgs); shapes point at the layer's own (TVM only reads them).
+    tvmffi::DLTensor tensors[kMaxArgs];
+    tvmffi::Any packed[kMaxArgs];
+    const size_t count_args = args_.size();
+    for (size_t a = 0; a < count_args; ++a) {
+      tensors[a] = tvmffi::DLTensor{nullptr, {1, 0}, int32_t(args_[a].shape.size()), {2, 32, 1},
+                                    const_cast<int64_t*>(args_[a].shape.data()), nullptr, 0};
       packed[a].type_index = tvmffi::kDLTensorPtr;
       packed[a].zero_padding = 0;
       packed[a].v_ptr = &tensors[a];
@@ -97,10 +100,10 @@ class TvmLayer final : public Layer {
     ThreadPool*& current = tvm_current_pool();
     ThreadPool* previous = current;
     current = ctx.pool;
-    std::vector<AlignedFloats> staging(args_.size());  // for samples not on a 64-byte boundary
+    AlignedFloats staging[kMaxArgs];  // allocated only for samples not on a 64-byte boundary
     for (int n = 0; n < ctx.batch; ++n) {
       float* unaligned_output = nullptr;
-      for (size_t a = 0; a < args_.size(); ++a) {
+      for (size_t a = 0; a < count_args; ++a) {
         const Arg& arg = args_[a];
         const size_t count = size_t(arg.sample_floats), offset = size_t(n) * count;
         float* p = arg.role == 'o' ? outputs[0] + offset
@@ -115,7 +118,7 @@ class TvmLayer final : public Layer {
         tensors[a].data = p;
       }
       tvmffi::Any result{};
-      if (kernel_.fn(nullptr, packed.data(), int32_t(packed.size()), &result) != 0) {
+      if (kernel_.fn(nullptr, packed, int32_t(count_args), &result) != 0) {
         current = previous;
         fail(ErrorCode::kInternal, std::string("TVM kernel ") + kernel_.symbol + " failed: " + tvm_last_error());
       }

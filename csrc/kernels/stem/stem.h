@@ -34,6 +34,9 @@ struct PackedStem {
   int blocks = 0;
   std::vector<float> weights;  // blocks x in_c x kh x kw x 8
   std::vector<float> bias;     // blocks x 8
+  // Where tap t (channel, ky, kx) of output pixel 0 of a row reads, relative to that row's
+  // first padded row (split layout included): vector variants run one flat tap loop.
+  std::vector<int> tap_offsets;
 };
 
 PackedStem pack_stem(const StemShape& s, const float* oihw, const float* bias);

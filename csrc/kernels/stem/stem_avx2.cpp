@@ -2,8 +2,6 @@
 
 #include <immintrin.h>
 
-#include <vector>
-
 namespace attocore {
 namespace {
 
@@ -12,19 +10,8 @@ namespace {
 // kPix + kOuts loads for kOuts x kPix FMAs (FMA-bound; one block of 8 channels x 8 pixels
 // was load-bound on the broadcasts). Inputs are 8 contiguous floats for any
 // tap: with stride 2 the padded rows are stored split into even and odd columns.
-// Where tap t (channel, ky, kx) of output pixel 0 of a row reads, relative to that row's
-// first padded row: one flat tap loop with no index arithmetic (GCC kept the accumulators
-// of the nested channel/ky/kx loops on the stack, storing them after every FMA).
-std::vector<int> tap_offsets(const StemShape& s) {
-  const WindowAttrs& w = s.window;
-  std::vector<int> off;
-  for (int c = 0; c < s.in_c; ++c)
-    for (int ky = 0; ky < w.kernel_h; ++ky)
-      for (int kx = 0; kx < w.kernel_w; ++kx)
-        off.push_back((c * s.padded_h + ky) * s.padded_w + (s.split ? (kx & 1) * s.half_w + (kx >> 1) : kx));
-  return off;
-}
-
+// One flat tap loop over PackedStem::tap_offsets: GCC kept the accumulators of nested
+// channel/ky/kx loops on the stack, storing them after every FMA.
 template <int kOuts, int kPix>
 void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0, int oc0) {
   const StemShape& s = *a.shape;
@@ -86,7 +73,7 @@ void stem_channels(const StemArgs& a, const int* offsets, int taps, int oy, int 
 }  // namespace
 
 void stem_avx2(const StemArgs& a) {
-  const std::vector<int> offsets = tap_offsets(*a.shape);
+  const std::vector<int>& offsets = a.weights->tap_offsets;
   const int taps = int(offsets.size()), out_c = a.shape->out_c;
   for (int oy = a.row_begin; oy < a.row_end; ++oy)
     for (int oc0 = 0; oc0 < out_c; oc0 += 4) {

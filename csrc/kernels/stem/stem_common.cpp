@@ -32,6 +32,11 @@ PackedStem pack_stem(const StemShape& s, const float* oihw, const float* bias) {
     p.bias[size_t(b) * 8 + lane] = bias ? bias[oc] : 0.f;
     for (int t = 0; t < taps; ++t) p.weights[(size_t(b) * taps + t) * 8 + lane] = oihw[size_t(oc) * taps + t];
   }
+  const WindowAttrs& w = s.window;
+  for (int c = 0; c < s.in_c; ++c)
+    for (int ky = 0; ky < w.kernel_h; ++ky)
+      for (int kx = 0; kx < w.kernel_w; ++kx)
+        p.tap_offsets.push_back((c * s.padded_h + ky) * s.padded_w + (s.split ? (kx & 1) * s.half_w + (kx >> 1) : kx));
   return p;
 }
 
