@@ -121,9 +121,22 @@ const MemoryPlan& Session::plan_for(int batch) {
     requests.push_back(r);
   };
   if (!model_->input_nchw()) add(g.input, -1);  // else the first layer reads the caller's buffer
+  std::vector<int> last_reader(g.tensors.size(), -1);
+  for (int i = 0; i < int(steps.size()); ++i)
+    for (int t : steps[i].inputs) last_reader[t] = i;
   for (int i = 0; i < int(steps.size()); ++i) {
     for (int t : steps[i].inputs)
       if (request_of[t] >= 0) requests[request_of[t]].last_step = i;
+    // In place: the output takes the bytes of an input this step is the last to read.
+    const int k = steps[i].layer->overwritable_input();
+    const int victim = k >= 0 && k < int(steps[i].inputs.size()) ? steps[i].inputs[k] : -1;
+    const int out = steps[i].outputs[0];
+    if (victim >= 0 && request_of[victim] >= 0 && last_reader[victim] == i && victim != g.output &&
+        g.tensors[victim].elements == g.tensors[out].elements) {
+      request_of[out] = request_of[victim];
+      for (size_t j = 1; j < steps[i].outputs.size(); ++j) add(steps[i].outputs[j], i);
+      continue;
+    }
     for (int t : steps[i].outputs) add(t, i);
   }
   requests[request_of[g.output]].last_step = int(steps.size());

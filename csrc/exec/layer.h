@@ -35,6 +35,11 @@ class Layer {
   // True when the layer reads the graph input as the caller gave it (NCHW), which spares
   // the executor the layout conversion and the input's arena buffer.
   virtual bool reads_nchw_input() const { return false; }
+  // Index of an input the first output may be written over (same shape, read element by
+  // element just before the same element is written), or -1. The planner then gives the
+  // output that input's bytes when nothing later reads the input: the residual add then
+  // writes lines it has just read instead of fetching fresh ones for ownership.
+  virtual int overwritable_input() const { return -1; }
 };
 
 struct LayerOptions {

@@ -105,6 +105,7 @@ class ConvGemmLayer : public Layer {
   std::string kernel_name() const override {
     return std::string(residual_ ? "conv1x1+res:" : conv_.direct ? "conv1x1:" : "im2col:") + conv_.kernel->name;
   }
+  int overwritable_input() const override { return residual_ ? 1 : -1; }
   size_t scratch_floats() const override { return conv_.scratch_floats(); }
 
  private:
@@ -218,6 +219,7 @@ class PwpwLayer : public Layer {
   }
   std::string kernel_name() const override { return name_; }
   size_t scratch_floats() const override { return pwpw_.scratch_floats(); }
+  int overwritable_input() const override { return pwpw_.shape.shortcut == Shortcut::kIdentity ? 1 : -1; }
 
  private:
   Pwpw pwpw_;

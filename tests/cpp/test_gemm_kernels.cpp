@@ -43,11 +43,17 @@ static void check(const GemmKernel& kernel, const char* isa, int m, int k, int n
 int main() {
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
-    for (const GemmKernel* kernel : {&table.gemm_nr8, &table.gemm_wide}) {
+    // A kernel with row kernels for small k is checked twice: as the table has it (small k
+    // through the row kernels) and with them turned off (every k through the tile kernel).
+    GemmKernel tiles_only = table.gemm_wide;
+    tiles_only.rows_for = nullptr;
+    std::vector<const GemmKernel*> kernels{&table.gemm_nr8, &table.gemm_wide};
+    if (table.gemm_wide.rows_for) kernels.push_back(&tiles_only);
+    for (const GemmKernel* kernel : kernels) {
       unsigned seed = 1;
       for (int m : {1, 2, 5, 6, 7, 8, 13, 50})
-        for (int k : {1, 2, 3, 5, 7, 8, 16, 17, 33})
-          for (int n : {1, 3, 5, 7, 8, 9, 16, 17, 24, 33})
+        for (int k : {1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 17, 33})
+          for (int n : {1, 3, 5, 7, 8, 9, 16, 17, 24, 33, 264})
             check(*kernel, isa_name(isa), m, k, n, (m + k + n) % 2 == 0, Activation((m + n) % 3), seed++);
       // Every 1x1 layer of the zoo (compress, mix, decompress + projection) at a few rows.
       for (const auto& z : test::kZooModules) {

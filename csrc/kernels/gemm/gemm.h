@@ -23,6 +23,7 @@ struct GemmTile {
   const float* residual;  // optional rows x cols added before the activation, row stride r_stride
   size_t r_stride;
   Activation act;
+  size_t panel_stride;  // floats from one packed panel to the next (row kernels walk several)
 };
 
 using GemmUkernel = void (*)(const GemmTile& t);
@@ -41,12 +42,18 @@ struct GemmKernel {
   int nr = 0;
   const char* name = "";
   GemmPacking packing = GemmPacking::kPlain;
+  // Optional row kernels for a tiny k (a module's decompression, k = c3): one call computes
+  // MR rows across every column with k unrolled at compile time, where a call per MR x NR
+  // tile would spend more on entry, bias loads and epilogue than on its k FMAs. Returns
+  // null when k has none. Same packing and MR as fn.
+  GemmUkernel (*rows_for)(int k) = nullptr;
 };
 
 // Packed B: ceil(n / nr) panels, each NR biases then the weights in the kernel's packing.
 struct PackedGemmB {
   int k = 0, n = 0, nr = 0;
   GemmPacking packing = GemmPacking::kPlain;
+  GemmUkernel rows_fn = nullptr;  // the kernel's row kernel for this k, if it has one
   std::vector<float> data;
   size_t panel_floats() const {
     const int rows = packing == GemmPacking::kPairs ? (k + 1) / 2 * 2 : k;
@@ -61,6 +68,7 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   PackedGemmB b;
   const int nr = kernel.nr;
   b.k = k, b.n = n, b.nr = nr, b.packing = kernel.packing;
+  b.rows_fn = kernel.rows_for ? kernel.rows_for(k) : nullptr;
   const int panels = (n + nr - 1) / nr;
   b.data.assign(size_t(panels) * b.panel_floats(), 0.f);
   for (int p = 0; p < panels; ++p) {

@@ -2,6 +2,9 @@
 // MR rows x NV 8-wide vectors: per k, one broadcast of A per row and NV loads of B.
 #include <immintrin.h>
 
+#include <type_traits>
+#include <utility>
+
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_avx2.h"
 
@@ -112,7 +115,93 @@ void gemm_pairs_avx2(const GemmTile& t) {
   }
 }
 
+// 6 rows x every column for a k fixed at compile time (1..kMaxRowsK), on plain NR = 16
+// panels: the k loop is fully unrolled, the residual choice is made once per call, and
+// the activation is a clamp to [lo, hi] (no branch per vector).
+constexpr int kMaxRowsK = 16;
+
+template <int K, bool RESIDUAL>
+void gemm_rows_avx2(const GemmTile& t) {
+  constexpr int MR = 6;
+  // Fields in locals: the stores below would otherwise make GCC reload them from t.
+  const int rows = t.rows, cols = t.cols;
+  const size_t c_stride = t.c_stride, r_stride = t.r_stride, panel_stride = t.panel_stride;
+  float* const c_base = t.c;
+  const float* const r_base = t.residual;
+  const float* a[MR];
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < rows ? r : rows - 1) * t.a_stride;
+  const float inf = __builtin_inff();
+  const __m256 lo = _mm256_set1_ps(t.act == Activation::kNone ? -inf : 0.f);
+  const __m256 hi = _mm256_set1_ps(t.act == Activation::kRelu6 ? 6.f : inf);
+  const float* panel = t.panel;
+  for (int c0 = 0; c0 < cols; c0 += 16, panel += panel_stride) {
+    // The row pointers are loop-invariant, so GCC would precompute all MR x K broadcast
+    // addresses outside the loop and keep them on the stack (one extra load per
+    // broadcast); marking the pointers as changed here keeps them as base + offset.
+    __asm__("" : "+r"(a[0]), "+r"(a[1]), "+r"(a[2]), "+r"(a[3]), "+r"(a[4]), "+r"(a[5]));
+    __m256 acc[MR][2];
+    const __m256 bias0 = _mm256_loadu_ps(panel), bias1 = _mm256_loadu_ps(panel + 8);
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][0] = bias0, acc[r][1] = bias1;
+    _Pragma("GCC unroll 16") for (int k = 0; k < K; ++k) {
+      const __m256 b0 = _mm256_loadu_ps(panel + 16 * (k + 1)), b1 = _mm256_loadu_ps(panel + 16 * (k + 1) + 8);
+      _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+        const __m256 x = _mm256_broadcast_ss(a[r] + k);
+        acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+      }
+    }
+    const int left = cols - c0;
+    auto store = [&](auto full) {
+      const __m256i m0 = tail_mask(left), m1 = tail_mask(left - 8);
+      // Walked row by row from opaque starts, for the same reason as the row pointers.
+      float* c = c_base + c0;
+      const float* res = r_base + c0;
+      __asm__("" : "+r"(c), "+r"(res));
+      _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r, c += c_stride, res += r_stride) {
+        if (r < rows) {
+          __m256 y0 = acc[r][0], y1 = acc[r][1];
+          if (full) {
+            if (RESIDUAL) y0 = _mm256_add_ps(y0, _mm256_loadu_ps(res)), y1 = _mm256_add_ps(y1, _mm256_loadu_ps(res + 8));
+            _mm256_storeu_ps(c, _mm256_min_ps(_mm256_max_ps(y0, lo), hi));
+            _mm256_storeu_ps(c + 8, _mm256_min_ps(_mm256_max_ps(y1, lo), hi));
+          } else {
+            if (RESIDUAL)
+              y0 = _mm256_add_ps(y0, _mm256_maskload_ps(res, m0)), y1 = _mm256_add_ps(y1, _mm256_maskload_ps(res + 8, m1));
+            _mm256_maskstore_ps(c, m0, _mm256_min_ps(_mm256_max_ps(y0, lo), hi));
+            _mm256_maskstore_ps(c + 8, m1, _mm256_min_ps(_mm256_max_ps(y1, lo), hi));
+          }
+        }
+      }
+    };
+    if (left >= 16) {
+      store(std::true_type{});
+    } else {  // the last, narrower panel
+      store(std::false_type{});
+    }
+  }
+}
+
+template <int K>
+void gemm_rows_avx2_k(const GemmTile& t) {
+  if (t.residual) {
+    gemm_rows_avx2<K, true>(t);
+  } else {
+    gemm_rows_avx2<K, false>(t);
+  }
+}
+
+template <int... Ks>
+constexpr GemmUkernel rows_kernel_at(int k, std::integer_sequence<int, Ks...>) {
+  GemmUkernel table[] = {nullptr, gemm_rows_avx2_k<Ks + 1>...};
+  return table[k];
+}
+
 }  // namespace
+
+GemmUkernel gemm_rows_6x16_avx2(int k) {
+  if (k < 1 || k > kMaxRowsK) return nullptr;
+  return rows_kernel_at(k, std::make_integer_sequence<int, kMaxRowsK>{});
+}
 
 void gemm_6x8_pairs_avx2(const GemmTile& t) { gemm_pairs_avx2<6>(t); }
 

@@ -17,6 +17,19 @@ void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_strid
   t.c_stride = c_stride;
   t.r_stride = r_stride;
   t.act = act;
+  t.panel_stride = b.panel_floats();
+  if (b.rows_fn != nullptr) {  // one call per MR rows, across the panels' columns
+    t.panel = b.panel(panel_begin);
+    t.cols = (panel_end * b.nr < b.n ? panel_end * b.nr : b.n) - panel_begin * b.nr;
+    for (int r = 0; r < m; r += kernel.mr) {
+      t.rows = m - r < kernel.mr ? m - r : kernel.mr;
+      t.a = a + size_t(r) * a_stride;
+      t.c = c + size_t(r) * c_stride + size_t(panel_begin) * b.nr;
+      t.residual = residual ? residual + size_t(r) * r_stride + size_t(panel_begin) * b.nr : nullptr;
+      b.rows_fn(t);
+    }
+    return;
+  }
   // Rows in blocks whose A slice fits in L1 (about 16 KiB); inside a block, panel-outer so
   // each packed panel (k x NR, from L2) serves every row tile of the block.
   int block = int(16384 / (4 * size_t(b.k > 0 ? b.k : 1))) / kernel.mr * kernel.mr;
