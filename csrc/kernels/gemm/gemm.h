@@ -89,6 +89,11 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   return b;
 }
 
+// Packed B larger than this does not stay in L2 beside its A rows: the driver then takes
+// row blocks of ~192 KiB of A (instead of ~16 KiB) so each panel, fetched from L3, serves
+// many row tiles.
+constexpr size_t kLargeBBytes = 160 * 1024;
+
 // Runs the whole m x n product with `kernel` (b must be packed with kernel.nr).
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
           size_t c_stride, const float* residual, size_t r_stride, Activation act);

@@ -118,7 +118,7 @@ void gemm_pairs_avx2(const GemmTile& t) {
 // 6 rows x every column for a k fixed at compile time (1..kMaxRowsK), on plain NR = 16
 // panels: the k loop is fully unrolled, the residual choice is made once per call, and
 // the activation is a clamp to [lo, hi] (no branch per vector).
-constexpr int kMaxRowsK = 16;
+constexpr int kMaxRowsK = 32;
 
 template <int K, bool RESIDUAL>
 void gemm_rows_avx2(const GemmTile& t) {

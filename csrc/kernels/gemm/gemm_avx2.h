@@ -4,7 +4,7 @@
 namespace attocore {
 
 void gemm_6x16_avx2(const GemmTile& t);
-GemmUkernel gemm_rows_6x16_avx2(int k);  // row kernels for k in [1, 16], else null
+GemmUkernel gemm_rows_6x16_avx2(int k);  // row kernels for k in [1, 32], else null
 void gemm_6x8_pairs_avx2(const GemmTile& t);  // GemmPacking::kPairs
 
 }  // namespace attocore

@@ -31,8 +31,10 @@ void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_strid
     return;
   }
   // Rows in blocks whose A slice fits in L1 (about 16 KiB); inside a block, panel-outer so
-  // each packed panel (k x NR, from L2) serves every row tile of the block.
-  int block = int(16384 / (4 * size_t(b.k > 0 ? b.k : 1))) / kernel.mr * kernel.mr;
+  // each packed panel (k x NR, from L2) serves every row tile of the block. A B too large
+  // for L2 comes from L3 once per block, so its blocks hold ~192 KiB of A (read from L2).
+  const size_t a_budget = b.data.size() * sizeof(float) > kLargeBBytes ? 196608 : 16384;
+  int block = int(a_budget / (4 * size_t(b.k > 0 ? b.k : 1))) / kernel.mr * kernel.mr;
   if (block < kernel.mr) block = kernel.mr;
   for (int r0 = 0; r0 < m; r0 += block) {
     const int r1 = m - r0 < block ? m : r0 + block;

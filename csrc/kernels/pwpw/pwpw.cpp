@@ -19,9 +19,14 @@ Pwpw::Pwpw(const PwpwShape& s, const GemmKernel& k1, const GemmKernel& k2_, cons
   second = pack_gemm_b(k2, s.cout, k2_, bias.data(), [&](int ki, int n) {
     return ki < s.c3 ? w2[size_t(n) * s.c3 + ki] : wp[size_t(n) * s.x_c + (ki - s.c3)];
   });
-  // The tile's [mid | x] rows (k2 floats each) should sit in L1/L2: ~48 KiB.
+  // The tile's [mid | x] rows (k2 floats each) should sit in L1/L2: ~48 KiB. When the
+  // second product's weights outgrow L2 (a projection tail: k2 = c3 + x_c, hundreds by
+  // hundreds), they stream from L3 once per tile, so the tile grows to ~192 KiB of rows
+  // (the GEMM driver then walks them panel by panel: see kLargeBBytes in gemm.h).
   const int mr = std::max(k1.mr, k2_.mr);
-  tile = std::max(mr, std::min(96, int(49152 / (4 * std::max(k2, 1))) / mr * mr));
+  const bool large_b = size_t(k2) * size_t(s.cout) * sizeof(float) > kLargeBBytes;
+  const int budget = large_b ? 196608 : 49152, cap = large_b ? 1 << 20 : 96;
+  tile = std::max(mr, std::min(cap, int(budget / (4 * std::max(k2, 1))) / mr * mr));
 }
 
 void Pwpw::attach_next(const GemmKernel& kernel, int channels, const float* wn, const float* bn, Activation act) {
