@@ -72,11 +72,42 @@ Chunk chunk_at(const PackedDwconv& p, const DwconvShape& s, int c) {
   return ch;
 }
 
-// 3x3, dilation 1, stride S (1 or 2): one output row, all chunks. Interior pixels go four
-// at a time with the chunks innermost: the 3 x (3S+3) input pixels a group reads stay in
-// L1 across all chunks, and each input vector is loaded (and spread) once per row of the
-// window and reused by the taps and pixels that need it. Chunk-outer order re-streamed
-// the three input rows from L2 per chunk and ran 3x slower.
+// P interior output pixels of one row, one chunk, 3x3 stride S: for each window row the
+// (P-1)S+3 input vectors are loaded (and spread) once, each feeding the taps and pixels
+// that need it, with that row's 3 weights in registers. P = 8 keeps 8 independent
+// accumulator chains in flight: with 4, the 9-deep FMA chains (4 cycles each) left the
+// FMA pipes half idle.
+template <bool kMultiplier, int S, int P>
+inline void group_3x3(const DwconvShape& s, const float* const rows[3], const float* wchunk, const Chunk& ch,
+                      int ix0, float* dst, Activation act) {
+  const size_t pixel = size_t(s.in_c);
+  const __m256 bias = _mm256_loadu_ps(wchunk);
+  __m256 acc[P];
+  _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) acc[p] = bias;
+  for (int ky = 0; ky < 3; ++ky) {
+    if (!rows[ky]) continue;
+    const float* q = rows[ky] + size_t(ix0) * pixel + ch.in_c0;
+    const __m256 w0 = _mm256_loadu_ps(wchunk + 8 + 24 * ky), w1 = _mm256_loadu_ps(wchunk + 16 + 24 * ky),
+                 w2 = _mm256_loadu_ps(wchunk + 24 + 24 * ky);
+    _Pragma("GCC unroll 32") for (int j = 0; j < (P - 1) * S + 3; ++j) {
+      const __m256 x = load_inputs<kMultiplier>(q + j * pixel, ch);
+      // Input j is tap kx of pixel (j - kx) / S.
+      if (j % S == 0 && j / S < P) acc[j / S] = _mm256_fmadd_ps(x, w0, acc[j / S]);
+      if ((j - 1) % S == 0 && j >= 1 && (j - 1) / S < P) acc[(j - 1) / S] = _mm256_fmadd_ps(x, w1, acc[(j - 1) / S]);
+      if ((j - 2) % S == 0 && j >= 2 && (j - 2) / S < P) acc[(j - 2) / S] = _mm256_fmadd_ps(x, w2, acc[(j - 2) / S]);
+    }
+  }
+  if (ch.full()) {
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) store<true>(dst + size_t(p) * s.out_c, activate(acc[p], act), ch);
+  } else {
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) store<false>(dst + size_t(p) * s.out_c, activate(acc[p], act), ch);
+  }
+}
+
+// 3x3, dilation 1, stride S (1 or 2): one output row, all chunks. Interior pixels go in
+// groups (8, then 4) with the chunks innermost: the input pixels a group reads stay in L1
+// across all chunks. Chunk-outer order re-streamed the three input rows from L2 per chunk
+// and ran 3x slower.
 template <bool kMultiplier, int S>
 void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, int oy, float* out_row, Activation act) {
   const WindowAttrs& w = s.window;
@@ -86,8 +117,6 @@ void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, in
     rows[ky] = iy0 + ky >= 0 && iy0 + ky < s.in_h ? image + size_t(iy0 + ky) * s.in_w * s.in_c : nullptr;
   int ox_begin = 0;
   while (ox_begin < s.out_w && ox_begin * S - w.pad_left < 0) ++ox_begin;
-  int ox_end = ox_begin;  // interior groups of four: [ox_begin, ox_end)
-  while (ox_end + 3 < s.out_w && (ox_end + 3) * S - w.pad_left + 2 < s.in_w) ox_end += 4;
 
   auto borders = [&](int from, int to) {  // pixels with taps outside the image: per chunk, checked
     for (int c = 0; c < p.chunks; ++c) {
@@ -112,43 +141,22 @@ void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, in
     }
   };
   borders(0, ox_begin);
-  constexpr int kInputs = 3 * S + 3;  // input pixels four outputs read along a row
-  const size_t pixel = size_t(s.in_c);
-  for (int ox = ox_begin; ox < ox_end; ox += 4) {
-    const int ix0 = ox * S - w.pad_left;
+  // Whether pixels [ox, ox + n) have all their taps inside the row.
+  auto interior = [&](int ox, int n) { return ox + n <= s.out_w && (ox + n - 1) * S - w.pad_left + 2 < s.in_w; };
+  int ox = ox_begin;
+  for (; interior(ox, 8); ox += 8) {
     float* dst = out_row + size_t(ox) * s.out_c;
-    for (int c = 0; c < p.chunks; ++c, dst += 8) {
-      const Chunk ch = chunk_at(p, s, c);
-      const float* wchunk = p.data.data() + size_t(c) * p.chunk_floats();
-      const __m256 bias = _mm256_loadu_ps(wchunk);
-      __m256 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-      for (int ky = 0; ky < 3; ++ky) {
-        if (!rows[ky]) continue;
-        const float* q = rows[ky] + size_t(ix0) * pixel + ch.in_c0;
-        __m256 x[kInputs];
-        for (int j = 0; j < kInputs; ++j) x[j] = load_inputs<kMultiplier>(q + j * pixel, ch);
-        for (int kx = 0; kx < 3; ++kx) {
-          const __m256 wk = _mm256_loadu_ps(wchunk + 8 + 8 * (3 * ky + kx));
-          a0 = _mm256_fmadd_ps(x[kx], wk, a0);
-          a1 = _mm256_fmadd_ps(x[kx + S], wk, a1);
-          a2 = _mm256_fmadd_ps(x[kx + 2 * S], wk, a2);
-          a3 = _mm256_fmadd_ps(x[kx + 3 * S], wk, a3);
-        }
-      }
-      if (ch.full()) {
-        store<true>(dst, activate(a0, act), ch);
-        store<true>(dst + s.out_c, activate(a1, act), ch);
-        store<true>(dst + 2 * s.out_c, activate(a2, act), ch);
-        store<true>(dst + 3 * s.out_c, activate(a3, act), ch);
-      } else {
-        store<false>(dst, activate(a0, act), ch);
-        store<false>(dst + s.out_c, activate(a1, act), ch);
-        store<false>(dst + 2 * s.out_c, activate(a2, act), ch);
-        store<false>(dst + 3 * s.out_c, activate(a3, act), ch);
-      }
-    }
+    for (int c = 0; c < p.chunks; ++c, dst += 8)
+      group_3x3<kMultiplier, S, 8>(s, rows, p.data.data() + size_t(c) * p.chunk_floats(), chunk_at(p, s, c),
+                                   ox * S - w.pad_left, dst, act);
   }
-  borders(ox_end, s.out_w);
+  for (; interior(ox, 4); ox += 4) {
+    float* dst = out_row + size_t(ox) * s.out_c;
+    for (int c = 0; c < p.chunks; ++c, dst += 8)
+      group_3x3<kMultiplier, S, 4>(s, rows, p.data.data() + size_t(c) * p.chunk_floats(), chunk_at(p, s, c),
+                                   ox * S - w.pad_left, dst, act);
+  }
+  borders(ox, s.out_w);
 }
 
 template <bool kMultiplier>

@@ -40,8 +40,13 @@ void Pwpw::run(const float* x2, const float* x, float* out, float* scratch, int 
                float* next_out) const {
   const PwpwShape& s = shape;
   const int per_image = s.out_h * s.out_w;
-  for (int p0 = pixel_begin; p0 < pixel_end; p0 += tile) {
-    const int rows = std::min(tile, pixel_end - p0);
+  // Equal tiles of at most tile_cap() rows: every tile re-reads all three weight matrices,
+  // so a range of 100 pixels is one tile of 100, not 96 and a costly 4.
+  const int n = pixel_end - pixel_begin, mr = std::max(first_kernel->mr, second_kernel->mr);
+  const int tiles = std::max(1, (n + tile_cap() - 1) / tile_cap());
+  const int step = ((n + tiles - 1) / tiles + mr - 1) / mr * mr;
+  for (int p0 = pixel_begin; p0 < pixel_end; p0 += step) {
+    const int rows = std::min(step, pixel_end - p0);
     gemm(*first_kernel, rows, x2 + size_t(p0) * s.c2, s.c2, first, scratch, k2, nullptr, 0, act1);
     const float* residual = nullptr;
     if (s.shortcut == Shortcut::kProjection) {
