@@ -8,8 +8,10 @@ attocore TVM backend and apache-tvm are installed), in one process, on the same 
 Rounds are interleaved (engine order rotates every round) so drift and noise on a shared
 machine hit every engine alike; compare the ratios of one run, never absolute times across
 runs. Prints per net and thread count: median and p10/p90 in ms, the ratio of each
-engine's median to attocore's, achieved GMAC/s and % of one core's measured FMA peak
-(times the thread count).
+engine's median to attocore's, the paired ratio (the median over rounds of the engine's
+round median over attocore's in the same round: noise bursts that last seconds then
+cancel out instead of landing on one engine), achieved GMAC/s and % of one core's
+measured FMA peak (times the thread count).
 """
 from __future__ import annotations
 
@@ -100,6 +102,8 @@ def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: i
     times = {n: [] for n in names}
     per_round = max(1, runs // rounds)
     for r in range(rounds):
+        for n in names:
+            times[n].append([])
         order = names[r % len(names):] + names[:r % len(names)]
         prev = None
         for n in order:
@@ -113,8 +117,8 @@ def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: i
             for _ in range(per_round):
                 t0 = time.perf_counter()
                 f(x)
-                times[n].append(time.perf_counter() - t0)
-    return times
+                times[n][-1].append(time.perf_counter() - t0)
+    return times  # engine -> one list of run times per round
 
 
 def main(argv=None) -> int:
@@ -122,7 +126,7 @@ def main(argv=None) -> int:
     p.add_argument("--nets", nargs="+", default=["attonet-a", "attonet-b", "attonet-c", "attonet-d"])
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     p.add_argument("--runs", type=int, default=60, help="timed runs per engine (>= 50 recommended)")
-    p.add_argument("--rounds", type=int, default=6, help="interleaved rounds the runs are split into")
+    p.add_argument("--rounds", type=int, default=20, help="interleaved rounds the runs are split into")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--engines", nargs="+", default=["pytorch", "onnxruntime", "tvm"],
                    help="peers besides attocore")
@@ -140,24 +144,28 @@ def main(argv=None) -> int:
                 macs = model._native.macs
                 x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
                 times = time_engines(engines, x, args.runs, args.warmup, args.rounds)
-                base = float(np.median(times["attocore"]))
-                for eng, ts in times.items():
+                base = float(np.median(np.concatenate(times["attocore"])))
+                base_rounds = [np.median(r) for r in times["attocore"]]
+                for eng, per_round in times.items():
+                    ts = np.concatenate(per_round)
                     med = float(np.median(ts))
+                    paired = float(np.median([np.median(r) / b for r, b in zip(per_round, base_rounds)]))
                     rows.append((name, threads, eng, med * 1e3, np.percentile(ts, 10) * 1e3,
-                                 np.percentile(ts, 90) * 1e3, med / base, macs / med / 1e9,
+                                 np.percentile(ts, 90) * 1e3, med / base, paired, macs / med / 1e9,
                                  100 * macs / med / 1e9 / (peak * threads), len(ts)))
                 print_table([r for r in rows if r[0] == name and r[1] == threads], header=not rows[:-len(times)])
-    print("\nratio = engine median / attocore median (above 1: attocore is faster)")
+    print("\nratio = engine median / attocore median (above 1: attocore is faster); paired = median over"
+          "\nrounds of (engine round median / attocore round median)")
     return 0
 
 
 def print_table(rows, header: bool):
     if header:
         print(f"\n{'net':<10} {'thr':>3} {'engine':<12} {'median ms':>10} {'p10':>8} {'p90':>8} "
-              f"{'ratio':>6} {'GMAC/s':>7} {'%peak':>6} {'runs':>5}")
-    for name, thr, eng, med, p10, p90, ratio, gmacs, pct, n in rows:
-        print(f"{name:<10} {thr:>3} {eng:<12} {med:>10.3f} {p10:>8.3f} {p90:>8.3f} {ratio:>6.2f} {gmacs:>7.1f} "
-              f"{pct:>6.1f} {n:>5}")
+              f"{'ratio':>6} {'paired':>6} {'GMAC/s':>7} {'%peak':>6} {'runs':>5}")
+    for name, thr, eng, med, p10, p90, ratio, paired, gmacs, pct, n in rows:
+        print(f"{name:<10} {thr:>3} {eng:<12} {med:>10.3f} {p10:>8.3f} {p90:>8.3f} {ratio:>6.2f} {paired:>6.2f} "
+              f"{gmacs:>7.1f} {pct:>6.1f} {n:>5}")
     sys.stdout.flush()
 
 

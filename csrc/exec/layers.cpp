@@ -289,8 +289,7 @@ class FullyConnectedLayer : public Layer {
       return;
     }
     // Split the output columns over threads (batch 1 has a single row).
-    const int panels = (out_ + packed_.nr - 1) / packed_.nr;
-    ctx.pool->parallel_for(panels, [&](int p0, int p1, int) {
+    ctx.pool->parallel_for(packed_.panels(), [&](int p0, int p1, int) {
       gemm_panels(*kernel_, ctx.batch, in[0], in_, packed_, p0, p1, outs[0], out_, nullptr, 0, act_);
     });
   }

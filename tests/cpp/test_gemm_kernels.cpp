@@ -38,17 +38,26 @@ static void check(const GemmKernel& kernel, const char* isa, int m, int k, int n
   CHECK_MSG(test::close(got.data(), want.data(), want.size(), 2e-5 * (1 + k / 64.0), &worst),
             "%s %s m=%d k=%d n=%d residual=%d act=%d: error %g", isa, kernel.name, m, k, n, residual, int(act), worst);
   CHECK_MSG(untouched, "%s %s m=%d k=%d n=%d wrote past the last column", isa, kernel.name, m, k, n);
+  // Split by panels (as threads split a fully connected layer): the same bits.
+  std::vector<float> split = sentinel;
+  const int half = b.panels() / 2;
+  gemm_panels(kernel, m, a.data(), lda, b, 0, half, split.data(), ldc, residual ? res.data() : nullptr, ldr, act);
+  gemm_panels(kernel, m, a.data(), lda, b, half, b.panels(), split.data(), ldc, residual ? res.data() : nullptr, ldr,
+              act);
+  CHECK_MSG(split == c, "%s %s m=%d k=%d n=%d: split by panels differs", isa, kernel.name, m, k, n);
 }
 
 int main() {
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
-    // A kernel with row kernels for small k is checked twice: as the table has it (small k
-    // through the row kernels) and with them turned off (every k through the tile kernel).
-    GemmKernel tiles_only = table.gemm_wide;
-    tiles_only.rows_for = nullptr;
+    // The wide kernel as the table has it (row kernels for small k, a narrow kernel for a
+    // short last panel), without its row kernels, and alone (every panel, any k, by fn).
+    GemmKernel tiles_only = table.gemm_wide, alone = table.gemm_wide;
+    tiles_only.rows_for = alone.rows_for = nullptr;
+    alone.tail = nullptr;
     std::vector<const GemmKernel*> kernels{&table.gemm_nr8, &table.gemm_wide};
     if (table.gemm_wide.rows_for) kernels.push_back(&tiles_only);
+    if (table.gemm_wide.tail) kernels.push_back(&alone);
     for (const GemmKernel* kernel : kernels) {
       unsigned seed = 1;
       for (int m : {1, 2, 5, 6, 7, 8, 13, 50})

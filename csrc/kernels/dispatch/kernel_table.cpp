@@ -31,7 +31,7 @@ namespace {
 const KernelTable kReferenceTable{
     Isa::kReference,
     {gemm_ukernel_ref, 4, 8, "gemm_4x8_ref"},
-    {gemm_ukernel_ref, 4, 16, "gemm_4x16_ref"},
+    {gemm_ukernel_ref, 4, 16, "gemm_4x16_ref", GemmPacking::kPlain, nullptr, &kReferenceTable.gemm_nr8},
     {dwconv_ref, 4, "dwconv_ref"},
     stem_ref,
 };
@@ -40,7 +40,7 @@ const KernelTable kReferenceTable{
 const KernelTable kAvx2Table{
     Isa::kAvx2,
     {gemm_6x8_pairs_avx2, 6, 8, "gemm_6x8p_avx2", GemmPacking::kPairs},
-    {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2", GemmPacking::kPlain, gemm_rows_6x16_avx2},
+    {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2", GemmPacking::kPlain, gemm_rows_6x16_avx2, &kAvx2Table.gemm_nr8},
     {dwconv_avx2, 8, "dwconv_avx2"},
     stem_avx2,
 };
@@ -51,7 +51,7 @@ const KernelTable kNeonTable{
     Isa::kNeon,
     {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},
 #if defined(__aarch64__)
-    {gemm_4x16_neon, 4, 16, "gemm_4x16_neon"},
+    {gemm_4x16_neon, 4, 16, "gemm_4x16_neon", GemmPacking::kPlain, nullptr, &kNeonTable.gemm_nr8},
 #else
     {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},  // ARMv7 has 16 q registers: stay at 12 accumulators
 #endif

@@ -47,20 +47,48 @@ struct GemmKernel {
   // tile would spend more on entry, bias loads and epilogue than on its k FMAs. Returns
   // null when k has none. Same packing and MR as fn.
   GemmUkernel (*rows_for)(int k) = nullptr;
+  // Optional narrower kernel for the last panel when at most tail->nr columns are left
+  // (n = 40 with NR = 16: 16 + 16 + 8 instead of 48 lanes of which 8 idle).
+  const GemmKernel* tail = nullptr;
 };
 
-// Packed B: ceil(n / nr) panels, each NR biases then the weights in the kernel's packing.
+// Packed B: wide_panels panels of NR columns (the last may be partial), each NR biases
+// then the weights in the kernel's packing; then, when the kernel has a tail kernel and at
+// most tail->nr columns are left, one narrower panel packed for the tail kernel.
 struct PackedGemmB {
   int k = 0, n = 0, nr = 0;
   GemmPacking packing = GemmPacking::kPlain;
   GemmUkernel rows_fn = nullptr;  // the kernel's row kernel for this k, if it has one
+  int wide_panels = 0;
+  const GemmKernel* tail = nullptr;  // kernel of the last, narrow panel (or none)
   std::vector<float> data;
-  size_t panel_floats() const {
+  int panels() const { return wide_panels + (tail ? 1 : 0); }
+  size_t panel_floats() const { return packed_panel_floats(k, nr, packing); }
+  // Panel p's data; the narrow panel follows the wide ones, so the same formula holds.
+  const float* panel(int p) const { return data.data() + size_t(p) * panel_floats(); }
+  static size_t packed_panel_floats(int k, int nr, GemmPacking packing) {
     const int rows = packing == GemmPacking::kPairs ? (k + 1) / 2 * 2 : k;
     return size_t(nr) * (rows + 1);
   }
-  const float* panel(int p) const { return data.data() + size_t(p) * panel_floats(); }
 };
+
+// Packs columns [col0, col0 + cols) of B into one panel of nr columns at dst (zeroed).
+template <typename WeightAt>
+void pack_gemm_panel(float* dst, int k, int nr, GemmPacking packing, int col0, int cols, const float* bias,
+                     WeightAt w_kn) {
+  for (int j = 0; j < nr && j < cols; ++j) {
+    dst[j] = bias ? bias[col0 + j] : 0.f;
+    for (int ki = 0; ki < k; ++ki) {
+      size_t at;
+      if (packing == GemmPacking::kPlain) {
+        at = size_t(ki) * nr + j;
+      } else {  // block q = ki / 2; group of 4 outputs j / 4; within it (j % 4, ki % 2)
+        at = size_t(ki / 2) * 2 * nr + size_t(j / 4) * 8 + size_t(j % 4) * 2 + ki % 2;
+      }
+      dst[nr + at] = w_kn(ki, col0 + j);
+    }
+  }
+}
 
 // w_kn(ki, ni) gives B[ki][ni]; bias may be null (zeros).
 template <typename WeightAt>
@@ -69,23 +97,18 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   const int nr = kernel.nr;
   b.k = k, b.n = n, b.nr = nr, b.packing = kernel.packing;
   b.rows_fn = kernel.rows_for ? kernel.rows_for(k) : nullptr;
-  const int panels = (n + nr - 1) / nr;
-  b.data.assign(size_t(panels) * b.panel_floats(), 0.f);
-  for (int p = 0; p < panels; ++p) {
-    float* dst = b.data.data() + size_t(p) * b.panel_floats();
-    for (int j = 0; j < nr && p * nr + j < n; ++j) {
-      dst[j] = bias ? bias[p * nr + j] : 0.f;
-      for (int ki = 0; ki < k; ++ki) {
-        size_t at;
-        if (b.packing == GemmPacking::kPlain) {
-          at = size_t(ki) * nr + j;
-        } else {  // block q = ki / 2; group of 4 outputs j / 4; within it (j % 4, ki % 2)
-          at = size_t(ki / 2) * 2 * nr + size_t(j / 4) * 8 + size_t(j % 4) * 2 + ki % 2;
-        }
-        dst[nr + at] = w_kn(ki, p * nr + j);
-      }
-    }
-  }
+  const int left = n % nr;
+  const bool narrow = kernel.tail != nullptr && left > 0 && left <= kernel.tail->nr;
+  b.wide_panels = narrow ? n / nr : (n + nr - 1) / nr;
+  b.tail = narrow ? kernel.tail : nullptr;
+  const size_t wide = b.panel_floats();
+  const size_t tail = narrow ? PackedGemmB::packed_panel_floats(k, kernel.tail->nr, kernel.tail->packing) : 0;
+  b.data.assign(size_t(b.wide_panels) * wide + tail, 0.f);
+  for (int p = 0; p < b.wide_panels; ++p)
+    pack_gemm_panel(b.data.data() + size_t(p) * wide, k, nr, b.packing, p * nr, n - p * nr, bias, w_kn);
+  if (narrow)
+    pack_gemm_panel(b.data.data() + size_t(b.wide_panels) * wide, k, kernel.tail->nr, kernel.tail->packing,
+                    b.wide_panels * nr, left, bias, w_kn);
   return b;
 }
 
@@ -94,12 +117,13 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
 // many row tiles.
 constexpr size_t kLargeBBytes = 160 * 1024;
 
-// Runs the whole m x n product with `kernel` (b must be packed with kernel.nr).
+// Runs the whole m x n product with `kernel` (b must be packed for kernel).
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
           size_t c_stride, const float* residual, size_t r_stride, Activation act);
 
-// The same for the output columns of panels [panel_begin, panel_end) only (c, residual:
-// the whole matrices): lets threads split a product with few rows by columns.
+// The same for the output columns of panels [panel_begin, panel_end) only (of
+// b.panels(); c, residual: the whole matrices): lets threads split a product with few
+// rows by columns.
 void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b,
                  int panel_begin, int panel_end, float* c, size_t c_stride, const float* residual, size_t r_stride,
                  Activation act);
