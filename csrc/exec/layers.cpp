@@ -228,7 +228,8 @@ class PwpwLayer : public Layer {
 
 class PoolLayer : public Layer {
  public:
-  PoolLayer(const Graph& g, const OpInfo& op) : average_(op.type == OpType::kAvgPool2d), w_(op.window), act_(op.activation) {
+  PoolLayer(const Graph& g, const OpInfo& op, const MaxPoolKernel& maxpool)
+      : average_(op.type == OpType::kAvgPool2d), maxpool_(maxpool), w_(op.window), act_(op.activation) {
     const auto& x = shape_of(g, op.inputs[0]);
     const auto& y = shape_of(g, op.outputs[0]);
     c_ = int(x[1]), in_h_ = int(x[2]), in_w_ = int(x[3]), out_h_ = int(y[2]), out_w_ = int(y[3]);
@@ -239,14 +240,15 @@ class PoolLayer : public Layer {
       if (average_) {
         avgpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], act_, out, r0, r1);
       } else {
-        maxpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], act_, out, r0, r1);
+        maxpool_.fn(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], act_, out, r0, r1);
       }
     });
   }
-  std::string kernel_name() const override { return average_ ? "avgpool2d_ref" : "maxpool2d_ref"; }
+  std::string kernel_name() const override { return average_ ? "avgpool2d_ref" : maxpool_.name; }
 
  private:
   bool average_;
+  MaxPoolKernel maxpool_;
   WindowAttrs w_;
   Activation act_;
   int c_, in_h_, in_w_, out_h_, out_w_;
@@ -364,7 +366,7 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const Kerne
   switch (op.type) {
     case OpType::kConv2d: return make_conv_layer(g, op, table, options);
     case OpType::kMaxPool2d:
-    case OpType::kAvgPool2d: return std::make_unique<PoolLayer>(g, op);
+    case OpType::kAvgPool2d: return std::make_unique<PoolLayer>(g, op, table.maxpool);
     case OpType::kGlobalAvgPool: return std::make_unique<GlobalAvgPoolLayer>(g, op);
     case OpType::kFullyConnected: return std::make_unique<FullyConnectedLayer>(g, op, table);
     case OpType::kAdd: return std::make_unique<AddLayer>(g, op);

@@ -4,15 +4,18 @@
 #include <cstring>
 
 #include "kernels/dispatch/cpu_features.h"
+#include "kernels/pool/pool_ref.h"
 #include "util/error.h"
 #ifdef ATTOCORE_HAVE_AVX2
 #include "kernels/dwconv/dwconv_avx2.h"
 #include "kernels/gemm/gemm_avx2.h"
+#include "kernels/pool/maxpool_avx2.h"
 #include "kernels/stem/stem_avx2.h"
 #endif
 #ifdef ATTOCORE_HAVE_NEON
 #include "kernels/dwconv/dwconv_neon.h"
 #include "kernels/gemm/gemm_neon.h"
+#include "kernels/pool/maxpool_neon.h"
 #endif
 
 namespace attocore {
@@ -34,6 +37,7 @@ const KernelTable kReferenceTable{
     {gemm_ukernel_ref, 4, 16, "gemm_4x16_ref", GemmPacking::kPlain, nullptr, &kReferenceTable.gemm_nr8},
     {dwconv_ref, 4, "dwconv_ref"},
     stem_ref,
+    {maxpool2d_ref, "maxpool2d_ref"},
 };
 
 #ifdef ATTOCORE_HAVE_AVX2
@@ -43,6 +47,7 @@ const KernelTable kAvx2Table{
     {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2", GemmPacking::kPlain, gemm_rows_6x16_avx2, &kAvx2Table.gemm_nr8},
     {dwconv_avx2, 8, "dwconv_avx2"},
     stem_avx2,
+    {maxpool2d_avx2, "maxpool2d_avx2"},
 };
 #endif
 
@@ -57,6 +62,7 @@ const KernelTable kNeonTable{
 #endif
     {dwconv_neon, 4, "dwconv_neon"},
     nullptr,  // NEON: the first convolution takes the im2col + GEMM path
+    {maxpool2d_neon, "maxpool2d_neon"},
 };
 #endif
 

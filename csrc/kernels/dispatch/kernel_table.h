@@ -6,6 +6,7 @@
 
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/pool/maxpool.h"
 #include "kernels/stem/stem.h"
 
 namespace attocore {
@@ -20,6 +21,7 @@ struct KernelTable {
   GemmKernel gemm_wide;  // the widest tile
   DwconvKernel dwconv;
   StemFn stem;  // first convolution straight from NCHW; null where no variant exists
+  MaxPoolKernel maxpool;
 
   // The GEMM kernel to use for n output columns.
   const GemmKernel& gemm_for(int n) const { return n <= gemm_nr8.nr ? gemm_nr8 : gemm_wide; }

@@ -90,7 +90,11 @@ inline void group_3x3(const DwconvShape& s, const float* const rows[3], const fl
     const __m256 w0 = _mm256_loadu_ps(wchunk + 8 + 24 * ky), w1 = _mm256_loadu_ps(wchunk + 16 + 24 * ky),
                  w2 = _mm256_loadu_ps(wchunk + 24 + 24 * ky);
     _Pragma("GCC unroll 32") for (int j = 0; j < (P - 1) * S + 3; ++j) {
-      const __m256 x = load_inputs<kMultiplier>(q + j * pixel, ch);
+      const __m256 x = load_inputs<kMultiplier>(q, ch);
+      // Stepped through an opaque pointer: GCC would otherwise precompute every j * pixel
+      // offset once and keep them on the stack, one extra load per input.
+      q += pixel;
+      __asm__("" : "+r"(q));
       // Input j is tap kx of pixel (j - kx) / S.
       if (j % S == 0 && j / S < P) acc[j / S] = _mm256_fmadd_ps(x, w0, acc[j / S]);
       if ((j - 1) % S == 0 && j >= 1 && (j - 1) / S < P) acc[(j - 1) / S] = _mm256_fmadd_ps(x, w1, acc[(j - 1) / S]);
