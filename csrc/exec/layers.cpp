@@ -125,7 +125,9 @@ class StemLayer : public Layer {
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
     float* out = outs[0];
     for (int n = 0; n < ctx.batch; ++n) {
-      stem_pad_image(s_, in[0] + size_t(n) * s_.in_c * s_.in_h * s_.in_w, ctx.shared_scratch);
+      const float* image = in[0] + size_t(n) * s_.in_c * s_.in_h * s_.in_w;
+      ctx.pool->parallel_for(s_.in_c * s_.padded_h,
+                             [&](int r0, int r1, int) { stem_pad_rows(s_, image, ctx.shared_scratch, r0, r1); });
       float* image_out = out + size_t(n) * s_.out_h * s_.out_w * s_.out_c;
       ctx.pool->parallel_for(s_.out_h, [&](int r0, int r1, int) {
         fn_(StemArgs{&s_, &weights_, ctx.shared_scratch, image_out, act_, r0, r1});

@@ -53,7 +53,9 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
       PackedStem ps = pack_stem(ss, wt.data(), bias.data());
       std::vector<float> padded(stem_padded_floats(ss), 1e30f), got(out_n);  // stale scratch: margins must be re-zeroed
       for (int n = 0; n < batch; ++n) {
-        stem_pad_image(ss, x_nchw.data() + size_t(n) * cin * h * w, padded.data());
+        const int pad_rows = cin * ss.padded_h;  // in two ranges, as threads split the copy
+        stem_pad_rows(ss, x_nchw.data() + size_t(n) * cin * h * w, padded.data(), 0, pad_rows / 2);
+        stem_pad_rows(ss, x_nchw.data() + size_t(n) * cin * h * w, padded.data(), pad_rows / 2, pad_rows);
         float* out = got.data() + size_t(n) * s.out_h * s.out_w * cout;
         table.stem(StemArgs{&ss, &ps, padded.data(), out, act, 0, s.out_h / 2});
         table.stem(StemArgs{&ss, &ps, padded.data(), out, act, s.out_h / 2, s.out_h});

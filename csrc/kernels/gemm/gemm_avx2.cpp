@@ -3,7 +3,6 @@
 #include <immintrin.h>
 
 #include <type_traits>
-#include <utility>
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_avx2.h"
@@ -115,14 +114,18 @@ void gemm_pairs_avx2(const GemmTile& t) {
   }
 }
 
-// 6 rows x every column for a k fixed at compile time (1..kMaxRowsK), on plain NR = 16
-// panels: the k loop is fully unrolled, the residual choice is made once per call, and
-// the activation is a clamp to [lo, hi] (no branch per vector).
+// 6 rows x every column on plain NR = 16 panels, k in [1, kMaxRowsK]: the residual choice
+// is made once per call and the activation is a clamp to [lo, hi] (no branch per vector).
+// K > 0: k fixed at compile time and the k loop fully unrolled, for the decompressions of
+// the small nets (c3 = 5-8, where it was worth 5-13%); K == 0: k read at run time,
+// unrolled by 8 (within 0-5% above 8). Each unrolled copy costs ~7 s in the sanitizer
+// builds (64 of them took minutes), so there are only these four.
 constexpr int kMaxRowsK = 32;
 
 template <int K, bool RESIDUAL>
 void gemm_rows_avx2(const GemmTile& t) {
   constexpr int MR = 6;
+  const int k_count = K > 0 ? K : t.k;
   // Fields in locals: the stores below would otherwise make GCC reload them from t.
   const int rows = t.rows, cols = t.cols;
   const size_t c_stride = t.c_stride, r_stride = t.r_stride, panel_stride = t.panel_stride;
@@ -142,7 +145,7 @@ void gemm_rows_avx2(const GemmTile& t) {
     __m256 acc[MR][2];
     const __m256 bias0 = _mm256_loadu_ps(panel), bias1 = _mm256_loadu_ps(panel + 8);
     _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][0] = bias0, acc[r][1] = bias1;
-    _Pragma("GCC unroll 16") for (int k = 0; k < K; ++k) {
+    _Pragma("GCC unroll 8") for (int k = 0; k < k_count; ++k) {
       const __m256 b0 = _mm256_loadu_ps(panel + 16 * (k + 1)), b1 = _mm256_loadu_ps(panel + 16 * (k + 1) + 8);
       _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
         const __m256 x = _mm256_broadcast_ss(a[r] + k);
@@ -190,17 +193,16 @@ void gemm_rows_avx2_k(const GemmTile& t) {
   }
 }
 
-template <int... Ks>
-constexpr GemmUkernel rows_kernel_at(int k, std::integer_sequence<int, Ks...>) {
-  GemmUkernel table[] = {nullptr, gemm_rows_avx2_k<Ks + 1>...};
-  return table[k];
-}
-
 }  // namespace
 
 GemmUkernel gemm_rows_6x16_avx2(int k) {
-  if (k < 1 || k > kMaxRowsK) return nullptr;
-  return rows_kernel_at(k, std::make_integer_sequence<int, kMaxRowsK>{});
+  switch (k) {
+    case 5: return gemm_rows_avx2_k<5>;
+    case 6: return gemm_rows_avx2_k<6>;
+    case 7: return gemm_rows_avx2_k<7>;
+    case 8: return gemm_rows_avx2_k<8>;
+    default: return k >= 1 && k <= kMaxRowsK ? gemm_rows_avx2_k<0> : nullptr;
+  }
 }
 
 void gemm_6x8_pairs_avx2(const GemmTile& t) { gemm_pairs_avx2<6>(t); }

@@ -42,12 +42,14 @@ struct PackedStem {
 PackedStem pack_stem(const StemShape& s, const float* oihw, const float* bias);
 
 size_t stem_padded_floats(const StemShape& s);  // one image's padded copy
-void stem_pad_image(const StemShape& s, const float* image_nchw, float* padded);
+// Rows [row_begin, row_end) of the padded copy (row r: channel r / padded_h, padded row
+// r % padded_h), so threads can share the copy; all in_c * padded_h rows make the image.
+void stem_pad_rows(const StemShape& s, const float* image_nchw, float* padded, int row_begin, int row_end);
 
 struct StemArgs {
   const StemShape* shape;
   const PackedStem* weights;
-  const float* padded;  // one image, from stem_pad_image
+  const float* padded;  // one image, from stem_pad_rows
   float* output;        // that image's NHWC output
   Activation act;
   int row_begin, row_end;  // output rows of this image

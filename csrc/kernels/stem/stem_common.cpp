@@ -50,35 +50,33 @@ std::vector<float>& split_row_buffer(int floats) {
 
 size_t stem_padded_floats(const StemShape& s) { return size_t(s.in_c) * s.padded_h * s.padded_w; }
 
-void stem_pad_image(const StemShape& s, const float* image, float* padded) {
-  // Only the margins are zeroed; the interior is overwritten row by row.
+void stem_pad_rows(const StemShape& s, const float* image, float* padded, int row_begin, int row_end) {
   const int top = s.window.pad_top, left = s.window.pad_left;
   const size_t right = size_t(s.padded_w) - left - s.in_w;
-  for (int c = 0; c < s.in_c; ++c) {
-    float* plane = padded + size_t(c) * s.padded_h * s.padded_w;
-    std::memset(plane, 0, sizeof(float) * size_t(top) * s.padded_w);
-    for (int y = 0; y < s.in_h; ++y) {
-      float* row = plane + size_t(y + top) * s.padded_w;
-      const float* src = image + (size_t(c) * s.in_h + y) * s.in_w;
-      if (s.split) {  // pad into a plain row, then deal its columns out: a loop the compiler vectorises
-        std::vector<float>& plain = split_row_buffer(s.padded_w);
-        std::memset(plain.data(), 0, sizeof(float) * left);
-        std::memcpy(plain.data() + left, src, sizeof(float) * s.in_w);
-        std::memset(plain.data() + left + s.in_w, 0, sizeof(float) * right);
-        float* even = row;
-        float* odd = row + s.half_w;
-        for (int x = 0; x < s.half_w; ++x) {
-          even[x] = plain[2 * x];
-          odd[x] = plain[2 * x + 1];
-        }
-        continue;
-      }
-      std::memset(row, 0, sizeof(float) * left);
-      std::memcpy(row + left, src, sizeof(float) * s.in_w);
-      std::memset(row + left + s.in_w, 0, sizeof(float) * right);
+  for (int r = row_begin; r < row_end; ++r) {
+    const int c = r / s.padded_h, y = r % s.padded_h - top;
+    float* row = padded + size_t(r) * s.padded_w;
+    if (y < 0 || y >= s.in_h) {  // a margin row
+      std::memset(row, 0, sizeof(float) * s.padded_w);
+      continue;
     }
-    const int below = s.padded_h - top - s.in_h;
-    std::memset(plane + size_t(top + s.in_h) * s.padded_w, 0, sizeof(float) * size_t(below) * s.padded_w);
+    const float* src = image + (size_t(c) * s.in_h + y) * s.in_w;
+    if (s.split) {  // pad into a plain row, then deal its columns out: a loop the compiler vectorises
+      std::vector<float>& plain = split_row_buffer(s.padded_w);
+      std::memset(plain.data(), 0, sizeof(float) * left);
+      std::memcpy(plain.data() + left, src, sizeof(float) * s.in_w);
+      std::memset(plain.data() + left + s.in_w, 0, sizeof(float) * right);
+      float* even = row;
+      float* odd = row + s.half_w;
+      for (int x = 0; x < s.half_w; ++x) {
+        even[x] = plain[2 * x];
+        odd[x] = plain[2 * x + 1];
+      }
+      continue;
+    }
+    std::memset(row, 0, sizeof(float) * left);
+    std::memcpy(row + left, src, sizeof(float) * s.in_w);
+    std::memset(row + left + s.in_w, 0, sizeof(float) * right);
   }
 }
 
