@@ -137,6 +137,11 @@ def test_wrong_image_size_and_dtype(backend):
         m.run(np.zeros((1, 3, 224, 224), np.int32))
     with pytest.raises(attocore.InputError, match="NaN"):
         m.run(np.full((1, 3, 224, 224), np.nan, np.float32))
+    for bad in (np.nan, np.inf, -np.inf):  # one bad pixel among finite ones
+        x = np.zeros((1, 3, 224, 224), np.float32)
+        x[0, 2, 100, 7] = bad
+        with pytest.raises(attocore.InputError, match="NaN"):
+            m.run(x)
     with pytest.raises(attocore.InputError, match="HxWx3"):
         attocore.run(m, np.zeros((10, 10, 4), np.uint8))
     with pytest.raises(attocore.InputError, match="uint8"):
