@@ -51,16 +51,19 @@ int main() {
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
     // The wide kernel as the table has it (row kernels for small k, a narrow kernel for a
-    // short last panel), without its row kernels, and alone (every panel, any k, by fn).
+    // short last panel, a fewer-rows kernel for some row counts), without its row kernels,
+    // alone (every panel, any k, any rows by fn), and its fewer-rows kernel alone.
     GemmKernel tiles_only = table.gemm_wide, alone = table.gemm_wide;
     tiles_only.rows_for = alone.rows_for = nullptr;
     alone.tail = nullptr;
+    alone.fewer_rows = nullptr;
     std::vector<const GemmKernel*> kernels{&table.gemm_nr8, &table.gemm_wide};
     if (table.gemm_wide.rows_for) kernels.push_back(&tiles_only);
-    if (table.gemm_wide.tail) kernels.push_back(&alone);
+    if (table.gemm_wide.tail || table.gemm_wide.fewer_rows) kernels.push_back(&alone);
+    if (table.gemm_wide.fewer_rows) kernels.push_back(table.gemm_wide.fewer_rows);
     for (const GemmKernel* kernel : kernels) {
       unsigned seed = 1;
-      for (int m : {1, 2, 5, 6, 7, 8, 13, 50})
+      for (int m : {1, 2, 5, 6, 7, 8, 13, 25, 49, 50})
         for (int k : {1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 17, 33})
           for (int n : {1, 3, 5, 7, 8, 9, 16, 17, 24, 33, 264})
             check(*kernel, isa_name(isa), m, k, n, (m + k + n) % 2 == 0, Activation((m + n) % 3), seed++);

@@ -41,10 +41,12 @@ const KernelTable kReferenceTable{
 };
 
 #ifdef ATTOCORE_HAVE_AVX2
+const GemmKernel kAvx2Gemm5x16{gemm_5x16_avx2, 5, 16, "gemm_5x16_avx2", GemmPacking::kPlain, nullptr, nullptr};
 const KernelTable kAvx2Table{
     Isa::kAvx2,
     {gemm_6x8_pairs_avx2, 6, 8, "gemm_6x8p_avx2", GemmPacking::kPairs},
-    {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2", GemmPacking::kPlain, gemm_rows_6x16_avx2, &kAvx2Table.gemm_nr8},
+    {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2", GemmPacking::kPlain, gemm_rows_6x16_avx2, &kAvx2Table.gemm_nr8,
+     &kAvx2Gemm5x16},
     {dwconv_avx2, 8, "dwconv_avx2"},
     stem_avx2,
     {maxpool2d_avx2, "maxpool2d_avx2"},

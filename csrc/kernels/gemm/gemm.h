@@ -50,6 +50,9 @@ struct GemmKernel {
   // Optional narrower kernel for the last panel when at most tail->nr columns are left
   // (n = 40 with NR = 16: 16 + 16 + 8 instead of 48 lanes of which 8 idle).
   const GemmKernel* tail = nullptr;
+  // Optional kernel with the same packing and fewer rows per tile, taken for a row block it
+  // pads less (49 rows: 10 tiles of 5, not 9 of 6 with one of a single row).
+  const GemmKernel* fewer_rows = nullptr;
 };
 
 // Packed B: wide_panels panels of NR columns (the last may be partial), each NR biases

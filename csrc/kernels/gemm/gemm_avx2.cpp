@@ -209,4 +209,6 @@ void gemm_6x8_pairs_avx2(const GemmTile& t) { gemm_pairs_avx2<6>(t); }
 
 void gemm_6x16_avx2(const GemmTile& t) { gemm_avx2<6, 2>(t); }
 
+void gemm_5x16_avx2(const GemmTile& t) { gemm_avx2<5, 2>(t); }
+
 }  // namespace attocore
