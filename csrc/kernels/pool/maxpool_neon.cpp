@@ -14,34 +14,26 @@ void maxpool2d_neon(int in_h, int in_w, int channels, int out_h, int out_w, cons
   const float32x4_t zero = vdupq_n_f32(0.f), six = vdupq_n_f32(6.f);
   const size_t pixel = size_t(channels);
   const int vec_end = channels / 4 * 4;
-  for (int row = row_begin; row < row_end; ++row) {
-    const int n = row / out_h, oy = row % out_h;
-    const float* image = input + size_t(n) * in_h * in_w * pixel;
-    const int iy0 = std::max(0, oy * w.stride_h - w.pad_top);
-    const int iy1 = std::min(in_h, oy * w.stride_h - w.pad_top + w.kernel_h);
-    float* out = output + (size_t(n) * out_h + oy) * out_w * pixel;
-    for (int ox = 0; ox < out_w; ++ox, out += pixel) {
-      const int ix0 = std::max(0, ox * w.stride_w - w.pad_left);
-      const int ix1 = std::min(in_w, ox * w.stride_w - w.pad_left + w.kernel_w);
-      const float* first = image + (size_t(iy0) * in_w + ix0) * pixel;
-      for (int c0 = 0; c0 < vec_end; c0 += 4) {
-        float32x4_t m = vld1q_f32(first + c0);
-        for (int iy = iy0; iy < iy1; ++iy) {
-          const float* p = image + (size_t(iy) * in_w + ix0) * pixel + c0;
-          for (int ix = ix0; ix < ix1; ++ix, p += pixel) m = vmaxq_f32(m, vld1q_f32(p));
-        }
-        if (act != Activation::kNone) m = vmaxq_f32(m, zero);
-        if (act == Activation::kRelu6) m = vminq_f32(m, six);
-        vst1q_f32(out + c0, m);
-      }
-      for (int c = vec_end; c < channels; ++c) {
-        float m = first[c];
-        for (int iy = iy0; iy < iy1; ++iy)
-          for (int ix = ix0; ix < ix1; ++ix) m = std::max(m, image[(size_t(iy) * in_w + ix) * pixel + c]);
-        out[c] = activate(act, m);
-      }
-    }
-  }
+  maxpool_walk(in_h, in_w, channels, out_h, out_w, w, input, output, row_begin, row_end,
+               [&](const float* image, int y0, int y1, int x0, int x1, float* out) {
+                 const float* first = image + (size_t(y0) * in_w + x0) * pixel;
+                 for (int c0 = 0; c0 < vec_end; c0 += 4) {
+                   float32x4_t m = vld1q_f32(first + c0);
+                   for (int iy = y0; iy < y1; ++iy) {
+                     const float* p = image + (size_t(iy) * in_w + x0) * pixel + c0;
+                     for (int ix = x0; ix < x1; ++ix, p += pixel) m = vmaxq_f32(m, vld1q_f32(p));
+                   }
+                   if (act != Activation::kNone) m = vmaxq_f32(m, zero);
+                   if (act == Activation::kRelu6) m = vminq_f32(m, six);
+                   vst1q_f32(out + c0, m);
+                 }
+                 for (int c = vec_end; c < channels; ++c) {
+                   float m = first[c];
+                   for (int iy = y0; iy < y1; ++iy)
+                     for (int ix = x0; ix < x1; ++ix) m = std::max(m, image[(size_t(iy) * in_w + ix) * pixel + c]);
+                   out[c] = activate(act, m);
+                 }
+               });
 }
 
 }  // namespace attocore
