@@ -1,5 +1,6 @@
 """Small CNNs defined here (no downloads) for the ONNX import tests and the benchmark:
-MobileNet-V2 (width 1.0, 224) as in Sandler et al. 2018, and a small ResNet."""
+MobileNet-V2 (width 1.0, 224) as in Sandler et al. 2018, a small ResNet, and blocks whose
+1x1 conv adds its own input."""
 import torch
 from torch import nn
 
@@ -75,6 +76,24 @@ class SmallResNet(nn.Module):
 
     def forward(self, x):
         x = self.pool(self.stages(self.stem(x)))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class SelfResidual(nn.Module):
+    """Residual blocks whose 1x1 conv reads its own shortcut: relu(conv1x1(x) + x). The add
+    fuses into the conv, which then reads one tensor as both its input and its residual (an
+    in-place output over that tensor would corrupt the columns not yet read)."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 24, 3, 2, 1), nn.ReLU())
+        self.mix = nn.ModuleList([nn.Conv2d(24, 24, 1) for _ in range(3)])
+        self.fc = nn.Linear(24, num_classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for conv in self.mix:
+            x = torch.relu(conv(x) + x)
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 import attocore
 from attocore.onnx import check, convert
 from conftest import NETS, randomize_batch_norm
-from models import MobileNetV2, SmallResNet, export_onnx, randomize
+from models import MobileNetV2, SelfResidual, SmallResNet, export_onnx, randomize
 
 
 def ort_run(path, x):
@@ -46,7 +46,7 @@ def test_attonet_onnx_matches_onnxruntime(tmp_path, name, rng):
     assert_matches_ort(tmp_path / "m.onnx", tmp_path / "m.atto", rng)
 
 
-@pytest.mark.parametrize("make", [MobileNetV2, SmallResNet])
+@pytest.mark.parametrize("make", [MobileNetV2, SmallResNet, SelfResidual])
 def test_small_cnns_match_onnxruntime(tmp_path, make, rng):
     net = randomize(make(), seed=5)
     export_onnx(net, tmp_path / "m.onnx")

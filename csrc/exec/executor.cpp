@@ -127,11 +127,14 @@ const MemoryPlan& Session::plan_for(int batch) {
   for (int i = 0; i < int(steps.size()); ++i) {
     for (int t : steps[i].inputs)
       if (request_of[t] >= 0) requests[request_of[t]].last_step = i;
-    // In place: the output takes the bytes of an input this step is the last to read.
+    // In place: the output takes the bytes of an input this step is the last to read, unless
+    // the step also reads that tensor as another input (y = conv1x1(x) + x: the GEMM would
+    // read A columns its first panel had already overwritten).
     const int k = steps[i].layer->overwritable_input();
     const int victim = k >= 0 && k < int(steps[i].inputs.size()) ? steps[i].inputs[k] : -1;
     const int out = steps[i].outputs[0];
-    if (victim >= 0 && request_of[victim] >= 0 && last_reader[victim] == i && victim != g.output &&
+    const bool read_once = std::count(steps[i].inputs.begin(), steps[i].inputs.end(), victim) == 1;
+    if (victim >= 0 && read_once && request_of[victim] >= 0 && last_reader[victim] == i && victim != g.output &&
         g.tensors[victim].elements == g.tensors[out].elements) {
       request_of[out] = request_of[victim];
       for (size_t j = 1; j < steps[i].outputs.size(); ++j) add(steps[i].outputs[j], i);
