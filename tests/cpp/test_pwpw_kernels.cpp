@@ -74,6 +74,7 @@ int main() {
     for (int cout : {1, 7, 16, 17, 139})
       for (Shortcut sc : {Shortcut::kNone, Shortcut::kIdentity, Shortcut::kProjection}) {
         check(2, 5, 2, 3, 7, c3, cout, sc, seed);
+        check(3, 5, 2, 3, 7, c3, cout, sc, seed + 4);  // 27 pixels: the second range starts mid-image
         check(1, 1, 1, 5, 4, c3, cout, sc, seed + 8);
         seed += 16;
       }
