@@ -37,8 +37,8 @@ class Layer {
   virtual bool reads_nchw_input() const { return false; }
   // Index of an input the first output may be written over (same shape, read element by
   // element just before the same element is written), or -1. The planner then gives the
-  // output that input's bytes when nothing later reads the input: the residual add then
-  // writes lines it has just read instead of fetching fresh ones for ownership.
+  // output that input's bytes when nothing later reads the input: a module's input and
+  // output share one buffer, and the arena holds at most the two largest tensors.
   virtual int overwritable_input() const { return -1; }
 };
 

@@ -55,6 +55,21 @@ struct GemmKernel {
   const GemmKernel* fewer_rows = nullptr;
 };
 
+// Packed B larger than kLargeBBytes does not stay in L2 beside its A rows: the driver (and a
+// fused module tail) then take row blocks of ~kLargeBRowBytes of A instead of ~16 KiB, so
+// each panel, fetched from L3, serves many row tiles.
+constexpr size_t kLargeBBytes = 160 * 1024;
+constexpr size_t kLargeBRowBytes = 192 * 1024;
+
+// Rows are split into equal parts of at most split_cap(nominal) rows, each a multiple of
+// `granule`: every part re-reads all of B, so 100 rows are one part, not 96 and a costly 4,
+// and 49 rows are one block, not 48 and 1. Returns the rows per part (the last may be less).
+inline int split_cap(int nominal) { return nominal + nominal / 4; }
+inline int equal_split_step(int rows, int nominal, int granule) {
+  const int parts = rows > split_cap(nominal) ? (rows + split_cap(nominal) - 1) / split_cap(nominal) : 1;
+  return ((rows + parts - 1) / parts + granule - 1) / granule * granule;
+}
+
 // Packed B: wide_panels panels of NR columns (the last may be partial), each NR biases
 // then the weights in the kernel's packing; then, when the kernel has a tail kernel and at
 // most tail->nr columns are left, one narrower panel packed for the tail kernel.
@@ -66,6 +81,7 @@ struct PackedGemmB {
   const GemmKernel* tail = nullptr;  // kernel of the last, narrow panel (or none)
   std::vector<float> data;
   int panels() const { return wide_panels + (tail ? 1 : 0); }
+  bool large() const { return data.size() * sizeof(float) > kLargeBBytes; }
   size_t panel_floats() const { return packed_panel_floats(k, nr, packing); }
   // Panel p's data; the narrow panel follows the wide ones, so the same formula holds.
   const float* panel(int p) const { return data.data() + size_t(p) * panel_floats(); }
@@ -114,11 +130,6 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
                     b.wide_panels * nr, left, bias, w_kn);
   return b;
 }
-
-// Packed B larger than this does not stay in L2 beside its A rows: the driver then takes
-// row blocks of ~192 KiB of A (instead of ~16 KiB) so each panel, fetched from L3, serves
-// many row tiles.
-constexpr size_t kLargeBBytes = 160 * 1024;
 
 // Runs the whole m x n product with `kernel` (b must be packed for kernel).
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,

@@ -6,15 +6,12 @@ namespace {
 // Rows per block for panels of this product. Rows in blocks whose A slice fits in L1
 // (about 16 KiB); inside a block, panel-outer so each packed panel (k x NR, from L2) serves
 // every row tile of the block. A B too large for L2 comes from L3 once per block, so its
-// blocks hold ~192 KiB of A (read from L2). Blocks are equal and may run 1.25x over: 49
-// rows are one block, not 48 and a 1-row block that streams all of B again.
+// blocks hold ~kLargeBRowBytes of A (read from L2). Blocks are equal splits.
 int row_block(const PackedGemmB& b, int m, int mr) {
-  const size_t a_budget = b.data.size() * sizeof(float) > kLargeBBytes ? 196608 : 16384;
+  const size_t a_budget = b.large() ? kLargeBRowBytes : 16384;
   int block = int(a_budget / (4 * size_t(b.k > 0 ? b.k : 1))) / mr * mr;
   if (block < mr) block = mr;
-  const int cap = block + block / 4, blocks = (m + cap - 1) / cap;
-  if (blocks > 0) block = ((m + blocks - 1) / blocks + mr - 1) / mr * mr;
-  return block;
+  return equal_split_step(m, block, mr);
 }
 
 // The kernel for a block of `rows`: `kernel`, or its fewer-rows variant when that pads

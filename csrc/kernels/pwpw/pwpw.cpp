@@ -21,11 +21,10 @@ Pwpw::Pwpw(const PwpwShape& s, const GemmKernel& k1, const GemmKernel& k2_, cons
   });
   // The tile's [mid | x] rows (k2 floats each) should sit in L1/L2: ~48 KiB. When the
   // second product's weights outgrow L2 (a projection tail: k2 = c3 + x_c, hundreds by
-  // hundreds), they stream from L3 once per tile, so the tile grows to ~192 KiB of rows
-  // (the GEMM driver then walks them panel by panel: see kLargeBBytes in gemm.h).
+  // hundreds), they stream from L3 once per tile, so the tile grows to kLargeBRowBytes of
+  // rows (the GEMM driver then walks them panel by panel: see PackedGemmB::large).
   const int mr = std::max(k1.mr, k2_.mr);
-  const bool large_b = size_t(k2) * size_t(s.cout) * sizeof(float) > kLargeBBytes;
-  const int budget = large_b ? 196608 : 49152, cap = large_b ? 1 << 20 : 96;
+  const int budget = second.large() ? int(kLargeBRowBytes) : 49152, cap = second.large() ? 1 << 20 : 96;
   tile = std::max(mr, std::min(cap, int(budget / (4 * std::max(k2, 1))) / mr * mr));
 }
 
@@ -40,29 +39,27 @@ void Pwpw::run(const float* x2, const float* x, float* out, float* scratch, int 
                float* next_out) const {
   const PwpwShape& s = shape;
   const int per_image = s.out_h * s.out_w;
-  // Equal tiles of at most tile_cap() rows: every tile re-reads all three weight matrices,
-  // so a range of 100 pixels is one tile of 100, not 96 and a costly 4.
-  const int n = pixel_end - pixel_begin, mr = std::max(first_kernel->mr, second_kernel->mr);
-  const int tiles = std::max(1, (n + tile_cap() - 1) / tile_cap());
-  const int step = ((n + tiles - 1) / tiles + mr - 1) / mr * mr;
+  // Equal tiles of at most split_cap(tile) rows: every tile re-reads all three weight matrices.
+  const int step = equal_split_step(pixel_end - pixel_begin, tile, std::max(first_kernel->mr, second_kernel->mr));
   for (int p0 = pixel_begin; p0 < pixel_end; p0 += step) {
     const int rows = std::min(step, pixel_end - p0);
     gemm(*first_kernel, rows, x2 + size_t(p0) * s.c2, s.c2, first, scratch, k2, nullptr, 0, act1);
     const float* residual = nullptr;
     if (s.shortcut == Shortcut::kProjection) {
-      // Output pixel (n, oy, ox) stepped, not divided out per pixel; a few channels (the
-      // first module's x_c = c0 = 3-8) are copied inline rather than by a memcpy call:
-      // together 10% of that module tail.
-      int n = p0 / per_image, oy = p0 % per_image / s.out_w, ox = p0 % s.out_w;
+      // Output pixel (image, oy, ox) stepped rather than divided out per pixel, and a few
+      // channels (the first module's x_c = c0 = 3-8) copied inline rather than by a memcpy
+      // call per pixel (the gain measured within noise; the loop is no dearer).
+      int image = p0 / per_image, oy = p0 % per_image / s.out_w, ox = p0 % s.out_w;
       for (int r = 0; r < rows; ++r) {
-        const float* src = x + ((size_t(n) * s.x_h + size_t(oy) * s.stride) * s.x_w + size_t(ox) * s.stride) * s.x_c;
+        const float* src =
+            x + ((size_t(image) * s.x_h + size_t(oy) * s.stride) * s.x_w + size_t(ox) * s.stride) * s.x_c;
         float* dst = scratch + size_t(r) * k2 + s.c3;
         if (s.x_c <= 16) {
           for (int c = 0; c < s.x_c; ++c) dst[c] = src[c];
         } else {
           std::memcpy(dst, src, sizeof(float) * s.x_c);
         }
-        if (++ox == s.out_w) ox = 0, oy = oy + 1 == s.out_h ? (++n, 0) : oy + 1;
+        if (++ox == s.out_w) ox = 0, oy = oy + 1 == s.out_h ? (++image, 0) : oy + 1;
       }
     } else if (s.shortcut == Shortcut::kIdentity) {
       residual = x + size_t(p0) * s.cout;

@@ -46,9 +46,8 @@ struct Pwpw {
   Activation next_act = Activation::kNone;
   int next_c = 0;
 
-  // Tiles run up to a quarter over `tile` rather than leave a sliver of a tile.
-  int tile_cap() const { return tile + tile / 4; }
-  size_t scratch_floats() const { return size_t(tile_cap() + 8) * k2; }
+  // Tiles are equal splits of up to split_cap(tile) rows (gemm.h), rounded up to MR <= 8.
+  size_t scratch_floats() const { return size_t(split_cap(tile) + 8) * k2; }
   // x2: [pixels, c2]; x: the module input (identity: [pixels, cout]; projection: NHWC x_h x x_w);
   // pixels [pixel_begin, pixel_end) of the flattened batch * out_h * out_w; next_out: [pixels,
   // next_c] when a next product is attached.

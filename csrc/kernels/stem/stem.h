@@ -22,10 +22,9 @@ struct StemShape {
   int half_w = 0;
 };
 
-// Padded column x of one padded row, whatever the layout.
-inline const float* stem_column(const StemShape& s, const float* row, int x) {
-  return s.split ? row + (x & 1) * s.half_w + (x >> 1) : row + x;
-}
+// Where padded column x sits in a padded row, whatever the layout.
+inline int stem_column_index(const StemShape& s, int x) { return s.split ? (x & 1) * s.half_w + (x >> 1) : x; }
+inline const float* stem_column(const StemShape& s, const float* row, int x) { return row + stem_column_index(s, x); }
 
 StemShape make_stem_shape(int in_c, int in_h, int in_w, int out_c, int out_h, int out_w, const WindowAttrs& w);
 

@@ -11,7 +11,7 @@ StemShape make_stem_shape(int in_c, int in_h, int in_w, int out_c, int out_h, in
   s.out_c = out_c, s.out_h = out_h, s.out_w = out_w;
   s.window = w;
   // Wide enough that a full 8-pixel chunk past the last output column stays inside, plus
-  // one spare vector for two-register stride-2 loads.
+  // 16 floats of slack (an even width, so stride-2 rows split into equal halves).
   const int chunks = (out_w + 7) / 8;
   s.padded_w = (chunks * 8 - 1) * w.stride_w + w.kernel_w + 16;
   s.split = w.stride_w == 2;
@@ -36,7 +36,7 @@ PackedStem pack_stem(const StemShape& s, const float* oihw, const float* bias) {
   for (int c = 0; c < s.in_c; ++c)
     for (int ky = 0; ky < w.kernel_h; ++ky)
       for (int kx = 0; kx < w.kernel_w; ++kx)
-        p.tap_offsets.push_back((c * s.padded_h + ky) * s.padded_w + (s.split ? (kx & 1) * s.half_w + (kx >> 1) : kx));
+        p.tap_offsets.push_back((c * s.padded_h + ky) * s.padded_w + stem_column_index(s, kx));
   return p;
 }
 
