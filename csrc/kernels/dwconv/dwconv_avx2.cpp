@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include "kernels/dwconv/dwconv_edge.h"
+
 
 namespace attocore {
 namespace {
@@ -72,23 +74,25 @@ Chunk chunk_at(const PackedDwconv& p, const DwconvShape& s, int c) {
   return ch;
 }
 
-// P interior output pixels of one row, one chunk, 3x3 stride S: for each window row the
-// (P-1)S+3 input vectors are loaded (and spread) once, each feeding the taps and pixels
-// that need it, with that row's 3 weights in registers. P = 8 (8 accumulator chains) ran
-// 0-12% faster than 4; 12 spilled.
-template <bool kMultiplier, int S, int P>
+// P output pixels of one row (the first `count` stored), one chunk, 3x3 stride S, reading
+// columns ix0 .. ix0 + (P-1)S+2 of the rows, of which the first kSkipFirst and the last
+// kSkipLast are padding (zero: never loaded) and the others exist. For each window row the
+// input vectors are loaded (and spread) once, each feeding the taps and pixels that need
+// it, with that row's 3 weights in registers. P = 8 (8 accumulator chains) ran 0-12%
+// faster than 4; 12 spilled.
+template <bool kMultiplier, int S, int P, int kSkipFirst = 0, int kSkipLast = 0>
 inline void group_3x3(const DwconvShape& s, const float* const rows[3], const float* wchunk, const Chunk& ch,
-                      int ix0, float* dst, Activation act) {
+                      int ix0, float* dst, int count, Activation act) {
   const size_t pixel = size_t(s.in_c);
   const __m256 bias = _mm256_loadu_ps(wchunk);
   __m256 acc[P];
   _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) acc[p] = bias;
   for (int ky = 0; ky < 3; ++ky) {
     if (!rows[ky]) continue;
-    const float* q = rows[ky] + size_t(ix0) * pixel + ch.in_c0;
+    const float* q = rows[ky] + size_t(ix0 + kSkipFirst) * pixel + ch.in_c0;
     const __m256 w0 = _mm256_loadu_ps(wchunk + 8 + 24 * ky), w1 = _mm256_loadu_ps(wchunk + 16 + 24 * ky),
                  w2 = _mm256_loadu_ps(wchunk + 24 + 24 * ky);
-    _Pragma("GCC unroll 32") for (int j = 0; j < (P - 1) * S + 3; ++j) {
+    _Pragma("GCC unroll 32") for (int j = kSkipFirst; j < (P - 1) * S + 3 - kSkipLast; ++j) {
       const __m256 x = load_inputs<kMultiplier>(q, ch);
       // Stepped through an opaque pointer: GCC would otherwise precompute every j * pixel
       // offset once and keep them on the stack, one extra load per input.
@@ -101,68 +105,62 @@ inline void group_3x3(const DwconvShape& s, const float* const rows[3], const fl
     }
   }
   if (ch.full()) {
-    _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) store<true>(dst + size_t(p) * s.out_c, activate(acc[p], act), ch);
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) if (p < count) store<true>(dst + size_t(p) * s.out_c, activate(acc[p], act), ch);
   } else {
-    _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) store<false>(dst + size_t(p) * s.out_c, activate(acc[p], act), ch);
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) if (p < count) store<false>(dst + size_t(p) * s.out_c, activate(acc[p], act), ch);
   }
 }
 
-// 3x3, dilation 1, stride S (1 or 2): one output row, all chunks. Interior pixels go in
-// groups (8, then 4) with the chunks innermost: the input pixels a group reads stay in L1
-// across all chunks. Chunk-outer order re-streamed the three input rows from L2 per chunk
-// and ran 3x slower.
+// Runs group_3x3 over every chunk for the pixels from ox.
+template <bool kMultiplier, int S, int P, int kSkipFirst = 0, int kSkipLast = 0>
+inline void group_all_chunks(const DwconvShape& s, const PackedDwconv& p, const float* const rows[3], int ix0,
+                             float* dst, int count, Activation act) {
+  for (int c = 0; c < p.chunks; ++c, dst += 8)
+    group_3x3<kMultiplier, S, P, kSkipFirst, kSkipLast>(s, rows, p.data.data() + size_t(c) * p.chunk_floats(),
+                                                        chunk_at(p, s, c), ix0, dst, count, act);
+}
+
+// 3x3, dilation 1, stride S (1 or 2): one output row, all chunks, in groups of pixels with
+// the chunks innermost: the input pixels a group reads stay in L1 across all chunks
+// (chunk-outer order re-streamed the three input rows from L2 per chunk and ran 3x
+// slower). With padding 1, the first group of 4 skips the padding column and the last
+// group of 4 ends on the row's last pixel (recomputing up to 3 pixels of the group before
+// it), skipping a padding column if it reads one; the groups of 8 and 4 between them read
+// only the image. Computed one pixel at a time instead, with a 9-FMA dependency chain
+// each, the 4 edge pixels of a 28-wide row took about a third of its time. Rows these
+// groups do not fit (other padding, rows of under 5 pixels) go through staged groups on a
+// zero-padded copy of their columns (dwconv_edge.h).
 template <bool kMultiplier, int S>
-void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, int oy, float* out_row, Activation act) {
+void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, int oy, float* out_row, Activation act,
+             DwconvEdgeStage& stage) {
   const WindowAttrs& w = s.window;
   const int iy0 = oy * S - w.pad_top;
   const float* rows[3];
   for (int ky = 0; ky < 3; ++ky)
     rows[ky] = iy0 + ky >= 0 && iy0 + ky < s.in_h ? image + size_t(iy0 + ky) * s.in_w * s.in_c : nullptr;
-  int ox_begin = 0;
-  while (ox_begin < s.out_w && ox_begin * S - w.pad_left < 0) ++ox_begin;
-
-  // Pixels with taps outside the image, per chunk, checked. Not row_generic: with its
-  // run-time window the layers took 1.3-1.6x as long on D's shapes (up to 4 of a 28-wide
-  // row's pixels are border).
-  auto borders = [&](int from, int to) {
-    for (int c = 0; c < p.chunks; ++c) {
-      const Chunk ch = chunk_at(p, s, c);
-      const float* wchunk = p.data.data() + size_t(c) * p.chunk_floats();
-      for (int ox = from; ox < to; ++ox) {
-        const int ix0 = ox * S - w.pad_left;
-        __m256 acc = _mm256_loadu_ps(wchunk);
-        for (int ky = 0; ky < 3; ++ky) {
-          if (!rows[ky]) continue;
-          for (int kx = 0; kx < 3; ++kx) {
-            const int ix = ix0 + kx;
-            if (ix < 0 || ix >= s.in_w) continue;
-            acc = _mm256_fmadd_ps(load_inputs<kMultiplier>(rows[ky] + size_t(ix) * s.in_c + ch.in_c0, ch),
-                                  _mm256_loadu_ps(wchunk + 8 + 8 * (3 * ky + kx)), acc);
-          }
-        }
-        float* dst = out_row + size_t(ox) * s.out_c + c * 8;
-        if (ch.full()) store<true>(dst, activate(acc, act), ch);
-        else store<false>(dst, activate(acc, act), ch);
-      }
-    }
-  };
-  borders(0, ox_begin);
-  // Whether pixels [ox, ox + n) have all their taps inside the row.
-  auto interior = [&](int ox, int n) { return ox + n <= s.out_w && (ox + n - 1) * S - w.pad_left + 2 < s.in_w; };
-  int ox = ox_begin;
-  for (; interior(ox, 8); ox += 8) {
-    float* dst = out_row + size_t(ox) * s.out_c;
-    for (int c = 0; c < p.chunks; ++c, dst += 8)
-      group_3x3<kMultiplier, S, 8>(s, rows, p.data.data() + size_t(c) * p.chunk_floats(), chunk_at(p, s, c),
-                                   ox * S - w.pad_left, dst, act);
+  auto at = [&](int ox) { return out_row + size_t(ox) * s.out_c; };
+  auto ix_of = [&](int ox) { return ox * S - w.pad_left; };
+  // Whether pixels [ox, ox + n) read only columns of the image.
+  auto interior = [&](int ox, int n) { return ix_of(ox) >= 0 && ox + n <= s.out_w && ix_of(ox + n - 1) + 2 < s.in_w; };
+  int ox = 0;
+  if (w.pad_left == 1 && s.out_w > 4 && ix_of(3) + 2 < s.in_w) {
+    group_all_chunks<kMultiplier, S, 4, 1, 0>(s, p, rows, -1, at(0), 4, act);
+    ox = 4;
   }
-  for (; interior(ox, 4); ox += 4) {
-    float* dst = out_row + size_t(ox) * s.out_c;
-    for (int c = 0; c < p.chunks; ++c, dst += 8)
-      group_3x3<kMultiplier, S, 4>(s, rows, p.data.data() + size_t(c) * p.chunk_floats(), chunk_at(p, s, c),
-                                   ox * S - w.pad_left, dst, act);
+  for (; interior(ox, 8); ox += 8) group_all_chunks<kMultiplier, S, 8>(s, p, rows, ix_of(ox), at(ox), 8, act);
+  for (; interior(ox, 4); ox += 4) group_all_chunks<kMultiplier, S, 4>(s, p, rows, ix_of(ox), at(ox), 4, act);
+  if (ox == s.out_w) return;
+  const int last = s.out_w - 4, overshoot = ix_of(s.out_w - 1) + 2 - (s.in_w - 1);
+  if (ox > 0 && last >= 0 && ix_of(last) >= 0 && (overshoot == 0 || overshoot == 1)) {
+    if (overshoot == 0) group_all_chunks<kMultiplier, S, 4>(s, p, rows, ix_of(last), at(last), 4, act);
+    else group_all_chunks<kMultiplier, S, 4, 0, 1>(s, p, rows, ix_of(last), at(last), 4, act);
+    return;
   }
-  borders(ox, s.out_w);
+  for (; ox < s.out_w; ox += 4) {
+    const int n = s.out_w - ox < 4 ? s.out_w - ox : 4;
+    stage_dwconv_edge(s, rows, ix_of(ox), 3 * S + 3, stage);
+    group_all_chunks<kMultiplier, S, 4>(s, p, stage.rows, 0, at(ox), n, act);
+  }
 }
 
 template <bool kMultiplier>
@@ -172,13 +170,14 @@ void run_rows(const DwconvArgs& a) {
   const WindowAttrs& w = s.window;
   const bool is3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
                      w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2);
+  DwconvEdgeStage stage;  // per call, not thread_local: TLS from a shared library cost ~0.1 us a row
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
     float* out_row = a.output + (size_t(n) * s.out_h + oy) * s.out_w * s.out_c;
     if (is3x3) {
-      if (w.stride_w == 1) row_3x3<kMultiplier, 1>(s, p, image, oy, out_row, a.act);
-      else row_3x3<kMultiplier, 2>(s, p, image, oy, out_row, a.act);
+      if (w.stride_w == 1) row_3x3<kMultiplier, 1>(s, p, image, oy, out_row, a.act, stage);
+      else row_3x3<kMultiplier, 2>(s, p, image, oy, out_row, a.act, stage);
       continue;
     }
     for (int c = 0; c < p.chunks; ++c) {

@@ -2,6 +2,10 @@
 
 #include <arm_neon.h>
 
+#include <cstddef>
+
+#include "kernels/dwconv/dwconv_edge.h"
+
 namespace attocore {
 namespace {
 
@@ -37,37 +41,72 @@ inline void store_chunk(float* dst, float32x4_t acc, int valid) {
   }
 }
 
-// 3x3, stride S, dilation 1, four interior output pixels [ox, ox+4) of one row, every
-// chunk: four independent accumulators (a single 9-tap chain waits on the FMA latency),
-// each input vector loaded once per window row and shared by the taps and pixels using it.
-template <int S>
-void interior_3x3(const DwconvShape& s, const PackedDwconv& p, const float* const rows[3], int ox, float* out,
-                  Activation act) {
+// 3x3, stride S, dilation 1, four output pixels of one row (the first `count` stored),
+// every chunk, reading columns ix0 .. ix0 + 3S+2 of the rows, of which the first
+// kSkipFirst and the last kSkipLast are padding (zero: never loaded) and the others exist.
+// Four independent accumulators (a single 9-tap chain waits on the FMA latency), each
+// input vector loaded once per window row and shared by the taps and pixels using it.
+template <int S, int kSkipFirst = 0, int kSkipLast = 0>
+void group_3x3(const DwconvShape& s, const PackedDwconv& p, const float* const rows[3], int ix0, float* out,
+               int count, Activation act) {
   constexpr int kInputs = 3 * S + 3;
-  const int ix0 = ox * S - s.window.pad_left;
   const float* wchunk = p.data.data();
   for (int c = 0; c < p.chunks; ++c, wchunk += p.chunk_floats()) {
     const float32x4_t bias = vld1q_f32(wchunk);
-    float32x4_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    float32x4_t acc[4] = {bias, bias, bias, bias};
     for (int ky = 0; ky < 3; ++ky) {
       if (!rows[ky]) continue;
-      const float* q = rows[ky] + size_t(ix0) * s.in_c;
+      const float* q = rows[ky] + std::ptrdiff_t(ix0) * s.in_c;
       float32x4_t x[kInputs];
-      for (int j = 0; j < kInputs; ++j) x[j] = load_lanes(q + size_t(j) * s.in_c, c * 4, s.multiplier, s.in_c);
+      for (int j = kSkipFirst; j < kInputs - kSkipLast; ++j)
+        x[j] = load_lanes(q + std::ptrdiff_t(j) * s.in_c, c * 4, s.multiplier, s.in_c);
       for (int kx = 0; kx < 3; ++kx) {
         const float32x4_t wk = vld1q_f32(wchunk + 4 + (3 * ky + kx) * 4);
-        a0 = vfmaq_f32(a0, x[kx], wk);
-        a1 = vfmaq_f32(a1, x[kx + S], wk);
-        a2 = vfmaq_f32(a2, x[kx + 2 * S], wk);
-        a3 = vfmaq_f32(a3, x[kx + 3 * S], wk);
+        for (int px = 0; px < 4; ++px) {
+          const int j = kx + px * S;
+          if (j >= kSkipFirst && j < kInputs - kSkipLast) acc[px] = vfmaq_f32(acc[px], x[j], wk);
+        }
       }
     }
     const int valid = s.out_c - c * 4;
-    float* dst = out + size_t(ox) * s.out_c + c * 4;
-    store_chunk(dst, activate(a0, act), valid);
-    store_chunk(dst + s.out_c, activate(a1, act), valid);
-    store_chunk(dst + 2 * s.out_c, activate(a2, act), valid);
-    store_chunk(dst + 3 * s.out_c, activate(a3, act), valid);
+    float* dst = out + c * 4;
+    for (int px = 0; px < 4; ++px)
+      if (px < count) store_chunk(dst + size_t(px) * s.out_c, activate(acc[px], act), valid);
+  }
+}
+
+// One output row of a 3x3 stride-S layer in groups of four pixels. With padding 1, the
+// first group skips the padding column and the last ends on the row's last pixel
+// (recomputing up to 3 pixels of the group before it), skipping a padding column if it
+// reads one. Rows these groups do not fit go through staged groups (dwconv_edge.h).
+template <int S>
+void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, int oy, float* out_row,
+             Activation act, DwconvEdgeStage& stage) {
+  const WindowAttrs& w = s.window;
+  const float* rows[3];
+  for (int ky = 0; ky < 3; ++ky) {
+    const int iy = oy * S - w.pad_top + ky;
+    rows[ky] = iy >= 0 && iy < s.in_h ? image + size_t(iy) * s.in_w * s.in_c : nullptr;
+  }
+  auto at = [&](int ox) { return out_row + size_t(ox) * s.out_c; };
+  auto ix_of = [&](int ox) { return ox * S - w.pad_left; };
+  int ox = 0;
+  if (w.pad_left == 1 && s.out_w > 4 && ix_of(3) + 2 < s.in_w) {
+    group_3x3<S, 1, 0>(s, p, rows, -1, at(0), 4, act);
+    ox = 4;
+  }
+  for (; ix_of(ox) >= 0 && ox + 4 <= s.out_w && ix_of(ox + 3) + 2 < s.in_w; ox += 4)
+    group_3x3<S>(s, p, rows, ix_of(ox), at(ox), 4, act);
+  if (ox == s.out_w) return;
+  const int last = s.out_w - 4, overshoot = ix_of(s.out_w - 1) + 2 - (s.in_w - 1);
+  if (ox > 0 && last >= 0 && ix_of(last) >= 0 && (overshoot == 0 || overshoot == 1)) {
+    if (overshoot == 0) group_3x3<S>(s, p, rows, ix_of(last), at(last), 4, act);
+    else group_3x3<S, 0, 1>(s, p, rows, ix_of(last), at(last), 4, act);
+    return;
+  }
+  for (; ox < s.out_w; ox += 4) {
+    stage_dwconv_edge(s, rows, ix_of(ox), 3 * S + 3, stage);
+    group_3x3<S>(s, p, stage.rows, 0, at(ox), s.out_w - ox < 4 ? s.out_w - ox : 4, act);
   }
 }
 
@@ -79,31 +118,18 @@ void dwconv_neon(const DwconvArgs& a) {
   const PackedDwconv& p = *a.weights;
   const bool fast3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
                        w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2);
+  DwconvEdgeStage stage;
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
     float* out_row = a.output + (size_t(n) * s.out_h + oy) * s.out_w * s.out_c;
-    // Interior groups of four pixels (every tap inside the row) take the fast path.
-    int group_begin = s.out_w, group_end = s.out_w;
-    const float* rows[3] = {nullptr, nullptr, nullptr};
     if (fast3x3) {
-      group_begin = 0;
-      while (group_begin < s.out_w && group_begin * w.stride_w - w.pad_left < 0) ++group_begin;
-      group_end = group_begin;
-      while (group_end + 3 < s.out_w && (group_end + 3) * w.stride_w - w.pad_left + 2 < s.in_w) group_end += 4;
-      for (int ky = 0; ky < 3; ++ky) {
-        const int iy = oy * w.stride_h - w.pad_top + ky;
-        rows[ky] = iy >= 0 && iy < s.in_h ? image + size_t(iy) * s.in_w * s.in_c : nullptr;
-      }
+      if (w.stride_w == 1) row_3x3<1>(s, p, image, oy, out_row, a.act, stage);
+      else row_3x3<2>(s, p, image, oy, out_row, a.act, stage);
+      continue;
     }
+    // Any other window: one pixel at a time.
     for (int ox = 0; ox < s.out_w; ++ox) {
-      if (ox == group_begin && group_end > group_begin) {
-        for (; ox < group_end; ox += 4) {
-          if (w.stride_w == 1) interior_3x3<1>(s, p, rows, ox, out_row, a.act);
-          else interior_3x3<2>(s, p, rows, ox, out_row, a.act);
-        }
-        if (ox >= s.out_w) break;
-      }
       float* out = out_row + size_t(ox) * s.out_c;
       const float* wchunk = p.data.data();
       for (int c = 0; c < p.chunks; ++c, wchunk += p.chunk_floats()) {

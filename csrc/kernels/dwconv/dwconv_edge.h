@@ -1,0 +1,24 @@
+// Edge staging for the vector depthwise 3x3 kernels. A group of output pixels whose window
+// leaves the image (or that ends a row) is computed by the same unrolled group code as the
+// interior, on a copy of the columns it reads with zeros where the image has none: one
+// pixel at a time instead, each pixel is a 9-FMA dependency chain, and the few edge pixels
+// of a 28-wide row took about a third of its time.
+#pragma once
+#include <vector>
+
+#include "kernels/dwconv/dwconv.h"
+
+namespace attocore {
+
+struct DwconvEdgeStage {
+  std::vector<float> buf;  // 3 window rows x columns x in_c, then kDwconvInputSlack zeros
+  const float* rows[3] = {nullptr, nullptr, nullptr};  // null where the window row is padding
+};
+
+// Copies input columns [ix0, ix0 + columns) of the three window rows `rows` (null: a
+// padding row) into `stage`, zero outside [0, in_w). A group then reads the stage as it
+// reads the image, starting at column 0.
+void stage_dwconv_edge(const DwconvShape& s, const float* const rows[3], int ix0, int columns,
+                       DwconvEdgeStage& stage);
+
+}  // namespace attocore
