@@ -8,6 +8,19 @@
 namespace attocore {
 namespace {
 
+#if defined(__aarch64__)
+// acc + b * x[lane]; the lane must be a constant, so the loop index is dispatched here
+// (each case folds away once the caller's lane loop is unrolled).
+inline float32x4_t fma_lane(float32x4_t acc, float32x4_t b, float32x4_t x, int lane) {
+  switch (lane) {
+    case 0: return vfmaq_laneq_f32(acc, b, x, 0);
+    case 1: return vfmaq_laneq_f32(acc, b, x, 1);
+    case 2: return vfmaq_laneq_f32(acc, b, x, 2);
+    default: return vfmaq_laneq_f32(acc, b, x, 3);
+  }
+}
+#endif
+
 template <int MR, int NV>
 void gemm_neon(const GemmTile& t) {
   constexpr int NR = NV * 4;
@@ -21,7 +34,25 @@ void gemm_neon(const GemmTile& t) {
   const float* a[MR];
   for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
   const int k = t.k;  // a local bound and an unrolled loop: fewer loop-control instructions per FMA
-  _Pragma("GCC unroll 4") for (int ki = 0; ki < k; ++ki) {
+  int ki = 0;
+#if defined(__aarch64__)
+  // Four k-steps per A load: one 128-bit load per row feeds 4 x NV FMAs by lane (fmla
+  // v.4s, v.s[l]), where a broadcast load per row and k-step (ld1r) made the loop
+  // load-bound on cores with one load port (Cortex-A53/A72): 6 + 8 loads per 48 FMAs
+  // instead of 32 (6x8). The same FMAs in the same order: results are unchanged.
+  for (; ki + 4 <= k; ki += 4) {
+    float32x4_t x[MR];
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) x[r] = vld1q_f32(a[r] + ki);
+    _Pragma("GCC unroll 4") for (int l = 0; l < 4; ++l) {
+      float32x4_t b[NV];
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) b[v] = vld1q_f32(w + 4 * v);
+      w += NR;
+      _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r)
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[r][v] = fma_lane(acc[r][v], b[v], x[r], l);
+    }
+  }
+#endif
+  _Pragma("GCC unroll 4") for (; ki < k; ++ki) {
     float32x4_t b[NV];
     _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) b[v] = vld1q_f32(w + 4 * v);
     w += NR;
