@@ -122,7 +122,7 @@ void gemm_pairs_avx2(const GemmTile& t) {
 // builds (64 of them took minutes), so there are only these four.
 constexpr int kMaxRowsK = 32;
 
-template <int K, bool RESIDUAL>
+template <int K, bool RESIDUAL, bool CLAMP_HIGH>
 void gemm_rows_avx2(const GemmTile& t) {
   constexpr int MR = 6;
   const int k_count = K > 0 ? K : t.k;
@@ -165,13 +165,17 @@ void gemm_rows_avx2(const GemmTile& t) {
           __m256 y0 = acc[r][0], y1 = acc[r][1];
           if (full) {
             if (RESIDUAL) y0 = _mm256_add_ps(y0, _mm256_loadu_ps(res)), y1 = _mm256_add_ps(y1, _mm256_loadu_ps(res + 8));
-            _mm256_storeu_ps(c, _mm256_min_ps(_mm256_max_ps(y0, lo), hi));
-            _mm256_storeu_ps(c + 8, _mm256_min_ps(_mm256_max_ps(y1, lo), hi));
+            y0 = _mm256_max_ps(y0, lo), y1 = _mm256_max_ps(y1, lo);
+            if (CLAMP_HIGH) y0 = _mm256_min_ps(y0, hi), y1 = _mm256_min_ps(y1, hi);
+            _mm256_storeu_ps(c, y0);
+            _mm256_storeu_ps(c + 8, y1);
           } else {
             if (RESIDUAL)
               y0 = _mm256_add_ps(y0, _mm256_maskload_ps(res, m0)), y1 = _mm256_add_ps(y1, _mm256_maskload_ps(res + 8, m1));
-            _mm256_maskstore_ps(c, m0, _mm256_min_ps(_mm256_max_ps(y0, lo), hi));
-            _mm256_maskstore_ps(c + 8, m1, _mm256_min_ps(_mm256_max_ps(y1, lo), hi));
+            y0 = _mm256_max_ps(y0, lo), y1 = _mm256_max_ps(y1, lo);
+            if (CLAMP_HIGH) y0 = _mm256_min_ps(y0, hi), y1 = _mm256_min_ps(y1, hi);
+            _mm256_maskstore_ps(c, m0, y0);
+            _mm256_maskstore_ps(c + 8, m1, y1);
           }
         }
       }
@@ -186,10 +190,11 @@ void gemm_rows_avx2(const GemmTile& t) {
 
 template <int K>
 void gemm_rows_avx2_k(const GemmTile& t) {
+  const bool relu6 = t.act == Activation::kRelu6;
   if (t.residual) {
-    gemm_rows_avx2<K, true>(t);
+    relu6 ? gemm_rows_avx2<K, true, true>(t) : gemm_rows_avx2<K, true, false>(t);
   } else {
-    gemm_rows_avx2<K, false>(t);
+    relu6 ? gemm_rows_avx2<K, false, true>(t) : gemm_rows_avx2<K, false, false>(t);
   }
 }
 
