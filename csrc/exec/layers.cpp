@@ -350,8 +350,8 @@ std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const K
   const bool dilated = op.window.dilation_h != 1 || op.window.dilation_w != 1;
   const bool stem_shape = op.window.groups == 1 && !dilated && op.window.kernel_w > 1 &&
                           (op.window.stride_w == 1 || op.window.stride_w == 2);
-  if (options.input_is_nchw_graph_input && table.stem && stem_shape)
-    return std::make_unique<StemLayer>(g, op, table.stem, table.isa == Isa::kAvx2 ? "stem_avx2" : "stem");
+  if (options.input_is_nchw_graph_input && table.stem.fn && stem_shape)
+    return std::make_unique<StemLayer>(g, op, table.stem.fn, table.stem.name);
   if (op.window.groups == 1 && !dilated) return std::make_unique<ConvGemmLayer>(g, op, table);
   if (op.window.groups == s.in_c && s.out_c % s.in_c == 0) return std::make_unique<DwconvLayer>(g, op, table);
   return std::make_unique<ConvRefLayer>(g, op);

@@ -48,7 +48,7 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
       CHECK_MSG(test::close(got.data(), want.data(), out_n, tol, &worst), "%s conv %dx%d c%d->%d k%d s%d: error %g",
                 gk->name, h, w, cin, cout, kernel, stride, worst);
     }
-    if (table.stem && stride <= 2 && kernel > 1) {
+    if (table.stem.fn && stride <= 2 && kernel > 1) {
       StemShape ss = make_stem_shape(cin, h, w, cout, s.out_h, s.out_w, s.window);
       PackedStem ps = pack_stem(ss, wt.data(), bias.data());
       std::vector<float> padded(stem_padded_floats(ss), 1e30f), got(out_n);  // stale scratch: margins must be re-zeroed
@@ -57,13 +57,13 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
         stem_pad_rows(ss, x_nchw.data() + size_t(n) * cin * h * w, padded.data(), 0, pad_rows / 2);
         stem_pad_rows(ss, x_nchw.data() + size_t(n) * cin * h * w, padded.data(), pad_rows / 2, pad_rows);
         float* out = got.data() + size_t(n) * s.out_h * s.out_w * cout;
-        table.stem(StemArgs{&ss, &ps, padded.data(), out, act, 0, s.out_h / 2});
-        table.stem(StemArgs{&ss, &ps, padded.data(), out, act, s.out_h / 2, s.out_h});
+        table.stem.fn(StemArgs{&ss, &ps, padded.data(), out, act, 0, s.out_h / 2});
+        table.stem.fn(StemArgs{&ss, &ps, padded.data(), out, act, s.out_h / 2, s.out_h});
       }
       double worst;
       ++cases;
-      CHECK_MSG(test::close(got.data(), want.data(), out_n, tol, &worst), "%s stem %dx%d c%d->%d k%d s%d: error %g",
-                isa_name(isa), h, w, cin, cout, kernel, stride, worst);
+      CHECK_MSG(test::close(got.data(), want.data(), out_n, tol, &worst), "%s %dx%d c%d->%d k%d s%d: error %g",
+                table.stem.name, h, w, cin, cout, kernel, stride, worst);
     }
   }
 }

@@ -16,6 +16,7 @@
 #include "kernels/dwconv/dwconv_neon.h"
 #include "kernels/gemm/gemm_neon.h"
 #include "kernels/pool/maxpool_neon.h"
+#include "kernels/stem/stem_neon.h"
 #endif
 
 namespace attocore {
@@ -36,7 +37,7 @@ const KernelTable kReferenceTable{
     {gemm_ukernel_ref, 4, 8, "gemm_4x8_ref"},
     {gemm_ukernel_ref, 4, 16, "gemm_4x16_ref", GemmPacking::kPlain, nullptr, &kReferenceTable.gemm_nr8},
     {dwconv_ref, 4, "dwconv_ref"},
-    stem_ref,
+    {stem_ref, "stem_ref"},
     {maxpool2d_ref, "maxpool2d_ref"},
 };
 
@@ -48,7 +49,7 @@ const KernelTable kAvx2Table{
     {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2", GemmPacking::kPlain, gemm_rows_6x16_avx2, &kAvx2Table.gemm_nr8,
      &kAvx2Gemm5x16},
     {dwconv_avx2, 8, "dwconv_avx2"},
-    stem_avx2,
+    {stem_avx2, "stem_avx2"},
     {maxpool2d_avx2, "maxpool2d_avx2"},
 };
 #endif
@@ -63,7 +64,7 @@ const KernelTable kNeonTable{
     {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},  // ARMv7 has 16 q registers: stay at 12 accumulators
 #endif
     {dwconv_neon, 4, "dwconv_neon"},
-    nullptr,  // NEON: the first convolution takes the im2col + GEMM path
+    {stem_neon, "stem_neon"},
     {maxpool2d_neon, "maxpool2d_neon"},
 };
 #endif

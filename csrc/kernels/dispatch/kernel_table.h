@@ -20,7 +20,7 @@ struct KernelTable {
   GemmKernel gemm_nr8;   // for outputs of at most 8 channels
   GemmKernel gemm_wide;  // the widest tile
   DwconvKernel dwconv;
-  StemFn stem;  // first convolution straight from NCHW; null where no variant exists
+  StemKernel stem;  // first convolution straight from NCHW
   MaxPoolKernel maxpool;
 
   // The GEMM kernel to use for n output columns.

@@ -56,6 +56,11 @@ struct StemArgs {
 
 using StemFn = void (*)(const StemArgs& a);
 
+struct StemKernel {
+  StemFn fn = nullptr;  // null: no variant (the first convolution takes the im2col + GEMM path)
+  const char* name = "";
+};
+
 void stem_ref(const StemArgs& a);
 
 }  // namespace attocore
