@@ -59,7 +59,7 @@ const KernelTable kNeonTable{
     Isa::kNeon,
     {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},
 #if defined(__aarch64__)
-    {gemm_4x16_neon, 4, 16, "gemm_4x16_neon", GemmPacking::kPlain, nullptr, &kNeonTable.gemm_nr8},
+    {gemm_4x16_neon, 4, 16, "gemm_4x16_neon", GemmPacking::kPlain, gemm_rows_4x16_neon, &kNeonTable.gemm_nr8},
 #else
     {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},  // ARMv7 has 16 q registers: stay at 12 accumulators
 #endif
