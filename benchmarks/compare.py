@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -52,8 +53,10 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
                 m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
                 m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
         export(net, atto_path)
-        torch.onnx.export(net, torch.zeros(1, 3, 224, 224), onnx_path, input_names=["x"], output_names=["y"],
-                          opset_version=17, dynamo=False)
+        with warnings.catch_warnings():  # the TorchScript exporter, chosen on purpose, warns that it is legacy
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(net, torch.zeros(1, 3, 224, 224), onnx_path, input_names=["x"], output_names=["y"],
+                              opset_version=17, dynamo=False)
     engines = {}
     model = attocore.load(atto_path, threads=threads)
     engines["attocore"] = model.run
@@ -100,7 +103,7 @@ def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: i
         if err > 1e-3 * max(1.0, float(np.abs(ref).max())):
             print(f"  warning: {n} disagrees with attocore (max abs diff {err:.2e})", file=sys.stderr)
     times = {n: [] for n in names}
-    per_round = max(1, runs // rounds)
+    per_round = max(1, -(-runs // rounds))  # rounded up: at least the runs asked for
     for r in range(rounds):
         for n in names:
             times[n].append([])

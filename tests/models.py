@@ -1,6 +1,8 @@
 """Small CNNs defined here (no downloads) for the ONNX import tests and the benchmark:
 MobileNet-V2 (width 1.0, 224) as in Sandler et al. 2018, a small ResNet, and blocks whose
 1x1 conv adds its own input."""
+import warnings
+
 import torch
 from torch import nn
 
@@ -109,5 +111,7 @@ def randomize(net, seed=0):
 
 
 def export_onnx(net, path, size=224, opset=17):
-    torch.onnx.export(net, torch.zeros(1, 3, size, size), str(path), input_names=["image"], output_names=["logits"],
-                      opset_version=opset, dynamo=False)
+    with warnings.catch_warnings():  # the TorchScript exporter, chosen on purpose, warns that it is legacy
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net, torch.zeros(1, 3, size, size), str(path), input_names=["image"],
+                          output_names=["logits"], opset_version=opset, dynamo=False)
