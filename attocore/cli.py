@@ -113,13 +113,15 @@ def cmd_bench(args) -> None:
           f"arena {m.arena_bytes(args.batch) / 2**20:.2f} MiB")
     if args.profile:
         runs = [m.profile(x)[1] for _ in range(max(5, args.runs // 5))]
-        print(f"{'layer':<16} {'kernel':<26} {'MMACs':>8} {'ms':>8} {'GMAC/s':>8} {'%':>6}")
+        wl = max(len("layer"), max(len(r[0]) for r in runs[0]))
+        wk = max(len("kernel"), max(len(r[1]) for r in runs[0]))
+        print(f"{'layer':<{wl}} {'kernel':<{wk}} {'MMACs':>8} {'ms':>8} {'GMAC/s':>8} {'%':>6}")
         total = sum(float(np.median([r[i][3] for r in runs])) for i in range(len(runs[0])))
         for i, (name, kernel, macs_l, _) in enumerate(runs[0]):
             t = float(np.median([r[i][3] for r in runs]))
             rate = f"{macs_l * args.batch / t / 1e9:8.2f}" if macs_l and t > 0 else f"{'':>8}"
-            print(f"{name:<16} {kernel:<26} {macs_l / 1e6:8.2f} {t * 1e3:8.3f} {rate} {100 * t / total:6.1f}")
-        print(f"{'sum of layers':<16} {'':<26} {'':>8} {total * 1e3:8.3f}")
+            print(f"{name:<{wl}} {kernel:<{wk}} {macs_l / 1e6:8.2f} {t * 1e3:8.3f} {rate} {100 * t / total:6.1f}")
+        print(f"{'sum of layers':<{wl}} {'':<{wk}} {'':>8} {total * 1e3:8.3f}")
 
 
 def build_parser() -> argparse.ArgumentParser:
