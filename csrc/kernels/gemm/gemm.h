@@ -42,10 +42,10 @@ struct GemmKernel {
   int nr = 0;
   const char* name = "";
   GemmPacking packing = GemmPacking::kPlain;
-  // Optional row kernels for a tiny k (a module's decompression, k = c3): one call computes
-  // MR rows across every column with k unrolled at compile time, where a call per MR x NR
-  // tile would spend more on entry, bias loads and epilogue than on its k FMAs. Returns
-  // null when k has none. Same packing and MR as fn.
+  // Optional row kernels for a small k (a module's decompression, k = c3, or its mix): one
+  // call computes MR rows across every column (k unrolled at compile time for the
+  // smallest), where a call per MR x NR tile would spend more on entry, bias loads and
+  // epilogue than on its k FMAs. Returns null when k has none. Same packing and MR as fn.
   GemmUkernel (*rows_for)(int k) = nullptr;
   // Optional narrower kernel for the last panel when at most tail->nr columns are left
   // (n = 40 with NR = 16: 16 + 16 + 8 instead of 48 lanes of which 8 idle).
@@ -123,6 +123,8 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   const size_t wide = b.panel_floats();
   const size_t tail = narrow ? PackedGemmB::packed_panel_floats(k, kernel.tail->nr, kernel.tail->packing) : 0;
   b.data.assign(size_t(b.wide_panels) * wide + tail, 0.f);
+  // A row kernel sweeps all of B for every MR rows: only while B stays in L2.
+  if (b.large()) b.rows_fn = nullptr;
   for (int p = 0; p < b.wide_panels; ++p)
     pack_gemm_panel(b.data.data() + size_t(p) * wide, k, nr, b.packing, p * nr, n - p * nr, bias, w_kn);
   if (narrow)

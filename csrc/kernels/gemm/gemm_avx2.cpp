@@ -115,12 +115,15 @@ void gemm_pairs_avx2(const GemmTile& t) {
 }
 
 // 6 rows x every column on plain NR = 16 panels, k in [1, kMaxRowsK]: the residual choice
-// is made once per call and the activation is a clamp to [lo, hi] (no branch per vector).
-// K > 0: k fixed at compile time and the k loop fully unrolled, for the decompressions of
-// the small nets (c3 = 5-8, where it was worth 5-13%); K == 0: k read at run time,
-// unrolled by 8 (within 0-5% above 8). Each unrolled copy costs ~7 s in the sanitizer
-// builds (64 of them took minutes), so there are only these four.
-constexpr int kMaxRowsK = 32;
+// is made once per call and the activation is a max (and a min for ReLU6 only) with no
+// branch per vector. K > 0: k fixed at compile time and the k loop fully unrolled, for the
+// decompressions of the small nets (c3 = 5-8, where it was worth 5-13%); K == 0: k read at
+// run time, unrolled by 8. Against a call per 6x16 tile, measured on 49 and 120 rows:
+// +30-50% at k = 16-32, +2-20% at k = 40-128 (the larger modules' decompressions and
+// mixes), so the bound is 128 (pack_gemm_b still drops the row kernel when B outgrows L2).
+// Each unrolled copy costs ~7 s in the sanitizer builds (64 of them took minutes), so
+// there are only these few.
+constexpr int kMaxRowsK = 128;
 
 template <int K, bool RESIDUAL, bool CLAMP_HIGH>
 void gemm_rows_avx2(const GemmTile& t) {
