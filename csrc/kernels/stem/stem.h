@@ -63,4 +63,38 @@ struct StemKernel {
 
 void stem_ref(const StemArgs& a);
 
+// Where the vector variants' block of output channels oc0.. and pixels ox0.. of output row
+// oy reads: its weights (packed [block of 8][tap][8]; lanes from oc0 % 8), biases and first
+// padded input. Output pixel ox reads padded column ox * stride + kx: with stride 2 and
+// split rows that is index ox + kx / 2 in the kx-parity half, so both strides step one
+// float per output pixel from `input` (plus the tap's offset).
+struct StemBlockOrigin {
+  const float* weights;
+  const float* bias;
+  const float* input;
+};
+inline StemBlockOrigin stem_block_origin(const StemArgs& a, int taps, int oy, int ox0, int oc0) {
+  return {a.weights->weights.data() + size_t(oc0 / 8) * taps * 8 + oc0 % 8, a.weights->bias.data() + oc0,
+          a.padded + size_t(oy) * a.shape->window.stride_h * a.shape->padded_w + ox0};
+}
+
+// The walk the vector variants share: every output row of a.row_begin .. a.row_end, in
+// blocks of up to 4 output channels, each block handed to Channels::run<kOuts>(a, offsets,
+// taps, oy, oc0) with its channel count as a compile-time constant (instantiated in each
+// ISA's own file, with its flags).
+template <typename Channels>
+void stem_walk(const StemArgs& a) {
+  const std::vector<int>& offsets = a.weights->tap_offsets;
+  const int taps = int(offsets.size()), out_c = a.shape->out_c;
+  for (int oy = a.row_begin; oy < a.row_end; ++oy)
+    for (int oc0 = 0; oc0 < out_c; oc0 += 4) {
+      switch (out_c - oc0 < 4 ? out_c - oc0 : 4) {
+        case 1: Channels::template run<1>(a, offsets.data(), taps, oy, oc0); break;
+        case 2: Channels::template run<2>(a, offsets.data(), taps, oy, oc0); break;
+        case 3: Channels::template run<3>(a, offsets.data(), taps, oy, oc0); break;
+        default: Channels::template run<4>(a, offsets.data(), taps, oy, oc0); break;
+      }
+    }
+}
+
 }  // namespace attocore

@@ -15,12 +15,8 @@ namespace {
 template <int kOuts, int kPix>
 void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0, int oc0) {
   const StemShape& s = *a.shape;
-  // Packed as blocks of 8 channels: [block][tap][8]; this block's lanes start at oc0 % 8.
-  const float* wt = a.weights->weights.data() + size_t(oc0 / 8) * taps * 8 + oc0 % 8;
-  const float* bias = a.weights->bias.data() + oc0;
-  // Output pixel ox reads padded column ox * stride + kx: with stride 2 and split rows that
-  // is index ox + kx / 2 in the kx-parity half, so both strides step one float per pixel.
-  const float* base = a.padded + size_t(oy) * s.window.stride_h * s.padded_w + ox0;
+  const StemBlockOrigin origin = stem_block_origin(a, taps, oy, ox0, oc0);
+  const float *wt = origin.weights, *bias = origin.bias, *base = origin.input;
   __m256 acc[kOuts][kPix];
   #pragma GCC unroll 4
   for (int o = 0; o < kOuts; ++o)
@@ -80,33 +76,24 @@ void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0
     for (int o = 0; o < kOuts; ++o) dst[o] = tile[o][px];
 }
 
-template <int kOuts>
-void stem_channels(const StemArgs& a, const int* offsets, int taps, int oy, int oc0) {
-  // 4 channels x 3 vectors plus inputs and a weight would take all 16 registers: 4
-  // channels go 2 vectors wide.
-  constexpr int kPix = kOuts == 4 ? 2 : 3;
-  const int out_w = a.shape->out_w;
-  int ox0 = 0;
-  for (; ox0 + 8 * kPix <= out_w; ox0 += 8 * kPix) stem_block<kOuts, kPix>(a, offsets, taps, oy, ox0, oc0);
-  const int rest = out_w - ox0;  // the padded rows cover whole vectors of 8 pixels
-  if (rest > 8) stem_block<kOuts, 2>(a, offsets, taps, oy, ox0, oc0);
-  else if (rest > 0) stem_block<kOuts, 1>(a, offsets, taps, oy, ox0, oc0);
-}
+// One block of kOuts output channels along a whole output row (stem_walk's callback).
+struct Channels {
+  template <int kOuts>
+  static void run(const StemArgs& a, const int* offsets, int taps, int oy, int oc0) {
+    // 4 channels x 3 vectors plus inputs and a weight would take all 16 registers: 4
+    // channels go 2 vectors wide.
+    constexpr int kPix = kOuts == 4 ? 2 : 3;
+    const int out_w = a.shape->out_w;
+    int ox0 = 0;
+    for (; ox0 + 8 * kPix <= out_w; ox0 += 8 * kPix) stem_block<kOuts, kPix>(a, offsets, taps, oy, ox0, oc0);
+    const int rest = out_w - ox0;  // the padded rows cover whole vectors of 8 pixels
+    if (rest > 8) stem_block<kOuts, 2>(a, offsets, taps, oy, ox0, oc0);
+    else if (rest > 0) stem_block<kOuts, 1>(a, offsets, taps, oy, ox0, oc0);
+  }
+};
 
 }  // namespace
 
-void stem_avx2(const StemArgs& a) {
-  const std::vector<int>& offsets = a.weights->tap_offsets;
-  const int taps = int(offsets.size()), out_c = a.shape->out_c;
-  for (int oy = a.row_begin; oy < a.row_end; ++oy)
-    for (int oc0 = 0; oc0 < out_c; oc0 += 4) {
-      switch (out_c - oc0 < 4 ? out_c - oc0 : 4) {
-        case 1: stem_channels<1>(a, offsets.data(), taps, oy, oc0); break;
-        case 2: stem_channels<2>(a, offsets.data(), taps, oy, oc0); break;
-        case 3: stem_channels<3>(a, offsets.data(), taps, oy, oc0); break;
-        default: stem_channels<4>(a, offsets.data(), taps, oy, oc0); break;
-      }
-    }
-}
+void stem_avx2(const StemArgs& a) { stem_walk<Channels>(a); }
 
 }  // namespace attocore

@@ -31,11 +31,8 @@ inline float32x4_t fma_channel(float32x4_t acc, float32x4_t x, float32x4_t w4, c
 template <int kOuts, int kPix>
 void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0, int oc0) {
   const StemShape& s = *a.shape;
-  // Packed as blocks of 8 channels: [block][tap][8]; this block's lanes start at oc0 % 8.
-  const float* wt = a.weights->weights.data() + size_t(oc0 / 8) * taps * 8 + oc0 % 8;
-  const float* bias = a.weights->bias.data() + oc0;
-  // As in the AVX2 variant: both strides step one float per output pixel in the padded copy.
-  const float* base = a.padded + size_t(oy) * s.window.stride_h * s.padded_w + ox0;
+  const StemBlockOrigin origin = stem_block_origin(a, taps, oy, ox0, oc0);
+  const float *wt = origin.weights, *bias = origin.bias, *base = origin.input;
   float32x4_t acc[kOuts][kPix];
   for (int o = 0; o < kOuts; ++o)
     for (int p = 0; p < kPix; ++p) acc[o][p] = vdupq_n_f32(bias[o]);
@@ -81,29 +78,21 @@ void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0
     for (int o = 0; o < kOuts; ++o) dst[o] = tile[o][px];
 }
 
-template <int kOuts>
-void stem_channels(const StemArgs& a, const int* offsets, int taps, int oy, int oc0) {
-  const int out_w = a.shape->out_w;
-  int ox0 = 0;
-  for (; ox0 + 4 * kWidePix <= out_w; ox0 += 4 * kWidePix) stem_block<kOuts, kWidePix>(a, offsets, taps, oy, ox0, oc0);
-  // The padded rows cover whole 8-pixel chunks (make_stem_shape): vectors of 4 never read past.
-  for (; ox0 < out_w; ox0 += 4) stem_block<kOuts, 1>(a, offsets, taps, oy, ox0, oc0);
-}
+// One block of kOuts output channels along a whole output row (stem_walk's callback).
+struct Channels {
+  template <int kOuts>
+  static void run(const StemArgs& a, const int* offsets, int taps, int oy, int oc0) {
+    const int out_w = a.shape->out_w;
+    int ox0 = 0;
+    for (; ox0 + 4 * kWidePix <= out_w; ox0 += 4 * kWidePix)
+      stem_block<kOuts, kWidePix>(a, offsets, taps, oy, ox0, oc0);
+    // The padded rows cover whole 8-pixel chunks (make_stem_shape): vectors of 4 never read past.
+    for (; ox0 < out_w; ox0 += 4) stem_block<kOuts, 1>(a, offsets, taps, oy, ox0, oc0);
+  }
+};
 
 }  // namespace
 
-void stem_neon(const StemArgs& a) {
-  const std::vector<int>& offsets = a.weights->tap_offsets;
-  const int taps = int(offsets.size()), out_c = a.shape->out_c;
-  for (int oy = a.row_begin; oy < a.row_end; ++oy)
-    for (int oc0 = 0; oc0 < out_c; oc0 += 4) {
-      switch (out_c - oc0 < 4 ? out_c - oc0 : 4) {
-        case 1: stem_channels<1>(a, offsets.data(), taps, oy, oc0); break;
-        case 2: stem_channels<2>(a, offsets.data(), taps, oy, oc0); break;
-        case 3: stem_channels<3>(a, offsets.data(), taps, oy, oc0); break;
-        default: stem_channels<4>(a, offsets.data(), taps, oy, oc0); break;
-      }
-    }
-}
+void stem_neon(const StemArgs& a) { stem_walk<Channels>(a); }
 
 }  // namespace attocore
