@@ -110,8 +110,17 @@ def randomize(net, seed=0):
     return net.eval()
 
 
+# The newest opset torch's TorchScript exporter supports; newer ones go through ONNX's own
+# version converter (the exporter would write them while warning it does not support them).
+TORCHSCRIPT_MAX_OPSET = 20
+
+
 def export_onnx(net, path, size=224, opset=17):
     with warnings.catch_warnings():  # the TorchScript exporter, chosen on purpose, warns that it is legacy
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(net, torch.zeros(1, 3, size, size), str(path), input_names=["image"],
-                          output_names=["logits"], opset_version=opset, dynamo=False)
+                          output_names=["logits"], opset_version=min(opset, TORCHSCRIPT_MAX_OPSET), dynamo=False)
+    if opset > TORCHSCRIPT_MAX_OPSET:
+        import onnx
+        from onnx import version_converter
+        onnx.save(version_converter.convert_version(onnx.load(str(path)), opset), str(path))
