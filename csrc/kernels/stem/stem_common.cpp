@@ -40,19 +40,14 @@ PackedStem pack_stem(const StemShape& s, const float* oihw, const float* bias) {
   return p;
 }
 
-namespace {
-std::vector<float>& split_row_buffer(int floats) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < size_t(floats)) buffer.resize(size_t(floats));
-  return buffer;
-}
-}  // namespace
-
 size_t stem_padded_floats(const StemShape& s) { return size_t(s.in_c) * s.padded_h * s.padded_w; }
 
 void stem_pad_rows(const StemShape& s, const float* image, float* padded, int row_begin, int row_end) {
   const int top = s.window.pad_top, left = s.window.pad_left;
   const size_t right = size_t(s.padded_w) - left - s.in_w;
+  // One plain row for the split layout, per call (a thread_local buffer, reached through
+  // the shared library's TLS lookup on every row, cost more than the allocation).
+  std::vector<float> plain(s.split ? size_t(s.padded_w) : 0);
   for (int r = row_begin; r < row_end; ++r) {
     const int c = r / s.padded_h, y = r % s.padded_h - top;
     float* row = padded + size_t(r) * s.padded_w;
@@ -62,7 +57,6 @@ void stem_pad_rows(const StemShape& s, const float* image, float* padded, int ro
     }
     const float* src = image + (size_t(c) * s.in_h + y) * s.in_w;
     if (s.split) {  // pad into a plain row, then deal its columns out: a loop the compiler vectorises
-      std::vector<float>& plain = split_row_buffer(s.padded_w);
       std::memset(plain.data(), 0, sizeof(float) * left);
       std::memcpy(plain.data() + left, src, sizeof(float) * s.in_w);
       std::memset(plain.data() + left + s.in_w, 0, sizeof(float) * right);
