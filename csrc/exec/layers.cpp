@@ -126,8 +126,9 @@ class StemLayer : public Layer {
     float* out = outs[0];
     for (int n = 0; n < ctx.batch; ++n) {
       const float* image = in[0] + size_t(n) * s_.in_c * s_.in_h * s_.in_w;
-      ctx.pool->parallel_for(s_.in_c * s_.padded_h,
-                             [&](int r0, int r1, int) { stem_pad_rows(s_, image, ctx.shared_scratch, r0, r1); });
+      ctx.pool->parallel_for(s_.in_c * s_.padded_h, [&](int r0, int r1, int worker) {
+        stem_pad_rows(s_, image, ctx.shared_scratch, r0, r1, ctx.worker_scratch(worker));
+      });
       float* image_out = out + size_t(n) * s_.out_h * s_.out_w * s_.out_c;
       ctx.pool->parallel_for(s_.out_h, [&](int r0, int r1, int) {
         fn_(StemArgs{&s_, &weights_, ctx.shared_scratch, image_out, act_, r0, r1});
@@ -135,6 +136,7 @@ class StemLayer : public Layer {
     }
   }
   std::string kernel_name() const override { return name_; }
+  size_t scratch_floats() const override { return stem_pad_scratch_floats(s_); }
   size_t shared_scratch_floats() const override { return stem_padded_floats(s_); }
   bool reads_nchw_input() const override { return true; }
 
@@ -161,11 +163,12 @@ class DwconvLayer : public Layer {
     float* out = outs[0];
     DwconvShape s = s_;
     s.batch = ctx.batch;
-    ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int) {
-      kernel_.fn(DwconvArgs{&s, &weights_, in[0], out, act_, r0, r1});
+    ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int worker) {
+      kernel_.fn(DwconvArgs{&s, &weights_, in[0], out, act_, r0, r1, ctx.worker_scratch(worker)});
     });
   }
   std::string kernel_name() const override { return kernel_.name; }
+  size_t scratch_floats() const override { return dwconv_scratch_floats(s_); }
 
  private:
   DwconvKernel kernel_;

@@ -52,10 +52,12 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
       StemShape ss = make_stem_shape(cin, h, w, cout, s.out_h, s.out_w, s.window);
       PackedStem ps = pack_stem(ss, wt.data(), bias.data());
       std::vector<float> padded(stem_padded_floats(ss), 1e30f), got(out_n);  // stale scratch: margins must be re-zeroed
+      std::vector<float> row_scratch(stem_pad_scratch_floats(ss));
       for (int n = 0; n < batch; ++n) {
         const int pad_rows = cin * ss.padded_h;  // in two ranges, as threads split the copy
-        stem_pad_rows(ss, x_nchw.data() + size_t(n) * cin * h * w, padded.data(), 0, pad_rows / 2);
-        stem_pad_rows(ss, x_nchw.data() + size_t(n) * cin * h * w, padded.data(), pad_rows / 2, pad_rows);
+        const float* image = x_nchw.data() + size_t(n) * cin * h * w;
+        stem_pad_rows(ss, image, padded.data(), 0, pad_rows / 2, row_scratch.data());
+        stem_pad_rows(ss, image, padded.data(), pad_rows / 2, pad_rows, row_scratch.data());
         float* out = got.data() + size_t(n) * s.out_h * s.out_w * cout;
         table.stem.fn(StemArgs{&ss, &ps, padded.data(), out, act, 0, s.out_h / 2});
         table.stem.fn(StemArgs{&ss, &ps, padded.data(), out, act, s.out_h / 2, s.out_h});

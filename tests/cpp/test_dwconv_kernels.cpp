@@ -44,8 +44,9 @@ static void check(int batch, int h, int w, int c, int k, int kernel, int stride,
     std::vector<float> got(out_n + 8, 777.f);
     // Two row ranges, as two threads would split them.
     const int rows = batch * s.out_h, mid = rows / 2;
-    kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), act, 0, mid});
-    kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), act, mid, rows});
+    std::vector<float> scratch(dwconv_scratch_floats(s));
+    kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), act, 0, mid, scratch.data()});
+    kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), act, mid, rows, scratch.data()});
     double worst;
     ++cases;
     CHECK_MSG(test::close(got.data(), want.data(), out_n, 1e-5, &worst),

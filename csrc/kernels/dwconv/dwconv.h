@@ -40,11 +40,20 @@ struct DwconvArgs {
   float* output;
   Activation act;
   int row_begin, row_end;  // rows index batch * out_h
+  float* scratch;          // dwconv_scratch_floats(*shape) floats of the calling thread's own
 };
 
 // Variants may read up to kDwconvInputSlack floats past the end of the input tensor
 // (vector loads of a chunk's few input channels); callers provide that slack.
 constexpr int kDwconvInputSlack = 16;
+
+// Scratch a variant may use per calling thread: the vector variants' edge staging
+// (dwconv_edge.h: 3 window rows of up to 3S+3 columns, plus load slack); the reference
+// uses none.
+constexpr int kDwconvEdgeMaxColumns = 9;  // 3S+3 with S <= 2
+inline size_t dwconv_scratch_floats(const DwconvShape& s) {
+  return 3 * size_t(kDwconvEdgeMaxColumns) * size_t(s.in_c) + kDwconvInputSlack;
+}
 
 using DwconvFn = void (*)(const DwconvArgs& a);
 

@@ -119,6 +119,7 @@ void dwconv_neon(const DwconvArgs& a) {
   const bool fast3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
                        w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2);
   DwconvEdgeStage stage;
+  stage.buf = a.scratch;
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;

@@ -115,7 +115,6 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   PackedGemmB b;
   const int nr = kernel.nr;
   b.k = k, b.n = n, b.nr = nr, b.packing = kernel.packing;
-  b.rows_fn = kernel.rows_for ? kernel.rows_for(k) : nullptr;
   const int left = n % nr;
   const bool narrow = kernel.tail != nullptr && left > 0 && left <= kernel.tail->nr;
   b.wide_panels = narrow ? n / nr : (n + nr - 1) / nr;
@@ -124,7 +123,7 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   const size_t tail = narrow ? PackedGemmB::packed_panel_floats(k, kernel.tail->nr, kernel.tail->packing) : 0;
   b.data.assign(size_t(b.wide_panels) * wide + tail, 0.f);
   // A row kernel sweeps all of B for every MR rows: only while B stays in L2.
-  if (b.large()) b.rows_fn = nullptr;
+  b.rows_fn = kernel.rows_for && !b.large() ? kernel.rows_for(k) : nullptr;
   for (int p = 0; p < b.wide_panels; ++p)
     pack_gemm_panel(b.data.data() + size_t(p) * wide, k, nr, b.packing, p * nr, n - p * nr, bias, w_kn);
   if (narrow)

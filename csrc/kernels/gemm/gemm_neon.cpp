@@ -2,6 +2,7 @@
 // 6x8 keeps 12 accumulators (fits ARMv7's 16 q registers); 4x16 uses 16.
 #include <arm_neon.h>
 
+#include "kernels/eltwise/activation.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_neon.h"
 
@@ -80,12 +81,7 @@ void gemm_neon(const GemmTile& t) {
         } else if (left > 0) {
           float lanes[4];
           vst1q_f32(lanes, acc[r][v]);
-          for (int j = 0; j < left; ++j) {
-            float y = lanes[j] + (res ? res[4 * v + j] : 0.f);
-            if (t.act != Activation::kNone) y = y > 0.f ? y : 0.f;
-            if (t.act == Activation::kRelu6) y = y < 6.f ? y : 6.f;
-            c[4 * v + j] = y;
-          }
+          for (int j = 0; j < left; ++j) c[4 * v + j] = activate(t.act, lanes[j] + (res ? res[4 * v + j] : 0.f));
         }
       }
     }
@@ -142,10 +138,8 @@ void gemm_rows_neon(const GemmTile& t) {
         } else if (4 * v < left) {  // the last, partial panel
           float out[4];
           vst1q_f32(out, y);
-          for (int j = 0; j < left - 4 * v; ++j) {
-            const float z = out[j] + (RESIDUAL ? res[4 * v + j] : 0.f);
-            c[4 * v + j] = z < 0.f && t.act != Activation::kNone ? 0.f : (z > 6.f && t.act == Activation::kRelu6 ? 6.f : z);
-          }
+          for (int j = 0; j < left - 4 * v; ++j)
+            c[4 * v + j] = activate(t.act, out[j] + (RESIDUAL ? res[4 * v + j] : 0.f));
         }
       }
     }

@@ -41,9 +41,13 @@ struct PackedStem {
 PackedStem pack_stem(const StemShape& s, const float* oihw, const float* bias);
 
 size_t stem_padded_floats(const StemShape& s);  // one image's padded copy
+// Scratch stem_pad_rows needs per calling thread: one plain padded row for the split layout.
+inline size_t stem_pad_scratch_floats(const StemShape& s) { return s.split ? size_t(s.padded_w) : 0; }
 // Rows [row_begin, row_end) of the padded copy (row r: channel r / padded_h, padded row
 // r % padded_h), so threads can share the copy; all in_c * padded_h rows make the image.
-void stem_pad_rows(const StemShape& s, const float* image_nchw, float* padded, int row_begin, int row_end);
+// row_scratch: stem_pad_scratch_floats(s) floats of the calling thread's own.
+void stem_pad_rows(const StemShape& s, const float* image_nchw, float* padded, int row_begin, int row_end,
+                   float* row_scratch);
 
 struct StemArgs {
   const StemShape* shape;

@@ -42,12 +42,10 @@ PackedStem pack_stem(const StemShape& s, const float* oihw, const float* bias) {
 
 size_t stem_padded_floats(const StemShape& s) { return size_t(s.in_c) * s.padded_h * s.padded_w; }
 
-void stem_pad_rows(const StemShape& s, const float* image, float* padded, int row_begin, int row_end) {
+void stem_pad_rows(const StemShape& s, const float* image, float* padded, int row_begin, int row_end,
+                   float* plain) {
   const int top = s.window.pad_top, left = s.window.pad_left;
   const size_t right = size_t(s.padded_w) - left - s.in_w;
-  // One plain row for the split layout, per call (a thread_local buffer, reached through
-  // the shared library's TLS lookup on every row, cost more than the allocation).
-  std::vector<float> plain(s.split ? size_t(s.padded_w) : 0);
   for (int r = row_begin; r < row_end; ++r) {
     const int c = r / s.padded_h, y = r % s.padded_h - top;
     float* row = padded + size_t(r) * s.padded_w;
@@ -57,9 +55,9 @@ void stem_pad_rows(const StemShape& s, const float* image, float* padded, int ro
     }
     const float* src = image + (size_t(c) * s.in_h + y) * s.in_w;
     if (s.split) {  // pad into a plain row, then deal its columns out: a loop the compiler vectorises
-      std::memset(plain.data(), 0, sizeof(float) * left);
-      std::memcpy(plain.data() + left, src, sizeof(float) * s.in_w);
-      std::memset(plain.data() + left + s.in_w, 0, sizeof(float) * right);
+      std::memset(plain, 0, sizeof(float) * left);
+      std::memcpy(plain + left, src, sizeof(float) * s.in_w);
+      std::memset(plain + left + s.in_w, 0, sizeof(float) * right);
       float* even = row;
       float* odd = row + s.half_w;
       for (int x = 0; x < s.half_w; ++x) {
