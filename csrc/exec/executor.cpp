@@ -67,7 +67,7 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
       step.outputs = {g.ops[group.add].outputs[0]};
       step.macs = op_macs(g, conv);
     } else {
-      const OpInfo& first = g.ops[group.first];
+      const OpInfo& first = g.ops[group.dw >= 0 ? group.dw : group.first];
       const int last = group.add >= 0 ? group.add : group.second;
       step.name = first.name + ".." + g.ops[last].name;
       step.inputs.push_back(first.inputs[0]);
@@ -77,7 +77,7 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
         step.outputs.push_back(g.ops[group.next].outputs[0]);
         step.name += "+" + g.ops[group.next].name;
       }
-      for (int op : {group.first, group.second, group.projection, group.next})
+      for (int op : {group.dw, group.first, group.second, group.projection, group.next})
         if (op >= 0) step.macs += op_macs(g, g.ops[op]);
     }
     steps_.push_back(std::move(step));

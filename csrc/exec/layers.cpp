@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "exec/layer.h"
@@ -9,6 +10,7 @@
 #include "kernels/fc/fc_ref.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/pool/pool_ref.h"
+#include "kernels/pwpw/dw_pwpw.h"
 #include "kernels/pwpw/pwpw.h"
 #include "kernels/stem/stem.h"
 #include "util/error.h"
@@ -30,6 +32,16 @@ Conv2dShape conv_shape(const Graph& g, const OpInfo& op) {
   const auto& y = shape_of(g, op.outputs[0]);
   s.in_c = int(x[1]), s.in_h = int(x[2]), s.in_w = int(x[3]);
   s.out_c = int(y[1]), s.out_h = int(y[2]), s.out_w = int(y[3]);
+  s.window = op.window;
+  return s;
+}
+
+DwconvShape dwconv_shape(const Graph& g, const OpInfo& op) {
+  const Conv2dShape c = conv_shape(g, op);
+  DwconvShape s;
+  s.in_c = c.in_c, s.in_h = c.in_h, s.in_w = c.in_w;
+  s.out_c = c.out_c, s.out_h = c.out_h, s.out_w = c.out_w;
+  s.multiplier = c.out_c / c.in_c;
   s.window = op.window;
   return s;
 }
@@ -151,12 +163,8 @@ class StemLayer : public Layer {
 // Depthwise convolution with any channel multiplier.
 class DwconvLayer : public Layer {
  public:
-  DwconvLayer(const Graph& g, const OpInfo& op, const KernelTable& table) : kernel_(table.dwconv), act_(op.activation) {
-    const Conv2dShape c = conv_shape(g, op);
-    s_.in_c = c.in_c, s_.in_h = c.in_h, s_.in_w = c.in_w;
-    s_.out_c = c.out_c, s_.out_h = c.out_h, s_.out_w = c.out_w;
-    s_.multiplier = c.out_c / c.in_c;
-    s_.window = op.window;
+  DwconvLayer(const Graph& g, const OpInfo& op, const KernelTable& table)
+      : kernel_(table.dwconv), s_(dwconv_shape(g, op)), act_(op.activation) {
     weights_ = pack_dwconv(s_, kernel_.cw, g.tensors[op.inputs[1]].data, bias_of(g, op));
   }
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
@@ -177,7 +185,9 @@ class DwconvLayer : public Layer {
   Activation act_;
 };
 
-// The fused module tail: 1x1 -> 1x1 (+ identity or projected shortcut) in one pass.
+// The fused module tail: 1x1 -> 1x1 (+ identity or projected shortcut) in one pass, with
+// the depthwise convolution before it and the next module's compression after it when the
+// fusion plan attached them.
 class PwpwLayer : public Layer {
  public:
   PwpwLayer(const Graph& g, const FusedOps& f, const KernelTable& table) {
@@ -203,31 +213,40 @@ class PwpwLayer : public Layer {
       s.shortcut = Shortcut::kIdentity;
     }
     const Activation act_out = f.add >= 0 ? g.ops[f.add].activation : op2.activation;
-    pwpw_ = Pwpw(s, table.gemm_for(s.c3), table.gemm_for(s.cout), g.tensors[op1.inputs[1]].data, bias_of(g, op1),
-                 g.tensors[op2.inputs[1]].data, bias_of(g, op2), wp, bp, op1.activation, act_out);
+    Pwpw tail(s, table.gemm_for(s.c3), table.gemm_for(s.cout), g.tensors[op1.inputs[1]].data, bias_of(g, op1),
+              g.tensors[op2.inputs[1]].data, bias_of(g, op2), wp, bp, op1.activation, act_out);
     if (f.next >= 0) {
       const OpInfo& n = g.ops[f.next];
       const int c = int(shape_of(g, n.outputs[0])[1]);
-      pwpw_.attach_next(table.gemm_for(c), c, g.tensors[n.inputs[1]].data, bias_of(g, n), n.activation);
+      tail.attach_next(table.gemm_for(c), c, g.tensors[n.inputs[1]].data, bias_of(g, n), n.activation);
     }
-    name_ = std::string("pwpw") + (f.projection >= 0 ? "+proj" : f.add >= 0 ? "+res" : "") +
-            (f.next >= 0 ? "+next:" : ":") + pwpw_.second_kernel->name;
+    name_ = std::string(f.dw >= 0 ? table.dwconv.name : "") + (f.dw >= 0 ? "+pwpw" : "pwpw") +
+            (f.projection >= 0 ? "+proj" : f.add >= 0 ? "+res" : "") + (f.next >= 0 ? "+next:" : ":") +
+            tail.second_kernel->name;
+    if (f.dw >= 0) {
+      const OpInfo& d = g.ops[f.dw];
+      body_ = DwPwpw(table.dwconv, dwconv_shape(g, d), g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation,
+                     std::move(tail));
+    } else {
+      body_ = DwPwpw(std::move(tail));
+    }
   }
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
     float* out = outs[0];
-    const PwpwShape& s = pwpw_.shape;
-    const int pixels = ctx.batch * s.out_h * s.out_w;
-    const float* x = s.shortcut == Shortcut::kNone ? nullptr : in[1];
-    float* next_out = pwpw_.next_kernel ? outs[1] : nullptr;
-    for_pixels(ctx, pixels, pwpw_.second_kernel->mr,
-               [&](int p0, int p1, float* scratch) { pwpw_.run(in[0], x, out, scratch, p0, p1, next_out); });
+    const Pwpw& tail = body_.tail;
+    const int pixels = ctx.batch * tail.shape.out_h * tail.shape.out_w;
+    const float* x = tail.shape.shortcut == Shortcut::kNone ? nullptr : in[1];
+    float* next_out = tail.next_kernel ? outs[1] : nullptr;
+    for_pixels(ctx, pixels, tail.second_kernel->mr, [&](int p0, int p1, float* scratch) {
+      body_.run(ctx.batch, in[0], x, out, scratch, p0, p1, next_out);
+    });
   }
   std::string kernel_name() const override { return name_; }
-  size_t scratch_floats() const override { return pwpw_.scratch_floats(); }
-  int overwritable_input() const override { return pwpw_.shape.shortcut == Shortcut::kIdentity ? 1 : -1; }
+  size_t scratch_floats() const override { return body_.scratch_floats(); }
+  int overwritable_input() const override { return body_.tail.shape.shortcut == Shortcut::kIdentity ? 1 : -1; }
 
  private:
-  Pwpw pwpw_;
+  DwPwpw body_;
   std::string name_;
 };
 

@@ -13,6 +13,13 @@ bool is_pointwise(const Graph& g, const OpInfo& op, bool allow_stride) {
          w.pad_bottom == 0 && w.pad_right == 0 && (unit_stride || (allow_stride && w.stride_h == w.stride_w));
 }
 
+// Depthwise with any channel multiplier: the ops the executor runs on the dwconv kernels.
+bool is_depthwise(const Graph& g, const OpInfo& op) {
+  if (op.type != OpType::kConv2d) return false;
+  const int64_t in_c = g.tensors[op.inputs[0]].shape[1], out_c = g.tensors[op.outputs[0]].shape[1];
+  return op.window.groups > 1 && op.window.groups == in_c && out_c % in_c == 0;
+}
+
 }  // namespace
 
 std::vector<FusedOps> plan_fusion(const Graph& g, bool enable, const std::vector<bool>& keep_single) {
@@ -106,6 +113,18 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable, const std::vector
         absorbed[c] = true;
         break;
       }
+    }
+  }
+  // Pull into each tail the depthwise convolution that feeds it (AttoNet's grouped 3x3): its
+  // output then lives in a band of the thread's scratch instead of the arena.
+  if (enable) {
+    for (FusedOps& f : groups) {
+      if (f.kind != FusedOps::Kind::kPwpw) continue;
+      const int t = g.ops[f.first].inputs[0];
+      const int d = producer[t];
+      if (d < 0 || absorbed[d] || group_at[d] >= 0 || !internal(t) || !is_depthwise(g, g.ops[d])) continue;
+      f.dw = d;
+      absorbed[d] = true;
     }
   }
   std::vector<FusedOps> order;

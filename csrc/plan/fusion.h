@@ -1,6 +1,7 @@
 // Groups the graph's ops into executable steps. Most ops run alone; the AttoNet module
 // tail (1x1 conv -> 1x1 conv -> add with an identity or 1x1-projected shortcut) and plain
-// back-to-back 1x1 pairs become one fused step whose intermediates never reach the arena.
+// back-to-back 1x1 pairs become one fused step whose intermediates never reach the arena,
+// together with the depthwise convolution before them and the 1x1 after them.
 #pragma once
 #include <vector>
 
@@ -20,6 +21,9 @@ struct FusedOps {
   int next = -1;        // kPwpw: the following 1x1 conv reading the module output (next module's
                         // compression), run on each tile while it is hot; its output is a second output
   int shortcut = -1;    // kPwpw: identity shortcut tensor, or the projection's input; kConvAdd: the other addend
+  int dw = -1;          // kPwpw: the depthwise convolution feeding `first` (AttoNet's grouped 3x3), run in
+                        // bands of rows inside the step (dw_pwpw.h), or -1; the step then reads the
+                        // depthwise input, and the depthwise output never exists as a tensor
 };
 
 // In execution order; each fused group sits where its last op stood.

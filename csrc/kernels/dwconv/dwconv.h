@@ -41,6 +41,9 @@ struct DwconvArgs {
   Activation act;
   int row_begin, row_end;  // rows index batch * out_h
   float* scratch;          // dwconv_scratch_floats(*shape) floats of the calling thread's own
+  // The row `output` starts at: 0 for a whole tensor; row_begin when a caller keeps only a
+  // band of rows (the fused module step, dw_pwpw.h).
+  int output_row0 = 0;
 };
 
 // Variants may read up to kDwconvInputSlack floats past the end of the input tensor

@@ -123,7 +123,7 @@ void dwconv_neon(const DwconvArgs& a) {
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
-    float* out_row = a.output + (size_t(n) * s.out_h + oy) * s.out_w * s.out_c;
+    float* out_row = a.output + size_t(row - a.output_row0) * s.out_w * s.out_c;
     if (fast3x3) {
       if (w.stride_w == 1) row_3x3<1>(s, p, image, oy, out_row, a.act, stage);
       else row_3x3<2>(s, p, image, oy, out_row, a.act, stage);

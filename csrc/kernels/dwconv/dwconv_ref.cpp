@@ -11,7 +11,7 @@ void dwconv_ref(const DwconvArgs& a) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
     for (int ox = 0; ox < s.out_w; ++ox) {
-      float* out = a.output + ((size_t(n) * s.out_h + oy) * s.out_w + ox) * s.out_c;
+      float* out = a.output + (size_t(row - a.output_row0) * s.out_w + ox) * s.out_c;
       for (int oc = 0; oc < s.out_c; ++oc) {
         const float* chunk = p.data.data() + size_t(oc / p.cw) * p.chunk_floats();
         const int lane = oc % p.cw;

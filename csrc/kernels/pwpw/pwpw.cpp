@@ -36,14 +36,14 @@ void Pwpw::attach_next(const GemmKernel& kernel, int channels, const float* wn, 
 }
 
 void Pwpw::run(const float* x2, const float* x, float* out, float* scratch, int pixel_begin, int pixel_end,
-               float* next_out) const {
+               float* next_out, int x2_first) const {
   const PwpwShape& s = shape;
   const int per_image = s.out_h * s.out_w;
   // Equal tiles of at most split_cap(tile) rows: every tile re-reads all three weight matrices.
   const int step = equal_split_step(pixel_end - pixel_begin, tile, std::max(first_kernel->mr, second_kernel->mr));
   for (int p0 = pixel_begin; p0 < pixel_end; p0 += step) {
     const int rows = std::min(step, pixel_end - p0);
-    gemm(*first_kernel, rows, x2 + size_t(p0) * s.c2, s.c2, first, scratch, k2, nullptr, 0, act1);
+    gemm(*first_kernel, rows, x2 + size_t(p0 - x2_first) * s.c2, s.c2, first, scratch, k2, nullptr, 0, act1);
     const float* residual = nullptr;
     if (s.shortcut == Shortcut::kProjection) {
       // Output pixel (image, oy, ox) stepped rather than divided out per pixel, and a few

@@ -50,9 +50,10 @@ struct Pwpw {
   size_t scratch_floats() const { return size_t(split_cap(tile) + 8) * k2; }
   // x2: [pixels, c2]; x: the module input (identity: [pixels, cout]; projection: NHWC x_h x x_w);
   // pixels [pixel_begin, pixel_end) of the flattened batch * out_h * out_w; next_out: [pixels,
-  // next_c] when a next product is attached.
+  // next_c] when a next product is attached. x2 may hold only some rows: its first row is
+  // pixel x2_first's (the fused depthwise step passes its band buffer).
   void run(const float* x2, const float* x, float* out, float* scratch, int pixel_begin, int pixel_end,
-           float* next_out = nullptr) const;
+           float* next_out = nullptr, int x2_first = 0) const;
 };
 
 // The same computation written plainly (three loops, no packing): the tester's oracle.
