@@ -60,12 +60,14 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
         if (!g.tensors[t].constant) step.inputs.push_back(t);
       step.outputs = {op.outputs[0]};
       step.macs = op_macs(g, op);
-    } else if (group.kind == FusedOps::Kind::kConvAdd) {
+    } else if (group.kind == FusedOps::Kind::kConv1x1) {
       const OpInfo& conv = g.ops[group.first];
-      step.name = conv.name + "+" + g.ops[group.add].name;
-      step.inputs = {conv.inputs[0], group.shortcut};
-      step.outputs = {g.ops[group.add].outputs[0]};
-      step.macs = op_macs(g, conv);
+      step.name = (group.dw >= 0 ? g.ops[group.dw].name + ".." : "") + conv.name +
+                  (group.add >= 0 ? "+" + g.ops[group.add].name : "");
+      step.inputs = {group.dw >= 0 ? g.ops[group.dw].inputs[0] : conv.inputs[0]};
+      if (group.add >= 0) step.inputs.push_back(group.shortcut);
+      step.outputs = {g.ops[group.add >= 0 ? group.add : group.first].outputs[0]};
+      step.macs = op_macs(g, conv) + (group.dw >= 0 ? op_macs(g, g.ops[group.dw]) : 0);
     } else {
       const OpInfo& first = g.ops[group.dw >= 0 ? group.dw : group.first];
       const int last = group.add >= 0 ? group.add : group.second;

@@ -6,6 +6,7 @@
 #include "kernels/conv2d/conv2d_gemm.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dwconv/dwconv.h"
+#include "kernels/dwconv/dwconv_bands.h"
 #include "kernels/eltwise/activation.h"
 #include "kernels/fc/fc_ref.h"
 #include "kernels/gemm/gemm.h"
@@ -124,6 +125,49 @@ class ConvGemmLayer : public Layer {
   Conv2dGemm conv_;
   Activation act_;
   bool residual_;
+};
+
+// A depthwise convolution and the 1x1 it feeds (MobileNet's projection), with that 1x1's
+// residual add if it has one: the depthwise output goes band by band through scratch
+// (dwconv_bands.h) straight into the GEMM.
+class DwConv1x1Layer : public Layer {
+ public:
+  DwConv1x1Layer(const Graph& g, const FusedOps& f, const KernelTable& table)
+      : conv_(conv_shape(g, g.ops[f.first]), table.gemm_for(conv_shape(g, g.ops[f.first]).out_c),
+              g.tensors[g.ops[f.first].inputs[1]].data, bias_of(g, g.ops[f.first])),
+        act_(f.add >= 0 ? g.ops[f.add].activation : g.ops[f.first].activation),
+        residual_(f.add >= 0) {
+    const OpInfo& d = g.ops[f.dw];
+    // Bands of about 48 KiB of GEMM rows, or ~192 KiB when the weights stream from L3 (as the
+    // module tail's tiles: pwpw.cpp).
+    const size_t budget = conv_.b.large() ? kLargeBRowBytes : 49152;
+    const int cap = conv_.b.large() ? 1 << 20 : 96;
+    const int band = std::max(conv_.kernel->mr, std::min(cap, int(budget / (4 * size_t(std::max(conv_.k, 1))))));
+    dw_ = DwconvBands(table.dwconv, dwconv_shape(g, d), g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation,
+                      band);
+    name_ = std::string(table.dwconv.name) + (residual_ ? "+conv1x1+res:" : "+conv1x1:") + conv_.kernel->name;
+  }
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    float* out = outs[0];
+    const Conv2dShape& s = conv_.shape;
+    const int pixels = ctx.batch * s.out_h * s.out_w;
+    for_pixels(ctx, pixels, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
+      dw_.run(ctx.batch, in[0], scratch, p0, p1, [&](const float* band, int b0, int b1, int first) {
+        gemm(*conv_.kernel, b1 - b0, band + size_t(b0 - first) * s.in_c, s.in_c, conv_.b, out + size_t(b0) * s.out_c,
+             s.out_c, residual_ ? in[1] + size_t(b0) * s.out_c : nullptr, s.out_c, act_);
+      });
+    });
+  }
+  std::string kernel_name() const override { return name_; }
+  int overwritable_input() const override { return residual_ ? 1 : -1; }
+  size_t scratch_floats() const override { return dw_.scratch_floats(); }
+
+ private:
+  Conv2dGemm conv_;
+  DwconvBands dw_;
+  Activation act_;
+  bool residual_;
+  std::string name_;
 };
 
 // The first convolution, reading the caller's NCHW input directly.
@@ -384,7 +428,8 @@ std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const K
 std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const KernelTable& table,
                                   const LayerOptions& options) {
   if (f.kind == FusedOps::Kind::kPwpw) return std::make_unique<PwpwLayer>(g, f, table);
-  if (f.kind == FusedOps::Kind::kConvAdd)
+  if (f.kind == FusedOps::Kind::kConv1x1 && f.dw >= 0) return std::make_unique<DwConv1x1Layer>(g, f, table);
+  if (f.kind == FusedOps::Kind::kConv1x1)
     return std::make_unique<ConvGemmLayer>(g, g.ops[f.first], table, true, g.ops[f.add].activation);
   const OpInfo& op = g.ops[f.op];
   switch (op.type) {

@@ -88,7 +88,7 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable, const std::vector
             g.ops[c].activation != Activation::kNone || other == t)
           continue;
         FusedOps f;
-        f.kind = FusedOps::Kind::kConvAdd;
+        f.kind = FusedOps::Kind::kConv1x1;
         f.first = c;
         f.add = a;
         f.shortcut = other;
@@ -115,16 +115,30 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable, const std::vector
       }
     }
   }
-  // Pull into each tail the depthwise convolution that feeds it (AttoNet's grouped 3x3): its
-  // output then lives in a band of the thread's scratch instead of the arena.
+  // Pull into each 1x1 step the depthwise convolution that feeds it (AttoNet's grouped 3x3
+  // before its tail, MobileNet's before its projection): its output then lives in a band of
+  // the thread's scratch instead of the arena.
+  auto feeding_depthwise = [&](int conv) {
+    const int t = g.ops[conv].inputs[0];
+    const int d = producer[t];
+    return d >= 0 && !absorbed[d] && group_at[d] < 0 && internal(t) && is_depthwise(g, g.ops[d]) ? d : -1;
+  };
   if (enable) {
     for (FusedOps& f : groups) {
-      if (f.kind != FusedOps::Kind::kPwpw) continue;
-      const int t = g.ops[f.first].inputs[0];
-      const int d = producer[t];
-      if (d < 0 || absorbed[d] || group_at[d] >= 0 || !internal(t) || !is_depthwise(g, g.ops[d])) continue;
+      f.dw = feeding_depthwise(f.first);
+      if (f.dw >= 0) absorbed[f.dw] = true;
+    }
+    for (int c = 0; c < n_ops; ++c) {
+      if (absorbed[c] || group_at[c] >= 0 || !is_pointwise(g, g.ops[c], false)) continue;
+      const int d = feeding_depthwise(c);
+      if (d < 0) continue;
+      FusedOps f;
+      f.kind = FusedOps::Kind::kConv1x1;
+      f.first = c;
       f.dw = d;
-      absorbed[d] = true;
+      absorbed[c] = absorbed[d] = true;
+      group_at[c] = int(groups.size());
+      groups.push_back(f);
     }
   }
   std::vector<FusedOps> order;

@@ -1,11 +1,17 @@
-// Depthwise + module tail in one pass (dw_pwpw.h) tester: for every ISA, the banded step
-// against the portable depthwise reference followed by the plain three-loop tail, on every
-// module of the four nets and on edge shapes (multipliers 1-4, odd channel counts and
-// widths, stride 2 on odd sizes, 1x1 images, batches whose bands cross images). The pixel
-// range is split where threads would split it, mid-row included.
+// Depthwise bands feeding 1x1 products in one pass (dwconv_bands.h) tester: for every ISA,
+// the AttoNet step (depthwise + module tail, dw_pwpw.h) and the MobileNet step (depthwise +
+// one 1x1, residual or not) against the portable depthwise reference followed by plain
+// loops, on every module of the four nets, MobileNet-V2's pairs and edge shapes
+// (multipliers 1-4, odd channel counts and widths, stride 2 on odd sizes, 1x1 images,
+// batches whose bands cross images). Pixel ranges are split where threads would split
+// them, mid-row included.
+#include <array>
+#include <utility>
 #include <vector>
 
 #include "kernels/dispatch/kernel_table.h"
+#include "kernels/dwconv/dwconv_bands.h"
+#include "kernels/eltwise/activation.h"
 #include "kernels/pwpw/dw_pwpw.h"
 #include "test_harness.h"
 #include "zoo_shapes.h"
@@ -70,6 +76,58 @@ static void check(int batch, int in_hw, int stride, int cin, int c1, int k, int 
   }
 }
 
+// MobileNet's shape: the depthwise bands feeding one 1x1 GEMM (with or without the residual
+// add in its epilogue), as exec/layers.cpp's DwConv1x1Layer drives them.
+static void check_conv1x1(int batch, int in_hw, int stride, int c1, int k, int cout, bool residual, unsigned seed) {
+  DwconvShape d;
+  d.in_h = d.in_w = in_hw, d.in_c = c1, d.multiplier = k, d.out_c = c1 * k;
+  d.window.kernel_h = d.window.kernel_w = 3;
+  d.window.stride_h = d.window.stride_w = stride;
+  d.window.pad_top = d.window.pad_left = d.window.pad_bottom = d.window.pad_right = 1;
+  d.window.groups = c1;
+  d.out_h = d.out_w = (in_hw - 1) / stride + 1;
+  const int pixels = batch * d.out_h * d.out_w, c2 = d.out_c;
+  std::vector<float> x1(size_t(batch) * in_hw * in_hw * c1 + kDwconvInputSlack), wd(size_t(c2) * 9), bd(c2),
+      w(size_t(cout) * c2), b(cout), res(size_t(pixels) * cout);
+  for (auto* v : {&x1, &wd, &bd, &w, &b, &res}) test::fill(*v, seed++);
+  const Activation act_dw = Activation(seed % 3), act = Activation((seed + 1) % 3);
+
+  const KernelTable& ref = kernel_table(Isa::kReference);
+  d.batch = batch;
+  const PackedDwconv ref_weights = pack_dwconv(d, ref.dwconv.cw, wd.data(), bd.data());
+  std::vector<float> mid(size_t(pixels) * c2), want(size_t(pixels) * cout);
+  ref.dwconv.fn(DwconvArgs{&d, &ref_weights, x1.data(), mid.data(), act_dw, 0, batch * d.out_h, nullptr});
+  d.batch = 1;
+  for (int p = 0; p < pixels; ++p)
+    for (int o = 0; o < cout; ++o) {
+      double acc = b[o] + (residual ? res[size_t(p) * cout + o] : 0.0);
+      for (int c = 0; c < c2; ++c) acc += double(mid[size_t(p) * c2 + c]) * w[size_t(o) * c2 + c];
+      want[size_t(p) * cout + o] = activate(act, float(acc));
+    }
+
+  for (Isa isa : available_isas()) {
+    const KernelTable& table = kernel_table(isa);
+    const GemmKernel& kern = table.gemm_for(cout);
+    const PackedGemmB packed = pack_gemm_b(c2, cout, kern, b.data(), [&](int ki, int n) { return w[size_t(n) * c2 + ki]; });
+    const DwconvBands bands(table.dwconv, d, wd.data(), bd.data(), act_dw, 2 * kern.mr + 1);
+    std::vector<float> scratch(bands.scratch_floats()), got(want.size() + 8, 777.f);
+    const int cut = pixels / 2 + 1;
+    for (auto [p0, p1] : {std::pair{0, cut}, std::pair{cut, pixels}}) {
+      if (p1 <= p0) continue;
+      bands.run(batch, x1.data(), scratch.data(), p0, p1, [&](const float* band, int b0, int b1, int first) {
+        gemm(kern, b1 - b0, band + size_t(b0 - first) * c2, c2, packed, got.data() + size_t(b0) * cout, cout,
+             residual ? res.data() + size_t(b0) * cout : nullptr, cout, act);
+      });
+    }
+    double worst;
+    ++cases;
+    CHECK_MSG(test::close(got.data(), want.data(), want.size(), 3e-5 * (1 + c2 / 64.0), &worst),
+              "%s dw+conv1x1 n=%d %dx%d s%d c1=%d k=%d cout=%d residual=%d: error %g", isa_name(isa), batch, in_hw,
+              in_hw, stride, c1, k, cout, int(residual), worst);
+    CHECK_MSG(got[want.size()] == 777.f, "%s dw+conv1x1 wrote past its output", isa_name(isa));
+  }
+}
+
 int main() {
   unsigned seed = 1;
   for (const auto& z : test::kZooModules) {
@@ -88,6 +146,18 @@ int main() {
         check(2, 1, stride, 6, c1, k, 3, cout, sc, seed + 8);  // 1x1 images
         check(1, test::spatial(23), stride, 6, c1, k, 5, cout, sc, seed + 12);  // widths past one vector group
         seed += 16;
+      }
+  // MobileNet-V2's depthwise -> projection pairs (multiplier 1), then edge shapes.
+  for (auto [hw, s, c, cout] : {std::array{112, 1, 32, 16}, {112, 2, 96, 24}, {56, 1, 144, 24}, {56, 2, 144, 32},
+                                {28, 1, 192, 32}, {14, 1, 384, 64}, {14, 1, 576, 96}, {14, 2, 576, 160},
+                                {7, 1, 960, 160}, {7, 1, 960, 320}})
+    check_conv1x1(1, test::spatial(hw), s, c, 1, cout, s == 1 && hw != 112, seed++);
+  for (int c1 : {1, 3, 7, 17})
+    for (int k : {1, 2, 4})
+      for (int stride : {1, 2}) {
+        check_conv1x1(2, 7, stride, c1, k, 5 + c1, stride == 1, seed);
+        check_conv1x1(1, test::spatial(13), stride, c1, k, 16 + k, false, seed + 4);
+        seed += 8;
       }
   std::printf("%d cases (%s mode)\n", cases, test::small_mode() ? "small" : "full");
   TEST_MAIN_END();

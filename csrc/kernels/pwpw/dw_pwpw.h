@@ -1,32 +1,28 @@
 // An AttoNet module after its compression, in one pass: the depthwise convolution (any
-// channel multiplier) writes a band of output rows into the calling thread's scratch, and
-// the fused tail (pwpw.h) consumes that band while it is still in L1/L2:
+// channel multiplier) writes a band of output rows into the calling thread's scratch
+// (dwconv_bands.h), and the fused tail (pwpw.h) consumes that band while it is still in
+// L1/L2:
 //
 //   y   = act_dw(dwconv(x1))        a band of rows at a time, never in the arena
 //   out = tail(y, x)                as Pwpw::run, next product included
 //
 // Run separately, the depthwise output (up to 0.8 MB per 56x56 module) went out to the
 // arena and was read back by the tail, and each module cost one more step (one more
-// barrier between threads). A band is about one tail tile of pixels, cut at row ends;
-// its rows' depthwise inputs were all written by the step before (the compression is
-// fused into the previous tail), so bands need no halo exchange.
+// barrier between threads). A band is about one tail tile of pixels, cut at row ends, so
+// the tail's tiling (and how often it re-reads its weights) stays what it was.
 //
-// Without a depthwise part (dw.fn == nullptr) run() is the plain tail.
+// Without a depthwise part run() is the plain tail.
 #pragma once
 #include <cstddef>
 
-#include "kernels/dwconv/dwconv.h"
+#include "kernels/dwconv/dwconv_bands.h"
 #include "kernels/pwpw/pwpw.h"
 
 namespace attocore {
 
 struct DwPwpw {
-  DwconvKernel dw;        // fn == nullptr: no depthwise part
-  DwconvShape dw_shape;   // batch 1; run() sets the batch
-  PackedDwconv dw_weights;
-  Activation dw_act = Activation::kNone;
+  DwconvBands dw;  // empty: no depthwise part
   Pwpw tail;
-  int band_rows = 0;      // rows of depthwise output per band
 
   DwPwpw() = default;
   explicit DwPwpw(Pwpw tail);  // the plain tail
@@ -34,14 +30,11 @@ struct DwPwpw {
   DwPwpw(const DwconvKernel& kernel, const DwconvShape& s, const float* oihw, const float* bias, Activation act,
          Pwpw tail);
 
-  size_t scratch_floats() const;  // per calling thread: band, tail tile, depthwise edge staging
+  size_t scratch_floats() const;  // per calling thread: band and depthwise staging, tail tile
   // x1: the depthwise input (NHWC, `batch` images; the tail's x2 when there is no depthwise
   // part); x, out, next_out as Pwpw::run; pixels [pixel_begin, pixel_end) of batch * out_h * out_w.
   void run(int batch, const float* x1, const float* x, float* out, float* scratch, int pixel_begin, int pixel_end,
            float* next_out) const;
-
- private:
-  size_t band_floats() const;
 };
 
 }  // namespace attocore
