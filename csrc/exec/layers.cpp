@@ -138,13 +138,8 @@ class DwConv1x1Layer : public Layer {
         act_(f.add >= 0 ? g.ops[f.add].activation : g.ops[f.first].activation),
         residual_(f.add >= 0) {
     const OpInfo& d = g.ops[f.dw];
-    // Bands of about 48 KiB of GEMM rows, or ~192 KiB when the weights stream from L3 (as the
-    // module tail's tiles: pwpw.cpp).
-    const size_t budget = conv_.b.large() ? kLargeBRowBytes : 49152;
-    const int cap = conv_.b.large() ? 1 << 20 : 96;
-    const int band = std::max(conv_.kernel->mr, std::min(cap, int(budget / (4 * size_t(std::max(conv_.k, 1))))));
     dw_ = DwconvBands(table.dwconv, dwconv_shape(g, d), g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation,
-                      band);
+                      fused_tile_rows(conv_.b, conv_.k, conv_.kernel->mr));
     name_ = std::string(table.dwconv.name) + (residual_ ? "+conv1x1+res:" : "+conv1x1:") + conv_.kernel->name;
   }
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {

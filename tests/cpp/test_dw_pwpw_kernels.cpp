@@ -20,10 +20,8 @@ using namespace attocore;
 
 static int cases = 0;
 
-// The module after its compression: x1 (c1 channels, in_hw square) -> depthwise (k, stride)
-// -> c3 -> cout, with a projection (from a cin-channel x at in_hw) or identity shortcut.
-static void check(int batch, int in_hw, int stride, int cin, int c1, int k, int c3, int cout, Shortcut shortcut,
-                  unsigned seed) {
+// A 3x3 depthwise layer, padding 1, on a square input (batch 1).
+static DwconvShape dw_shape(int in_hw, int stride, int c1, int k) {
   DwconvShape d;
   d.in_h = d.in_w = in_hw, d.in_c = c1, d.multiplier = k, d.out_c = c1 * k;
   d.window.kernel_h = d.window.kernel_w = 3;
@@ -31,6 +29,14 @@ static void check(int batch, int in_hw, int stride, int cin, int c1, int k, int 
   d.window.pad_top = d.window.pad_left = d.window.pad_bottom = d.window.pad_right = 1;
   d.window.groups = c1;
   d.out_h = d.out_w = (in_hw - 1) / stride + 1;
+  return d;
+}
+
+// The module after its compression: x1 (c1 channels, in_hw square) -> depthwise (k, stride)
+// -> c3 -> cout, with a projection (from a cin-channel x at in_hw) or identity shortcut.
+static void check(int batch, int in_hw, int stride, int cin, int c1, int k, int c3, int cout, Shortcut shortcut,
+                  unsigned seed) {
+  DwconvShape d = dw_shape(in_hw, stride, c1, k);
   PwpwShape s;
   s.c2 = d.out_c, s.c3 = c3, s.cout = cout, s.shortcut = shortcut;
   s.out_h = d.out_h, s.out_w = d.out_w;
@@ -79,13 +85,7 @@ static void check(int batch, int in_hw, int stride, int cin, int c1, int k, int 
 // MobileNet's shape: the depthwise bands feeding one 1x1 GEMM (with or without the residual
 // add in its epilogue), as exec/layers.cpp's DwConv1x1Layer drives them.
 static void check_conv1x1(int batch, int in_hw, int stride, int c1, int k, int cout, bool residual, unsigned seed) {
-  DwconvShape d;
-  d.in_h = d.in_w = in_hw, d.in_c = c1, d.multiplier = k, d.out_c = c1 * k;
-  d.window.kernel_h = d.window.kernel_w = 3;
-  d.window.stride_h = d.window.stride_w = stride;
-  d.window.pad_top = d.window.pad_left = d.window.pad_bottom = d.window.pad_right = 1;
-  d.window.groups = c1;
-  d.out_h = d.out_w = (in_hw - 1) / stride + 1;
+  DwconvShape d = dw_shape(in_hw, stride, c1, k);
   const int pixels = batch * d.out_h * d.out_w, c2 = d.out_c;
   std::vector<float> x1(size_t(batch) * in_hw * in_hw * c1 + kDwconvInputSlack), wd(size_t(c2) * 9), bd(c2),
       w(size_t(cout) * c2), b(cout), res(size_t(pixels) * cout);

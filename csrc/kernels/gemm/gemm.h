@@ -132,6 +132,16 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   return b;
 }
 
+// Rows per tile of a fused step whose A rows (k floats each, produced by the step itself)
+// should stay in L1/L2 beside B: ~48 KiB of them, at most 96; ~kLargeBRowBytes when B is
+// large, so each panel, fetched from L3, serves many rows. A multiple of mr.
+inline int fused_tile_rows(const PackedGemmB& b, int k, int mr) {
+  const size_t budget = b.large() ? kLargeBRowBytes : 49152;
+  const int cap = b.large() ? 1 << 20 : 96;
+  const int rows = int(budget / (4 * size_t(k > 1 ? k : 1))) / mr * mr;
+  return rows < mr ? mr : rows < cap ? rows : cap;
+}
+
 // Runs the whole m x n product with `kernel` (b must be packed for kernel).
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
           size_t c_stride, const float* residual, size_t r_stride, Activation act);

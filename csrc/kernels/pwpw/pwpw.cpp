@@ -23,9 +23,7 @@ Pwpw::Pwpw(const PwpwShape& s, const GemmKernel& k1, const GemmKernel& k2_, cons
   // second product's weights outgrow L2 (a projection tail: k2 = c3 + x_c, hundreds by
   // hundreds), they stream from L3 once per tile, so the tile grows to kLargeBRowBytes of
   // rows (the GEMM driver then walks them panel by panel: see PackedGemmB::large).
-  const int mr = std::max(k1.mr, k2_.mr);
-  const int budget = second.large() ? int(kLargeBRowBytes) : 49152, cap = second.large() ? 1 << 20 : 96;
-  tile = std::max(mr, std::min(cap, int(budget / (4 * std::max(k2, 1))) / mr * mr));
+  tile = fused_tile_rows(second, k2, std::max(k1.mr, k2_.mr));
 }
 
 void Pwpw::attach_next(const GemmKernel& kernel, int channels, const float* wn, const float* bn, Activation act) {
