@@ -41,19 +41,21 @@ inline void store_chunk(float* dst, float32x4_t acc, int valid) {
   }
 }
 
-// 3x3, stride S, dilation 1, four output pixels of one row (the first `count` stored),
-// every chunk, reading columns ix0 .. ix0 + 3S+2 of the rows, of which the first
-// kSkipFirst and the last kSkipLast are padding (zero: never loaded) and the others exist.
-// Four independent accumulators (a single 9-tap chain waits on the FMA latency), each
-// input vector loaded once per window row and shared by the taps and pixels using it.
-template <int S, int kSkipFirst = 0, int kSkipLast = 0>
+// 3x3, stride S, dilation 1, P output pixels of one row (the first `count` stored), every
+// chunk, reading columns ix0 .. ix0 + (P-1)S+2 of the rows, of which the first kSkipFirst
+// and the last kSkipLast are padding (zero: never loaded) and the others exist. P
+// independent accumulators (one 9-tap chain would wait on the FMA latency, 4-7 cycles on
+// Cortex-A cores), each input vector loaded once per window row and shared by the taps and
+// pixels using it.
+template <int S, int P, int kSkipFirst = 0, int kSkipLast = 0>
 void group_3x3(const DwconvShape& s, const PackedDwconv& p, const float* const rows[3], int ix0, float* out,
                int count, Activation act) {
-  constexpr int kInputs = 3 * S + 3;
+  constexpr int kInputs = (P - 1) * S + 3;
   const float* wchunk = p.data.data();
   for (int c = 0; c < p.chunks; ++c, wchunk += p.chunk_floats()) {
     const float32x4_t bias = vld1q_f32(wchunk);
-    float32x4_t acc[4] = {bias, bias, bias, bias};
+    float32x4_t acc[P];
+    for (int px = 0; px < P; ++px) acc[px] = bias;
     for (int ky = 0; ky < 3; ++ky) {
       if (!rows[ky]) continue;
       const float* q = rows[ky] + std::ptrdiff_t(ix0) * s.in_c;
@@ -62,7 +64,7 @@ void group_3x3(const DwconvShape& s, const PackedDwconv& p, const float* const r
         x[j] = load_lanes(q + std::ptrdiff_t(j) * s.in_c, c * 4, s.multiplier, s.in_c);
       for (int kx = 0; kx < 3; ++kx) {
         const float32x4_t wk = vld1q_f32(wchunk + 4 + (3 * ky + kx) * 4);
-        for (int px = 0; px < 4; ++px) {
+        for (int px = 0; px < P; ++px) {
           const int j = kx + px * S;
           if (j >= kSkipFirst && j < kInputs - kSkipLast) acc[px] = vfmaq_f32(acc[px], x[j], wk);
         }
@@ -70,15 +72,25 @@ void group_3x3(const DwconvShape& s, const PackedDwconv& p, const float* const r
     }
     const int valid = s.out_c - c * 4;
     float* dst = out + c * 4;
-    for (int px = 0; px < 4; ++px)
+    for (int px = 0; px < P; ++px)
       if (px < count) store_chunk(dst + size_t(px) * s.out_c, activate(acc[px], act), valid);
   }
 }
 
-// One output row of a 3x3 stride-S layer in groups of four pixels. With padding 1, the
-// first group skips the padding column and the last ends on the row's last pixel
-// (recomputing up to 3 pixels of the group before it), skipping a padding column if it
-// reads one. Rows these groups do not fit go through staged groups (dwconv_edge.h).
+// Pixels per group between the row's edge groups: aarch64's 32 vector registers hold 8
+// accumulators and a window row's 10 (stride 1) or 17 (stride 2) inputs; ARMv7's 16 hold
+// the 4-pixel group's.
+#if defined(__aarch64__)
+constexpr int kWideGroup = 8;
+#else
+constexpr int kWideGroup = 4;
+#endif
+
+// One output row of a 3x3 stride-S layer in groups of pixels: kWideGroup, then four. With
+// padding 1, the first group of four skips the padding column and the last ends on the
+// row's last pixel (recomputing up to 3 pixels of the group before it), skipping a padding
+// column if it reads one. Rows these groups do not fit go through staged groups
+// (dwconv_edge.h).
 template <int S>
 void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, int oy, float* out_row,
              Activation act, DwconvEdgeStage& stage) {
@@ -90,23 +102,26 @@ void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, in
   }
   auto at = [&](int ox) { return out_row + size_t(ox) * s.out_c; };
   auto ix_of = [&](int ox) { return ox * S - w.pad_left; };
+  // Whether pixels [ox, ox + n) read only columns of the image.
+  auto interior = [&](int ox, int n) { return ix_of(ox) >= 0 && ox + n <= s.out_w && ix_of(ox + n - 1) + 2 < s.in_w; };
   int ox = 0;
   if (w.pad_left == 1 && s.out_w > 4 && ix_of(3) + 2 < s.in_w) {
-    group_3x3<S, 1, 0>(s, p, rows, -1, at(0), 4, act);
+    group_3x3<S, 4, 1, 0>(s, p, rows, -1, at(0), 4, act);
     ox = 4;
   }
-  for (; ix_of(ox) >= 0 && ox + 4 <= s.out_w && ix_of(ox + 3) + 2 < s.in_w; ox += 4)
-    group_3x3<S>(s, p, rows, ix_of(ox), at(ox), 4, act);
+  if (kWideGroup > 4)
+    for (; interior(ox, kWideGroup); ox += kWideGroup) group_3x3<S, kWideGroup>(s, p, rows, ix_of(ox), at(ox), kWideGroup, act);
+  for (; interior(ox, 4); ox += 4) group_3x3<S, 4>(s, p, rows, ix_of(ox), at(ox), 4, act);
   if (ox == s.out_w) return;
   const int last = s.out_w - 4, overshoot = ix_of(s.out_w - 1) + 2 - (s.in_w - 1);
   if (ox > 0 && last >= 0 && ix_of(last) >= 0 && (overshoot == 0 || overshoot == 1)) {
-    if (overshoot == 0) group_3x3<S>(s, p, rows, ix_of(last), at(last), 4, act);
-    else group_3x3<S, 0, 1>(s, p, rows, ix_of(last), at(last), 4, act);
+    if (overshoot == 0) group_3x3<S, 4>(s, p, rows, ix_of(last), at(last), 4, act);
+    else group_3x3<S, 4, 0, 1>(s, p, rows, ix_of(last), at(last), 4, act);
     return;
   }
   for (; ox < s.out_w; ox += 4) {
     stage_dwconv_edge(s, rows, ix_of(ox), 3 * S + 3, stage);
-    group_3x3<S>(s, p, stage.rows, 0, at(ox), s.out_w - ox < 4 ? s.out_w - ox : 4, act);
+    group_3x3<S, 4>(s, p, stage.rows, 0, at(ox), s.out_w - ox < 4 ? s.out_w - ox : 4, act);
   }
 }
 
