@@ -1,8 +1,8 @@
 // Depthwise-with-multiplier tester: every variant against the portable reference and the
 // reference against the plain convolution definition (conv2d_ref with groups = channels),
 // on edge shapes (odd channels, multipliers 1-5, stride 1 and 2 on odd sizes, 1x1 images,
-// 5x5 windows, padding 0 and 2, rows mixing every pixel-group size) and on every grouped
-// layer of the four nets.
+// 5x5 windows, padding 0 and 2, rows mixing every pixel-group size, rows of 7k pixels) and
+// on every grouped layer of the four nets.
 #include <vector>
 
 #include "kernels/conv2d/conv2d_ref.h"
@@ -64,8 +64,9 @@ int main() {
   for (int c : {3, 8}) check(1, 9, 7, c, 2, 5, 2, 2, seed++);   // 5x5 window
   for (int c : {4, 9}) check(1, 7, 7, c, 4, 3, 1, 0, seed++);   // no padding
   for (int c : {5, 9}) check(1, 6, 9, c, 2, 3, 1, 2, seed++);   // 3x3 window, padding 2
-  // Rows that mix groups of 8 and 4 with staged edge groups, both strides.
-  for (int wd : {19, 29, 37})
+  // Rows that mix groups of 8 and 4 with staged edge groups, and rows of 7k output pixels
+  // (groups of 7: 14 and 21 wide at stride 1, 27 and 28 wide at stride 2), both strides.
+  for (int wd : {14, 19, 21, 27, 28, 29, 37})
     for (int stride : {1, 2}) check(1, 3, wd, 5, 4, 3, stride, 1, seed++);
   for (const auto& z : test::kZooModules) {
     const int hw = test::spatial(z.hw);
