@@ -66,3 +66,27 @@ def test_arena_is_planned_and_reused(exported):
         assert largest <= arena < total / 4
         assert arena <= 2 * largest, (name, arena, largest)
         assert model.arena_bytes(3) >= 3 * largest
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_reference_path_is_unfused_and_matches_pytorch(exported, how, rng, monkeypatch):
+    """force_reference=True, or ATTOCORE_FORCE_REFERENCE=1, runs every op alone on the portable
+    reference kernels (the debugging path), and those agree with PyTorch as the fast path does."""
+    net, path = exported["attonet-c"]
+    if how == "environment":
+        monkeypatch.setenv("ATTOCORE_FORCE_REFERENCE", "1")
+        model = attocore.load(path)
+    else:
+        model = attocore.load(path, force_reference=True)
+    x = rng.standard_normal((2, 3, 224, 224)).astype(np.float32)
+    _, steps = model.profile(x[:1])
+    assert all(kernel.endswith("_ref") for _, kernel, _, _ in steps), {k for _, k, _, _ in steps}
+    assert len(steps) == len(model.graph.ops), "the reference path runs every op as its own step"
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    got = model.run(x)
+    assert np.abs(got - ref).max() <= bound(ref)
+    monkeypatch.delenv("ATTOCORE_FORCE_REFERENCE", raising=False)
+    fast = attocore.load(path)
+    assert not all(kernel.endswith("_ref") for _, kernel, _, _ in fast.profile(x[:1])[1])
+    assert np.abs(fast.run(x) - got).max() <= bound(ref)
