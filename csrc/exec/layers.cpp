@@ -259,7 +259,7 @@ class PwpwLayer : public Layer {
       const int c = int(shape_of(g, n.outputs[0])[1]);
       tail.attach_next(table.gemm_for(c), c, g.tensors[n.inputs[1]].data, bias_of(g, n), n.activation);
     }
-    name_ = std::string(f.dw >= 0 ? table.dwconv.name : "") + (f.dw >= 0 ? "+pwpw" : "pwpw") +
+    name_ = (f.dw >= 0 ? std::string(table.dwconv.name) + "+" : std::string()) + "pwpw" +
             (f.projection >= 0 ? "+proj" : f.add >= 0 ? "+res" : "") + (f.next >= 0 ? "+next:" : ":") +
             tail.second_kernel->name;
     if (f.dw >= 0) {

@@ -2,8 +2,7 @@
 
 #include <immintrin.h>
 
-#include "kernels/dwconv/dwconv_edge.h"
-
+#include "kernels/dwconv/dwconv_row.h"
 
 namespace attocore {
 namespace {
@@ -80,7 +79,7 @@ Chunk chunk_at(const PackedDwconv& p, const DwconvShape& s, int c) {
 // input vectors are loaded (and spread) once, each feeding the taps and pixels that need
 // it, with that row's 3 weights in registers. P = 8 (8 accumulator chains) ran 0-12%
 // faster than 4; 12 spilled.
-template <bool kMultiplier, int S, int P, int kSkipFirst = 0, int kSkipLast = 0>
+template <bool kMultiplier, int S, int P, int kSkipFirst, int kSkipLast>
 inline void group_3x3(const DwconvShape& s, const float* const rows[3], const float* wchunk, const Chunk& ch,
                       int ix0, float* dst, int count, Activation act) {
   const size_t pixel = size_t(s.in_c);
@@ -111,74 +110,21 @@ inline void group_3x3(const DwconvShape& s, const float* const rows[3], const fl
   }
 }
 
-// Runs group_3x3 over every chunk for the pixels from ox.
-template <bool kMultiplier, int S, int P, int kSkipFirst = 0, int kSkipLast = 0>
-inline void group_all_chunks(const DwconvShape& s, const PackedDwconv& p, const float* const rows[3], int ix0,
-                             float* dst, int count, Activation act) {
-  for (int c = 0; c < p.chunks; ++c, dst += 8)
-    group_3x3<kMultiplier, S, P, kSkipFirst, kSkipLast>(s, rows, p.data.data() + size_t(c) * p.chunk_floats(),
-                                                        chunk_at(p, s, c), ix0, dst, count, act);
-}
-
-// 3x3, dilation 1, stride S (1 or 2): one output row, all chunks, in groups of pixels with
-// the chunks innermost: the input pixels a group reads stay in L1 across all chunks
-// (chunk-outer order re-streamed the three input rows from L2 per chunk and ran 3x
-// slower). With padding 1, the first group of 4 skips the padding column and the last
-// group of 4 ends on the row's last pixel (recomputing up to 3 pixels of the group before
-// it), skipping a padding column if it reads one; the groups of 8 and 4 between them read
-// only the image. Computed one pixel at a time instead, with a 9-FMA dependency chain
-// each, the 4 edge pixels of a 28-wide row took about a third of its time. Rows these
-// groups do not fit (other padding, rows of under 5 pixels) go through staged groups on a
-// zero-padded copy of their columns (dwconv_edge.h).
+// group_3x3 over every chunk (dwconv_row.h's group kernel). Chunks go innermost: the input
+// pixels a group reads stay in L1 across all chunks (chunk-outer order re-streamed the
+// three input rows from L2 per chunk and ran 3x slower).
 template <bool kMultiplier, int S>
-void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, int oy, float* out_row, Activation act,
-             DwconvEdgeStage& stage) {
-  const WindowAttrs& w = s.window;
-  const int iy0 = oy * S - w.pad_top;
-  const float* rows[3];
-  for (int ky = 0; ky < 3; ++ky)
-    rows[ky] = iy0 + ky >= 0 && iy0 + ky < s.in_h ? image + size_t(iy0 + ky) * s.in_w * s.in_c : nullptr;
-  auto at = [&](int ox) { return out_row + size_t(ox) * s.out_c; };
-  auto ix_of = [&](int ox) { return ox * S - w.pad_left; };
-  // Whether pixels [ox, ox + n) read only columns of the image.
-  auto interior = [&](int ox, int n) { return ix_of(ox) >= 0 && ox + n <= s.out_w && ix_of(ox + n - 1) + 2 < s.in_w; };
-  const int overshoot = ix_of(s.out_w - 1) + 2 - (s.in_w - 1);  // padding columns past the row's end
-  // Rows of 7k pixels (every size a 224-pixel input leads to) in groups of 7: no pixel
-  // computed twice and no 4-pixel groups, which on 14- and 7-wide rows cost a third to a
-  // half of the row's time.
-  if (w.pad_left == 1 && s.out_w % 7 == 0 && (overshoot == 0 || overshoot == 1)) {
-    const int last = s.out_w - 7;
-    if (last == 0) {
-      if (overshoot == 0) group_all_chunks<kMultiplier, S, 7, 1, 0>(s, p, rows, -1, at(0), 7, act);
-      else group_all_chunks<kMultiplier, S, 7, 1, 1>(s, p, rows, -1, at(0), 7, act);
-      return;
-    }
-    group_all_chunks<kMultiplier, S, 7, 1, 0>(s, p, rows, -1, at(0), 7, act);
-    for (int ox = 7; ox < last; ox += 7) group_all_chunks<kMultiplier, S, 7>(s, p, rows, ix_of(ox), at(ox), 7, act);
-    if (overshoot == 0) group_all_chunks<kMultiplier, S, 7>(s, p, rows, ix_of(last), at(last), 7, act);
-    else group_all_chunks<kMultiplier, S, 7, 0, 1>(s, p, rows, ix_of(last), at(last), 7, act);
-    return;
+struct AllChunks {
+  const DwconvShape& s;
+  const PackedDwconv& p;
+  Activation act;
+  template <int P, int kSkipFirst, int kSkipLast>
+  void run(const float* const rows[3], int ix0, float* dst, int count) const {
+    for (int c = 0; c < p.chunks; ++c, dst += 8)
+      group_3x3<kMultiplier, S, P, kSkipFirst, kSkipLast>(s, rows, p.data.data() + size_t(c) * p.chunk_floats(),
+                                                          chunk_at(p, s, c), ix0, dst, count, act);
   }
-  int ox = 0;
-  if (w.pad_left == 1 && s.out_w > 4 && ix_of(3) + 2 < s.in_w) {
-    group_all_chunks<kMultiplier, S, 4, 1, 0>(s, p, rows, -1, at(0), 4, act);
-    ox = 4;
-  }
-  for (; interior(ox, 8); ox += 8) group_all_chunks<kMultiplier, S, 8>(s, p, rows, ix_of(ox), at(ox), 8, act);
-  for (; interior(ox, 4); ox += 4) group_all_chunks<kMultiplier, S, 4>(s, p, rows, ix_of(ox), at(ox), 4, act);
-  if (ox == s.out_w) return;
-  const int last = s.out_w - 4;
-  if (ox > 0 && last >= 0 && ix_of(last) >= 0 && (overshoot == 0 || overshoot == 1)) {
-    if (overshoot == 0) group_all_chunks<kMultiplier, S, 4>(s, p, rows, ix_of(last), at(last), 4, act);
-    else group_all_chunks<kMultiplier, S, 4, 0, 1>(s, p, rows, ix_of(last), at(last), 4, act);
-    return;
-  }
-  for (; ox < s.out_w; ox += 4) {
-    const int n = s.out_w - ox < 4 ? s.out_w - ox : 4;
-    stage_dwconv_edge(s, rows, ix_of(ox), 3 * S + 3, stage);
-    group_all_chunks<kMultiplier, S, 4>(s, p, stage.rows, 0, at(ox), n, act);
-  }
-}
+};
 
 template <bool kMultiplier>
 void run_rows(const DwconvArgs& a) {
@@ -194,8 +140,8 @@ void run_rows(const DwconvArgs& a) {
     const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
     float* out_row = a.output + size_t(row - a.output_row0) * s.out_w * s.out_c;
     if (is3x3) {
-      if (w.stride_w == 1) row_3x3<kMultiplier, 1>(s, p, image, oy, out_row, a.act, stage);
-      else row_3x3<kMultiplier, 2>(s, p, image, oy, out_row, a.act, stage);
+      if (w.stride_w == 1) dwconv_row_3x3<1, 8>(s, image, oy, out_row, stage, AllChunks<kMultiplier, 1>{s, p, a.act});
+      else dwconv_row_3x3<2, 8>(s, image, oy, out_row, stage, AllChunks<kMultiplier, 2>{s, p, a.act});
       continue;
     }
     for (int c = 0; c < p.chunks; ++c) {

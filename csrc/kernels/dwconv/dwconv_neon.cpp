@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "kernels/dwconv/dwconv_edge.h"
+#include "kernels/dwconv/dwconv_row.h"
 
 namespace attocore {
 namespace {
@@ -47,7 +47,7 @@ inline void store_chunk(float* dst, float32x4_t acc, int valid) {
 // independent accumulators (one 9-tap chain would wait on the FMA latency, 4-7 cycles on
 // Cortex-A cores), each input vector loaded once per window row and shared by the taps and
 // pixels using it.
-template <int S, int P, int kSkipFirst = 0, int kSkipLast = 0>
+template <int S, int P, int kSkipFirst, int kSkipLast>
 void group_3x3(const DwconvShape& s, const PackedDwconv& p, const float* const rows[3], int ix0, float* out,
                int count, Activation act) {
   constexpr int kInputs = (P - 1) * S + 3;
@@ -77,70 +77,26 @@ void group_3x3(const DwconvShape& s, const PackedDwconv& p, const float* const r
   }
 }
 
-// Pixels per group between the row's edge groups: aarch64's 32 vector registers hold 8
-// accumulators and a window row's 10 (stride 1) or 17 (stride 2) inputs; ARMv7's 16 hold
-// the 4-pixel group's.
+// The widest group dwconv_row.h may use (and sevens with it): aarch64's 32 vector
+// registers hold 8 accumulators and a window row's 10 (stride 1) or 17 (stride 2) inputs;
+// ARMv7's 16 hold the 4-pixel group's.
 #if defined(__aarch64__)
 constexpr int kWideGroup = 8;
 #else
 constexpr int kWideGroup = 4;
 #endif
 
-// One output row of a 3x3 stride-S layer in groups of pixels: sevens on aarch64 when the
-// row is 7k pixels wide; else kWideGroup, then four. With
-// padding 1, the first group of four skips the padding column and the last ends on the
-// row's last pixel (recomputing up to 3 pixels of the group before it), skipping a padding
-// column if it reads one. Rows these groups do not fit go through staged groups
-// (dwconv_edge.h).
+// group_3x3 as dwconv_row.h's group kernel.
 template <int S>
-void row_3x3(const DwconvShape& s, const PackedDwconv& p, const float* image, int oy, float* out_row,
-             Activation act, DwconvEdgeStage& stage) {
-  const WindowAttrs& w = s.window;
-  const float* rows[3];
-  for (int ky = 0; ky < 3; ++ky) {
-    const int iy = oy * S - w.pad_top + ky;
-    rows[ky] = iy >= 0 && iy < s.in_h ? image + size_t(iy) * s.in_w * s.in_c : nullptr;
+struct Groups {
+  const DwconvShape& s;
+  const PackedDwconv& p;
+  Activation act;
+  template <int P, int kSkipFirst, int kSkipLast>
+  void run(const float* const rows[3], int ix0, float* dst, int count) const {
+    group_3x3<S, P, kSkipFirst, kSkipLast>(s, p, rows, ix0, dst, count, act);
   }
-  auto at = [&](int ox) { return out_row + size_t(ox) * s.out_c; };
-  auto ix_of = [&](int ox) { return ox * S - w.pad_left; };
-  // Whether pixels [ox, ox + n) read only columns of the image.
-  auto interior = [&](int ox, int n) { return ix_of(ox) >= 0 && ox + n <= s.out_w && ix_of(ox + n - 1) + 2 < s.in_w; };
-  const int overshoot = ix_of(s.out_w - 1) + 2 - (s.in_w - 1);  // padding columns past the row's end
-  // aarch64: rows of 7k pixels (every size a 224-pixel input leads to) in groups of 7, as
-  // the AVX2 kernel does: no pixel computed twice, no 4-pixel groups.
-  if (kWideGroup > 4 && w.pad_left == 1 && s.out_w % 7 == 0 && (overshoot == 0 || overshoot == 1)) {
-    const int last = s.out_w - 7;
-    if (last == 0) {
-      if (overshoot == 0) group_3x3<S, 7, 1, 0>(s, p, rows, -1, at(0), 7, act);
-      else group_3x3<S, 7, 1, 1>(s, p, rows, -1, at(0), 7, act);
-      return;
-    }
-    group_3x3<S, 7, 1, 0>(s, p, rows, -1, at(0), 7, act);
-    for (int ox = 7; ox < last; ox += 7) group_3x3<S, 7>(s, p, rows, ix_of(ox), at(ox), 7, act);
-    if (overshoot == 0) group_3x3<S, 7>(s, p, rows, ix_of(last), at(last), 7, act);
-    else group_3x3<S, 7, 0, 1>(s, p, rows, ix_of(last), at(last), 7, act);
-    return;
-  }
-  int ox = 0;
-  if (w.pad_left == 1 && s.out_w > 4 && ix_of(3) + 2 < s.in_w) {
-    group_3x3<S, 4, 1, 0>(s, p, rows, -1, at(0), 4, act);
-    ox = 4;
-  }
-  if (kWideGroup > 4)
-    for (; interior(ox, kWideGroup); ox += kWideGroup) group_3x3<S, kWideGroup>(s, p, rows, ix_of(ox), at(ox), kWideGroup, act);
-  for (; interior(ox, 4); ox += 4) group_3x3<S, 4>(s, p, rows, ix_of(ox), at(ox), 4, act);
-  if (ox == s.out_w) return;
-  const int last = s.out_w - 4;
-  if (ox > 0 && last >= 0 && ix_of(last) >= 0 && (overshoot == 0 || overshoot == 1)) {
-    if (overshoot == 0) group_3x3<S, 4>(s, p, rows, ix_of(last), at(last), 4, act);
-    else group_3x3<S, 4, 0, 1>(s, p, rows, ix_of(last), at(last), 4, act);
-    return;
-  }
-  for (; ox < s.out_w; ox += 4) {
-    stage_dwconv_edge(s, rows, ix_of(ox), 3 * S + 3, stage);
-    group_3x3<S, 4>(s, p, stage.rows, 0, at(ox), s.out_w - ox < 4 ? s.out_w - ox : 4, act);
-  }
-}
+};
 
 }  // namespace
 
@@ -157,8 +113,8 @@ void dwconv_neon(const DwconvArgs& a) {
     const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
     float* out_row = a.output + size_t(row - a.output_row0) * s.out_w * s.out_c;
     if (fast3x3) {
-      if (w.stride_w == 1) row_3x3<1>(s, p, image, oy, out_row, a.act, stage);
-      else row_3x3<2>(s, p, image, oy, out_row, a.act, stage);
+      if (w.stride_w == 1) dwconv_row_3x3<1, kWideGroup>(s, image, oy, out_row, stage, Groups<1>{s, p, a.act});
+      else dwconv_row_3x3<2, kWideGroup>(s, image, oy, out_row, stage, Groups<2>{s, p, a.act});
       continue;
     }
     // Any other window: one pixel at a time.
