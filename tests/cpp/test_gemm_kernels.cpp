@@ -50,16 +50,18 @@ static void check(const GemmKernel& kernel, const char* isa, int m, int k, int n
 int main() {
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
-    // The wide kernel as the table has it (row kernels for small k, a narrow kernel for a
-    // short last panel, a fewer-rows kernel for some row counts), without its row kernels,
-    // alone (every panel, any k, any rows by fn), and its fewer-rows kernel alone.
+    // The wide kernel as the table has it (row kernels for small k, a single-row kernel, a
+    // narrow kernel for a short last panel, a fewer-rows kernel for some row counts),
+    // without its row and single-row kernels, alone (every panel, any k, any rows by fn),
+    // and its fewer-rows kernel alone.
     GemmKernel tiles_only = table.gemm_wide, alone = table.gemm_wide;
     tiles_only.rows_for = alone.rows_for = nullptr;
+    tiles_only.single_row = alone.single_row = nullptr;
     alone.tail = nullptr;
     alone.fewer_rows = nullptr;
     std::vector<const GemmKernel*> kernels{&table.gemm_nr8, &table.gemm_wide};
-    if (table.gemm_wide.rows_for) kernels.push_back(&tiles_only);
-    if (table.gemm_wide.tail || table.gemm_wide.fewer_rows) kernels.push_back(&alone);
+    if (table.gemm_wide.rows_for || table.gemm_wide.single_row) kernels.push_back(&tiles_only);
+    if (table.gemm_wide.tail || table.gemm_wide.fewer_rows || table.gemm_wide.single_row) kernels.push_back(&alone);
     if (table.gemm_wide.fewer_rows) kernels.push_back(table.gemm_wide.fewer_rows);
     for (const GemmKernel* kernel : kernels) {
       unsigned seed = 1;
@@ -67,6 +69,12 @@ int main() {
         for (int k : {1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 17, 33})
           for (int n : {1, 3, 5, 7, 8, 9, 16, 17, 24, 33, 264})
             check(*kernel, isa_name(isa), m, k, n, (m + k + n) % 2 == 0, Activation((m + n) % 3), seed++);
+      // One row (a classifier at batch 1: the single-row kernel), long k, every panel
+      // count modulo its 4-panel passes, partial last panels (emulated: the smaller ones).
+      for (int k : {64, 255, 1280})
+        for (int n : {10, 51, 63, 64, 65, 100, 129, 1000})
+          if (!test::small_mode() || k * n < 40000)
+            check(*kernel, isa_name(isa), 1, k, n, n % 2 == 1, Activation(n % 3), seed++);
       // Every 1x1 layer of the zoo (compress, mix, decompress + projection) at a few rows.
       for (const auto& z : test::kZooModules) {
         check(*kernel, isa_name(isa), 7, z.cin, z.c1, false, Activation::kRelu, seed++);

@@ -42,12 +42,13 @@ const KernelTable kReferenceTable{
 };
 
 #ifdef ATTOCORE_HAVE_AVX2
-const GemmKernel kAvx2Gemm5x16{gemm_5x16_avx2, 5, 16, "gemm_5x16_avx2", GemmPacking::kPlain, nullptr, nullptr};
+const GemmKernel kAvx2Gemm5x16{gemm_5x16_avx2, 5, 16, "gemm_5x16_avx2", GemmPacking::kPlain, nullptr, nullptr,
+                               nullptr, gemm_row_16_avx2};
 const KernelTable kAvx2Table{
     Isa::kAvx2,
     {gemm_6x8_pairs_avx2, 6, 8, "gemm_6x8p_avx2", GemmPacking::kPairs},
     {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2", GemmPacking::kPlain, gemm_rows_6x16_avx2, &kAvx2Table.gemm_nr8,
-     &kAvx2Gemm5x16},
+     &kAvx2Gemm5x16, gemm_row_16_avx2},
     {dwconv_avx2, 8, "dwconv_avx2"},
     {stem_avx2, "stem_avx2"},
     {maxpool2d_avx2, "maxpool2d_avx2"},
@@ -59,9 +60,11 @@ const KernelTable kNeonTable{
     Isa::kNeon,
     {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},
 #if defined(__aarch64__)
-    {gemm_4x16_neon, 4, 16, "gemm_4x16_neon", GemmPacking::kPlain, gemm_rows_4x16_neon, &kNeonTable.gemm_nr8},
+    {gemm_4x16_neon, 4, 16, "gemm_4x16_neon", GemmPacking::kPlain, gemm_rows_4x16_neon, &kNeonTable.gemm_nr8,
+     nullptr, gemm_row_16_neon},
 #else
-    {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},  // ARMv7 has 16 q registers: stay at 12 accumulators
+    // ARMv7 has 16 q registers: stay at 12 accumulators
+    {gemm_6x8_neon, 6, 8, "gemm_6x8_neon", GemmPacking::kPlain, nullptr, nullptr, nullptr, gemm_row_8_neon},
 #endif
     {dwconv_neon, 4, "dwconv_neon"},
     {stem_neon, "stem_neon"},

@@ -53,6 +53,16 @@ struct GemmKernel {
   // Optional kernel with the same packing and fewer rows per tile, taken for a row block it
   // pads less (49 rows: 10 tiles of 5, not 9 of 6 with one of a single row).
   const GemmKernel* fewer_rows = nullptr;
+  // Optional kernel for a product of one row (a fully connected layer at batch 1, a 1x1
+  // convolution of a 1x1 image): one call computes the row across every column of the
+  // wide panels (t.cols columns from t.panel, panels t.panel_stride floats apart), several
+  // panels at a time so their accumulators hide the FMA latency. A tile kernel computed MR
+  // rows for that one (their A pointers clamped to it), and at batch 1 a classifier's
+  // weights (1280 x 1000 for MobileNet-V2: 5 MB) are read once either way, so the row is
+  // bound by their loads, not by MR times its FMAs. Same packing, and per column the same
+  // operations in the same order as fn (bias, k in order, residual, activation): which
+  // kernel ran never changes the bits.
+  GemmUkernel single_row = nullptr;
 };
 
 // Packed B larger than kLargeBBytes does not stay in L2 beside its A rows: the driver (and a

@@ -201,7 +201,60 @@ void gemm_rows_avx2_k(const GemmTile& t) {
   }
 }
 
+// One row across NP plain NR = 16 panels (gemm.h's single_row): 2 x NP accumulators, each
+// weight loaded once. Per column the operations of gemm_avx2: bias, FMAs in k order,
+// residual, activation.
+template <int NP>
+void row_panels_avx2(const GemmTile& t, int first_panel) {
+  const float* w[NP];
+  __m256 acc[NP][2];
+  _Pragma("GCC unroll 8") for (int p = 0; p < NP; ++p) {
+    w[p] = t.panel + size_t(first_panel + p) * t.panel_stride;
+    acc[p][0] = _mm256_loadu_ps(w[p]), acc[p][1] = _mm256_loadu_ps(w[p] + 8);
+    w[p] += 16;
+  }
+  const float* a = t.a;
+  const int k = t.k;
+  _Pragma("GCC unroll 2") for (int ki = 0; ki < k; ++ki) {
+    const __m256 x = _mm256_broadcast_ss(a + ki);
+    _Pragma("GCC unroll 8") for (int p = 0; p < NP; ++p) {
+      acc[p][0] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w[p] + 16 * size_t(ki)), acc[p][0]);
+      acc[p][1] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w[p] + 16 * size_t(ki) + 8), acc[p][1]);
+    }
+  }
+  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  _Pragma("GCC unroll 8") for (int p = 0; p < NP; ++p) {
+    _Pragma("GCC unroll 2") for (int v = 0; v < 2; ++v) {
+      const int col = (first_panel + p) * 16 + 8 * v, left = t.cols - col;
+      if (left <= 0) break;
+      const __m256i mask = tail_mask(left);
+      __m256 y = acc[p][v];
+      if (t.residual) y = _mm256_add_ps(y, left >= 8 ? _mm256_loadu_ps(t.residual + col) : _mm256_maskload_ps(t.residual + col, mask));
+      if (t.act != Activation::kNone) y = _mm256_max_ps(y, zero);
+      if (t.act == Activation::kRelu6) y = _mm256_min_ps(y, six);
+      if (left >= 8) {
+        _mm256_storeu_ps(t.c + col, y);
+      } else {
+        _mm256_maskstore_ps(t.c + col, mask, y);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+// 4 panels (8 accumulators: enough to cover the FMA latency) per pass, the rest together.
+void gemm_row_16_avx2(const GemmTile& t) {
+  const int panels = (t.cols + 15) / 16;
+  int p = 0;
+  for (; p + 4 <= panels; p += 4) row_panels_avx2<4>(t, p);
+  switch (panels - p) {
+    case 3: row_panels_avx2<3>(t, p); break;
+    case 2: row_panels_avx2<2>(t, p); break;
+    case 1: row_panels_avx2<1>(t, p); break;
+    default: break;
+  }
+}
 
 GemmUkernel gemm_rows_6x16_avx2(int k) {
   switch (k) {

@@ -47,7 +47,15 @@ void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_strid
     t.residual = residual ? residual + size_t(r) * r_stride + size_t(p) * b.nr : nullptr;
   };
   const int wide_end = panel_end < b.wide_panels ? panel_end : b.wide_panels;
-  if (b.rows_fn != nullptr && panel_begin < wide_end) {  // one call per MR rows, across the wide panels
+  if (m == 1 && kernel.single_row != nullptr && panel_begin < wide_end) {  // one call across the wide panels
+    t.rows = 1;
+    t.nr = b.nr;
+    t.panel = b.panel(panel_begin);
+    t.cols = (wide_end * b.nr < b.n ? wide_end * b.nr : b.n) - panel_begin * b.nr;
+    at_row(0, panel_begin);
+    kernel.single_row(t);
+    panel_begin = wide_end;  // the narrow panel, if in range, goes below
+  } else if (b.rows_fn != nullptr && panel_begin < wide_end) {  // one call per MR rows, across the wide panels
     t.nr = b.nr;
     t.panel = b.panel(panel_begin);
     t.cols = (wide_end * b.nr < b.n ? wide_end * b.nr : b.n) - panel_begin * b.nr;

@@ -156,7 +156,66 @@ void gemm_rows_neon_k(const GemmTile& t) {
 }
 #endif
 
+// One row across NP plain panels of NV quads (gemm.h's single_row): NP x NV accumulators,
+// each weight loaded once. Per column the operations of gemm_neon: bias, FMAs in k order,
+// residual, activation.
+template <int NP, int NV>
+void row_panels_neon(const GemmTile& t, int first_panel) {
+  constexpr int NR = NV * 4;
+  const float* w[NP];
+  float32x4_t acc[NP][NV];
+  _Pragma("GCC unroll 8") for (int p = 0; p < NP; ++p) {
+    w[p] = t.panel + size_t(first_panel + p) * t.panel_stride;
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[p][v] = vld1q_f32(w[p] + 4 * v);
+    w[p] += NR;
+  }
+  const int k = t.k;
+  for (int ki = 0; ki < k; ++ki) {
+    const float32x4_t x = vdupq_n_f32(t.a[ki]);
+    _Pragma("GCC unroll 8") for (int p = 0; p < NP; ++p)
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v)
+        acc[p][v] = vfmaq_f32(acc[p][v], x, vld1q_f32(w[p] + size_t(ki) * NR + 4 * v));
+  }
+  const float32x4_t zero = vdupq_n_f32(0.f), six = vdupq_n_f32(6.f);
+  _Pragma("GCC unroll 8") for (int p = 0; p < NP; ++p) {
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {
+      const int col = (first_panel + p) * NR + 4 * v, left = t.cols - col;
+      const float* res = t.residual ? t.residual + col : nullptr;
+      if (left >= 4) {
+        float32x4_t y = acc[p][v];
+        if (res) y = vaddq_f32(y, vld1q_f32(res));
+        if (t.act != Activation::kNone) y = vmaxq_f32(y, zero);
+        if (t.act == Activation::kRelu6) y = vminq_f32(y, six);
+        vst1q_f32(t.c + col, y);
+      } else if (left > 0) {
+        float lanes[4];
+        vst1q_f32(lanes, acc[p][v]);
+        for (int j = 0; j < left; ++j) t.c[col + j] = activate(t.act, lanes[j] + (res ? res[j] : 0.f));
+      }
+    }
+  }
+}
+
+// 4 panels per pass, the rest together.
+template <int NV>
+void gemm_row_neon(const GemmTile& t) {
+  const int panels = (t.cols + NV * 4 - 1) / (NV * 4);
+  int p = 0;
+  for (; p + 4 <= panels; p += 4) row_panels_neon<4, NV>(t, p);
+  switch (panels - p) {
+    case 3: row_panels_neon<3, NV>(t, p); break;
+    case 2: row_panels_neon<2, NV>(t, p); break;
+    case 1: row_panels_neon<1, NV>(t, p); break;
+    default: break;
+  }
+}
+
 }  // namespace
+
+#if defined(__aarch64__)
+void gemm_row_16_neon(const GemmTile& t) { gemm_row_neon<4>(t); }
+#endif
+void gemm_row_8_neon(const GemmTile& t) { gemm_row_neon<2>(t); }
 
 #if defined(__aarch64__)
 GemmUkernel gemm_rows_4x16_neon(int k) {
