@@ -62,12 +62,14 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
       step.macs = op_macs(g, op);
     } else if (group.kind == FusedOps::Kind::kConv1x1) {
       const OpInfo& conv = g.ops[group.first];
-      step.name = (group.dw >= 0 ? g.ops[group.dw].name + ".." : "") + conv.name +
+      const int head = group.expand >= 0 ? group.expand : group.dw >= 0 ? group.dw : group.first;
+      step.name = (head != group.first ? g.ops[head].name + ".." : "") + conv.name +
                   (group.add >= 0 ? "+" + g.ops[group.add].name : "");
-      step.inputs = {group.dw >= 0 ? g.ops[group.dw].inputs[0] : conv.inputs[0]};
+      step.inputs = {g.ops[head].inputs[0]};
       if (group.add >= 0) step.inputs.push_back(group.shortcut);
       step.outputs = {g.ops[group.add >= 0 ? group.add : group.first].outputs[0]};
-      step.macs = op_macs(g, conv) + (group.dw >= 0 ? op_macs(g, g.ops[group.dw]) : 0);
+      for (int op : {group.expand, group.dw, group.first})
+        if (op >= 0) step.macs += op_macs(g, g.ops[op]);
     } else {
       const OpInfo& first = g.ops[group.dw >= 0 ? group.dw : group.first];
       const int last = group.add >= 0 ? group.add : group.second;

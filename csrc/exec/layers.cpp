@@ -10,6 +10,7 @@
 #include "kernels/eltwise/activation.h"
 #include "kernels/fc/fc_ref.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/mbconv/mbconv.h"
 #include "kernels/pool/pool_ref.h"
 #include "kernels/pwpw/dw_pwpw.h"
 #include "kernels/pwpw/pwpw.h"
@@ -161,6 +162,41 @@ class DwConv1x1Layer : public Layer {
   Conv2dGemm conv_;
   DwconvBands dw_;
   Activation act_;
+  bool residual_;
+  std::string name_;
+};
+
+// MobileNet-V2's inverted residual block (expansion 1x1 -> depthwise -> projection 1x1,
+// with the residual add if it has one) as one step: mbconv.h.
+class MbConvLayer : public Layer {
+ public:
+  MbConvLayer(const Graph& g, const FusedOps& f, const KernelTable& table) : residual_(f.add >= 0) {
+    const OpInfo& e = g.ops[f.expand];
+    const OpInfo& d = g.ops[f.dw];
+    const OpInfo& p = g.ops[f.first];
+    const int in_c = int(shape_of(g, e.inputs[0])[1]), out_c = int(shape_of(g, p.outputs[0])[1]);
+    const DwconvShape ds = dwconv_shape(g, d);
+    block_ = MbConv(in_c, table.gemm_for(ds.in_c), g.tensors[e.inputs[1]].data, bias_of(g, e), e.activation,
+                    table.dwconv, ds, g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation, out_c,
+                    table.gemm_for(out_c), g.tensors[p.inputs[1]].data, bias_of(g, p),
+                    residual_ ? g.ops[f.add].activation : p.activation);
+    name_ = std::string("mbconv:") + block_.expand.kernel->name + "+" + table.dwconv.name + "+" +
+            block_.project.kernel->name + (residual_ ? "+res" : "");
+  }
+  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+    const DwconvShape& s = block_.dw_shape;
+    const int pixels = ctx.batch * s.out_h * s.out_w;
+    for_pixels(ctx, pixels, block_.project.kernel->mr, [&](int p0, int p1, float* scratch) {
+      block_.run(in[0], residual_ ? in[1] : nullptr, outs[0], scratch, p0, p1);
+    });
+  }
+  std::string kernel_name() const override { return name_; }
+  // Never in place, residual or not: the residual is the block input, whose rows around a
+  // thread's range another thread reads for its expansion.
+  size_t scratch_floats() const override { return block_.scratch_floats(); }
+
+ private:
+  MbConv block_;
   bool residual_;
   std::string name_;
 };
@@ -423,6 +459,7 @@ std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const K
 std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const KernelTable& table,
                                   const LayerOptions& options) {
   if (f.kind == FusedOps::Kind::kPwpw) return std::make_unique<PwpwLayer>(g, f, table);
+  if (f.kind == FusedOps::Kind::kConv1x1 && f.expand >= 0) return std::make_unique<MbConvLayer>(g, f, table);
   if (f.kind == FusedOps::Kind::kConv1x1 && f.dw >= 0) return std::make_unique<DwConv1x1Layer>(g, f, table);
   if (f.kind == FusedOps::Kind::kConv1x1)
     return std::make_unique<ConvGemmLayer>(g, g.ops[f.first], table, true, g.ops[f.add].activation);

@@ -25,6 +25,8 @@ struct FusedOps {
   int dw = -1;          // kPwpw, kConv1x1: the depthwise convolution feeding `first` (AttoNet's grouped 3x3), run in
                         // bands of rows inside the step (dw_pwpw.h), or -1; the step then reads the
                         // depthwise input, and the depthwise output never exists as a tensor
+  int expand = -1;      // kConv1x1 with dw: the 1x1 convolution producing the depthwise input
+                        // (MobileNet's expansion), computed band by band inside the step (mbconv.h)
 };
 
 // In execution order; each fused group sits where its last op stood.
