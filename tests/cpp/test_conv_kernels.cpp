@@ -75,7 +75,9 @@ int main() {
   // The zoo's stems (7x7 stride 2 on 224x224 unless small mode) and edge shapes.
   const int stem_hw = test::small_mode() ? 17 : 224;
   for (int c0 : test::kZooStemWidths) check(1, stem_hw, stem_hw, 3, c0, 7, 2, 3, seed++);
-  for (int cout : {1, 3, 5, 8, 9, 17})
+  check(1, stem_hw, stem_hw, 3, 32, 3, 2, 1, seed++);  // MobileNet-V2's stem (16-channel blocks on AVX2)
+  check(1, stem_hw, stem_hw, 3, 64, 7, 2, 3, seed++);  // ResNet's
+  for (int cout : {1, 3, 5, 8, 9, 16, 17, 32, 48})
     for (int hw : {1, 4, 7, 13})
       for (int stride : {1, 2}) {
         check(2, hw, hw + 2, 3, cout, 7, stride, 3, seed++);

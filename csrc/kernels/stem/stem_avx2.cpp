@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include <vector>
+
 namespace attocore {
 namespace {
 
@@ -92,8 +94,69 @@ struct Channels {
   }
 };
 
+// P output pixels x 16 output channels (packed blocks b0, b0 + 1): the stem as a GEMM tile
+// with the taps as k, its A column gathered by tap_offsets (one broadcast per pixel and tap)
+// and 12 accumulators as in gemm_6x16. For 16 channels and more: measured 39-45 G
+// multiply-adds/s where the 4-channel blocks above reached 33-42 (MobileNet-V2's 3x3 stem to
+// 32 channels: 33 -> 39), with no transposition before the stores. Per output the same
+// operations in the same order (bias, taps in order, activation): the same bits.
+template <int P>
+void wide_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0, int b0) {
+  const StemShape& s = *a.shape;
+  const float* w0 = a.weights->weights.data() + size_t(b0) * taps * 8;
+  const float* w1 = w0 + size_t(taps) * 8;
+  const float* bias = a.weights->bias.data() + size_t(b0) * 8;
+  const float* base = a.padded + size_t(oy) * s.window.stride_h * s.padded_w + ox0;
+  __m256 acc[P][2];
+  const __m256 bias0 = _mm256_loadu_ps(bias), bias1 = _mm256_loadu_ps(bias + 8);
+  _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) acc[p][0] = bias0, acc[p][1] = bias1;
+  for (int t = 0; t < taps; ++t) {
+    const __m256 wa = _mm256_loadu_ps(w0 + 8 * t), wb = _mm256_loadu_ps(w1 + 8 * t);
+    const float* src = base + offsets[t];
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) {
+      const __m256 x = _mm256_broadcast_ss(src + p);  // output pixel ox steps one float: stem.h
+      acc[p][0] = _mm256_fmadd_ps(x, wa, acc[p][0]);
+      acc[p][1] = _mm256_fmadd_ps(x, wb, acc[p][1]);
+    }
+  }
+  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  float* dst = a.output + (size_t(oy) * s.out_w + ox0) * s.out_c + size_t(b0) * 8;
+  _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) {
+    _Pragma("GCC unroll 2") for (int v = 0; v < 2; ++v) {
+      __m256 y = acc[p][v];
+      if (a.act != Activation::kNone) y = _mm256_max_ps(y, zero);
+      if (a.act == Activation::kRelu6) y = _mm256_min_ps(y, six);
+      _mm256_storeu_ps(dst + size_t(p) * s.out_c + 8 * v, y);
+    }
+  }
+}
+
+void wide_walk(const StemArgs& a) {
+  const std::vector<int>& offsets = a.weights->tap_offsets;
+  const int taps = int(offsets.size()), out_w = a.shape->out_w;
+  for (int oy = a.row_begin; oy < a.row_end; ++oy)
+    for (int b0 = 0; b0 < a.shape->out_c / 8; b0 += 2) {
+      int ox = 0;
+      for (; ox + 6 <= out_w; ox += 6) wide_block<6>(a, offsets.data(), taps, oy, ox, b0);
+      switch (out_w - ox) {
+        case 5: wide_block<5>(a, offsets.data(), taps, oy, ox, b0); break;
+        case 4: wide_block<4>(a, offsets.data(), taps, oy, ox, b0); break;
+        case 3: wide_block<3>(a, offsets.data(), taps, oy, ox, b0); break;
+        case 2: wide_block<2>(a, offsets.data(), taps, oy, ox, b0); break;
+        case 1: wide_block<1>(a, offsets.data(), taps, oy, ox, b0); break;
+        default: break;
+      }
+    }
+}
+
 }  // namespace
 
-void stem_avx2(const StemArgs& a) { stem_walk<Channels>(a); }
+void stem_avx2(const StemArgs& a) {
+  if (a.shape->out_c % 16 == 0) {
+    wide_walk(a);
+  } else {
+    stem_walk<Channels>(a);
+  }
+}
 
 }  // namespace attocore
