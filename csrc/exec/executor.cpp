@@ -60,7 +60,7 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
         if (!g.tensors[t].constant) step.inputs.push_back(t);
       step.outputs = {op.outputs[0]};
       step.macs = op_macs(g, op);
-    } else if (group.kind == FusedOps::Kind::kConv1x1) {
+    } else if (group.kind == FusedOps::Kind::kConvGemm) {
       const OpInfo& conv = g.ops[group.first];
       const int head = group.expand >= 0 ? group.expand : group.dw >= 0 ? group.dw : group.first;
       step.name = (head != group.first ? g.ops[head].name + ".." : "") + conv.name +

@@ -93,8 +93,9 @@ class ConvRefLayer : public Layer {
   std::vector<float> packed_, bias_;
 };
 
-// Dense convolution (groups = 1) on the GEMM microkernel; with `residual`, a 1x1 conv
-// whose residual add (and that add's activation) runs in the GEMM epilogue.
+// Dense convolution (groups = 1) on the GEMM microkernel; with `residual`, its residual add
+// (and that add's activation) runs in the GEMM epilogue (a 1x1 projection, a ResNet block's
+// second 3x3).
 class ConvGemmLayer : public Layer {
  public:
   ConvGemmLayer(const Graph& g, const OpInfo& op, const KernelTable& table, bool residual = false,
@@ -107,17 +108,11 @@ class ConvGemmLayer : public Layer {
     float* out = outs[0];
     const int pixels = ctx.batch * conv_.shape.out_h * conv_.shape.out_w;
     for_pixels(ctx, pixels, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
-      if (residual_) {
-        const Conv2dShape& s = conv_.shape;
-        gemm(*conv_.kernel, p1 - p0, in[0] + size_t(p0) * s.in_c, s.in_c, conv_.b, out + size_t(p0) * s.out_c,
-             s.out_c, in[1] + size_t(p0) * s.out_c, s.out_c, act_);
-      } else {
-        conv_.run(in[0], out, scratch, act_, p0, p1);
-      }
+      conv_.run(in[0], out, scratch, act_, p0, p1, residual_ ? in[1] : nullptr);
     });
   }
   std::string kernel_name() const override {
-    return std::string(residual_ ? "conv1x1+res:" : conv_.direct ? "conv1x1:" : "im2col:") + conv_.kernel->name;
+    return std::string(conv_.direct ? "conv1x1" : "im2col") + (residual_ ? "+res:" : ":") + conv_.kernel->name;
   }
   int overwritable_input() const override { return residual_ ? 1 : -1; }
   size_t scratch_floats() const override { return conv_.scratch_floats(); }
@@ -191,8 +186,8 @@ class MbConvLayer : public Layer {
     });
   }
   std::string kernel_name() const override { return name_; }
-  // Never in place, residual or not: the residual is the block input, whose rows around a
-  // thread's range another thread reads for its expansion.
+  // No overwritable_input(): never in place, residual or not, since the residual is the block
+  // input, whose rows next to a thread's range another thread reads for its expansion.
   size_t scratch_floats() const override { return block_.scratch_floats(); }
 
  private:
@@ -459,9 +454,9 @@ std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const K
 std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const KernelTable& table,
                                   const LayerOptions& options) {
   if (f.kind == FusedOps::Kind::kPwpw) return std::make_unique<PwpwLayer>(g, f, table);
-  if (f.kind == FusedOps::Kind::kConv1x1 && f.expand >= 0) return std::make_unique<MbConvLayer>(g, f, table);
-  if (f.kind == FusedOps::Kind::kConv1x1 && f.dw >= 0) return std::make_unique<DwConv1x1Layer>(g, f, table);
-  if (f.kind == FusedOps::Kind::kConv1x1)
+  if (f.kind == FusedOps::Kind::kConvGemm && f.expand >= 0) return std::make_unique<MbConvLayer>(g, f, table);
+  if (f.kind == FusedOps::Kind::kConvGemm && f.dw >= 0) return std::make_unique<DwConv1x1Layer>(g, f, table);
+  if (f.kind == FusedOps::Kind::kConvGemm)
     return std::make_unique<ConvGemmLayer>(g, g.ops[f.first], table, true, g.ops[f.add].activation);
   const OpInfo& op = g.ops[f.op];
   switch (op.type) {

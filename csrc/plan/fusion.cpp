@@ -13,6 +13,14 @@ bool is_pointwise(const Graph& g, const OpInfo& op, bool allow_stride) {
          w.pad_bottom == 0 && w.pad_right == 0 && (unit_stride || (allow_stride && w.stride_h == w.stride_w));
 }
 
+// A dense convolution the executor runs on the GEMM kernels (directly or through im2col),
+// not the network's first one (that one reads the NCHW input: the stem kernels).
+bool is_dense_on_gemm(const Graph& g, const OpInfo& op) {
+  const WindowAttrs& w = op.window;
+  return op.type == OpType::kConv2d && w.groups == 1 && w.dilation_h == 1 && w.dilation_w == 1 &&
+         op.inputs[0] != g.input;
+}
+
 // Depthwise with any channel multiplier: the ops the executor runs on the dwconv kernels.
 bool is_depthwise(const Graph& g, const OpInfo& op) {
   if (op.type != OpType::kConv2d) return false;
@@ -105,11 +113,11 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable, const std::vector
       for (int side = 0; side < 2; ++side) {
         const int t = add.inputs[side], other = add.inputs[1 - side];
         const int c = producer[t];
-        if (c < 0 || absorbed[c] || group_at[c] >= 0 || !internal(t) || !is_pointwise(g, g.ops[c], false) ||
+        if (c < 0 || absorbed[c] || group_at[c] >= 0 || !internal(t) || !is_dense_on_gemm(g, g.ops[c]) ||
             g.ops[c].activation != Activation::kNone || other == t)
           continue;
         FusedOps f;
-        f.kind = FusedOps::Kind::kConv1x1;
+        f.kind = FusedOps::Kind::kConvGemm;
         f.first = c;
         f.add = a;
         f.shortcut = other;
@@ -146,6 +154,7 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable, const std::vector
   };
   if (enable) {
     for (FusedOps& f : groups) {
+      if (!is_pointwise(g, g.ops[f.first], false)) continue;  // a 3x3 + add (ResNet) takes none
       f.dw = feeding_depthwise(f.first);
       if (f.dw >= 0) absorbed[f.dw] = true;
     }
@@ -154,7 +163,7 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable, const std::vector
       const int d = feeding_depthwise(c);
       if (d < 0) continue;
       FusedOps f;
-      f.kind = FusedOps::Kind::kConv1x1;
+      f.kind = FusedOps::Kind::kConvGemm;
       f.first = c;
       f.dw = d;
       absorbed[c] = absorbed[d] = true;
@@ -163,7 +172,7 @@ std::vector<FusedOps> plan_fusion(const Graph& g, bool enable, const std::vector
     }
     // And the expansion before that depthwise (MobileNet's inverted residual block in one step).
     for (FusedOps& f : groups) {
-      if (f.kind != FusedOps::Kind::kConv1x1 || f.dw < 0) continue;
+      if (f.kind != FusedOps::Kind::kConvGemm || f.dw < 0) continue;
       const int t = g.ops[f.dw].inputs[0];
       const int e = producer[t];
       if (e < 0 || !expansion[e] || absorbed[e] || group_at[e] >= 0) continue;

@@ -10,22 +10,23 @@
 namespace attocore {
 
 struct FusedOps {
-  // kConv1x1: a 1x1 convolution with the residual add that is its only reader (MobileNet/
-  // ResNet style: the add and its activation run in the GEMM's epilogue), the depthwise
-  // convolution that feeds it (MobileNet's projection), or both.
-  enum class Kind { kSingle, kPwpw, kConv1x1 } kind = Kind::kSingle;
+  // kConvGemm: a convolution on the GEMM kernels (a 1x1, or any dense one through im2col)
+  // with the residual add that is its only reader (MobileNet / ResNet style: the add and its
+  // activation run in the GEMM's epilogue); a 1x1 also with the depthwise convolution that
+  // feeds it (MobileNet's projection), or both.
+  enum class Kind { kSingle, kPwpw, kConvGemm } kind = Kind::kSingle;
   int op = -1;          // kSingle: the op
-  int first = -1;       // kPwpw: c2 -> c3 conv; kConv1x1: the conv
+  int first = -1;       // kPwpw: c2 -> c3 conv; kConvGemm: the conv
   int second = -1;      // kPwpw: c3 -> cout conv
-  int add = -1;         // kPwpw, kConv1x1: the residual add, or -1
+  int add = -1;         // kPwpw, kConvGemm: the residual add, or -1
   int projection = -1;  // kPwpw: the shortcut's 1x1 conv, or -1
   int next = -1;        // kPwpw: the following 1x1 conv reading the module output (next module's
                         // compression), run on each tile while it is hot; its output is a second output
-  int shortcut = -1;    // kPwpw: identity shortcut tensor, or the projection's input; kConv1x1: the other addend
-  int dw = -1;          // kPwpw, kConv1x1: the depthwise convolution feeding `first` (AttoNet's grouped 3x3), run in
+  int shortcut = -1;    // kPwpw: identity shortcut tensor, or the projection's input; kConvGemm: the other addend
+  int dw = -1;          // kPwpw, kConvGemm: the depthwise convolution feeding `first` (AttoNet's grouped 3x3), run in
                         // bands of rows inside the step (dw_pwpw.h), or -1; the step then reads the
                         // depthwise input, and the depthwise output never exists as a tensor
-  int expand = -1;      // kConv1x1 with dw: the 1x1 convolution producing the depthwise input
+  int expand = -1;      // kConvGemm with dw: the 1x1 convolution producing the depthwise input
                         // (MobileNet's expansion), computed band by band inside the step (mbconv.h)
 };
 

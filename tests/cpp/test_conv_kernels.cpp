@@ -6,6 +6,7 @@
 #include "kernels/conv2d/conv2d_gemm.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dispatch/kernel_table.h"
+#include "kernels/eltwise/activation.h"
 #include "kernels/layout/layout.h"
 #include "kernels/stem/stem.h"
 #include "test_harness.h"
@@ -30,9 +31,13 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
   nchw_to_nhwc(batch, cin, h, w, x_nchw.data(), x.data());
   const Activation act = Activation(seed % 3);
   const size_t out_n = size_t(batch) * s.out_h * s.out_w * cout;
-  std::vector<float> packed(conv2d_ref_packed_size(s)), want(out_n);
+  std::vector<float> packed(conv2d_ref_packed_size(s)), want(out_n), pre(out_n), residual(out_n), want_res(out_n);
   conv2d_ref_pack(s, wt.data(), packed.data());
   conv2d_ref(s, x.data(), packed.data(), bias.data(), act, want.data(), 0, batch * s.out_h);
+  // With a residual added before the activation (a ResNet block's second convolution).
+  conv2d_ref(s, x.data(), packed.data(), bias.data(), Activation::kNone, pre.data(), 0, batch * s.out_h);
+  test::fill(residual, seed + 3);
+  for (size_t i = 0; i < out_n; ++i) want_res[i] = activate(act, pre[i] + residual[i]);
   const double tol = 2e-5 * (1 + cin * kernel * kernel / 64.0);
 
   for (Isa isa : available_isas()) {
@@ -47,6 +52,11 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
       ++cases;
       CHECK_MSG(test::close(got.data(), want.data(), out_n, tol, &worst), "%s conv %dx%d c%d->%d k%d s%d: error %g",
                 gk->name, h, w, cin, cout, kernel, stride, worst);
+      conv.run(x.data(), got.data(), scratch.data(), act, 0, pixels / 3, residual.data());
+      conv.run(x.data(), got.data(), scratch.data(), act, pixels / 3, pixels, residual.data());
+      ++cases;
+      CHECK_MSG(test::close(got.data(), want_res.data(), out_n, tol, &worst),
+                "%s conv+residual %dx%d c%d->%d k%d s%d: error %g", gk->name, h, w, cin, cout, kernel, stride, worst);
     }
     if (table.stem.fn && stride <= 2 && kernel > 1) {
       StemShape ss = make_stem_shape(cin, h, w, cout, s.out_h, s.out_w, s.window);

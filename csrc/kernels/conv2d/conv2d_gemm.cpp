@@ -21,11 +21,12 @@ Conv2dGemm::Conv2dGemm(const Conv2dShape& s, const GemmKernel& kern, const float
 }
 
 void Conv2dGemm::run(const float* input, float* output, float* scratch, Activation act, int pixel_begin,
-                     int pixel_end) const {
+                     int pixel_end, const float* residual) const {
   const Conv2dShape& s = shape;
+  auto residual_at = [&](int pixel) { return residual ? residual + size_t(pixel) * s.out_c : nullptr; };
   if (direct) {
     gemm(*kernel, pixel_end - pixel_begin, input + size_t(pixel_begin) * s.in_c, s.in_c, b,
-         output + size_t(pixel_begin) * s.out_c, s.out_c, nullptr, 0, act);
+         output + size_t(pixel_begin) * s.out_c, s.out_c, residual_at(pixel_begin), s.out_c, act);
     return;
   }
   const WindowAttrs& w = s.window;
@@ -62,7 +63,7 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
         }
       }
     }
-    gemm(*kernel, rows, scratch, k, b, output + size_t(p0) * s.out_c, s.out_c, nullptr, 0, act);
+    gemm(*kernel, rows, scratch, k, b, output + size_t(p0) * s.out_c, s.out_c, residual_at(p0), s.out_c, act);
   }
 }
 

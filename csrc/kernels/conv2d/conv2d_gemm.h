@@ -20,8 +20,10 @@ struct Conv2dGemm {
   Conv2dGemm() = default;
   Conv2dGemm(const Conv2dShape& s, const GemmKernel& kernel, const float* oihw, const float* bias);
   size_t scratch_floats() const { return direct ? 0 : size_t(tile) * k; }
-  // Output pixels [pixel_begin, pixel_end) of the flattened batch * out_h * out_w.
-  void run(const float* input, float* output, float* scratch, Activation act, int pixel_begin, int pixel_end) const;
+  // Output pixels [pixel_begin, pixel_end) of the flattened batch * out_h * out_w; residual
+  // (optional, [pixels, out_c] like the output) is added before the activation.
+  void run(const float* input, float* output, float* scratch, Activation act, int pixel_begin, int pixel_end,
+           const float* residual = nullptr) const;
 };
 
 }  // namespace attocore
