@@ -112,7 +112,8 @@ class ConvGemmLayer : public Layer {
     });
   }
   std::string kernel_name() const override {
-    return std::string(conv_.direct ? "conv1x1" : "im2col") + (residual_ ? "+res:" : ":") + conv_.kernel->name;
+    return std::string(conv_.direct ? "conv1x1" : conv_.indirect ? "igemm" : "im2col") + (residual_ ? "+res:" : ":") +
+           conv_.kernel->name;
   }
   int overwritable_input() const override { return residual_ ? 1 : -1; }
   size_t scratch_floats() const override { return conv_.scratch_floats(); }

@@ -1,6 +1,7 @@
-// Dense-convolution tester: the im2col + GEMM path (every ISA's GEMM kernels) and the
-// NCHW-reading stem (every variant) against conv2d_ref, on the zoo's stems, 3x3 and
-// strided 1x1 convolutions, odd channel counts and odd image sizes.
+// Dense-convolution tester: the im2col + GEMM and indirect GEMM paths (every ISA's GEMM
+// kernels, with and without a residual) and the NCHW-reading stem (every variant) against
+// conv2d_ref, on the zoo's stems, 3x3 and strided 1x1 convolutions, odd channel counts and
+// odd image sizes.
 #include <vector>
 
 #include "kernels/conv2d/conv2d_gemm.h"
@@ -42,7 +43,10 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
 
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
-    for (const GemmKernel* gk : {&table.gemm_nr8, &table.gemm_wide}) {
+    GemmKernel im2col_only = table.gemm_wide;  // the gather path, where the kernel also has an indirect variant
+    im2col_only.indirect = nullptr;
+    for (const GemmKernel* gk : {&table.gemm_nr8, &table.gemm_wide, static_cast<const GemmKernel*>(&im2col_only)}) {
+      if (gk == &im2col_only && table.gemm_wide.indirect == nullptr) continue;
       Conv2dGemm conv(s, *gk, wt.data(), bias.data());
       std::vector<float> scratch(conv.scratch_floats()), got(out_n);
       const int pixels = batch * s.out_h * s.out_w;

@@ -12,12 +12,66 @@ Conv2dGemm::Conv2dGemm(const Conv2dShape& s, const GemmKernel& kern, const float
   k = kh * kw * cin;
   direct = kh == 1 && kw == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 && w.pad_left == 0 &&
            w.pad_bottom == 0 && w.pad_right == 0;
-  // Keep an im2col tile within ~32 KiB so it stays in L1/L2 beside the weight panel.
-  tile = std::max(kern.mr, std::min(64, int(32768 / (4 * std::max(k, 1))) / kern.mr * kern.mr));
-  b = pack_gemm_b(k, s.out_c, kern, bias, [&](int ki, int oc) {
+  indirect = !direct && kern.indirect != nullptr && kern.packing == GemmPacking::kPlain;
+  // Keep an im2col tile within ~32 KiB so it stays in L1/L2 beside the weight panel; a
+  // pointer tile is small (taps pointers a row), so each weight panel serves 96 rows.
+  tile = indirect ? 96 / kern.mr * kern.mr
+                  : std::max(kern.mr, std::min(64, int(32768 / (4 * std::max(k, 1))) / kern.mr * kern.mr));
+  // Where tap (ky, kx) reads, relative to its window's first pixel.
+  for (int ky = 0; ky < kh; ++ky)
+    for (int kx = 0; kx < kw; ++kx)
+      tap_offsets.push_back((size_t(ky) * w.dilation_h * s.in_w + size_t(kx) * w.dilation_w) * cin);
+  // The indirect kernel covers every panel: packed at its width, without the narrow tail.
+  GemmKernel packing = kern;
+  if (indirect) packing.tail = nullptr, packing.rows_for = nullptr;
+  b = pack_gemm_b(k, s.out_c, packing, bias, [&](int ki, int oc) {
     const int ci = ki % cin, tap = ki / cin, ky = tap / kw, kx = tap % kw;
     return oihw[((size_t(oc) * cin + ci) * kh + ky) * kw + kx];
   });
+}
+
+size_t Conv2dGemm::scratch_floats() const {
+  if (direct) return 0;
+  if (!indirect) return size_t(tile) * k;
+  // A zero row, then the tile's pointers (two floats each), 64-byte aligned.
+  return zero_row_floats() + size_t(tile) * shape.window.kernel_h * shape.window.kernel_w * 2;
+}
+
+size_t Conv2dGemm::zero_row_floats() const { return (size_t(shape.in_c) + 15) / 16 * 16; }
+
+// Pointers for output pixels [p0, p0 + rows), tap-major per group of MR rows as the indirect
+// kernel reads them; rows past the last and taps over the padding point at the zero row.
+void Conv2dGemm::point_tile(const float* input, int p0, int rows, const float* zero, const float** ptrs) const {
+  const Conv2dShape& s = shape;
+  const WindowAttrs& w = s.window;
+  const int mr = kernel->mr, taps = w.kernel_h * w.kernel_w, per_image = s.out_h * s.out_w;
+  int n = p0 / per_image, oy = p0 % per_image / s.out_w, ox = p0 % s.out_w;
+  const int groups = (rows + mr - 1) / mr;
+  const int span_h = (w.kernel_h - 1) * w.dilation_h, span_w = (w.kernel_w - 1) * w.dilation_w;
+  for (int r = 0; r < groups * mr; ++r) {
+    const float** row = ptrs + size_t(r / mr) * taps * mr + r % mr;
+    if (r >= rows) {
+      for (int t = 0; t < taps; ++t) row[size_t(t) * mr] = zero;
+      continue;
+    }
+    const float* image = input + size_t(n) * s.in_h * s.in_w * s.in_c;
+    const int iy0 = oy * w.stride_h - w.pad_top, ix0 = ox * w.stride_w - w.pad_left;
+    if (iy0 >= 0 && iy0 + span_h < s.in_h && ix0 >= 0 && ix0 + span_w < s.in_w) {  // the window inside
+      const float* origin = image + (size_t(iy0) * s.in_w + ix0) * s.in_c;
+      for (int t = 0; t < taps; ++t) row[size_t(t) * mr] = origin + tap_offsets[t];
+      if (++ox == s.out_w) ox = 0, oy = oy + 1 == s.out_h ? (++n, 0) : oy + 1;
+      continue;
+    }
+    for (int ky = 0; ky < w.kernel_h; ++ky) {
+      const int iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
+      for (int kx = 0; kx < w.kernel_w; ++kx) {
+        const int ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
+        const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
+        row[size_t(ky * w.kernel_w + kx) * mr] = inside ? image + (size_t(iy) * s.in_w + ix) * s.in_c : zero;
+      }
+    }
+    if (++ox == s.out_w) ox = 0, oy = oy + 1 == s.out_h ? (++n, 0) : oy + 1;
+  }
 }
 
 void Conv2dGemm::run(const float* input, float* output, float* scratch, Activation act, int pixel_begin,
@@ -27,6 +81,32 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
   if (direct) {
     gemm(*kernel, pixel_end - pixel_begin, input + size_t(pixel_begin) * s.in_c, s.in_c, b,
          output + size_t(pixel_begin) * s.out_c, s.out_c, residual_at(pixel_begin), s.out_c, act);
+    return;
+  }
+  if (indirect) {
+    // Panel-outer over the tile's groups of MR rows: each weight panel stays in L1 while
+    // the group's input pixels come from L1/L2.
+    float* zero = scratch;
+    std::fill(zero, zero + s.in_c, 0.f);
+    const float** ptrs = reinterpret_cast<const float**>(scratch + zero_row_floats());
+    const int mr = kernel->mr, taps = s.window.kernel_h * s.window.kernel_w;
+    GemmIndirectTile t;
+    t.taps = taps, t.cin = s.in_c, t.c_stride = s.out_c, t.r_stride = s.out_c, t.act = act;
+    for (int p0 = pixel_begin; p0 < pixel_end; p0 += tile) {
+      const int rows = std::min(tile, pixel_end - p0);
+      point_tile(input, p0, rows, zero, ptrs);
+      for (int p = 0; p < b.panels(); ++p) {
+        t.panel = b.panel(p);
+        t.cols = std::min(b.nr, s.out_c - p * b.nr);
+        for (int r = 0; r < rows; r += mr) {
+          t.rows = std::min(mr, rows - r);
+          t.a = ptrs + size_t(r / mr) * taps * mr;
+          t.c = output + size_t(p0 + r) * s.out_c + size_t(p) * b.nr;
+          t.residual = residual ? residual + size_t(p0 + r) * s.out_c + size_t(p) * b.nr : nullptr;
+          kernel->indirect(t);
+        }
+      }
+    }
     return;
   }
   const WindowAttrs& w = s.window;

@@ -48,7 +48,7 @@ const KernelTable kAvx2Table{
     Isa::kAvx2,
     {gemm_6x8_pairs_avx2, 6, 8, "gemm_6x8p_avx2", GemmPacking::kPairs},
     {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2", GemmPacking::kPlain, gemm_rows_6x16_avx2, &kAvx2Table.gemm_nr8,
-     &kAvx2Gemm5x16, gemm_row_16_avx2},
+     &kAvx2Gemm5x16, gemm_row_16_avx2, igemm_6x16_avx2},
     {dwconv_avx2, 8, "dwconv_avx2"},
     {stem_avx2, "stem_avx2"},
     {maxpool2d_avx2, "maxpool2d_avx2"},

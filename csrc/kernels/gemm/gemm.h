@@ -28,6 +28,24 @@ struct GemmTile {
 
 using GemmUkernel = void (*)(const GemmTile& t);
 
+// A tile of an indirect GEMM: a convolution without an im2col copy. For tap t and tile row
+// r, the A values are the cin floats at a[t * MR + r] (an input pixel, or zeros where the
+// window hangs over the padding); B is packed with k = taps * cin, tap-major.
+struct GemmIndirectTile {
+  int rows;  // <= MR
+  int cols;  // <= NR
+  int taps, cin;
+  const float* const* a;  // taps x MR pointers
+  const float* panel;     // packed panel: NR bias, then k x NR weights (plain packing)
+  float* c;
+  size_t c_stride;
+  const float* residual;  // optional, like c
+  size_t r_stride;
+  Activation act;
+};
+
+using GemmIndirectUkernel = void (*)(const GemmIndirectTile& t);
+
 // How a kernel wants B laid out inside a panel after the NR biases:
 //  kPlain: k rows of NR weights;
 //  kPairs: ceil(k/2) blocks of 2*NR floats, where each group of 4 outputs stores its
@@ -63,6 +81,10 @@ struct GemmKernel {
   // operations in the same order as fn (bias, k in order, residual, activation): which
   // kernel ran never changes the bits.
   GemmUkernel single_row = nullptr;
+  // Optional indirect kernel (same MR, NR and plain packing): a KxK convolution reads its
+  // input pixels in place through per-tap row pointers instead of gathering an im2col tile,
+  // whose copy cost as much as the products on 16-channel 3x3 layers.
+  GemmIndirectUkernel indirect = nullptr;
 };
 
 // Packed B larger than kLargeBBytes does not stay in L2 beside its A rows: the driver (and a

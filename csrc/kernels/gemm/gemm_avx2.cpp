@@ -15,6 +15,36 @@ inline __m256i tail_mask(int n) {  // lanes [0, n) set
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
 }
 
+// A tile's epilogue: the residual, the activation, the rows and columns that exist. Every acc
+// index is a compile-time constant once unrolled, so the accumulators stay in registers
+// through the caller's k loop (a runtime index would pin them to the stack).
+template <int MR, int NV>
+inline void store_tile(__m256 (&acc)[MR][NV], int rows, int cols, float* c_base, size_t c_stride,
+                       const float* r_base, size_t r_stride, Activation act) {
+  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  auto finish = [&](__m256 y, const float* res, const __m256i* mask) {
+    if (res) y = _mm256_add_ps(y, mask ? _mm256_maskload_ps(res, *mask) : _mm256_loadu_ps(res));
+    if (act != Activation::kNone) y = _mm256_max_ps(y, zero);
+    if (act == Activation::kRelu6) y = _mm256_min_ps(y, six);
+    return y;
+  };
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+    if (r < rows) {
+      float* c = c_base + size_t(r) * c_stride;
+      const float* res = r_base ? r_base + size_t(r) * r_stride : nullptr;
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
+        const int left = cols - 8 * v;
+        if (left >= 8) {
+          _mm256_storeu_ps(c + 8 * v, finish(acc[r][v], res ? res + 8 * v : nullptr, nullptr));
+        } else if (left > 0) {
+          const __m256i m = tail_mask(left);
+          _mm256_maskstore_ps(c + 8 * v, m, finish(acc[r][v], res ? res + 8 * v : nullptr, &m));
+        }
+      }
+    }
+  }
+}
+
 template <int MR, int NV>
 void gemm_avx2(const GemmTile& t) {
   constexpr int NR = NV * 8;
@@ -38,30 +68,37 @@ void gemm_avx2(const GemmTile& t) {
       _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(x, b[v], acc[r][v]);
     }
   }
-  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
-  auto finish = [&](__m256 y, const float* res, const __m256i* mask) {
-    if (res) y = _mm256_add_ps(y, mask ? _mm256_maskload_ps(res, *mask) : _mm256_loadu_ps(res));
-    if (t.act != Activation::kNone) y = _mm256_max_ps(y, zero);
-    if (t.act == Activation::kRelu6) y = _mm256_min_ps(y, six);
-    return y;
-  };
-  // Every acc index below is a compile-time constant once unrolled, so the accumulators
-  // stay in registers through the k loop (a runtime index would pin them to the stack).
-  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
-    if (r < t.rows) {
-      float* c = t.c + size_t(r) * t.c_stride;
-      const float* res = t.residual ? t.residual + size_t(r) * t.r_stride : nullptr;
-      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
-        const int left = t.cols - 8 * v;
-        if (left >= 8) {
-          _mm256_storeu_ps(c + 8 * v, finish(acc[r][v], res ? res + 8 * v : nullptr, nullptr));
-        } else if (left > 0) {
-          const __m256i m = tail_mask(left);
-          _mm256_maskstore_ps(c + 8 * v, m, finish(acc[r][v], res ? res + 8 * v : nullptr, &m));
-        }
+  store_tile<MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.act);
+}
+
+// MR x NV*8 of an indirect GEMM (gemm.h): per tap, the MR row pointers are reloaded and the
+// cin k-steps run as in gemm_avx2; the same operations per output in the same order as the
+// im2col path (bias, k in order, residual, activation), so either gives the same bits.
+template <int MR, int NV>
+void igemm_avx2(const GemmIndirectTile& t) {
+  constexpr int NR = NV * 8;
+  __m256 acc[MR][NV];
+  const float* w = t.panel;
+  _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
+    const __m256 b = _mm256_loadu_ps(w + 8 * v);
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][v] = b;
+  }
+  w += NR;
+  const int cin = t.cin;
+  for (int tap = 0; tap < t.taps; ++tap) {
+    const float* a[MR];
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a[tap * MR + r];
+    _Pragma("GCC unroll 4") for (int ci = 0; ci < cin; ++ci) {
+      __m256 b[NV];
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) b[v] = _mm256_loadu_ps(w + 8 * v);
+      w += NR;
+      _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+        const __m256 x = _mm256_broadcast_ss(a[r] + ci);
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(x, b[v], acc[r][v]);
       }
     }
   }
+  store_tile<MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.act);
 }
 
 // NR = 8 on k-pair packing: per row, one 8-byte broadcast of (a[2q], a[2q+1]) feeds two
@@ -271,5 +308,7 @@ void gemm_6x8_pairs_avx2(const GemmTile& t) { gemm_pairs_avx2<6>(t); }
 void gemm_6x16_avx2(const GemmTile& t) { gemm_avx2<6, 2>(t); }
 
 void gemm_5x16_avx2(const GemmTile& t) { gemm_avx2<5, 2>(t); }
+
+void igemm_6x16_avx2(const GemmIndirectTile& t) { igemm_avx2<6, 2>(t); }
 
 }  // namespace attocore
