@@ -61,10 +61,11 @@ const KernelTable kNeonTable{
     {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},
 #if defined(__aarch64__)
     {gemm_4x16_neon, 4, 16, "gemm_4x16_neon", GemmPacking::kPlain, gemm_rows_4x16_neon, &kNeonTable.gemm_nr8,
-     nullptr, gemm_row_16_neon},
+     nullptr, gemm_row_16_neon, igemm_4x16_neon},
 #else
     // ARMv7 has 16 q registers: stay at 12 accumulators
-    {gemm_6x8_neon, 6, 8, "gemm_6x8_neon", GemmPacking::kPlain, nullptr, nullptr, nullptr, gemm_row_8_neon},
+    {gemm_6x8_neon, 6, 8, "gemm_6x8_neon", GemmPacking::kPlain, nullptr, nullptr, nullptr, gemm_row_8_neon,
+     igemm_6x8_neon},
 #endif
     {dwconv_neon, 4, "dwconv_neon"},
     {stem_neon, "stem_neon"},

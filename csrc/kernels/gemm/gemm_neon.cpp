@@ -22,6 +22,36 @@ inline float32x4_t fma_lane(float32x4_t acc, float32x4_t b, float32x4_t x, int l
 }
 #endif
 
+// A tile's epilogue: the residual, the activation, the rows and columns that exist. Constant
+// acc indices after unrolling keep the accumulators in registers through the k loop.
+template <int MR, int NV>
+inline void store_tile(float32x4_t (&acc)[MR][NV], int rows, int cols, float* c_base, size_t c_stride,
+                       const float* r_base, size_t r_stride, Activation act) {
+  const float32x4_t zero = vdupq_n_f32(0.f), six = vdupq_n_f32(6.f);
+  auto finish = [&](float32x4_t y, const float* res) {
+    if (res) y = vaddq_f32(y, vld1q_f32(res));
+    if (act != Activation::kNone) y = vmaxq_f32(y, zero);
+    if (act == Activation::kRelu6) y = vminq_f32(y, six);
+    return y;
+  };
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+    if (r < rows) {
+      float* c = c_base + size_t(r) * c_stride;
+      const float* res = r_base ? r_base + size_t(r) * r_stride : nullptr;
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
+        const int left = cols - 4 * v;
+        if (left >= 4) {
+          vst1q_f32(c + 4 * v, finish(acc[r][v], res ? res + 4 * v : nullptr));
+        } else if (left > 0) {
+          float lanes[4];
+          vst1q_f32(lanes, acc[r][v]);
+          for (int j = 0; j < left; ++j) c[4 * v + j] = activate(act, lanes[j] + (res ? res[4 * v + j] : 0.f));
+        }
+      }
+    }
+  }
+}
+
 template <int MR, int NV>
 void gemm_neon(const GemmTile& t) {
   constexpr int NR = NV * 4;
@@ -62,30 +92,37 @@ void gemm_neon(const GemmTile& t) {
       _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[r][v] = vfmaq_f32(acc[r][v], x, b[v]);
     }
   }
-  const float32x4_t zero = vdupq_n_f32(0.f), six = vdupq_n_f32(6.f);
-  auto finish = [&](float32x4_t y, const float* res) {
-    if (res) y = vaddq_f32(y, vld1q_f32(res));
-    if (t.act != Activation::kNone) y = vmaxq_f32(y, zero);
-    if (t.act == Activation::kRelu6) y = vminq_f32(y, six);
-    return y;
-  };
-  // Constant acc indices after unrolling keep the accumulators in registers.
-  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
-    if (r < t.rows) {
-      float* c = t.c + size_t(r) * t.c_stride;
-      const float* res = t.residual ? t.residual + size_t(r) * t.r_stride : nullptr;
-      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
-        const int left = t.cols - 4 * v;
-        if (left >= 4) {
-          vst1q_f32(c + 4 * v, finish(acc[r][v], res ? res + 4 * v : nullptr));
-        } else if (left > 0) {
-          float lanes[4];
-          vst1q_f32(lanes, acc[r][v]);
-          for (int j = 0; j < left; ++j) c[4 * v + j] = activate(t.act, lanes[j] + (res ? res[4 * v + j] : 0.f));
-        }
+  store_tile<MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.act);
+}
+
+// MR x NV*4 of an indirect GEMM (gemm.h): per tap, the MR row pointers are reloaded and the
+// cin k-steps run as in gemm_neon's plain loop (the same operations per output, in the same
+// order, as the im2col path).
+template <int MR, int NV>
+void igemm_neon(const GemmIndirectTile& t) {
+  constexpr int NR = NV * 4;
+  float32x4_t acc[MR][NV];
+  const float* w = t.panel;
+  _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
+    const float32x4_t b = vld1q_f32(w + 4 * v);
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][v] = b;
+  }
+  w += NR;
+  const int cin = t.cin;
+  for (int tap = 0; tap < t.taps; ++tap) {
+    const float* a[MR];
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a[tap * MR + r];
+    _Pragma("GCC unroll 4") for (int ci = 0; ci < cin; ++ci) {
+      float32x4_t b[NV];
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) b[v] = vld1q_f32(w + 4 * v);
+      w += NR;
+      _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+        const float32x4_t x = vdupq_n_f32(a[r][ci]);
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[r][v] = vfmaq_f32(acc[r][v], x, b[v]);
       }
     }
   }
+  store_tile<MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.act);
 }
 
 #if defined(__aarch64__)
@@ -232,5 +269,7 @@ GemmUkernel gemm_rows_4x16_neon(int k) {
 
 void gemm_6x8_neon(const GemmTile& t) { gemm_neon<6, 2>(t); }
 void gemm_4x16_neon(const GemmTile& t) { gemm_neon<4, 4>(t); }
+void igemm_6x8_neon(const GemmIndirectTile& t) { igemm_neon<6, 2>(t); }
+void igemm_4x16_neon(const GemmIndirectTile& t) { igemm_neon<4, 4>(t); }
 
 }  // namespace attocore
