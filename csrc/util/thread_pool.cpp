@@ -15,8 +15,11 @@
 namespace attocore {
 namespace {
 
-// How long a worker keeps polling for the next job before it sleeps.
+// How long a worker keeps polling for the next job before it sleeps; longer after it was
+// woken without one (the caller is mid-inference, running steps alone until the worker is
+// back, some longer than kSpin).
 constexpr auto kSpin = std::chrono::microseconds(200);
+constexpr auto kSpinAfterWakeUp = std::chrono::milliseconds(5);
 
 void chunk_bounds(int n, int chunks, int index, int* begin, int* end) {
   const int base = n / chunks, extra = n % chunks;
@@ -52,6 +55,20 @@ void ThreadPool::parallel_for(int n, const Body& fn) {
     fn(0, n, 0);
     return;
   }
+  if (sleeping_.load(std::memory_order_acquire) > 0) {
+    // Wake the sleepers for the next steps, and do this one here, chunk by chunk.
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      wake_ups_.fetch_add(1, std::memory_order_release);
+    }
+    wake_cv_.notify_all();
+    for (int c = 0; c < chunks; ++c) {
+      int begin, end;
+      chunk_bounds(n, chunks, c, &begin, &end);
+      fn(begin, end, 0);
+    }
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
@@ -84,7 +101,14 @@ void ThreadPool::worker_loop(int index) {
       ATTOCORE_CPU_RELAX();
       if (++spins % 256 == 0 && std::chrono::steady_clock::now() > deadline) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+        const unsigned wakes = wake_ups_.load();
+        sleeping_.fetch_add(1, std::memory_order_acq_rel);
+        wake_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen || wake_ups_.load() != wakes; });
+        sleeping_.fetch_sub(1, std::memory_order_acq_rel);
+        if (generation_.load() == seen && !stop_.load()) {  // woken for the steps to come: spin again
+          deadline = std::chrono::steady_clock::now() + kSpinAfterWakeUp;
+          continue;
+        }
         break;
       }
     }

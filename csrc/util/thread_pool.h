@@ -4,7 +4,11 @@
 //
 // Workers spin briefly on an atomic job counter before sleeping on a condition variable:
 // a network runs ~50 parallel steps per inference, and a futex wake-up per step (tens of
-// microseconds on a VM) would eat the gain of a second core.
+// microseconds on a VM) would eat the gain of a second core. A worker asleep is not waited
+// for: while one is, the caller runs the whole job itself (the same chunks, so the same
+// bits) and wakes the workers for the steps after. Waking one takes milliseconds on a VM,
+// whose idle vCPU must be rescheduled, and a first step that waited for it made the first
+// inference after an idle gap (50 ms) 3-4x slower than the next at 2 threads.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -42,6 +46,8 @@ class ThreadPool {
   int job_n_ = 0, job_chunks_ = 0;
   std::atomic<unsigned> generation_{0};
   std::atomic<int> pending_{0};
+  std::atomic<int> sleeping_{0};     // workers blocked on wake_cv_ (or about to be)
+  std::atomic<unsigned> wake_ups_{0};  // bumped to wake sleeping workers without a job
   std::atomic<bool> stop_{false};
 };
 
