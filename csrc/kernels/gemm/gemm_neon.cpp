@@ -52,26 +52,28 @@ inline void store_tile(float32x4_t (&acc)[MR][NV], int rows, int cols, float* c_
   }
 }
 
+// Accumulators from the panel's NV bias vectors.
 template <int MR, int NV>
-void gemm_neon(const GemmTile& t) {
-  constexpr int NR = NV * 4;
-  float32x4_t acc[MR][NV];
-  const float* w = t.panel;
+__attribute__((always_inline)) inline void start_tile(float32x4_t (&acc)[MR][NV], const float* panel) {
   _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
-    const float32x4_t b = vld1q_f32(w + 4 * v);
+    const float32x4_t b = vld1q_f32(panel + 4 * v);
     _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][v] = b;
   }
-  w += NR;
-  const float* a[MR];
-  for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
-  const int k = t.k;  // a local bound and an unrolled loop: fewer loop-control instructions per FMA
+}
+
+// `count` k-steps on rows a[r][0 .. count): per step NV weight quads from w. Returns w past
+// the weights read.
+template <int MR, int NV>
+__attribute__((always_inline)) inline const float* k_steps(float32x4_t (&acc)[MR][NV],
+                                                           const float* const (&a)[MR], const float* w, int count) {
+  constexpr int NR = NV * 4;
   int ki = 0;
 #if defined(__aarch64__)
   // Four k-steps per A load: one 128-bit load per row feeds 4 x NV FMAs by lane (fmla
   // v.4s, v.s[l]), where a broadcast load per row and k-step (ld1r) made the loop
   // load-bound on cores with one load port (Cortex-A53/A72): 6 + 8 loads per 48 FMAs
   // instead of 32 (6x8). The same FMAs in the same order: results are unchanged.
-  for (; ki + 4 <= k; ki += 4) {
+  for (; ki + 4 <= count; ki += 4) {
     float32x4_t x[MR];
     _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) x[r] = vld1q_f32(a[r] + ki);
     _Pragma("GCC unroll 4") for (int l = 0; l < 4; ++l) {
@@ -83,7 +85,8 @@ void gemm_neon(const GemmTile& t) {
     }
   }
 #endif
-  _Pragma("GCC unroll 4") for (; ki < k; ++ki) {
+  // A local bound and an unrolled loop: fewer loop-control instructions per FMA.
+  _Pragma("GCC unroll 4") for (; ki < count; ++ki) {
     float32x4_t b[NV];
     _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) b[v] = vld1q_f32(w + 4 * v);
     w += NR;
@@ -92,35 +95,31 @@ void gemm_neon(const GemmTile& t) {
       _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[r][v] = vfmaq_f32(acc[r][v], x, b[v]);
     }
   }
+  return w;
+}
+
+template <int MR, int NV>
+void gemm_neon(const GemmTile& t) {
+  float32x4_t acc[MR][NV];
+  start_tile<MR, NV>(acc, t.panel);
+  const float* a[MR];
+  for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
+  k_steps<MR, NV>(acc, a, t.panel + NV * 4, t.k);
   store_tile<MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.act);
 }
 
 // MR x NV*4 of an indirect GEMM (gemm.h): per tap, the MR row pointers are reloaded and the
-// cin k-steps run as in gemm_neon's plain loop (the same operations per output, in the same
-// order, as the im2col path).
+// cin k-steps run as in gemm_neon (the same operations per output, in the same order, as the
+// im2col path). The zero row holds at least cin floats rounded up to 16, for the 4-wide loads.
 template <int MR, int NV>
 void igemm_neon(const GemmIndirectTile& t) {
-  constexpr int NR = NV * 4;
   float32x4_t acc[MR][NV];
-  const float* w = t.panel;
-  _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
-    const float32x4_t b = vld1q_f32(w + 4 * v);
-    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][v] = b;
-  }
-  w += NR;
-  const int cin = t.cin;
+  start_tile<MR, NV>(acc, t.panel);
+  const float* w = t.panel + NV * 4;
   for (int tap = 0; tap < t.taps; ++tap) {
     const float* a[MR];
     _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a[tap * MR + r];
-    _Pragma("GCC unroll 4") for (int ci = 0; ci < cin; ++ci) {
-      float32x4_t b[NV];
-      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) b[v] = vld1q_f32(w + 4 * v);
-      w += NR;
-      _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
-        const float32x4_t x = vdupq_n_f32(a[r][ci]);
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[r][v] = vfmaq_f32(acc[r][v], x, b[v]);
-      }
-    }
+    w = k_steps<MR, NV>(acc, a, w, t.cin);
   }
   store_tile<MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.act);
 }
