@@ -33,8 +33,9 @@ Conv2dGemm::Conv2dGemm(const Conv2dShape& s, const GemmKernel& kern, const float
 size_t Conv2dGemm::scratch_floats() const {
   if (direct) return 0;
   if (!indirect) return size_t(tile) * k;
-  // A zero row, then the tile's pointers (two floats each), 64-byte aligned.
-  return zero_row_floats() + size_t(tile) * shape.window.kernel_h * shape.window.kernel_w * 2;
+  // A zero row (64-byte aligned), then the tile's pointers, one per row and tap.
+  constexpr size_t kFloatsPerPointer = (sizeof(const float*) + sizeof(float) - 1) / sizeof(float);
+  return zero_row_floats() + size_t(tile) * shape.window.kernel_h * shape.window.kernel_w * kFloatsPerPointer;
 }
 
 size_t Conv2dGemm::zero_row_floats() const { return (size_t(shape.in_c) + 15) / 16 * 16; }
