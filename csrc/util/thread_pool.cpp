@@ -36,7 +36,10 @@ int ThreadPool::hardware_threads() {
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = hardware_threads();
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < threads; ++i) {
+    workers_.emplace_back([this, i] { worker_loop(i); });
+    placement_.add(workers_.back());
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -55,6 +58,7 @@ void ThreadPool::parallel_for(int n, const Body& fn) {
     fn(0, n, 0);
     return;
   }
+  placement_.keep_off_caller();
   if (sleeping_.load(std::memory_order_acquire) > 0) {
     // Wake the sleepers for the next steps, and do this one here, chunk by chunk.
     {

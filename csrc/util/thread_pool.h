@@ -8,7 +8,8 @@
 // for: while one is, the caller runs the whole job itself (the same chunks, so the same
 // bits) and wakes the workers for the steps after. Waking one takes milliseconds on a VM,
 // whose idle vCPU must be rescheduled, and a first step that waited for it made the first
-// inference after an idle gap (50 ms) 3-4x slower than the next at 2 threads.
+// inference after an idle gap (50 ms) 3-4x slower than the next at 2 threads. Workers are
+// also kept off the caller's CPU (worker_placement.h), so a woken one is not queued behind it.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -16,6 +17,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "util/worker_placement.h"
 
 namespace attocore {
 
@@ -40,6 +43,7 @@ class ThreadPool {
   void worker_loop(int index);
 
   std::vector<std::thread> workers_;
+  WorkerPlacement placement_;
   std::mutex mutex_;
   std::condition_variable wake_cv_;
   const Body* job_ = nullptr;
