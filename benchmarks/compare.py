@@ -26,6 +26,8 @@ import numpy as np
 
 
 OTHER_NETS = {"mobilenet-v2": "MobileNetV2", "small-resnet": "SmallResNet"}
+# Idle time before the next engine's runs, by the engine that ran last (see time_engines).
+SETTLE_SECONDS = {"onnxruntime": 0.25, "tvm-untuned": 1.0, "tvm-tuned": 1.0}
 
 
 def build_engines(name: str, threads: int, workdir: str, want: set):
@@ -104,17 +106,19 @@ def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: i
             print(f"  warning: {n} disagrees with attocore (max abs diff {err:.2e})", file=sys.stderr)
     times = {n: [] for n in names}
     per_round = max(1, -(-runs // rounds))  # rounded up: at least the runs asked for
+    prev = names[-1]  # the warm-up above ran every engine, the last one last
     for r in range(rounds):
         for n in names:
             times[n].append([])
         order = names[r % len(names):] + names[:r % len(names)]
-        prev = None
         for n in order:
             f = engines[n]
-            # Let the previous engine's spinning worker threads go idle first (ONNX Runtime
-            # and attocore spin briefly after a run; TVM's pool for hundreds of ms: measured
-            # here, attocore ran 4x slower for 0.3 s after TVM), so no engine pays for another's.
-            time.sleep(1.0 if prev and prev.startswith("tvm") else 0.05)
+            # Let the previous engine's spinning worker threads go idle first, so no engine
+            # pays for another's: measured here after a 2-thread run, ONNX Runtime's worker
+            # spins 40-60 ms (in a 50 ms gap it was still taking a CPU from attocore's worker,
+            # which then stalled steps by milliseconds), PyTorch's under 10 ms, attocore's
+            # 0.2-5 ms, TVM's pool hundreds of ms (attocore ran 4x slower for 0.3 s after it).
+            time.sleep(SETTLE_SECONDS.get(prev, 0.05))
             prev = n
             f(x)
             for _ in range(per_round):
