@@ -1,7 +1,8 @@
-// The thread pool: every index of a parallel_for is visited once, by chunks whose bounds do
-// not depend on which thread runs them; and (Linux) its workers are kept off the CPU of the
-// thread that calls it.
+// The thread pool: every index of a parallel_for is visited once, in at most kPieces calls
+// per chunk, never two at once with one worker index, back to back and while workers wake
+// from sleep; and (Linux) its workers are kept off the CPU of the thread that calls it.
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -17,26 +18,42 @@
 
 using namespace attocore;
 
+// One parallel_for: every index visited once, by at most threads() x kPieces calls, never
+// two at once with the same worker index (it selects per-thread scratch).
+static void check_once(ThreadPool& pool, int n, const char* when) {
+  std::vector<std::atomic<int>> seen(n);
+  std::vector<std::atomic<int>> busy(pool.threads());
+  std::atomic<int> bad_worker{0}, overlapping{0}, calls{0};
+  pool.parallel_for(n, [&](int begin, int end, int worker) {
+    if (worker < 0 || worker >= pool.threads() || begin >= end) {
+      bad_worker = 1;
+      return;
+    }
+    if (busy[worker].exchange(1)) overlapping = 1;
+    ++calls;
+    for (int i = begin; i < end; ++i) seen[i].fetch_add(1);
+    busy[worker] = 0;
+  });
+  int wrong = 0;
+  for (auto& s : seen) wrong += s.load() != 1;
+  CHECK_MSG(wrong == 0 && !bad_worker, "threads=%d n=%d %s: %d indices not visited exactly once", pool.threads(), n,
+            when, wrong);
+  CHECK_MSG(!overlapping, "threads=%d n=%d %s: two calls at once with one worker index", pool.threads(), n, when);
+  CHECK_MSG(calls <= pool.threads() * ThreadPool::kPieces, "threads=%d n=%d %s: %d calls", pool.threads(), n, when,
+            calls.load());
+}
+
 static void check_coverage(int threads) {
   ThreadPool pool(threads);
-  for (int n : {1, 2, 3, 7, 100, 1001}) {
-    for (int rep = 0; rep < 20; ++rep) {
-      std::vector<std::atomic<int>> seen(n);
-      std::atomic<int> bad_worker{0};
-      pool.parallel_for(n, [&](int begin, int end, int worker) {
-        if (worker < 0 || worker >= pool.threads()) bad_worker = 1;
-        for (int i = begin; i < end; ++i) seen[i].fetch_add(1);
-      });
-      int wrong = 0;
-      for (auto& s : seen) wrong += s.load() != 1;
-      CHECK_MSG(wrong == 0 && !bad_worker, "threads=%d n=%d: %d indices not visited exactly once", threads, n, wrong);
+  for (int n : {1, 2, 3, 7, 8, 100, 1001})
+    for (int rep = 0; rep < 20; ++rep) check_once(pool, n, "back to back");
+  // After idle gaps long enough for the workers to sleep: the caller takes over the pieces
+  // of workers still waking up, and they join in mid-job.
+  for (int gap_ms : {1, 5, 20})
+    for (int n : {2, 8, 100}) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
+      for (int rep = 0; rep < 5; ++rep) check_once(pool, n, "after an idle gap");
     }
-  }
-  // Idle long enough for the workers to sleep: the next calls still cover everything.
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::atomic<int> sum{0};
-  pool.parallel_for(64, [&](int b, int e, int) { sum += e - b; });
-  CHECK_MSG(sum == 64, "threads=%d after an idle gap: covered %d of 64", threads, sum.load());
 }
 
 #ifdef PLACEMENT_TESTED
