@@ -4,6 +4,7 @@ attocore TVM backend and apache-tvm are installed), in one process, on the same 
     python benchmarks/compare.py                      # A-D, 1 and 2 threads, 60 runs each
     python benchmarks/compare.py --nets attonet-d --threads 1 --runs 100
     python benchmarks/compare.py --nets mobilenet-v2      # via ONNX import (tests/models.py)
+    python benchmarks/compare.py --nets attonet-d --threads 2 --gap-ms 33   # frame by frame
 
 Rounds are interleaved (engine order rotates every round) so drift and noise on a shared
 machine hit every engine alike; compare the ratios of one run, never absolute times across
@@ -95,7 +96,7 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
     return engines, model
 
 
-def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: int) -> dict:
+def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: int, gap: float = 0.0) -> dict:
     names = list(engines)
     ref = engines["attocore"](x)
     for n in names:
@@ -122,6 +123,8 @@ def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: i
             prev = n
             f(x)
             for _ in range(per_round):
+                if gap:  # frame-by-frame use: idle time before each run
+                    time.sleep(gap)
                 t0 = time.perf_counter()
                 f(x)
                 times[n][-1].append(time.perf_counter() - t0)
@@ -135,6 +138,9 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=60, help="timed runs per engine (>= 50 recommended)")
     p.add_argument("--rounds", type=int, default=20, help="interleaved rounds the runs are split into")
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--gap-ms", type=float, default=0.0,
+                   help="idle milliseconds before every timed run (a camera's frame interval: 33); "
+                        "default 0, back to back")
     p.add_argument("--engines", nargs="+", default=["pytorch", "onnxruntime", "tvm"],
                    help="peers besides attocore")
     args = p.parse_args(argv)
@@ -150,7 +156,7 @@ def main(argv=None) -> int:
                 engines, model = build_engines(name, threads, workdir, set(args.engines))
                 macs = model._native.macs
                 x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-                times = time_engines(engines, x, args.runs, args.warmup, args.rounds)
+                times = time_engines(engines, x, args.runs, args.warmup, args.rounds, args.gap_ms / 1e3)
                 base = float(np.median(np.concatenate(times["attocore"])))
                 base_rounds = [np.median(r) for r in times["attocore"]]
                 for eng, per_round in times.items():
