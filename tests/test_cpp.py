@@ -1,8 +1,10 @@
 """The C++ core alone (no Python) with CMake: its ctest suite natively, and again built
-with AddressSanitizer + UndefinedBehaviorSanitizer."""
+with AddressSanitizer + UndefinedBehaviorSanitizer; the thread pool's test with
+ThreadSanitizer."""
 import os
+import subprocess
 
-from cmake_build import build, ctest
+from cmake_build import ROOT, build, ctest
 
 
 def test_ctest_passes(cpp_build):
@@ -24,8 +26,6 @@ def test_ctest_clean_under_asan_and_ubsan(tmp_path):
 def test_thread_pool_clean_under_tsan(tmp_path):
     """The pool's lock-free piece claims under ThreadSanitizer (its own test only: a TSan
     build of the whole tree would take minutes)."""
-    import subprocess
-    from cmake_build import ROOT
     exe = tmp_path / "test_thread_pool_tsan"
     src = [os.path.join(ROOT, p) for p in ("tests/cpp/test_thread_pool.cpp", "csrc/util/thread_pool.cpp",
                                            "csrc/util/worker_placement.cpp")]

@@ -2,7 +2,7 @@
 // static, contiguous chunks, one per thread, and every output element is computed by the
 // same code wherever the cuts fall: results are bit-identical across thread counts.
 //
-// Workers spin briefly on an atomic job counter before sleeping on a condition variable:
+// Workers spin briefly on an atomic job generation before sleeping on a condition variable:
 // a network runs ~50 parallel steps per inference, and a futex wake-up per step (tens of
 // microseconds on a VM) would eat the gain of a second core. A worker's chunk is claimed in
 // pieces: a running worker takes all of it at once (one call, as if unsplit), but while it
