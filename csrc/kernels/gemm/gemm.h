@@ -118,7 +118,8 @@ struct PackedGemmB {
   const GemmKernel* tail = nullptr;  // kernel of the last, narrow panel (or none)
   std::vector<float> data;
   int panels() const { return wide_panels + (tail ? 1 : 0); }
-  bool large() const { return data.size() * sizeof(float) > kLargeBBytes; }
+  size_t bytes() const { return data.size() * sizeof(float); }
+  bool large() const { return bytes() > kLargeBBytes; }
   size_t panel_floats() const { return packed_panel_floats(k, nr, packing); }
   // Panel p's data; the narrow panel follows the wide ones, so the same formula holds.
   const float* panel(int p) const { return data.data() + size_t(p) * panel_floats(); }
@@ -160,7 +161,7 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   const size_t tail = narrow ? PackedGemmB::packed_panel_floats(k, kernel.tail->nr, kernel.tail->packing) : 0;
   b.data.assign(size_t(b.wide_panels) * wide + tail, 0.f);
   // A row kernel sweeps all of B for every MR rows: only while B stays in L2.
-  b.rows_fn = kernel.rows_for && b.data.size() * sizeof(float) <= kRowKernelMaxBBytes ? kernel.rows_for(k) : nullptr;
+  b.rows_fn = kernel.rows_for && b.bytes() <= kRowKernelMaxBBytes ? kernel.rows_for(k) : nullptr;
   for (int p = 0; p < b.wide_panels; ++p)
     pack_gemm_panel(b.data.data() + size_t(p) * wide, k, nr, b.packing, p * nr, n - p * nr, bias, w_kn);
   if (narrow)

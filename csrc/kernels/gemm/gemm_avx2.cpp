@@ -154,7 +154,8 @@ void gemm_pairs_avx2(const GemmTile& t) {
 // decompressions of the small nets (c3 = 5-8, where it was worth 5-13%); K == 0: k read at
 // run time, unrolled by 8. Against a call per 6x16 tile, measured on 49 and 120 rows:
 // +30-50% at k = 16-32, +2-20% at k = 40-128 (the larger modules' decompressions and
-// mixes), so the bound is 128 (pack_gemm_b still drops the row kernel when B outgrows L2).
+// mixes), so the bound is 128 (pack_gemm_b still drops the row kernel when packed B is
+// over kRowKernelMaxBBytes).
 // Each unrolled copy costs ~7 s in the sanitizer builds (64 of them took minutes), so
 // there are only these few.
 constexpr int kMaxRowsK = 128;
