@@ -8,6 +8,7 @@
 #include "exec/tvm_layer.h"
 #include "kernels/layout/layout.h"
 #include "util/error.h"
+#include "util/finite.h"
 
 namespace attocore {
 
@@ -169,6 +170,10 @@ size_t Session::arena_bytes(int batch) {
 void Session::run(const float* input, int batch, float* output, std::vector<StepTiming>* timings) {
   if (batch < 1 || batch > kMaxBatch) fail(ErrorCode::kInput, "batch must be in [1, " + std::to_string(kMaxBatch) + "]");
   if (input == nullptr || output == nullptr) fail(ErrorCode::kInput, "null input or output buffer");
+  const Graph& g = model_->graph();
+  // Here rather than in each front end: the C API and the runner get the same check.
+  if (!all_finite(input, size_t(g.tensors[g.input].elements) * batch))
+    fail(ErrorCode::kInput, "input contains NaN or infinity");
   const MemoryPlan& plan = plan_for(batch);
   if (plan.arena_bytes > arena_capacity_) {
     // 64 bytes of slack past the last tensor: vector kernels may over-read (kDwconvInputSlack).
@@ -178,7 +183,6 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
     arena_capacity_ = size_t(plan.arena_bytes);
   }
   char* base = reinterpret_cast<char*>(arena_.get());
-  const Graph& g = model_->graph();
   auto buffer = [&](int tensor) {
     if (tensor == g.input && model_->input_nchw()) return const_cast<float*>(input);  // read only
     return reinterpret_cast<float*>(base + plan.offsets[tensor]);

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "attocore/attocore.h"
@@ -93,6 +94,21 @@ int main(void) {
   CHECK(attocore_session_run(session, input, 2, small, 3) == ATTOCORE_ERROR_INPUT);
   CHECK(strstr(attocore_last_error(), "output buffer") != NULL);
   CHECK(attocore_session_run(session, input, 0, expected, OUT_N) == ATTOCORE_ERROR_INPUT);
+  {  /* one NaN or infinity anywhere in the batch, the last element included, is refused */
+    const size_t n = sizeof(input) / sizeof(input[0]);
+    const size_t where[] = {0, n / 2, n - 1};
+    const float bad_values[] = {NAN, INFINITY, -INFINITY};
+    float out[OUT_N];
+    for (int w = 0; w < 3; ++w)
+      for (int v = 0; v < 3; ++v) {
+        const float keep = input[where[w]];
+        input[where[w]] = bad_values[v];
+        CHECK(attocore_session_run(session, input, 2, out, OUT_N) == ATTOCORE_ERROR_INPUT);
+        CHECK(strstr(attocore_last_error(), "NaN or infinity") != NULL);
+        input[where[w]] = keep;
+      }
+    CHECK(attocore_session_run(session, input, 2, out, OUT_N) == ATTOCORE_OK && memcmp(out, expected, sizeof(out)) == 0);
+  }
   CHECK(attocore_session_run(NULL, input, 1, expected, OUT_N) == ATTOCORE_ERROR_ARGUMENT);
   attocore_model* bad = NULL;
   CHECK(attocore_model_load_file("/nonexistent.atto", &bad) == ATTOCORE_ERROR_IO && bad == NULL);

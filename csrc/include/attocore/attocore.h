@@ -29,7 +29,7 @@ typedef enum attocore_status {
   ATTOCORE_ERROR_FORMAT = 2,      /* malformed weight file */
   ATTOCORE_ERROR_GRAPH = 3,       /* inconsistent graph */
   ATTOCORE_ERROR_UNSUPPORTED = 4, /* an operator this runtime cannot execute */
-  ATTOCORE_ERROR_INPUT = 5,       /* bad input to run: batch, buffers, sizes */
+  ATTOCORE_ERROR_INPUT = 5,       /* bad input to run: batch, buffers, sizes, NaN or infinity */
   ATTOCORE_ERROR_RESOURCE = 6,    /* a declared size exceeds a limit, or out of memory */
   ATTOCORE_ERROR_INTERNAL = 7,
   ATTOCORE_ERROR_ARGUMENT = 8     /* a null pointer or invalid argument */
@@ -75,8 +75,9 @@ ATTOCORE_API attocore_status attocore_session_create(const attocore_model* model
                                                      attocore_session** session);
 ATTOCORE_API void attocore_session_free(attocore_session* session);
 
-/* input: batch x C x H x W float32 (NCHW); output: room for `output_capacity` floats,
- * at least batch x (output elements per sample). */
+/* input: batch x C x H x W float32 (NCHW), finite (a NaN or infinity anywhere is refused
+ * with ATTOCORE_ERROR_INPUT); output: room for `output_capacity` floats, at least
+ * batch x (output elements per sample). */
 ATTOCORE_API attocore_status attocore_session_run(attocore_session* session, const float* input, int batch,
                                                   float* output, size_t output_capacity);
 /* Peak activation memory of the session's plan for `batch`. */
