@@ -47,6 +47,20 @@ static void check(const GemmKernel& kernel, const char* isa, int m, int k, int n
   CHECK_MSG(split == c, "%s %s m=%d k=%d n=%d: split by panels differs", isa, kernel.name, m, k, n);
 }
 
+// Which kernels computed which rows (6-row and 5-row tiles mixed, row kernels, one kernel
+// alone) never changes the bits: threads that split the rows differently must agree.
+static void check_same_bits(const GemmKernel& x, const GemmKernel& y, const char* isa, int m, int k, int n,
+                            unsigned seed) {
+  std::vector<float> a(size_t(m) * k), w(size_t(k) * n), bias(n), res(size_t(m) * n), cx(res.size()), cy(res.size());
+  test::fill(a, seed), test::fill(w, seed + 1), test::fill(bias, seed + 2), test::fill(res, seed + 3);
+  auto weight = [&](int ki, int ni) { return w[size_t(ki) * n + ni]; };
+  PackedGemmB bx = pack_gemm_b(k, n, x, bias.data(), weight), by = pack_gemm_b(k, n, y, bias.data(), weight);
+  gemm(x, m, a.data(), k, bx, cx.data(), n, res.data(), n, Activation::kRelu);
+  gemm(y, m, a.data(), k, by, cy.data(), n, res.data(), n, Activation::kRelu);
+  ++cases;
+  CHECK_MSG(cx == cy, "%s m=%d k=%d n=%d: %s and %s give different bits", isa, m, k, n, x.name, y.name);
+}
+
 int main() {
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
@@ -65,7 +79,8 @@ int main() {
     if (table.gemm_wide.fewer_rows) kernels.push_back(table.gemm_wide.fewer_rows);
     for (const GemmKernel* kernel : kernels) {
       unsigned seed = 1;
-      for (int m : {1, 2, 5, 6, 7, 8, 13, 25, 49, 50})
+      // Rows that split into full and fewer-rows tiles (25, 49, 50, 94), that cannot (7, 8, 13).
+      for (int m : {1, 2, 5, 6, 7, 8, 13, 25, 49, 50, 94})
         for (int k : {1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 17, 33})
           for (int n : {1, 3, 5, 7, 8, 9, 16, 17, 24, 33, 264})
             check(*kernel, isa_name(isa), m, k, n, (m + k + n) % 2 == 0, Activation((m + n) % 3), seed++);
@@ -82,6 +97,12 @@ int main() {
         check(*kernel, isa_name(isa), 7, z.c3 + z.cin, z.cout, true, Activation::kRelu, seed++);
       }
     }
+    GemmKernel full_tiles = tiles_only;  // the wide kernel's own tiles only, its narrow tail kept
+    full_tiles.fewer_rows = nullptr;
+    for (int m : {25, 49, 50, 94, 196})
+      for (int k : {8, 16, 72, 300})
+        for (const GemmKernel* kernel : {&table.gemm_wide, static_cast<const GemmKernel*>(&tiles_only)})
+          check_same_bits(*kernel, full_tiles, isa_name(isa), m, k, 808, 7);
     std::printf("%s: gemm kernels checked\n", isa_name(isa));
   }
   std::printf("%d cases\n", cases);

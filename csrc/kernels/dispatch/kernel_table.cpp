@@ -42,7 +42,7 @@ const KernelTable kReferenceTable{
 };
 
 #ifdef ATTOCORE_HAVE_AVX2
-const GemmKernel kAvx2Gemm5x16{gemm_5x16_avx2, 5, 16, "gemm_5x16_avx2", GemmPacking::kPlain, nullptr, nullptr,
+const GemmKernel kAvx2Gemm5x16{gemm_5x16_avx2, 5, 16, "gemm_5x16_avx2", GemmPacking::kPlain, gemm_rows_5x16_avx2, nullptr,
                                nullptr, gemm_row_16_avx2};
 const KernelTable kAvx2Table{
     Isa::kAvx2,

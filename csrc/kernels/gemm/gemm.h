@@ -68,8 +68,10 @@ struct GemmKernel {
   // Optional narrower kernel for the last panel when at most tail->nr columns are left
   // (n = 40 with NR = 16: 16 + 16 + 8 instead of 48 lanes of which 8 idle).
   const GemmKernel* tail = nullptr;
-  // Optional kernel with the same packing and fewer rows per tile, taken for a row block it
-  // pads less (49 rows: 10 tiles of 5, not 9 of 6 with one of a single row).
+  // Optional kernel with the same packing and fewer rows per tile (one fewer: the driver
+  // then cuts 49 rows into 4 tiles of 6 and 5 of 5, none padded, where tiles of 6 padded the
+  // ninth to one row), or taken for a whole row block it pads less. Its rows_for, if any,
+  // serves the same split on the row-kernel path.
   const GemmKernel* fewer_rows = nullptr;
   // Optional kernel for a product of one row (a fully connected layer at batch 1, a 1x1
   // convolution of a 1x1 image): one call computes the row across every column of the
@@ -114,6 +116,7 @@ struct PackedGemmB {
   int k = 0, n = 0, nr = 0;
   GemmPacking packing = GemmPacking::kPlain;
   GemmUkernel rows_fn = nullptr;  // the kernel's row kernel for this k, if it has one
+  GemmUkernel fewer_rows_fn = nullptr;  // its fewer-rows kernel's row kernel (with rows_fn only)
   int wide_panels = 0;
   const GemmKernel* tail = nullptr;  // kernel of the last, narrow panel (or none)
   std::vector<float> data;
@@ -162,6 +165,9 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   b.data.assign(size_t(b.wide_panels) * wide + tail, 0.f);
   // A row kernel sweeps all of B for every MR rows: only while B stays in L2.
   b.rows_fn = kernel.rows_for && b.bytes() <= kRowKernelMaxBBytes ? kernel.rows_for(k) : nullptr;
+  const GemmKernel* fewer = kernel.fewer_rows;
+  if (b.rows_fn && fewer && fewer->rows_for && fewer->packing == kernel.packing && fewer->nr == nr)
+    b.fewer_rows_fn = fewer->rows_for(k);
   for (int p = 0; p < b.wide_panels; ++p)
     pack_gemm_panel(b.data.data() + size_t(p) * wide, k, nr, b.packing, p * nr, n - p * nr, bias, w_kn);
   if (narrow)

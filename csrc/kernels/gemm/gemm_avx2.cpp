@@ -148,7 +148,7 @@ void gemm_pairs_avx2(const GemmTile& t) {
   }
 }
 
-// 6 rows x every column on plain NR = 16 panels, k in [1, kMaxRowsK]: the residual choice
+// MR (6 or 5) rows x every column on plain NR = 16 panels, k in [1, kMaxRowsK]: the residual choice
 // is made once per call and the activation is a max (and a min for ReLU6 only) with no
 // branch per vector. K > 0: k fixed at compile time and the k loop fully unrolled, for the
 // decompressions of the small nets (c3 = 5-8, where it was worth 5-13%); K == 0: k read at
@@ -160,9 +160,8 @@ void gemm_pairs_avx2(const GemmTile& t) {
 // there are only these few.
 constexpr int kMaxRowsK = 128;
 
-template <int K, bool RESIDUAL, bool CLAMP_HIGH>
+template <int MR, int K, bool RESIDUAL, bool CLAMP_HIGH>
 void gemm_rows_avx2(const GemmTile& t) {
-  constexpr int MR = 6;
   const int k_count = K > 0 ? K : t.k;
   // Fields in locals: the stores below would otherwise make GCC reload them from t.
   const int rows = t.rows, cols = t.cols;
@@ -179,7 +178,7 @@ void gemm_rows_avx2(const GemmTile& t) {
     // The row pointers are loop-invariant, so GCC would precompute all MR x K broadcast
     // addresses outside the loop and keep them on the stack (one extra load per
     // broadcast); marking the pointers as changed here keeps them as base + offset.
-    __asm__("" : "+r"(a[0]), "+r"(a[1]), "+r"(a[2]), "+r"(a[3]), "+r"(a[4]), "+r"(a[5]));
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) __asm__("" : "+r"(a[r]));
     __m256 acc[MR][2];
     const __m256 bias0 = _mm256_loadu_ps(panel), bias1 = _mm256_loadu_ps(panel + 8);
     _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][0] = bias0, acc[r][1] = bias1;
@@ -226,13 +225,13 @@ void gemm_rows_avx2(const GemmTile& t) {
   }
 }
 
-template <int K>
+template <int MR, int K>
 void gemm_rows_avx2_k(const GemmTile& t) {
   const bool relu6 = t.act == Activation::kRelu6;
   if (t.residual) {
-    relu6 ? gemm_rows_avx2<K, true, true>(t) : gemm_rows_avx2<K, true, false>(t);
+    relu6 ? gemm_rows_avx2<MR, K, true, true>(t) : gemm_rows_avx2<MR, K, true, false>(t);
   } else {
-    relu6 ? gemm_rows_avx2<K, false, true>(t) : gemm_rows_avx2<K, false, false>(t);
+    relu6 ? gemm_rows_avx2<MR, K, false, true>(t) : gemm_rows_avx2<MR, K, false, false>(t);
   }
 }
 
@@ -293,12 +292,19 @@ void gemm_row_16_avx2(const GemmTile& t) {
 
 GemmUkernel gemm_rows_6x16_avx2(int k) {
   switch (k) {
-    case 5: return gemm_rows_avx2_k<5>;
-    case 6: return gemm_rows_avx2_k<6>;
-    case 7: return gemm_rows_avx2_k<7>;
-    case 8: return gemm_rows_avx2_k<8>;
-    default: return k >= 1 && k <= kMaxRowsK ? gemm_rows_avx2_k<0> : nullptr;
+    case 5: return gemm_rows_avx2_k<6, 5>;
+    case 6: return gemm_rows_avx2_k<6, 6>;
+    case 7: return gemm_rows_avx2_k<6, 7>;
+    case 8: return gemm_rows_avx2_k<6, 8>;
+    default: return k >= 1 && k <= kMaxRowsK ? gemm_rows_avx2_k<6, 0> : nullptr;
   }
+}
+
+// The 5-row kernel's, k read at run time (see kMaxRowsK on the cost of unrolled copies). None
+// for k = 5-8, where the unrolled 6-row kernels alone measured faster (112 rows at k = 8: 4%)
+// than 6-row and 5-row tiles mixed so that none is padded.
+GemmUkernel gemm_rows_5x16_avx2(int k) {
+  return k >= 1 && k <= kMaxRowsK && (k < 5 || k > 8) ? gemm_rows_avx2_k<5, 0> : nullptr;
 }
 
 void gemm_6x8_pairs_avx2(const GemmTile& t) { gemm_pairs_avx2<6>(t); }

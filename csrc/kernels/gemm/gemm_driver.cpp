@@ -24,6 +24,19 @@ const GemmKernel& kernel_for_rows(const GemmKernel& kernel, int rows) {
   return padded_fewer * 103 < padded * 100 ? *f : kernel;
 }
 
+// How many of the ceil(rows / MR) tiles of a block take MR rows when the others take the
+// fewer-rows kernel's MR - 1 and no tile is padded (49 rows: 4 x 6 + 5 x 5, 9 tiles, where
+// tiles of 6 padded the ninth to a single row and tiles of 5 took 10). Each MR - 1 row tile
+// costs ~(MR - 1) / MR of a full one, so this never loses to either kernel alone. -1 when
+// there is no such split (no fewer-rows kernel one row shorter, or rows = 7 or 13: too few).
+int full_tiles_of_split(const GemmKernel& kernel, int rows) {
+  const GemmKernel* f = kernel.fewer_rows;
+  if (f == nullptr || f->mr != kernel.mr - 1) return -1;
+  const int tiles = (rows + kernel.mr - 1) / kernel.mr;
+  const int full = rows - f->mr * tiles;
+  return full >= 0 ? full : -1;
+}
+
 }  // namespace
 
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
@@ -59,10 +72,14 @@ void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_strid
     t.nr = b.nr;
     t.panel = b.panel(panel_begin);
     t.cols = (wide_end * b.nr < b.n ? wide_end * b.nr : b.n) - panel_begin * b.nr;
-    for (int r = 0; r < m; r += kernel.mr) {
-      t.rows = m - r < kernel.mr ? m - r : kernel.mr;
+    const int full = b.fewer_rows_fn != nullptr ? full_tiles_of_split(kernel, m) : -1;
+    for (int r = 0, i = 0; r < m; ++i) {
+      const bool fewer = full >= 0 && i >= full;
+      const int mr = fewer ? kernel.fewer_rows->mr : kernel.mr;
+      t.rows = m - r < mr ? m - r : mr;
       at_row(r, panel_begin);
-      b.rows_fn(t);
+      (fewer ? b.fewer_rows_fn : b.rows_fn)(t);
+      r += mr;
     }
     panel_begin = wide_end;  // the narrow panel, if in range, goes below
   }
@@ -70,12 +87,24 @@ void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_strid
   const int block = row_block(b, m, kernel.mr);
   for (int r0 = 0; r0 < m; r0 += block) {
     const int r1 = m - r0 < block ? m : r0 + block;
-    const GemmKernel& wide = kernel_for_rows(kernel, r1 - r0);
+    const int full = full_tiles_of_split(kernel, r1 - r0);
+    const GemmKernel& wide = full >= 0 ? kernel : kernel_for_rows(kernel, r1 - r0);
     for (int p = panel_begin; p < panel_end; ++p) {
-      const GemmKernel& k = p < b.wide_panels ? wide : *b.tail;
+      const bool narrow = p >= b.wide_panels;
+      const GemmKernel& k = narrow ? *b.tail : wide;
       t.nr = k.nr;
       t.panel = b.panel(p);
       t.cols = b.n - p * b.nr < k.nr ? b.n - p * b.nr : k.nr;
+      if (full >= 0 && !narrow) {  // full tiles of k.mr rows, then the fewer-rows kernel's
+        for (int r = r0, i = 0; r < r1; ++i) {
+          const GemmKernel& kt = i < full ? k : *k.fewer_rows;
+          t.rows = kt.mr;
+          at_row(r, p);
+          kt.fn(t);
+          r += kt.mr;
+        }
+        continue;
+      }
       for (int r = r0; r < r1; r += k.mr) {
         t.rows = r1 - r < k.mr ? r1 - r : k.mr;
         at_row(r, p);
