@@ -166,8 +166,7 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   // A row kernel sweeps all of B for every MR rows: only while B stays in L2.
   b.rows_fn = kernel.rows_for && b.bytes() <= kRowKernelMaxBBytes ? kernel.rows_for(k) : nullptr;
   const GemmKernel* fewer = kernel.fewer_rows;
-  if (b.rows_fn && fewer && fewer->rows_for && fewer->packing == kernel.packing && fewer->nr == nr)
-    b.fewer_rows_fn = fewer->rows_for(k);
+  if (b.rows_fn && fewer && fewer->rows_for) b.fewer_rows_fn = fewer->rows_for(k);  // same packing: see fewer_rows
   for (int p = 0; p < b.wide_panels; ++p)
     pack_gemm_panel(b.data.data() + size_t(p) * wide, k, nr, b.packing, p * nr, n - p * nr, bias, w_kn);
   if (narrow)

@@ -96,20 +96,13 @@ void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_strid
       t.nr = k.nr;
       t.panel = b.panel(p);
       t.cols = b.n - p * b.nr < k.nr ? b.n - p * b.nr : k.nr;
-      if (full >= 0 && !narrow) {  // full tiles of k.mr rows, then the fewer-rows kernel's
-        for (int r = r0, i = 0; r < r1; ++i) {
-          const GemmKernel& kt = i < full ? k : *k.fewer_rows;
-          t.rows = kt.mr;
-          at_row(r, p);
-          kt.fn(t);
-          r += kt.mr;
-        }
-        continue;
-      }
-      for (int r = r0; r < r1; r += k.mr) {
-        t.rows = r1 - r < k.mr ? r1 - r : k.mr;
+      // With a cut, `full` tiles of k.mr rows and then the fewer-rows kernel's, none padded.
+      for (int r = r0, i = 0; r < r1; ++i) {
+        const GemmKernel& kt = full >= 0 && !narrow && i >= full ? *k.fewer_rows : k;
+        t.rows = r1 - r < kt.mr ? r1 - r : kt.mr;
         at_row(r, p);
-        k.fn(t);
+        kt.fn(t);
+        r += kt.mr;
       }
     }
   }
