@@ -62,7 +62,14 @@ const char* attocore_status_name(attocore_status status) {
 
 const char* attocore_last_error(void) { return last_error.c_str(); }
 
-const char* attocore_isa(void) { return attocore::isa_name(attocore::best_isa()); }
+const char* attocore_isa(void) {
+  try {
+    return attocore::isa_name(attocore::best_isa());
+  } catch (const std::exception& e) {  // ATTOCORE_ISA names an unavailable set: loads fail with the reason
+    last_error = e.what();
+    return "unavailable";
+  }
+}
 
 attocore_status attocore_model_load_file(const char* path, attocore_model** model) {
   if (path == nullptr || model == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null path or model pointer");

@@ -47,7 +47,8 @@ ATTOCORE_API const char* attocore_version(void);
 ATTOCORE_API const char* attocore_status_name(attocore_status status);
 /* Message of this thread's last failed call ("" if none). Valid until the next call. */
 ATTOCORE_API const char* attocore_last_error(void);
-/* Kernel set this build and CPU use: "avx2", "neon" or "ref". */
+/* Kernel set this build and CPU use: "avx512", "avx2", "neon" or "ref" (ATTOCORE_ISA may
+   choose a lesser one; "unavailable" when it names a set this CPU lacks). */
 ATTOCORE_API const char* attocore_isa(void);
 
 ATTOCORE_API attocore_status attocore_model_load_file(const char* path, attocore_model** model);

@@ -7,6 +7,7 @@ namespace attocore {
 struct CpuFeatures {
   bool avx2 = false;
   bool fma = false;
+  bool avx512f = false;  // and the OS saves the zmm and mask registers
   bool neon = false;
 };
 

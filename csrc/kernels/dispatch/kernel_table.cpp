@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "kernels/dispatch/cpu_features.h"
 #include "kernels/pool/pool_ref.h"
@@ -11,6 +12,9 @@
 #include "kernels/gemm/gemm_avx2.h"
 #include "kernels/pool/maxpool_avx2.h"
 #include "kernels/stem/stem_avx2.h"
+#endif
+#ifdef ATTOCORE_HAVE_AVX512
+#include "kernels/gemm/gemm_avx512.h"
 #endif
 #ifdef ATTOCORE_HAVE_NEON
 #include "kernels/dwconv/dwconv_neon.h"
@@ -25,6 +29,7 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::kReference: return "ref";
     case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
     case Isa::kNeon: return "neon";
   }
   return "?";
@@ -52,6 +57,25 @@ const KernelTable kAvx2Table{
     {dwconv_avx2, 8, "dwconv_avx2"},
     {stem_avx2, "stem_avx2"},
     {maxpool2d_avx2, "maxpool2d_avx2"},
+};
+#endif
+
+#ifdef ATTOCORE_HAVE_AVX512
+// 6 rows x 32 columns (12 zmm accumulators); a last panel of at most 16 columns takes the
+// 16-wide kernel, of at most 8 the AVX2 k-pair kernel. The depthwise, stem and pool kernels
+// are AVX2's: they carry a few percent of an AttoNet; the 1x1 products carry ~90%.
+const GemmKernel kAvx512Gemm6x16{gemm_6x16_avx512, 6, 16, "gemm_6x16_avx512", GemmPacking::kPlain, nullptr,
+                                 &kAvx2Table.gemm_nr8};
+const GemmKernel kAvx512Gemm5x32{gemm_5x32_avx512, 5, 32, "gemm_5x32_avx512", GemmPacking::kPlain,
+                                 gemm_rows_5x32_avx512, nullptr, nullptr, gemm_row_32_avx512};
+const KernelTable kAvx512Table{
+    Isa::kAvx512,
+    kAvx2Table.gemm_nr8,
+    {gemm_6x32_avx512, 6, 32, "gemm_6x32_avx512", GemmPacking::kPlain, gemm_rows_6x32_avx512, &kAvx512Gemm6x16,
+     &kAvx512Gemm5x32, gemm_row_32_avx512, igemm_6x32_avx512},
+    kAvx2Table.dwconv,
+    kAvx2Table.stem,
+    kAvx2Table.maxpool,
 };
 #endif
 
@@ -86,6 +110,9 @@ std::vector<Isa> available_isas() {
 #ifdef ATTOCORE_HAVE_AVX2
   if (f.avx2 && f.fma) isas.push_back(Isa::kAvx2);
 #endif
+#ifdef ATTOCORE_HAVE_AVX512
+  if (f.avx2 && f.fma && f.avx512f) isas.push_back(Isa::kAvx512);
+#endif
 #ifdef ATTOCORE_HAVE_NEON
   if (f.neon) isas.push_back(Isa::kNeon);
 #endif
@@ -95,7 +122,16 @@ std::vector<Isa> available_isas() {
 
 Isa best_isa(bool force_reference) {
   if (force_reference || env_forces_reference()) return Isa::kReference;
-  return available_isas().back();
+  const std::vector<Isa> isas = available_isas();
+  const char* want = std::getenv("ATTOCORE_ISA");
+  if (want == nullptr || *want == '\0') return isas.back();
+  std::string names;
+  for (Isa isa : isas) {
+    if (std::strcmp(isa_name(isa), want) == 0) return isa;
+    names += names.empty() ? isa_name(isa) : std::string(", ") + isa_name(isa);
+  }
+  fail(ErrorCode::kUnsupported,
+       std::string("ATTOCORE_ISA=") + want + ": not available in this build on this CPU (available: " + names + ")");
 }
 
 const KernelTable& kernel_table(Isa isa) {
@@ -103,6 +139,9 @@ const KernelTable& kernel_table(Isa isa) {
     case Isa::kReference: return kReferenceTable;
 #ifdef ATTOCORE_HAVE_AVX2
     case Isa::kAvx2: return kAvx2Table;
+#endif
+#ifdef ATTOCORE_HAVE_AVX512
+    case Isa::kAvx512: return kAvx512Table;
 #endif
 #ifdef ATTOCORE_HAVE_NEON
     case Isa::kNeon: return kNeonTable;

@@ -1,6 +1,7 @@
 // The table of microkernels for one instruction set, and the choice among them at run
 // time: the best the CPU supports, unless ATTOCORE_FORCE_REFERENCE=1 (or the session
-// option) asks for the portable reference kernels.
+// option) asks for the portable reference kernels, or ATTOCORE_ISA names one of those
+// available (ref, avx2, avx512, neon: to compare or debug a path on a CPU that has better).
 #pragma once
 #include <vector>
 
@@ -11,7 +12,7 @@
 
 namespace attocore {
 
-enum class Isa { kReference, kAvx2, kNeon };
+enum class Isa { kReference, kAvx2, kAvx512, kNeon };
 
 const char* isa_name(Isa isa);
 
@@ -29,7 +30,8 @@ struct KernelTable {
 
 // Instruction sets compiled into this build and supported by this CPU (reference first).
 std::vector<Isa> available_isas();
-Isa best_isa(bool force_reference = false);  // also honours ATTOCORE_FORCE_REFERENCE
+// Also honours ATTOCORE_FORCE_REFERENCE and ATTOCORE_ISA (an unavailable name fails).
+Isa best_isa(bool force_reference = false);
 const KernelTable& kernel_table(Isa isa);
 
 }  // namespace attocore

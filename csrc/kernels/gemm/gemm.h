@@ -66,7 +66,9 @@ struct GemmKernel {
   // epilogue than on its k FMAs. Returns null when k has none. Same packing and MR as fn.
   GemmUkernel (*rows_for)(int k) = nullptr;
   // Optional narrower kernel for the last panel when at most tail->nr columns are left
-  // (n = 40 with NR = 16: 16 + 16 + 8 instead of 48 lanes of which 8 idle).
+  // (n = 40 with NR = 16: 16 + 16 + 8 instead of 48 lanes of which 8 idle). Tails chain:
+  // the narrowest one that fits is taken (NR = 32: 16 columns left take a 16-wide kernel,
+  // 8 or fewer its own 8-wide tail).
   const GemmKernel* tail = nullptr;
   // Optional kernel with the same packing and fewer rows per tile (one fewer: the driver
   // then cuts 49 rows into 4 tiles of 6 and 5 of 5, none padded, where tiles of 6 padded the
@@ -111,7 +113,7 @@ inline int equal_split_step(int rows, int nominal, int granule) {
 
 // Packed B: wide_panels panels of NR columns (the last may be partial), each NR biases
 // then the weights in the kernel's packing; then, when the kernel has a tail kernel and at
-// most tail->nr columns are left, one narrower panel packed for the tail kernel.
+// most tail->nr columns are left, one narrower panel packed for the narrowest such tail.
 struct PackedGemmB {
   int k = 0, n = 0, nr = 0;
   GemmPacking packing = GemmPacking::kPlain;
@@ -157,11 +159,13 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   const int nr = kernel.nr;
   b.k = k, b.n = n, b.nr = nr, b.packing = kernel.packing;
   const int left = n % nr;
-  const bool narrow = kernel.tail != nullptr && left > 0 && left <= kernel.tail->nr;
+  const GemmKernel* tail_kernel = nullptr;
+  for (const GemmKernel* t = left > 0 ? kernel.tail : nullptr; t != nullptr && left <= t->nr; t = t->tail) tail_kernel = t;
+  const bool narrow = tail_kernel != nullptr;
   b.wide_panels = narrow ? n / nr : (n + nr - 1) / nr;
-  b.tail = narrow ? kernel.tail : nullptr;
+  b.tail = tail_kernel;
   const size_t wide = b.panel_floats();
-  const size_t tail = narrow ? PackedGemmB::packed_panel_floats(k, kernel.tail->nr, kernel.tail->packing) : 0;
+  const size_t tail = narrow ? PackedGemmB::packed_panel_floats(k, tail_kernel->nr, tail_kernel->packing) : 0;
   b.data.assign(size_t(b.wide_panels) * wide + tail, 0.f);
   // A row kernel sweeps all of B for every MR rows: only while B stays in L2.
   b.rows_fn = kernel.rows_for && b.bytes() <= kRowKernelMaxBBytes ? kernel.rows_for(k) : nullptr;
@@ -170,7 +174,7 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
   for (int p = 0; p < b.wide_panels; ++p)
     pack_gemm_panel(b.data.data() + size_t(p) * wide, k, nr, b.packing, p * nr, n - p * nr, bias, w_kn);
   if (narrow)
-    pack_gemm_panel(b.data.data() + size_t(b.wide_panels) * wide, k, kernel.tail->nr, kernel.tail->packing,
+    pack_gemm_panel(b.data.data() + size_t(b.wide_panels) * wide, k, tail_kernel->nr, tail_kernel->packing,
                     b.wide_panels * nr, left, bias, w_kn);
   return b;
 }

@@ -24,6 +24,9 @@ double measure_fma_peak_gmacs(double seconds) {
 #ifdef ATTOCORE_HAVE_AVX2
     if (isa == Isa::kAvx2) return fma_peak_avx2(n);
 #endif
+#ifdef ATTOCORE_HAVE_AVX512
+    if (isa == Isa::kAvx512) return fma_peak_avx512(n);
+#endif
 #ifdef ATTOCORE_HAVE_NEON
     if (isa == Isa::kNeon) return fma_peak_neon(n);
 #endif

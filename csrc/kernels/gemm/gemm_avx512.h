@@ -1,0 +1,14 @@
+#pragma once
+#include "kernels/gemm/gemm.h"
+
+namespace attocore {
+
+void gemm_6x32_avx512(const GemmTile& t);
+void gemm_5x32_avx512(const GemmTile& t);
+void gemm_6x16_avx512(const GemmTile& t);  // narrow last panel of the 6x32 and 5x32 kernels
+GemmUkernel gemm_rows_6x32_avx512(int k);  // row kernels for k in [1, 128], else null
+GemmUkernel gemm_rows_5x32_avx512(int k);  // the same with 5 rows
+void gemm_row_32_avx512(const GemmTile& t);         // single_row of the 6x32 and 5x32 kernels
+void igemm_6x32_avx512(const GemmIndirectTile& t);  // indirect kernel of the 6x32 kernel
+
+}  // namespace attocore
