@@ -52,7 +52,8 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
         group.kind == FusedOps::Kind::kSingle && input_readers == 1 && g.ops[group.op].inputs[0] == g.input;
     step.layer = make_layer(g, group, table, layer_options);
     if (step.layer->reads_nchw_input()) input_nchw_ = true;
-    scratch_floats_ = std::max(scratch_floats_, step.layer->scratch_floats());
+    // Rounded to whole cache lines, so each thread's scratch starts on one.
+    scratch_floats_ = std::max(scratch_floats_, (step.layer->scratch_floats() + 15) / 16 * 16);
     shared_scratch_floats_ = std::max(shared_scratch_floats_, step.layer->shared_scratch_floats());
     if (group.kind == FusedOps::Kind::kSingle) {
       const OpInfo& op = g.ops[group.op];

@@ -12,6 +12,7 @@
 #include "exec/layer.h"
 #include "format/model_file.h"
 #include "plan/memory_plan.h"
+#include "util/aligned_vector.h"
 
 namespace attocore {
 
@@ -91,7 +92,7 @@ class Session {
   size_t max_arena_bytes_ = kMaxArenaBytes;
   std::unique_ptr<float[], void (*)(float*)> arena_{nullptr, nullptr};
   size_t arena_capacity_ = 0;
-  std::vector<float> scratch_;  // threads x model's per-thread scratch
+  AlignedVector<float> scratch_;  // threads x model's per-thread scratch, each on a cache line
 };
 
 }  // namespace attocore

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "util/aligned_vector.h"
 
 namespace attocore {
 
@@ -121,7 +122,7 @@ struct PackedGemmB {
   GemmUkernel fewer_rows_fn = nullptr;  // its fewer-rows kernel's row kernel (with rows_fn only)
   int wide_panels = 0;
   const GemmKernel* tail = nullptr;  // kernel of the last, narrow panel (or none)
-  std::vector<float> data;
+  AlignedVector<float> data;  // panels start on cache lines (a panel is a multiple of 16 floats)
   int panels() const { return wide_panels + (tail ? 1 : 0); }
   size_t bytes() const { return data.size() * sizeof(float); }
   bool large() const { return bytes() > kLargeBBytes; }

@@ -248,6 +248,26 @@ GemmUkernel gemm_rows_5x32_avx512(int k) {
 
 void gemm_6x32_avx512(const GemmTile& t) { gemm_avx512<6, 2>(t); }
 
+void gemm_8x32_avx512(const GemmTile& t) { gemm_avx512<8, 2>(t); }
+
+void gemm_7x32_avx512(const GemmTile& t) { gemm_avx512<7, 2>(t); }
+
+GemmUkernel gemm_rows_8x32_avx512(int k) {
+  switch (k) {
+    case 5: return gemm_rows_avx512_k<8, 5>;
+    case 6: return gemm_rows_avx512_k<8, 6>;
+    case 7: return gemm_rows_avx512_k<8, 7>;
+    case 8: return gemm_rows_avx512_k<8, 8>;
+    default: return k >= 1 && k <= kMaxRowsK ? gemm_rows_avx512_k<8, 0> : nullptr;
+  }
+}
+
+GemmUkernel gemm_rows_7x32_avx512(int k) {
+  return k >= 1 && k <= kMaxRowsK && (k < 5 || k > 8) ? gemm_rows_avx512_k<7, 0> : nullptr;
+}
+
+void igemm_8x32_avx512(const GemmIndirectTile& t) { igemm_avx512<8, 2>(t); }
+
 void gemm_5x32_avx512(const GemmTile& t) { gemm_avx512<5, 2>(t); }
 
 void gemm_6x16_avx512(const GemmTile& t) { gemm_avx512<6, 1>(t); }
