@@ -62,9 +62,9 @@ const KernelTable kAvx2Table{
 
 #ifdef ATTOCORE_HAVE_AVX512
 // 6 rows x 32 columns (12 zmm accumulators); a last panel of at most 16 columns takes the
-// 16-wide kernel, of at most 8 the AVX2 k-pair kernel. The depthwise, stem and pool kernels
+// 16-wide k-pair kernel, of at most 8 the AVX2 k-pair kernel. The depthwise, stem and pool kernels
 // are AVX2's: they carry a few percent of an AttoNet; the 1x1 products carry ~90%.
-const GemmKernel kAvx512Gemm6x16{gemm_6x16_avx512, 6, 16, "gemm_6x16_avx512", GemmPacking::kPlain, nullptr,
+const GemmKernel kAvx512Gemm6x16{gemm_6x16_pairs_avx512, 6, 16, "gemm_6x16p_avx512", GemmPacking::kPairs, nullptr,
                                  &kAvx2Table.gemm_nr8};
 const GemmKernel kAvx512Gemm5x32{gemm_5x32_avx512, 5, 32, "gemm_5x32_avx512", GemmPacking::kPlain,
                                  gemm_rows_5x32_avx512, nullptr, nullptr, gemm_row_32_avx512};

@@ -6,6 +6,7 @@
 // panel cut gives to the k-pair kernel (summed in another order) differs in its last bits.
 #include <immintrin.h>
 
+#include <cstring>
 #include <type_traits>
 
 #include "kernels/gemm/gemm.h"
@@ -114,6 +115,54 @@ void igemm_avx512(const GemmIndirectTile& t) {
     w = k_steps<MR, NV>(acc, a, w, t.cin);
   }
   store_tile<MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.act);
+}
+
+// NR = 16 on k-pair packing (gemm.h): per row, one 8-byte broadcast of (a[2q], a[2q+1])
+// feeds two FMAs (outputs 0-7 and 8-15, each lane pair holding both k-steps): half the
+// broadcasts of a plain 16-wide kernel, whose 7 loads per 6 FMAs were the bound. The pair
+// lanes are summed once at the end, as the AVX2 k-pair kernel does.
+template <int MR>
+void gemm_pairs16_avx512(const GemmTile& t) {
+  __m512 acc[MR][2];
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  const float* a[MR];
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
+  const float* w = t.panel + 16;
+  const int pairs = t.k / 2;
+  _Pragma("GCC unroll 2") for (int q = 0; q < pairs; ++q, w += 32) {
+    const __m512 b0 = _mm512_loadu_ps(w), b1 = _mm512_loadu_ps(w + 16);
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+      double pair;
+      std::memcpy(&pair, a[r] + 2 * q, sizeof pair);
+      const __m512 x = _mm512_castpd_ps(_mm512_set1_pd(pair));
+      acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  if (t.k % 2) {  // odd k: the packed partner weights are zero, so a plain broadcast works
+    const __m512 b0 = _mm512_loadu_ps(w), b1 = _mm512_loadu_ps(w + 16);
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+      const __m512 x = _mm512_set1_ps(a[r][t.k - 1]);
+      acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  // Lane L of acc[r][0] holds outputs 2L, 2L+1 (k even, k odd each), of acc[r][1] outputs
+  // 8+2L, 9+2L: the in-lane shuffles add the k halves to [o2L o2L+1 o8+2L o9+2L] per lane,
+  // the permute restores o0..o15.
+  const __m512i order = _mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+  const __m512 bias = _mm512_loadu_ps(t.panel);
+  const Clamp clamp(t.act);
+  const __mmask16 m = lanes(t.cols);
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+    if (r < t.rows) {
+      const __m512 even = _mm512_shuffle_ps(acc[r][0], acc[r][1], 0x88), odd = _mm512_shuffle_ps(acc[r][0], acc[r][1], 0xDD);
+      __m512 y = _mm512_add_ps(bias, _mm512_permutexvar_ps(order, _mm512_add_ps(even, odd)));
+      const float* res = t.residual ? t.residual + size_t(r) * t.r_stride : nullptr;
+      if (res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, res));
+      _mm512_mask_storeu_ps(t.c + size_t(r) * t.c_stride, m, clamp.tile(y));
+    }
+  }
 }
 
 // MR rows x every column of the plain 32-wide panels, k in [1, kMaxRowsK] (gemm.h's
@@ -270,7 +319,7 @@ void igemm_8x32_avx512(const GemmIndirectTile& t) { igemm_avx512<8, 2>(t); }
 
 void gemm_5x32_avx512(const GemmTile& t) { gemm_avx512<5, 2>(t); }
 
-void gemm_6x16_avx512(const GemmTile& t) { gemm_avx512<6, 1>(t); }
+void gemm_6x16_pairs_avx512(const GemmTile& t) { gemm_pairs16_avx512<6>(t); }
 
 void igemm_6x32_avx512(const GemmIndirectTile& t) { igemm_avx512<6, 2>(t); }
 
