@@ -53,7 +53,11 @@ using GemmIndirectUkernel = void (*)(const GemmIndirectTile& t);
 //          weights for k = 2q and 2q+1 interleaved ([w(2q,j) w(2q+1,j)] for j in the group).
 //          With A read as (a[2q], a[2q+1]) pairs, one broadcast then feeds 2 k-steps, which
 //          doubles the work per broadcast for narrow (NR = 8) outputs.
-enum class GemmPacking { kPlain, kPairs };
+//  kQuads: ceil(k/4) blocks of 4*NR floats, output j's weights for k = 4q .. 4q+3 adjacent
+//          ([w(4q,j) .. w(4q+3,j)] for j in order): a 16-byte broadcast of a[4q .. 4q+3]
+//          into each 128-bit lane feeds 4 k-steps (NR = 8 on 16-lane vectors). Its bias block
+//          is 16 floats (NR used), so the weights start on a cache line as in the others.
+enum class GemmPacking { kPlain, kPairs, kQuads };
 
 struct GemmKernel {
   GemmUkernel fn = nullptr;
@@ -130,25 +134,29 @@ struct PackedGemmB {
   // Panel p's data; the narrow panel follows the wide ones, so the same formula holds.
   const float* panel(int p) const { return data.data() + size_t(p) * panel_floats(); }
   static size_t packed_panel_floats(int k, int nr, GemmPacking packing) {
-    const int rows = packing == GemmPacking::kPairs ? (k + 1) / 2 * 2 : k;
-    return size_t(nr) * (rows + 1);
+    const int rows = packing == GemmPacking::kPairs ? (k + 1) / 2 * 2 : packing == GemmPacking::kQuads ? (k + 3) / 4 * 4 : k;
+    return bias_floats(nr, packing) + size_t(nr) * rows;
   }
+  static size_t bias_floats(int nr, GemmPacking packing) { return packing == GemmPacking::kQuads ? 16 : size_t(nr); }
 };
 
 // Packs columns [col0, col0 + cols) of B into one panel of nr columns at dst (zeroed).
 template <typename WeightAt>
 void pack_gemm_panel(float* dst, int k, int nr, GemmPacking packing, int col0, int cols, const float* bias,
                      WeightAt w_kn) {
+  float* const weights = dst + PackedGemmB::bias_floats(nr, packing);
   for (int j = 0; j < nr && j < cols; ++j) {
     dst[j] = bias ? bias[col0 + j] : 0.f;
     for (int ki = 0; ki < k; ++ki) {
       size_t at;
       if (packing == GemmPacking::kPlain) {
         at = size_t(ki) * nr + j;
-      } else {  // block q = ki / 2; group of 4 outputs j / 4; within it (j % 4, ki % 2)
+      } else if (packing == GemmPacking::kPairs) {  // block q = ki / 2; group of 4 outputs j / 4; within it (j % 4, ki % 2)
         at = size_t(ki / 2) * 2 * nr + size_t(j / 4) * 8 + size_t(j % 4) * 2 + ki % 2;
+      } else {  // block q = ki / 4; output j; within it ki % 4
+        at = size_t(ki / 4) * 4 * nr + size_t(j) * 4 + ki % 4;
       }
-      dst[nr + at] = w_kn(ki, col0 + j);
+      weights[at] = w_kn(ki, col0 + j);
     }
   }
 }

@@ -165,6 +165,62 @@ void gemm_pairs16_avx512(const GemmTile& t) {
   }
 }
 
+// NR = 8 on k-quad packing (gemm.h): acc[r][v] lane L accumulates output 4v + L over its
+// four k phases; per row one 16-byte broadcast of a[4q .. 4q+3] into every 128-bit lane
+// feeds 4 k-steps of 8 outputs in two FMAs (the AVX2 k-pair kernel needs two 8-lane FMAs
+// for 2 k-steps). The phases are summed once at the end: (p0 + p1) + (p2 + p3).
+template <int MR>
+void gemm_quads8_avx512(const GemmTile& t) {
+  __m512 acc[MR][2];
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  const float* a[MR];
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
+  const float* w = t.panel + 16;
+  const int quads = t.k / 4, left = t.k % 4;
+  _Pragma("GCC unroll 2") for (int q = 0; q < quads; ++q, w += 32) {
+    const __m512 b0 = _mm512_loadu_ps(w), b1 = _mm512_loadu_ps(w + 16);
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+      const __m512 x = _mm512_broadcast_f32x4(_mm_loadu_ps(a[r] + 4 * q));
+      acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  if (left) {  // the last 1-3 k: A copied out (a 16-byte load would read past the row), weights zero-padded
+    const __m512 b0 = _mm512_loadu_ps(w), b1 = _mm512_loadu_ps(w + 16);
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+      float rest[4] = {0.f, 0.f, 0.f, 0.f};
+      for (int i = 0; i < left; ++i) rest[i] = a[r][4 * quads + i];
+      const __m512 x = _mm512_broadcast_f32x4(_mm_loadu_ps(rest));
+      acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  // Per lane: [p0 p2 | p0 p2] + [p1 p3 | p1 p3] of acc[r][0] and acc[r][1], then the two
+  // halves added, leaves output L in element 0 and output 4 + L in element 2 of lane L.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256 bias = _mm256_loadu_ps(t.panel);
+  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  const bool full = t.cols >= 8;
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(t.cols), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+    if (r < t.rows) {
+      const __m512 u = _mm512_add_ps(_mm512_shuffle_ps(acc[r][0], acc[r][1], 0x88), _mm512_shuffle_ps(acc[r][0], acc[r][1], 0xDD));
+      const __m512 s = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, 0xB1));
+      __m256 y = _mm256_add_ps(bias, _mm512_castps512_ps256(_mm512_permutexvar_ps(order, s)));
+      float* c = t.c + size_t(r) * t.c_stride;
+      const float* res = t.residual ? t.residual + size_t(r) * t.r_stride : nullptr;
+      if (res) y = _mm256_add_ps(y, full ? _mm256_loadu_ps(res) : _mm256_maskload_ps(res, mask));
+      if (t.act != Activation::kNone) y = _mm256_max_ps(y, zero);
+      if (t.act == Activation::kRelu6) y = _mm256_min_ps(y, six);
+      if (full) {
+        _mm256_storeu_ps(c, y);
+      } else {
+        _mm256_maskstore_ps(c, mask, y);
+      }
+    }
+  }
+}
+
 // MR rows x every column of the plain 32-wide panels, k in [1, kMaxRowsK] (gemm.h's
 // rows_for): one call instead of one per tile, for the small k of the module tails. K > 0:
 // k fixed at compile time (the small nets' c3 = 5-8); K == 0: k read at run time.
@@ -320,6 +376,8 @@ void igemm_8x32_avx512(const GemmIndirectTile& t) { igemm_avx512<8, 2>(t); }
 void gemm_5x32_avx512(const GemmTile& t) { gemm_avx512<5, 2>(t); }
 
 void gemm_6x16_pairs_avx512(const GemmTile& t) { gemm_pairs16_avx512<6>(t); }
+
+void gemm_6x8_quads_avx512(const GemmTile& t) { gemm_quads8_avx512<6>(t); }
 
 void igemm_6x32_avx512(const GemmIndirectTile& t) { igemm_avx512<6, 2>(t); }
 

@@ -5,6 +5,7 @@ namespace attocore {
 
 void gemm_6x32_avx512(const GemmTile& t);
 void gemm_5x32_avx512(const GemmTile& t);
+void gemm_6x8_quads_avx512(const GemmTile& t);  // GemmPacking::kQuads: outputs of at most 8 channels
 void gemm_6x16_pairs_avx512(const GemmTile& t);  // GemmPacking::kPairs: narrow last panel of the 6x32 kernels
 GemmUkernel gemm_rows_6x32_avx512(int k);  // row kernels for k in [1, 128], else null
 GemmUkernel gemm_rows_5x32_avx512(int k);  // the same with 5 rows
