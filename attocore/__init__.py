@@ -1,7 +1,8 @@
 """attocore: a compiled-kernel inference runtime for AttoNets on edge CPUs."""
 from .api import Prediction, Result, run
-from .errors import AttocoreError, FormatError, GraphError, InputError, ResourceLimitError, UnsupportedOpError
-from .model import Model, load
+from .errors import (AttocoreError, ConfigError, FormatError, GraphError, InputError, ResourceLimitError,
+                     UnsupportedOpError)
+from .model import Model, available_isas, load
 from .summary import Summary
 
 
@@ -12,5 +13,5 @@ def summary(model) -> Summary:
 
 
 __version__ = "0.1.0"
-__all__ = ["run", "load", "summary", "Model", "Result", "Prediction", "Summary", "AttocoreError",
-           "FormatError", "GraphError", "InputError", "ResourceLimitError", "UnsupportedOpError"]
+__all__ = ["run", "load", "summary", "available_isas", "Model", "Result", "Prediction", "Summary", "AttocoreError",
+           "ConfigError", "FormatError", "GraphError", "InputError", "ResourceLimitError", "UnsupportedOpError"]

@@ -16,13 +16,14 @@ import os
 
 import numpy as np
 
-from .errors import AttocoreError, FormatError, GraphError, InputError, ResourceLimitError, UnsupportedOpError
+from .errors import (AttocoreError, ConfigError, FormatError, GraphError, InputError, ResourceLimitError,
+                     UnsupportedOpError)
 
 CDEF = """
 typedef enum attocore_status {
   ATTOCORE_OK = 0, ATTOCORE_ERROR_IO = 1, ATTOCORE_ERROR_FORMAT = 2, ATTOCORE_ERROR_GRAPH = 3,
   ATTOCORE_ERROR_UNSUPPORTED = 4, ATTOCORE_ERROR_INPUT = 5, ATTOCORE_ERROR_RESOURCE = 6,
-  ATTOCORE_ERROR_INTERNAL = 7, ATTOCORE_ERROR_ARGUMENT = 8
+  ATTOCORE_ERROR_INTERNAL = 7, ATTOCORE_ERROR_ARGUMENT = 8, ATTOCORE_ERROR_CONFIG = 9
 } attocore_status;
 typedef struct attocore_model attocore_model;
 typedef struct attocore_session attocore_session;
@@ -48,7 +49,7 @@ attocore_status attocore_session_arena_bytes(attocore_session* session, int batc
 """
 
 _ERRORS = {1: OSError, 2: FormatError, 3: GraphError, 4: UnsupportedOpError, 5: InputError, 6: ResourceLimitError,
-           7: AttocoreError, 8: ValueError}
+           7: AttocoreError, 8: ValueError, 9: ConfigError}
 
 _ffi = None
 _lib = None

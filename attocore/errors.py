@@ -22,5 +22,10 @@ class ResourceLimitError(FormatError):
     batch would need (limits in docs/FORMAT.md; the arena limit is a load() option)."""
 
 
+class ConfigError(AttocoreError, ValueError):
+    """A setting asks for what this build or CPU cannot do: ATTOCORE_ISA naming an instruction
+    set that is not available here (the message lists those that are)."""
+
+
 class InputError(AttocoreError, ValueError):
     """An input given to run() has the wrong shape, dtype or content."""

@@ -103,13 +103,21 @@ def _native_module():
     return _core
 
 
+def available_isas() -> list:
+    """Kernel sets the native backend can use on this CPU, reference first, the default last
+    ('ref', 'avx2', 'avx512' on x86; 'ref', 'neon' on ARM). ATTOCORE_ISA=NAME picks one of
+    them for the models loaded after it is set (to compare or debug a path)."""
+    return list(_native_module().isas())
+
+
 def load(model, backend: str = "native", threads: int = 0, force_reference: bool = False,
          max_arena_mb: float = 0, tuned=None, target: str = "host", records=None) -> Model:
     """Load a weight file path, raw file bytes, or a zoo name ('attonet-a'..'attonet-d').
 
     Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
     force_reference=True (or ATTOCORE_FORCE_REFERENCE=1) runs the portable reference
-    kernels without fusion, for debugging. max_arena_mb > 0 caps the activation memory a run
+    kernels without fusion, for debugging; ATTOCORE_ISA=NAME (one of available_isas())
+    picks a kernel set, ConfigError if this CPU lacks it. max_arena_mb > 0 caps the activation memory a run
     may plan (ResourceLimitError beyond it).
 
     backend="tvm": compiled by Apache TVM for `target` on first run. tuned=None applies

@@ -120,6 +120,7 @@ PYBIND11_MODULE(_core, m) {
   static py::object input_error = errors.attr("InputError");
   static py::object resource_error = errors.attr("ResourceLimitError");
   static py::object base_error = errors.attr("AttocoreError");
+  static py::object config_error = errors.attr("ConfigError");
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -132,6 +133,7 @@ PYBIND11_MODULE(_core, m) {
         case ErrorCode::kGraph: cls = graph_error; break;
         case ErrorCode::kUnsupported: cls = unsupported_error; break;
         case ErrorCode::kInput: cls = input_error; break;
+        case ErrorCode::kConfig: cls = config_error; break;
         default: break;
       }
       PyErr_SetString(cls.ptr(), e.what());
@@ -166,6 +168,12 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
   m.def("hardware_threads", &ThreadPool::hardware_threads);
+  m.def("isas", [] {
+        std::vector<std::string> names;
+        for (Isa isa : available_isas()) names.push_back(isa_name(isa));
+        return names;
+      },
+      "the instruction sets this build can run on this CPU, reference first, best last");
   m.def("isa", [](bool force_reference) { return std::string(isa_name(best_isa(force_reference))); },
         py::arg("force_reference") = false, "the instruction set the kernels will use");
   m.def("fma_peak_gmacs", [](double seconds) {

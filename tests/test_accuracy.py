@@ -90,3 +90,34 @@ def test_reference_path_is_unfused_and_matches_pytorch(exported, how, rng, monke
     fast = attocore.load(path)
     assert not all(kernel.endswith("_ref") for _, kernel, _, _ in fast.profile(x[:1])[1])
     assert np.abs(fast.run(x) - got).max() <= bound(ref)
+
+
+@pytest.mark.parametrize("name", ["attonet-a", "attonet-d"])
+def test_every_isa_matches_pytorch(exported, name, rng, monkeypatch):
+    """Each kernel set this CPU runs (ATTOCORE_ISA: the AVX2 path on an AVX-512 machine, say)
+    uses its own kernels, agrees with PyTorch, and gives the same bits at 1 and 2 threads."""
+    net, path = exported[name]
+    x = rng.standard_normal((2, 3, 224, 224)).astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    isas = attocore.available_isas()
+    assert isas[0] == "ref" and len(isas) == len(set(isas))
+    for isa in isas[1:]:  # the reference path has its own test above
+        monkeypatch.setenv("ATTOCORE_ISA", isa)
+        model = attocore.load(path, threads=1)
+        assert model.isa == isa
+        kernels = {k for _, k, _, _ in model.profile(x[:1])[1]}
+        assert any(k.endswith("_" + isa) for k in kernels), (isa, kernels)
+        got = model.run(x)
+        err = np.abs(got - ref).max()
+        assert err <= bound(ref), f"{name} {isa}: max error {err:.3g} > {bound(ref):.3g}"
+        assert np.array_equal(attocore.load(path, threads=2).run(x), got), f"{name} {isa}: 2 threads differ"
+
+
+def test_unavailable_isa_is_refused(exported, monkeypatch):
+    _, path = exported["attonet-d"]
+    monkeypatch.setenv("ATTOCORE_ISA", "avx9")
+    with pytest.raises(attocore.ConfigError, match=r"ATTOCORE_ISA=avx9.*available: ref"):
+        attocore.load(path)
+    monkeypatch.setenv("ATTOCORE_ISA", "")  # empty: the default, the best set
+    assert attocore.load(path).isa == attocore.available_isas()[-1]

@@ -12,6 +12,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kInput: return "input";
     case ErrorCode::kResource: return "resource";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kConfig: return "config";
   }
   return "unknown";
 }

@@ -15,6 +15,8 @@ enum class ErrorCode : int {
   kInput = 5,        // bad input to run(): shape, dtype, batch
   kResource = 6,     // a declared size exceeds a limit
   kInternal = 7,
+  // 8 is the C API's ATTOCORE_ERROR_ARGUMENT (null pointers), which the core never raises.
+  kConfig = 9,  // a setting (ATTOCORE_ISA) asks for what this build or CPU cannot do
 };
 
 const char* error_code_name(ErrorCode code);

@@ -32,7 +32,8 @@ typedef enum attocore_status {
   ATTOCORE_ERROR_INPUT = 5,       /* bad input to run: batch, buffers, sizes, NaN or infinity */
   ATTOCORE_ERROR_RESOURCE = 6,    /* a declared size exceeds a limit, or out of memory */
   ATTOCORE_ERROR_INTERNAL = 7,
-  ATTOCORE_ERROR_ARGUMENT = 8     /* a null pointer or invalid argument */
+  ATTOCORE_ERROR_ARGUMENT = 8,    /* a null pointer or invalid argument */
+  ATTOCORE_ERROR_CONFIG = 9       /* ATTOCORE_ISA names an instruction set this build or CPU lacks */
 } attocore_status;
 
 typedef struct attocore_model attocore_model;

@@ -132,7 +132,7 @@ Isa best_isa(bool force_reference) {
     if (std::strcmp(isa_name(isa), want) == 0) return isa;
     names += names.empty() ? isa_name(isa) : std::string(", ") + isa_name(isa);
   }
-  fail(ErrorCode::kUnsupported,
+  fail(ErrorCode::kConfig,
        std::string("ATTOCORE_ISA=") + want + ": not available in this build on this CPU (available: " + names + ")");
 }
 
