@@ -98,6 +98,13 @@ int main() {
         check(1, hw + 1, hw, 5, cout, 3, stride, 1, seed++);   // dense 3x3
         check(1, hw, hw, 7, cout, 1, stride, 0, seed++);       // (strided) 1x1
       }
+  // Rows of 20-90 output pixels: every count of 16-pixel vectors left after the AVX-512
+  // stem's blocks (3 vectors of 8 channels, 6 of 4), partial last vectors, 3-13 channels.
+  for (int out_w : {20, 40, 60, 70, 90})
+    for (int cout : {3, 6, 8, 13}) {
+      check(1, 3, out_w, 3, cout, 7, 1, 3, seed++);
+      check(1, 3, 2 * out_w, 3, cout, 7, 2, 3, seed++);
+    }
   for (const auto& z : test::kZooModules)  // projections: strided 1x1 at the zoo's widths
     if (z.stride == 2) check(1, test::spatial(z.hw), test::spatial(z.hw), z.cin, z.cout, 1, 2, 0, seed++);
   std::printf("%d cases\n", cases);

@@ -88,7 +88,15 @@ struct Channels {
     const int out_w = a.shape->out_w;
     int ox0 = 0;
     for (; ox0 + 8 * kPix <= out_w; ox0 += 8 * kPix) stem_block<kOuts, kPix>(a, offsets, taps, oy, ox0, oc0);
-    const int rest = out_w - ox0;  // the padded rows cover whole vectors of 8 pixels
+    // Up to 8 * kPix - 1 pixels are left (23 with 3 vectors: before, 17-23 got a 2-vector
+    // block and their last pixels were never written); the padded rows cover whole vectors.
+    const int rest = out_w - ox0;
+    if constexpr (kPix == 3) {
+      if (rest > 16) {
+        stem_block<kOuts, 3>(a, offsets, taps, oy, ox0, oc0);
+        return;
+      }
+    }
     if (rest > 8) stem_block<kOuts, 2>(a, offsets, taps, oy, ox0, oc0);
     else if (rest > 0) stem_block<kOuts, 1>(a, offsets, taps, oy, ox0, oc0);
   }
