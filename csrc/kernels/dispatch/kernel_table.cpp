@@ -15,6 +15,7 @@
 #endif
 #ifdef ATTOCORE_HAVE_AVX512
 #include "kernels/gemm/gemm_avx512.h"
+#include "kernels/stem/stem_avx512.h"
 #endif
 #ifdef ATTOCORE_HAVE_NEON
 #include "kernels/dwconv/dwconv_neon.h"
@@ -63,7 +64,7 @@ const KernelTable kAvx2Table{
 #ifdef ATTOCORE_HAVE_AVX512
 // 6 rows x 32 columns (12 zmm accumulators); a last panel of at most 16 columns takes the
 // 16-wide k-pair kernel, of at most 8 the 8-wide k-quad kernel (which also serves products
-// of at most 8 outputs). The depthwise, stem and pool kernels are AVX2's: they carry a few
+// of at most 8 outputs). The depthwise and pool kernels are AVX2's: they carry a few
 // percent of an AttoNet; the 1x1 products carry ~90%.
 extern const KernelTable kAvx512Table;
 const GemmKernel kAvx512Gemm6x16{gemm_6x16_pairs_avx512, 6, 16, "gemm_6x16p_avx512", GemmPacking::kPairs, nullptr,
@@ -76,7 +77,7 @@ const KernelTable kAvx512Table{
     {gemm_6x32_avx512, 6, 32, "gemm_6x32_avx512", GemmPacking::kPlain, gemm_rows_6x32_avx512, &kAvx512Gemm6x16,
      &kAvx512Gemm5x32, gemm_row_32_avx512, igemm_6x32_avx512},
     kAvx2Table.dwconv,
-    kAvx2Table.stem,
+    {stem_avx512, "stem_avx512"},
     kAvx2Table.maxpool,
 };
 #endif

@@ -10,10 +10,10 @@ StemShape make_stem_shape(int in_c, int in_h, int in_w, int out_c, int out_h, in
   s.in_c = in_c, s.in_h = in_h, s.in_w = in_w;
   s.out_c = out_c, s.out_h = out_h, s.out_w = out_w;
   s.window = w;
-  // Wide enough that a full 8-pixel chunk past the last output column stays inside, plus
-  // 16 floats of slack (an even width, so stride-2 rows split into equal halves).
-  const int chunks = (out_w + 7) / 8;
-  s.padded_w = (chunks * 8 - 1) * w.stride_w + w.kernel_w + 16;
+  // Wide enough that a full 16-pixel vector (AVX-512) past the last output column stays
+  // inside, plus 16 floats of slack (an even width, so stride-2 rows split into equal halves).
+  const int chunks = (out_w + 15) / 16;
+  s.padded_w = (chunks * 16 - 1) * w.stride_w + w.kernel_w + 16;
   s.split = w.stride_w == 2;
   s.padded_w += s.padded_w & 1;
   s.half_w = s.padded_w / 2;
