@@ -76,9 +76,9 @@ const KernelTable kAvx512Table{
     {gemm_6x8_quads_avx512, 6, 8, "gemm_6x8q_avx512", GemmPacking::kQuads},
     {gemm_6x32_avx512, 6, 32, "gemm_6x32_avx512", GemmPacking::kPlain, gemm_rows_6x32_avx512, &kAvx512Gemm6x16,
      &kAvx512Gemm5x32, gemm_row_32_avx512, igemm_6x32_avx512},
-    kAvx2Table.dwconv,
+    {dwconv_avx2, 8, "dwconv_avx2"},  // spelled out, not copied from kAvx2Table: constant-initialised
     {stem_avx512, "stem_avx512"},
-    kAvx2Table.maxpool,
+    {maxpool2d_avx2, "maxpool2d_avx2"},
 };
 #endif
 
