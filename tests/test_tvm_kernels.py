@@ -1,8 +1,9 @@
 """TVM-generated layer kernels inside the native executor: `attocore export-tvm` writes one
 object per fused layer function, attocore-run is built with them (-DATTOCORE_TVM_KERNELS)
 and runs chosen layers with them (--tvm-layers); the logits must match the hand-written
-kernels'. On x86 with the shipped tuned AttoNet-D schedules (parallel loops: this drives
-the runtime shim's thread pool), and for aarch64 under qemu."""
+kernels'. On x86 with tuned AttoNet-D schedules (parallel loops: this drives the runtime
+shim's thread pool): the records shipped for this host's CPU, or, on a CPU none were tuned
+on, a minimal session run here first; and for aarch64 under qemu."""
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from attocore import format as fmt
-from attocore import zoo
+from attocore import tvm_tune, zoo
 from cmake_build import ROOT, build
 
 pytest.importorskip("tvm")
@@ -49,9 +50,22 @@ def close(a, b):
     return np.abs(a - b).max() <= 1e-4 * np.abs(b).max() + 1e-5
 
 
+def host_records_flags(tmp_path_factory):
+    """export-tvm flags that find tuned AttoNet-D records for this host: none when records for
+    its CPU are shipped (or in ./tuning); else a 4-trials-per-task session into a temporary root."""
+    if tvm_tune.find_records("attonet-d", "host") is not None:
+        return []
+    root = tmp_path_factory.mktemp("tune-host")
+    proc = subprocess.run([sys.executable, "-m", "attocore", "tune", "attonet-d", "--trials", "4", "--work-dir",
+                           str(root)], capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert tvm_tune.find_records("attonet-d", "host", root=root) is not None
+    return ["--records", str(root)]
+
+
 def test_tvm_kernels_in_native_executor_x86(model, tmp_path_factory):
     out = tmp_path_factory.mktemp("export-host")
-    log = export(out, "host", "--tuned")
+    log = export(out, "host", "--tuned", *host_records_flags(tmp_path_factory))
     assert "functions scheduled" in log
     objects = list((out / "kernels").glob("*.o"))
     assert objects and (out / "tvm_kernels.cpp").is_file()
