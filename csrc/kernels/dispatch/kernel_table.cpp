@@ -14,6 +14,7 @@
 #include "kernels/stem/stem_avx2.h"
 #endif
 #ifdef ATTOCORE_HAVE_AVX512
+#include "kernels/dwconv/dwconv_avx512.h"
 #include "kernels/gemm/gemm_avx512.h"
 #include "kernels/stem/stem_avx512.h"
 #endif
@@ -64,8 +65,7 @@ const KernelTable kAvx2Table{
 #ifdef ATTOCORE_HAVE_AVX512
 // 6 rows x 32 columns (12 zmm accumulators); a last panel of at most 16 columns takes the
 // 16-wide k-pair kernel, of at most 8 the 8-wide k-quad kernel (which also serves products
-// of at most 8 outputs). The depthwise and pool kernels are AVX2's: they carry a few
-// percent of an AttoNet; the 1x1 products carry ~90%.
+// of at most 8 outputs). The max pool is AVX2's (0.4% of an AttoNet).
 extern const KernelTable kAvx512Table;
 const GemmKernel kAvx512Gemm6x16{gemm_6x16_pairs_avx512, 6, 16, "gemm_6x16p_avx512", GemmPacking::kPairs, nullptr,
                                  &kAvx512Table.gemm_nr8};
@@ -76,9 +76,9 @@ const KernelTable kAvx512Table{
     {gemm_6x8_quads_avx512, 6, 8, "gemm_6x8q_avx512", GemmPacking::kQuads},
     {gemm_6x32_avx512, 6, 32, "gemm_6x32_avx512", GemmPacking::kPlain, gemm_rows_6x32_avx512, &kAvx512Gemm6x16,
      &kAvx512Gemm5x32, gemm_row_32_avx512, igemm_6x32_avx512},
-    {dwconv_avx2, 8, "dwconv_avx2"},  // spelled out, not copied from kAvx2Table: constant-initialised
+    {dwconv_avx512, 16, "dwconv_avx512"},
     {stem_avx512, "stem_avx512"},
-    {maxpool2d_avx2, "maxpool2d_avx2"},
+    {maxpool2d_avx2, "maxpool2d_avx2"},  // spelled out, not copied from kAvx2Table: constant-initialised
 };
 #endif
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "util/aligned_vector.h"
 
 namespace attocore {
 
@@ -23,7 +24,7 @@ struct PackedDwconv {
   int cw = 0;      // chunk width (vector lanes)
   int taps = 0;
   int chunks = 0;
-  std::vector<float> data;  // chunks x (cw + taps * cw)
+  AlignedVector<float> data;  // chunks x (cw + taps * cw), on cache lines (vector loads of weights)
   // Where each chunk reads: its first input channel, and per lane the input channel
   // relative to that one (lane-permute indices for vector variants).
   std::vector<int32_t> first_input;   // chunks
