@@ -113,24 +113,13 @@ template <bool kMultiplier>
 void run_rows(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
   const PackedDwconv& p = *a.weights;
-  const WindowAttrs& w = s.window;
-  const bool is3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
-                     w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2);
-  DwconvEdgeStage stage;
-  stage.buf = a.scratch;
-  for (int row = a.row_begin; row < a.row_end; ++row) {
-    const int n = row / s.out_h, oy = row % s.out_h;
-    const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
-    float* out_row = a.output + size_t(row - a.output_row0) * s.out_w * s.out_c;
-    if (is3x3) {
-      if (w.stride_w == 1) dwconv_row_3x3<1, 8>(s, image, oy, out_row, stage, AllChunks<kMultiplier, 1>{s, p, a.act});
-      else dwconv_row_3x3<2, 8>(s, image, oy, out_row, stage, AllChunks<kMultiplier, 2>{s, p, a.act});
-      continue;
-    }
-    for (int c = 0; c < p.chunks; ++c)
-      row_generic<kMultiplier>(s, image, p.data.data() + size_t(c) * p.chunk_floats(), chunk_at(p, s, c), oy, out_row,
-                               c, a.act);
-  }
+  dwconv_rows<8>(
+      a, [&](auto stride) { return AllChunks<kMultiplier, decltype(stride)::value>{s, p, a.act}; },
+      [&](const float* image, int oy, float* out_row) {
+        for (int c = 0; c < p.chunks; ++c)
+          row_generic<kMultiplier>(s, image, p.data.data() + size_t(c) * p.chunk_floats(), chunk_at(p, s, c), oy,
+                                   out_row, c, a.act);
+      });
 }
 
 }  // namespace

@@ -104,19 +104,8 @@ void dwconv_neon(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
   const WindowAttrs& w = s.window;
   const PackedDwconv& p = *a.weights;
-  const bool fast3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
-                       w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2);
-  DwconvEdgeStage stage;
-  stage.buf = a.scratch;
-  for (int row = a.row_begin; row < a.row_end; ++row) {
-    const int n = row / s.out_h, oy = row % s.out_h;
-    const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
-    float* out_row = a.output + size_t(row - a.output_row0) * s.out_w * s.out_c;
-    if (fast3x3) {
-      if (w.stride_w == 1) dwconv_row_3x3<1, kWideGroup>(s, image, oy, out_row, stage, Groups<1>{s, p, a.act});
-      else dwconv_row_3x3<2, kWideGroup>(s, image, oy, out_row, stage, Groups<2>{s, p, a.act});
-      continue;
-    }
+  auto groups_for = [&](auto stride) { return Groups<decltype(stride)::value>{s, p, a.act}; };
+  dwconv_rows<kWideGroup>(a, groups_for, [&](const float* image, int oy, float* out_row) {
     // Any other window: one pixel at a time.
     for (int ox = 0; ox < s.out_w; ++ox) {
       float* out = out_row + size_t(ox) * s.out_c;
@@ -137,7 +126,7 @@ void dwconv_neon(const DwconvArgs& a) {
         store_chunk(out + c * 4, activate(acc, a.act), s.out_c - c * 4);
       }
     }
-  }
+  });
 }
 
 }  // namespace attocore

@@ -23,6 +23,7 @@
 // (dwconv_edge.h).
 #pragma once
 #include <cstddef>
+#include <type_traits>
 
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/dwconv/dwconv_edge.h"
@@ -73,6 +74,32 @@ void dwconv_row_3x3(const DwconvShape& s, const float* image, int oy, float* out
   for (; ox < s.out_w; ox += 4) {
     stage_dwconv_edge(s, rows, ix_of(ox), 3 * S + 3, stage);
     groups.template run<4, 0, 0>(stage.rows, 0, at(ox), s.out_w - ox < 4 ? s.out_w - ox : 4);
+  }
+}
+
+// Every output row [a.row_begin, a.row_end) of a depthwise layer as the vector variants run
+// them: a 3x3, dilation 1, stride 1 or 2 window through dwconv_row_3x3 with the variant's
+// group kernels (groups_for(std::integral_constant<int, S>{}) gives those for stride S), any
+// other window through generic(image, oy, out_row), the variant's plain loop over one row.
+template <int kWide, typename GroupsFor, typename Generic>
+void dwconv_rows(const DwconvArgs& a, const GroupsFor& groups_for, const Generic& generic) {
+  const DwconvShape& s = *a.shape;
+  const WindowAttrs& w = s.window;
+  const bool fast3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
+                       w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2);
+  DwconvEdgeStage stage;
+  stage.buf = a.scratch;
+  for (int row = a.row_begin; row < a.row_end; ++row) {
+    const int n = row / s.out_h, oy = row % s.out_h;
+    const float* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
+    float* out_row = a.output + size_t(row - a.output_row0) * s.out_w * s.out_c;
+    if (!fast3x3) {
+      generic(image, oy, out_row);
+    } else if (w.stride_w == 1) {
+      dwconv_row_3x3<1, kWide>(s, image, oy, out_row, stage, groups_for(std::integral_constant<int, 1>{}));
+    } else {
+      dwconv_row_3x3<2, kWide>(s, image, oy, out_row, stage, groups_for(std::integral_constant<int, 2>{}));
+    }
   }
 }
 
