@@ -45,6 +45,7 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
     const KernelTable& table = kernel_table(isa);
     GemmKernel im2col_only = table.gemm_wide;  // the gather path, where the kernel also has an indirect variant
     im2col_only.indirect = nullptr;
+    im2col_only.narrow_indirect = nullptr;
     for (const GemmKernel* gk : {&table.gemm_nr8, &table.gemm_wide, static_cast<const GemmKernel*>(&im2col_only)}) {
       if (gk == &im2col_only && table.gemm_wide.indirect == nullptr) continue;
       Conv2dGemm conv(s, *gk, wt.data(), bias.data());

@@ -5,13 +5,15 @@
 
 namespace attocore {
 
-Conv2dGemm::Conv2dGemm(const Conv2dShape& s, const GemmKernel& kern, const float* oihw, const float* bias)
-    : shape(s), kernel(&kern) {
+Conv2dGemm::Conv2dGemm(const Conv2dShape& s, const GemmKernel& wide, const float* oihw, const float* bias)
+    : shape(s), kernel(&wide) {
   const WindowAttrs& w = s.window;
   const int kh = w.kernel_h, kw = w.kernel_w, cin = s.in_c;
   k = kh * kw * cin;
   direct = kh == 1 && kw == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 && w.pad_left == 0 &&
            w.pad_bottom == 0 && w.pad_right == 0;
+  if (!direct && wide.narrow_indirect != nullptr && s.out_c <= wide.narrow_indirect->nr) kernel = wide.narrow_indirect;
+  const GemmKernel& kern = *kernel;
   indirect = !direct && kern.indirect != nullptr && kern.packing == GemmPacking::kPlain;
   // Keep an im2col tile within ~32 KiB so it stays in L1/L2 beside the weight panel; a
   // pointer tile is small (taps pointers a row), so each weight panel serves 96 rows.

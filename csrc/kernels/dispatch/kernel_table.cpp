@@ -69,13 +69,15 @@ const KernelTable kAvx2Table{
 extern const KernelTable kAvx512Table;
 const GemmKernel kAvx512Gemm6x16{gemm_6x16_pairs_avx512, 6, 16, "gemm_6x16p_avx512", GemmPacking::kPairs, nullptr,
                                  &kAvx512Table.gemm_nr8};
+const GemmKernel kAvx512Gemm6x16Plain{gemm_6x16_avx512, 6, 16, "gemm_6x16_avx512", GemmPacking::kPlain, nullptr,
+                                      nullptr, nullptr, nullptr, igemm_6x16_avx512};
 const GemmKernel kAvx512Gemm5x32{gemm_5x32_avx512, 5, 32, "gemm_5x32_avx512", GemmPacking::kPlain,
                                  gemm_rows_5x32_avx512, nullptr, nullptr, gemm_row_32_avx512};
 const KernelTable kAvx512Table{
     Isa::kAvx512,
     {gemm_6x8_quads_avx512, 6, 8, "gemm_6x8q_avx512", GemmPacking::kQuads},
     {gemm_6x32_avx512, 6, 32, "gemm_6x32_avx512", GemmPacking::kPlain, gemm_rows_6x32_avx512, &kAvx512Gemm6x16,
-     &kAvx512Gemm5x32, gemm_row_32_avx512, igemm_6x32_avx512},
+     &kAvx512Gemm5x32, gemm_row_32_avx512, igemm_6x32_avx512, &kAvx512Gemm6x16Plain},
     {dwconv_avx512, 16, "dwconv_avx512"},
     {stem_avx512, "stem_avx512"},
     {maxpool2d_avx2, "maxpool2d_avx2"},  // spelled out, not copied from kAvx2Table: constant-initialised

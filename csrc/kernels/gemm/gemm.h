@@ -94,6 +94,11 @@ struct GemmKernel {
   // input pixels in place through per-tap row pointers instead of gathering an im2col tile,
   // whose copy cost as much as the products on 16-channel 3x3 layers.
   GemmIndirectUkernel indirect = nullptr;
+  // Optional plain-packed kernel of fewer columns with its own indirect variant, for KxK
+  // convolutions of at most narrow_indirect->nr outputs: the indirect path packs every panel
+  // at the kernel's width (no narrow tail), so a 16-channel 3x3 convolution on 32-wide panels
+  // left half of each vector idle.
+  const GemmKernel* narrow_indirect = nullptr;
 };
 
 // Packed B larger than kLargeBBytes does not stay in L2 beside its A rows: the driver (and a

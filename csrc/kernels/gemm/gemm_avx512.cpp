@@ -381,4 +381,8 @@ void gemm_6x8_quads_avx512(const GemmTile& t) { gemm_quads8_avx512<6>(t); }
 
 void igemm_6x32_avx512(const GemmIndirectTile& t) { igemm_avx512<6, 2>(t); }
 
+void gemm_6x16_avx512(const GemmTile& t) { gemm_avx512<6, 1>(t); }
+
+void igemm_6x16_avx512(const GemmIndirectTile& t) { igemm_avx512<6, 1>(t); }
+
 }  // namespace attocore
