@@ -117,8 +117,8 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
     Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
     force_reference=True (or ATTOCORE_FORCE_REFERENCE=1) runs the portable reference
     kernels without fusion, for debugging; ATTOCORE_ISA=NAME (one of available_isas())
-    picks a kernel set, ConfigError if this CPU lacks it. max_arena_mb > 0 caps the activation memory a run
-    may plan (ResourceLimitError beyond it).
+    picks a kernel set, ConfigError if this CPU lacks it. max_arena_mb > 0 caps the
+    activation memory a run may plan (ResourceLimitError beyond it).
 
     backend="tvm": compiled by Apache TVM for `target` on first run. tuned=None applies
     MetaSchedule records when some exist for this net (`attocore tune`, or those shipped

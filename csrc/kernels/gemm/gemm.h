@@ -131,7 +131,9 @@ struct PackedGemmB {
   GemmUkernel fewer_rows_fn = nullptr;  // its fewer-rows kernel's row kernel (with rows_fn only)
   int wide_panels = 0;
   const GemmKernel* tail = nullptr;  // kernel of the last, narrow panel (or none)
-  AlignedVector<float> data;  // panels start on cache lines (a panel is a multiple of 16 floats)
+  // On a cache line: so is every panel of 16 or more columns (NR x (k + 1) floats); 8-wide
+  // panels (ARMv7's wide kernel, narrow tails) start at least 32-byte aligned.
+  AlignedVector<float> data;
   int panels() const { return wide_panels + (tail ? 1 : 0); }
   size_t bytes() const { return data.size() * sizeof(float); }
   bool large() const { return bytes() > kLargeBBytes; }
