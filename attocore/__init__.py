@@ -2,14 +2,13 @@
 from .api import Prediction, Result, run
 from .errors import (AttocoreError, ConfigError, FormatError, GraphError, InputError, ResourceLimitError,
                      UnsupportedOpError)
-from .model import Model, available_isas, load
-from .summary import Summary
+from .graph_summary import Summary, summarize
+from .model import Model, available_isas, load, read_graph
 
 
 def summary(model) -> Summary:
     """Per-layer and total parameters and multiply-adds of a zoo name, file or Model."""
-    from .summary import summarize
-    return summarize(load(model, backend="numba").graph if not isinstance(model, Model) else model.graph)
+    return summarize(read_graph(model))
 
 
 __version__ = "0.1.0"

@@ -38,7 +38,7 @@ def cmd_summary(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from .torch import export, load_state_dict
+    from .importers.torch import export, load_state_dict
     net = load_state_dict(args.name, args.state_dict, args.num_classes)
     labels = None
     if args.labels:
@@ -51,7 +51,7 @@ def cmd_export(args) -> None:
 
 
 def cmd_convert(args) -> int:
-    from .onnx import check, convert
+    from .importers.onnx import check, convert
     problems = check(args.model)
     if args.check:
         for p in problems:
@@ -65,15 +65,11 @@ def cmd_convert(args) -> int:
     return 0
 
 
-def _graph(model):
-    from .model import load
-    return load(model, backend="numba").graph  # validated graph, no compilation
-
-
 def cmd_tune(args) -> None:
-    from .tvm import model_slug
-    from .tvm_tune import tune
-    graph = _graph(args.model)
+    from .backends.tvm.records import model_slug
+    from .backends.tvm.tune import tune
+    from .model import read_graph
+    graph = read_graph(args.model)
     rpc = None
     if args.rpc_host or args.rpc_key:
         if not (args.rpc_host and args.rpc_key):
@@ -86,8 +82,9 @@ def cmd_tune(args) -> None:
 
 
 def cmd_export_tvm(args) -> None:
-    from .tvm_export import export
-    export(_graph(args.model), args.output, target_name=args.target, tuned=_tuned_flag(args),
+    from .backends.tvm.export import export
+    from .model import read_graph
+    export(read_graph(args.model), args.output, target_name=args.target, tuned=_tuned_flag(args),
            records_root=args.records, whole_network=not args.kernels_only,
            log=lambda m: print(m, flush=True))
     print(f"build the runner with them: cmake -DATTOCORE_TVM_KERNELS={args.output} ... ; "
@@ -106,8 +103,8 @@ def cmd_bench(args) -> None:
         m.run(x)
         times.append(time.perf_counter() - t0)
     med = float(np.median(times))
-    macs = m._native.macs * args.batch
-    print(f"{m.name}: batch {args.batch}, {m._native.threads} threads, {args.runs} runs: "
+    macs = m.macs * args.batch
+    print(f"{m.name}: batch {args.batch}, {m.threads} threads, {args.runs} runs: "
           f"median {med * 1e3:.3f} ms (p10 {np.percentile(times, 10) * 1e3:.3f}, "
           f"p90 {np.percentile(times, 90) * 1e3:.3f}), {macs / med / 1e9:.2f} GMAC/s, "
           f"arena {m.arena_bytes(args.batch) / 2**20:.2f} MiB")

@@ -7,22 +7,27 @@ import numpy as np
 
 from . import format as fmt
 from . import zoo
+from .backends import Backend, native
 from .errors import InputError
 
 BACKENDS = ("native", "numba", "tvm")
 
 
 class Model:
-    """A loaded network. `run(x)` takes float32 NCHW and returns the logits."""
+    """A loaded network. `run(x)` takes float32 NCHW and returns the logits.
 
-    def __init__(self, graph, source: str, backend: str, native=None, threads: int = 0, tvm_options=None):
+    `executor` is the Backend that runs it (attocore.backends); the methods below that need a
+    capability it lacks raise NotImplementedError."""
+
+    def __init__(self, graph, source: str, executor: Backend):
         self.graph = graph
-        self.tvm_options = dict(tvm_options or {})
         self.source = source
-        self.backend = backend
-        self.threads = threads
-        self._native = native
-        self._executor = None
+        self.executor = executor
+
+    @property
+    def backend(self) -> str:
+        """'native', 'numba' or 'tvm': what load(backend=...) was given."""
+        return self.executor.kind
 
     # -- metadata -----------------------------------------------------------------------
     @property
@@ -47,14 +52,22 @@ class Model:
 
     @property
     def isa(self) -> str:
-        """Kernel set in use: 'avx2', 'neon' or 'ref' (other backends: their name)."""
-        return self._native.isa if self._native is not None else self.backend
+        """Kernel set in use: 'avx512', 'avx2', 'neon' or 'ref' (other backends: their name)."""
+        return self.executor.isa
+
+    @property
+    def threads(self) -> int:
+        """Threads a run uses (load's threads=0 resolved to the cores used)."""
+        return self.executor.threads
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of one sample."""
+        return self.executor.macs
 
     def arena_bytes(self, batch: int = 1) -> int:
         """Peak activation memory of the native executor's static plan at this batch size."""
-        if self._native is None:
-            raise RuntimeError("arena_bytes() needs the native backend")
-        return self._native.arena_bytes(batch)
+        return self.executor.arena_bytes(batch)
 
     def __repr__(self):
         return f"Model({self.name!r}, backend={self.backend!r}, source={self.source!r})"
@@ -70,44 +83,23 @@ class Model:
             raise InputError(f"input shape must be (N, {c}, {h}, {w}), got {x.shape}")
         # The native executor checks for NaN and infinity itself, in C++ (~10 us; numpy's
         # isfinite(x).all() took ~0.1 ms between runs): the other backends check here.
-        if self.backend != "native" and not np.isfinite(x).all():
+        if not self.executor.checks_finite and not np.isfinite(x).all():
             raise InputError("input contains NaN or infinity")
         return np.ascontiguousarray(x)
 
     def run(self, x) -> np.ndarray:
-        x = self.check_input(x)
-        if self.backend == "native":
-            return self._native.run(x)
-        if self._executor is None:  # the Python-side executor of this backend, made on first use
-            if self.backend == "tvm":
-                from .tvm import TvmExecutor
-                self._executor = TvmExecutor(self.graph, threads=self.threads, **self.tvm_options)
-            else:
-                from .numba_backend import NumbaExecutor
-                self._executor = NumbaExecutor(self.graph)
-        return self._executor.run(x)
+        return self.executor.run(self.check_input(x))
 
     def profile(self, x):
-        """Run once natively and return (logits, [(layer, kernel, macs, seconds), ...])."""
-        if self._native is None:
-            raise RuntimeError("profiling needs the native backend")
-        return self._native.run_profiled(self.check_input(x))
-
-
-def _native_module():
-    try:
-        from . import _core
-    except ImportError as e:  # a source checkout without a build
-        raise RuntimeError("the native extension attocore._core is not built; "
-                           "install with 'pip install .' or use backend='numba'") from e
-    return _core
+        """Run once natively and return (logits, [StepTiming(layer, kernel, macs, seconds), ...])."""
+        return self.executor.profile(self.check_input(x))
 
 
 def available_isas() -> list:
     """Kernel sets the native backend can use on this CPU, reference first, the default last
     ('ref', 'avx2', 'avx512' on x86; 'ref', 'neon' on ARM). ATTOCORE_ISA=NAME picks one of
     them for the models loaded after it is set (to compare or debug a path)."""
-    return list(_native_module().isas())
+    return native.available_isas()
 
 
 def load(model, backend: str = "native", threads: int = 0, force_reference: bool = False,
@@ -129,6 +121,39 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         return model
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}'; choose one of {BACKENDS}")
+    graph, data, source = _locate(model)
+    executor = None
+    if backend == "native":
+        # The C++ loader validates first, so a malformed file gets the same error here as
+        # from the C API and attocore-run; the Python reader then gives the metadata.
+        cap = int(max_arena_mb * 2**20)
+        executor = native.NativeBackend(data if data is not None else source, threads, force_reference, cap)
+    if graph is None:
+        graph = fmt.decode(data) if data is not None else fmt.load(source)
+    if backend == "numba":
+        from .backends.numba import NumbaBackend  # imports numba, which the other backends do not need
+        executor = NumbaBackend(graph)
+    elif backend == "tvm":
+        from .backends.tvm.backend import TvmBackend
+        # A missing record set (tuned=True) or a cross-compilation target fails here, not at run.
+        executor = TvmBackend(graph, target_name=target, threads=threads, tuned=tuned, records_root=records)
+    return Model(graph, source, executor)
+
+
+def read_graph(model):
+    """The validated graph of a zoo name, weight file path or the file's bytes (or a Model's),
+    without loading any backend: for summaries, tuning and export."""
+    if isinstance(model, Model):
+        return model.graph
+    graph, data, source = _locate(model)
+    if graph is None:
+        graph = fmt.decode(data) if data is not None else fmt.load(source)
+    return graph
+
+
+def _locate(model):
+    """(graph or None, file bytes or None, source label): a zoo net is built (and encoded, so
+    the native loader reads the same bytes as from a file), bytes are kept, a path is checked."""
     graph = None
     if isinstance(model, (bytes, bytearray)):
         data, source = bytes(model), "<bytes>"
@@ -140,19 +165,4 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         if not os.path.exists(path):
             raise FileNotFoundError(f"no such model file '{path}' (zoo names: {', '.join(zoo.NETS)})")
         data, source = None, path
-    native = None
-    if backend == "native":
-        # The C++ loader validates first, so a malformed file gets the same error here as
-        # from the C API and attocore-run; the Python reader then gives the metadata.
-        core = _native_module()
-        cap = int(max_arena_mb * 2**20)
-        native = (core.load_bytes(data, threads, force_reference, cap) if data is not None
-                  else core.load_file(source, threads, force_reference, cap))
-    if graph is None:
-        graph = fmt.decode(data) if data is not None else fmt.load(source)
-    tvm_options = None
-    if backend == "tvm":
-        from .tvm import TvmExecutor
-        tvm_options = {"tuned": tuned, "target_name": target, "records_root": records}
-        TvmExecutor.check_options(graph, **tvm_options)  # a missing record set fails here, not at run
-    return Model(graph, source, backend, native, threads, tvm_options)
+    return graph, data, source

@@ -3,7 +3,7 @@ attocore TVM backend and apache-tvm are installed), in one process, on the same 
 
     python benchmarks/compare.py                      # A-D, 1 and 2 threads, 60 runs each
     python benchmarks/compare.py --nets attonet-d --threads 1 --runs 100
-    python benchmarks/compare.py --nets mobilenet-v2      # via ONNX import (tests/models.py)
+    python benchmarks/compare.py --nets mobilenet-v2      # via ONNX import (attocore/testing/torch_nets.py)
     python benchmarks/compare.py --nets attonet-d --threads 2 --gap-ms 33   # frame by frame
 
 Rounds are interleaved (engine order rotates every round) so drift and noise on a shared
@@ -41,12 +41,11 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
     torch.manual_seed(0)
     atto_path = os.path.join(workdir, f"{name}.atto")
     onnx_path = os.path.join(workdir, f"{name}.onnx")
-    if name in OTHER_NETS:  # defined in tests/models.py, imported through ONNX
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-        import models
+    if name in OTHER_NETS:  # PyTorch definitions shared with the tests, imported through ONNX
         from attocore.onnx import convert
-        net = models.randomize(getattr(models, OTHER_NETS[name])(), seed=1)
-        models.export_onnx(net, onnx_path)
+        from attocore.testing import torch_nets
+        net = torch_nets.randomize(getattr(torch_nets, OTHER_NETS[name])(), seed=1)
+        torch_nets.export_onnx(net, onnx_path)
         convert(onnx_path, atto_path)
     else:
         net = attonet(name).eval()
@@ -145,16 +144,16 @@ def main(argv=None) -> int:
                    help="peers besides attocore")
     args = p.parse_args(argv)
 
-    from attocore import _core
-    peak = _core.fma_peak_gmacs(0.3)
-    print(f"kernels: {_core.isa()}   one core's measured FMA peak: {peak:.1f} G multiply-adds/s")
+    from attocore.backends import native
+    peak = native.fma_peak_gmacs(0.3)
+    print(f"kernels: {native.default_isa()}   one core's measured FMA peak: {peak:.1f} G multiply-adds/s")
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.nets:
             macs = None
             for threads in args.threads:
                 engines, model = build_engines(name, threads, workdir, set(args.engines))
-                macs = model._native.macs
+                macs = model.macs
                 x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
                 times = time_engines(engines, x, args.runs, args.warmup, args.rounds, args.gap_ms / 1e3)
                 base = float(np.median(np.concatenate(times["attocore"])))

@@ -16,7 +16,7 @@ import numpy as np
 
 from attocore import format as fmt
 from attocore.graph import Graph, Metadata, Op, Tensor
-from attocore.numba_backend import NumbaExecutor
+from attocore.backends.numba import NumbaBackend
 
 
 def tiny_graph(seed: int = 0) -> Graph:
@@ -90,7 +90,7 @@ def main():
     g = tiny_graph()
     fmt.save(g, os.path.join(out_dir, "tiny.atto"))
     x = np.random.default_rng(1).standard_normal((2, 3, 13, 11)).astype(np.float32)
-    y = NumbaExecutor(g).run(x).astype(np.float32)
+    y = NumbaBackend(g).run(x).astype(np.float32)
     with open(os.path.join(out_dir, "tiny_io.bin"), "wb") as f:
         f.write(x.tobytes())
         f.write(y.tobytes())

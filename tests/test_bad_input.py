@@ -152,9 +152,9 @@ def test_native_module_checks_input_itself():
     """The binding refuses bad input even when the Python-side checks are bypassed."""
     m = attocore.load("attonet-d")
     with pytest.raises(attocore.InputError, match="shape"):
-        m._native.run(np.zeros((1, 3, 224, 225), np.float32))
+        m.executor.run(np.zeros((1, 3, 224, 225), np.float32))
     with pytest.raises(attocore.InputError, match="dtype"):
-        m._native.run(np.zeros((1, 3, 224, 224), np.float64))
+        m.executor.run(np.zeros((1, 3, 224, 224), np.float64))
 
 
 def test_undecodable_image_file(tmp_path):

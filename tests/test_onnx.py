@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 import attocore
 from attocore.onnx import check, convert
 from conftest import NETS, randomize_batch_norm
-from models import MobileNetV2, SelfResidual, SmallResNet, export_onnx, randomize
+from attocore.testing.torch_nets import MobileNetV2, SelfResidual, SmallResNet, export_onnx, randomize
 
 
 def ort_run(path, x):
@@ -52,7 +52,7 @@ def test_small_cnns_match_onnxruntime(tmp_path, make, rng):
     export_onnx(net, tmp_path / "m.onnx")
     convert(tmp_path / "m.onnx", tmp_path / "m.atto")
     assert_matches_ort(tmp_path / "m.onnx", tmp_path / "m.atto", rng)
-    kernels = {k for _, k in attocore.load(str(tmp_path / "m.atto"))._native.kernels()}
+    kernels = {k for _, k in attocore.load(str(tmp_path / "m.atto")).executor.kernels()}
     assert not any(k.startswith("conv2d_ref") for k in kernels), "a convolution fell back to the reference"
     if make is SmallResNet:  # each block's residual add (and ReLU) rides on its second 3x3's GEMM
         assert any(k.startswith(("igemm+res:", "im2col+res:")) for k in kernels), sorted(kernels)

@@ -18,7 +18,7 @@ def test_tvm_matches_native(name, rng):
 
 
 def test_tvm_relax_module_has_every_op():
-    from attocore.tvm import to_relax
+    from attocore.backends.tvm.build import to_relax
     mod, weights = to_relax(zoo.seeded_graph("attonet-d"), batch=2)
     text = mod.script()
     for needle in ("R.nn.conv2d", "R.nn.max_pool2d", "R.mean", "R.matmul", "R.nn.relu", "(2, 224, 224, 3)",
@@ -37,14 +37,15 @@ def test_run_with_tvm_backend_end_to_end():
 def test_compiled_library_is_cached(tmp_path, monkeypatch, rng):
     """A second executor for the same graph loads the compiled library instead of compiling;
     other weights of the same net reuse it too (weights are arguments)."""
-    from attocore.tvm import TvmExecutor, cache_dir
+    from attocore.backends.tvm.backend import TvmBackend
+    from attocore.backends.tvm.build import cache_dir
     monkeypatch.setenv("ATTOCORE_CACHE_DIR", str(tmp_path))
     x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
-    first = TvmExecutor(zoo.seeded_graph("attonet-d", seed=1), tuned=False)
+    first = TvmBackend(zoo.seeded_graph("attonet-d", seed=1), tuned=False)
     y1 = first.run(x)
     assert not first.from_cache and len(list(cache_dir().glob("*.so"))) == 1
     other_weights = zoo.seeded_graph("attonet-d", seed=2)
-    second = TvmExecutor(other_weights, tuned=False)
+    second = TvmBackend(other_weights, tuned=False)
     y2 = second.run(x)
     assert second.from_cache
     native = attocore.load(fmt.encode(other_weights)).run(x)

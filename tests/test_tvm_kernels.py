@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from attocore import format as fmt
-from attocore import tvm_tune, zoo
+from attocore import zoo
+from attocore.backends.tvm.records import find_records
 from cmake_build import ROOT, build
 
 pytest.importorskip("tvm")
@@ -53,13 +54,13 @@ def close(a, b):
 def host_records_flags(tmp_path_factory):
     """export-tvm flags that find tuned AttoNet-D records for this host: none when records for
     its CPU are shipped (or in ./tuning); else a 4-trials-per-task session into a temporary root."""
-    if tvm_tune.find_records("attonet-d", "host") is not None:
+    if find_records("attonet-d", "host") is not None:
         return []
     root = tmp_path_factory.mktemp("tune-host")
     proc = subprocess.run([sys.executable, "-m", "attocore", "tune", "attonet-d", "--trials", "4", "--work-dir",
                            str(root)], capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert tvm_tune.find_records("attonet-d", "host", root=root) is not None
+    assert find_records("attonet-d", "host", root=root) is not None
     return ["--records", str(root)]
 
 

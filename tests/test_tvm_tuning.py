@@ -7,7 +7,8 @@ import pytest
 
 import attocore
 from attocore import format as fmt
-from attocore import tvm_tune, zoo
+from attocore import zoo
+from attocore.backends.tvm import build, records, target, tune
 
 pytest.importorskip("tvm")
 
@@ -19,32 +20,32 @@ def tiny_graph():
 
 
 def test_budget_reaches_every_task():
-    assert tvm_tune.split_budget(1776, 37) == (48, 48)
-    assert tvm_tune.split_budget(10, 37) == (tvm_tune.MIN_TRIALS_PER_TASK, tvm_tune.MIN_TRIALS_PER_TASK)
-    per_task, per_round = tvm_tune.split_budget(5000, 38)
+    assert tune.split_budget(1776, 37) == (48, 48)
+    assert tune.split_budget(10, 37) == (tune.MIN_TRIALS_PER_TASK, tune.MIN_TRIALS_PER_TASK)
+    per_task, per_round = tune.split_budget(5000, 38)
     assert per_task == 131 and per_round == 64
 
 
 def test_session_writes_resumes_and_is_applied(tmp_path):
     graph = tiny_graph()
     logs = []
-    first = tvm_tune.tune(graph, "tiny-atto", trials=4, root=tmp_path, log=logs.append, seed=1)
-    out = tmp_path / tvm_tune.target_label("host") / "tiny-atto"
+    first = tune.tune(graph, "tiny-atto", trials=4, root=tmp_path, log=logs.append, seed=1)
+    out = tmp_path / target.target_label("host") / "tiny-atto"
     assert first.records_dir == out
-    assert all((out / f).stat().st_size > 0 for f in tvm_tune.RECORD_FILES)
-    assert first.trials_per_task == tvm_tune.MIN_TRIALS_PER_TASK and first.skipped_tasks == 0
+    assert all((out / f).stat().st_size > 0 for f in records.RECORD_FILES)
+    assert first.trials_per_task == tune.MIN_TRIALS_PER_TASK and first.skipped_tasks == 0
     assert first.trials_run >= first.tasks * 3  # a candidate or two per task may fail to build
     assert any("network estimate" in line for line in logs)  # progress was reported
     records_after_first = len((out / "database_tuning_record.json").read_text().splitlines())
 
     # Doubling the budget resumes: each task keeps its trials and gets only the missing ones.
-    second = tvm_tune.tune(graph, "tiny-atto", trials=8 * first.tasks, root=tmp_path, log=logs.append, seed=2)
+    second = tune.tune(graph, "tiny-atto", trials=8 * first.tasks, root=tmp_path, log=logs.append, seed=2)
     assert second.tasks == first.tasks and second.trials_per_task == 8
     assert 0 < second.trials_run <= first.tasks * 8 - first.trials_run + first.tasks
     assert len((out / "database_tuning_record.json").read_text().splitlines()) > records_after_first
 
     # Same budget again: nothing left to do.
-    third = tvm_tune.tune(graph, "tiny-atto", trials=8 * first.tasks, root=tmp_path, log=logs.append)
+    third = tune.tune(graph, "tiny-atto", trials=8 * first.tasks, root=tmp_path, log=logs.append)
     assert third.trials_run == 0 and third.skipped_tasks == third.tasks
     assert "nothing to tune" in logs[-1]
     sessions = json.loads((out / "session.json").read_text())
@@ -56,7 +57,7 @@ def test_session_writes_resumes_and_is_applied(tmp_path):
     native = attocore.load(data).run(x)
     tuned = attocore.load(data, backend="tvm", tuned=True, records=tmp_path)
     got = tuned.run(x)
-    assert tuned._executor.records == out and tuned._executor.scheduled >= first.tasks - 2
+    assert tuned.executor.records == out and tuned.executor.scheduled >= first.tasks - 2
     assert np.abs(got - native).max() <= 1e-4 * np.abs(native).max() + 1e-5
 
 
@@ -68,19 +69,18 @@ def test_required_records_missing_is_a_clear_error(tmp_path):
 def test_shipped_records_cover_attonet_d():
     """The repository's AttoNet-D records (tuning/host-<cpu>/attonet-d) exist, and every
     tuned task of the net finds its record."""
-    dirs = sorted(tvm_tune.shipped_root().glob("host-*/attonet-d"))
-    assert dirs, f"no shipped AttoNet-D records under {tvm_tune.shipped_root()}"
+    dirs = sorted(records.shipped_root().glob("host-*/attonet-d"))
+    assert dirs, f"no shipped AttoNet-D records under {records.shipped_root()}"
     d = dirs[0]
-    assert all((d / f).is_file() for f in tvm_tune.RECORD_FILES), f"records missing under {d}"
-    from attocore import tvm as attotvm
+    assert all((d / f).is_file() for f in records.RECORD_FILES), f"records missing under {d}"
     graph = zoo.seeded_graph("attonet-d")
-    tgt = attotvm.target("host")
-    mod = attotvm.fused(attotvm.to_relax(graph)[0], tgt)
-    _, scheduled = attotvm.apply_records(mod, tgt, d)
+    tgt = target.target("host")
+    mod = build.fused(build.to_relax(graph)[0], tgt)
+    _, scheduled = records.apply_records(mod, tgt, d)
     session = json.loads((d / "session.json").read_text())[-1]
     assert scheduled >= session["tasks"] - 1, (scheduled, session)
 
 
 def test_board_target_without_rpc_is_refused(tmp_path):
     with pytest.raises(ValueError, match="RPC tracker"):
-        tvm_tune.tune(tiny_graph(), "tiny-atto", target_name="rpi4", trials=4, root=tmp_path)
+        tune.tune(tiny_graph(), "tiny-atto", target_name="rpi4", trials=4, root=tmp_path)

@@ -16,8 +16,9 @@ import os
 
 import numpy as np
 
-from .errors import (AttocoreError, ConfigError, FormatError, GraphError, InputError, ResourceLimitError,
-                     UnsupportedOpError)
+from ..errors import (AttocoreError, ConfigError, FormatError, GraphError, InputError, ResourceLimitError,
+                      UnsupportedOpError)
+from .base import Backend
 
 CDEF = """
 typedef enum attocore_status {
@@ -56,11 +57,12 @@ _lib = None
 
 
 def library_path() -> str:
-    """Where libattocore is taken from: $ATTOCORE_LIBRARY, beside this package, or the system."""
+    """Where libattocore is taken from: $ATTOCORE_LIBRARY, the attocore package's directory
+    (where the wheel installs it), or the system."""
     env = os.environ.get("ATTOCORE_LIBRARY")
     if env:
         return env
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libattocore.so")
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "libattocore.so")
     if os.path.exists(here):
         return here
     found = ctypes.util.find_library("attocore")
@@ -86,8 +88,10 @@ def _check(status: int) -> None:
         raise _ERRORS.get(status, AttocoreError)(message)
 
 
-class CModel:
+class CModel(Backend):
     """A model and one session, through the C API."""
+    kind = "capi"
+    checks_finite = True
 
     def __init__(self, model_ptr, threads: int):
         l = lib()
@@ -126,6 +130,10 @@ class CModel:
         _check(_lib.attocore_session_arena_bytes(self._session, batch, out))
         return int(out[0])
 
+    @property
+    def isa(self) -> str:
+        return isa()
+
 
 def load(model, threads: int = 0) -> CModel:
     """Load a weight file path or its bytes through the C API."""
@@ -140,3 +148,4 @@ def load(model, threads: int = 0) -> CModel:
 
 def isa() -> str:
     return _ffi.string(lib().attocore_isa()).decode() if lib() else ""
+

@@ -12,6 +12,9 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without numba
     raise ImportError("backend='numba' needs numba: pip install 'attocore[numba]'") from e
 
+from ..graph_summary import summarize
+from .base import Backend
+
 
 @numba.njit(cache=True, fastmath=False)
 def _conv2d(x, w, b, kernel, stride, pad, dilation, groups, act, out):
@@ -70,9 +73,19 @@ def _maxpool2d(x, kernel, stride, pad, act, out):
 _ACT = {"none": 0, "relu": 1, "relu6": 2}
 
 
-class NumbaExecutor:
+class NumbaBackend(Backend):
+    kind = "numba"
+
     def __init__(self, graph):
         self.graph = graph
+
+    @property
+    def threads(self) -> int:
+        return 1  # the kernels are jitted without parallel loops
+
+    @property
+    def macs(self) -> int:
+        return summarize(self.graph).macs
 
     def run(self, x: np.ndarray) -> np.ndarray:
         g = self.graph

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import format as fmt
-from .errors import GraphError, UnsupportedOpError
-from .graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
+from .. import format as fmt
+from ..errors import GraphError, UnsupportedOpError
+from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
 
 SUPPORTED = {"Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
              "ReduceMean", "Gemm", "MatMul", "Flatten", "Reshape", "Identity", "Constant"}

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import format as fmt
-from . import zoo
+from .. import format as fmt
+from .. import zoo
 
 
 class ConvBN(nn.Module):
@@ -124,7 +124,7 @@ class Validation:
 
 def validate(module: nn.Module, model, inputs) -> Validation:
     """Run PyTorch (eval mode) and attocore on the same float32 NCHW inputs; compare logits."""
-    from .model import load
+    from ..model import load
     m = load(model)
     x = np.ascontiguousarray(inputs, dtype=np.float32)
     module.eval()

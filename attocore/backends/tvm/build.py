@@ -1,63 +1,20 @@
-"""TVM backend: the attocore graph as a Relax IRModule (no PyTorch in the path), compiled
-with Apache TVM 0.27 and run by the Relax VM.
-
-    model = attocore.load("d.atto", backend="tvm")     # compiles for the host on first run
-                                                       # (cached in ~/.cache/attocore/tvm)
-    attocore.run("attonet-d", image, backend="tvm")
-
-Needs `pip install "attocore[tvm]"` (apache-tvm 0.27 with apache-tvm-ffi pinned to 0.1.14.post0:
-the newer ffi segfaults saving tuning records). MetaSchedule records (attocore.tvm_tune) are
-applied when some exist for the net; without them TVM's CPU pipeline applies no schedule at
-all and runs ~15x slower than the native backend. Either way it is the second, independent
-execution path that keeps the hand-written kernels honest.
+"""The attocore graph as a Relax IRModule (no PyTorch in the path), fused into the TIR
+functions MetaSchedule tunes, compiled by Apache TVM 0.27, and a cache of the compiled
+libraries.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import UnsupportedOpError
-
-# Named targets: the host (its CPU detected by LLVM), and ARM boards for cross-compilation.
-TARGETS = {
-    "aarch64": {"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mattr": ["+neon"]},
-    "rpi4": {"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mcpu": "cortex-a72", "mattr": ["+neon"]},
-    "armv7": {"kind": "llvm", "mtriple": "armv7a-linux-gnueabihf", "mattr": ["+neon", "+vfp4"]},
-}
-
-
-def _tvm():
-    os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))
-    try:
-        import tvm
-        from tvm import relax
-    except ImportError as e:
-        raise ImportError('backend="tvm" needs Apache TVM: pip install "attocore[tvm]"') from e
-    return tvm, relax
-
-
-def host_target(threads: int = 0) -> dict:
-    tvm, _ = _tvm()
-    cpu = tvm.target.codegen.llvm_get_system_cpu() if hasattr(tvm.target, "codegen") else None
-    t = {"kind": "llvm", "num-cores": threads or os.cpu_count() or 1}
-    if cpu and cpu != "generic":
-        t["mcpu"] = cpu
-    return t
-
-
-def target(name: str = "host", threads: int = 0):
-    tvm, _ = _tvm()
-    if name == "host":
-        spec = host_target(threads)
-    elif name in TARGETS:
-        spec = dict(TARGETS[name], **{"num-cores": threads or 4})
-    else:
-        raise ValueError(f"unknown target '{name}': host, {', '.join(TARGETS)}")
-    return tvm.target.Target(spec)
+from ...errors import UnsupportedOpError
+from .library import load_tvm
+from .records import RECORD_FILES, apply_records
 
 
 def to_relax(graph, batch: int = 1):
@@ -72,13 +29,13 @@ def relax_module(graph, batch: int = 1):
 
     Activations are NHWC and conv weights HWIO, as in the native executor, so each fused
     layer function reads and writes the same layout as the hand-written kernels and can
-    stand in for one of them (attocore.tvm_export). The caller transposes the NCHW input:
+    stand in for one of them (attocore.backends.tvm.export). The caller transposes the NCHW input:
     numpy does it in ~0.1 ms, TVM's tuned transpose took 3.3 ms.
 
     Weights are parameters, not constants, so the fused TIR functions take them as buffers:
     tuning records then depend only on shapes (they apply to any weights of the same net)
     and stay small."""
-    tvm, relax = _tvm()
+    tvm, relax = load_tvm()
     R = relax.op
     c, h, w = graph.metadata.input_shape
     bb = relax.BlockBuilder()
@@ -152,30 +109,12 @@ def relax_module(graph, batch: int = 1):
 def fused(mod, tgt):
     """Legalized and fused: one TIR function per fused layer, the unit MetaSchedule tunes
     and the records are keyed by."""
-    tvm, relax = _tvm()
+    tvm, relax = load_tvm()
     T = relax.transform
     with tgt:
         return tvm.transform.Sequential([
             T.DecomposeOpsForInference(), T.CanonicalizeBindings(), T.LegalizeOps(),
             T.AnnotateTIROpPattern(), T.FoldConstant(), T.FuseOps(), T.FuseTIR()])(mod)
-
-
-def model_slug(graph) -> str:
-    """The name tuning records are filed under: the architecture's name ('attonet-d')."""
-    return graph.metadata.name.strip().lower().replace(" ", "-").replace("/", "-") or "model"
-
-
-def apply_records(mod, tgt, records_dir):
-    """Schedule the fused module's TIR functions from a tuning database; returns
-    (module, number of functions scheduled)."""
-    tvm, relax = _tvm()
-    from tvm.s_tir import meta_schedule as ms
-    database = ms.database.JSONDatabase(work_dir=str(records_dir))
-    with tgt, database:
-        mod = relax.transform.MetaScheduleApplyDatabase()(mod)
-    scheduled = sum(1 for f in mod.functions.values()
-                    if getattr(f, "attrs", None) is not None and f.attrs.get("tirx.is_scheduled", False))
-    return mod, scheduled
 
 
 def cache_dir() -> Path:
@@ -184,123 +123,64 @@ def cache_dir() -> Path:
     return Path(root) / "tvm"
 
 
-_pool_threads = [0]  # TVM's runtime thread pool is process-wide: its size as last set
-_all_cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+def build(mod, tgt, records=None):
+    """(executable, functions scheduled): a module from to_relax, fused, with the schedules
+    of a records directory applied when one is given."""
+    tvm, _ = load_tvm()
+    mod = fused(mod, tgt)
+    scheduled = 0
+    if records is not None:
+        mod, scheduled = apply_records(mod, tgt, records)
+    return tvm.compile(mod, target=tgt), scheduled
 
 
-def _unpin_caller():
-    """TVM's thread pool pins the calling thread to one core. Undo it: threads this thread
-    starts later (attocore's own pool, other runtimes') would inherit the one-core mask."""
-    if _all_cpus and os.sched_getaffinity(0) != _all_cpus:
-        os.sched_setaffinity(0, _all_cpus)
+def cache_key(graph, tgt, records, batch: int) -> str:
+    """What the compiled library depends on: the graph's structure and shapes (weights are
+    arguments), the target, TVM's version and the records applied."""
+    tvm, _ = load_tvm()
+    h = hashlib.sha256()
+    for op in graph.ops:
+        h.update(repr((op.type, op.name, op.inputs, op.outputs, sorted(op.attrs.items()), op.activation)).encode())
+    for name, t in graph.tensors.items():
+        h.update(repr((name, tuple(t.shape))).encode())
+    h.update(f"{tgt}|{tvm.__version__}|{batch}".encode())
+    if records is not None:
+        for f in RECORD_FILES:
+            st = (Path(records) / f).stat()
+            h.update(f"{Path(records).resolve()}/{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:32]
 
 
-def _use_threads(threads: int):
-    """Resize TVM's thread pool when a model with another thread count runs (0: all cores)."""
-    n = threads or os.cpu_count() or 1
-    if _pool_threads[0] != n:
-        tvm, _ = _tvm()
-        tvm.get_global_func("runtime.config_threadpool")(1, n)  # 1: big cores first
-        _pool_threads[0] = n
+@dataclass
+class Compiled:
+    vm: object          # tvm.relax.VirtualMachine
+    weights: list       # main()'s weight arguments, as TVM tensors
+    scheduled: int      # TIR functions the records scheduled
+    from_cache: bool
 
 
-class TvmExecutor:
-    """Compiles on first use and runs through the Relax VM.
-
-    tuned: None applies tuning records when some are found for this net and target (see
-    attocore.tvm_tune.find_records), True requires them, False compiles untuned."""
-
-    def __init__(self, graph, target_name: str = "host", threads: int = 0, tuned=None,
-                 records_root=None):
-        self.graph = graph
-        self.target_name = target_name
-        self.threads = threads
-        self._vms = {}
-        from .tvm_tune import find_records, target_label
-        self.records = None
-        if tuned is not False:
-            self.records = find_records(model_slug(graph), target_name, records_root)
-            if tuned and self.records is None:
-                raise FileNotFoundError(
-                    f"no tuning records for {model_slug(graph)} on {target_label(target_name)}; "
-                    f"run: attocore tune {model_slug(graph)} --target {target_name}")
-        self.scheduled = 0
-        self.from_cache = False
-
-    @staticmethod
-    def check_options(graph, tuned=None, target_name="host", records_root=None):
-        """Fail early on an unknown target or required records that do not exist."""
-        if target_name != "host" and target_name not in TARGETS:
-            raise ValueError(f"unknown target '{target_name}': host, {', '.join(TARGETS)}")
-        if target_name != "host":
-            raise ValueError(f"target '{target_name}' is for cross-compiling (attocore export-tvm); "
-                             "run on this machine with target='host'")
-        if tuned:
-            TvmExecutor(graph, target_name, 1, tuned, records_root)
-
-    def build(self, mod):
-        """The compiled executable of a module from to_relax (records applied if any)."""
-        tvm, relax = _tvm()
-        tgt = target(self.target_name, self.threads)
-        mod = fused(mod, tgt)
-        if self.records is not None:
-            mod, self.scheduled = apply_records(mod, tgt, self.records)
-        return tvm.compile(mod, target=tgt)
-
-    def cache_key(self, batch: int) -> str:
-        """What the compiled library depends on: the graph's structure and shapes (weights are
-        arguments), the target, TVM's version and the records applied."""
-        tvm, _ = _tvm()
-        h = hashlib.sha256()
-        for op in self.graph.ops:
-            h.update(repr((op.type, op.name, op.inputs, op.outputs, sorted(op.attrs.items()), op.activation)).encode())
-        for name, t in self.graph.tensors.items():
-            h.update(repr((name, tuple(t.shape))).encode())
-        h.update(f"{target(self.target_name, self.threads)}|{tvm.__version__}|{batch}".encode())
-        if self.records is not None:
-            from .tvm_tune import RECORD_FILES
-            for f in RECORD_FILES:
-                st = (Path(self.records) / f).stat()
-                h.update(f"{Path(self.records).resolve()}/{f}:{st.st_size}:{st.st_mtime_ns}".encode())
-        return h.hexdigest()[:32]
-
-    def compile(self, batch: int):
-        """The Relax VM and the weights: from the compiled-library cache when this graph,
-        target and record set were compiled before (compiling AttoNet-D takes ~25 s)."""
-        tvm, relax = _tvm()
-        mod, arrays = to_relax(self.graph, batch)
-        weights = [tvm.runtime.tensor(w) for w in arrays]
-        lib_path = cache_dir() / f"{self.cache_key(batch)}.so"
-        info_path = lib_path.with_suffix(".json")
-        if lib_path.is_file() and info_path.is_file():
-            try:
-                self.scheduled = json.loads(info_path.read_text())["scheduled"]
-                self.from_cache = True
-                return relax.VirtualMachine(tvm.runtime.load_module(str(lib_path)), tvm.cpu()), weights
-            except Exception:  # a damaged entry: compile again and overwrite it
-                self.from_cache = False
-        ex = self.build(mod)
-        try:  # the cache is an optimisation: a read-only home directory must not fail the run
-            lib_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = lib_path.with_name(f"{lib_path.stem}.{os.getpid()}.tmp.so")
-            ex.export_library(str(tmp))
-            tmp.replace(lib_path)
-            info_path.write_text(json.dumps({"scheduled": self.scheduled, "records": str(self.records)}))
-        except OSError:
-            pass
-        return relax.VirtualMachine(ex, tvm.cpu()), weights
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Compiled once, for batch 1 (the shapes tuning records are keyed by); a batch runs
-        sample by sample."""
-        tvm, _ = _tvm()
-        if 1 not in self._vms:
-            self._vms[1] = self.compile(1)
-        vm, weights = self._vms[1]
-        _use_threads(self.threads)
-        nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+def compile_cached(graph, tgt, records=None, batch: int = 1) -> Compiled:
+    """The Relax VM and the weights: from the compiled-library cache when this graph, target
+    and record set were compiled before (compiling AttoNet-D takes ~25 s)."""
+    tvm, relax = load_tvm()
+    mod, arrays = to_relax(graph, batch)
+    weights = [tvm.runtime.tensor(w) for w in arrays]
+    lib_path = cache_dir() / f"{cache_key(graph, tgt, records, batch)}.so"
+    info_path = lib_path.with_suffix(".json")
+    if lib_path.is_file() and info_path.is_file():
         try:
-            outs = [vm["main"](tvm.runtime.tensor(nhwc[i:i + 1]), *weights).numpy() for i in range(x.shape[0])]
-        finally:
-            _unpin_caller()
-        return np.concatenate(outs, axis=0)
+            scheduled = json.loads(info_path.read_text())["scheduled"]
+            return Compiled(relax.VirtualMachine(tvm.runtime.load_module(str(lib_path)), tvm.cpu()), weights,
+                            scheduled, True)
+        except Exception:  # a damaged entry: compile again and overwrite it
+            pass
+    ex, scheduled = build(mod, tgt, records)
+    try:  # the cache is an optimisation: a read-only home directory must not fail the run
+        lib_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = lib_path.with_name(f"{lib_path.stem}.{os.getpid()}.tmp.so")
+        ex.export_library(str(tmp))
+        tmp.replace(lib_path)
+        info_path.write_text(json.dumps({"scheduled": scheduled, "records": str(records)}))
+    except OSError:
+        pass
+    return Compiled(relax.VirtualMachine(ex, tvm.cpu()), weights, scheduled, False)

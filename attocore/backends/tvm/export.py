@@ -21,7 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import tvm as attotvm
+from .build import fused, relax_module
+from .library import load_tvm
+from .records import apply_records, find_records, model_slug
+from .target import target, target_label
 
 CROSS_COMPILERS = {"aarch64": "aarch64-linux-gnu-g++", "rpi4": "aarch64-linux-gnu-g++",
                    "armv7": "arm-linux-gnueabihf-g++"}
@@ -39,7 +42,7 @@ def layer_kernels(graph, fused_mod, param_roles: dict) -> list:
     """Map each fused convolution function that main() calls to the graph ops it computes.
 
     param_roles: main's weight parameter name -> (op name, 'w' | 'b')."""
-    tvm, relax = attotvm._tvm()
+    _, relax = load_tvm()
     ops = {op.name: op for op in graph.ops}
     readers = {}
     for op in graph.ops:
@@ -93,20 +96,19 @@ def _registration_source(model_name: str, target_name: str, kernels: list) -> st
 def export(graph, out_dir, target_name: str = "aarch64", tuned=None, records_root=None,
            whole_network: bool = True, log=print) -> dict:
     """Write the directory described in the module docstring; returns the manifest."""
-    tvm, relax = attotvm._tvm()
-    from .tvm_tune import find_records, target_label
+    tvm, _ = load_tvm()
     out = Path(out_dir)
     (out / "kernels").mkdir(parents=True, exist_ok=True)
-    model = attotvm.model_slug(graph)
-    tgt = attotvm.target(target_name)
-    mod, weights, param_roles = attotvm.relax_module(graph, 1)
-    mod = attotvm.fused(mod, tgt)
+    model = model_slug(graph)
+    tgt = target(target_name)
+    mod, weights, param_roles = relax_module(graph, 1)
+    mod = fused(mod, tgt)
     records = None if tuned is False else find_records(model, target_name, records_root)
     if tuned and records is None:
         raise FileNotFoundError(f"no tuning records for {model} on {target_label(target_name)}")
     scheduled = 0
     if records is not None:
-        mod, scheduled = attotvm.apply_records(mod, tgt, records)
+        mod, scheduled = apply_records(mod, tgt, records)
     log(f"export-tvm {model} for {target_label(target_name)}: "
         + (f"{scheduled} functions scheduled from {records}" if records else "untuned (no records applied)"))
 

@@ -1,9 +1,9 @@
-"""MetaSchedule tuning sessions for the TVM backend, and where their records live.
+"""MetaSchedule tuning sessions for the TVM backend (`attocore tune`).
 
 A session tunes every task (fused TIR function) of one model for one target and keeps the
-records in a JSON database under `<root>/<target label>/<model>/`. Running it again with
-the same budget resumes: each task's earlier trials count against its share, and tasks that
-already had their share are skipped. `attocore.tvm` applies the records when compiling.
+records in a JSON database under `<root>/<target label>/<model>/` (see records.py). Running
+it again with the same budget resumes: each task's earlier trials count against its share,
+and tasks that already had their share are skipped.
 
 Budget: N trials are split evenly, N // tasks per task (at least 4), measured in rounds of
 at most 64 (one round per task at the usual budgets: each round costs a builder start-up). Every task gets its share: MetaSchedule's
@@ -20,37 +20,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import tvm as attotvm
+from .build import fused, to_relax
+from .library import load_tvm
+from .target import target, target_label
 
 MIN_TRIALS_PER_TASK = 4
-RECORD_FILES = ("database_workload.json", "database_tuning_record.json")
-
-
-def target_label(target_name: str) -> str:
-    """Directory name of a target's records: the host is named by its CPU, since a schedule
-    tuned on one CPU says little about another."""
-    if target_name != "host":
-        return target_name
-    cpu = attotvm.host_target().get("mcpu", "generic")
-    return f"host-{cpu}"
-
-
-def shipped_root() -> Path:
-    """Records installed with the package (the repository's tuning/ folder)."""
-    return Path(__file__).resolve().parent / "tuning"
-
-
-def find_records(model_name: str, target_name: str = "host", root: str | os.PathLike | None = None):
-    """The first directory holding records for (target, model): `root` if given, else
-    $ATTOCORE_TUNING_DIR, ./tuning, then the copy shipped in the package. None if none."""
-    label = target_label(target_name)
-    roots = [Path(root)] if root else [
-        Path(p) for p in (os.environ.get("ATTOCORE_TUNING_DIR"), "tuning") if p] + [shipped_root()]
-    for r in roots:
-        d = r / label / model_name
-        if all((d / f).is_file() and (d / f).stat().st_size > 0 for f in RECORD_FILES):
-            return d
-    return None
 
 
 def split_budget(trials: int, n_tasks: int) -> tuple[int, int]:
@@ -138,14 +112,14 @@ def tune(graph, model_name: str, target_name: str = "host", trials: int = 2048,
     if target_name != "host" and not rpc:
         raise ValueError(f"tuning for '{target_name}' measures on that board: give an RPC tracker "
                          "(--rpc-host/--rpc-port/--rpc-key); this machine can only measure 'host'")
-    tvm, relax = attotvm._tvm()
+    load_tvm()  # the install hint if TVM is missing, before its submodules are imported
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.relax_integration import extract_tasks, extracted_tasks_to_tune_contexts
 
     out = Path(root) / target_label(target_name) / model_name
     out.mkdir(parents=True, exist_ok=True)
-    tgt = attotvm.target(target_name, threads)
-    mod = attotvm.fused(attotvm.to_relax(graph, 1)[0], tgt)
+    tgt = target(target_name, threads)
+    mod = fused(to_relax(graph, 1)[0], tgt)
     extracted = [t for t in extract_tasks(mod, tgt) if not t.mod.attrs.get("tirx.is_scheduled", False)]
     per_task, per_iter = split_budget(trials, len(extracted))
     database = ms.database.JSONDatabase(work_dir=str(out))

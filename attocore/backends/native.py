@@ -1,0 +1,69 @@
+"""backend="native": the C++ executor and its hand-written kernels, through the pybind11
+module attocore._core (python/bindings.cpp)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Backend, StepTiming
+
+
+def core():
+    """The extension module, or a RuntimeError saying how to get it."""
+    try:
+        from .. import _core
+    except ImportError as e:  # a source checkout without a build
+        raise RuntimeError("the native extension attocore._core is not built; "
+                           "install with 'pip install .' or use backend='numba'") from e
+    return _core
+
+
+def available_isas() -> list:
+    """Kernel sets this build can run on this CPU, reference first, the best last."""
+    return list(core().isas())
+
+
+def default_isa(force_reference: bool = False) -> str:
+    """The kernel set models loaded now will use (ATTOCORE_ISA may name a lesser one)."""
+    return core().isa(force_reference)
+
+
+def fma_peak_gmacs(seconds: float = 0.2) -> float:
+    """One core's measured multiply-add peak, in G multiply-adds/s."""
+    return core().fma_peak_gmacs(seconds)
+
+
+class NativeBackend(Backend):
+    kind = "native"
+    checks_finite = True
+
+    def __init__(self, model, threads: int = 0, force_reference: bool = False, max_arena_bytes: int = 0):
+        """model: a weight file path, or the file's bytes. The C++ loader validates every
+        field first, so a malformed file gets the same error here as from the C API."""
+        c = core()
+        self.compiled = (c.load_bytes(model, threads, force_reference, max_arena_bytes)
+                         if isinstance(model, bytes) else c.load_file(model, threads, force_reference, max_arena_bytes))
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.compiled.run(x)
+
+    @property
+    def isa(self) -> str:
+        return self.compiled.isa
+
+    @property
+    def threads(self) -> int:
+        return self.compiled.threads
+
+    @property
+    def macs(self) -> int:
+        return self.compiled.macs
+
+    def arena_bytes(self, batch: int = 1) -> int:
+        return self.compiled.arena_bytes(batch)
+
+    def profile(self, x: np.ndarray):
+        logits, steps = self.compiled.run_profiled(x)
+        return logits, [StepTiming(*s) for s in steps]
+
+    def kernels(self) -> list:
+        return list(self.compiled.kernels())
