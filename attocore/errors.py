@@ -1,4 +1,8 @@
-"""Exception types. The native module raises these same classes (see python/bindings.cpp)."""
+"""Exception types, and the one table from status codes to them that the native module
+(python/bindings.cpp) and the cffi binding (attocore.backends.capi) both raise through."""
+from __future__ import annotations
+
+import enum
 
 
 class AttocoreError(Exception):
@@ -29,3 +33,39 @@ class ConfigError(AttocoreError, ValueError):
 
 class InputError(AttocoreError, ValueError):
     """An input given to run() has the wrong shape, dtype or content."""
+
+
+class Status(enum.IntEnum):
+    """The C API's attocore_status codes (csrc/include/attocore/attocore.h), which are also the
+    C++ core's ErrorCode values (static_asserts in csrc/util/error.h tie the two;
+    tests/test_package.py checks these numbers against the header)."""
+    OK = 0
+    IO = 1
+    FORMAT = 2
+    GRAPH = 3
+    UNSUPPORTED = 4
+    INPUT = 5
+    RESOURCE = 6
+    INTERNAL = 7
+    ARGUMENT = 8  # the C API's own: a null pointer or invalid argument (the core never raises it)
+    CONFIG = 9
+
+
+# The exception each failing status raises in Python (README, "Errors").
+ERROR_CLASSES = {
+    Status.IO: OSError,
+    Status.FORMAT: FormatError,
+    Status.GRAPH: GraphError,
+    Status.UNSUPPORTED: UnsupportedOpError,
+    Status.INPUT: InputError,
+    Status.RESOURCE: ResourceLimitError,
+    Status.INTERNAL: AttocoreError,
+    Status.ARGUMENT: ValueError,
+    Status.CONFIG: ConfigError,
+}
+
+
+def error_class(status: int) -> type:
+    """The exception class for a failing status code; AttocoreError for a code this table lacks
+    (a newer library than this package)."""
+    return ERROR_CLASSES.get(status, AttocoreError)

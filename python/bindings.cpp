@@ -1,5 +1,5 @@
-// attocore._core: the native executor for Python. Errors become the classes defined in
-// attocore/errors.py; the GIL is released while a model runs.
+// attocore._core: the native executor for Python. Errors become the classes attocore/errors.py
+// maps their codes to; the GIL is released while a model runs.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -112,30 +112,17 @@ class NativeModel {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "attocore native executor";
-  py::module_ errors = py::module_::import("attocore.errors");
-  // Held for the life of the process: the translator below outlives module init.
-  static py::object format_error = errors.attr("FormatError");
-  static py::object graph_error = errors.attr("GraphError");
-  static py::object unsupported_error = errors.attr("UnsupportedOpError");
-  static py::object input_error = errors.attr("InputError");
-  static py::object resource_error = errors.attr("ResourceLimitError");
-  static py::object base_error = errors.attr("AttocoreError");
-  static py::object config_error = errors.attr("ConfigError");
+  // attocore/errors.py holds the one table from status code to exception class (the cffi
+  // binding raises through it too). The reference is never released: the translator below
+  // outlives module init, and a py::object destroyed at exit, after the interpreter has
+  // finalized, would free the function without the GIL.
+  static PyObject* error_class =
+      py::object(py::module_::import("attocore.errors").attr("error_class")).release().ptr();
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
-      py::object cls = base_error;
-      switch (e.code()) {
-        case ErrorCode::kIo: PyErr_SetString(PyExc_OSError, e.what()); return;
-        case ErrorCode::kFormat: cls = format_error; break;
-        case ErrorCode::kResource: cls = resource_error; break;
-        case ErrorCode::kGraph: cls = graph_error; break;
-        case ErrorCode::kUnsupported: cls = unsupported_error; break;
-        case ErrorCode::kInput: cls = input_error; break;
-        case ErrorCode::kConfig: cls = config_error; break;
-        default: break;
-      }
+      py::object cls = py::reinterpret_borrow<py::function>(error_class)(int(e.code()));
       PyErr_SetString(cls.ptr(), e.what());
     }
   });

@@ -1,6 +1,7 @@
 """The Python package as a whole: every module imports, the modules' own imports form no
 cycle, no module reaches into another's private names, the names the README documents
-exist, and the wheel holds every module of the source tree."""
+exist, the wheel holds every module of the source tree, and the status codes have one
+source that the other copies agree with."""
 import ast
 import importlib
 import importlib.util
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import attocore
+from attocore import errors
 from cmake_build import ROOT
 
 PACKAGE_DIR = Path(attocore.__file__).resolve().parent
@@ -207,3 +209,48 @@ def test_every_backend_implements_the_interface():
     assert m.backend == "numba" and m.threads == 1 and m.macs == attocore.summary("attonet-d").macs
     with pytest.raises(NotImplementedError, match="'numba' backend has no arena_bytes()"):
         m.arena_bytes()
+
+
+def enum_values(text: str) -> dict:
+    body = re.search(r"typedef enum attocore_status \{(.*?)\} attocore_status;", text, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return {k: int(v) for k, v in re.findall(r"ATTOCORE_(\w+)\s*=\s*(\d+)", body)}
+
+
+def declarations(text: str) -> set:
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S).replace("ATTOCORE_API", "")
+    return {" ".join(s.split()) for s in text.split(";") if "(" in s and "#" not in s and "typedef" not in s}
+
+
+HEADER = Path(ROOT) / "csrc" / "include" / "attocore" / "attocore.h"
+
+
+def test_status_codes_agree_with_the_c_header():
+    """attocore.h is the source: errors.Status, and capi.CDEF's copy of the enum, match it
+    (the C++ ErrorCode is tied to it by static_asserts in csrc/util/error.h)."""
+    from attocore import capi
+    header = enum_values(HEADER.read_text())
+    assert header["OK"] == 0 and len(header) >= 10
+    python = {("OK" if s is errors.Status.OK else f"ERROR_{s.name}"): int(s) for s in errors.Status}
+    assert python == header
+    assert enum_values(capi.CDEF) == header
+    assert set(errors.ERROR_CLASSES) == set(errors.Status) - {errors.Status.OK}
+    assert errors.error_class(errors.Status.FORMAT) is attocore.FormatError
+    assert errors.error_class(12345) is attocore.AttocoreError
+
+
+def test_capi_declarations_match_the_c_header():
+    from attocore import capi
+    missing = declarations(capi.CDEF) - declarations(HEADER.read_text())
+    assert "const char* attocore_version(void)" in declarations(capi.CDEF)
+    assert not missing, f"capi.CDEF declares what attocore.h does not (or differently): {sorted(missing)}"
+
+
+def test_both_bindings_raise_through_the_one_table(tmp_path):
+    from attocore import capi
+    from attocore.backends import native
+    for load in (capi.load, lambda data: native.NativeBackend(data)):
+        with pytest.raises(errors.error_class(errors.Status.FORMAT), match="magic"):
+            load(b"x" * 100)
+        with pytest.raises(errors.error_class(errors.Status.IO)):
+            load(str(tmp_path / "missing.atto"))

@@ -16,8 +16,7 @@ import os
 
 import numpy as np
 
-from ..errors import (AttocoreError, ConfigError, FormatError, GraphError, InputError, ResourceLimitError,
-                      UnsupportedOpError)
+from ..errors import InputError, error_class
 from .base import Backend
 
 CDEF = """
@@ -48,9 +47,6 @@ attocore_status attocore_session_run(attocore_session* session, const float* inp
                                      size_t output_capacity);
 attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes);
 """
-
-_ERRORS = {1: OSError, 2: FormatError, 3: GraphError, 4: UnsupportedOpError, 5: InputError, 6: ResourceLimitError,
-           7: AttocoreError, 8: ValueError, 9: ConfigError}
 
 _ffi = None
 _lib = None
@@ -85,7 +81,7 @@ def lib():
 def _check(status: int) -> None:
     if status != 0:
         message = _ffi.string(_lib.attocore_last_error()).decode("utf-8", "replace")
-        raise _ERRORS.get(status, AttocoreError)(message)
+        raise error_class(status)(message)
 
 
 class CModel(Backend):

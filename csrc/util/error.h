@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "include/attocore/attocore.h"
+
 namespace attocore {
 
 enum class ErrorCode : int {
@@ -18,6 +20,18 @@ enum class ErrorCode : int {
   // 8 is the C API's ATTOCORE_ERROR_ARGUMENT (null pointers), which the core never raises.
   kConfig = 9,  // a setting (ATTOCORE_ISA) asks for what this build or CPU cannot do
 };
+
+// The C API returns these codes as attocore_status by a plain cast (csrc/capi/attocore_c.cpp),
+// and attocore/errors.py maps the same numbers to Python exceptions: the two enums must agree.
+static_assert(int(ErrorCode::kOk) == ATTOCORE_OK, "ErrorCode and attocore_status differ");
+static_assert(int(ErrorCode::kIo) == ATTOCORE_ERROR_IO, "ErrorCode and attocore_status differ");
+static_assert(int(ErrorCode::kFormat) == ATTOCORE_ERROR_FORMAT, "ErrorCode and attocore_status differ");
+static_assert(int(ErrorCode::kGraph) == ATTOCORE_ERROR_GRAPH, "ErrorCode and attocore_status differ");
+static_assert(int(ErrorCode::kUnsupported) == ATTOCORE_ERROR_UNSUPPORTED, "ErrorCode and attocore_status differ");
+static_assert(int(ErrorCode::kInput) == ATTOCORE_ERROR_INPUT, "ErrorCode and attocore_status differ");
+static_assert(int(ErrorCode::kResource) == ATTOCORE_ERROR_RESOURCE, "ErrorCode and attocore_status differ");
+static_assert(int(ErrorCode::kInternal) == ATTOCORE_ERROR_INTERNAL, "ErrorCode and attocore_status differ");
+static_assert(int(ErrorCode::kConfig) == ATTOCORE_ERROR_CONFIG, "ErrorCode and attocore_status differ");
 
 const char* error_code_name(ErrorCode code);
 
