@@ -11,6 +11,15 @@ def summary(model) -> Summary:
     return summarize(read_graph(model))
 
 
-__version__ = "0.1.0"
+def __getattr__(name):
+    # __version__ is read on first use: importlib.metadata takes ~40 ms to import, a sixth of
+    # `import attocore`.
+    if name == "__version__":
+        from .version import package_version
+        globals()["__version__"] = value = package_version()
+        return value
+    raise AttributeError(f"module 'attocore' has no attribute '{name}'")
+
+
 __all__ = ["run", "load", "summary", "available_isas", "Model", "Result", "Prediction", "Summary", "AttocoreError",
            "ConfigError", "FormatError", "GraphError", "InputError", "ResourceLimitError", "UnsupportedOpError"]

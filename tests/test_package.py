@@ -1,7 +1,7 @@
 """The Python package as a whole: every module imports, the modules' own imports form no
 cycle, no module reaches into another's private names, the names the README documents
-exist, the wheel holds every module of the source tree, and the status codes have one
-source that the other copies agree with."""
+exist, the wheel holds every module of the source tree, and the version and the status
+codes each have one source that the other copies agree with."""
 import ast
 import importlib
 import importlib.util
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import attocore
-from attocore import errors
+from attocore import errors, version
 from cmake_build import ROOT
 
 PACKAGE_DIR = Path(attocore.__file__).resolve().parent
@@ -209,6 +209,23 @@ def test_every_backend_implements_the_interface():
     assert m.backend == "numba" and m.threads == 1 and m.macs == attocore.summary("attonet-d").macs
     with pytest.raises(NotImplementedError, match="'numba' backend has no arena_bytes()"):
         m.arena_bytes()
+
+
+def test_version_has_one_source():
+    from attocore import capi
+    declared = version.from_pyproject(Path(ROOT) / "pyproject.toml")
+    assert re.fullmatch(r"\d+(\.\d+)*\S*", declared)
+    assert attocore.__version__ == declared
+    assert capi.version() == declared  # CMake defines attocore_version() from the same file
+
+
+def test_pyproject_version_is_read_from_the_project_table(tmp_path):
+    p = tmp_path / "pyproject.toml"
+    p.write_text('[tool.other]\nversion = "9.9"\n\n[project]\nname = "attocore"\nversion = "1.2.3rc1"\n')
+    assert version.from_pyproject(p) == "1.2.3rc1"
+    p.write_text('[project]\nname = "attocore"\n')
+    assert version.from_pyproject(p) is None
+    assert version.from_pyproject(tmp_path / "missing.toml") is None
 
 
 def enum_values(text: str) -> dict:

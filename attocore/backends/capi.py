@@ -145,3 +145,8 @@ def load(model, threads: int = 0) -> CModel:
 def isa() -> str:
     return _ffi.string(lib().attocore_isa()).decode() if lib() else ""
 
+
+def version() -> str:
+    """The library's version (attocore_version()); the same as attocore.__version__."""
+    version_ptr = lib().attocore_version()  # lib() first: it makes _ffi
+    return _ffi.string(version_ptr).decode()

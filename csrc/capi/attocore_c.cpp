@@ -53,7 +53,7 @@ const attocore::Graph& graph_of(const attocore_model* m) { return m->compiled->g
 
 extern "C" {
 
-const char* attocore_version(void) { return "0.1.0"; }
+const char* attocore_version(void) { return ATTOCORE_VERSION_STRING; }  // CMakeLists.txt, from pyproject.toml
 
 const char* attocore_status_name(attocore_status status) {
   if (status == ATTOCORE_ERROR_ARGUMENT) return "argument";
