@@ -159,12 +159,20 @@ PYBIND11_MODULE(_core, m) {
         return std::make_unique<NativeModel>(ModelFile::open(path), threads, force_reference, max_arena_bytes);
       },
       py::arg("path"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
-  m.def("load_bytes", [](py::bytes data, int threads, bool force_reference, size_t max_arena_bytes) {
-        char* buffer = nullptr;
-        Py_ssize_t size = 0;
-        if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
-        return std::make_unique<NativeModel>(ModelFile::from_memory(buffer, size_t(size)), threads, force_reference,
-                                             max_arena_bytes);
+  // Any contiguous buffer (bytes, or the private mmap attocore.format.read_file returns); its
+  // bytes are copied, so the caller may drop or reuse it afterwards.
+  m.def("load_bytes", [](py::buffer data, int threads, bool force_reference, size_t max_arena_bytes) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+        std::shared_ptr<ModelFile> file;
+        try {
+          file = ModelFile::from_memory(view.buf, size_t(view.len));
+        } catch (...) {
+          PyBuffer_Release(&view);
+          throw;
+        }
+        PyBuffer_Release(&view);
+        return std::make_unique<NativeModel>(std::move(file), threads, force_reference, max_arena_bytes);
       },
       py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
   m.def("hardware_threads", &ThreadPool::hardware_threads);
