@@ -220,10 +220,13 @@ ModelFile::ModelFile(size_t size) : size_(size) {
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)
     fail(ErrorCode::kResource, "cannot allocate " + std::to_string(size) + " bytes for the model: " + std::strerror(errno));
-  bytes_ = static_cast<uint8_t*>(p);
+  storage_ = static_cast<uint8_t*>(p);
+  bytes_ = storage_;
 }
 
-ModelFile::~ModelFile() { munmap(bytes_, size_); }
+ModelFile::~ModelFile() {
+  if (storage_ != nullptr) munmap(storage_, size_);
+}
 
 std::shared_ptr<ModelFile> ModelFile::open(const std::string& path) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; regular files
@@ -244,7 +247,7 @@ std::shared_ptr<ModelFile> ModelFile::open(const std::string& path) {
   // A private copy, not a mapping of the file: see model_file.h.
   std::shared_ptr<ModelFile> f(new ModelFile(size_t(st.st_size)));
   for (size_t done = 0; done < f->size_;) {
-    const ssize_t n = ::read(fd, f->bytes_ + done, f->size_ - done);
+    const ssize_t n = ::read(fd, f->storage_ + done, f->size_ - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail(ErrorCode::kIo, "cannot read '" + path + "': " + std::strerror(errno));
     if (n == 0)
@@ -260,7 +263,16 @@ std::shared_ptr<ModelFile> ModelFile::from_memory(const void* data, size_t size)
   if (data == nullptr || size == 0) fail(ErrorCode::kFormat, "model data too small (0 bytes) to hold the header");
   // A private copy: the caller's buffer may be freed, changed or unaligned.
   std::shared_ptr<ModelFile> f(new ModelFile(size));
-  std::memcpy(f->bytes_, data, size);
+  std::memcpy(f->storage_, data, size);
+  f->parse();
+  return f;
+}
+
+std::shared_ptr<ModelFile> ModelFile::borrow(const void* data, size_t size) {
+  if (data == nullptr || size == 0) fail(ErrorCode::kFormat, "model data too small (0 bytes) to hold the header");
+  std::shared_ptr<ModelFile> f(new ModelFile());
+  f->bytes_ = static_cast<const uint8_t*>(data);
+  f->size_ = size;
   f->parse();
   return f;
 }

@@ -18,6 +18,10 @@ class ModelFile {
   // Refuses anything but a regular file (a FIFO would block open() until a writer came).
   static std::shared_ptr<ModelFile> open(const std::string& path);
   static std::shared_ptr<ModelFile> from_memory(const void* data, size_t size);
+  // No copy: parses the caller's bytes, which must stay alive and unchanged as long as the
+  // ModelFile does. For a caller that hands it straight to a CompiledModel (which keeps none
+  // of it) while holding the buffer: the Python module, whose buffers are already private.
+  static std::shared_ptr<ModelFile> borrow(const void* data, size_t size);
   ~ModelFile();
   ModelFile(const ModelFile&) = delete;
   ModelFile& operator=(const ModelFile&) = delete;
@@ -26,11 +30,13 @@ class ModelFile {
   size_t size() const { return size_; }
 
  private:
+  ModelFile() = default;
   explicit ModelFile(size_t size);  // allocates the storage
   void parse();
 
-  uint8_t* bytes_ = nullptr;  // a private anonymous mapping of size_ bytes
+  const uint8_t* bytes_ = nullptr;
   size_t size_ = 0;
+  uint8_t* storage_ = nullptr;  // when owned: bytes_ in a private anonymous mapping of size_ bytes
   Graph graph_;
 };
 
