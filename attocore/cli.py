@@ -196,7 +196,7 @@ def main(argv=None) -> int:
         rc = args.fn(args)
         if isinstance(rc, int):
             return rc
-    except (AttocoreError, FileNotFoundError, KeyError, ValueError) as e:
+    except (AttocoreError, OSError, KeyError, ValueError) as e:  # OSError: a missing file, a FIFO
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

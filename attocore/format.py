@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 import struct
 import zlib
 
 import numpy as np
 
 from .errors import FormatError, UnsupportedOpError
-from .graph import (ACTIVATION_CODES, ACTIVATION_NAMES, OP_ATTRS, OP_CODES, OP_NAMES, Graph,
+from .graph import (ACTIVATION_CODES, ACTIVATION_NAMES, OP_ATTRS, OP_CODES, OP_NAMES, DeferredConstant, Graph,
                     Metadata, Op, Tensor, validate)
 
 MAGIC = b"ATTOCORE"
@@ -206,10 +207,12 @@ class _Reader:
             raise FormatError(f"{what}: not valid UTF-8") from e
 
 
-def decode(buf) -> Graph:
+def decode(buf, deferred=None) -> Graph:
     """Parse and fully validate a weight file held in a bytes-like object.
 
-    Constant tensors are numpy views into buf (zero copy when buf is an mmap).
+    Constant tensors are numpy views into buf (zero copy). With deferred (a callable
+    name -> array), they hold no data and keep no reference to buf: each calls deferred on
+    first use of its .data (graph.DeferredConstant).
     """
     size = len(buf)
     if size < HEADER_SIZE:
@@ -273,10 +276,12 @@ def decode(buf) -> Graph:
             if off % ALIGN or nbytes != 4 * count or off + nbytes > d_size:
                 raise FormatError(f"tensor '{name}': data [{off}, +{nbytes}) is outside the data "
                                   f"section, misaligned, or does not match shape {shape}")
-            data = np.frombuffer(buf, dtype="<f4", count=count, offset=d_off + off).reshape(shape)
+            if deferred is None:
+                data = np.frombuffer(buf, dtype="<f4", count=count, offset=d_off + off).reshape(shape)
         if name in tensors:
             raise FormatError(f"tensor name '{name}' appears twice")
-        tensors[name] = Tensor(name, shape, data)
+        tensors[name] = (DeferredConstant(name, shape, deferred) if kind == KIND_CONSTANT and deferred is not None
+                         else Tensor(name, shape, data))
         names.append(name)
 
     def tensor_ids(what):
@@ -334,11 +339,39 @@ def _bad_index(i):
     raise FormatError(f"graph input/output tensor index {i} out of range")
 
 
+def read_file(path) -> memoryview:
+    """A weight file's bytes, copied into private anonymous memory (a read-only view of it).
+
+    A copy rather than a mapping of the file, so rewriting or truncating the file later cannot
+    change or crash what was read from it (a mapped file's pages follow the file, and reading
+    a truncated one raises SIGBUS); anonymous memory rather than a bytes object, so the copy
+    goes back to the system whole when its last user drops it. Anything but a regular file is
+    refused (OSError): opening a FIFO would wait for a writer.
+    """
+    # O_NONBLOCK lets open() return at once on a FIFO (refused below); regular files ignore it.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"'{os.fsdecode(path)}' is not a regular file "
+                          f"(a FIFO, socket, device or directory cannot hold a model)")
+        if st.st_size == 0:
+            raise FormatError(f"'{os.fsdecode(path)}' is empty")  # the C++ loader's words
+        mm = mmap.mmap(-1, st.st_size, flags=mmap.MAP_PRIVATE)
+        view, done = memoryview(mm), 0
+        try:
+            while done < st.st_size:
+                n = os.readv(fd, [view[done:]])
+                if n == 0:
+                    raise OSError(f"'{os.fsdecode(path)}' shrank from {st.st_size} to {done} bytes while it was read")
+                done += n
+        finally:
+            view.release()
+        return memoryview(mm).toreadonly()  # decode()'s arrays then are read-only too
+    finally:
+        os.close(fd)
+
+
 def load(path) -> Graph:
-    """Read a weight file; constants are zero-copy views of a read-only memory map."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:
-            raise FormatError(f"{path}: empty file")
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    return decode(mm)
+    """Read a weight file; constants are zero-copy views of its private copy (read_file)."""
+    return decode(read_file(path))

@@ -50,6 +50,41 @@ class Tensor:
         return self.data is not None
 
 
+class DeferredConstant(Tensor):
+    """A constant whose data is fetched on first use of `.data`: the graph of a model on the
+    native backend keeps the structure only, its weights living packed in the executor.
+
+    fetch(name) returns the float32 array of that shape (attocore.model decides from where).
+    """
+
+    def __init__(self, name: str, shape: tuple, fetch):
+        self.name, self.shape, self._fetch, self._data = name, tuple(shape), fetch, None
+
+    @property
+    def data(self) -> np.ndarray:
+        if self._data is None:
+            data = self._fetch(self.name)
+            if data.dtype != np.float32 or tuple(data.shape) != self.shape:
+                raise GraphError(f"constant '{self.name}': fetched data does not match its shape {self.shape}")
+            self._data = data
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value
+
+    @property
+    def is_constant(self) -> bool:
+        return True
+
+    @property
+    def fetched(self) -> bool:
+        return self._data is not None
+
+    def __repr__(self):
+        return f"DeferredConstant(name={self.name!r}, shape={self.shape!r}, fetched={self.fetched})"
+
+
 @dataclass
 class Op:
     type: str
@@ -159,7 +194,8 @@ def validate(graph: Graph) -> None:
         raise GraphError("a graph has exactly one input and one output")
     for t in graph.tensors.values():
         if t.is_constant:
-            if t.data.dtype != np.float32 or tuple(t.data.shape) != tuple(t.shape):
+            deferred = isinstance(t, DeferredConstant) and not t.fetched  # checked when fetched
+            if not deferred and (t.data.dtype != np.float32 or tuple(t.data.shape) != tuple(t.shape)):
                 raise GraphError(f"constant '{t.name}' data does not match its shape {t.shape}")
             defined.add(t.name)
     for op in graph.ops:

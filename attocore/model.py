@@ -8,7 +8,7 @@ import numpy as np
 from . import format as fmt
 from . import zoo
 from .backends import Backend, native
-from .errors import InputError
+from .errors import FormatError, InputError
 
 BACKENDS = ("native", "numba", "tvm")
 
@@ -121,15 +121,22 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         return model
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}'; choose one of {BACKENDS}")
-    graph, data, source = _locate(model)
+    graph, data, source, reread = _locate(model)
     executor = None
     if backend == "native":
         # The C++ loader validates first, so a malformed file gets the same error here as
-        # from the C API and attocore-run; the Python reader then gives the metadata.
+        # from the C API and attocore-run; the Python reader then gives the metadata. The
+        # weights stay only in the executor, packed: the graph's constants are fetched again
+        # (from the file, unchanged, or the zoo) if something asks for their data.
         cap = int(max_arena_mb * 2**20)
-        executor = native.NativeBackend(data if data is not None else source, threads, force_reference, cap)
-    if graph is None:
-        graph = fmt.decode(data) if data is not None else fmt.load(source)
+        executor = native.NativeBackend(data, threads, force_reference, cap)
+        generated = graph is not None
+        graph = fmt.decode(data, deferred=_DeferredWeights(reread))
+        data = None
+        if generated:
+            _return_freed_heap()
+    elif graph is None:
+        graph = fmt.decode(data)
     if backend == "numba":
         from .backends.numba import NumbaBackend  # imports numba, which the other backends do not need
         executor = NumbaBackend(graph)
@@ -145,24 +152,73 @@ def read_graph(model):
     without loading any backend: for summaries, tuning and export."""
     if isinstance(model, Model):
         return model.graph
-    graph, data, source = _locate(model)
-    if graph is None:
-        graph = fmt.decode(data) if data is not None else fmt.load(source)
-    return graph
+    graph, data, _, _ = _locate(model)
+    return graph if graph is not None else fmt.decode(data)
 
 
 def _locate(model):
-    """(graph or None, file bytes or None, source label): a zoo net is built (and encoded, so
-    the native loader reads the same bytes as from a file), bytes are kept, a path is checked."""
-    graph = None
+    """(graph or None, file bytes, source label, re-reader of the weights or None): a zoo net
+    is built (and encoded, so the native loader reads the same bytes as from a file), bytes
+    are kept, a file is read once into private memory that serves both readers."""
+    graph, reread = None, None
     if isinstance(model, (bytes, bytearray)):
         data, source = bytes(model), "<bytes>"
     elif zoo.is_zoo_name(model) and not os.path.exists(str(model)):
         graph = zoo.seeded_graph(model)
         data, source = fmt.encode(graph), f"zoo:{zoo.spec(model).name}"
+        reread = lambda name=str(model): zoo.seeded_graph(name)  # deterministic: the same weights
     else:
         path = os.fspath(model)
         if not os.path.exists(path):
             raise FileNotFoundError(f"no such model file '{path}' (zoo names: {', '.join(zoo.NETS)})")
-        data, source = None, path
-    return graph, data, source
+        data, source = fmt.read_file(path), path
+        reread = _reread_unchanged(path, data)
+    return graph, data, source, reread
+
+
+class _DeferredWeights:
+    """The constants of a native model's graph, fetched all at once on first use and then kept
+    (graph.DeferredConstant calls this with a tensor name)."""
+
+    def __init__(self, reread):
+        self._reread, self._arrays = reread, None
+
+    def __call__(self, name: str):
+        if self._arrays is None:
+            if self._reread is None:
+                raise RuntimeError(f"the weights of a model loaded from bytes on the native backend are not kept on "
+                                   f"the Python side (they live packed in the executor); decode the bytes with "
+                                   f"attocore.format.decode, or load them with backend='numba'")
+            graph = self._reread()
+            self._arrays = {n: t.data for n, t in graph.tensors.items() if t.is_constant}
+        return self._arrays[name]
+
+
+def _return_freed_heap() -> None:
+    """Gives the heap a zoo net's generation freed back to the system (glibc only).
+
+    Its weight arrays (each under a megabyte, below glibc's mmap threshold once bigger blocks
+    were freed) sit in the heap between live objects, and glibc returns heap to the system
+    only from its top: without this, loading AttoNet-A by name kept ~11 MiB of freed heap
+    resident, the weights' size again.
+    """
+    import ctypes
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # not glibc
+        return
+    trim(0)
+
+
+def _reread_unchanged(path: str, loaded):
+    """Reads the file again for its weights, refusing it if it changed since `loaded` was read."""
+    def checksum_field(data) -> bytes:
+        return bytes(data[fmt.CRC_OFFSET:fmt.CRC_OFFSET + 4])
+    crc = checksum_field(loaded)
+
+    def reread():
+        data = fmt.read_file(path)
+        if checksum_field(data) != crc:
+            raise FormatError(f"'{path}' changed since the model was loaded; its weights cannot be read from it again")
+        return fmt.decode(data)  # checks the whole file against that checksum
+    return reread

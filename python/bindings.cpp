@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 
@@ -146,12 +147,22 @@ PYBIND11_MODULE(_core, m) {
         return std::make_unique<NativeModel>(ModelFile::open(path), threads, force_reference, max_arena_bytes);
       },
       py::arg("path"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
-  m.def("load_bytes", [](py::bytes data, int threads, bool force_reference, size_t max_arena_bytes) {
-        char* buffer = nullptr;
-        Py_ssize_t size = 0;
-        if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
-        return std::make_unique<NativeModel>(ModelFile::from_memory(buffer, size_t(size)), threads, force_reference,
-                                             max_arena_bytes);
+  // Any contiguous buffer (bytes, or the private copy attocore.format.read_file returns),
+  // parsed in place: the compiled model keeps only packed weights, so the buffer is read
+  // only during this call, which holds it and the GIL (no other thread can change it). The
+  // caller may drop or reuse it afterwards.
+  m.def("load_bytes", [](py::buffer data, int threads, bool force_reference, size_t max_arena_bytes) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+        struct Release {
+          Py_buffer* view;
+          ~Release() { PyBuffer_Release(view); }
+        } release{&view};
+        // Layers read the constants as floats while packing them.
+        const bool aligned = reinterpret_cast<uintptr_t>(view.buf) % alignof(float) == 0;
+        return std::make_unique<NativeModel>(aligned ? ModelFile::borrow(view.buf, size_t(view.len))
+                                                     : ModelFile::from_memory(view.buf, size_t(view.len)),
+                                             threads, force_reference, max_arena_bytes);
       },
       py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
   m.def("hardware_threads", &ThreadPool::hardware_threads);

@@ -2,6 +2,8 @@
 module attocore._core (python/bindings.cpp)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .base import Backend, StepTiming
@@ -37,11 +39,13 @@ class NativeBackend(Backend):
     checks_finite = True
 
     def __init__(self, model, threads: int = 0, force_reference: bool = False, max_arena_bytes: int = 0):
-        """model: a weight file path, or the file's bytes. The C++ loader validates every
-        field first, so a malformed file gets the same error here as from the C API."""
+        """model: a weight file path, or the file's bytes (any buffer). The C++ loader
+        validates every field first, so a malformed file gets the same error here as from the
+        C API."""
         c = core()
-        self.compiled = (c.load_bytes(model, threads, force_reference, max_arena_bytes)
-                         if isinstance(model, bytes) else c.load_file(model, threads, force_reference, max_arena_bytes))
+        self.compiled = (c.load_file(os.fspath(model), threads, force_reference, max_arena_bytes)
+                         if isinstance(model, (str, os.PathLike))
+                         else c.load_bytes(model, threads, force_reference, max_arena_bytes))
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.compiled.run(x)

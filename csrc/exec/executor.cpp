@@ -17,9 +17,21 @@ std::string CompileOptions::default_tvm_layers() {
   return v ? v : "";
 }
 
+namespace {
+
+// Layers copy or pack what they need of the constants, so the model's own graph need not
+// point at the file's bytes (which may be freed once it is compiled).
+Graph without_constant_data(const Graph& g) {
+  Graph structure = g;
+  for (TensorInfo& t : structure.tensors) t.data = nullptr;
+  return structure;
+}
+
+}  // namespace
+
 CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptions& options)
-    : file_(std::move(file)), isa_(best_isa(options.force_reference)) {
-  const Graph& g = file_->graph();
+    : graph_(without_constant_data(file->graph())), isa_(best_isa(options.force_reference)) {
+  const Graph& g = file->graph();
   const KernelTable& table = kernel_table(isa_);
   int input_readers = 0;
   for (const OpInfo& op : g.ops)

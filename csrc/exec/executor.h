@@ -1,5 +1,7 @@
 // CompiledModel: a loaded file turned into steps with prepared kernels (immutable, shared
-// by any number of sessions). Session: an arena plan per batch size, the arena and a
+// by any number of sessions). It keeps the graph's structure and its layers' packed weights,
+// not the file: once compiled, a ModelFile nobody else holds is freed, so each weight is
+// resident once. Session: an arena plan per batch size, the arena and a
 // thread pool; one run at a time per session.
 #pragma once
 #include <cstddef>
@@ -42,7 +44,8 @@ class CompiledModel {
   bool input_nchw() const { return input_nchw_; }
   int tvm_steps() const { return tvm_steps_; }
 
-  const Graph& graph() const { return file_->graph(); }
+  // The file's graph without its constants' bytes (TensorInfo::data is null).
+  const Graph& graph() const { return graph_; }
   const std::vector<Step>& steps() const { return steps_; }
   // Activation shape with the batch dimension set to `batch`.
   std::vector<int64_t> tensor_shape(int tensor, int batch) const;
@@ -51,7 +54,7 @@ class CompiledModel {
   int64_t total_macs() const;
 
  private:
-  std::shared_ptr<ModelFile> file_;
+  Graph graph_;
   Isa isa_;
   std::vector<Step> steps_;
   size_t scratch_floats_ = 0;  // per thread, the largest any layer needs

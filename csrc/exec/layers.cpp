@@ -368,22 +368,26 @@ class GlobalAvgPoolLayer : public Layer {
 };
 
 // Fully connected: the GEMM microkernel over the batch rows (weights packed at load), or
-// the reference reading the file's [out, in] weights in place.
+// the reference on its own copy of the file's [out, in] weights (the file's bytes are freed
+// once the model is compiled).
 class FullyConnectedLayer : public Layer {
  public:
   FullyConnectedLayer(const Graph& g, const OpInfo& op, const KernelTable& table) : act_(op.activation) {
     const TensorInfo& w = g.tensors[op.inputs[1]];
     out_ = int(w.shape[0]), in_ = int(w.shape[1]);
-    weight_ = w.data;
-    bias_ = bias_of(g, op);
+    const float* bias = bias_of(g, op);
     if (table.isa != Isa::kReference) {
       kernel_ = &table.gemm_for(out_);
-      packed_ = pack_gemm_b(in_, out_, *kernel_, bias_, [&](int k, int n) { return weight_[size_t(n) * in_ + k]; });
+      packed_ = pack_gemm_b(in_, out_, *kernel_, bias, [&](int k, int n) { return w.data[size_t(n) * in_ + k]; });
+    } else {
+      weight_.assign(w.data, w.data + w.elements);
+      if (bias) bias_.assign(bias, bias + out_);
     }
   }
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
     if (kernel_ == nullptr) {
-      fully_connected_ref(ctx.batch, in_, out_, in[0], weight_, bias_, act_, outs[0]);
+      fully_connected_ref(ctx.batch, in_, out_, in[0], weight_.data(), bias_.empty() ? nullptr : bias_.data(), act_,
+                          outs[0]);
       return;
     }
     // Split the output columns over threads (batch 1 has a single row).
@@ -398,8 +402,7 @@ class FullyConnectedLayer : public Layer {
  private:
   Activation act_;
   int in_, out_;
-  const float* weight_;
-  const float* bias_ = nullptr;
+  std::vector<float> weight_, bias_;  // the reference path only
   const GemmKernel* kernel_ = nullptr;
   PackedGemmB packed_;
 };

@@ -5,8 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
-#include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <set>
 
@@ -212,46 +213,68 @@ int read_single_io(ByteReader& r, const Graph& g, const char* what) {
 
 }  // namespace
 
+// The bytes go in an anonymous mapping rather than the heap: page-aligned (the format needs
+// 64), and given back to the system whole when the model goes (a freed malloc block of this
+// size may stay in the process's heap).
+ModelFile::ModelFile(size_t size) : size_(size) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    fail(ErrorCode::kResource, "cannot allocate " + std::to_string(size) + " bytes for the model: " + std::strerror(errno));
+  storage_ = static_cast<uint8_t*>(p);
+  bytes_ = storage_;
+}
+
+ModelFile::~ModelFile() {
+  if (storage_ != nullptr) munmap(storage_, size_);
+}
+
 std::shared_ptr<ModelFile> ModelFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; regular files
+  // ignore the flag, and anything else is refused below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(ErrorCode::kIo, "cannot open '" + path + "': " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(ErrorCode::kIo, "'" + path + "' is not a regular file");
+  if (fstat(fd, &st) != 0) fail(ErrorCode::kIo, "cannot stat '" + path + "': " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    fail(ErrorCode::kIo, "'" + path + "' is not a regular file (a FIFO, socket, device or directory cannot hold a model)");
+  if (st.st_size == 0) fail(ErrorCode::kFormat, "'" + path + "' is empty");
+  if (uint64_t(st.st_size) > uint64_t(SIZE_MAX))
+    fail(ErrorCode::kResource, "'" + path + "' is too large for this platform's address space");
+  // A private copy, not a mapping of the file: see model_file.h.
+  std::shared_ptr<ModelFile> f(new ModelFile(size_t(st.st_size)));
+  for (size_t done = 0; done < f->size_;) {
+    const ssize_t n = ::read(fd, f->storage_ + done, f->size_ - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(ErrorCode::kIo, "cannot read '" + path + "': " + std::strerror(errno));
+    if (n == 0)
+      fail(ErrorCode::kIo, "'" + path + "' shrank from " + std::to_string(f->size_) + " to " + std::to_string(done) +
+                               " bytes while it was read");
+    done += size_t(n);
   }
-  if (st.st_size == 0) {
-    ::close(fd);
-    fail(ErrorCode::kFormat, "'" + path + "' is empty");
-  }
-  void* map = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) fail(ErrorCode::kIo, "cannot map '" + path + "': " + std::strerror(errno));
-  std::shared_ptr<ModelFile> f(new ModelFile());
-  f->mapping_ = map;
-  f->bytes_ = static_cast<const uint8_t*>(map);
-  f->size_ = size_t(st.st_size);
   f->parse();
   return f;
 }
 
 std::shared_ptr<ModelFile> ModelFile::from_memory(const void* data, size_t size) {
   if (data == nullptr || size == 0) fail(ErrorCode::kFormat, "model data too small (0 bytes) to hold the header");
-  // A private, 64-byte aligned copy: the caller's buffer may be freed or unaligned.
-  size_t rounded = (size + limits::kAlign - 1) / limits::kAlign * limits::kAlign;
-  auto* copy = static_cast<uint8_t*>(std::aligned_alloc(limits::kAlign, rounded));
-  if (copy == nullptr) fail(ErrorCode::kResource, "out of memory copying the model");
-  std::memcpy(copy, data, size);
-  std::shared_ptr<ModelFile> f(new ModelFile());
-  f->owned_ = std::unique_ptr<uint8_t[], void (*)(uint8_t*)>(copy, [](uint8_t* p) { std::free(p); });
-  f->bytes_ = copy;
-  f->size_ = size;
+  // A private copy: the caller's buffer may be freed, changed or unaligned.
+  std::shared_ptr<ModelFile> f(new ModelFile(size));
+  std::memcpy(f->storage_, data, size);
   f->parse();
   return f;
 }
 
-ModelFile::~ModelFile() {
-  if (mapping_ != nullptr) munmap(mapping_, size_);
+std::shared_ptr<ModelFile> ModelFile::borrow(const void* data, size_t size) {
+  if (data == nullptr || size == 0) fail(ErrorCode::kFormat, "model data too small (0 bytes) to hold the header");
+  std::shared_ptr<ModelFile> f(new ModelFile());
+  f->bytes_ = static_cast<const uint8_t*>(data);
+  f->size_ = size;
+  f->parse();
+  return f;
 }
 
 void ModelFile::parse() {

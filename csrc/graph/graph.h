@@ -27,7 +27,7 @@ struct TensorInfo {
   bool constant = false;
   std::vector<int64_t> shape;
   int64_t elements = 0;
-  const float* data = nullptr;  // constants only: points into the model file's storage
+  const float* data = nullptr;  // constants only: into the ModelFile's bytes (null in a CompiledModel's graph)
 };
 
 // Window attributes shared by conv2d and maxpool2d.
