@@ -3,18 +3,18 @@
 #include <vector>
 
 #include "exec/layer.h"
-#include "kernels/conv2d/conv2d_gemm.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dwconv/dwconv.h"
-#include "kernels/dwconv/dwconv_bands.h"
 #include "kernels/eltwise/activation.h"
 #include "kernels/fc/fc_ref.h"
 #include "kernels/gemm/gemm.h"
-#include "kernels/mbconv/mbconv.h"
 #include "kernels/pool/pool_ref.h"
-#include "kernels/pwpw/dw_pwpw.h"
-#include "kernels/pwpw/pwpw.h"
 #include "kernels/stem/stem.h"
+#include "steps/conv2d_gemm.h"
+#include "steps/dw_pwpw.h"
+#include "steps/dwconv_bands.h"
+#include "steps/mbconv.h"
+#include "steps/pwpw.h"
 #include "util/error.h"
 
 namespace attocore {

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "kernels/dispatch/kernel_table.h"
-#include "kernels/dwconv/dwconv_bands.h"
+#include "steps/dwconv_bands.h"
 #include "kernels/eltwise/activation.h"
-#include "kernels/pwpw/dw_pwpw.h"
+#include "steps/dw_pwpw.h"
 #include "test_harness.h"
 #include "zoo_shapes.h"
 

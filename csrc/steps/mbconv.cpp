@@ -1,4 +1,4 @@
-#include "kernels/mbconv/mbconv.h"
+#include "steps/mbconv.h"
 
 #include <algorithm>
 #include <cstring>

@@ -2,7 +2,7 @@
 // scratch, each band handed to a consumer (the 1x1 products that read it) while it is still
 // in L1/L2: the depthwise output never goes through the arena. Used by the fused steps
 // that start with a depthwise layer (AttoNet's grouped 3x3 before its module tail:
-// pwpw/dw_pwpw.h; MobileNet's depthwise before its projection: exec/layers.cpp).
+// dw_pwpw.h; MobileNet's depthwise before its projection: exec/layers.cpp).
 //
 // The band's rows read inputs written by an earlier step, so bands need no halo; a thread
 // whose pixel range starts mid-row computes that row whole (the rows are its only overlap
