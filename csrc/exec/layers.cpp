@@ -11,6 +11,7 @@
 #include "kernels/pool/pool_ref.h"
 #include "kernels/stem/stem.h"
 #include "steps/conv2d_gemm.h"
+#include "steps/dw_conv1x1.h"
 #include "steps/dw_pwpw.h"
 #include "steps/dwconv_bands.h"
 #include "steps/mbconv.h"
@@ -126,39 +127,32 @@ class ConvGemmLayer : public Layer {
 };
 
 // A depthwise convolution and the 1x1 it feeds (MobileNet's projection), with that 1x1's
-// residual add if it has one: the depthwise output goes band by band through scratch
-// (dwconv_bands.h) straight into the GEMM.
+// residual add if it has one: dw_conv1x1.h.
 class DwConv1x1Layer : public Layer {
  public:
-  DwConv1x1Layer(const Graph& g, const FusedOps& f, const KernelTable& table)
-      : conv_(conv_shape(g, g.ops[f.first]), table.gemm_for(conv_shape(g, g.ops[f.first]).out_c),
-              g.tensors[g.ops[f.first].inputs[1]].data, bias_of(g, g.ops[f.first])),
-        act_(f.add >= 0 ? g.ops[f.add].activation : g.ops[f.first].activation),
-        residual_(f.add >= 0) {
+  DwConv1x1Layer(const Graph& g, const FusedOps& f, const KernelTable& table) : residual_(f.add >= 0) {
     const OpInfo& d = g.ops[f.dw];
-    dw_ = DwconvBands(table.dwconv, dwconv_shape(g, d), g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation,
-                      fused_tile_rows(conv_.b, conv_.k, conv_.kernel->mr));
-    name_ = std::string(table.dwconv.name) + (residual_ ? "+conv1x1+res:" : "+conv1x1:") + conv_.kernel->name;
+    const OpInfo& c = g.ops[f.first];
+    const int out_c = int(shape_of(g, c.outputs[0])[1]);
+    const GemmKernel& kernel = table.gemm_for(out_c);
+    step_ = DwConv1x1(table.dwconv, dwconv_shape(g, d), g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation,
+                      kernel, out_c, g.tensors[c.inputs[1]].data, bias_of(g, c),
+                      residual_ ? g.ops[f.add].activation : c.activation);
+    name_ = std::string(table.dwconv.name) + (residual_ ? "+conv1x1+res:" : "+conv1x1:") + kernel.name;
   }
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
-    const Conv2dShape& s = conv_.shape;
+    const DwconvShape& s = step_.dw.shape;
     const int pixels = ctx.batch * s.out_h * s.out_w;
-    for_pixels(ctx, pixels, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
-      dw_.run(ctx.batch, in[0], scratch, p0, p1, [&](const float* band, int b0, int b1, int first) {
-        gemm(*conv_.kernel, b1 - b0, band + size_t(b0 - first) * s.in_c, s.in_c, conv_.b, out + size_t(b0) * s.out_c,
-             s.out_c, residual_ ? in[1] + size_t(b0) * s.out_c : nullptr, s.out_c, act_);
-      });
+    for_pixels(ctx, pixels, step_.kernel->mr, [&](int p0, int p1, float* scratch) {
+      step_.run(ctx.batch, in[0], residual_ ? in[1] : nullptr, outs[0], scratch, p0, p1);
     });
   }
   std::string kernel_name() const override { return name_; }
   int overwritable_input() const override { return residual_ ? 1 : -1; }
-  size_t scratch_floats() const override { return dw_.scratch_floats(); }
+  size_t scratch_floats() const override { return step_.scratch_floats(); }
 
  private:
-  Conv2dGemm conv_;
-  DwconvBands dw_;
-  Activation act_;
+  DwConv1x1 step_;
   bool residual_;
   std::string name_;
 };
@@ -181,7 +175,7 @@ class MbConvLayer : public Layer {
             block_.project.kernel->name + (residual_ ? "+res" : "");
   }
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    const DwconvShape& s = block_.dw_shape;
+    const DwconvShape& s = block_.dw.shape;
     const int pixels = ctx.batch * s.out_h * s.out_w;
     for_pixels(ctx, pixels, block_.project.kernel->mr, [&](int p0, int p1, float* scratch) {
       block_.run(in[0], residual_ ? in[1] : nullptr, outs[0], scratch, p0, p1);
