@@ -39,9 +39,9 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
       const TvmStep& t = tvm_steps[tvm_step_at[group.op]];
       step.layer = make_tvm_layer(g, t);
       for (int op : t.ops) step.name += (step.name.empty() ? "" : "+") + g.ops[op].name;
-      step.inputs = {t.input};
-      if (t.residual >= 0) step.inputs.push_back(t.residual);
-      step.outputs = {t.output};
+      step.io.input = t.input;
+      step.io.shortcut = t.residual;
+      step.io.output = t.output;
       step.macs = op_macs(g, g.ops[t.ops[0]]);
       ++tvm_steps_;
       steps_.push_back(std::move(step));
@@ -58,29 +58,32 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
     if (group.kind == FusedOps::Kind::kSingle) {
       const OpInfo& op = g.ops[group.op];
       step.name = op.name;
+      std::vector<int> activations;
       for (int t : op.inputs)
-        if (!g.tensors[t].constant) step.inputs.push_back(t);
-      step.outputs = {op.outputs[0]};
+        if (!g.tensors[t].constant) activations.push_back(t);
+      step.io.input = activations.at(0);
+      if (activations.size() > 1) step.io.shortcut = activations[1];
+      step.io.output = op.outputs[0];
       step.macs = op_macs(g, op);
     } else if (group.kind == FusedOps::Kind::kConvGemm) {
       const OpInfo& conv = g.ops[group.first];
       const int head = group.expand >= 0 ? group.expand : group.dw >= 0 ? group.dw : group.first;
       step.name = (head != group.first ? g.ops[head].name + ".." : "") + conv.name +
                   (group.add >= 0 ? "+" + g.ops[group.add].name : "");
-      step.inputs = {g.ops[head].inputs[0]};
-      if (group.add >= 0) step.inputs.push_back(group.shortcut);
-      step.outputs = {g.ops[group.add >= 0 ? group.add : group.first].outputs[0]};
+      step.io.input = g.ops[head].inputs[0];
+      if (group.add >= 0) step.io.shortcut = group.shortcut;
+      step.io.output = g.ops[group.add >= 0 ? group.add : group.first].outputs[0];
       for (int op : {group.expand, group.dw, group.first})
         if (op >= 0) step.macs += op_macs(g, g.ops[op]);
     } else {
       const OpInfo& first = g.ops[group.dw >= 0 ? group.dw : group.first];
       const int last = group.add >= 0 ? group.add : group.second;
       step.name = first.name + ".." + g.ops[last].name;
-      step.inputs.push_back(first.inputs[0]);
-      if (group.shortcut >= 0) step.inputs.push_back(group.shortcut);
-      step.outputs = {g.ops[last].outputs[0]};
+      step.io.input = first.inputs[0];
+      step.io.shortcut = group.shortcut;
+      step.io.output = g.ops[last].outputs[0];
       if (group.next >= 0) {
-        step.outputs.push_back(g.ops[group.next].outputs[0]);
+        step.io.next = g.ops[group.next].outputs[0];
         step.name += "+" + g.ops[group.next].name;
       }
       for (int op : {group.dw, group.first, group.second, group.projection, group.next})
@@ -129,24 +132,25 @@ const MemoryPlan& Session::plan_for(int batch) {
   if (!model_->input_nchw()) add(g.input, -1);  // else the first layer reads the caller's buffer
   std::vector<int> last_reader(g.tensors.size(), -1);
   for (int i = 0; i < int(steps.size()); ++i)
-    for (int t : steps[i].inputs) last_reader[t] = i;
+    for (int t : {steps[i].io.input, steps[i].io.shortcut})
+      if (t >= 0) last_reader[t] = i;
   for (int i = 0; i < int(steps.size()); ++i) {
-    for (int t : steps[i].inputs)
-      if (request_of[t] >= 0) requests[request_of[t]].last_step = i;
+    const StepTensors& io = steps[i].io;
+    for (int t : {io.input, io.shortcut})
+      if (t >= 0 && request_of[t] >= 0) requests[request_of[t]].last_step = i;
     // In place: the output takes the bytes of an input this step is the last to read, unless
-    // the step also reads that tensor as another input (y = conv1x1(x) + x: the GEMM would
+    // the step also reads that tensor as its other input (y = conv1x1(x) + x: the GEMM would
     // read A columns its first panel had already overwritten).
-    const int k = steps[i].layer->overwritable_input();
-    const int victim = k >= 0 && k < int(steps[i].inputs.size()) ? steps[i].inputs[k] : -1;
-    const int out = steps[i].outputs[0];
-    const bool read_once = std::count(steps[i].inputs.begin(), steps[i].inputs.end(), victim) == 1;
-    if (victim >= 0 && read_once && request_of[victim] >= 0 && last_reader[victim] == i && victim != g.output &&
-        g.tensors[victim].elements == g.tensors[out].elements) {
-      request_of[out] = request_of[victim];
-      for (size_t j = 1; j < steps[i].outputs.size(); ++j) add(steps[i].outputs[j], i);
-      continue;
+    const std::optional<InputPort> port = steps[i].layer->overwritable_input();
+    const int victim = port ? io[*port] : -1;
+    const bool read_once = victim >= 0 && (io.input == victim) + (io.shortcut == victim) == 1;
+    if (read_once && request_of[victim] >= 0 && last_reader[victim] == i && victim != g.output &&
+        g.tensors[victim].elements == g.tensors[io.output].elements) {
+      request_of[io.output] = request_of[victim];
+    } else {
+      add(io.output, i);
     }
-    for (int t : steps[i].outputs) add(t, i);
+    if (io.next >= 0) add(io.next, i);
   }
   requests[request_of[g.output]].last_step = int(steps.size());
   MemoryPlan plan = plan_memory(requests);
@@ -199,14 +203,15 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
     scratch_.resize(scratch_per_thread * pool_.threads() + shared);
   RunContext ctx{&pool_, batch, scratch_.data(), scratch_per_thread,
                  scratch_.data() + scratch_per_thread * pool_.threads()};
-  const float* inputs[16];  // op arity is bounded by limits::kMaxOpArity
-  float* outputs[2];
   if (timings) timings->clear();
   for (const Step& step : model_->steps()) {
-    for (size_t i = 0; i < step.inputs.size(); ++i) inputs[i] = buffer(step.inputs[i]);
-    for (size_t i = 0; i < step.outputs.size(); ++i) outputs[i] = buffer(step.outputs[i]);
+    StepBuffers io;
+    io.input = buffer(step.io.input);
+    if (step.io.shortcut >= 0) io.shortcut = buffer(step.io.shortcut);
+    io.output = buffer(step.io.output);
+    if (step.io.next >= 0) io.next = buffer(step.io.next);
     auto t0 = std::chrono::steady_clock::now();
-    step.layer->run(ctx, inputs, outputs);
+    step.layer->run(ctx, io);
     if (timings) {
       std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
       timings->push_back({step.name, step.layer->kernel_name(), step.macs, dt.count()});

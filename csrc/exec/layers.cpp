@@ -78,13 +78,13 @@ class ConvRefLayer : public Layer {
     conv2d_ref_pack(s_, g.tensors[op.inputs[1]].data, packed_.data());
     if (const float* b = bias_of(g, op)) bias_.assign(b, b + s_.out_c);
   }
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
     Conv2dShape s = s_;
     s.batch = ctx.batch;
     const float* bias = bias_.empty() ? nullptr : bias_.data();
     ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int) {
-      conv2d_ref(s, in[0], packed_.data(), bias, act_, out, r0, r1);
+      conv2d_ref(s, io.input, packed_.data(), bias, act_, out, r0, r1);
     });
   }
   std::string kernel_name() const override { return "conv2d_ref"; }
@@ -106,18 +106,20 @@ class ConvGemmLayer : public Layer {
               bias_of(g, op)),
         act_(residual ? act : op.activation),
         residual_(residual) {}
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
     const int pixels = ctx.batch * conv_.shape.out_h * conv_.shape.out_w;
     for_pixels(ctx, pixels, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
-      conv_.run(in[0], out, scratch, act_, p0, p1, residual_ ? in[1] : nullptr);
+      conv_.run(io.input, out, scratch, act_, p0, p1, residual_ ? io.shortcut : nullptr);
     });
   }
   std::string kernel_name() const override {
     return std::string(conv_.direct ? "conv1x1" : conv_.indirect ? "igemm" : "im2col") + (residual_ ? "+res:" : ":") +
            conv_.kernel->name;
   }
-  int overwritable_input() const override { return residual_ ? 1 : -1; }
+  std::optional<InputPort> overwritable_input() const override {
+    return residual_ ? std::optional(InputPort::kShortcut) : std::nullopt;
+  }
   size_t scratch_floats() const override { return conv_.scratch_floats(); }
 
  private:
@@ -140,15 +142,17 @@ class DwConv1x1Layer : public Layer {
                       residual_ ? g.ops[f.add].activation : c.activation);
     name_ = std::string(table.dwconv.name) + (residual_ ? "+conv1x1+res:" : "+conv1x1:") + kernel.name;
   }
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
     const DwconvShape& s = step_.dw.shape;
     const int pixels = ctx.batch * s.out_h * s.out_w;
     for_pixels(ctx, pixels, step_.kernel->mr, [&](int p0, int p1, float* scratch) {
-      step_.run(ctx.batch, in[0], residual_ ? in[1] : nullptr, outs[0], scratch, p0, p1);
+      step_.run(ctx.batch, io.input, residual_ ? io.shortcut : nullptr, io.output, scratch, p0, p1);
     });
   }
   std::string kernel_name() const override { return name_; }
-  int overwritable_input() const override { return residual_ ? 1 : -1; }
+  std::optional<InputPort> overwritable_input() const override {
+    return residual_ ? std::optional(InputPort::kShortcut) : std::nullopt;
+  }
   size_t scratch_floats() const override { return step_.scratch_floats(); }
 
  private:
@@ -174,11 +178,11 @@ class MbConvLayer : public Layer {
     name_ = std::string("mbconv:") + block_.expand.kernel->name + "+" + table.dwconv.name + "+" +
             block_.project.kernel->name + (residual_ ? "+res" : "");
   }
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
     const DwconvShape& s = block_.dw.shape;
     const int pixels = ctx.batch * s.out_h * s.out_w;
     for_pixels(ctx, pixels, block_.project.kernel->mr, [&](int p0, int p1, float* scratch) {
-      block_.run(in[0], residual_ ? in[1] : nullptr, outs[0], scratch, p0, p1);
+      block_.run(io.input, residual_ ? io.shortcut : nullptr, io.output, scratch, p0, p1);
     });
   }
   std::string kernel_name() const override { return name_; }
@@ -200,10 +204,10 @@ class StemLayer : public Layer {
     s_ = make_stem_shape(c.in_c, c.in_h, c.in_w, c.out_c, c.out_h, c.out_w, op.window);
     weights_ = pack_stem(s_, g.tensors[op.inputs[1]].data, bias_of(g, op));
   }
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
     for (int n = 0; n < ctx.batch; ++n) {
-      const float* image = in[0] + size_t(n) * s_.in_c * s_.in_h * s_.in_w;
+      const float* image = io.input + size_t(n) * s_.in_c * s_.in_h * s_.in_w;
       ctx.pool->parallel_for(s_.in_c * s_.padded_h, [&](int r0, int r1, int worker) {
         stem_pad_rows(s_, image, ctx.shared_scratch, r0, r1, ctx.worker_scratch(worker));
       });
@@ -233,12 +237,12 @@ class DwconvLayer : public Layer {
       : kernel_(table.dwconv), s_(dwconv_shape(g, op)), act_(op.activation) {
     weights_ = pack_dwconv(s_, kernel_.cw, g.tensors[op.inputs[1]].data, bias_of(g, op));
   }
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
     DwconvShape s = s_;
     s.batch = ctx.batch;
     ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int worker) {
-      kernel_.fn(DwconvArgs{&s, &weights_, in[0], out, act_, r0, r1, ctx.worker_scratch(worker)});
+      kernel_.fn(DwconvArgs{&s, &weights_, io.input, out, act_, r0, r1, ctx.worker_scratch(worker)});
     });
   }
   std::string kernel_name() const override { return kernel_.name; }
@@ -297,19 +301,21 @@ class PwpwLayer : public Layer {
       body_ = DwPwpw(std::move(tail));
     }
   }
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
     const Pwpw& tail = body_.tail;
     const int pixels = ctx.batch * tail.shape.out_h * tail.shape.out_w;
-    const float* x = tail.shape.shortcut == Shortcut::kNone ? nullptr : in[1];
-    float* next_out = tail.next_kernel ? outs[1] : nullptr;
+    const float* x = tail.shape.shortcut == Shortcut::kNone ? nullptr : io.shortcut;
+    float* next_out = tail.next_kernel ? io.next : nullptr;
     for_pixels(ctx, pixels, tail.second_kernel->mr, [&](int p0, int p1, float* scratch) {
-      body_.run(ctx.batch, in[0], x, out, scratch, p0, p1, next_out);
+      body_.run(ctx.batch, io.input, x, out, scratch, p0, p1, next_out);
     });
   }
   std::string kernel_name() const override { return name_; }
   size_t scratch_floats() const override { return body_.scratch_floats(); }
-  int overwritable_input() const override { return body_.tail.shape.shortcut == Shortcut::kIdentity ? 1 : -1; }
+  std::optional<InputPort> overwritable_input() const override {
+    return body_.tail.shape.shortcut == Shortcut::kIdentity ? std::optional(InputPort::kShortcut) : std::nullopt;
+  }
 
  private:
   DwPwpw body_;
@@ -324,13 +330,13 @@ class PoolLayer : public Layer {
     const auto& y = shape_of(g, op.outputs[0]);
     c_ = int(x[1]), in_h_ = int(x[2]), in_w_ = int(x[3]), out_h_ = int(y[2]), out_w_ = int(y[3]);
   }
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
     ctx.pool->parallel_for(ctx.batch * out_h_, [&](int r0, int r1, int) {
       if (average_) {
-        avgpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], act_, out, r0, r1);
+        avgpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, io.input, act_, out, r0, r1);
       } else {
-        maxpool_.fn(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], act_, out, r0, r1);
+        maxpool_.fn(in_h_, in_w_, c_, out_h_, out_w_, w_, io.input, act_, out, r0, r1);
       }
     });
   }
@@ -350,9 +356,9 @@ class GlobalAvgPoolLayer : public Layer {
     const auto& x = shape_of(g, op.inputs[0]);
     c_ = int(x[1]), hw_ = int(x[2] * x[3]);
   }
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
-    global_avgpool_ref(ctx.batch, hw_, c_, in[0], act_, out);
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
+    global_avgpool_ref(ctx.batch, hw_, c_, io.input, act_, out);
   }
   std::string kernel_name() const override { return "global_avgpool_ref"; }
 
@@ -375,14 +381,14 @@ class FullyConnectedLayer : public Layer {
       packed_ = pack_gemm_b(in_, out_, *kernel_, bias_, [&](int k, int n) { return weight_[size_t(n) * in_ + k]; });
     }
   }
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
     if (kernel_ == nullptr) {
-      fully_connected_ref(ctx.batch, in_, out_, in[0], weight_, bias_, act_, outs[0]);
+      fully_connected_ref(ctx.batch, in_, out_, io.input, weight_, bias_, act_, io.output);
       return;
     }
     // Split the output columns over threads (batch 1 has a single row).
     ctx.pool->parallel_for(packed_.panels(), [&](int p0, int p1, int) {
-      gemm_panels(*kernel_, ctx.batch, in[0], in_, packed_, p0, p1, outs[0], out_, nullptr, 0, act_);
+      gemm_panels(*kernel_, ctx.batch, io.input, in_, packed_, p0, p1, io.output, out_, nullptr, 0, act_);
     });
   }
   std::string kernel_name() const override {
@@ -401,12 +407,12 @@ class FullyConnectedLayer : public Layer {
 class AddLayer : public Layer {
  public:
   AddLayer(const Graph& g, const OpInfo& op) : act_(op.activation), n_(per_sample(shape_of(g, op.outputs[0]))) {}
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
     const int64_t total = n_ * ctx.batch, grain = 4096;
     ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
       const int64_t begin = b0 * grain, end = std::min<int64_t>(total, b1 * grain);
-      add_ref(in[0] + begin, in[1] + begin, size_t(end - begin), act_, out + begin);
+      add_ref(io.input + begin, io.shortcut + begin, size_t(end - begin), act_, out + begin);
     });
   }
   std::string kernel_name() const override { return "add_ref"; }
@@ -419,10 +425,10 @@ class AddLayer : public Layer {
 class ActivationLayer : public Layer {
  public:
   ActivationLayer(const Graph& g, const OpInfo& op) : act_(op.activation), n_(per_sample(shape_of(g, op.outputs[0]))) {}
-  void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
-    float* out = outs[0];
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
     const size_t n = size_t(n_) * ctx.batch;
-    for (size_t i = 0; i < n; ++i) out[i] = activate(act_, in[0][i]);
+    for (size_t i = 0; i < n; ++i) out[i] = activate(act_, io.input[i]);
   }
   std::string kernel_name() const override { return "activation_ref"; }
 
