@@ -7,6 +7,7 @@
 
 #include "exec/tvm_layer.h"
 #include "kernels/layout/layout.h"
+#include "plan/op_macs.h"
 #include "util/error.h"
 #include "util/finite.h"
 

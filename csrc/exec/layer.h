@@ -70,7 +70,4 @@ struct LayerOptions {
 std::unique_ptr<Layer> make_layer(const Graph& graph, const FusedOps& group, const KernelTable& table,
                                   const LayerOptions& options = {});
 
-// Multiply-adds of one op at batch 1 (0 for ops without).
-int64_t op_macs(const Graph& graph, const OpInfo& op);
-
 }  // namespace attocore

@@ -473,16 +473,4 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const Kerne
   fail(ErrorCode::kUnsupported, "op '" + op.name + "': no kernel for this op type");
 }
 
-int64_t op_macs(const Graph& g, const OpInfo& op) {
-  const auto& y = shape_of(g, op.outputs[0]);
-  switch (op.type) {
-    case OpType::kConv2d: {
-      const auto& w = shape_of(g, op.inputs[1]);
-      return y[1] * y[2] * y[3] * w[1] * w[2] * w[3];
-    }
-    case OpType::kFullyConnected: return y[1] * shape_of(g, op.inputs[1])[1];
-    default: return 0;
-  }
-}
-
 }  // namespace attocore
