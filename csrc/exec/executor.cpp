@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "exec/tvm_layer.h"
 #include "kernels/layout/layout.h"
+#include "plan/fusion.h"
 #include "plan/op_macs.h"
+#include "plan/patterns/pattern_list.h"
 #include "util/error.h"
 #include "util/finite.h"
+#include "util/log.h"
 
 namespace attocore {
 
@@ -22,9 +26,6 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
     : file_(std::move(file)), isa_(best_isa(options.force_reference)) {
   const Graph& g = file_->graph();
   const KernelTable& table = kernel_table(isa_);
-  int input_readers = 0;
-  for (const OpInfo& op : g.ops)
-    for (int t : op.inputs) input_readers += t == g.input;
   // Ops a linked TVM kernel takes over stay out of fusion; the TVM step sits at its last op.
   const std::vector<TvmStep> tvm_steps = select_tvm_steps(g, options.tvm_layers);
   std::vector<bool> tvm_covered(g.ops.size(), false);
@@ -33,63 +34,38 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
     for (int op : tvm_steps[i].ops) tvm_covered[op] = true;
     tvm_step_at[tvm_steps[i].ops.back()] = int(i);
   }
-  for (const FusedOps& group : plan_fusion(g, options.fuse && isa_ != Isa::kReference, tvm_covered)) {
+  FusionOptions fusion;
+  fusion.enable = options.fuse && isa_ != Isa::kReference;
+  fusion.disabled_because = isa_ == Isa::kReference ? "fusion is off (reference kernels)" : "fusion is off";
+  fusion.keep_single = tvm_covered;
+  fusion.kept_because = "computed by a linked TVM kernel (ATTOCORE_TVM_LAYERS)";
+  const FusionPlan plan = plan_fusion(g, fusion);
+  if (log_enabled("fusion")) std::fputs(fusion_report(g, plan).c_str(), stderr);
+  for (const Match& m : plan.steps) {
     Step step;
-    if (group.kind == FusedOps::Kind::kSingle && tvm_covered[group.op]) {
-      if (tvm_step_at[group.op] < 0) continue;  // computed by the TVM step at its last op
-      const TvmStep& t = tvm_steps[tvm_step_at[group.op]];
+    if (m.pattern == &single_op_pattern() && tvm_covered[m.position]) {
+      if (tvm_step_at[m.position] < 0) continue;  // computed by the TVM step at its last op
+      const TvmStep& t = tvm_steps[tvm_step_at[m.position]];
       step.layer = make_tvm_layer(g, t);
-      for (int op : t.ops) step.name += (step.name.empty() ? "" : "+") + g.ops[op].name;
+      for (int op : t.ops) {
+        step.name += (step.name.empty() ? "" : "+") + g.ops[op].name;
+        step.macs += op_macs(g, g.ops[op]);
+      }
       step.io.input = t.input;
       step.io.shortcut = t.residual;
       step.io.output = t.output;
-      step.macs = op_macs(g, g.ops[t.ops[0]]);
       ++tvm_steps_;
       steps_.push_back(std::move(step));
       continue;
     }
-    LayerOptions layer_options;
-    layer_options.input_is_nchw_graph_input =
-        group.kind == FusedOps::Kind::kSingle && input_readers == 1 && g.ops[group.op].inputs[0] == g.input;
-    step.layer = make_layer(g, group, table, layer_options);
+    step.layer = m.pattern->build(g, m, table);
+    step.name = m.pattern->step_name(g, m);
+    step.io = m.pattern->tensors(g, m);
+    step.macs = m.pattern->macs(g, m);
     if (step.layer->reads_nchw_input()) input_nchw_ = true;
     // Rounded to whole cache lines, so each thread's scratch starts on one.
     scratch_floats_ = std::max(scratch_floats_, (step.layer->scratch_floats() + 15) / 16 * 16);
     shared_scratch_floats_ = std::max(shared_scratch_floats_, step.layer->shared_scratch_floats());
-    if (group.kind == FusedOps::Kind::kSingle) {
-      const OpInfo& op = g.ops[group.op];
-      step.name = op.name;
-      std::vector<int> activations;
-      for (int t : op.inputs)
-        if (!g.tensors[t].constant) activations.push_back(t);
-      step.io.input = activations.at(0);
-      if (activations.size() > 1) step.io.shortcut = activations[1];
-      step.io.output = op.outputs[0];
-      step.macs = op_macs(g, op);
-    } else if (group.kind == FusedOps::Kind::kConvGemm) {
-      const OpInfo& conv = g.ops[group.first];
-      const int head = group.expand >= 0 ? group.expand : group.dw >= 0 ? group.dw : group.first;
-      step.name = (head != group.first ? g.ops[head].name + ".." : "") + conv.name +
-                  (group.add >= 0 ? "+" + g.ops[group.add].name : "");
-      step.io.input = g.ops[head].inputs[0];
-      if (group.add >= 0) step.io.shortcut = group.shortcut;
-      step.io.output = g.ops[group.add >= 0 ? group.add : group.first].outputs[0];
-      for (int op : {group.expand, group.dw, group.first})
-        if (op >= 0) step.macs += op_macs(g, g.ops[op]);
-    } else {
-      const OpInfo& first = g.ops[group.dw >= 0 ? group.dw : group.first];
-      const int last = group.add >= 0 ? group.add : group.second;
-      step.name = first.name + ".." + g.ops[last].name;
-      step.io.input = first.inputs[0];
-      step.io.shortcut = group.shortcut;
-      step.io.output = g.ops[last].outputs[0];
-      if (group.next >= 0) {
-        step.io.next = g.ops[group.next].outputs[0];
-        step.name += "+" + g.ops[group.next].name;
-      }
-      for (int op : {group.dw, group.first, group.second, group.projection, group.next})
-        if (op >= 0) step.macs += op_macs(g, g.ops[op]);
-    }
     steps_.push_back(std::move(step));
   }
 }

@@ -11,6 +11,7 @@
 
 #include "exec/layer.h"
 #include "format/model_file.h"
+#include "kernels/dispatch/kernel_table.h"
 #include "plan/memory_plan.h"
 #include "util/aligned_vector.h"
 

@@ -1,16 +1,13 @@
 // A Layer is one executable step: it owns whatever it prepared at load time (packed
-// weights, chosen microkernels) and runs on arena buffers.
+// weights, chosen microkernels) and runs on arena buffers. Single ops get theirs from
+// exec/op_layers.h, fused steps from the pattern that took their ops (plan/patterns/).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
-#include "graph/graph.h"
-#include "kernels/dispatch/kernel_table.h"
-#include "plan/fusion.h"
 #include "util/thread_pool.h"
 
 namespace attocore {
@@ -61,13 +58,5 @@ class Layer {
   // buffer, and the arena holds at most the two largest tensors.
   virtual std::optional<InputPort> overwritable_input() const { return std::nullopt; }
 };
-
-struct LayerOptions {
-  bool input_is_nchw_graph_input = false;  // this op's only activation input is the graph input, read by no other op
-};
-
-// Makes the layer for one step (a single op or a fused group) of a validated graph.
-std::unique_ptr<Layer> make_layer(const Graph& graph, const FusedOps& group, const KernelTable& table,
-                                  const LayerOptions& options = {});
 
 }  // namespace attocore

@@ -1,8 +1,10 @@
+#include "exec/op_layers.h"
+
 #include <algorithm>
-#include <utility>
 #include <vector>
 
-#include "exec/layer.h"
+#include "exec/for_pixels.h"
+#include "exec/op_shapes.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/eltwise/activation.h"
@@ -11,63 +13,15 @@
 #include "kernels/pool/pool_ref.h"
 #include "kernels/stem/stem.h"
 #include "steps/conv2d_gemm.h"
-#include "steps/dw_conv1x1.h"
-#include "steps/dw_pwpw.h"
-#include "steps/dwconv_bands.h"
-#include "steps/mbconv.h"
-#include "steps/pwpw.h"
 #include "util/error.h"
 
 namespace attocore {
 namespace {
 
-const std::vector<int64_t>& shape_of(const Graph& g, int tensor) { return g.tensors[tensor].shape; }
-
 int64_t per_sample(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (size_t i = 1; i < shape.size(); ++i) n *= shape[i];
   return n;
-}
-
-Conv2dShape conv_shape(const Graph& g, const OpInfo& op) {
-  Conv2dShape s;
-  const auto& x = shape_of(g, op.inputs[0]);
-  const auto& y = shape_of(g, op.outputs[0]);
-  s.in_c = int(x[1]), s.in_h = int(x[2]), s.in_w = int(x[3]);
-  s.out_c = int(y[1]), s.out_h = int(y[2]), s.out_w = int(y[3]);
-  s.window = op.window;
-  return s;
-}
-
-DwconvShape dwconv_shape(const Graph& g, const OpInfo& op) {
-  const Conv2dShape c = conv_shape(g, op);
-  DwconvShape s;
-  s.in_c = c.in_c, s.in_h = c.in_h, s.in_w = c.in_w;
-  s.out_c = c.out_c, s.out_h = c.out_h, s.out_w = c.out_w;
-  s.multiplier = c.out_c / c.in_c;
-  s.window = op.window;
-  return s;
-}
-
-const float* bias_of(const Graph& g, const OpInfo& op) {
-  return op.inputs.size() == 3 ? g.tensors[op.inputs[2]].data : nullptr;
-}
-
-// Work split for pixel-parallel kernels: one contiguous range of pixels per thread, cut at
-// multiples of `mr` near the even split; each range is then walked in tiles by the kernel.
-// A pixel's result does not depend on where the cuts fall, so any thread count gives
-// identical bits. With every thread busy, each range is offered as ThreadPool::kPieces
-// parts (the pool hands a late worker's parts to the caller); consecutive parts run as one
-// call, so a range run whole is exactly the thread's range.
-template <typename Body>
-void for_pixels(const RunContext& ctx, int pixels, int mr, const Body& body) {
-  const int threads = std::min(ctx.pool->threads(), std::max(1, pixels / mr));
-  const int parts = threads == ctx.pool->threads() && threads > 1 ? threads * ThreadPool::kPieces : threads;
-  auto cut = [&](int i) { return i == parts ? pixels : std::min(pixels, (int(int64_t(pixels) * i / parts) + mr / 2) / mr * mr); };
-  ctx.pool->parallel_for(parts, [&](int t0, int t1, int worker) {
-    const int begin = cut(t0), end = cut(t1);
-    if (end > begin) body(begin, end, ctx.worker_scratch(worker));
-  });
 }
 
 // Any convolution, by the portable reference (generic groups, or forced reference).
@@ -128,74 +82,6 @@ class ConvGemmLayer : public Layer {
   bool residual_;
 };
 
-// A depthwise convolution and the 1x1 it feeds (MobileNet's projection), with that 1x1's
-// residual add if it has one: dw_conv1x1.h.
-class DwConv1x1Layer : public Layer {
- public:
-  DwConv1x1Layer(const Graph& g, const FusedOps& f, const KernelTable& table) : residual_(f.add >= 0) {
-    const OpInfo& d = g.ops[f.dw];
-    const OpInfo& c = g.ops[f.first];
-    const int out_c = int(shape_of(g, c.outputs[0])[1]);
-    const GemmKernel& kernel = table.gemm_for(out_c);
-    step_ = DwConv1x1(table.dwconv, dwconv_shape(g, d), g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation,
-                      kernel, out_c, g.tensors[c.inputs[1]].data, bias_of(g, c),
-                      residual_ ? g.ops[f.add].activation : c.activation);
-    name_ = std::string(table.dwconv.name) + (residual_ ? "+conv1x1+res:" : "+conv1x1:") + kernel.name;
-  }
-  void run(const RunContext& ctx, const StepBuffers& io) const override {
-    const DwconvShape& s = step_.dw.shape;
-    const int pixels = ctx.batch * s.out_h * s.out_w;
-    for_pixels(ctx, pixels, step_.kernel->mr, [&](int p0, int p1, float* scratch) {
-      step_.run(ctx.batch, io.input, residual_ ? io.shortcut : nullptr, io.output, scratch, p0, p1);
-    });
-  }
-  std::string kernel_name() const override { return name_; }
-  std::optional<InputPort> overwritable_input() const override {
-    return residual_ ? std::optional(InputPort::kShortcut) : std::nullopt;
-  }
-  size_t scratch_floats() const override { return step_.scratch_floats(); }
-
- private:
-  DwConv1x1 step_;
-  bool residual_;
-  std::string name_;
-};
-
-// MobileNet-V2's inverted residual block (expansion 1x1 -> depthwise -> projection 1x1,
-// with the residual add if it has one) as one step: mbconv.h.
-class MbConvLayer : public Layer {
- public:
-  MbConvLayer(const Graph& g, const FusedOps& f, const KernelTable& table) : residual_(f.add >= 0) {
-    const OpInfo& e = g.ops[f.expand];
-    const OpInfo& d = g.ops[f.dw];
-    const OpInfo& p = g.ops[f.first];
-    const int in_c = int(shape_of(g, e.inputs[0])[1]), out_c = int(shape_of(g, p.outputs[0])[1]);
-    const DwconvShape ds = dwconv_shape(g, d);
-    block_ = MbConv(in_c, table.gemm_for(ds.in_c), g.tensors[e.inputs[1]].data, bias_of(g, e), e.activation,
-                    table.dwconv, ds, g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation, out_c,
-                    table.gemm_for(out_c), g.tensors[p.inputs[1]].data, bias_of(g, p),
-                    residual_ ? g.ops[f.add].activation : p.activation);
-    name_ = std::string("mbconv:") + block_.expand.kernel->name + "+" + table.dwconv.name + "+" +
-            block_.project.kernel->name + (residual_ ? "+res" : "");
-  }
-  void run(const RunContext& ctx, const StepBuffers& io) const override {
-    const DwconvShape& s = block_.dw.shape;
-    const int pixels = ctx.batch * s.out_h * s.out_w;
-    for_pixels(ctx, pixels, block_.project.kernel->mr, [&](int p0, int p1, float* scratch) {
-      block_.run(io.input, residual_ ? io.shortcut : nullptr, io.output, scratch, p0, p1);
-    });
-  }
-  std::string kernel_name() const override { return name_; }
-  // No overwritable_input(): never in place, residual or not, since the residual is the block
-  // input, whose rows next to a thread's range another thread reads for its expansion.
-  size_t scratch_floats() const override { return block_.scratch_floats(); }
-
- private:
-  MbConv block_;
-  bool residual_;
-  std::string name_;
-};
-
 // The first convolution, reading the caller's NCHW input directly.
 class StemLayer : public Layer {
  public:
@@ -253,73 +139,6 @@ class DwconvLayer : public Layer {
   DwconvShape s_;
   PackedDwconv weights_;
   Activation act_;
-};
-
-// The fused module tail: 1x1 -> 1x1 (+ identity or projected shortcut) in one pass, with
-// the depthwise convolution before it and the next module's compression after it when the
-// fusion plan attached them.
-class PwpwLayer : public Layer {
- public:
-  PwpwLayer(const Graph& g, const FusedOps& f, const KernelTable& table) {
-    const OpInfo& op1 = g.ops[f.first];
-    const OpInfo& op2 = g.ops[f.second];
-    PwpwShape s;
-    const auto& y = shape_of(g, op2.outputs[0]);
-    s.c2 = int(shape_of(g, op1.inputs[0])[1]);
-    s.c3 = int(shape_of(g, op1.outputs[0])[1]);
-    s.cout = int(y[1]);
-    s.out_h = int(y[2]), s.out_w = int(y[3]);
-    const float* wp = nullptr;
-    const float* bp = nullptr;
-    if (f.projection >= 0) {
-      const OpInfo& p = g.ops[f.projection];
-      const auto& x = shape_of(g, p.inputs[0]);
-      s.shortcut = Shortcut::kProjection;
-      s.x_c = int(x[1]), s.x_h = int(x[2]), s.x_w = int(x[3]);
-      s.stride = p.window.stride_h;
-      wp = g.tensors[p.inputs[1]].data;
-      bp = bias_of(g, p);
-    } else if (f.add >= 0) {
-      s.shortcut = Shortcut::kIdentity;
-    }
-    const Activation act_out = f.add >= 0 ? g.ops[f.add].activation : op2.activation;
-    Pwpw tail(s, table.gemm_for(s.c3), table.gemm_for(s.cout), g.tensors[op1.inputs[1]].data, bias_of(g, op1),
-              g.tensors[op2.inputs[1]].data, bias_of(g, op2), wp, bp, op1.activation, act_out);
-    if (f.next >= 0) {
-      const OpInfo& n = g.ops[f.next];
-      const int c = int(shape_of(g, n.outputs[0])[1]);
-      tail.attach_next(table.gemm_for(c), c, g.tensors[n.inputs[1]].data, bias_of(g, n), n.activation);
-    }
-    name_ = (f.dw >= 0 ? std::string(table.dwconv.name) + "+" : std::string()) + "pwpw" +
-            (f.projection >= 0 ? "+proj" : f.add >= 0 ? "+res" : "") + (f.next >= 0 ? "+next:" : ":") +
-            tail.second_kernel->name;
-    if (f.dw >= 0) {
-      const OpInfo& d = g.ops[f.dw];
-      body_ = DwPwpw(table.dwconv, dwconv_shape(g, d), g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation,
-                     std::move(tail));
-    } else {
-      body_ = DwPwpw(std::move(tail));
-    }
-  }
-  void run(const RunContext& ctx, const StepBuffers& io) const override {
-    float* out = io.output;
-    const Pwpw& tail = body_.tail;
-    const int pixels = ctx.batch * tail.shape.out_h * tail.shape.out_w;
-    const float* x = tail.shape.shortcut == Shortcut::kNone ? nullptr : io.shortcut;
-    float* next_out = tail.next_kernel ? io.next : nullptr;
-    for_pixels(ctx, pixels, tail.second_kernel->mr, [&](int p0, int p1, float* scratch) {
-      body_.run(ctx.batch, io.input, x, out, scratch, p0, p1, next_out);
-    });
-  }
-  std::string kernel_name() const override { return name_; }
-  size_t scratch_floats() const override { return body_.scratch_floats(); }
-  std::optional<InputPort> overwritable_input() const override {
-    return body_.tail.shape.shortcut == Shortcut::kIdentity ? std::optional(InputPort::kShortcut) : std::nullopt;
-  }
-
- private:
-  DwPwpw body_;
-  std::string name_;
 };
 
 class PoolLayer : public Layer {
@@ -437,32 +256,36 @@ class ActivationLayer : public Layer {
   int64_t n_;
 };
 
+// input_is_nchw_graph_input: the op's only activation input is the graph input, read by no
+// other op (a stem kernel may then read the caller's NCHW buffer).
 std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const KernelTable& table,
-                                       const LayerOptions& options) {
+                                       bool input_is_nchw_graph_input) {
   const Conv2dShape s = conv_shape(g, op);
   if (table.isa == Isa::kReference) return std::make_unique<ConvRefLayer>(g, op);  // the plain oracle path
   const bool dilated = op.window.dilation_h != 1 || op.window.dilation_w != 1;
   const bool stem_shape = op.window.groups == 1 && !dilated && op.window.kernel_w > 1 &&
                           (op.window.stride_w == 1 || op.window.stride_w == 2);
-  if (options.input_is_nchw_graph_input && table.stem.fn && stem_shape)
+  if (input_is_nchw_graph_input && table.stem.fn && stem_shape)
     return std::make_unique<StemLayer>(g, op, table.stem.fn, table.stem.name);
   if (op.window.groups == 1 && !dilated) return std::make_unique<ConvGemmLayer>(g, op, table);
   if (op.window.groups == s.in_c && s.out_c % s.in_c == 0) return std::make_unique<DwconvLayer>(g, op, table);
   return std::make_unique<ConvRefLayer>(g, op);
 }
 
+bool reads_graph_input_alone(const Graph& g, const OpInfo& op) {
+  if (op.inputs[0] != g.input) return false;
+  int readers = 0;
+  for (const OpInfo& other : g.ops)
+    for (int t : other.inputs) readers += t == g.input;
+  return readers == 1;
+}
+
 }  // namespace
 
-std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const KernelTable& table,
-                                  const LayerOptions& options) {
-  if (f.kind == FusedOps::Kind::kPwpw) return std::make_unique<PwpwLayer>(g, f, table);
-  if (f.kind == FusedOps::Kind::kConvGemm && f.expand >= 0) return std::make_unique<MbConvLayer>(g, f, table);
-  if (f.kind == FusedOps::Kind::kConvGemm && f.dw >= 0) return std::make_unique<DwConv1x1Layer>(g, f, table);
-  if (f.kind == FusedOps::Kind::kConvGemm)
-    return std::make_unique<ConvGemmLayer>(g, g.ops[f.first], table, true, g.ops[f.add].activation);
-  const OpInfo& op = g.ops[f.op];
+std::unique_ptr<Layer> make_op_layer(const Graph& g, int index, const KernelTable& table) {
+  const OpInfo& op = g.ops[index];
   switch (op.type) {
-    case OpType::kConv2d: return make_conv_layer(g, op, table, options);
+    case OpType::kConv2d: return make_conv_layer(g, op, table, reads_graph_input_alone(g, op));
     case OpType::kMaxPool2d:
     case OpType::kAvgPool2d: return std::make_unique<PoolLayer>(g, op, table.maxpool);
     case OpType::kGlobalAvgPool: return std::make_unique<GlobalAvgPoolLayer>(g, op);
@@ -471,6 +294,11 @@ std::unique_ptr<Layer> make_layer(const Graph& g, const FusedOps& f, const Kerne
     case OpType::kActivation: return std::make_unique<ActivationLayer>(g, op);
   }
   fail(ErrorCode::kUnsupported, "op '" + op.name + "': no kernel for this op type");
+}
+
+std::unique_ptr<Layer> make_conv_residual_layer(const Graph& g, const OpInfo& conv, const KernelTable& table,
+                                                Activation add_activation) {
+  return std::make_unique<ConvGemmLayer>(g, conv, table, true, add_activation);
 }
 
 }  // namespace attocore
