@@ -103,9 +103,9 @@ bool is_block_expansion(const FusionContext& ctx, int op, std::string* why) {
     return *why = "read by " + ctx.name(r) + ", not a depthwise convolution", false;
   const auto& shape = ctx.graph().tensors[t].shape;
   const double bytes = 4.0 * double(shape[1]) * double(shape[2]) * double(shape[3]);
-  if (bytes < kMinExpandedBytes)
+  if (bytes < kBlockMinExpandedBytes)
     return *why = "its output (" + std::to_string(int64_t(bytes) >> 10) + " KiB an image) is under the " +
-                  std::to_string(int64_t(kMinExpandedBytes) >> 20) + " MiB where the block in one step pays",
+                  std::to_string(int64_t(kBlockMinExpandedBytes) >> 20) + " MiB where the block in one step pays",
            false;
   return true;
 }
