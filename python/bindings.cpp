@@ -11,6 +11,7 @@
 #include "exec/executor.h"
 #include "kernels/dispatch/kernel_table.h"
 #include "kernels/peak/peak.h"
+#include "plan/op_macs.h"
 #include "util/error.h"
 
 namespace py = pybind11;
@@ -165,6 +166,16 @@ PYBIND11_MODULE(_core, m) {
                                              threads, force_reference, max_arena_bytes);
       },
       py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
+  m.def("op_macs", [](py::bytes data) {
+        char* buffer = nullptr;
+        Py_ssize_t size = 0;
+        if (PyBytes_AsStringAndSize(data.ptr(), &buffer, &size) != 0) throw py::error_already_set();
+        const std::shared_ptr<ModelFile> file = ModelFile::from_memory(buffer, size_t(size));
+        std::vector<std::pair<std::string, int64_t>> macs;
+        for (const OpInfo& op : file->graph().ops) macs.emplace_back(op.name, op_macs(file->graph(), op));
+        return macs;
+      },
+      py::arg("data"), "(op name, multiply-adds at batch 1) for every op of a model file's bytes, in graph order");
   m.def("hardware_threads", &ThreadPool::hardware_threads);
   m.def("isas", [] {
         std::vector<std::string> names;

@@ -2,13 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "exec/tvm_layer.h"
 #include "kernels/layout/layout.h"
+#include "plan/fusion.h"
+#include "plan/op_macs.h"
+#include "plan/patterns/pattern_list.h"
 #include "util/error.h"
 #include "util/finite.h"
+#include "util/log.h"
 
 namespace attocore {
 
@@ -33,9 +38,6 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
     : graph_(without_constant_data(file->graph())), isa_(best_isa(options.force_reference)) {
   const Graph& g = file->graph();
   const KernelTable& table = kernel_table(isa_);
-  int input_readers = 0;
-  for (const OpInfo& op : g.ops)
-    for (int t : op.inputs) input_readers += t == g.input;
   // Ops a linked TVM kernel takes over stay out of fusion; the TVM step sits at its last op.
   const std::vector<TvmStep> tvm_steps = select_tvm_steps(g, options.tvm_layers);
   std::vector<bool> tvm_covered(g.ops.size(), false);
@@ -44,60 +46,38 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
     for (int op : tvm_steps[i].ops) tvm_covered[op] = true;
     tvm_step_at[tvm_steps[i].ops.back()] = int(i);
   }
-  for (const FusedOps& group : plan_fusion(g, options.fuse && isa_ != Isa::kReference, tvm_covered)) {
+  FusionOptions fusion;
+  fusion.enable = options.fuse && isa_ != Isa::kReference;
+  fusion.disabled_because = isa_ == Isa::kReference ? "fusion is off (reference kernels)" : "fusion is off";
+  fusion.keep_single = tvm_covered;
+  fusion.kept_because = "computed by a linked TVM kernel (ATTOCORE_TVM_LAYERS)";
+  const FusionPlan plan = plan_fusion(g, fusion);
+  if (log_enabled("fusion")) std::fputs(fusion_report(g, plan).c_str(), stderr);
+  for (const Match& m : plan.steps) {
     Step step;
-    if (group.kind == FusedOps::Kind::kSingle && tvm_covered[group.op]) {
-      if (tvm_step_at[group.op] < 0) continue;  // computed by the TVM step at its last op
-      const TvmStep& t = tvm_steps[tvm_step_at[group.op]];
+    if (m.pattern == &single_op_pattern() && tvm_covered[m.position]) {
+      if (tvm_step_at[m.position] < 0) continue;  // computed by the TVM step at its last op
+      const TvmStep& t = tvm_steps[tvm_step_at[m.position]];
       step.layer = make_tvm_layer(g, t);
-      for (int op : t.ops) step.name += (step.name.empty() ? "" : "+") + g.ops[op].name;
-      step.inputs = {t.input};
-      if (t.residual >= 0) step.inputs.push_back(t.residual);
-      step.outputs = {t.output};
-      step.macs = op_macs(g, g.ops[t.ops[0]]);
+      for (int op : t.ops) {
+        step.name += (step.name.empty() ? "" : "+") + g.ops[op].name;
+        step.macs += op_macs(g, g.ops[op]);
+      }
+      step.io.input = t.input;
+      step.io.shortcut = t.residual;
+      step.io.output = t.output;
       ++tvm_steps_;
       steps_.push_back(std::move(step));
       continue;
     }
-    LayerOptions layer_options;
-    layer_options.input_is_nchw_graph_input =
-        group.kind == FusedOps::Kind::kSingle && input_readers == 1 && g.ops[group.op].inputs[0] == g.input;
-    step.layer = make_layer(g, group, table, layer_options);
+    step.layer = m.pattern->build(g, m, table);
+    step.name = m.pattern->step_name(g, m);
+    step.io = m.pattern->tensors(g, m);
+    step.macs = m.pattern->macs(g, m);
     if (step.layer->reads_nchw_input()) input_nchw_ = true;
     // Rounded to whole cache lines, so each thread's scratch starts on one.
     scratch_floats_ = std::max(scratch_floats_, (step.layer->scratch_floats() + 15) / 16 * 16);
     shared_scratch_floats_ = std::max(shared_scratch_floats_, step.layer->shared_scratch_floats());
-    if (group.kind == FusedOps::Kind::kSingle) {
-      const OpInfo& op = g.ops[group.op];
-      step.name = op.name;
-      for (int t : op.inputs)
-        if (!g.tensors[t].constant) step.inputs.push_back(t);
-      step.outputs = {op.outputs[0]};
-      step.macs = op_macs(g, op);
-    } else if (group.kind == FusedOps::Kind::kConvGemm) {
-      const OpInfo& conv = g.ops[group.first];
-      const int head = group.expand >= 0 ? group.expand : group.dw >= 0 ? group.dw : group.first;
-      step.name = (head != group.first ? g.ops[head].name + ".." : "") + conv.name +
-                  (group.add >= 0 ? "+" + g.ops[group.add].name : "");
-      step.inputs = {g.ops[head].inputs[0]};
-      if (group.add >= 0) step.inputs.push_back(group.shortcut);
-      step.outputs = {g.ops[group.add >= 0 ? group.add : group.first].outputs[0]};
-      for (int op : {group.expand, group.dw, group.first})
-        if (op >= 0) step.macs += op_macs(g, g.ops[op]);
-    } else {
-      const OpInfo& first = g.ops[group.dw >= 0 ? group.dw : group.first];
-      const int last = group.add >= 0 ? group.add : group.second;
-      step.name = first.name + ".." + g.ops[last].name;
-      step.inputs.push_back(first.inputs[0]);
-      if (group.shortcut >= 0) step.inputs.push_back(group.shortcut);
-      step.outputs = {g.ops[last].outputs[0]};
-      if (group.next >= 0) {
-        step.outputs.push_back(g.ops[group.next].outputs[0]);
-        step.name += "+" + g.ops[group.next].name;
-      }
-      for (int op : {group.dw, group.first, group.second, group.projection, group.next})
-        if (op >= 0) step.macs += op_macs(g, g.ops[op]);
-    }
     steps_.push_back(std::move(step));
   }
 }
@@ -141,24 +121,25 @@ const MemoryPlan& Session::plan_for(int batch) {
   if (!model_->input_nchw()) add(g.input, -1);  // else the first layer reads the caller's buffer
   std::vector<int> last_reader(g.tensors.size(), -1);
   for (int i = 0; i < int(steps.size()); ++i)
-    for (int t : steps[i].inputs) last_reader[t] = i;
+    for (int t : {steps[i].io.input, steps[i].io.shortcut})
+      if (t >= 0) last_reader[t] = i;
   for (int i = 0; i < int(steps.size()); ++i) {
-    for (int t : steps[i].inputs)
-      if (request_of[t] >= 0) requests[request_of[t]].last_step = i;
+    const StepTensors& io = steps[i].io;
+    for (int t : {io.input, io.shortcut})
+      if (t >= 0 && request_of[t] >= 0) requests[request_of[t]].last_step = i;
     // In place: the output takes the bytes of an input this step is the last to read, unless
-    // the step also reads that tensor as another input (y = conv1x1(x) + x: the GEMM would
+    // the step also reads that tensor as its other input (y = conv1x1(x) + x: the GEMM would
     // read A columns its first panel had already overwritten).
-    const int k = steps[i].layer->overwritable_input();
-    const int victim = k >= 0 && k < int(steps[i].inputs.size()) ? steps[i].inputs[k] : -1;
-    const int out = steps[i].outputs[0];
-    const bool read_once = std::count(steps[i].inputs.begin(), steps[i].inputs.end(), victim) == 1;
-    if (victim >= 0 && read_once && request_of[victim] >= 0 && last_reader[victim] == i && victim != g.output &&
-        g.tensors[victim].elements == g.tensors[out].elements) {
-      request_of[out] = request_of[victim];
-      for (size_t j = 1; j < steps[i].outputs.size(); ++j) add(steps[i].outputs[j], i);
-      continue;
+    const std::optional<InputPort> port = steps[i].layer->overwritable_input();
+    const int victim = port ? io[*port] : -1;
+    const bool read_once = victim >= 0 && (io.input == victim) + (io.shortcut == victim) == 1;
+    if (read_once && request_of[victim] >= 0 && last_reader[victim] == i && victim != g.output &&
+        g.tensors[victim].elements == g.tensors[io.output].elements) {
+      request_of[io.output] = request_of[victim];
+    } else {
+      add(io.output, i);
     }
-    for (int t : steps[i].outputs) add(t, i);
+    if (io.next >= 0) add(io.next, i);
   }
   requests[request_of[g.output]].last_step = int(steps.size());
   MemoryPlan plan = plan_memory(requests);
@@ -211,14 +192,15 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
     scratch_.resize(scratch_per_thread * pool_.threads() + shared);
   RunContext ctx{&pool_, batch, scratch_.data(), scratch_per_thread,
                  scratch_.data() + scratch_per_thread * pool_.threads()};
-  const float* inputs[16];  // op arity is bounded by limits::kMaxOpArity
-  float* outputs[2];
   if (timings) timings->clear();
   for (const Step& step : model_->steps()) {
-    for (size_t i = 0; i < step.inputs.size(); ++i) inputs[i] = buffer(step.inputs[i]);
-    for (size_t i = 0; i < step.outputs.size(); ++i) outputs[i] = buffer(step.outputs[i]);
+    StepBuffers io;
+    io.input = buffer(step.io.input);
+    if (step.io.shortcut >= 0) io.shortcut = buffer(step.io.shortcut);
+    io.output = buffer(step.io.output);
+    if (step.io.next >= 0) io.next = buffer(step.io.next);
     auto t0 = std::chrono::steady_clock::now();
-    step.layer->run(ctx, inputs, outputs);
+    step.layer->run(ctx, io);
     if (timings) {
       std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
       timings->push_back({step.name, step.layer->kernel_name(), step.macs, dt.count()});

@@ -13,6 +13,7 @@
 
 #include "exec/layer.h"
 #include "format/model_file.h"
+#include "kernels/dispatch/kernel_table.h"
 #include "plan/memory_plan.h"
 #include "util/aligned_vector.h"
 
@@ -21,8 +22,7 @@ namespace attocore {
 struct Step {
   std::string name;
   std::unique_ptr<Layer> layer;
-  std::vector<int> inputs;   // activation tensor ids
-  std::vector<int> outputs;  // usually one; a module tail with its next compression attached has two
+  StepTensors io;    // activation tensors by port
   int64_t macs = 0;  // at batch 1
 };
 

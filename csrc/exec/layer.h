@@ -1,15 +1,13 @@
 // A Layer is one executable step: it owns whatever it prepared at load time (packed
-// weights, chosen microkernels) and runs on arena buffers.
+// weights, chosen microkernels) and runs on arena buffers. Single ops get theirs from
+// exec/op_layers.h, fused steps from the pattern that took their ops (plan/patterns/).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
-#include <vector>
 
-#include "graph/graph.h"
-#include "kernels/dispatch/kernel_table.h"
-#include "plan/fusion.h"
 #include "util/thread_pool.h"
 
 namespace attocore {
@@ -23,34 +21,42 @@ struct RunContext {
   float* worker_scratch(int worker) const { return scratch + size_t(worker) * scratch_floats; }
 };
 
+// A step's activation tensors by role, so that what a step reads is named where it is set
+// (the step's pattern) and where it is read (its layer, the memory planner), not counted
+// by position. input: what the step's first product reads; shortcut: what a fused step adds
+// in its epilogue, or the source of its projection (an add op's second addend); next: the
+// second output of a module tail that computes the next module's compression.
+enum class InputPort : uint8_t { kInput, kShortcut };
+
+struct StepTensors {  // tensor ids, -1 where the step has none
+  int input = -1, shortcut = -1;
+  int output = -1, next = -1;
+  int operator[](InputPort p) const { return p == InputPort::kInput ? input : shortcut; }
+};
+
+struct StepBuffers {  // the same, as arena buffers for one run
+  const float* input = nullptr;
+  const float* shortcut = nullptr;
+  float* output = nullptr;
+  float* next = nullptr;
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
-  // inputs: the step's activation inputs (constants were captured at creation); outputs:
-  // one buffer per output (a fused step may produce two).
-  virtual void run(const RunContext& ctx, const float* const* inputs, float* const* outputs) const = 0;
+  // Constants were captured at creation; io holds the step's activation buffers.
+  virtual void run(const RunContext& ctx, const StepBuffers& io) const = 0;
   virtual std::string kernel_name() const = 0;
   virtual size_t scratch_floats() const { return 0; }  // per thread
   virtual size_t shared_scratch_floats() const { return 0; }
   // True when the layer reads the graph input as the caller gave it (NCHW), which spares
   // the executor the layout conversion and the input's arena buffer.
   virtual bool reads_nchw_input() const { return false; }
-  // Index of an input the first output may be written over (same shape, read element by
-  // element just before the same element is written), or -1. The planner then gives the
-  // output that input's bytes when nothing later reads the input: a module's input and
-  // output share one buffer, and the arena holds at most the two largest tensors.
-  virtual int overwritable_input() const { return -1; }
+  // An input the output may be written over (same shape, read element by element just
+  // before the same element is written), if any. The planner then gives the output that
+  // input's bytes when nothing later reads the input: a module's input and output share one
+  // buffer, and the arena holds at most the two largest tensors.
+  virtual std::optional<InputPort> overwritable_input() const { return std::nullopt; }
 };
-
-struct LayerOptions {
-  bool input_is_nchw_graph_input = false;  // this op's only activation input is the graph input, read by no other op
-};
-
-// Makes the layer for one step (a single op or a fused group) of a validated graph.
-std::unique_ptr<Layer> make_layer(const Graph& graph, const FusedOps& group, const KernelTable& table,
-                                  const LayerOptions& options = {});
-
-// Multiply-adds of one op at batch 1 (0 for ops without).
-int64_t op_macs(const Graph& graph, const OpInfo& op);
 
 }  // namespace attocore

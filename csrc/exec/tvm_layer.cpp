@@ -53,8 +53,8 @@ class TvmLayer final : public Layer {
       Arg a;
       a.role = role;
       switch (role) {
-        case 'i': a.shape = nhwc(g.tensors[step.input].shape), a.slot = 0; break;
-        case 'r': a.shape = nhwc(g.tensors[step.residual].shape), a.slot = 1; break;
+        case 'i': a.shape = nhwc(g.tensors[step.input].shape); break;
+        case 'r': a.shape = nhwc(g.tensors[step.residual].shape); break;
         case 'o': a.shape = nhwc(g.tensors[step.output].shape); break;
         case 'b': {
           const TensorInfo& b = g.tensors[conv.inputs.at(2)];
@@ -84,7 +84,7 @@ class TvmLayer final : public Layer {
     }
   }
 
-  void run(const RunContext& ctx, const float* const* inputs, float* const* outputs) const override {
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
     // Compiled for batch 1: one call per sample. The call's descriptors live on the stack
     // (at most kMaxArgs); shapes point at the layer's own (TVM only reads them).
     tvmffi::DLTensor tensors[kMaxArgs];
@@ -106,9 +106,10 @@ class TvmLayer final : public Layer {
       for (size_t a = 0; a < count_args; ++a) {
         const Arg& arg = args_[a];
         const size_t count = size_t(arg.sample_floats), offset = size_t(n) * count;
-        float* p = arg.role == 'o' ? outputs[0] + offset
-                   : (arg.role == 'i' || arg.role == 'r') ? const_cast<float*>(inputs[arg.slot]) + offset
-                                                          : arg.data.get();
+        float* p = arg.role == 'o'   ? io.output + offset
+                   : arg.role == 'i' ? const_cast<float*>(io.input) + offset
+                   : arg.role == 'r' ? const_cast<float*>(io.shortcut) + offset
+                                     : arg.data.get();
         if (!aligned(p)) {
           if (!staging[a]) staging[a] = aligned_floats(count);
           if (arg.role == 'o') unaligned_output = p;
@@ -137,7 +138,6 @@ class TvmLayer final : public Layer {
     char role = 0;
     std::vector<int64_t> shape;
     int64_t sample_floats = 1;
-    int slot = 0;             // activations: index into the step's inputs (input, residual)
     AlignedFloats data;       // weights and bias, in the kernel's layout
   };
   const TvmKernelEntry& kernel_;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "exec/layer.h"
+#include "graph/graph.h"
 #include "tvm/kernel_registry.h"
 
 namespace attocore {

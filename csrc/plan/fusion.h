@@ -1,37 +1,40 @@
-// Groups the graph's ops into executable steps. Most ops run alone; the AttoNet module
-// tail (1x1 conv -> 1x1 conv -> add with an identity or 1x1-projected shortcut) and plain
-// back-to-back 1x1 pairs become one fused step whose intermediates never reach the arena,
-// together with the depthwise convolution before them and the 1x1 after them.
+// Groups the graph's ops into executable steps by the fused-step patterns of
+// plan/patterns/ (pattern_list.inc: the module tail, depthwise + 1x1, a convolution with its
+// residual add, the inverted residual block), tried in the list's order; every op they leave
+// runs alone. Also reports, per op, which pattern took it or why each passed it over
+// (ATTOCORE_LOG=fusion prints that report).
 #pragma once
+#include <string>
 #include <vector>
 
 #include "graph/graph.h"
+#include "plan/patterns/pattern.h"
 
 namespace attocore {
 
-struct FusedOps {
-  // kConvGemm: a convolution on the GEMM kernels (a 1x1, or any dense one through im2col)
-  // with the residual add that is its only reader (MobileNet / ResNet style: the add and its
-  // activation run in the GEMM's epilogue); a 1x1 also with the depthwise convolution that
-  // feeds it (MobileNet's projection), or both.
-  enum class Kind { kSingle, kPwpw, kConvGemm } kind = Kind::kSingle;
-  int op = -1;          // kSingle: the op
-  int first = -1;       // kPwpw: c2 -> c3 conv; kConvGemm: the conv
-  int second = -1;      // kPwpw: c3 -> cout conv
-  int add = -1;         // kPwpw, kConvGemm: the residual add, or -1
-  int projection = -1;  // kPwpw: the shortcut's 1x1 conv, or -1
-  int next = -1;        // kPwpw: the following 1x1 conv reading the module output (next module's
-                        // compression), run on each tile while it is hot; its output is a second output
-  int shortcut = -1;    // kPwpw: identity shortcut tensor, or the projection's input; kConvGemm: the other addend
-  int dw = -1;          // kPwpw, kConvGemm: the depthwise convolution feeding `first` (AttoNet's grouped 3x3), run in
-                        // bands of rows inside the step (dw_pwpw.h), or -1; the step then reads the
-                        // depthwise input, and the depthwise output never exists as a tensor
-  int expand = -1;      // kConvGemm with dw: the 1x1 convolution producing the depthwise input
-                        // (MobileNet's expansion), computed band by band inside the step (mbconv.h)
+struct FusionOptions {
+  bool enable = true;
+  std::string disabled_because = "fusion is off";  // for the report
+  // Ops (indexed by op; may be shorter than the graph) never fused, and why.
+  std::vector<bool> keep_single;
+  std::string kept_because = "kept out of fusion by the caller";
 };
 
-// In execution order; each fused group sits where its last op stood.
-// Ops marked in `keep_single` (indexed by op; may be empty) are never fused.
-std::vector<FusedOps> plan_fusion(const Graph& graph, bool enable, const std::vector<bool>& keep_single = {});
+struct FusionPlan {
+  struct OpReport {
+    int step = -1;               // index into steps
+    const char* role = nullptr;  // its role in that step
+    std::vector<FusionContext::Reason> declined;  // patterns that passed it over, and why
+    std::string kept;            // non-empty: never offered to the patterns, and why
+  };
+  std::vector<Match> steps;    // in execution order: each where its `position` op stood
+  std::vector<OpReport> ops;   // per graph op
+};
+
+FusionPlan plan_fusion(const Graph& graph, const FusionOptions& options = {});
+
+// One line per op: "fusion: op 'm3.mix' taken by module_tail (as first) in step '...'", or
+// "fusion: op 'm1.compress' alone: declined by module_tail: ...; by conv_residual: ...".
+std::string fusion_report(const Graph& graph, const FusionPlan& plan);
 
 }  // namespace attocore

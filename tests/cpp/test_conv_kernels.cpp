@@ -4,7 +4,7 @@
 // odd image sizes.
 #include <vector>
 
-#include "kernels/conv2d/conv2d_gemm.h"
+#include "steps/conv2d_gemm.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dispatch/kernel_table.h"
 #include "kernels/eltwise/activation.h"

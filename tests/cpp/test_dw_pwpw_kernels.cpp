@@ -1,7 +1,7 @@
 // Depthwise bands feeding 1x1 products in one pass (dwconv_bands.h) tester: for every ISA,
 // the AttoNet step (depthwise + module tail, dw_pwpw.h) and the MobileNet step (depthwise +
-// one 1x1, residual or not) against the portable depthwise reference followed by plain
-// loops, on every module of the four nets, MobileNet-V2's pairs and edge shapes
+// one 1x1, residual or not: dw_conv1x1.h) against the portable depthwise reference followed
+// by plain loops, on every module of the four nets, MobileNet-V2's pairs and edge shapes
 // (multipliers 1-4, odd channel counts and widths, stride 2 on odd sizes, 1x1 images,
 // batches whose bands cross images). Pixel ranges are split where threads would split
 // them, mid-row included.
@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "kernels/dispatch/kernel_table.h"
-#include "kernels/dwconv/dwconv_bands.h"
 #include "kernels/eltwise/activation.h"
-#include "kernels/pwpw/dw_pwpw.h"
+#include "steps/dw_conv1x1.h"
+#include "steps/dw_pwpw.h"
 #include "test_harness.h"
 #include "zoo_shapes.h"
 
@@ -82,9 +82,11 @@ static void check(int batch, int in_hw, int stride, int cin, int c1, int k, int 
   }
 }
 
-// MobileNet's shape: the depthwise bands feeding one 1x1 GEMM (with or without the residual
-// add in its epilogue), as exec/layers.cpp's DwConv1x1Layer drives them.
-static void check_conv1x1(int batch, int in_hw, int stride, int c1, int k, int cout, bool residual, unsigned seed) {
+// MobileNet's shape: the depthwise bands feeding one 1x1 GEMM, with or without the residual
+// add in its epilogue (dw_conv1x1.h).
+// small_bands: bands of a few rows (many per range) instead of the step's one GEMM tile.
+static void check_conv1x1(int batch, int in_hw, int stride, int c1, int k, int cout, bool residual, bool small_bands,
+                          unsigned seed) {
   DwconvShape d = dw_shape(in_hw, stride, c1, k);
   const int pixels = batch * d.out_h * d.out_w, c2 = d.out_c;
   std::vector<float> x1(size_t(batch) * in_hw * in_hw * c1 + kDwconvInputSlack), wd(size_t(c2) * 9), bd(c2),
@@ -108,17 +110,12 @@ static void check_conv1x1(int batch, int in_hw, int stride, int c1, int k, int c
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
     const GemmKernel& kern = table.gemm_for(cout);
-    const PackedGemmB packed = pack_gemm_b(c2, cout, kern, b.data(), [&](int ki, int n) { return w[size_t(n) * c2 + ki]; });
-    const DwconvBands bands(table.dwconv, d, wd.data(), bd.data(), act_dw, 2 * kern.mr + 1);
-    std::vector<float> scratch(bands.scratch_floats()), got(want.size() + 8, 777.f);
+    const DwConv1x1 step(table.dwconv, d, wd.data(), bd.data(), act_dw, kern, cout, w.data(), b.data(), act,
+                         small_bands ? 2 * kern.mr + 1 : 0);
+    std::vector<float> scratch(step.scratch_floats()), got(want.size() + 8, 777.f);
     const int cut = pixels / 2 + 1;
-    for (auto [p0, p1] : {std::pair{0, cut}, std::pair{cut, pixels}}) {
-      if (p1 <= p0) continue;
-      bands.run(batch, x1.data(), scratch.data(), p0, p1, [&](const float* band, int b0, int b1, int first) {
-        gemm(kern, b1 - b0, band + size_t(b0 - first) * c2, c2, packed, got.data() + size_t(b0) * cout, cout,
-             residual ? res.data() + size_t(b0) * cout : nullptr, cout, act);
-      });
-    }
+    for (auto [p0, p1] : {std::pair{0, cut}, std::pair{cut, pixels}})
+      if (p1 > p0) step.run(batch, x1.data(), residual ? res.data() : nullptr, got.data(), scratch.data(), p0, p1);
     double worst;
     ++cases;
     CHECK_MSG(test::close(got.data(), want.data(), want.size(), 3e-5 * (1 + c2 / 64.0), &worst),
@@ -151,12 +148,13 @@ int main() {
   for (auto [hw, s, c, cout] : {std::array{112, 1, 32, 16}, {112, 2, 96, 24}, {56, 1, 144, 24}, {56, 2, 144, 32},
                                 {28, 1, 192, 32}, {14, 1, 384, 64}, {14, 1, 576, 96}, {14, 2, 576, 160},
                                 {7, 1, 960, 160}, {7, 1, 960, 320}})
-    check_conv1x1(1, test::spatial(hw), s, c, 1, cout, s == 1 && hw != 112, seed++);
+    check_conv1x1(1, test::spatial(hw), s, c, 1, cout, s == 1 && hw != 112, false, seed++);
   for (int c1 : {1, 3, 7, 17})
     for (int k : {1, 2, 4})
       for (int stride : {1, 2}) {
-        check_conv1x1(2, 7, stride, c1, k, 5 + c1, stride == 1, seed);
-        check_conv1x1(1, test::spatial(13), stride, c1, k, 16 + k, false, seed + 4);
+        check_conv1x1(2, 7, stride, c1, k, 5 + c1, stride == 1, true, seed);
+        check_conv1x1(1, test::spatial(13), stride, c1, k, 16 + k, false, true, seed + 4);
+        check_conv1x1(3, 5, stride, c1, k, 3 + k, stride == 1, false, seed + 6);  // one band per image or more
         seed += 8;
       }
   std::printf("%d cases (%s mode)\n", cases, test::small_mode() ? "small" : "full");

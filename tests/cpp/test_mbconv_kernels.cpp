@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "kernels/dispatch/kernel_table.h"
-#include "kernels/mbconv/mbconv.h"
+#include "steps/mbconv.h"
 #include "test_harness.h"
 
 using namespace attocore;

@@ -5,7 +5,7 @@
 
 #include "kernels/dispatch/kernel_table.h"
 #include "kernels/eltwise/activation.h"
-#include "kernels/pwpw/pwpw.h"
+#include "steps/pwpw.h"
 #include "test_harness.h"
 #include "zoo_shapes.h"
 

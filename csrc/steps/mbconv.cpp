@@ -1,4 +1,4 @@
-#include "kernels/mbconv/mbconv.h"
+#include "steps/mbconv.h"
 
 #include <algorithm>
 #include <cstring>
@@ -11,20 +11,12 @@ namespace {
 
 size_t round_up_16(size_t n) { return (n + 15) / 16 * 16; }
 
-// Rows [lo, hi) of the depthwise input that output rows [oy0, oy1) read, clamped to the
-// image (empty when those output rows see only padding).
-void input_rows_of(const DwconvShape& s, int oy0, int oy1, int* lo, int* hi) {
-  const WindowAttrs& w = s.window;
-  *hi = std::max(0, std::min(s.in_h, (oy1 - 1) * w.stride_h - w.pad_top + (w.kernel_h - 1) * w.dilation_h + 1));
-  *lo = std::min(std::max(0, oy0 * w.stride_h - w.pad_top), *hi);
-}
-
 }  // namespace
 
 MbConv::MbConv(int in_channels, const GemmKernel& ek, const float* we, const float* be, Activation act_e,
                const DwconvKernel& dwk, const DwconvShape& ds, const float* wd, const float* bd, Activation act_d,
                int out_channels, const GemmKernel& pk, const float* wp, const float* bp, Activation act_p)
-    : in_c(in_channels), mid_c(ds.in_c), out_c(out_channels), dw(dwk), dw_shape(ds), dw_act(act_d) {
+    : in_c(in_channels), mid_c(ds.in_c), out_c(out_channels) {
   expand.kernel = &ek;
   expand.act = act_e;
   expand.b = pack_gemm_b(in_c, mid_c, ek, be, [&](int k, int n) { return we[size_t(n) * in_c + k]; });
@@ -32,35 +24,30 @@ MbConv::MbConv(int in_channels, const GemmKernel& ek, const float* we, const flo
   project.act = act_p;
   const int dw_c = ds.out_c;  // mid_c * multiplier
   project.b = pack_gemm_b(dw_c, out_c, pk, bp, [&](int k, int n) { return wp[size_t(n) * dw_c + k]; });
-  dw_weights = pack_dwconv(ds, dwk.cw, wd, bd);
   // A band is one projection tile (gemm.h), rounded up to whole rows.
-  const int w = std::max(ds.out_w, 1);
-  band_rows = std::clamp((fused_tile_rows(project.b, dw_c, pk.mr) + w - 1) / w, 1, std::max(ds.out_h, 1));
-  const WindowAttrs& win = ds.window;
-  input_rows = std::min(ds.in_h, (band_rows - 1) * win.stride_h + (win.kernel_h - 1) * win.dilation_h + 1);
+  dw = DwconvBands(dwk, ds, wd, bd, act_d, fused_tile_rows(project.b, dw_c, pk.mr));
 }
 
 size_t MbConv::expanded_floats() const {
-  return round_up_16(size_t(input_rows) * dw_shape.in_w * mid_c + kDwconvInputSlack);
+  return round_up_16(size_t(dw.max_input_rows()) * dw.shape.in_w * mid_c + kDwconvInputSlack);
 }
-size_t MbConv::band_floats() const { return round_up_16(size_t(band_rows) * dw_shape.out_w * dw_shape.out_c); }
-size_t MbConv::scratch_floats() const { return expanded_floats() + band_floats() + dwconv_scratch_floats(dw_shape); }
+size_t MbConv::scratch_floats() const { return expanded_floats() + dw.scratch_floats(); }
 
 void MbConv::run(const float* x, const float* residual, float* out, float* scratch, int pixel_begin,
                  int pixel_end) const {
-  const DwconvShape& s = dw_shape;
+  const DwconvShape& s = dw.shape;
   const int ow = s.out_w, per_image = s.out_h * ow;
   const size_t row_floats = size_t(s.in_w) * mid_c;
   float* expanded = scratch;
   float* band = expanded + expanded_floats();
-  float* dw_scratch = band + band_floats();
+  float* dw_scratch = band + dw.band_floats();
   int held_image = -1, held_lo = 0, held_hi = 0;  // rows of e in `expanded`, from its start
   for (int b0 = pixel_begin; b0 < pixel_end;) {
+    const int b1 = dw.band_end(b0, pixel_end, true);
     const int n = b0 / per_image, oy0 = b0 % per_image / ow;
-    const int b1 = std::min(pixel_end, n * per_image + std::min(s.out_h, oy0 + band_rows) * ow);
     const int oy1 = (b1 - 1) % per_image / ow + 1;
     int lo, hi;
-    input_rows_of(s, oy0, oy1, &lo, &hi);
+    dw.input_rows(oy0, oy1, &lo, &hi);
     // Rows of e already held (the previous band's bottom rows) move to the front.
     int from = lo;
     if (held_image == n && lo >= held_lo && lo < held_hi) {
@@ -72,14 +59,7 @@ void MbConv::run(const float* x, const float* residual, float* out, float* scrat
       gemm(*expand.kernel, (hi - from) * s.in_w, x + (size_t(n) * s.in_h + from) * s.in_w * in_c, in_c, expand.b,
            expanded + size_t(from - lo) * row_floats, mid_c, nullptr, 0, expand.act);
     held_image = n, held_lo = lo, held_hi = hi;
-    // The depthwise rows [oy0, oy1) as a problem of their own: input rows [lo, hi) and the
-    // top padding that leaves (pad_top + lo - oy0 * stride >= 0).
-    DwconvShape sub = s;
-    sub.batch = 1;
-    sub.in_h = hi - lo;
-    sub.out_h = oy1 - oy0;
-    sub.window.pad_top = s.window.pad_top + lo - oy0 * s.window.stride_h;
-    dw.fn(DwconvArgs{&sub, &dw_weights, expanded, band, dw_act, 0, oy1 - oy0, dw_scratch});
+    dw.run_rows(expanded, lo, hi, oy0, oy1, band, dw_scratch);
     const int first = n * per_image + oy0 * ow;
     gemm(*project.kernel, b1 - b0, band + size_t(b0 - first) * s.out_c, s.out_c, project.b, out + size_t(b0) * out_c,
          out_c, residual ? residual + size_t(b0) * out_c : nullptr, out_c, project.act);

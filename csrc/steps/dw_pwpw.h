@@ -15,8 +15,8 @@
 #pragma once
 #include <cstddef>
 
-#include "kernels/dwconv/dwconv_bands.h"
-#include "kernels/pwpw/pwpw.h"
+#include "steps/dwconv_bands.h"
+#include "steps/pwpw.h"
 
 namespace attocore {
 

@@ -1,4 +1,4 @@
-#include "kernels/conv2d/conv2d_gemm.h"
+#include "steps/conv2d_gemm.h"
 
 #include <algorithm>
 #include <cstring>

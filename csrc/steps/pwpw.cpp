@@ -1,4 +1,4 @@
-#include "kernels/pwpw/pwpw.h"
+#include "steps/pwpw.h"
 
 #include <algorithm>
 #include <cstring>

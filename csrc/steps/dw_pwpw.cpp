@@ -1,4 +1,4 @@
-#include "kernels/pwpw/dw_pwpw.h"
+#include "steps/dw_pwpw.h"
 
 #include <utility>
 

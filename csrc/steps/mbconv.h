@@ -5,15 +5,16 @@
 //   out = act_p(d . Wp + bp [+ r])      1x1 projection, residual add in its epilogue
 //
 // e (6x the block's input: 4.8 MB at 112x112x96 in MobileNet-V2) and d never reach the arena;
-// each lives in the calling thread's scratch for one band. Consecutive bands of a thread
-// share kh - stride rows of e: those are moved to the front of the buffer rather than
-// computed again. Bands stay inside one image. The planner (plan/fusion.cpp) takes this step
-// only for large expanded tensors, where it measured faster than the split steps.
+// each lives in the calling thread's scratch for one band. The bands are the depthwise
+// layer's (dwconv_bands.h), cut at image ends. Consecutive bands of a thread share
+// kh - stride rows of e: those are moved to the front of the buffer rather than computed
+// again. The planner (plan/patterns/inverted_residual.cpp) takes this step only for large
+// expanded tensors, where it measured faster than the split steps.
 #pragma once
 #include <cstddef>
 
-#include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
+#include "steps/dwconv_bands.h"
 
 namespace attocore {
 
@@ -26,12 +27,7 @@ struct MbConvPart {  // a 1x1 convolution
 struct MbConv {
   int in_c = 0, mid_c = 0, out_c = 0;
   MbConvPart expand, project;
-  DwconvKernel dw;
-  DwconvShape dw_shape;  // batch 1: in_c = mid_c; in_h, in_w: the block input's
-  PackedDwconv dw_weights;
-  Activation dw_act = Activation::kNone;
-  int band_rows = 0;     // output rows per band
-  int input_rows = 0;    // rows of e a band needs at most
+  DwconvBands dw;  // shape: batch 1, in_c = mid_c; in_h, in_w: the block input's
 
   MbConv() = default;
   // we: [mid_c, in_c]; wd: [dw_shape.out_c, 1, kh, kw] (dw_shape.in_c = mid_c, any
@@ -46,8 +42,7 @@ struct MbConv {
   void run(const float* x, const float* residual, float* out, float* scratch, int pixel_begin, int pixel_end) const;
 
  private:
-  size_t expanded_floats() const;
-  size_t band_floats() const;
+  size_t expanded_floats() const;  // rows of e a band reads at most, and the depthwise kernel's load slack
 };
 
 // The same computation written plainly (no packing, no bands): the tester's oracle.
