@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backends import native
+
 
 @dataclass
 class LayerRow:
@@ -38,16 +40,16 @@ class Summary:
         return "\n".join(lines)
 
 
+WEIGHTED_OPS = ("conv2d", "fully_connected")
+
+
 def summarize(graph) -> Summary:
+    core = native.core()
     rows = []
     for op in graph.ops:
         out = graph.tensors[op.outputs[0]].shape
         params = sum(int(np.prod(graph.tensors[n].shape)) for n in op.inputs if graph.tensors[n].is_constant)
-        macs = 0
-        if op.type == "conv2d":
-            w = graph.tensors[op.inputs[1]].shape
-            macs = int(np.prod(out[1:])) * w[1] * w[2] * w[3]
-        elif op.type == "fully_connected":
-            macs = out[1] * graph.tensors[op.inputs[1]].shape[1]
+        weight = graph.tensors[op.inputs[1]].shape if op.type in WEIGHTED_OPS else ()
+        macs = core.macs_of(op.type, list(out), list(weight))  # the C++ executor's own count
         rows.append(LayerRow(op.name, op.type, tuple(out), params, macs))
     return Summary(graph.metadata.name, rows)

@@ -176,6 +176,13 @@ PYBIND11_MODULE(_core, m) {
         return macs;
       },
       py::arg("data"), "(op name, multiply-adds at batch 1) for every op of a model file's bytes, in graph order");
+  m.def("macs_of", [](const std::string& type, const std::vector<int64_t>& output, const std::vector<int64_t>& weight) {
+        for (OpType t : {OpType::kConv2d, OpType::kFullyConnected})
+          if (type == op_type_name(t)) return macs_of(t, output, weight);
+        return int64_t(0);  // the other ops have no multiply-adds
+      },
+      py::arg("op_type"), py::arg("output_shape"), py::arg("weight_shape"),
+      "multiply-adds at batch 1 of an op from its shapes (0 for ops without): the runtime's one formula");
   m.def("hardware_threads", &ThreadPool::hardware_threads);
   m.def("isas", [] {
         std::vector<std::string> names;

@@ -20,7 +20,7 @@ def load_log(tmp_path, **env):
 def test_fusion_log_names_a_pattern_or_reasons_for_every_op(tmp_path):
     lines = load_log(tmp_path, ATTOCORE_LOG="fusion")
     graph = zoo.seeded_graph("attonet-d")
-    steps = [name for name, _ in attocore.load("attonet-d", threads=1)._native.kernels()]
+    steps = [name for name, _ in attocore.load("attonet-d", threads=1).executor.kernels()]
     assert lines[0] == f"fusion: 'attonet-d': {len(graph.ops)} ops in {len(steps)} steps"
     per_op = lines[1:]
     assert [re.match(r"fusion: op '([^']+)' ", line).group(1) for line in per_op] == [op.name for op in graph.ops]

@@ -5,7 +5,7 @@ import pytest
 
 import attocore
 from attocore import _core, errors, format as fmt, zoo
-from attocore.summary import summarize
+from attocore.graph_summary import summarize
 from conftest import NETS
 
 
@@ -23,7 +23,7 @@ def test_native_op_macs_match_the_summary(name, input_hw):
 def test_model_macs_are_the_sum_over_ops(force_reference):
     graph = zoo.seeded_graph("attonet-d")
     model = attocore.load(fmt.encode(graph), threads=1, force_reference=force_reference)
-    assert model._native.macs == sum(m for _, m in _core.op_macs(fmt.encode(graph)))
+    assert model.macs == sum(m for _, m in _core.op_macs(fmt.encode(graph)))
 
 
 def test_op_macs_refuses_a_bad_file():
