@@ -1,0 +1,147 @@
+"""The ARM model's method checked where it can be: on this x86 machine, with its AVX-512
+kernels, llvm-mca's and OSACA's models of this CPU, and the machine's own constants, against
+per-step times measured by the runtime's profiler (`attocore bench --profile`'s source).
+
+Machine constants are measured here, never fitted to the timings being predicted: the clock
+from the runtime's FMA peak loop (best of several, / 32: two 512-bit FMA ports x 16 lanes,
+which llvm-mca's icelake-server model also assumes), the cache sizes from sysfs, bandwidths
+from numpy copies that fit each level. A single efficiency factor (measured / predicted over
+the validated nets) is then fitted and the errors shown with and without it.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from . import kernels, predict, work
+
+FMA_PORTS_ZMM = 2
+
+
+def _cache_bytes(index):
+    try:
+        with open(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size") as f:
+            s = f.read().strip()
+        return int(s[:-1]) * (1024 if s.endswith("K") else 1 << 20) if s[-1] in "KM" else int(s)
+    except OSError:
+        return None
+
+
+def copy_bandwidth(nbytes, repeats=20):
+    a = np.ones(nbytes // 8, dtype=np.float32)
+    b = np.empty_like(a)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.copyto(b, a)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * a.nbytes / best  # read + write
+
+
+def host_machine(log, peak):
+    ghz = peak / (16 * FMA_PORTS_ZMM)
+    l2, l3 = _cache_bytes(2) or (1 << 20), _cache_bytes(3) or (32 << 20)
+    bw_l2 = copy_bandwidth(l2 // 2)
+    bw_l3 = copy_bandwidth(min(l3 // 4, 8 << 20), 10)
+    bw_dram = copy_bandwidth(max(4 * l3, 256 << 20), 3)
+    log(f"host: FMA peak {peak:.1f} G MAC/s -> {ghz:.2f} GHz; L2 {l2 >> 10} KiB {bw_l2 / 1e9:.1f} GB/s, "
+        f"L3 {l3 >> 20} MiB {bw_l3 / 1e9:.1f} GB/s, DRAM {bw_dram / 1e9:.1f} GB/s (numpy copies, 1 thread)")
+    return predict.Machine("this x86 host", "x86_64", None, "icelake-server", "ICX", "llvm-mca", ghz, FMA_PORTS_ZMM,
+                           ((l2, bw_l2, False), (l3, bw_l3, True), (None, bw_dram, True)), 0.0)
+
+
+def measure(model, runs, peaks):
+    """Whole-net and profiled runs alternating (both see the same machine), with the FMA peak
+    sampled between them (peaks: appended; the clock is taken from their best)."""
+    from attocore import _core
+    x = np.random.default_rng(0).standard_normal((1,) + model.input_shape).astype(np.float32)
+    for _ in range(5):
+        model.run(x)
+    whole, prof = [], []
+    for i in range(runs):
+        t0 = time.perf_counter()
+        model.run(x)
+        whole.append(time.perf_counter() - t0)
+        prof.append(model.profile(x)[1])
+        if i % 10 == 0:
+            peaks.append(_core.fma_peak_gmacs(0.05))
+    steps = [(np.median([p[i][3] for p in prof]), np.percentile([p[i][3] for p in prof], 10))
+             for i in range(len(prof[0]))]
+    return float(np.median(whole)), float(np.percentile(whole, 10)), steps
+
+
+def main(args):
+    print("## Validation on this x86 machine (AVX-512 kernels, 1 thread)")
+    print()
+    load = os.getloadavg()
+    print(f"conditions: load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min) at the start, "
+          f"{args.runs} timed runs per net (whole-net and profiled)")
+    table = kernels.AVX512
+    results = {}
+    all_steps = {}
+    for net in args.nets:
+        model = work.load_model(work.resolve_net(net), threads=1)
+        if model.isa != "avx512":
+            raise SystemExit(f"--validate models the AVX-512 table; this CPU runs {model.isa}")
+        steps = work.steps_of(model)
+        all_steps[net] = (model, steps)
+    ks = set()
+    for _, steps in all_steps.values():
+        ks |= predict.fixed_ks(table, steps)
+    peaks = []
+    measured = {net: measure(model, args.runs, peaks) for net, (model, _) in all_steps.items()}
+    m = host_machine(print, max(peaks))
+    costs = predict.loop_costs(table, m, ks)
+    print()
+    print("| kernel | FMAs/iter | llvm-mca cyc/iter | OSACA cyc/iter | share of FMA bound (llvm-mca) |")
+    print("|---|---|---|---|---|")
+    for c in costs.values():
+        print(f"| {c.kernel} | {c.fmas} | {c.cycles['llvm-mca']:.1f} | {c.cycles['osaca']:.1f} | "
+              f"{c.fmas / (c.cycles['llvm-mca'] * FMA_PORTS_ZMM):.0%} |")
+    mismatches = 0
+    for net, (model, steps) in all_steps.items():
+        whole_med, whole_p10, steps_measured = measured[net]
+        preds = {est: predict.estimate_steps(table, costs, m, steps, 1, est) for est in ("llvm-mca", "osaca")}
+        for s, e in zip(steps, preds["llvm-mca"]):
+            reported = s.kernel.split(":")[-1]
+            if ":" in s.kernel and reported not in e.kernels:
+                mismatches += 1
+                print(f"kernel mirror mismatch: {s.name}: runtime {s.kernel}, model {e.kernels}")
+        results[net] = (whole_med, whole_p10, steps_measured, preds, steps)
+    factor = {}
+    for est in ("llvm-mca", "osaca"):
+        pred = sum(sum(e.seconds for e in r[3][est]) for r in results.values())
+        factor[est] = sum(r[1] for r in results.values()) / pred
+    print()
+    print(f"fitted efficiency factor (sum of measured p10s / sum predicted over {', '.join(results)}): "
+          f"llvm-mca {factor['llvm-mca']:.3f}, OSACA {factor['osaca']:.3f}")
+    print()
+    print("Errors are against the measured p10 (the runs least disturbed by other work on a shared machine); "
+          "the median's in brackets.")
+    print()
+    print("| net | measured p10 ms (median) | sum of step p10s ms | llvm-mca pred ms: err p10 (median) |"
+          " OSACA pred ms: err p10 (median) | llvm-mca x factor: err p10 |")
+    print("|---|---|---|---|---|---|")
+    for net, (med, p10, measured, preds, _) in results.items():
+        pl = sum(e.seconds for e in preds["llvm-mca"])
+        po = sum(e.seconds for e in preds["osaca"])
+        ps = sum(t10 for _, t10 in measured)
+        print(f"| {net} | {p10 * 1e3:.3f} ({med * 1e3:.3f}) | {ps * 1e3:.3f} | {pl * 1e3:.3f}: {pl / p10 - 1:+.0%} "
+              f"({pl / med - 1:+.0%}) | {po * 1e3:.3f}: {po / p10 - 1:+.0%} ({po / med - 1:+.0%}) | "
+              f"{pl * factor['llvm-mca'] * 1e3:.3f}: {pl * factor['llvm-mca'] / p10 - 1:+.0%} |")
+    for net, (med, p10, measured, preds, steps) in results.items():
+        print()
+        print(f"### {net}: per step (measured: median and p10 of {args.runs} profiled runs)")
+        print()
+        print("| step | MMACs | measured p10 ms (median) | llvm-mca pred ms (err) | x factor err | OSACA pred ms (err) | bound |")
+        print("|---|---|---|---|---|---|---|")
+        for s, (t, t10), el, eo in zip(steps, measured, preds["llvm-mca"], preds["osaca"]):
+            bound = "memory " + el.level if el.memory_s > el.compute_s else "compute"
+            print(f"| {s.name} | {s.macs / 1e6:.2f} | {t10 * 1e3:.3f} ({t * 1e3:.3f}) | {el.seconds * 1e3:.3f} "
+                  f"({el.seconds / t10 - 1:+.0%}) | {el.seconds * factor['llvm-mca'] / t10 - 1:+.0%} | "
+                  f"{eo.seconds * 1e3:.3f} ({eo.seconds / t10 - 1:+.0%}) | {bound} |")
+    print()
+    print(f"kernel mirror: {mismatches} step(s) whose runtime kernel the model did not pick")
+    return 0
