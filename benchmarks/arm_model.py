@@ -71,6 +71,8 @@ def main(argv=None):
     ap.add_argument("--kernels-only", action="store_true")
     ap.add_argument("--validate", action="store_true", help="x86: predicted vs measured (slow: times the nets)")
     ap.add_argument("--runs", type=int, default=60, help="--validate: timed runs per net")
+    ap.add_argument("--ghz", type=float, help="--validate: this clock instead of the one the measured FMA peak "
+                                               "implies (on a machine others load, the peak measures a CPU share)")
     args = ap.parse_args(argv)
 
     if args.validate:

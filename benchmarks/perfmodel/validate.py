@@ -40,13 +40,14 @@ def copy_bandwidth(nbytes, repeats=20):
     return 2 * a.nbytes / best  # read + write
 
 
-def host_machine(log, peak):
-    ghz = peak / (16 * FMA_PORTS_ZMM)
+def host_machine(log, peak, ghz_override=None):
+    ghz = ghz_override or peak / (16 * FMA_PORTS_ZMM)
     l2, l3 = _cache_bytes(2) or (1 << 20), _cache_bytes(3) or (32 << 20)
     bw_l2 = copy_bandwidth(l2 // 2)
     bw_l3 = copy_bandwidth(min(l3 // 4, 8 << 20), 10)
     bw_dram = copy_bandwidth(max(4 * l3, 256 << 20), 3)
-    log(f"host: FMA peak {peak:.1f} G MAC/s -> {ghz:.2f} GHz; L2 {l2 >> 10} KiB {bw_l2 / 1e9:.1f} GB/s, "
+    log(f"host: FMA peak {peak:.1f} G MAC/s ({peak / (16 * FMA_PORTS_ZMM):.2f} GHz-equivalent), clock used "
+        f"{ghz:.2f} GHz{' (--ghz)' if ghz_override else ''}; L2 {l2 >> 10} KiB {bw_l2 / 1e9:.1f} GB/s, "
         f"L3 {l3 >> 20} MiB {bw_l3 / 1e9:.1f} GB/s, DRAM {bw_dram / 1e9:.1f} GB/s (numpy copies, 1 thread)")
     return predict.Machine("this x86 host", "x86_64", None, "icelake-server", "ICX", "llvm-mca", ghz, FMA_PORTS_ZMM,
                            ((l2, bw_l2, False), (l3, bw_l3, True), (None, bw_dram, True)), 0.0)
@@ -92,7 +93,7 @@ def main(args):
         ks |= predict.fixed_ks(table, steps)
     peaks = []
     measured = {net: measure(model, args.runs, peaks) for net, (model, _) in all_steps.items()}
-    m = host_machine(print, max(peaks))
+    m = host_machine(print, max(peaks), args.ghz)
     costs = predict.loop_costs(table, m, ks)
     print()
     print("| kernel | FMAs/iter | llvm-mca cyc/iter | OSACA cyc/iter | share of FMA bound (llvm-mca) |")
@@ -105,32 +106,32 @@ def main(args):
         whole_med, whole_p10, steps_measured = measured[net]
         preds = {est: predict.estimate_steps(table, costs, m, steps, 1, est) for est in ("llvm-mca", "osaca")}
         for s, e in zip(steps, preds["llvm-mca"]):
-            reported = s.kernel.split(":")[-1]
-            if ":" in s.kernel and reported not in e.kernels:
+            reported = [k for k in s.kernel.split(":")[-1].split("+") if k.endswith(table.isa)]
+            if ":" in s.kernel and any(k not in e.kernels for k in reported):
                 mismatches += 1
                 print(f"kernel mirror mismatch: {s.name}: runtime {s.kernel}, model {e.kernels}")
         results[net] = (whole_med, whole_p10, steps_measured, preds, steps)
     factor = {}
     for est in ("llvm-mca", "osaca"):
         pred = sum(sum(e.seconds for e in r[3][est]) for r in results.values())
-        factor[est] = sum(r[1] for r in results.values()) / pred
+        factor[est] = sum(sum(t10 for _, t10 in r[2]) for r in results.values()) / pred
     print()
-    print(f"fitted efficiency factor (sum of measured p10s / sum predicted over {', '.join(results)}): "
+    print(f"fitted efficiency factor (sum of the steps' measured p10s / sum predicted over {', '.join(results)}): "
           f"llvm-mca {factor['llvm-mca']:.3f}, OSACA {factor['osaca']:.3f}")
     print()
-    print("Errors are against the measured p10 (the runs least disturbed by other work on a shared machine); "
-          "the median's in brackets.")
+    print("Errors are against the sum of the steps' p10s (each step's least disturbed runs: on a shared machine a "
+          "whole run is more often cut by other work), the whole-net p10 and median in brackets.")
     print()
-    print("| net | measured p10 ms (median) | sum of step p10s ms | llvm-mca pred ms: err p10 (median) |"
-          " OSACA pred ms: err p10 (median) | llvm-mca x factor: err p10 |")
+    print("| net | whole-net p10 ms (median) | sum of step p10s ms | llvm-mca pred ms: err (vs whole p10, median) |"
+          " OSACA pred ms: err | llvm-mca x factor: err |")
     print("|---|---|---|---|---|---|")
     for net, (med, p10, measured, preds, _) in results.items():
         pl = sum(e.seconds for e in preds["llvm-mca"])
         po = sum(e.seconds for e in preds["osaca"])
         ps = sum(t10 for _, t10 in measured)
-        print(f"| {net} | {p10 * 1e3:.3f} ({med * 1e3:.3f}) | {ps * 1e3:.3f} | {pl * 1e3:.3f}: {pl / p10 - 1:+.0%} "
-              f"({pl / med - 1:+.0%}) | {po * 1e3:.3f}: {po / p10 - 1:+.0%} ({po / med - 1:+.0%}) | "
-              f"{pl * factor['llvm-mca'] * 1e3:.3f}: {pl * factor['llvm-mca'] / p10 - 1:+.0%} |")
+        print(f"| {net} | {p10 * 1e3:.3f} ({med * 1e3:.3f}) | {ps * 1e3:.3f} | {pl * 1e3:.3f}: {pl / ps - 1:+.0%} "
+              f"({pl / p10 - 1:+.0%}, {pl / med - 1:+.0%}) | {po * 1e3:.3f}: {po / ps - 1:+.0%} | "
+              f"{pl * factor['llvm-mca'] * 1e3:.3f}: {pl * factor['llvm-mca'] / ps - 1:+.0%} |")
     for net, (med, p10, measured, preds, steps) in results.items():
         print()
         print(f"### {net}: per step (measured: median and p10 of {args.runs} profiled runs)")
