@@ -80,16 +80,16 @@ def main(argv=None):
         return validate.main(args)
 
     nets = {n: work.steps_of(work.load_model(work.resolve_net(n))) for n in ([] if args.kernels_only else args.nets)}
-    ks = set()
+    ks, shapes = {4, 5, 6, 7, 8}, set()
     for steps in nets.values():
         ks |= predict.fixed_ks(kernels.NEON, steps)
-    ks |= {4, 5, 6, 7, 8}
+        shapes |= predict.stem_shapes(kernels.NEON, steps)
     costs_by_core = {}
     for core_key in dict.fromkeys(args.cores + [boards.BOARDS[b].core for b in args.boards]):
         core = boards.CORES[core_key]
         m = predict.Machine(core.name, "aarch64", core.mcpu, core.llvm_mca, core.osaca, core.primary, 1.0,
                             core.fma_per_cycle, ((None, 1.0, True),), 0.0)
-        costs_by_core[core_key] = predict.loop_costs(kernels.NEON, m, ks)
+        costs_by_core[core_key] = predict.loop_costs(kernels.NEON, m, ks, shapes)
     kernel_table({k: v for k, v in costs_by_core.items() if k in args.cores})
     if args.kernels_only:
         return 0

@@ -53,6 +53,25 @@ class Table:
     stem_pixels: int              # output pixels per vector
     stem_block: int               # output channels a block pads to
     maxpool_name: str
+    stem_wide_vectors: int = 4    # pixel vectors of a full stem block (NEON aarch64: 4)
+
+    def stem_blocks(self, out_c: int, out_w: int) -> list:
+        """The stem kernel's blocks along one output row: (channels computed, pixel vectors,
+        blocks per row), as stem_walk / stem_avx512 cut them."""
+        out = []
+        if self.isa == "neon":  # blocks of <= 4 channels; 4-vector blocks, then single vectors
+            for oc0 in range(0, out_c, 4):
+                ko = min(4, out_c - oc0)
+                full = out_w // (4 * self.stem_wide_vectors)
+                rest = -(-(out_w - full * 4 * self.stem_wide_vectors) // 4)
+                out += [(ko, self.stem_wide_vectors, full)] + ([(ko, 1, rest)] if rest else [])
+            return out
+        for oc0 in range(0, out_c, 8):  # AVX-512: 8 channels x 3 vectors, or 4 x 6 for <= 4 left
+            ko, kp = (8, 3) if out_c - oc0 > 4 else (4, 6)
+            full = out_w // (16 * kp)
+            rest = -(-(out_w - full * 16 * kp) // 16)
+            out += [(ko, kp, full)] + ([(ko, min(rest, kp), 1)] if rest else [])
+        return out
 
     def gemm_for(self, n: int) -> Gemm:
         return self.gemm[self.nr8] if n <= self.gemm[self.nr8].nr else self.gemm[self.wide]

@@ -69,8 +69,9 @@ def _loop_cost(label, loop, m: Machine, target):
                     unknown)
 
 
-def loop_costs(table: kernels.Table, m: Machine, ks=()) -> dict:
-    """Hot-loop costs of every kernel of the table (row kernels for the fixed k in ks)."""
+def loop_costs(table: kernels.Table, m: Machine, ks=(), stem_shapes=()) -> dict:
+    """Hot-loop costs of every kernel of the table (row kernels for the fixed k in ks, stem
+    blocks of the (channels, vectors) in stem_shapes)."""
     os.makedirs(ASM_DIR, exist_ok=True)
     out = {}
 
@@ -95,6 +96,12 @@ def loop_costs(table: kernels.Table, m: Machine, ks=()) -> dict:
                                   table.target)
     f = fns(table.stem_source)
     out[("stem",)] = _loop_cost(table.stem_name, asm_loops.hot_loop(f, table.stem_entry, table.target), m, table.target)
+    for ko, kp in stem_shapes:
+        try:
+            loop = asm_loops.hot_loop(f, table.stem_entry, table.target, ko * kp)
+        except asm_loops.AsmError:
+            continue  # costed at the widest block's rate
+        out[("stem", ko * kp)] = _loop_cost(f"{table.stem_name} {ko}ch x {kp}", loop, m, table.target)
     return out
 
 
@@ -111,7 +118,7 @@ def gemm_cycles(table, costs, est, p: work.GemmPart):
         rows = kernels.padded_rows(p.m, g)
         fmas = rows * p.k * plan.wide_panels * nv
         key = ("rows", g.name, p.k) if plan.row_fixed_k else ("tile", g.name)
-        cyc = fmas * costs[key].per_fma(est)
+        cyc = fmas * costs[key].per_fma(est) + TILE_CALL_CYCLES * -(-rows // g.mr)
         if not plan.row_fixed_k:
             stores = rows * plan.wide_panels * nv * (2 if p.residual else 1)
     else:
@@ -127,7 +134,19 @@ def gemm_cycles(table, costs, est, p: work.GemmPart):
         cyc += tf * costs[("tile", t.name)].per_fma(est) + TILE_CALL_CYCLES * -(-rows // t.mr)
         fmas += tf
         stores += rows * (2 if p.residual else 1)
-    return cyc + stores, fmas, plan
+    # The projection's strided input pixels copied beside the intermediate (pwpw.cpp): a
+    # vector load and store per `lanes` floats.
+    copy = p.m * -(-p.copied_k // table.lanes) if p.copied_k else 0
+    return cyc + stores + copy, fmas, plan
+
+
+def stem_shapes(table, steps):
+    shapes = set()
+    for s in steps:
+        for p in s.parts:
+            if isinstance(p, work.StemPart):
+                shapes |= {(ko, kp) for ko, kp, _ in table.stem_blocks(p.channels, p.out_w)}
+    return shapes
 
 
 def part_cycles(table, costs, est, p):
@@ -140,11 +159,13 @@ def part_cycles(table, costs, est, p):
         fmas = p.pixels * chunks * p.taps
         return fmas * costs[("dwconv",)].per_fma(est) + p.pixels * chunks, fmas, table.dwconv_name
     if isinstance(p, work.StemPart):
-        block = table.stem_block
-        ch = -(-p.channels // block) * block
-        fmas = p.taps * p.out_h * -(-p.out_w // table.stem_pixels) * ch
-        stores = p.out_h * p.out_w * -(-p.channels // table.lanes)
-        return fmas * costs[("stem",)].per_fma(est) + stores, fmas, table.stem_name
+        cyc = fmas = 0
+        for ko, kp, count in table.stem_blocks(p.channels, p.out_w):
+            f = p.taps * ko * kp * count * p.out_h
+            cost = costs.get(("stem", ko * kp), costs[("stem",)])
+            cyc += f * cost.per_fma(est) + (TILE_CALL_CYCLES + ko * kp) * count * p.out_h
+            fmas += f
+        return cyc, fmas, table.stem_name
     if isinstance(p, work.PoolPart):
         lanes = 4 if table.lanes == 4 else 8  # the x86 tables run AVX2's max pool
         ops = p.pixels * (p.channels // lanes + p.channels % lanes) * p.taps

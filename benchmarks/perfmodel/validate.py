@@ -3,9 +3,11 @@ kernels, llvm-mca's and OSACA's models of this CPU, and the machine's own consta
 per-step times measured by the runtime's profiler (`attocore bench --profile`'s source).
 
 Machine constants are measured here, never fitted to the timings being predicted: the clock
-from the runtime's FMA peak loop (best of several, / 32: two 512-bit FMA ports x 16 lanes,
-which llvm-mca's icelake-server model also assumes), the cache sizes from sysfs, bandwidths
-from numpy copies that fit each level. A single efficiency factor (measured / predicted over
+from the runtime's FMA peak loop (sampled between the timed runs, scaled by wall / CPU time
+around each call so time slices other processes took do not count, the best sample / 32: two
+512-bit FMA ports x 16 lanes, which llvm-mca's icelake-server model also assumes; --ghz
+overrides it), the cache sizes from sysfs, bandwidths from numpy copies that fit each level
+(CPU time, best of several). A single efficiency factor (measured / predicted over
 the validated nets) is then fitted and the errors shown with and without it.
 """
 from __future__ import annotations
@@ -34,10 +36,10 @@ def copy_bandwidth(nbytes, repeats=20):
     b = np.empty_like(a)
     best = float("inf")
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()  # CPU time: slices given to other processes do not count
         np.copyto(b, a)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * a.nbytes / best  # read + write
+        best = min(best, time.thread_time() - t0)
+    return 2 * a.nbytes / max(best, 1e-9)  # read + write
 
 
 def host_machine(log, peak, ghz_override=None):
@@ -60,17 +62,23 @@ def measure(model, runs, peaks):
     x = np.random.default_rng(0).standard_normal((1,) + model.input_shape).astype(np.float32)
     for _ in range(5):
         model.run(x)
-    whole, prof = [], []
+    whole, cpu, prof = [], [], []
     for i in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         model.run(x)
         whole.append(time.perf_counter() - t0)
+        cpu.append(time.thread_time() - c0)
         prof.append(model.profile(x)[1])
         if i % 10 == 0:
-            peaks.append(_core.fma_peak_gmacs(0.05))
+            # The peak loop times itself by the wall clock; scaled by wall / CPU time around the
+            # call it is the rate of the core while this thread held it.
+            t0, c0 = time.perf_counter(), time.thread_time()
+            peak = _core.fma_peak_gmacs(0.05)
+            peaks.append(peak * (time.perf_counter() - t0) / max(time.thread_time() - c0, 1e-9))
     steps = [(np.median([p[i][3] for p in prof]), np.percentile([p[i][3] for p in prof], 10))
              for i in range(len(prof[0]))]
-    return float(np.median(whole)), float(np.percentile(whole, 10)), steps
+    return (float(np.median(whole)), float(np.percentile(whole, 10)), steps, float(np.median(cpu)),
+            float(np.percentile(cpu, 10)))
 
 
 def main(args):
@@ -88,13 +96,14 @@ def main(args):
             raise SystemExit(f"--validate models the AVX-512 table; this CPU runs {model.isa}")
         steps = work.steps_of(model)
         all_steps[net] = (model, steps)
-    ks = set()
+    ks, shapes = set(), set()
     for _, steps in all_steps.values():
         ks |= predict.fixed_ks(table, steps)
+        shapes |= predict.stem_shapes(table, steps)
     peaks = []
     measured = {net: measure(model, args.runs, peaks) for net, (model, _) in all_steps.items()}
     m = host_machine(print, max(peaks), args.ghz)
-    costs = predict.loop_costs(table, m, ks)
+    costs = predict.loop_costs(table, m, ks, shapes)
     print()
     print("| kernel | FMAs/iter | llvm-mca cyc/iter | OSACA cyc/iter | share of FMA bound (llvm-mca) |")
     print("|---|---|---|---|---|")
@@ -103,14 +112,14 @@ def main(args):
               f"{c.fmas / (c.cycles['llvm-mca'] * FMA_PORTS_ZMM):.0%} |")
     mismatches = 0
     for net, (model, steps) in all_steps.items():
-        whole_med, whole_p10, steps_measured = measured[net]
+        whole_med, whole_p10, steps_measured, cpu_med, cpu_p10 = measured[net]
         preds = {est: predict.estimate_steps(table, costs, m, steps, 1, est) for est in ("llvm-mca", "osaca")}
         for s, e in zip(steps, preds["llvm-mca"]):
             reported = [k for k in s.kernel.split(":")[-1].split("+") if k.endswith(table.isa)]
             if ":" in s.kernel and any(k not in e.kernels for k in reported):
                 mismatches += 1
                 print(f"kernel mirror mismatch: {s.name}: runtime {s.kernel}, model {e.kernels}")
-        results[net] = (whole_med, whole_p10, steps_measured, preds, steps)
+        results[net] = (cpu_med, cpu_p10, steps_measured, preds, steps, whole_med, whole_p10)
     factor = {}
     for est in ("llvm-mca", "osaca"):
         pred = sum(sum(e.seconds for e in r[3][est]) for r in results.values())
@@ -119,22 +128,24 @@ def main(args):
     print(f"fitted efficiency factor (sum of the steps' measured p10s / sum predicted over {', '.join(results)}): "
           f"llvm-mca {factor['llvm-mca']:.3f}, OSACA {factor['osaca']:.3f}")
     print()
-    print("Errors are against the sum of the steps' p10s (each step's least disturbed runs: on a shared machine a "
-          "whole run is more often cut by other work), the whole-net p10 and median in brackets.")
+    print("Measured net time = the sum of its steps' p10s from the profiler (each step's least disturbed runs; "
+          "on a loaded machine whole runs are cut by time slices given to others); the whole-net wall-clock "
+          "and CPU-time (calling thread) medians beside it. Errors against the sum of step p10s.")
     print()
-    print("| net | whole-net p10 ms (median) | sum of step p10s ms | llvm-mca pred ms: err (vs whole p10, median) |"
-          " OSACA pred ms: err | llvm-mca x factor: err |")
-    print("|---|---|---|---|---|---|")
-    for net, (med, p10, measured, preds, _) in results.items():
+    print("| net | sum of step p10s ms | wall ms median (p10) | CPU ms median | llvm-mca pred ms (err) |"
+          " OSACA pred ms (err) | llvm-mca x factor (err) |")
+    print("|---|---|---|---|---|---|---|")
+    for net, (med, p10, measured, preds, _, wmed, wp10) in results.items():
         pl = sum(e.seconds for e in preds["llvm-mca"])
         po = sum(e.seconds for e in preds["osaca"])
         ps = sum(t10 for _, t10 in measured)
-        print(f"| {net} | {p10 * 1e3:.3f} ({med * 1e3:.3f}) | {ps * 1e3:.3f} | {pl * 1e3:.3f}: {pl / ps - 1:+.0%} "
-              f"({pl / p10 - 1:+.0%}, {pl / med - 1:+.0%}) | {po * 1e3:.3f}: {po / ps - 1:+.0%} | "
-              f"{pl * factor['llvm-mca'] * 1e3:.3f}: {pl * factor['llvm-mca'] / ps - 1:+.0%} |")
-    for net, (med, p10, measured, preds, steps) in results.items():
+        f = factor["llvm-mca"]
+        print(f"| {net} | {ps * 1e3:.3f} | {wmed * 1e3:.3f} ({wp10 * 1e3:.3f}) | {med * 1e3:.3f} | "
+              f"{pl * 1e3:.3f} ({pl / ps - 1:+.0%}) | {po * 1e3:.3f} ({po / ps - 1:+.0%}) | "
+              f"{pl * f * 1e3:.3f} ({pl * f / ps - 1:+.0%}) |")
+    for net, (med, p10, measured, preds, steps, _, _) in results.items():
         print()
-        print(f"### {net}: per step (measured: median and p10 of {args.runs} profiled runs)")
+        print(f"### {net}: per step ({args.runs} profiled runs: p10, median in brackets)")
         print()
         print("| step | MMACs | measured p10 ms (median) | llvm-mca pred ms (err) | x factor err | OSACA pred ms (err) | bound |")
         print("|---|---|---|---|---|---|---|")

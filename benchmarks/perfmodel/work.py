@@ -26,6 +26,8 @@ class GemmPart:
     k: int
     n: int
     residual: bool = False
+    copied_k: int = 0        # a folded projection's input channels, copied per pixel
+
 
     @property
     def macs(self):
@@ -152,6 +154,7 @@ def steps_of(model) -> list:
                 a, b = (gemm_of.get(t) for t in op.inputs[:2])
                 if a is not None and b is not None:  # the projection folded into the product
                     a.k += b.k
+                    a.copied_k = b.k
                     parts.remove(b)
                 elif a is not None or b is not None:
                     (a or b).residual = True
