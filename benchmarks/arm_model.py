@@ -71,6 +71,9 @@ def main(argv=None):
     ap.add_argument("--kernels-only", action="store_true")
     ap.add_argument("--validate", action="store_true", help="x86: predicted vs measured (slow: times the nets)")
     ap.add_argument("--runs", type=int, default=60, help="--validate: timed runs per net")
+    ap.add_argument("--x86-factor", type=float, default=None,
+                    help="multiply compute times by this efficiency factor (the one --validate fitted on x86: "
+                         "what the loop model misses there, assumed to carry over)")
     ap.add_argument("--ghz", type=float, help="--validate: this clock instead of the one the measured FMA peak "
                                                "implies (on a machine others load, the peak measures a CPU share)")
     args = ap.parse_args(argv)
@@ -101,7 +104,8 @@ def main(argv=None):
         m = predict.board_machine(board, core)
         for net, steps in nets.items():
             for t in args.threads:
-                est = predict.estimate_steps(kernels.NEON, costs_by_core[board.core], m, steps, threads=t)
+                est = predict.estimate_steps(kernels.NEON, costs_by_core[board.core], m, steps, threads=t,
+                                             compute_factor=args.x86_factor or 1.0)
                 totals[(net, b, t)] = est
     if args.layers:
         for (net, b, t), est in totals.items():
@@ -113,7 +117,8 @@ def main(argv=None):
                 print(f"| {e.name} | {e.kernels} | {e.macs / 1e6:.2f} | {e.compute_s * 1e3:.3f} | "
                       f"{e.memory_s * 1e3:.3f} ({e.level}) | {e.seconds * 1e3:.3f} |")
             print()
-    print("## Estimated latency per net (batch 1, fp32, NEON kernels)")
+    factor = f", compute x {args.x86_factor} (x86 factor)" if args.x86_factor else ""
+    print(f"## Estimated latency per net (batch 1, fp32, NEON kernels{factor})")
     print()
     print(net_table_header("est ms"))
     for (net, b, t), est in totals.items():

@@ -200,7 +200,8 @@ def memory_seconds(m: Machine, nbytes: int, threads: int):
     return nbytes / bw, names[-1]
 
 
-def estimate_steps(table, costs, m: Machine, steps, threads=1, est=None):
+def estimate_steps(table, costs, m: Machine, steps, threads=1, est=None, compute_factor=1.0):
+    """compute_factor scales compute time only (arm_model.py --x86-factor)."""
     est = est or m.primary
     out = []
     for s in steps:
@@ -211,7 +212,7 @@ def estimate_steps(table, costs, m: Machine, steps, threads=1, est=None):
             if kname != "memory" and kname not in names:
                 names.append(kname)
         used = max(1, min(threads, s.pixels // max(1, mr_of(table, s))))
-        compute = cyc / (m.ghz * 1e9) / used
+        compute = cyc / (m.ghz * 1e9) / used * compute_factor
         memory, level = memory_seconds(m, s.bytes, threads)
         t = max(compute, memory) + (m.sync_us * 1e-6 if threads > 1 else 0.0)
         out.append(StepEstimate(s.name, "+".join(names) or "memory", s.macs, compute, memory, level, t))

@@ -7,7 +7,7 @@ from the runtime's FMA peak loop (sampled between the timed runs, scaled by wall
 around each call so time slices other processes took do not count, the best sample / 32: two
 512-bit FMA ports x 16 lanes, which llvm-mca's icelake-server model also assumes; --ghz
 overrides it), the cache sizes from sysfs, bandwidths from numpy copies that fit each level
-(CPU time, best of several). A single efficiency factor (measured / predicted over
+(CPU time, the best of samples taken between the runs). A single efficiency factor (measured / predicted over
 the validated nets) is then fitted and the errors shown with and without it.
 """
 from __future__ import annotations
@@ -42,12 +42,22 @@ def copy_bandwidth(nbytes, repeats=20):
     return 2 * a.nbytes / max(best, 1e-9)  # read + write
 
 
-def host_machine(log, peak, ghz_override=None):
+def cache_sizes():
+    return _cache_bytes(2) or (1 << 20), _cache_bytes(3) or (32 << 20)
+
+
+def bandwidths():
+    """(L2, L3, DRAM) copy bandwidths, bytes/s."""
+    l2, l3 = cache_sizes()
+    return (copy_bandwidth(l2 // 2), copy_bandwidth(min(l3 // 4, 8 << 20), 10),
+            copy_bandwidth(max(4 * l3, 256 << 20), 3))
+
+
+def host_machine(log, peak, bws, ghz_override=None):
+    """bws: bandwidth samples taken during the runs; the best of each level is used."""
     ghz = ghz_override or peak / (16 * FMA_PORTS_ZMM)
-    l2, l3 = _cache_bytes(2) or (1 << 20), _cache_bytes(3) or (32 << 20)
-    bw_l2 = copy_bandwidth(l2 // 2)
-    bw_l3 = copy_bandwidth(min(l3 // 4, 8 << 20), 10)
-    bw_dram = copy_bandwidth(max(4 * l3, 256 << 20), 3)
+    l2, l3 = cache_sizes()
+    bw_l2, bw_l3, bw_dram = (max(b[i] for b in bws) for i in range(3))
     log(f"host: FMA peak {peak:.1f} G MAC/s ({peak / (16 * FMA_PORTS_ZMM):.2f} GHz-equivalent), clock used "
         f"{ghz:.2f} GHz{' (--ghz)' if ghz_override else ''}; L2 {l2 >> 10} KiB {bw_l2 / 1e9:.1f} GB/s, "
         f"L3 {l3 >> 20} MiB {bw_l3 / 1e9:.1f} GB/s, DRAM {bw_dram / 1e9:.1f} GB/s (numpy copies, 1 thread)")
@@ -55,7 +65,7 @@ def host_machine(log, peak, ghz_override=None):
                            ((l2, bw_l2, False), (l3, bw_l3, True), (None, bw_dram, True)), 0.0)
 
 
-def measure(model, runs, peaks):
+def measure(model, runs, peaks, bws):
     """Whole-net and profiled runs alternating (both see the same machine), with the FMA peak
     sampled between them (peaks: appended; the clock is taken from their best)."""
     from attocore import _core
@@ -75,6 +85,8 @@ def measure(model, runs, peaks):
             t0, c0 = time.perf_counter(), time.thread_time()
             peak = _core.fma_peak_gmacs(0.05)
             peaks.append(peak * (time.perf_counter() - t0) / max(time.thread_time() - c0, 1e-9))
+        if i % 20 == 0:
+            bws.append(bandwidths())
     steps = [(np.median([p[i][3] for p in prof]), np.percentile([p[i][3] for p in prof], 10))
              for i in range(len(prof[0]))]
     return (float(np.median(whole)), float(np.percentile(whole, 10)), steps, float(np.median(cpu)),
@@ -86,7 +98,7 @@ def main(args):
     print()
     load = os.getloadavg()
     print(f"conditions: load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min) at the start, "
-          f"{args.runs} timed runs per net (whole-net and profiled)")
+          f"{args.runs} timed runs per net (whole-net and profiled), {os.cpu_count()} CPUs")
     table = kernels.AVX512
     results = {}
     all_steps = {}
@@ -100,9 +112,11 @@ def main(args):
     for _, steps in all_steps.values():
         ks |= predict.fixed_ks(table, steps)
         shapes |= predict.stem_shapes(table, steps)
-    peaks = []
-    measured = {net: measure(model, args.runs, peaks) for net, (model, _) in all_steps.items()}
-    m = host_machine(print, max(peaks), args.ghz)
+    peaks, bws = [], []
+    measured = {net: measure(model, args.runs, peaks, bws) for net, (model, _) in all_steps.items()}
+    m = host_machine(print, max(peaks), bws, args.ghz)
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
     costs = predict.loop_costs(table, m, ks, shapes)
     print()
     print("| kernel | FMAs/iter | llvm-mca cyc/iter | OSACA cyc/iter | share of FMA bound (llvm-mca) |")
