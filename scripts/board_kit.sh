@@ -6,7 +6,8 @@
 #   scripts/board_kit.sh prepare KIT_DIR [-mcpu=cortex-a72]
 #     cross-builds attocore-run for aarch64 (with that -mcpu if given: the model's loops are
 #     compiled for the core's -mcpu), writes the nets (AttoNet-A..D, MobileNet-V2) as .atto
-#     files and copies this script into KIT_DIR.
+#     files and copies this script into KIT_DIR (the build goes to $BUILD_DIR, default
+#     /tmp/attocore-board-kit-build).
 # On the board (no Python needed):
 #   scp -r KIT_DIR pi@board:   then   ssh pi@board 'cd KIT_DIR && sh board_kit.sh run'
 #   sh board_kit.sh run [--runs N] [--threads "1 4"] [--board NAME] [MODEL.atto ...]
@@ -16,17 +17,22 @@
 set -eu
 
 usage() {
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
+hardware() {
+  model=$(cat /proc/device-tree/model 2>/dev/null | tr -d '\0')
+  echo "${model:-$(uname -m)}"
+}
+
 board_name() {
-  model=$(tr -d '\0' < /proc/device-tree/model 2>/dev/null || true)
+  model=$(hardware)
   case "$model" in
     *"Raspberry Pi 5"*) echo pi5 ;;
     *"Raspberry Pi 4"*) echo pi4 ;;
     *"Raspberry Pi 3 Model B Plus"*) echo pi3b+ ;;
-    *) echo "${model:-unknown}" | tr ' ' '-' ;;
+    *) echo "$model" | tr ' ' '-' ;;
   esac
 }
 
@@ -35,7 +41,7 @@ prepare() {
   kit=$1
   mcpu=${2:-}
   root=$(cd "$(dirname "$0")/.." && pwd)
-  build="$kit/build-aarch64"
+  build=${BUILD_DIR:-${TMPDIR:-/tmp}/attocore-board-kit-build}  # not in the kit: it is copied whole
   mkdir -p "$kit"
   flags=""
   [ -n "$mcpu" ] && flags="$mcpu"
@@ -68,7 +74,7 @@ run() {
   # depend on the pixels).
   { printf 'P6\n16 16\n255\n'; head -c 768 /dev/zero | tr '\0' '\200'; } > "$image"
   freq=$(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq 2>/dev/null || echo "?")
-  echo "## Measured on $board ($(tr -d '\0' < /proc/device-tree/model 2>/dev/null || uname -m); cpu0 at ${freq} kHz; $runs runs, median)"
+  echo "## Measured on $board ($(hardware); cpu0 at ${freq} kHz; $runs runs, median)"
   echo
   echo "| net | board | threads | ms |"
   echo "|---|---|---|---|"

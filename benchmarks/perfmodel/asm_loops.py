@@ -270,7 +270,7 @@ def functions_for(source: str, target: str, mcpu: str | None, out_dir: str) -> d
     return parse_functions(compile_to_asm(source, target, mcpu, out_dir), target)
 
 
-def demangle(name: str, target: str = "x86_64") -> str:
+def demangle(name: str) -> str:
     try:
         return subprocess.run(["c++filt", name], capture_output=True, text=True).stdout.strip() or name
     except FileNotFoundError:

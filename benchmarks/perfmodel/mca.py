@@ -48,26 +48,25 @@ def _write(text: str) -> str:
 
 
 def _cached(fn):
-    """Results kept on disk by tool, arguments and loop text (OSACA takes seconds a loop)."""
-    path = os.path.join(tempfile.gettempdir(), "attocore-perfmodel", "mca-cache.json")
+    """Results kept on disk, one file per tool, arguments and loop text (OSACA takes seconds
+    a loop; one file each, so concurrent runs never lose each other's entries)."""
+    root = os.path.join(tempfile.gettempdir(), "attocore-perfmodel", "mca-cache")
 
     @functools.wraps(fn)
     def wrapper(text, *args):
         key = hashlib.sha1(repr((fn.__name__, args, text)).encode()).hexdigest()
+        path = os.path.join(root, key + ".json")
         try:
             with open(path, encoding="utf-8") as f:
-                cache = json.load(f)
-        except (OSError, ValueError):
-            cache = {}
-        if key in cache:
-            v = cache[key]
+                v = json.load(f)
             return tuple(v) if isinstance(v, list) else v
+        except (OSError, ValueError):
+            pass
         v = fn(text, *args)
-        cache[key] = v
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(root, exist_ok=True)
         tmp = f"{path}.{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(cache, f)
+            json.dump(v, f)
         os.replace(tmp, path)
         return v
 

@@ -219,7 +219,7 @@ def estimate_steps(table, costs, m: Machine, steps, threads=1, est=None, compute
     return out
 
 
-def board_machine(board, core, table_lanes=4):
+def board_machine(board, core):
     levels = [(board.l2_bytes, board.l2_bytes_per_cycle * board.ghz * 1e9, board.l2_shared)]
     if board.l3_bytes:
         levels.append((board.l3_bytes, board.l3_bytes_per_cycle * board.ghz * 1e9, True))
