@@ -1,13 +1,14 @@
 """attocore.load() and the Model it returns: one graph, one backend."""
 from __future__ import annotations
 
+import numbers
 import os
 
 import numpy as np
 
 from . import format as fmt
 from . import zoo
-from .errors import InputError
+from .errors import InputError, check_threads
 
 BACKENDS = ("native", "numba", "tvm")
 
@@ -55,6 +56,13 @@ class Model:
         if self._native is None:
             raise RuntimeError("arena_bytes() needs the native backend")
         return self._native.arena_bytes(batch)
+
+    def memory_bytes(self, batch: int = 1) -> int:
+        """Everything one native run at this batch size allocates (arena and every thread's
+        scratch): what max_arena_mb is checked against."""
+        if self._native is None:
+            raise RuntimeError("memory_bytes() needs the native backend")
+        return self._native.memory_bytes(batch)
 
     def __repr__(self):
         return f"Model({self.name!r}, backend={self.backend!r}, source={self.source!r})"
@@ -117,8 +125,10 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
     Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
     force_reference=True (or ATTOCORE_FORCE_REFERENCE=1) runs the portable reference
     kernels without fusion, for debugging; ATTOCORE_ISA=NAME (one of available_isas())
-    picks a kernel set, ConfigError if this CPU lacks it. max_arena_mb > 0 caps the
-    activation memory a run may plan (ResourceLimitError beyond it).
+    picks a kernel set, ConfigError if this CPU lacks it. threads: an int in [0, 256]
+    (TypeError / ValueError otherwise). max_arena_mb > 0 caps the memory the model's runs
+    allocate (arena and scratch), all concurrent runs together: a run that could never fit
+    raises ResourceLimitError, one that fits once others finish waits for them.
 
     backend="tvm": compiled by Apache TVM for `target` on first run. tuned=None applies
     MetaSchedule records when some exist for this net (`attocore tune`, or those shipped
@@ -129,6 +139,9 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         return model
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}'; choose one of {BACKENDS}")
+    threads = check_threads(threads)
+    if isinstance(max_arena_mb, bool) or not isinstance(max_arena_mb, numbers.Real) or not 0 <= max_arena_mb < 2**40:
+        raise ValueError(f"max_arena_mb must be a number in [0, 2^40), got {max_arena_mb!r:.40}")
     graph = None
     if isinstance(model, (bytes, bytearray)):
         data, source = bytes(model), "<bytes>"
@@ -137,6 +150,8 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         data, source = fmt.encode(graph), f"zoo:{zoo.spec(model).name}"
     else:
         path = os.fspath(model)
+        if (b"\0" if isinstance(path, bytes) else "\0") in path:
+            raise ValueError("embedded null byte in the model path")
         if not os.path.exists(path):
             raise FileNotFoundError(f"no such model file '{path}' (zoo names: {', '.join(zoo.NETS)})")
         data, source = None, path
@@ -146,8 +161,8 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         # from the C API and attocore-run; the Python reader then gives the metadata.
         core = _native_module()
         cap = int(max_arena_mb * 2**20)
-        native = (core.load_bytes(data, threads, force_reference, cap) if data is not None
-                  else core.load_file(source, threads, force_reference, cap))
+        native = (core.load_bytes(data, threads, bool(force_reference), cap) if data is not None
+                  else core.load_file(source, threads, bool(force_reference), cap))
     if graph is None:
         graph = fmt.decode(data) if data is not None else fmt.load(source)
     tvm_options = None
