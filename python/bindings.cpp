@@ -39,6 +39,11 @@ bool bool_argument(py::handle value, const char* name) {
   return value.ptr() == Py_True;
 }
 
+size_t byte_count_argument(py::handle value, const char* name) {
+  const int64_t n = index_argument(value, name, 0, INT64_MAX, "");
+  return size_t(std::min<uint64_t>(uint64_t(n), SIZE_MAX));  // 32-bit boards: capped like any limit
+}
+
 int thread_argument(py::handle value) {
   return int(index_argument(value, "threads", 0, Session::kMaxThreads, " (0: all cores)"));
 }
@@ -232,7 +237,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("load_file", [](const std::string& path, py::handle threads, py::handle force_reference, py::handle max_arena) {
         if (path.find('\0') != std::string::npos) throw py::value_error("embedded null byte in the model path");
         const int n = thread_argument(threads);
-        const auto cap = size_t(index_argument(max_arena, "max_arena_bytes", 0, INT64_MAX, ""));
+        const size_t cap = byte_count_argument(max_arena, "max_arena_bytes");
         const bool reference = bool_argument(force_reference, "force_reference");
         return std::make_unique<NativeModel>(ModelFile::open(path), n, reference, cap);
       },
@@ -241,7 +246,7 @@ PYBIND11_MODULE(_core, m) {
         if (!PyBytes_Check(data.ptr()))
           throw py::type_error(std::string("data must be bytes, not ") + Py_TYPE(data.ptr())->tp_name);
         const int n = thread_argument(threads);
-        const auto cap = size_t(index_argument(max_arena, "max_arena_bytes", 0, INT64_MAX, ""));
+        const size_t cap = byte_count_argument(max_arena, "max_arena_bytes");
         const bool reference = bool_argument(force_reference, "force_reference");
         char* buffer = nullptr;
         Py_ssize_t size = 0;

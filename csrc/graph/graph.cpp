@@ -24,8 +24,11 @@ namespace {
 
 using Shape = std::vector<int64_t>;
 
+// docs/FORMAT.md's floor((H + pads - dilation * (kernel - 1) - 1) / stride) + 1; C++ division
+// truncates toward zero, which made a window longer than the padded input give one output.
 int64_t window_output(int64_t size, int kernel, int stride, int pad_lo, int pad_hi, int dilation) {
-  return (size + pad_lo + pad_hi - int64_t(dilation) * (kernel - 1) - 1) / stride + 1;
+  const int64_t span = size + pad_lo + pad_hi - int64_t(dilation) * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
 }
 
 std::string shape_str(const Shape& s) {
