@@ -69,3 +69,17 @@ def error_class(status: int) -> type:
     """The exception class for a failing status code; AttocoreError for a code this table lacks
     (a newer library than this package)."""
     return ERROR_CLASSES.get(status, AttocoreError)
+
+
+MAX_THREADS = 256  # csrc/exec/executor.h Session::kMaxThreads, ATTOCORE_MAX_THREADS in the C API
+
+
+def check_threads(threads) -> int:
+    """A thread count as every front end takes it: an int in [0, MAX_THREADS], 0 = all cores.
+    TypeError / ValueError otherwise, with a short message (never the call's other arguments)."""
+    if isinstance(threads, bool) or not hasattr(type(threads), "__index__"):
+        raise TypeError(f"threads must be an int, not {type(threads).__name__}")
+    n = threads.__index__()
+    if not 0 <= n <= MAX_THREADS:
+        raise ValueError(f"threads must be in [0, {MAX_THREADS}] (0: all cores), got {n if abs(n) < 1e12 else 'more'}")
+    return n

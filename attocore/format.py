@@ -1,6 +1,7 @@
 """Weight format v1: writer and reader (numpy). The layout is specified in docs/FORMAT.md.
 
-The C++ loader (csrc/format/) reads the same bytes; both check every field.
+The C++ loader (csrc/format/) reads the same bytes; both check every field, in the same order
+and with the same error classes (csrc/format/validate.h; tests/test_differential.py).
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import zlib
 
 import numpy as np
 
-from .errors import FormatError, UnsupportedOpError
-from .graph import (ACTIVATION_CODES, ACTIVATION_NAMES, OP_ATTRS, OP_CODES, OP_NAMES, DeferredConstant, Graph,
-                    Metadata, Op, Tensor, validate)
+from .errors import FormatError, GraphError, ResourceLimitError, UnsupportedOpError
+from .graph import (ACTIVATION_CODES, ACTIVATION_NAMES, MAX_ATTR_VALUE, OP_CODES, OP_NAMES, DeferredConstant,
+                    Graph, Metadata, Op, Tensor, check_attribute, validate)
 
 MAGIC = b"ATTOCORE"
 VERSION = 1
@@ -34,7 +35,6 @@ MAX_EXTRA = 256
 MAX_OP_ARITY = 16
 MAX_ATTRS = 16
 MAX_ATTR_VALUES = 16
-MAX_ATTR_VALUE = 1 << 20
 
 KIND_ACTIVATION, KIND_CONSTANT = 0, 1
 DTYPE_F32 = 1
@@ -194,17 +194,24 @@ class _Reader:
     def count(self, what: str, limit: int) -> int:
         n = self.u32(what)
         if n > limit:
-            raise FormatError(f"{what} count {n} exceeds the limit {limit}")
+            raise ResourceLimitError(f"{what} count {n} exceeds the limit {limit}")
         return n
+
+    def remaining(self) -> int:
+        return self.end - self.pos
 
     def string(self, what: str) -> str:
         n = self.u32(what)
         if n > MAX_STRING:
-            raise FormatError(f"{what}: string length {n} exceeds the limit {MAX_STRING}")
+            raise ResourceLimitError(f"{what}: string length {n} exceeds the limit {MAX_STRING}")
+        raw = bytes(self.take(n, what))
         try:
-            return bytes(self.take(n, what)).decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise FormatError(f"{what}: not valid UTF-8") from e
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or "\0" in text:  # the C API hands strings out as C strings
+            raise FormatError(f"{what}: not valid UTF-8 (or holds a NUL byte)")
+        return text
 
 
 def decode(buf, deferred=None) -> Graph:
@@ -217,7 +224,7 @@ def decode(buf, deferred=None) -> Graph:
     size = len(buf)
     if size < HEADER_SIZE:
         raise FormatError(f"file too small ({size} bytes) to hold the {HEADER_SIZE}-byte header")
-    magic, version, header_size, file_size, g_off, g_size, d_off, d_size, crc, _ = struct.unpack_from(
+    magic, version, header_size, file_size, g_off, g_size, d_off, d_size, crc, reserved = struct.unpack_from(
         "<8sIIQQQQQII", buf, 0)
     if magic != MAGIC:
         raise FormatError(f"not an attocore weight file (magic {bytes(magic)!r}, expected {MAGIC!r})")
@@ -233,13 +240,17 @@ def decode(buf, deferred=None) -> Graph:
         raise FormatError(f"data section [{d_off}, +{d_size}) is misplaced or misaligned")
     if checksum(buf) != crc:
         raise FormatError("checksum mismatch: the file is corrupted")
+    if reserved != 0:
+        raise FormatError(f"header: reserved field is {reserved}, not 0")
 
     r = _Reader(buf, g_off, g_off + g_size)
     md = Metadata()
     md.name = r.string("model name")
-    md.input_shape = tuple(r.u32("input shape") for _ in range(3))
-    if not all(1 <= d <= MAX_DIM for d in md.input_shape):
-        raise FormatError(f"bad input shape {md.input_shape}")
+    md.input_shape = ()
+    for _ in range(3):
+        md.input_shape += (r.u32("input shape"),)
+        if not 1 <= md.input_shape[-1] <= MAX_DIM:
+            raise FormatError(f"bad input shape {md.input_shape}")
     n_norm = r.count("normalisation", MAX_DIM)
     if n_norm != md.input_shape[0]:
         raise FormatError(f"{n_norm} mean/std values for {md.input_shape[0]} input channels")
@@ -248,28 +259,40 @@ def decode(buf, deferred=None) -> Graph:
     if not all(np.isfinite(s) and s > 0 for s in md.std) or not all(np.isfinite(m) for m in md.mean):
         raise FormatError("normalisation std must be finite and positive, mean finite")
     md.resize = r.u32("resize")
-    md.labels = tuple(r.string("label") for _ in range(r.count("labels", MAX_LABELS)))
+    n_labels = r.count("labels", MAX_LABELS)
+    if n_labels * 4 > r.remaining():
+        raise FormatError(f"{n_labels} labels declared but the graph section is too short for them")
+    md.labels = tuple(r.string("label") for _ in range(n_labels))
     md.extra = {}
     for _ in range(r.count("metadata entries", MAX_EXTRA)):
         k = r.string("metadata key")
-        md.extra[k] = r.string("metadata value")
+        v = r.string("metadata value")
+        if k in md.extra:
+            raise FormatError(f"metadata key '{k}' appears twice")
+        md.extra[k] = v
 
     tensors, names = {}, []
-    for i in range(r.count("tensors", MAX_TENSORS)):
+    n_tensors = r.count("tensors", MAX_TENSORS)
+    if n_tensors * 16 > r.remaining():  # a tensor record takes at least 16 bytes
+        raise FormatError(f"{n_tensors} tensors declared but the graph section is too short for them")
+    for i in range(n_tensors):
         name = r.string(f"tensor #{i} name")
+        if name in tensors:
+            raise FormatError(f"tensor name '{name}' appears twice")
         kind = r.u8("tensor kind")
         dtype = r.u8("tensor dtype")
         ndim = r.u16("tensor ndim")
         if kind not in (KIND_ACTIVATION, KIND_CONSTANT) or dtype != DTYPE_F32 or not 1 <= ndim <= MAX_NDIM:
             raise FormatError(f"tensor '{name}': bad kind {kind}, dtype {dtype} or ndim {ndim}")
-        shape = tuple(r.i64("tensor dims") for _ in range(ndim))
-        count = 1
-        for d in shape:
+        shape, count = (), 1
+        for _ in range(ndim):
+            d = r.i64("tensor dims")
             if not 1 <= d <= MAX_DIM:
-                raise FormatError(f"tensor '{name}': dimension {d} out of range")
+                raise ResourceLimitError(f"tensor '{name}': dimension {d} out of range")
+            shape += (d,)
             count *= d
             if count > MAX_ELEMENTS:
-                raise FormatError(f"tensor '{name}': shape {shape} has too many elements")
+                raise ResourceLimitError(f"tensor '{name}': shape {shape} has too many elements")
         data = None
         if kind == KIND_CONSTANT:
             off, nbytes = r.u64("tensor offset"), r.u64("tensor size")
@@ -278,8 +301,6 @@ def decode(buf, deferred=None) -> Graph:
                                   f"section, misaligned, or does not match shape {shape}")
             if deferred is None:
                 data = np.frombuffer(buf, dtype="<f4", count=count, offset=d_off + off).reshape(shape)
-        if name in tensors:
-            raise FormatError(f"tensor name '{name}' appears twice")
         tensors[name] = (DeferredConstant(name, shape, deferred) if kind == KIND_CONSTANT and deferred is not None
                          else Tensor(name, shape, data))
         names.append(name)
@@ -287,7 +308,7 @@ def decode(buf, deferred=None) -> Graph:
     def tensor_ids(what):
         n = r.u16(what)
         if n > MAX_OP_ARITY:
-            raise FormatError(f"{what}: {n} tensors exceeds the limit {MAX_OP_ARITY}")
+            raise ResourceLimitError(f"{what}: {n} tensors exceeds the limit {MAX_OP_ARITY}")
         out = []
         for _ in range(n):
             i = r.u32(what)
@@ -297,37 +318,39 @@ def decode(buf, deferred=None) -> Graph:
         return out
 
     ops = []
-    for i in range(r.count("ops", MAX_OPS)):
+    n_ops = r.count("ops", MAX_OPS)
+    if n_ops * 14 > r.remaining():  # an op record takes at least 14 bytes
+        raise FormatError(f"{n_ops} ops declared but the graph section is too short for them")
+    for i in range(n_ops):
         code = r.u16("op type")
         act = r.u8("op activation")
-        r.u8("op reserved")
+        reserved = r.u8("op reserved")
         name = r.string(f"op #{i} name")
         if code not in OP_NAMES:
             raise UnsupportedOpError(f"op '{name}' (#{i}): unknown op type code {code}")
         if act not in ACTIVATION_NAMES:
             raise FormatError(f"op '{name}': unknown activation code {act}")
-        op_type = OP_NAMES[code]
-        inputs = tensor_ids(f"op '{name}' inputs")
-        outputs = tensor_ids(f"op '{name}' outputs")
-        attrs = {}
+        if reserved != 0:
+            raise FormatError(f"op '{name}': reserved byte is {reserved}, not 0")
+        op = Op(OP_NAMES[code], name, [], [], {}, ACTIVATION_NAMES[act])
+        op.inputs = tensor_ids(f"op '{name}' inputs")
+        op.outputs = tensor_ids(f"op '{name}' outputs")
         n_attrs = r.u16("attribute count")
         if n_attrs > MAX_ATTRS:
-            raise FormatError(f"op '{name}': {n_attrs} attributes exceeds the limit")
+            raise ResourceLimitError(f"op '{name}': {n_attrs} attributes exceeds the limit")
         for _ in range(n_attrs):
             key = r.string("attribute key")
             n = r.u16("attribute length")
             if n > MAX_ATTR_VALUES:
-                raise FormatError(f"op '{name}': attribute '{key}' too long")
-            if key not in OP_ATTRS[op_type]:
-                raise FormatError(f"op '{name}' ({op_type}): unknown attribute '{key}'")
-            attrs[key] = tuple(r.i64("attribute value") for _ in range(n))
-            if any(not 0 <= v <= MAX_ATTR_VALUE for v in attrs[key]):
-                raise FormatError(f"op '{name}': attribute '{key}' value out of range")
-        ops.append(Op(op_type, name, inputs, outputs, attrs, ACTIVATION_NAMES[act]))
-    g_inputs = [names[i] if i < len(names) else _bad_index(i) for i in
-                [r.u32("graph input") for _ in range(r.count("graph inputs", MAX_OP_ARITY))]]
-    g_outputs = [names[i] if i < len(names) else _bad_index(i) for i in
-                 [r.u32("graph output") for _ in range(r.count("graph outputs", MAX_OP_ARITY))]]
+                raise ResourceLimitError(f"op '{name}': attribute '{key}' too long")
+            values = tuple(r.i64("attribute value") for _ in range(n))
+            if key in op.attrs:
+                raise GraphError(f"op '{name}' ({op.type}): attribute '{key}' appears twice")
+            check_attribute(op, key, values)
+            op.attrs[key] = values
+        ops.append(op)
+    g_inputs = [_single_io(r, names, "graph input")]
+    g_outputs = [_single_io(r, names, "graph output")]
     if r.pos != r.end:
         raise FormatError(f"{r.end - r.pos} unexpected bytes at the end of the graph section")
     graph = Graph(md, tensors, ops, g_inputs, g_outputs)
@@ -335,8 +358,13 @@ def decode(buf, deferred=None) -> Graph:
     return graph
 
 
-def _bad_index(i):
-    raise FormatError(f"graph input/output tensor index {i} out of range")
+def _single_io(r: _Reader, names: list, what: str) -> str:
+    if r.count(what, MAX_OP_ARITY) != 1:
+        raise UnsupportedOpError(f"a graph must have exactly one {what}")
+    i = r.u32(what)
+    if i >= len(names):
+        raise FormatError(f"{what}: tensor index {i} out of range")
+    return names[i]
 
 
 def read_file(path) -> memoryview:

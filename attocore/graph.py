@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import GraphError, UnsupportedOpError
+from .errors import FormatError, GraphError, ResourceLimitError, UnsupportedOpError
 
 # Op names and their codes in the weight format (docs/FORMAT.md).
 OP_CODES = {
@@ -37,6 +37,11 @@ OP_ATTRS = {
     "avgpool2d": {"kernel": 2, "stride": 2, "pad": 4, "count_include_pad": 1},
 }
 OPTIONAL_ATTRS = {"dilation", "count_include_pad"}
+MAX_ATTR_VALUE = 1 << 20  # every attribute value lies in [0, MAX_ATTR_VALUE] (docs/FORMAT.md)
+MAX_PADDED_ELEMENTS = 1 << 31  # a windowed op's zero-padded input, like any tensor
+# Inputs each op takes: (fewest, most); conv2d and fully_connected: input, weight, optional bias.
+OP_ARITY = {"conv2d": (2, 3), "fully_connected": (2, 3), "add": (2, 2), "maxpool2d": (1, 1), "avgpool2d": (1, 1),
+            "global_avgpool": (1, 1), "activation": (1, 1)}
 
 
 @dataclass
@@ -118,6 +123,25 @@ class Graph:
         return self.tensors[name].data
 
 
+def check_attribute(op: Op, key: str, values: tuple) -> None:
+    """One attribute against the op's rules, in csrc/format/validate.cpp's order: a key the op
+    has, the value count that key takes, each value in range."""
+    if key not in OP_ATTRS[op.type]:
+        raise GraphError(f"op '{op.name}' ({op.type}): unknown attribute '{key}'")
+    if len(values) != OP_ATTRS[op.type][key]:
+        raise GraphError(f"op '{op.name}' ({op.type}): attribute '{key}' holds {len(values)} values, "
+                         f"not {OP_ATTRS[op.type][key]}")
+    if any(not 0 <= v <= MAX_ATTR_VALUE for v in values):
+        raise GraphError(f"op '{op.name}' ({op.type}): attribute '{key}' value out of range")
+    if key == "count_include_pad" and values[0] > 1:
+        raise GraphError(f"op '{op.name}' ({op.type}): attribute 'count_include_pad' must be 0 or 1")
+
+
+def _padded_input_fits(x: tuple, pads: tuple) -> bool:
+    pt, pl, pb, pr = pads
+    return x[1] * (x[2] + pt + pb) * (x[3] + pl + pr) <= MAX_PADDED_ELEMENTS
+
+
 def conv_output_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int = 1) -> int:
     return (size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) // stride + 1
 
@@ -143,6 +167,8 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
         need(min(kh, kw, sh, sw, dh, dw, groups) >= 1 and min(pt, pl, pb, pr) >= 0, "bad attribute values")
         need(x[1] % groups == 0 and w[0] % groups == 0, f"groups={groups} does not divide channels")
         need(w == (w[0], x[1] // groups, kh, kw), f"weight shape {w} does not fit input {x}")
+        if not _padded_input_fits(x, (pt, pl, pb, pr)):
+            raise ResourceLimitError(f"op '{op.name}' ({op.type}): the padded input has more than 2^31 elements")
         if len(op.inputs) == 3:
             need(shape(2) == (w[0],), f"bias shape {shape(2)} != ({w[0]},)")
         oh = conv_output_size(x[2], kh, sh, pt, pb, dh)
@@ -157,6 +183,8 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
         sh, sw = op.attrs["stride"]
         pt, pl, pb, pr = op.attrs["pad"]
         need(min(kh, kw, sh, sw) >= 1 and max(pt, pb) < kh and max(pl, pr) < kw, "bad attribute values")
+        if not _padded_input_fits(x, (pt, pl, pb, pr)):
+            raise ResourceLimitError(f"op '{op.name}' ({op.type}): the padded input has more than 2^31 elements")
         oh = conv_output_size(x[2], kh, sh, pt, pb)
         ow = conv_output_size(x[3], kw, sw, pl, pr)
         need(oh >= 1 and ow >= 1, "output would be empty")
@@ -181,15 +209,9 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
 
 
 def validate(graph: Graph) -> None:
-    """Check the graph is well formed: every tensor defined once before use, shapes consistent."""
-    defined = set()
-    for name in graph.inputs:
-        t = graph.tensors.get(name)
-        if t is None or t.is_constant:
-            raise GraphError(f"graph input '{name}' is not an activation tensor")
-        if len(t.shape) != 4 or t.shape[0] != 1 or tuple(t.shape[1:]) != tuple(graph.metadata.input_shape):
-            raise GraphError(f"graph input '{name}' shape {t.shape} does not match metadata input shape")
-        defined.add(name)
+    """Check the graph is well formed, in the order of csrc/format/validate.cpp (so a file gets
+    the same error class from both readers): attributes, then every op defined once before
+    use with operands of the right kind and consistent shapes, then labels and weights."""
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise GraphError("a graph has exactly one input and one output")
     for t in graph.tensors.values():
@@ -197,30 +219,56 @@ def validate(graph: Graph) -> None:
             deferred = isinstance(t, DeferredConstant) and not t.fetched  # checked when fetched
             if not deferred and (t.data.dtype != np.float32 or tuple(t.data.shape) != tuple(t.shape)):
                 raise GraphError(f"constant '{t.name}' data does not match its shape {t.shape}")
-            defined.add(t.name)
     for op in graph.ops:
         if op.type not in OP_CODES:
             raise UnsupportedOpError(f"op '{op.name}': unknown op type '{op.type}'")
         if op.activation not in ACTIVATION_CODES:
             raise GraphError(f"op '{op.name}': unknown activation '{op.activation}'")
         for key, vals in op.attrs.items():
-            if OP_ATTRS[op.type].get(key) != len(vals):
-                raise GraphError(f"op '{op.name}': bad attribute '{key}'={vals}")
+            check_attribute(op, key, tuple(vals))
         for key in OP_ATTRS[op.type]:
             if key not in op.attrs and key not in OPTIONAL_ATTRS:
-                raise GraphError(f"op '{op.name}': missing attribute '{key}'")
+                raise GraphError(f"op '{op.name}' ({op.type}): missing attribute '{key}'")
+    name = graph.inputs[0]
+    t = graph.tensors.get(name)
+    if t is None or t.is_constant or tuple(t.shape) != (1,) + tuple(graph.metadata.input_shape):
+        raise GraphError(f"graph input '{name}' shape {t.shape if t else None} does not match the metadata input "
+                         f"shape {(1,) + tuple(graph.metadata.input_shape)}")
+    defined = {name} | {t.name for t in graph.tensors.values() if t.is_constant}
+    for op in graph.ops:
+        lo, hi = OP_ARITY[op.type]
+        if not lo <= len(op.inputs) <= hi:
+            what = {1: "takes one input", 2: "takes two inputs"}.get(hi) if lo == hi else \
+                "takes input, weight and optional bias"
+            raise GraphError(f"op '{op.name}' ({op.type}): {what}, not {len(op.inputs)}")
+        if len(op.outputs) != 1:
+            raise GraphError(f"op '{op.name}': must have exactly one output")
         for name in op.inputs:
             if name not in defined:
                 raise GraphError(f"op '{op.name}': input '{name}' is not defined before it")
-        if len(op.outputs) != 1:
-            raise GraphError(f"op '{op.name}': must have exactly one output")
         out = graph.tensors.get(op.outputs[0])
         if out is None or out.is_constant or op.outputs[0] in defined:
             raise GraphError(f"op '{op.name}': output '{op.outputs[0]}' is not a fresh activation tensor")
+        weight_slots = op.type in ("conv2d", "fully_connected")
+        for i, name in enumerate(op.inputs[1:], 1):
+            if graph.tensors[name].is_constant != weight_slots:
+                raise UnsupportedOpError(f"op '{op.name}': input {i} " + ("(weight/bias) must be a constant"
+                                         if weight_slots else "must be an activation, not a constant"))
+        if graph.tensors[op.inputs[0]].is_constant:
+            raise UnsupportedOpError(f"op '{op.name}': first input must be an activation")
         inferred = infer_output_shape(graph, op)
         if tuple(inferred) != tuple(out.shape):
             raise GraphError(f"op '{op.name}': output shape {out.shape} != inferred {inferred}")
         defined.add(op.outputs[0])
-    for name in graph.outputs:
-        if name not in defined or graph.tensors[name].is_constant:
-            raise GraphError(f"graph output '{name}' is never computed")
+    name = graph.outputs[0]
+    if name not in defined or graph.tensors[name].is_constant or name == graph.inputs[0]:  # an op's output
+        raise GraphError(f"graph output '{name}' is never computed")
+    classes = int(np.prod(graph.tensors[name].shape[1:]))
+    if graph.metadata.labels and len(graph.metadata.labels) != classes:
+        raise GraphError(f"{len(graph.metadata.labels)} labels for {classes} classes (give one label per class, "
+                         f"or none)")
+    for t in graph.tensors.values():
+        # A deferred constant was checked by the C++ loader (its bytes are the executor's now).
+        deferred = isinstance(t, DeferredConstant) and not t.fetched
+        if t.is_constant and not deferred and not np.isfinite(t.data).all():
+            raise FormatError(f"constant '{t.name}' holds NaN or infinity")

@@ -1,6 +1,7 @@
 """attocore.load() and the Model it returns: one graph, one backend."""
 from __future__ import annotations
 
+import numbers
 import os
 
 import numpy as np
@@ -8,7 +9,7 @@ import numpy as np
 from . import format as fmt
 from . import zoo
 from .backends import Backend, native
-from .errors import FormatError, InputError
+from .errors import FormatError, InputError, check_threads
 
 BACKENDS = ("native", "numba", "tvm")
 
@@ -69,6 +70,11 @@ class Model:
         """Peak activation memory of the native executor's static plan at this batch size."""
         return self.executor.arena_bytes(batch)
 
+    def memory_bytes(self, batch: int = 1) -> int:
+        """Everything one native run at this batch size allocates (arena and every thread's
+        scratch): what max_arena_mb is checked against."""
+        return self.executor.memory_bytes(batch)
+
     def __repr__(self):
         return f"Model({self.name!r}, backend={self.backend!r}, source={self.source!r})"
 
@@ -109,8 +115,10 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
     Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
     force_reference=True (or ATTOCORE_FORCE_REFERENCE=1) runs the portable reference
     kernels without fusion, for debugging; ATTOCORE_ISA=NAME (one of available_isas())
-    picks a kernel set, ConfigError if this CPU lacks it. max_arena_mb > 0 caps the
-    activation memory a run may plan (ResourceLimitError beyond it).
+    picks a kernel set, ConfigError if this CPU lacks it. threads: an int in [0, 256]
+    (TypeError / ValueError otherwise). max_arena_mb > 0 caps the memory the model's runs
+    allocate (arena and scratch), all concurrent runs together: a run that could never fit
+    raises ResourceLimitError, one that fits once others finish waits for them.
 
     backend="tvm": compiled by Apache TVM for `target` on first run. tuned=None applies
     MetaSchedule records when some exist for this net (`attocore tune`, or those shipped
@@ -121,6 +129,9 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         return model
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}'; choose one of {BACKENDS}")
+    threads = check_threads(threads)
+    if isinstance(max_arena_mb, bool) or not isinstance(max_arena_mb, numbers.Real) or not 0 <= max_arena_mb < 2**40:
+        raise ValueError(f"max_arena_mb must be a number in [0, 2^40), got {max_arena_mb!r:.40}")
     graph, data, source, reread = _locate(model)
     executor = None
     if backend == "native":
@@ -129,7 +140,7 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         # weights stay only in the executor, packed: the graph's constants are fetched again
         # (from the file, unchanged, or the zoo) if something asks for their data.
         cap = int(max_arena_mb * 2**20)
-        executor = native.NativeBackend(data, threads, force_reference, cap)
+        executor = native.NativeBackend(data, threads, bool(force_reference), cap)
         generated = graph is not None
         graph = fmt.decode(data, deferred=_DeferredWeights(reread))
         data = None
@@ -169,6 +180,8 @@ def _locate(model):
         reread = lambda name=str(model): zoo.seeded_graph(name)  # deterministic: the same weights
     else:
         path = os.fspath(model)
+        if (b"\0" if isinstance(path, bytes) else "\0") in path:
+            raise ValueError("embedded null byte in the model path")
         if not os.path.exists(path):
             raise FileNotFoundError(f"no such model file '{path}' (zoo names: {', '.join(zoo.NETS)})")
         data, source = fmt.read_file(path), path

@@ -1,6 +1,8 @@
 // libFuzzer target: the C++ loader, graph validation, planning, and for files that load
-// with a small enough plan, a run on a deterministic input at batch 1 and 2. Any crash,
-// sanitizer report or exception other than attocore::Error is a bug.
+// with a small enough plan, a run on a deterministic input at batch 1 and 2, on the fastest
+// kernel set and on the reference one. Any crash, sanitizer report or exception other than
+// attocore::Error is a bug. Seeds: fuzz/make_corpus.py, including valid random graphs of
+// every op and fusion pattern from fuzz/graph_gen.py (structure-aware starting points).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -33,19 +35,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* raw, size_t raw_size) {
   if (size == 0) return 0;
   try {
     auto file = attocore::ModelFile::from_memory(data, size);
-    auto model = std::make_shared<attocore::CompiledModel>(file);
-    attocore::Session session(model, 1);
-    const auto in = model->input_shape(1);
-    const auto out = model->output_shape(1);
-    int64_t in_n = 1, out_n = 1;
-    for (size_t i = 1; i < in.size(); ++i) in_n *= in[i];
-    for (size_t i = 1; i < out.size(); ++i) out_n *= out[i];
-    // Only run what is cheap: the fuzzer's budget goes to exploring, not to big convolutions.
-    if (session.arena_bytes(2) > (size_t(16) << 20) || model->total_macs() > 20'000'000) return 0;
-    for (int batch : {1, 2}) {
-      std::vector<float> x(size_t(in_n) * batch), y(size_t(out_n) * batch);
-      for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i % 17) - 8) * 0.125f;
-      session.run(x.data(), batch, y.data());
+    for (bool reference : {false, true}) {
+      auto model = std::make_shared<attocore::CompiledModel>(file, attocore::CompileOptions{reference, true});
+      attocore::Session session(model, 1);
+      session.set_max_arena_bytes(size_t(64) << 20);  // a refusal above it is itself worth covering
+      const auto in = model->input_shape(1);
+      const auto out = model->output_shape(1);
+      int64_t in_n = 1, out_n = 1;
+      for (size_t i = 1; i < in.size(); ++i) in_n *= in[i];
+      for (size_t i = 1; i < out.size(); ++i) out_n *= out[i];
+      // Only run what is cheap: the fuzzer's budget goes to exploring, not to big convolutions.
+      if (session.arena_bytes(2) > (size_t(16) << 20) || model->total_macs() > 20'000'000) return 0;
+      for (int batch : {1, 2}) {
+        std::vector<float> x(size_t(in_n) * batch), y(size_t(out_n) * batch);
+        for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i % 17) - 8) * 0.125f;
+        session.run(x.data(), batch, y.data());
+      }
     }
   } catch (const attocore::Error&) {
     // A clear refusal is the expected outcome for malformed input.

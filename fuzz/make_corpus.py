@@ -1,11 +1,15 @@
 """Seed corpus for the fuzzers: the four AttoNets shrunk (widths / 8, 32x32 input: the real
-graph structure in a few KB each) plus the tiny all-ops test model.
+graph structure in a few KB each), the tiny all-ops test model, and with --generated N as
+many valid random graphs of every op and fusion pattern (fuzz/graph_gen.py) of at most 64 KiB.
 
-    python fuzz/make_corpus.py OUT_DIR
+    python fuzz/make_corpus.py OUT_DIR [--generated N]
 """
+import argparse
 import os
 import shutil
 import sys
+
+import numpy as np
 
 from attocore import format as fmt
 from attocore import zoo
@@ -13,8 +17,18 @@ from attocore import zoo
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
-def main(out_dir: str) -> None:
+def main(out_dir: str, generated: int = 0) -> None:
     os.makedirs(out_dir, exist_ok=True)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from graph_gen import random_graph
+    seed = 0
+    while generated > 0:
+        data = fmt.encode(random_graph(np.random.default_rng(1_000_000 + seed)))
+        seed += 1
+        if len(data) <= 65536:
+            with open(os.path.join(out_dir, f"generated-{seed}.atto"), "wb") as f:
+                f.write(data)
+            generated -= 1
     for name, net in zoo.NETS.items():
         small = zoo.shrunk(net, 8)
         g = zoo.build_graph(small, zoo.seeded_params(small, num_classes=5), num_classes=5, input_hw=32)
@@ -24,4 +38,8 @@ def main(out_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "fuzz/corpus")
+    p = argparse.ArgumentParser()
+    p.add_argument("out_dir", nargs="?", default="fuzz/corpus")
+    p.add_argument("--generated", type=int, default=0, help="valid random graphs to add")
+    a = p.parse_args()
+    main(a.out_dir, a.generated)

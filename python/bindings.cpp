@@ -4,6 +4,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -19,23 +21,55 @@ using namespace attocore;
 
 namespace {
 
+// Scalar arguments are checked here rather than by pybind11's conversion, whose TypeError
+// lists every argument of the call, a model's bytes included.
+int64_t index_argument(py::handle value, const char* name, int64_t lo, int64_t hi, const char* meaning) {
+  if (PyBool_Check(value.ptr()) || !PyIndex_Check(value.ptr()))
+    throw py::type_error(std::string(name) + " must be an int, not " + Py_TYPE(value.ptr())->tp_name);
+  py::int_ v = py::reinterpret_steal<py::int_>(PyNumber_Index(value.ptr()));
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  if (overflow != 0 || x < lo || x > hi)
+    throw py::value_error(std::string(name) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                          "]" + meaning + ", got " + (overflow ? std::string("a larger value") : std::to_string(x)));
+  return x;
+}
+
+bool bool_argument(py::handle value, const char* name) {
+  if (!PyBool_Check(value.ptr()))
+    throw py::type_error(std::string(name) + " must be a bool, not " + Py_TYPE(value.ptr())->tp_name);
+  return value.ptr() == Py_True;
+}
+
+size_t byte_count_argument(py::handle value, const char* name) {
+  const int64_t n = index_argument(value, name, 0, INT64_MAX, "");
+  return size_t(std::min<uint64_t>(uint64_t(n), SIZE_MAX));  // 32-bit boards: capped like any limit
+}
+
+int thread_argument(py::handle value) {
+  return int(index_argument(value, "threads", 0, Session::kMaxThreads, " (0: all cores)"));
+}
+
 // A loaded model and a pool of sessions: concurrent run() calls from Python threads (the
-// GIL is released while running) each take a free session, or make one, so they proceed in
-// parallel on one shared CompiledModel.
+// GIL is released while running) each take an idle session, or make one, so they proceed in
+// parallel on one shared CompiledModel. The pool holds at most one session per core (more
+// would only share the cores, each with its own memory and threads): further callers wait
+// for one. All sessions draw on one MemoryBudget, so however many run at once they hold at
+// most the model's limit together.
 class NativeModel {
  public:
   NativeModel(std::shared_ptr<ModelFile> file, int threads, bool force_reference, size_t max_arena_bytes)
       : model_(std::make_shared<CompiledModel>(std::move(file), CompileOptions{force_reference, true})),
         threads_(threads),
-        max_arena_bytes_(max_arena_bytes) {
+        max_sessions_(std::max(1, ThreadPool::hardware_threads())),
+        budget_(std::make_shared<MemoryBudget>(
+            max_arena_bytes ? std::min(max_arena_bytes, Session::kMaxArenaBytes) : Session::kMaxArenaBytes,
+            [this] { reclaim_idle(); })) {
     idle_.push_back(new_session());
+    sessions_ = 1;
   }
 
-  std::unique_ptr<Session> new_session() {
-    auto s = std::make_unique<Session>(model_, threads_);
-    if (max_arena_bytes_) s->set_max_arena_bytes(max_arena_bytes_);
-    return s;
-  }
+  std::unique_ptr<Session> new_session() { return std::make_unique<Session>(model_, threads_, budget_); }
 
   py::array_t<float> run(py::handle x_obj, bool profile, py::list* timings_out) {
     py::array x = py::array::ensure(x_obj);
@@ -67,11 +101,26 @@ class NativeModel {
   }
 
   size_t arena_bytes(int batch) {
+    py::gil_scoped_release release;
     SessionLease lease(*this);
     return lease.session->arena_bytes(batch);
   }
 
+  size_t memory_bytes(int batch) {
+    py::gil_scoped_release release;
+    SessionLease lease(*this);
+    return lease.session->memory_bytes(batch);
+  }
+
+  size_t memory_limit() const { return budget_->limit(); }
+  size_t memory_in_use() const { return budget_->used(); }
+  int sessions() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sessions_;
+  }
+
   int threads() {
+    py::gil_scoped_release release;
     SessionLease lease(*this);
     return lease.session->threads();
   }
@@ -85,29 +134,54 @@ class NativeModel {
   }
 
  private:
-  // Borrows an idle session for the duration of one call (makes one if none is idle).
+  // Borrows an idle session for the duration of one call: makes one while the pool has
+  // fewer than max_sessions_, else waits for one to come back.
   struct SessionLease {
     explicit SessionLease(NativeModel& m) : owner(m) {
-      std::lock_guard<std::mutex> lock(owner.mutex_);
+      std::unique_lock<std::mutex> lock(owner.mutex_);
+      owner.returned_.wait(lock, [&] { return !owner.idle_.empty() || owner.sessions_ < owner.max_sessions_; });
       if (!owner.idle_.empty()) {
         session = std::move(owner.idle_.back());
         owner.idle_.pop_back();
+        return;
       }
-      if (!session) session = owner.new_session();
+      ++owner.sessions_;  // counted before it exists, so concurrent leases respect the bound
+      lock.unlock();
+      try {
+        session = owner.new_session();
+      } catch (...) {
+        lock.lock();
+        --owner.sessions_;
+        owner.returned_.notify_one();
+        throw;
+      }
     }
     ~SessionLease() {
-      std::lock_guard<std::mutex> lock(owner.mutex_);
-      owner.idle_.push_back(std::move(session));
+      {
+        std::lock_guard<std::mutex> lock(owner.mutex_);
+        owner.idle_.push_back(std::move(session));
+      }
+      owner.returned_.notify_one();
     }
     NativeModel& owner;
     std::unique_ptr<Session> session;
   };
 
+  // The budget's callback for a session waiting for memory: idle sessions free their buffers
+  // (the next run allocates them again).
+  void reclaim_idle() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& s : idle_) s->release_memory();
+  }
+
   std::shared_ptr<CompiledModel> model_;
   int threads_;
-  size_t max_arena_bytes_;  // 0: the default limit
+  const int max_sessions_;
+  std::shared_ptr<MemoryBudget> budget_;
   std::mutex mutex_;
+  std::condition_variable returned_;
   std::vector<std::unique_ptr<Session>> idle_;
+  int sessions_ = 0;  // idle and leased
 };
 
 }  // namespace
@@ -139,22 +213,37 @@ PYBIND11_MODULE(_core, m) {
            },
            py::arg("x"))
       .def("arena_bytes", &NativeModel::arena_bytes, py::arg("batch") = 1)
+      .def("memory_bytes", &NativeModel::memory_bytes, py::arg("batch") = 1)
+      .def_property_readonly("memory_limit", &NativeModel::memory_limit)
+      .def_property_readonly("memory_in_use", &NativeModel::memory_in_use)
+      .def_property_readonly("sessions", &NativeModel::sessions)
       .def_property_readonly("threads", &NativeModel::threads)
       .def_property_readonly("isa", &NativeModel::isa)
       .def_property_readonly("macs", &NativeModel::macs)
       .def("kernels", &NativeModel::kernels);
 
-  m.def("load_file", [](const std::string& path, int threads, bool force_reference, size_t max_arena_bytes) {
-        return std::make_unique<NativeModel>(ModelFile::open(path), threads, force_reference, max_arena_bytes);
+  // max_arena_bytes: what all concurrent runs of the model may allocate together (0: the default).
+  m.def("load_file", [](const std::string& path, py::handle threads, py::handle force_reference, py::handle max_arena) {
+        if (path.find('\0') != std::string::npos) throw py::value_error("embedded null byte in the model path");
+        const int n = thread_argument(threads);
+        const size_t cap = byte_count_argument(max_arena, "max_arena_bytes");
+        const bool reference = bool_argument(force_reference, "force_reference");
+        return std::make_unique<NativeModel>(ModelFile::open(path), n, reference, cap);
       },
       py::arg("path"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
   // Any contiguous buffer (bytes, or the private copy attocore.format.read_file returns),
   // parsed in place: the compiled model keeps only packed weights, so the buffer is read
   // only during this call, which holds it and the GIL (no other thread can change it). The
   // caller may drop or reuse it afterwards.
-  m.def("load_bytes", [](py::buffer data, int threads, bool force_reference, size_t max_arena_bytes) {
+  m.def("load_bytes", [](py::handle data, py::handle threads, py::handle force_reference, py::handle max_arena) {
+        const int n = thread_argument(threads);
+        const size_t cap = byte_count_argument(max_arena, "max_arena_bytes");
+        const bool reference = bool_argument(force_reference, "force_reference");
         Py_buffer view;
-        if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+        if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) {
+          PyErr_Clear();
+          throw py::type_error(std::string("data must be a bytes-like object, not ") + Py_TYPE(data.ptr())->tp_name);
+        }
         struct Release {
           Py_buffer* view;
           ~Release() { PyBuffer_Release(view); }
@@ -163,9 +252,10 @@ PYBIND11_MODULE(_core, m) {
         const bool aligned = reinterpret_cast<uintptr_t>(view.buf) % alignof(float) == 0;
         return std::make_unique<NativeModel>(aligned ? ModelFile::borrow(view.buf, size_t(view.len))
                                                      : ModelFile::from_memory(view.buf, size_t(view.len)),
-                                             threads, force_reference, max_arena_bytes);
+                                             n, reference, cap);
       },
       py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
+  m.attr("MAX_THREADS") = Session::kMaxThreads;
   m.def("op_macs", [](py::bytes data) {
         char* buffer = nullptr;
         Py_ssize_t size = 0;

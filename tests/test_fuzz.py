@@ -1,6 +1,9 @@
-"""A short smoke run of both fuzzers (fuzz/run.sh runs them longer): the libFuzzer target
-over the C++ loader, executor and kernels under ASan + UBSan, and the atheris target over the
-Python reader/writer. Any crash fails the test. .ci/run installs clang-14 and atheris."""
+"""A short smoke run of the fuzzers (fuzz/run.sh runs them longer): the structure-aware
+campaign (valid random graphs against the reference path, semantic mutations through both
+readers), the libFuzzer target over the C++ loader, executor and kernels under ASan + UBSan
+(seeded with generated graphs too), and the atheris target over the Python reader/writer.
+Any crash or finding fails the test. .ci/run installs clang-14 and atheris."""
+import json
 import os
 import shutil
 import subprocess
@@ -13,8 +16,8 @@ SECONDS = 20
 
 def test_libfuzzer_loader_smoke(tmp_path):
     assert shutil.which("clang++-14"), "clang-14 not installed (apt-get install clang-14 libclang-rt-14-dev)"
-    subprocess.run([sys.executable, os.path.join(ROOT, "fuzz", "make_corpus.py"), str(tmp_path / "seeds")], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, os.path.join(ROOT, "fuzz", "make_corpus.py"), str(tmp_path / "seeds"),
+                    "--generated", "40"], check=True, capture_output=True)
     build = tmp_path / "build"
     subprocess.run(["cmake", "-S", ROOT, "-B", str(build), "-G", "Ninja", "-DCMAKE_CXX_COMPILER=clang++-14",
                     "-DCMAKE_C_COMPILER=clang-14", "-DATTOCORE_BUILD_FUZZERS=ON", "-DATTOCORE_BUILD_TESTS=OFF",
@@ -40,3 +43,14 @@ def test_atheris_format_smoke(tmp_path):
                           timeout=SECONDS + 300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "Done" in proc.stderr
+
+
+def test_structured_campaign_smoke(tmp_path):
+    out = tmp_path / "structured"
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "fuzz", "structured_fuzz.py"), "--seconds", str(SECONDS),
+                           "--out", str(out), "--seed", "7000000"], capture_output=True, text=True,
+                          timeout=SECONDS + 300, cwd=tmp_path)
+    findings = (out / "findings.txt").read_text() if (out / "findings.txt").exists() else ""
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:] + findings[-3000:]
+    totals = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert totals["graphs"] >= 5 and totals["runs_checked"] >= 5 and totals["mutants"] >= 40, totals

@@ -141,3 +141,101 @@ def test_convert_cli(tmp_path):
     assert bad.returncode == 1 and "operator Sigmoid" in bad.stdout
     bad = run("bad.onnx", "x.atto")
     assert bad.returncode == 1 and "Sigmoid" in bad.stderr and not (tmp_path / "x.atto").exists()
+
+
+def short_raw_weight():
+    t = TensorProto()
+    t.name, t.data_type = "W", TensorProto.FLOAT
+    t.dims.extend([4, 3, 3, 3])
+    t.raw_data = b"\0" * 10  # 10 bytes for 108 floats
+    return t
+
+
+def gap_then(*nodes):
+    return [helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"), *nodes]
+
+
+# Malformed models (issue #20 item 9): each raised a raw IndexError, KeyError, ValueError or
+# struct.error, or converted although ONNX Runtime refuses the model, and --check called most
+# of them convertible. (nodes, initializers, text the problem must contain)
+MALFORMED = {
+    "short pads": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c", kernel_shape=[3, 3], pads=[1, 1])],
+                   [w("W", [4, 3, 3, 3])], "pads=[1, 1]"),
+    "short strides": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c", kernel_shape=[3, 3], strides=[1])],
+                      [w("W", [4, 3, 3, 3])], "strides=[1]"),
+    "negative pads": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c", kernel_shape=[1, 1], pads=[-1, 0, 0, 0])],
+                      [w("W", [4, 3, 1, 1])], "pads="),
+    "conv without weight": ([helper.make_node("Conv", ["x"], ["y"], name="c", kernel_shape=[3, 3])], [], "1 inputs"),
+    "gemm without weight": (gap_then(helper.make_node("Flatten", ["g"], ["f"], name="fl"),
+                                     helper.make_node("Gemm", ["f"], ["y"], name="gm")), [], "1 inputs"),
+    "batch norm without statistics": ([helper.make_node("Conv", ["x", "W"], ["c"], name="c", kernel_shape=[1, 1]),
+                                       helper.make_node("BatchNormalization", ["c", "s"], ["y"], name="bn")],
+                                      [w("W", [4, 3, 1, 1]), w("s", [4])], "2 inputs"),
+    "pool without kernel": ([helper.make_node("MaxPool", ["x"], ["y"], name="p")], [], "kernel_shape is missing"),
+    "short raw data": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c", kernel_shape=[3, 3])],
+                       [short_raw_weight()], "initializer 'W'"),
+    "integer weights": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c", kernel_shape=[1, 1])],
+                        [helper.make_tensor("W", TensorProto.INT64, [4, 3, 1, 1], [1] * 12)], "INT64"),
+    "2-D conv weight": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c")], [w("W", [4, 3])], "4-D weights"),
+    "reshape to 2^40 x 2^40": (gap_then(helper.make_node("Reshape", ["g", "s"], ["y"], name="r")),
+                               [helper.make_tensor("s", TensorProto.INT64, [2], [2**40, 2**40])], "Reshape to"),
+    "reshape to [C, 1]": (gap_then(helper.make_node("Reshape", ["g", "s"], ["y"], name="r")),
+                          [helper.make_tensor("s", TensorProto.INT64, [2], [3, 1])], "Reshape to [3, 1]"),
+    "duplicate node outputs": ([helper.make_node("Relu", ["x"], ["y"], name="a"),
+                                helper.make_node("Relu", ["x"], ["y"], name="b")], [], "already defined"),
+    "identity feeding itself": ([helper.make_node("Identity", ["y"], ["y"], name="i")], [], "not computed before"),
+    "undefined input": ([helper.make_node("Relu", ["nope"], ["y"], name="a")], [], "'nope' is not computed"),
+    "zero groups": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c", kernel_shape=[1, 1], group=0)],
+                    [w("W", [4, 3, 1, 1])], "group=0"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_onnx_is_refused_with_a_typed_error(case):
+    nodes, inits, expected = MALFORMED[case]
+    model = make_model(nodes, inits)
+    problems = check(model)
+    assert problems and any(expected in p for p in problems), problems
+    with pytest.raises(attocore.AttocoreError, match=expected.replace("[", r"\[").replace("^", r"\^")):
+        convert(model)
+    with pytest.raises(attocore.AttocoreError):
+        convert(model.SerializeToString())  # bytes: the same verdict
+    # ONNX Runtime notices zero groups only when it runs; [C, 1] is valid ONNX we cannot run.
+    if case not in ("zero groups", "reshape to [C, 1]"):
+        with pytest.raises(Exception):
+            ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_reshape_targets_that_resolve_to_n_c_are_accepted(rng):
+    for target in ([1, 3], [-1, 3], [1, -1], [0, 3], [0, -1]):
+        nodes = gap_then(helper.make_node("Reshape", ["g", "s"], ["y"], name="r"))
+        g = convert(make_model(nodes, [helper.make_tensor("s", TensorProto.INT64, [2], target)]))
+        assert g.tensors[g.outputs[0]].shape == (1, 3), target
+
+
+def test_not_an_onnx_file(tmp_path):
+    with pytest.raises(attocore.FormatError, match="not a valid ONNX model"):
+        convert(b"\x08\x07 this is not protobuf \xff\xff")
+    p = tmp_path / "junk.onnx"
+    p.write_bytes(b"\xff" * 64)
+    with pytest.raises(attocore.FormatError):
+        check(str(p))
+    proc = subprocess.run([sys.executable, "-m", "attocore", "convert", str(p), "--check"], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "not a valid ONNX model" in proc.stderr
+
+
+def test_convert_takes_the_model_as_bytes(tmp_path, rng):
+    """convert(bytes) read the bytes as a file name."""
+    net = randomize(SmallResNet(), seed=3)
+    export_onnx(net, tmp_path / "m.onnx")
+    g = convert((tmp_path / "m.onnx").read_bytes())
+    assert [o.type for o in g.ops] == [o.type for o in convert(tmp_path / "m.onnx").ops]
+
+
+def test_check_never_calls_a_model_convertible_that_does_not_convert():
+    """A 4-D output used to fail in convert() with a labels error that check() never ran into."""
+    model = make_model([helper.make_node("Relu", ["x"], ["y"], name="a")], [])
+    assert check(model) == []
+    g = convert(model)
+    assert len(g.metadata.labels) == 3 * 8 * 8

@@ -47,6 +47,10 @@ class Backend(abc.ABC):
         """Peak activation memory of the static plan for this batch size."""
         raise self.lacks("arena_bytes()")
 
+    def memory_bytes(self, batch: int = 1) -> int:
+        """Everything one run at this batch size allocates (arena and every thread's scratch)."""
+        raise self.lacks("memory_bytes()")
+
     def profile(self, x: np.ndarray) -> tuple[np.ndarray, list[StepTiming]]:
         """Run once and time each step."""
         raise self.lacks("profile()")

@@ -7,16 +7,19 @@ cross-built libattocore.so is enough.
     model = capi.load("d.atto", threads=2)      # library: $ATTOCORE_LIBRARY, the package dir, or the system
     logits = model.run(x)                       # float32 NCHW -> (N, classes)
 
-Errors raise the same exception classes as the rest of attocore.
+Errors raise the same exception classes as the rest of attocore. A CModel may be shared by
+threads: its one C session runs one call at a time, behind a lock (the C API's sessions are
+single-threaded; a lock measured cheaper than a session per thread, see README).
 """
 from __future__ import annotations
 
 import ctypes.util
 import os
+import threading
 
 import numpy as np
 
-from ..errors import InputError, error_class
+from ..errors import InputError, check_threads, error_class
 from .base import Backend
 
 CDEF = """
@@ -43,9 +46,10 @@ void attocore_session_options_init(attocore_session_options* options);
 attocore_status attocore_session_create(const attocore_model* model, const attocore_session_options* options,
                                         attocore_session** session);
 void attocore_session_free(attocore_session* session);
-attocore_status attocore_session_run(attocore_session* session, const float* input, int batch, float* output,
-                                     size_t output_capacity);
+attocore_status attocore_session_run_checked(attocore_session* session, const float* input, size_t input_count,
+                                             int batch, float* output, size_t output_capacity);
 attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes);
+attocore_status attocore_session_memory_bytes(attocore_session* session, int batch, size_t* bytes);
 """
 
 _ffi = None
@@ -85,16 +89,19 @@ def _check(status: int) -> None:
 
 
 class CModel(Backend):
-    """A model and one session, through the C API."""
+    """A model and one session, through the C API; safe to share between threads."""
     kind = "capi"
     checks_finite = True
 
-    def __init__(self, model_ptr, threads: int):
+    def __init__(self, model_ptr, threads: int, max_arena_bytes: int = 0):
         l = lib()
+        # cffi releases the GIL during each C call, and a C session must not run two calls at once.
+        self._lock = threading.Lock()
         self._model = _ffi.gc(model_ptr, l.attocore_model_free)
         opts = _ffi.new("attocore_session_options*")
         l.attocore_session_options_init(opts)
         opts.threads = threads
+        opts.max_arena_bytes = min(max_arena_bytes, (1 << 8 * _ffi.sizeof("size_t")) - 1)  # the C side caps it
         sess = _ffi.new("attocore_session**")
         _check(l.attocore_session_create(self._model, opts, sess))
         # The session holds its own reference to the model's data, so freeing order is free.
@@ -115,31 +122,53 @@ class CModel(Backend):
             raise InputError(f"input dtype must be float32, got {x.dtype}")
         if x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise InputError(f"input shape must be (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        if not 1 <= x.shape[0] <= 4096:
+            raise InputError(f"batch size must be in [1, 4096], got {x.shape[0]}")
         x = np.ascontiguousarray(x)
         out = np.empty((x.shape[0],) + self.output_shape, np.float32)
-        _check(_lib.attocore_session_run(self._session, _ffi.cast("const float*", x.ctypes.data), x.shape[0],
-                                         _ffi.cast("float*", out.ctypes.data), out.size))
+        with self._lock:
+            status = _lib.attocore_session_run_checked(self._session, _ffi.cast("const float*", x.ctypes.data), x.size,
+                                                       x.shape[0], _ffi.cast("float*", out.ctypes.data), out.size)
+        _check(status)  # the message is the calling thread's own
         return out
 
-    def arena_bytes(self, batch: int = 1) -> int:
+    def _size_query(self, fn, batch) -> int:
+        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 4096:
+            raise InputError(f"batch must be an int in [1, 4096], got {batch!r:.40}")
         out = _ffi.new("size_t*")
-        _check(_lib.attocore_session_arena_bytes(self._session, batch, out))
+        with self._lock:
+            status = fn(self._session, batch, out)
+        _check(status)
         return int(out[0])
 
     @property
     def isa(self) -> str:
         return isa()
 
+    def arena_bytes(self, batch: int = 1) -> int:
+        return self._size_query(_lib.attocore_session_arena_bytes, batch)
 
-def load(model, threads: int = 0) -> CModel:
-    """Load a weight file path or its bytes through the C API."""
+    def memory_bytes(self, batch: int = 1) -> int:
+        """Everything a run at this batch allocates: what max_arena_bytes is checked against."""
+        return self._size_query(_lib.attocore_session_memory_bytes, batch)
+
+
+def load(model, threads: int = 0, max_arena_bytes: int = 0) -> CModel:
+    """Load a weight file path or its bytes through the C API. threads: an int in [0, 256]
+    (0: all cores); max_arena_bytes > 0 caps what a run allocates (ResourceLimitError beyond)."""
+    threads = check_threads(threads)
+    if isinstance(max_arena_bytes, bool) or not isinstance(max_arena_bytes, int) or max_arena_bytes < 0:
+        raise ValueError(f"max_arena_bytes must be an int >= 0, got {max_arena_bytes!r:.40}")
     l = lib()
     ptr = _ffi.new("attocore_model**")
     if isinstance(model, (bytes, bytearray)):
         _check(l.attocore_model_load_memory(bytes(model), len(model), ptr))
     else:
-        _check(l.attocore_model_load_file(os.fsencode(model), ptr))
-    return CModel(ptr[0], threads)
+        path = os.fsencode(model)
+        if b"\0" in path:  # a C string would end there: another file would be opened
+            raise ValueError("embedded null byte in the model path")
+        _check(l.attocore_model_load_file(path, ptr))
+    return CModel(ptr[0], threads, max_arena_bytes)
 
 
 def isa() -> str:

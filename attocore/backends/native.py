@@ -65,6 +65,9 @@ class NativeBackend(Backend):
     def arena_bytes(self, batch: int = 1) -> int:
         return self.compiled.arena_bytes(batch)
 
+    def memory_bytes(self, batch: int = 1) -> int:
+        return self.compiled.memory_bytes(batch)
+
     def profile(self, x: np.ndarray):
         logits, steps = self.compiled.run_profiled(x)
         return logits, [StepTiming(*s) for s in steps]

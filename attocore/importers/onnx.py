@@ -10,6 +10,12 @@ BatchNormalization, Relu, Clip (as ReLU6 or ReLU), Add (same-shape activations),
 AveragePool, GlobalAveragePool (and ReduceMean over H, W), Gemm, MatMul (+ Add), Flatten / Reshape to 2-D after a
 global pool, Identity, Constant and initializers feeding them. Anything else is refused
 before any conversion work, with the operator, node and attribute named.
+
+Malformed models are refused with attocore's typed errors, never a raw IndexError or KeyError:
+bytes that are not an ONNX model (FormatError), nodes with missing inputs, short attribute
+lists, initializers whose data does not fill their shape, names used before they are
+computed or computed twice, shapes ONNX Runtime would refuse (UnsupportedOpError or
+GraphError). check() lists them with everything else; a model it calls convertible converts.
 """
 from __future__ import annotations
 
@@ -18,12 +24,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import format as fmt
-from ..errors import GraphError, UnsupportedOpError
+from ..errors import AttocoreError, FormatError, GraphError, UnsupportedOpError
 from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
 
 SUPPORTED = {"Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
              "ReduceMean", "Gemm", "MatMul", "Flatten", "Reshape", "Identity", "Constant"}
 OPSETS = range(11, 22)
+# Inputs each supported operator takes (fewest, most; optional trailing inputs may be ""), and
+# the attributes holding one value per spatial axis (2) or per spatial edge (4).
+ARITY = {"Conv": (2, 3), "BatchNormalization": (5, 5), "Relu": (1, 1), "Clip": (1, 3), "Add": (2, 2),
+         "MaxPool": (1, 1), "AveragePool": (1, 1), "GlobalAveragePool": (1, 1), "ReduceMean": (1, 2),
+         "Gemm": (2, 3), "MatMul": (2, 2), "Flatten": (1, 1), "Reshape": (2, 2), "Identity": (1, 1),
+         "Constant": (0, 0)}
+# Constant operands that must be float32, like the image they combine with (ONNX's type T).
+FLOAT_OPERANDS = {"Conv": (1, 2), "BatchNormalization": (1, 2, 3, 4), "Gemm": (1, 2), "MatMul": (1,), "Add": (0, 1)}
+WINDOW_ATTRS = {"kernel_shape": (2, 1), "strides": (2, 1), "dilations": (2, 1), "pads": (4, 0)}  # length, minimum
 
 
 def _onnx():
@@ -36,9 +51,18 @@ def _onnx():
 
 
 def _load(model):
+    """A ModelProto from a path, the file's bytes, or a ModelProto."""
     onnx, _ = _onnx()
-    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        return onnx.load(model)
+    from google.protobuf.message import DecodeError
+    try:
+        if isinstance(model, (bytes, bytearray)):
+            return onnx.load_model_from_string(bytes(model))
+        if isinstance(model, str) or hasattr(model, "__fspath__"):
+            return onnx.load(model)
+    except (DecodeError, RuntimeWarning, ValueError) as e:
+        raise FormatError(f"not a valid ONNX model: {e}") from e
+    if not isinstance(model, onnx.ModelProto):
+        raise TypeError(f"an ONNX model is a path, bytes or onnx.ModelProto, not {type(model).__name__}")
     return model
 
 
@@ -52,22 +76,108 @@ def _where(node, i) -> str:
 
 
 def check(model) -> list:
-    """Every problem that stops conversion, as messages naming operator, node and attribute."""
-    onnx, numpy_helper = _onnx()
+    """Every problem that stops conversion, as messages naming operator, node and attribute.
+    An empty list means convert() succeeds: when no operator or attribute is refused, the
+    conversion itself is tried and its error, if any, is the problem reported."""
     m = _load(model)
+    problems = _problems(m)
+    if not problems:
+        try:
+            _convert(m)
+        except AttocoreError as e:
+            problems.append(str(e))
+    return problems
+
+
+def _structure_problems(m) -> list:
+    """Malformed graph structure: arity, names used before they are computed or computed
+    twice, initializers that cannot be read, attributes of the wrong length."""
+    _, numpy_helper = _onnx()
     problems = []
+    defined, unreadable = {i.name for i in m.graph.input}, set()
+    for t in m.graph.initializer:
+        try:
+            numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001 - onnx raises ValueError, TypeError or struct.error here
+            problems.append(f"initializer '{t.name}': its data does not fit its shape {list(t.dims)} ({e})")
+            unreadable.add(t.name)
+        defined.add(t.name)
+    for i, node in enumerate(m.graph.node):
+        where = _where(node, i)
+        lo, hi = ARITY.get(node.op_type, (0, len(node.input)))
+        if node.op_type in ARITY and not lo <= len(node.input) <= hi or any(not x for x in node.input[:lo]):
+            problems.append(f"{where}: {len(node.input)} inputs ({lo}..{hi} expected)")
+        for x in node.input:
+            if x and x not in defined:
+                problems.append(f"{where}: input '{x}' is not computed before this node")
+            if x in unreadable:
+                problems.append(f"{where}: input '{x}' cannot be read")
+        if not node.output or not node.output[0]:
+            problems.append(f"{where}: no output")
+        for o in node.output:
+            if o and o in defined:
+                problems.append(f"{where}: output '{o}' is already defined (by a graph input, an initializer or "
+                                f"another node)")
+            defined.add(o)
+        try:
+            a = _attrs(node)
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"{where}: an attribute cannot be read ({e})")
+            continue
+        for key, (length, minimum) in WINDOW_ATTRS.items():
+            if key in a and (len(a[key]) != length or any(not isinstance(v, int) or v < minimum for v in a[key])):
+                problems.append(f"{where}: attribute {key}={list(a[key])} ({length} values, each at least {minimum})")
+        if node.op_type in ("MaxPool", "AveragePool") and "kernel_shape" not in a:
+            problems.append(f"{where}: attribute kernel_shape is missing")
+        if node.op_type == "Conv" and int(a.get("group", 1)) < 1:
+            problems.append(f"{where}: attribute group={a['group']} (at least 1)")
+        if "auto_pad" in a and _text(a["auto_pad"]) not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+            problems.append(f"{where}: attribute auto_pad={_text(a['auto_pad'])!r}")
+        if node.op_type == "Constant":
+            if "value" not in a:
+                problems.append(f"{where}: only a tensor 'value' attribute is supported")
+            else:
+                try:
+                    numpy_helper.to_array(a["value"])
+                except Exception as e:  # noqa: BLE001
+                    problems.append(f"{where}: its value cannot be read ({e})")
+    for o in m.graph.output:
+        if o.name not in defined:
+            problems.append(f"graph output '{o.name}' is never computed")
+    return problems
+
+
+def _text(v) -> str:
+    return v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+
+
+def _problems(m) -> list:
+    """What check() finds without converting: structure, operators, attributes, graph io."""
+    onnx, _ = _onnx()
+    problems = _structure_problems(m)
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None or opset not in OPSETS:
         problems.append(f"opset {opset} is not supported (opsets {OPSETS.start}-{OPSETS.stop - 1})")
     consts = {t.name for t in m.graph.initializer}
     consts |= {o for n in m.graph.node if n.op_type == "Constant" for o in n.output}
+    elem_type = {t.name: t.data_type for t in m.graph.initializer}
+    elem_type.update({n.output[0]: _attrs(n)["value"].data_type for n in m.graph.node
+                      if n.op_type == "Constant" and n.output and "value" in _attrs(n)})
     for i, node in enumerate(m.graph.node):
         where = _where(node, i)
+        if node.op_type in FLOAT_OPERANDS and not any(where in p for p in problems):
+            for k in FLOAT_OPERANDS[node.op_type]:
+                x = node.input[k] if k < len(node.input) else ""
+                if x in elem_type and elem_type[x] != onnx.TensorProto.FLOAT:
+                    problems.append(f"{where}: input '{x}' is of type "
+                                    f"{onnx.TensorProto.DataType.Name(elem_type[x])} (float32 like the image)")
         if node.domain not in ("", "ai.onnx"):
             problems.append(f"{where}: operator domain '{node.domain}' is not supported")
             continue
         if node.op_type not in SUPPORTED:
             problems.append(f"{where}: operator {node.op_type} is not supported")
+            continue
+        if any(where in p for p in problems):  # malformed: the checks below would index it
             continue
         a = _attrs(node)
         if node.op_type == "Conv":
@@ -95,6 +205,8 @@ def check(model) -> list:
                 problems.append(f"{where}: attribute transA={a['transA']} (only 0 is supported)")
             if node.input[1] not in consts:
                 problems.append(f"{where}: input 'B' must be a constant (initializer)")
+            if len(node.input) > 2 and node.input[2] and node.input[2] not in consts:
+                problems.append(f"{where}: input 'C' must be a constant (initializer)")
         elif node.op_type == "MatMul":
             if node.input[1] not in consts:
                 problems.append(f"{where}: input 'B' must be a constant (initializer)")
@@ -249,15 +361,50 @@ def convert(model, out_path=None, *, name=None, labels=None, mean=(0.485, 0.456,
             resize=None) -> Graph:
     """Convert an ONNX model (path, bytes or ModelProto) to an attocore Graph; save it if
     out_path is given. Raises UnsupportedOpError listing every problem before converting."""
-    onnx, numpy_helper = _onnx()
     m = _load(model)
-    problems = check(m)
+    problems = _problems(m)
     if problems:
         raise UnsupportedOpError("cannot convert this ONNX model:\n  " + "\n  ".join(problems))
+    graph = _convert(m, name, labels, mean, std, resize)
+    if out_path is not None:
+        fmt.save(graph, out_path)
+    return graph
+
+
+def _convert(m, name=None, labels=None, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), resize=None):
+    """The conversion of a model _problems() found nothing wrong with. What those checks cannot
+    see before converting (shapes) raises attocore's errors; a malformed leftover that still
+    trips Python's own (an index, a key) is reported as a GraphError, never raw."""
+    try:
+        return _build(m, name, labels, mean, std, resize)
+    except AttocoreError:
+        raise
+    except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as e:
+        raise GraphError(f"malformed ONNX model: {type(e).__name__}: {e}") from e
+
+
+def _reshape_target(b, node, where, shape, batch):
+    """A Reshape's target resolved as ONNX does (0 copies a dimension, -1 is inferred), which
+    must give the [N, C] it is applied to: anything else ONNX Runtime refuses or we cannot run."""
+    target = [int(v) for v in np.asarray(b.consts.get(node.input[1], [])).reshape(-1)]
+    dims = (batch, shape[1])
+    allow_zero = int(_attrs(node).get("allowzero", 0))
+    resolved = [dims[k] if v == 0 and not allow_zero and k < 2 else v for k, v in enumerate(target)]
+    if len(resolved) == 2 and resolved.count(-1) == 1 and min(resolved) >= -1:
+        known = resolved[1 - resolved.index(-1)]
+        if known > 0 and (dims[0] * dims[1]) % known == 0:
+            resolved[resolved.index(-1)] = dims[0] * dims[1] // known
+    if tuple(resolved) != dims:
+        raise UnsupportedOpError(f"{where}: Reshape to {target} (only to 2-D [N, C] = {list(dims)})")
+
+
+def _build(m, name, labels, mean, std, resize) -> Graph:
+    onnx, numpy_helper = _onnx()
     b = _Builder(m)
     init_names = set(b.consts)
     g_in = next(i for i in m.graph.input if i.name not in init_names)
     dims = [d.dim_value for d in g_in.type.tensor_type.shape.dim]
+    batch = dims[0] if dims[0] > 0 else 1
     c, h, w = dims[1], dims[2], dims[3]
     if min(c, h, w) < 1:
         raise GraphError(f"graph input '{g_in.name}' needs fixed C, H, W (got {dims})")
@@ -278,6 +425,9 @@ def convert(model, out_path=None, *, name=None, labels=None, mean=(0.485, 0.456,
         elif t == "Conv":
             x = b.activation_of(node.input[0])
             wt = b.consts[node.input[1]].astype(np.float32)
+            if wt.ndim != 4:
+                raise GraphError(f"{_where(node, i)}: weight of shape {list(wt.shape)} (2-D convolutions take 4-D "
+                                 f"weights)")
             bias = (b.consts[node.input[2]].astype(np.float32) if len(node.input) > 2 and node.input[2]
                     else np.zeros(wt.shape[0], np.float32))
             kernel = tuple(a.get("kernel_shape", wt.shape[2:]))
@@ -354,9 +504,7 @@ def convert(model, out_path=None, *, name=None, labels=None, mean=(0.485, 0.456,
                 raise UnsupportedOpError(f"{_where(node, i)}: {t} of a {shape} feature map (only to 2-D after a "
                                          f"global pool)")
             if t == "Reshape":
-                target = [int(v) for v in np.asarray(b.consts.get(node.input[1], [])).reshape(-1)]
-                if len(target) != 2:
-                    raise UnsupportedOpError(f"{_where(node, i)}: Reshape to {target} (only to 2-D)")
+                _reshape_target(b, node, _where(node, i), shape, batch)
         elif t in ("Gemm", "MatMul"):
             x = b.activation_of(node.input[0])
             wt = np.asarray(b.consts[node.input[1]], np.float32)
@@ -379,13 +527,11 @@ def convert(model, out_path=None, *, name=None, labels=None, mean=(0.485, 0.456,
     # Drop tensors nothing refers to (constants replaced by folding) and rename the output.
     used = {n for op in b.ops for n in op.inputs + op.outputs} | {"input"}
     tensors = {k: v for k, v in b.tensors.items() if k in used}
-    n_classes = tensors[out.name].shape[-1]
+    n_classes = int(np.prod(tensors[out.name].shape[1:]))
     md = Metadata(name=name or m.graph.name or "onnx-model", input_shape=(c, h, w), mean=tuple(mean), std=tuple(std),
                   resize=(round(h * 256 / 224) if h == w else 0) if resize is None else resize,
                   labels=tuple(labels) if labels else tuple(f"class_{k}" for k in range(n_classes)),
                   extra={"source": "attocore.onnx.convert", "trained": "true"})
     graph = Graph(md, tensors, b.ops, ["input"], [out.name])
     validate(graph)
-    if out_path is not None:
-        fmt.save(graph, out_path)
     return graph

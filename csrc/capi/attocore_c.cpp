@@ -2,6 +2,7 @@
 // status code plus a thread-local message.
 #include <cstring>
 #include <memory>
+#include <vector>
 #include <new>
 #include <string>
 
@@ -48,6 +49,33 @@ attocore_status guarded(Body&& body) {
 }
 
 const attocore::Graph& graph_of(const attocore_model* m) { return m->compiled->graph(); }
+
+// Elements of an activation shape at a batch (at most 4096 x 2^31: fits 64 bits).
+uint64_t elements(const std::vector<int64_t>& shape) {
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= uint64_t(d);
+  return n;
+}
+
+attocore_status run(attocore_session* session, const float* input, const size_t* input_count, int batch,
+                    float* output, size_t output_capacity) {
+  if (session == nullptr || input == nullptr || output == nullptr)
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "null session, input or output");
+  return guarded([&] {
+    if (batch < 1 || batch > attocore::Session::kMaxBatch)
+      attocore::fail(attocore::ErrorCode::kInput, "batch must be in [1, 4096]");
+    const uint64_t in_need = elements(session->compiled->input_shape(batch));
+    if (input_count != nullptr && *input_count != in_need)
+      attocore::fail(attocore::ErrorCode::kInput, "input buffer holds " + std::to_string(*input_count) +
+                                                      " floats, batch " + std::to_string(batch) + " needs " +
+                                                      std::to_string(in_need));
+    const uint64_t need = elements(session->compiled->output_shape(batch));
+    if (output_capacity < need)
+      attocore::fail(attocore::ErrorCode::kInput, "output buffer holds " + std::to_string(output_capacity) +
+                                                      " floats, the result needs " + std::to_string(need));
+    session->session.run(input, batch, output);
+  });
+}
 
 }  // namespace
 
@@ -149,8 +177,11 @@ attocore_status attocore_session_create(const attocore_model* model, const attoc
                                         attocore_session** session) {
   if (model == nullptr || session == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null model or session pointer");
   *session = nullptr;
+  static_assert(ATTOCORE_MAX_THREADS == attocore::Session::kMaxThreads, "one thread bound");
   const int threads = options ? options->threads : 0;
-  if (threads < 0 || threads > 1024) return fail_with(ATTOCORE_ERROR_ARGUMENT, "threads must be in [0, 1024]");
+  if (threads < 0 || threads > ATTOCORE_MAX_THREADS)
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "threads must be in [0, " + std::to_string(ATTOCORE_MAX_THREADS) +
+                                                  "] (0: all cores), got " + std::to_string(threads));
   return guarded([&] {
     auto s = std::make_unique<attocore_session>(model->compiled, threads);
     if (options && options->max_arena_bytes) s->session.set_max_arena_bytes(options->max_arena_bytes);
@@ -160,26 +191,24 @@ attocore_status attocore_session_create(const attocore_model* model, const attoc
 
 void attocore_session_free(attocore_session* session) { delete session; }
 
+attocore_status attocore_session_run_checked(attocore_session* session, const float* input, size_t input_count,
+                                             int batch, float* output, size_t output_capacity) {
+  return run(session, input, &input_count, batch, output, output_capacity);
+}
+
 attocore_status attocore_session_run(attocore_session* session, const float* input, int batch, float* output,
                                      size_t output_capacity) {
-  if (session == nullptr || input == nullptr || output == nullptr)
-    return fail_with(ATTOCORE_ERROR_ARGUMENT, "null session, input or output");
-  return guarded([&] {
-    if (batch < 1 || batch > attocore::Session::kMaxBatch)
-      attocore::fail(attocore::ErrorCode::kInput, "batch must be in [1, 4096]");
-    const auto out = session->compiled->output_shape(batch);
-    size_t need = 1;
-    for (int64_t d : out) need *= size_t(d);
-    if (output_capacity < need)
-      attocore::fail(attocore::ErrorCode::kInput, "output buffer holds " + std::to_string(output_capacity) +
-                                                      " floats, the result needs " + std::to_string(need));
-    session->session.run(input, batch, output);
-  });
+  return run(session, input, nullptr, batch, output, output_capacity);
 }
 
 attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes) {
   if (session == nullptr || bytes == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null argument");
   return guarded([&] { *bytes = session->session.arena_bytes(batch); });
+}
+
+attocore_status attocore_session_memory_bytes(attocore_session* session, int batch, size_t* bytes) {
+  if (session == nullptr || bytes == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null argument");
+  return guarded([&] { *bytes = session->session.memory_bytes(batch); });
 }
 
 }  // extern "C"

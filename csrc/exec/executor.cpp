@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "exec/tvm_layer.h"
 #include "kernels/layout/layout.h"
@@ -94,12 +95,86 @@ int64_t CompiledModel::total_macs() const {
   return total;
 }
 
-Session::Session(std::shared_ptr<const CompiledModel> model, int threads)
-    : model_(std::move(model)), pool_(threads) {}
+namespace {
+
+int checked_threads(int threads) {
+  if (threads < 0 || threads > Session::kMaxThreads)
+    throw std::invalid_argument("threads must be in [0, " + std::to_string(Session::kMaxThreads) + "]");
+  return threads > 0 ? threads : std::min(ThreadPool::hardware_threads(), Session::kMaxThreads);
+}
+
+// The arena's allocation: whole cache lines and 64 bytes of slack past the last tensor
+// (vector kernels may over-read: kDwconvInputSlack).
+uint64_t arena_allocation(uint64_t arena_bytes) { return (arena_bytes + 63) / 64 * 64 + 64; }
+
+std::string kib(uint64_t bytes) { return std::to_string((bytes + 1023) / 1024) + " KiB"; }
+
+}  // namespace
+
+Session::Session(std::shared_ptr<const CompiledModel> model, int threads, std::shared_ptr<MemoryBudget> budget)
+    : model_(std::move(model)), pool_(checked_threads(threads)), budget_(std::move(budget)) {}
+
+Session::~Session() { release_memory(); }
+
+size_t Session::limit() const { return budget_ ? std::min(max_arena_bytes_, budget_->limit()) : max_arena_bytes_; }
+
+uint64_t Session::scratch_floats() const {
+  return uint64_t(model_->scratch_floats()) * uint64_t(pool_.threads()) + model_->shared_scratch_floats();
+}
+
+size_t Session::memory_bytes(int batch) {
+  if (batch < 1 || batch > kMaxBatch) fail(ErrorCode::kInput, "batch must be in [1, " + std::to_string(kMaxBatch) + "]");
+  const uint64_t total = arena_allocation(plan_for(batch).arena_bytes) + scratch_floats() * sizeof(float);
+  return size_t(std::min<uint64_t>(total, SIZE_MAX));
+}
+
+void Session::release_memory() {
+  arena_.reset();
+  arena_capacity_ = 0;
+  AlignedVector<float>().swap(scratch_);
+  if (budget_ && held_ > 0) budget_->release(held_);
+  held_ = 0;
+}
+
+void Session::reserve(size_t arena_bytes, uint64_t scratch) {
+  // In 64 bits: per-thread scratch times the threads may not fit a 32-bit size_t.
+  const uint64_t need = arena_allocation(arena_bytes) + scratch * sizeof(float);
+  if (need > limit())
+    fail(ErrorCode::kResource, "a run needs " + kib(need) + " (arena " + kib(arena_allocation(arena_bytes)) +
+                                   ", scratch " + kib(scratch * sizeof(float)) + "), over the limit of " +
+                                   kib(limit()));
+  if (arena_ && arena_bytes <= arena_capacity_ && scratch <= scratch_.size()) return;
+  // Grow both to what this run needs, keeping what earlier (larger) runs needed while it fits.
+  size_t arena_size = std::max(arena_bytes, arena_capacity_), scratch_size = std::max(size_t(scratch), scratch_.size());
+  uint64_t total = arena_allocation(arena_size) + uint64_t(scratch_size) * sizeof(float);
+  if (total > limit()) arena_size = arena_bytes, scratch_size = size_t(scratch), total = need;
+  release_memory();
+  if (budget_ && !budget_->try_acquire(size_t(total))) {
+    arena_size = arena_bytes, scratch_size = size_t(scratch), total = need;
+    budget_->acquire(size_t(total));
+  }
+  held_ = size_t(total);
+  void* p = std::aligned_alloc(64, size_t(arena_allocation(arena_size)));
+  if (p == nullptr) {
+    release_memory();
+    fail(ErrorCode::kResource, "cannot allocate the arena (" + kib(arena_allocation(arena_size)) + ")");
+  }
+  arena_ = std::unique_ptr<float[], void (*)(float*)>(static_cast<float*>(p), [](float* q) { std::free(q); });
+  arena_capacity_ = arena_size;
+  try {
+    scratch_ = AlignedVector<float>(scratch_size);
+  } catch (const std::bad_alloc&) {
+    release_memory();
+    fail(ErrorCode::kResource, "cannot allocate the scratch (" + kib(uint64_t(scratch_size) * sizeof(float)) + ")");
+  }
+}
 
 const MemoryPlan& Session::plan_for(int batch) {
   auto it = plans_.find(batch);
   if (it != plans_.end()) return it->second;
+  // A plan holds an offset per tensor: a caller cycling through every batch size would grow
+  // the cache without bound (4096 plans of 65,536 tensors: 2 GiB), so it is kept small.
+  if (plans_.size() >= kMaxCachedPlans) plans_.clear();
   const Graph& g = model_->graph();
   const auto& steps = model_->steps();
   // One request per activation tensor: born at its producing step, dead after its last reader.
@@ -109,10 +184,10 @@ const MemoryPlan& Session::plan_for(int batch) {
     BufferRequest r;
     // In 64 bits first: a file may declare tensors whose batch size would overflow size_t.
     const uint64_t bytes = uint64_t(g.tensors[tensor].elements) * uint64_t(batch) * sizeof(float);
-    if (bytes > max_arena_bytes_)
+    if (bytes > limit())
       fail(ErrorCode::kResource, "tensor '" + g.tensors[tensor].name + "' at batch " + std::to_string(batch) +
                                      " needs " + std::to_string(bytes / 1024) + " KiB, over the arena limit of " +
-                                     std::to_string(max_arena_bytes_ / 1024) + " KiB");
+                                     std::to_string(limit() / 1024) + " KiB");
     r.bytes = size_t(bytes);
     r.first_step = r.last_step = step;
     request_of[tensor] = int(requests.size());
@@ -143,10 +218,10 @@ const MemoryPlan& Session::plan_for(int batch) {
   }
   requests[request_of[g.output]].last_step = int(steps.size());
   MemoryPlan plan = plan_memory(requests);
-  if (plan.arena_bytes > max_arena_bytes_)
+  if (plan.arena_bytes > limit())
     fail(ErrorCode::kResource, "batch " + std::to_string(batch) + " needs a " +
                                    std::to_string(plan.arena_bytes / 1024) + " KiB arena, over the limit of " +
-                                   std::to_string(max_arena_bytes_ / 1024) + " KiB");
+                                   std::to_string(limit() / 1024) + " KiB");
   // Re-index offsets by tensor id for the run loop.
   MemoryPlan by_tensor;
   by_tensor.arena_bytes = plan.arena_bytes;
@@ -169,13 +244,7 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
   if (!all_finite(input, size_t(g.tensors[g.input].elements) * batch))
     fail(ErrorCode::kInput, "input contains NaN or infinity");
   const MemoryPlan& plan = plan_for(batch);
-  if (plan.arena_bytes > arena_capacity_) {
-    // 64 bytes of slack past the last tensor: vector kernels may over-read (kDwconvInputSlack).
-    void* p = std::aligned_alloc(64, size_t((plan.arena_bytes + 63) / 64 * 64 + 64));
-    if (p == nullptr) fail(ErrorCode::kResource, "cannot allocate the arena");
-    arena_ = std::unique_ptr<float[], void (*)(float*)>(static_cast<float*>(p), [](float* q) { std::free(q); });
-    arena_capacity_ = size_t(plan.arena_bytes);
-  }
+  reserve(size_t(plan.arena_bytes), scratch_floats());
   char* base = reinterpret_cast<char*>(arena_.get());
   auto buffer = [&](int tensor) {
     if (tensor == g.input && model_->input_nchw()) return const_cast<float*>(input);  // read only
@@ -187,9 +256,6 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
   }
 
   const size_t scratch_per_thread = model_->scratch_floats();
-  const size_t shared = model_->shared_scratch_floats();
-  if (scratch_.size() < scratch_per_thread * pool_.threads() + shared)
-    scratch_.resize(scratch_per_thread * pool_.threads() + shared);
   RunContext ctx{&pool_, batch, scratch_.data(), scratch_per_thread,
                  scratch_.data() + scratch_per_thread * pool_.threads()};
   if (timings) timings->clear();

@@ -3,6 +3,10 @@
 // not the file: once compiled, a ModelFile nobody else holds is freed, so each weight is
 // resident once. Session: an arena plan per batch size, the arena and a
 // thread pool; one run at a time per session.
+//
+// Memory: everything a run allocates (the arena, each thread's scratch and the shared
+// scratch) is counted against the session's limit before it is allocated; sessions given one
+// MemoryBudget also never hold more than its limit together.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +16,7 @@
 #include <vector>
 
 #include "exec/layer.h"
+#include "exec/memory_budget.h"
 #include "format/model_file.h"
 #include "kernels/dispatch/kernel_table.h"
 #include "plan/memory_plan.h"
@@ -73,29 +78,51 @@ struct StepTiming {
 class Session {
  public:
   static constexpr int kMaxBatch = 4096;
+  // Thread counts beyond this are refused at every boundary (C API, Python, attocore-run):
+  // a fixed bound, the same on every machine, far above the cores of the boards this serves.
+  static constexpr int kMaxThreads = 256;
   // 8 GiB on 64-bit targets, 1 GiB on 32-bit boards (where size_t is 32 bits).
   static constexpr size_t kMaxArenaBytes = sizeof(size_t) >= 8 ? size_t(uint64_t(8) << 30) : size_t(1) << 30;
 
-  Session(std::shared_ptr<const CompiledModel> model, int threads);
+  // threads: 0 for the machine's cores (at most kMaxThreads), else 1 .. kMaxThreads
+  // (std::invalid_argument otherwise). budget: shared with other sessions, or null.
+  Session(std::shared_ptr<const CompiledModel> model, int threads, std::shared_ptr<MemoryBudget> budget = nullptr);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // input: NCHW float32 of input_shape(batch); output: output_shape(batch) elements.
   void run(const float* input, int batch, float* output, std::vector<StepTiming>* timings = nullptr);
+  // Activation arena of the plan for `batch` (peak of the tensors alive at once).
   size_t arena_bytes(int batch);
+  // Everything a run at `batch` allocates: the arena (with the kernels' over-read slack) and
+  // the scratch of every thread; what the limit is checked against.
+  size_t memory_bytes(int batch);
+  // Frees the arena and scratch (the next run allocates them again) and returns them to the budget.
+  void release_memory();
   int threads() const { return pool_.threads(); }
-  // A run whose plan needs a larger arena fails with kResource (default kMaxArenaBytes).
+  // A run needing more memory than this fails with kResource (default and most kMaxArenaBytes;
+  // a budget's limit also caps it).
   void set_max_arena_bytes(size_t bytes) { max_arena_bytes_ = bytes < kMaxArenaBytes ? bytes : kMaxArenaBytes; }
   const CompiledModel& model() const { return *model_; }
 
  private:
+  static constexpr size_t kMaxCachedPlans = 16;
   const MemoryPlan& plan_for(int batch);
+  size_t limit() const;
+  uint64_t scratch_floats() const;  // every thread's and the shared scratch of the largest step
+  // Makes the arena and scratch at least this large, within the limit and the budget.
+  void reserve(size_t arena_bytes, uint64_t scratch_floats);
 
   std::shared_ptr<const CompiledModel> model_;
   ThreadPool pool_;
+  std::shared_ptr<MemoryBudget> budget_;
   std::map<int, MemoryPlan> plans_;
   size_t max_arena_bytes_ = kMaxArenaBytes;
   std::unique_ptr<float[], void (*)(float*)> arena_{nullptr, nullptr};
   size_t arena_capacity_ = 0;
   AlignedVector<float> scratch_;  // threads x model's per-thread scratch, each on a cache line
+  size_t held_ = 0;               // bytes of arena and scratch, taken from budget_ when there is one
 };
 
 }  // namespace attocore

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "format/validate.h"
 #include "util/error.h"
 
 namespace attocore {
@@ -46,6 +47,7 @@ class ByteReader {
       fail(ErrorCode::kResource, std::string(what) + ": string length " + std::to_string(n) +
                                      " exceeds the limit " + std::to_string(limit));
     const uint8_t* p = take(n, what);
+    if (!is_utf8_text(p, n)) fail(ErrorCode::kFormat, std::string(what) + ": not valid UTF-8 (or holds a NUL byte)");
     return std::string(reinterpret_cast<const char*>(p), n);
   }
 

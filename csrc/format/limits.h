@@ -19,5 +19,6 @@ constexpr uint32_t kMaxExtra = 256;
 constexpr uint32_t kMaxOpArity = 16;
 constexpr uint32_t kMaxAttrs = 16;
 constexpr uint32_t kMaxAttrValues = 16;
+constexpr int64_t kMaxAttrValue = int64_t(1) << 20;
 
 }  // namespace attocore::limits

@@ -13,6 +13,7 @@
 
 #include "format/byte_reader.h"
 #include "format/limits.h"
+#include "format/validate.h"
 #include "util/crc32.h"
 #include "util/error.h"
 
@@ -63,6 +64,7 @@ Header check_header(const uint8_t* bytes, size_t size) {
       h.data_offset > size || h.data_size != size - h.data_offset)
     fail(ErrorCode::kFormat, "data section is misplaced or misaligned");
   if (file_checksum(bytes, size) != h.crc) fail(ErrorCode::kFormat, "checksum mismatch: the file is corrupted");
+  if (h.reserved != 0) fail(ErrorCode::kFormat, "header: reserved field is " + std::to_string(h.reserved) + ", not 0");
   return h;
 }
 
@@ -90,7 +92,9 @@ void read_metadata(ByteReader& r, Metadata& md) {
   uint32_t extra = r.count("metadata entries", limits::kMaxExtra);
   for (uint32_t i = 0; i < extra; ++i) {
     std::string key = r.string("metadata key", limits::kMaxString);
-    md.extra[key] = r.string("metadata value", limits::kMaxString);
+    std::string value = r.string("metadata value", limits::kMaxString);
+    if (!md.extra.emplace(key, std::move(value)).second)
+      fail(ErrorCode::kFormat, "metadata key '" + key + "' appears twice");
   }
 }
 
@@ -150,32 +154,8 @@ void read_attribute(ByteReader& r, OpInfo& op) {
   uint16_t n = r.read<uint16_t>("attribute length");
   if (n > limits::kMaxAttrValues) fail(ErrorCode::kResource, "op '" + op.name + "': attribute too long");
   std::vector<int64_t> v(n);
-  for (auto& x : v) {
-    x = r.read<int64_t>("attribute value");
-    if (x < 0 || x > (1 << 20))
-      fail(ErrorCode::kGraph, "op '" + op.name + "': attribute '" + key + "' value out of range");
-  }
-  const bool windowed = op.type == OpType::kConv2d || op.type == OpType::kMaxPool2d || op.type == OpType::kAvgPool2d;
-  auto expect = [&](size_t count) {
-    if (!windowed || v.size() != count)
-      fail(ErrorCode::kGraph, "op '" + op.name + "' (" + op_type_name(op.type) + "): bad attribute '" + key + "'");
-  };
-  WindowAttrs& w = op.window;
-  if (key == "kernel") {
-    expect(2), w.kernel_h = int(v[0]), w.kernel_w = int(v[1]);
-  } else if (key == "stride") {
-    expect(2), w.stride_h = int(v[0]), w.stride_w = int(v[1]);
-  } else if (key == "pad") {
-    expect(4), w.pad_top = int(v[0]), w.pad_left = int(v[1]), w.pad_bottom = int(v[2]), w.pad_right = int(v[3]);
-  } else if (key == "dilation") {
-    expect(2), w.dilation_h = int(v[0]), w.dilation_w = int(v[1]);
-  } else if (key == "groups" && op.type == OpType::kConv2d) {
-    expect(1), w.groups = int(v[0]);
-  } else if (key == "count_include_pad" && op.type == OpType::kAvgPool2d) {
-    expect(1), w.count_include_pad = v[0] != 0;
-  } else {
-    fail(ErrorCode::kGraph, "op '" + op.name + "' (" + op_type_name(op.type) + "): unknown attribute '" + key + "'");
-  }
+  for (auto& x : v) x = r.read<int64_t>("attribute value");
+  apply_attribute(op, key, v);
 }
 
 void read_ops(ByteReader& r, Graph& g) {
@@ -187,12 +167,13 @@ void read_ops(ByteReader& r, Graph& g) {
     OpInfo& op = g.ops[i];
     uint16_t code = r.read<uint16_t>("op type");
     uint8_t act = r.read<uint8_t>("op activation");
-    r.read<uint8_t>("op reserved");
+    uint8_t reserved = r.read<uint8_t>("op reserved");
     op.name = r.string("op name", limits::kMaxString);
     if (code < 1 || code > 7)
       fail(ErrorCode::kUnsupported, "op '" + op.name + "' (#" + std::to_string(i) + "): unknown op type code " +
                                         std::to_string(code));
     if (act > 2) fail(ErrorCode::kFormat, "op '" + op.name + "': unknown activation code " + std::to_string(act));
+    if (reserved != 0) fail(ErrorCode::kFormat, "op '" + op.name + "': reserved byte is " + std::to_string(reserved) + ", not 0");
     op.type = OpType(code);
     op.activation = Activation(act);
     op.inputs = read_tensor_ids(r, g, "op '" + op.name + "' inputs");
@@ -286,7 +267,7 @@ void ModelFile::parse() {
   graph_.input = read_single_io(r, graph_, "graph input");
   graph_.output = read_single_io(r, graph_, "graph output");
   if (r.remaining() != 0) fail(ErrorCode::kFormat, "unexpected bytes at the end of the graph section");
-  validate_graph(graph_);
+  validate_model(graph_);
 }
 
 }  // namespace attocore

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "format/limits.h"
 #include "util/error.h"
 
 namespace attocore {
@@ -23,8 +24,11 @@ namespace {
 
 using Shape = std::vector<int64_t>;
 
+// docs/FORMAT.md's floor((H + pads - dilation * (kernel - 1) - 1) / stride) + 1; C++ division
+// truncates toward zero, which made a window longer than the padded input give one output.
 int64_t window_output(int64_t size, int kernel, int stride, int pad_lo, int pad_hi, int dilation) {
-  return (size + pad_lo + pad_hi - int64_t(dilation) * (kernel - 1) - 1) / stride + 1;
+  const int64_t span = size + pad_lo + pad_hi - int64_t(dilation) * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
 }
 
 std::string shape_str(const Shape& s) {
@@ -33,14 +37,39 @@ std::string shape_str(const Shape& s) {
   return out + ")";
 }
 
+// Inputs an op takes (weight and bias count for conv2d and fully_connected; bias optional).
+struct Arity {
+  size_t min, max;
+  const char* what;
+};
+Arity arity(OpType type) {
+  switch (type) {
+    case OpType::kConv2d:
+    case OpType::kFullyConnected: return {2, 3, "takes input, weight and optional bias"};
+    case OpType::kAdd: return {2, 2, "takes two inputs"};
+    case OpType::kMaxPool2d:
+    case OpType::kAvgPool2d:
+    case OpType::kGlobalAvgPool:
+    case OpType::kActivation: return {1, 1, "takes one input"};
+  }
+  return {0, 0, "unknown op type"};
+}
+
+// A windowed op's input with its zero padding must obey the per-tensor element limit: the
+// kernels index it (and the first convolution copies it) with that bound in mind.
+bool padded_input_fits(const Shape& x, const WindowAttrs& w) {
+  const int64_t h = x[2] + w.pad_top + w.pad_bottom, wd = x[3] + w.pad_left + w.pad_right;
+  return h <= limits::kMaxElements / wd && x[1] <= limits::kMaxElements / (h * wd);
+}
+
 class ShapeChecker {
  public:
   ShapeChecker(const Graph& g, const OpInfo& op) : g_(g), op_(op) {}
 
   const Shape& in(size_t i) const { return g_.tensors[op_.inputs[i]].shape; }
 
-  void need(bool cond, const std::string& msg) const {
-    if (!cond) fail(ErrorCode::kGraph, "op '" + op_.name + "' (" + op_type_name(op_.type) + "): " + msg);
+  void need(bool cond, const std::string& msg, ErrorCode code = ErrorCode::kGraph) const {
+    if (!cond) fail(code, "op '" + op_.name + "' (" + op_type_name(op_.type) + "): " + msg);
   }
 
   Shape infer() const {
@@ -59,6 +88,7 @@ class ShapeChecker {
              "groups=" + std::to_string(w.groups) + " does not divide the channels");
         need(wt[1] == x[1] / w.groups && wt[2] == w.kernel_h && wt[3] == w.kernel_w,
              "weight shape " + shape_str(wt) + " does not fit input " + shape_str(x));
+        need(padded_input_fits(x, w), "the padded input has more than 2^31 elements", ErrorCode::kResource);
         if (op_.inputs.size() == 3) need(in(2) == Shape{wt[0]}, "bias shape " + shape_str(in(2)));
         int64_t oh = window_output(x[2], w.kernel_h, w.stride_h, w.pad_top, w.pad_bottom, w.dilation_h);
         int64_t ow = window_output(x[3], w.kernel_w, w.stride_w, w.pad_left, w.pad_right, w.dilation_w);
@@ -74,6 +104,7 @@ class ShapeChecker {
                  w.pad_right < w.kernel_w && w.groups == 1 && w.dilation_h == 1 && w.dilation_w == 1,
              "bad attribute values");
         const Shape& x = in(0);
+        need(padded_input_fits(x, w), "the padded input has more than 2^31 elements", ErrorCode::kResource);
         int64_t oh = window_output(x[2], w.kernel_h, w.stride_h, w.pad_top, w.pad_bottom, 1);
         int64_t ow = window_output(x[3], w.kernel_w, w.stride_w, w.pad_left, w.pad_right, 1);
         need(oh >= 1 && ow >= 1, "output would be empty");
@@ -122,11 +153,16 @@ void validate_graph(const Graph& g) {
   for (int i = 0; i < n; ++i)
     if (g.tensors[i].constant) defined[i] = true;
   for (const OpInfo& op : g.ops) {
+    // Arity first: everything after it indexes the op's inputs and output.
+    const Arity a = arity(op.type);
+    if (op.inputs.size() < a.min || op.inputs.size() > a.max)
+      fail(ErrorCode::kGraph, "op '" + op.name + "' (" + op_type_name(op.type) + "): " + a.what + ", not " +
+                                  std::to_string(op.inputs.size()));
+    if (op.outputs.size() != 1)
+      fail(ErrorCode::kGraph, "op '" + op.name + "': must have exactly one output");
     for (int t : op.inputs)
       if (t < 0 || t >= n || !defined[t])
         fail(ErrorCode::kGraph, "op '" + op.name + "': an input is not defined before it");
-    if (op.outputs.size() != 1)
-      fail(ErrorCode::kGraph, "op '" + op.name + "': must have exactly one output");
     const int out = op.outputs[0];
     if (out < 0 || out >= n || defined[out] || g.tensors[out].constant)
       fail(ErrorCode::kGraph, "op '" + op.name + "': output is not a fresh activation tensor");
@@ -145,7 +181,9 @@ void validate_graph(const Graph& g) {
                                   " != inferred " + shape_str(inferred));
     defined[out] = true;
   }
-  if (!defined[g.output] || g.tensors[g.output].constant)
+  // Computed by an op: not a constant, and not the graph input either (the executor reads
+  // that from the caller's buffer, where no output can be written).
+  if (!defined[g.output] || g.tensors[g.output].constant || g.output == g.input)
     fail(ErrorCode::kGraph, "graph output '" + g.tensors[g.output].name + "' is never computed");
 }
 

@@ -30,7 +30,7 @@ struct TensorInfo {
   const float* data = nullptr;  // constants only: into the ModelFile's bytes (null in a CompiledModel's graph)
 };
 
-// Window attributes shared by conv2d and maxpool2d.
+// Window attributes of conv2d and the pools (defaults for the optional ones).
 struct WindowAttrs {
   int kernel_h = 1, kernel_w = 1;
   int stride_h = 1, stride_w = 1;
@@ -46,6 +46,7 @@ struct OpInfo {
   std::string name;
   std::vector<int> inputs;
   std::vector<int> outputs;
+  std::vector<std::string> attributes;  // the keys the file gave, in its order
   WindowAttrs window;
 };
 

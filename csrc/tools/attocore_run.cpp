@@ -2,6 +2,7 @@
 //
 //   attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K] [--tvm-layers all|OP,OP...]
 //
+// --threads N: 0 (the default: all cores) to ATTOCORE_MAX_THREADS (256).
 // IMAGE is a binary PPM (P6), preprocessed from the model's metadata as attocore.run does,
 // or a raw float32 NCHW tensor (.f32/.raw/.bin) of the model's input shape, used as is.
 // Prints the top-k classes; with --bench N also the median and spread of N timed runs.
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
       setenv("ATTOCORE_TVM_LAYERS", val, 1);  // read when the model is compiled
       continue;
     }
-    bool ok = (opt == "--threads" && parse_int(val, 0, 1024, &threads)) ||
+    bool ok = (opt == "--threads" && parse_int(val, 0, ATTOCORE_MAX_THREADS, &threads)) ||
               (opt == "--bench" && parse_int(val, 1, 1000000, &bench)) || (opt == "--top" && parse_int(val, 1, 100000, &top));
     if (!ok) {
       std::fprintf(stderr, "error: bad option %s %s\n", opt.c_str(), val);
@@ -105,7 +106,8 @@ int main(int argc, char** argv) {
   size_t classes = 1;
   for (int i = 1; i < ndim; ++i) classes *= size_t(out_dims[i]);
   std::vector<float> logits(classes);
-  if ((st = attocore_session_run(session, input.data(), 1, logits.data(), logits.size())) != ATTOCORE_OK) {
+  st = attocore_session_run_checked(session, input.data(), input.size(), 1, logits.data(), logits.size());
+  if (st != ATTOCORE_OK) {
     attocore_session_free(session);
     attocore_model_free(model);
     return fail(st);
@@ -132,7 +134,7 @@ int main(int argc, char** argv) {
     std::vector<double> ms;
     for (int i = 0; i < bench; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
-      attocore_session_run(session, input.data(), 1, logits.data(), logits.size());
+      attocore_session_run_checked(session, input.data(), input.size(), 1, logits.data(), logits.size());
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(ms.begin(), ms.end());

@@ -110,6 +110,37 @@ int main(void) {
     CHECK(attocore_session_run(session, input, 2, out, OUT_N) == ATTOCORE_OK && memcmp(out, expected, sizeof(out)) == 0);
   }
   CHECK(attocore_session_run(NULL, input, 1, expected, OUT_N) == ATTOCORE_ERROR_ARGUMENT);
+  {  /* the checked entry point refuses an input buffer of the wrong size, before reading it */
+    float out[OUT_N];
+    CHECK(attocore_session_run_checked(session, input, IN_N - 1, 2, out, OUT_N) == ATTOCORE_ERROR_INPUT);
+    CHECK(strstr(attocore_last_error(), "input buffer holds") != NULL);
+    CHECK(attocore_session_run_checked(session, input, IN_N, 1, out, OUT_N) == ATTOCORE_ERROR_INPUT);
+    CHECK(attocore_session_run_checked(session, input, IN_N, 2, out, OUT_N) == ATTOCORE_OK &&
+          memcmp(out, expected, sizeof(out)) == 0);
+  }
+  {  /* thread counts outside [0, ATTOCORE_MAX_THREADS] are refused */
+    attocore_session_options opt;
+    attocore_session_options_init(&opt);
+    attocore_session* s = NULL;
+    const int bad_threads[] = {-1, ATTOCORE_MAX_THREADS + 1, 20000};
+    for (int i = 0; i < 3; ++i) {
+      opt.threads = bad_threads[i];
+      CHECK(attocore_session_create(model, &opt, &s) == ATTOCORE_ERROR_ARGUMENT && s == NULL);
+      CHECK(strstr(attocore_last_error(), "threads") != NULL);
+    }
+    /* memory_bytes is what max_arena_bytes is checked against */
+    size_t need = 0;
+    CHECK(attocore_session_memory_bytes(session, 2, &need) == ATTOCORE_OK && need > 0);
+    float out[OUT_N];
+    for (int extra = 0; extra < 2; ++extra) {
+      attocore_session_options_init(&opt);  /* the same thread count as `session` */
+      opt.max_arena_bytes = need - (size_t)extra;
+      CHECK(attocore_session_create(model, &opt, &s) == ATTOCORE_OK);
+      CHECK(attocore_session_run_checked(s, input, IN_N, 2, out, OUT_N) ==
+            (extra ? ATTOCORE_ERROR_RESOURCE : ATTOCORE_OK));
+      attocore_session_free(s);
+    }
+  }
   attocore_model* bad = NULL;
   CHECK(attocore_model_load_file("/nonexistent.atto", &bad) == ATTOCORE_ERROR_IO && bad == NULL);
   CHECK(attocore_model_load_memory("garbage-garbage-garbage-garbage-garbage-garbage-garbage-garbage!", 64, &bad) ==

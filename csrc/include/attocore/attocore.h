@@ -4,8 +4,19 @@
  * calling thread's last error is available from attocore_last_error(). No C++ exception
  * crosses this interface and nothing aborts on bad input.
  *
- * Threading: a model is immutable once loaded and may be shared by any number of sessions
- * on any threads. A session runs one inference at a time (use one session per thread).
+ * Threading:
+ * - attocore_model: immutable once loaded; any number of threads may use it at once (create
+ *   sessions, query shapes, labels, metadata), and sessions keep it alive until freed.
+ * - attocore_session: one call at a time. Use one session per thread, or serialise the calls
+ *   on a shared one with a lock of your own; two concurrent calls on one session are a data
+ *   race (wrong results or a crash, not an error code). attocore.capi's cffi binding does
+ *   the locking for Python.
+ * - attocore_last_error(): per thread.
+ * - attocore_model_free / attocore_session_free: not while another thread uses that object.
+ *
+ * Memory: everything a run allocates (activation arena, per-thread and shared scratch) is
+ * counted against the session's max_arena_bytes before it is allocated. Each session holds
+ * its own buffers between runs: N sessions may hold N times the limit.
  */
 #ifndef ATTOCORE_ATTOCORE_H_
 #define ATTOCORE_ATTOCORE_H_
@@ -39,9 +50,12 @@ typedef enum attocore_status {
 typedef struct attocore_model attocore_model;
 typedef struct attocore_session attocore_session;
 
+#define ATTOCORE_MAX_THREADS 256
+
 typedef struct attocore_session_options {
-  int threads;            /* 0: the machine's cores */
-  size_t max_arena_bytes; /* 0: the default limit (8 GiB, 1 GiB on 32-bit); runs needing more fail */
+  int threads;            /* 0: the machine's cores (at most ATTOCORE_MAX_THREADS), else 1 .. ATTOCORE_MAX_THREADS */
+  size_t max_arena_bytes; /* all a run allocates; 0: the default limit (8 GiB, 1 GiB on 32-bit); runs needing more
+                             fail with ATTOCORE_ERROR_RESOURCE before allocating */
 } attocore_session_options;
 
 ATTOCORE_API const char* attocore_version(void);
@@ -77,13 +91,23 @@ ATTOCORE_API attocore_status attocore_session_create(const attocore_model* model
                                                      attocore_session** session);
 ATTOCORE_API void attocore_session_free(attocore_session* session);
 
-/* input: batch x C x H x W float32 (NCHW), finite (a NaN or infinity anywhere is refused
- * with ATTOCORE_ERROR_INPUT); output: room for `output_capacity` floats, at least
+/* input: `input_count` floats, exactly batch x C x H x W (NCHW; any other count is refused with
+ * ATTOCORE_ERROR_INPUT), finite (a NaN or infinity anywhere is refused with
+ * ATTOCORE_ERROR_INPUT); output: room for `output_capacity` floats, at least
  * batch x (output elements per sample). */
+ATTOCORE_API attocore_status attocore_session_run_checked(attocore_session* session, const float* input,
+                                                          size_t input_count, int batch, float* output,
+                                                          size_t output_capacity);
+/* As attocore_session_run_checked without the input's size: UNCHECKED, it reads
+ * batch x C x H x W floats from `input`, past the end of a shorter buffer. Kept for existing
+ * callers; prefer attocore_session_run_checked. */
 ATTOCORE_API attocore_status attocore_session_run(attocore_session* session, const float* input, int batch,
                                                   float* output, size_t output_capacity);
 /* Peak activation memory of the session's plan for `batch`. */
 ATTOCORE_API attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes);
+/* Everything a run at `batch` allocates (arena with its slack, every thread's scratch): what
+ * max_arena_bytes is checked against. */
+ATTOCORE_API attocore_status attocore_session_memory_bytes(attocore_session* session, int batch, size_t* bytes);
 
 #ifdef __cplusplus
 }
