@@ -13,10 +13,5 @@ void gemm_row_32_avx512(const GemmTile& t);         // single_row of the 6x32 an
 void igemm_6x32_avx512(const GemmIndirectTile& t);  // indirect kernel of the 6x32 kernel
 void gemm_6x16_avx512(const GemmTile& t);           // plain 16-wide, for convolutions of <= 16 outputs
 void igemm_6x16_avx512(const GemmIndirectTile& t);  // its indirect kernel
-void gemm_8x32_avx512(const GemmTile& t);
-void gemm_7x32_avx512(const GemmTile& t);
-GemmUkernel gemm_rows_8x32_avx512(int k);
-GemmUkernel gemm_rows_7x32_avx512(int k);
-void igemm_8x32_avx512(const GemmIndirectTile& t);
 
 }  // namespace attocore
