@@ -1,6 +1,10 @@
-// GEMM microkernel tester: every variant in the kernel table of every instruction set this
-// CPU runs, against a double-precision product, on edge shapes and on every 1x1 layer
-// shape of the four nets (with residual and activations as the fused kernels use them).
+// GEMM microkernel tester: every kernel of the GEMM list (gemm/gemm_<isa>.inc) of every
+// instruction set this CPU runs, as listed and taken apart, against a double-precision
+// product, on edge shapes and on every 1x1 layer shape of the four nets (with residual and
+// activations as the fused kernels use them); and that the lists hold no kernel their table
+// never takes.
+#include <deque>
+#include <set>
 #include <vector>
 
 #include "kernels/dispatch/kernel_table.h"
@@ -61,22 +65,42 @@ static void check_same_bits(const GemmKernel& x, const GemmKernel& y, const char
   CHECK_MSG(cx == cy, "%s m=%d k=%d n=%d: %s and %s give different bits", isa, m, k, n, x.name, y.name);
 }
 
+// The table's kernels and every kernel they lead to (tails, fewer-rows, narrow indirect).
+static void reach(const GemmKernel* k, std::set<const GemmKernel*>& seen) {
+  if (k == nullptr || !seen.insert(k).second) return;
+  reach(k->tail, seen), reach(k->fewer_rows, seen), reach(k->narrow_indirect, seen);
+}
+
 int main() {
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
-    // The wide kernel as the table has it (row kernels for small k, a single-row kernel, a
-    // narrow kernel for a short last panel, a fewer-rows kernel for some row counts),
-    // without its row and single-row kernels, alone (every panel, any k, any rows by fn),
-    // and its fewer-rows kernel alone.
-    GemmKernel tiles_only = table.gemm_wide, alone = table.gemm_wide;
-    tiles_only.rows_for = alone.rows_for = nullptr;
-    tiles_only.single_row = alone.single_row = nullptr;
-    alone.tail = nullptr;
-    alone.fewer_rows = nullptr;
-    std::vector<const GemmKernel*> kernels{&table.gemm_nr8, &table.gemm_wide};
-    if (table.gemm_wide.rows_for || table.gemm_wide.single_row) kernels.push_back(&tiles_only);
-    if (table.gemm_wide.tail || table.gemm_wide.fewer_rows || table.gemm_wide.single_row) kernels.push_back(&alone);
-    if (table.gemm_wide.fewer_rows) kernels.push_back(table.gemm_wide.fewer_rows);
+    const std::vector<const GemmKernel*>& listed = kernel_list(isa).gemm;
+    // Every listed kernel serves the table; none is compiled and left out.
+    std::set<const GemmKernel*> in_table;
+    reach(table.gemm_nr8, in_table), reach(table.gemm_wide, in_table);
+    for (const GemmKernel* k : listed)
+      CHECK_MSG(in_table.count(k) == 1, "%s: %s is listed but no table kernel leads to it", isa_name(isa), k->name);
+    CHECK_MSG(in_table.size() == listed.size(), "%s: the table reaches kernels its list lacks", isa_name(isa));
+    // Each listed kernel as the list composes it (row kernels for small k, a single-row
+    // kernel, a narrow kernel for a short last panel, a fewer-rows kernel for some row
+    // counts), without its row and single-row kernels, and alone (every panel, any k, any
+    // rows by its tile kernel).
+    std::deque<GemmKernel> variants;
+    std::vector<const GemmKernel*> kernels;
+    for (const GemmKernel* k : listed) {
+      kernels.push_back(k);
+      if (k->rows_for || k->single_row) {
+        GemmKernel tiles_only = *k;
+        tiles_only.rows_for = nullptr;
+        tiles_only.single_row = nullptr;
+        kernels.push_back(&variants.emplace_back(tiles_only));
+      }
+      if (k->tail || k->fewer_rows || k->single_row) {
+        GemmKernel alone = *k;
+        alone.rows_for = nullptr, alone.single_row = nullptr, alone.tail = nullptr, alone.fewer_rows = nullptr;
+        kernels.push_back(&variants.emplace_back(alone));
+      }
+    }
     for (const GemmKernel* kernel : kernels) {
       unsigned seed = 1;
       // Rows that split into full and fewer-rows tiles (25, 49, 50, 94), that cannot (7, 8, 13).
@@ -97,13 +121,17 @@ int main() {
         check(*kernel, isa_name(isa), 7, z.c3 + z.cin, z.cout, true, Activation::kRelu, seed++);
       }
     }
-    GemmKernel full_tiles = tiles_only;  // the wide kernel's own tiles only, its narrow tail kept
+    // The wide kernel's own tiles only, its narrow tail kept: the same bits as the table's
+    // kernel with its row kernels and fewer-rows tiles.
+    GemmKernel tiles_only = *table.gemm_wide;
+    tiles_only.rows_for = nullptr, tiles_only.single_row = nullptr;
+    GemmKernel full_tiles = tiles_only;
     full_tiles.fewer_rows = nullptr;
     for (int m : {25, 49, 50, 94, 196})
       for (int k : {8, 16, 72, 300})
-        for (const GemmKernel* kernel : {&table.gemm_wide, static_cast<const GemmKernel*>(&tiles_only)})
+        for (const GemmKernel* kernel : {table.gemm_wide, static_cast<const GemmKernel*>(&tiles_only)})
           check_same_bits(*kernel, full_tiles, isa_name(isa), m, k, 808, 7);
-    std::printf("%s: gemm kernels checked\n", isa_name(isa));
+    std::printf("%s: gemm kernels checked (%zu listed)\n", isa_name(isa), listed.size());
   }
   std::printf("%d cases\n", cases);
   TEST_MAIN_END();

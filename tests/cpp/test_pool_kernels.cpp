@@ -1,7 +1,8 @@
-// Max pool tester: every variant (the reference included) against the plain definition
-// (the max of the window's positions inside the image), bit for bit, on odd channel
-// counts, widths not a multiple of the vector, windows 1-3, strides 1-3, every legal
-// padding, batches of 1 and 2, and the nets' pool (3x3 stride 2 pad 1 on 112x112).
+// Max pool tester: every listed variant (maxpool_kernels.inc; the reference included)
+// against the plain definition (the max of the window's positions inside the image), bit for
+// bit, on odd channel counts, widths not a multiple of the vector, windows 1-3, strides 1-3,
+// every legal padding, batches of 1 and 2, and the nets' pool (3x3 stride 2 pad 1 on
+// 112x112).
 #include <algorithm>
 #include <vector>
 
@@ -36,19 +37,20 @@ static void check(int batch, int h, int w, int c, int kernel, int stride, int pa
             }
           want[((size_t(n) * out_h + oy) * out_w + ox) * c + ch] = activate(act, m);
         }
-  for (Isa isa : available_isas()) {
-    const MaxPoolKernel& kern = kernel_table(isa).maxpool;
-    std::vector<float> got(want.size() + 8, 12345.f);
-    // In two row ranges, as threads split it.
-    const int rows = batch * out_h;
-    kern.fn(h, w, c, out_h, out_w, win, x.data(), act, got.data(), 0, rows / 2);
-    kern.fn(h, w, c, out_h, out_w, win, x.data(), act, got.data(), rows / 2, rows);
-    ++cases;
-    CHECK_MSG(std::equal(want.begin(), want.end(), got.begin()), "%s %s n=%d %dx%d c=%d k=%d s=%d p=%d differs",
-              isa_name(isa), kern.name, batch, h, w, c, kernel, stride, pad);
-    CHECK_MSG(std::all_of(got.begin() + want.size(), got.end(), [](float v) { return v == 12345.f; }),
-              "%s %s c=%d wrote past the output", isa_name(isa), kern.name, c);
-  }
+  for (Isa isa : available_isas())
+    for (const MaxPoolKernel* listed : kernel_list(isa).maxpool) {
+      const MaxPoolKernel& kern = *listed;
+      std::vector<float> got(want.size() + 8, 12345.f);
+      // In two row ranges, as threads split it.
+      const int rows = batch * out_h;
+      kern.fn(h, w, c, out_h, out_w, win, x.data(), act, got.data(), 0, rows / 2);
+      kern.fn(h, w, c, out_h, out_w, win, x.data(), act, got.data(), rows / 2, rows);
+      ++cases;
+      CHECK_MSG(std::equal(want.begin(), want.end(), got.begin()), "%s %s n=%d %dx%d c=%d k=%d s=%d p=%d differs",
+                isa_name(isa), kern.name, batch, h, w, c, kernel, stride, pad);
+      CHECK_MSG(std::all_of(got.begin() + want.size(), got.end(), [](float v) { return v == 12345.f; }),
+                "%s %s c=%d wrote past the output", isa_name(isa), kern.name, c);
+    }
 }
 
 int main() {

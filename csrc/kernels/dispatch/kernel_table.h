@@ -16,16 +16,27 @@ enum class Isa { kReference, kAvx2, kAvx512, kNeon };
 
 const char* isa_name(Isa isa);
 
+// Built from the kernel lists (gemm/gemm_<isa>.inc, dwconv/dwconv_kernels.inc,
+// stem/stem_kernels.inc, pool/maxpool_kernels.inc) in kernel_table.cpp.
 struct KernelTable {
   Isa isa;
-  GemmKernel gemm_nr8;   // for outputs of at most 8 channels
-  GemmKernel gemm_wide;  // the widest tile
+  const GemmKernel* gemm_nr8;   // for outputs of at most 8 channels
+  const GemmKernel* gemm_wide;  // the widest tile
   DwconvKernel dwconv;
   StemKernel stem;  // first convolution straight from NCHW
   MaxPoolKernel maxpool;
 
   // The GEMM kernel to use for n output columns.
-  const GemmKernel& gemm_for(int n) const { return n <= gemm_nr8.nr ? gemm_nr8 : gemm_wide; }
+  const GemmKernel& gemm_for(int n) const { return n <= gemm_nr8->nr ? *gemm_nr8 : *gemm_wide; }
+};
+
+// Every kernel the lists hold for one table's instruction set, the table's own among them:
+// what the testers run (each list entry in list order).
+struct KernelList {
+  std::vector<const GemmKernel*> gemm;
+  std::vector<const DwconvKernel*> dwconv;
+  std::vector<const StemKernel*> stem;
+  std::vector<const MaxPoolKernel*> maxpool;
 };
 
 // Instruction sets compiled into this build and supported by this CPU (reference first).
@@ -33,5 +44,6 @@ std::vector<Isa> available_isas();
 // Also honours ATTOCORE_FORCE_REFERENCE and ATTOCORE_ISA (an unavailable name fails).
 Isa best_isa(bool force_reference = false);
 const KernelTable& kernel_table(Isa isa);
+const KernelList& kernel_list(Isa isa);  // fails like kernel_table for a set not in this build
 
 }  // namespace attocore

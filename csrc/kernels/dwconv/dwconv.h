@@ -59,7 +59,8 @@ inline size_t dwconv_scratch_floats(const DwconvShape& s) {
   return 3 * size_t(kDwconvEdgeMaxColumns) * size_t(s.in_c) + kDwconvInputSlack;
 }
 
-using DwconvFn = void (*)(const DwconvArgs& a);
+using DwconvFunction = void(const DwconvArgs& a);
+using DwconvFn = DwconvFunction*;
 
 struct DwconvKernel {
   DwconvFn fn = nullptr;
@@ -67,6 +68,9 @@ struct DwconvKernel {
   const char* name = "";
 };
 
-void dwconv_ref(const DwconvArgs& a);
+// Every variant, from their list (dwconv_kernels.inc).
+#define DWCONV_KERNEL(table, fn, cw) DwconvFunction fn;
+#include "kernels/dwconv/dwconv_kernels.inc"
+#undef DWCONV_KERNEL
 
 }  // namespace attocore

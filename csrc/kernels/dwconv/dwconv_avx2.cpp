@@ -1,5 +1,3 @@
-#include "kernels/dwconv/dwconv_avx2.h"
-
 #include <immintrin.h>
 
 #include "kernels/dwconv/dwconv_row.h"

@@ -7,7 +7,6 @@
 // is stored through a mask.
 #include <immintrin.h>
 
-#include "kernels/dwconv/dwconv_avx512.h"
 #include "kernels/dwconv/dwconv_row.h"
 
 namespace attocore {

@@ -1,5 +1,3 @@
-#include "kernels/dwconv/dwconv_neon.h"
-
 #include <arm_neon.h>
 
 #include <cstddef>

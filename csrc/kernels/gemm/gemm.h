@@ -99,6 +99,18 @@ struct GemmKernel {
   // at the kernel's width (no narrow tail), so a 16-channel 3x3 convolution on 32-wide panels
   // left half of each vector idle.
   const GemmKernel* narrow_indirect = nullptr;
+
+  // The optional parts, as a kernel list (gemm_<isa>.inc) attaches them to a constant.
+  constexpr GemmKernel with_rows_for(GemmUkernel (*f)(int)) const { GemmKernel g = *this; g.rows_for = f; return g; }
+  constexpr GemmKernel with_single_row(GemmUkernel f) const { GemmKernel g = *this; g.single_row = f; return g; }
+  constexpr GemmKernel with_indirect(GemmIndirectUkernel f) const { GemmKernel g = *this; g.indirect = f; return g; }
+  constexpr GemmKernel with_tail(const GemmKernel* k) const { GemmKernel g = *this; g.tail = k; return g; }
+  constexpr GemmKernel with_fewer_rows(const GemmKernel* k) const { GemmKernel g = *this; g.fewer_rows = k; return g; }
+  constexpr GemmKernel with_narrow_indirect(const GemmKernel* k) const {
+    GemmKernel g = *this;
+    g.narrow_indirect = k;
+    return g;
+  }
 };
 
 // Packed B larger than kLargeBBytes does not stay in L2 beside its A rows: the driver (and a
@@ -216,7 +228,8 @@ void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_strid
                  int panel_begin, int panel_end, float* c, size_t c_stride, const float* residual, size_t r_stride,
                  Activation act);
 
-// Portable reference microkernel, any MR x NR (the oracle for the ISA variants).
+// Portable reference microkernel, any MR x NR (the oracle for the ISA variants): the tile
+// kernel of gemm_ref.inc's kernels.
 void gemm_ukernel_ref(const GemmTile& t);
 
 }  // namespace attocore

@@ -83,7 +83,10 @@ void gemm_rows_neon_k(const GemmTile& t) {
 
 }  // namespace
 
+// Each compiled only where its table uses it (gemm_neon.inc).
 #if defined(__aarch64__)
+void gemm_4x16_neon(const GemmTile& t) { gemm_tile<VecNeon, 4, 4>(t); }
+void igemm_4x16_neon(const GemmIndirectTile& t) { igemm_tile<VecNeon, 4, 4>(t); }
 void gemm_row_16_neon(const GemmTile& t) { gemm_row<VecNeon, 4>(t); }
 
 GemmUkernel gemm_rows_4x16_neon(int k) {
@@ -96,12 +99,10 @@ GemmUkernel gemm_rows_4x16_neon(int k) {
     default: return nullptr;
   }
 }
-#endif
+#else
 void gemm_row_8_neon(const GemmTile& t) { gemm_row<VecNeon, 2>(t); }
-
-void gemm_6x8_neon(const GemmTile& t) { gemm_tile<VecNeon, 6, 2>(t); }
-void gemm_4x16_neon(const GemmTile& t) { gemm_tile<VecNeon, 4, 4>(t); }
 void igemm_6x8_neon(const GemmIndirectTile& t) { igemm_tile<VecNeon, 6, 2>(t); }
-void igemm_4x16_neon(const GemmIndirectTile& t) { igemm_tile<VecNeon, 4, 4>(t); }
+#endif
+void gemm_6x8_neon(const GemmTile& t) { gemm_tile<VecNeon, 6, 2>(t); }
 
 }  // namespace attocore

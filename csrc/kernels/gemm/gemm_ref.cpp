@@ -1,5 +1,6 @@
 #include "kernels/eltwise/activation.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/gemm/gemm_ref.h"
 
 namespace attocore {
 
@@ -16,5 +17,8 @@ void gemm_ukernel_ref(const GemmTile& t) {
     }
   }
 }
+
+void gemm_4x8_ref(const GemmTile& t) { gemm_ukernel_ref(t); }
+void gemm_4x16_ref(const GemmTile& t) { gemm_ukernel_ref(t); }
 
 }  // namespace attocore

@@ -6,13 +6,19 @@
 
 namespace attocore {
 
-using MaxPoolFn = void (*)(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
-                           const float* input, Activation act, float* output, int row_begin, int row_end);
+using MaxPoolFunction = void(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
+                             const float* input, Activation act, float* output, int row_begin, int row_end);
+using MaxPoolFn = MaxPoolFunction*;
 
 struct MaxPoolKernel {
   MaxPoolFn fn = nullptr;
   const char* name = "";
 };
+
+// Every variant, from their list (maxpool_kernels.inc).
+#define MAXPOOL_KERNEL(table, fn) MaxPoolFunction fn;
+#include "kernels/pool/maxpool_kernels.inc"
+#undef MAXPOOL_KERNEL
 
 // The walk the vector variants share: for each output pixel of rows [row_begin, row_end),
 // its window clipped to the image (rows [y0, y1), columns [x0, x1); padded positions never

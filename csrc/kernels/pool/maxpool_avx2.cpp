@@ -3,7 +3,7 @@
 // kept a 3-channel stem's pixel in scalars: 3 of 8 lanes is still 3x fewer instructions.
 #include <immintrin.h>
 
-#include "kernels/pool/maxpool_avx2.h"
+#include "kernels/pool/maxpool.h"
 
 namespace attocore {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "kernels/eltwise/activation.h"
-#include "kernels/pool/maxpool_neon.h"
+#include "kernels/pool/maxpool.h"
 
 namespace attocore {
 

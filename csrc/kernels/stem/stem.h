@@ -58,14 +58,18 @@ struct StemArgs {
   int row_begin, row_end;  // output rows of this image
 };
 
-using StemFn = void (*)(const StemArgs& a);
+using StemFunction = void(const StemArgs& a);
+using StemFn = StemFunction*;
 
 struct StemKernel {
   StemFn fn = nullptr;  // null: no variant (the first convolution takes the im2col + GEMM path)
   const char* name = "";
 };
 
-void stem_ref(const StemArgs& a);
+// Every variant, from their list (stem_kernels.inc).
+#define STEM_KERNEL(table, fn) StemFunction fn;
+#include "kernels/stem/stem_kernels.inc"
+#undef STEM_KERNEL
 
 // Where the vector variants' block of output channels oc0.. and pixels ox0.. of output row
 // oy reads: its weights (packed [block of 8][tap][8]; lanes from oc0 % 8), biases and first

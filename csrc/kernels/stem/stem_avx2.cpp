@@ -1,8 +1,8 @@
-#include "kernels/stem/stem_avx2.h"
-
 #include <immintrin.h>
 
 #include <vector>
+
+#include "kernels/stem/stem.h"
 
 namespace attocore {
 namespace {

@@ -8,7 +8,7 @@
 // stem's 16-channel GEMM-shaped blocks, 72 G on these.
 #include <immintrin.h>
 
-#include "kernels/stem/stem_avx512.h"
+#include "kernels/stem/stem.h"
 
 namespace attocore {
 namespace {

@@ -3,9 +3,9 @@
 // loads and one load of the 4 channels' weights feed 4 x kPix FMAs (by lane on aarch64).
 // Replaces the im2col + GEMM path, whose per-pixel copies of 7 three-float runs cost more
 // than the stem's FMAs.
-#include "kernels/stem/stem_neon.h"
-
 #include <arm_neon.h>
+
+#include "kernels/stem/stem.h"
 
 namespace attocore {
 namespace {
