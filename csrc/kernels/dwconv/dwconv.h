@@ -59,6 +59,23 @@ inline size_t dwconv_scratch_floats(const DwconvShape& s) {
   return 3 * size_t(kDwconvEdgeMaxColumns) * size_t(s.in_c) + kDwconvInputSlack;
 }
 
+// The taps of output pixel (oy, ox)'s window that fall inside the image, in the order every
+// variant sums them (window row, then column): tap(iy, ix, t), t = ky * kernel_w + kx the
+// tap's index in the packed weights.
+template <typename Tap>
+inline void for_each_window_tap(const DwconvShape& s, int oy, int ox, const Tap& tap) {
+  const WindowAttrs& w = s.window;
+  for (int ky = 0; ky < w.kernel_h; ++ky) {
+    const int iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
+    if (iy < 0 || iy >= s.in_h) continue;
+    for (int kx = 0; kx < w.kernel_w; ++kx) {
+      const int ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
+      if (ix < 0 || ix >= s.in_w) continue;
+      tap(iy, ix, ky * w.kernel_w + kx);
+    }
+  }
+}
+
 using DwconvFunction = void(const DwconvArgs& a);
 using DwconvFn = DwconvFunction*;
 

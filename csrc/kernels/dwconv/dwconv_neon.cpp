@@ -100,7 +100,6 @@ struct Groups {
 
 void dwconv_neon(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
-  const WindowAttrs& w = s.window;
   const PackedDwconv& p = *a.weights;
   auto groups_for = [&](auto stride) { return Groups<decltype(stride)::value>{s, p, a.act}; };
   dwconv_rows<kWideGroup>(a, groups_for, [&](const float* image, int oy, float* out_row) {
@@ -110,17 +109,11 @@ void dwconv_neon(const DwconvArgs& a) {
       const float* wchunk = p.data.data();
       for (int c = 0; c < p.chunks; ++c, wchunk += p.chunk_floats()) {
         float32x4_t acc = vld1q_f32(wchunk);
-        for (int ky = 0; ky < w.kernel_h; ++ky) {
-          const int iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
-          if (iy < 0 || iy >= s.in_h) continue;
-          for (int kx = 0; kx < w.kernel_w; ++kx) {
-            const int ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
-            if (ix < 0 || ix >= s.in_w) continue;
-            const float* src = image + (size_t(iy) * s.in_w + ix) * s.in_c;
-            const float32x4_t x = load_lanes(src, c * 4, s.multiplier, s.in_c);
-            acc = vfmaq_f32(acc, x, vld1q_f32(wchunk + 4 + size_t(ky * w.kernel_w + kx) * 4));
-          }
-        }
+        for_each_window_tap(s, oy, ox, [&](int iy, int ix, int tap) {
+          const float* src = image + (size_t(iy) * s.in_w + ix) * s.in_c;
+          const float32x4_t x = load_lanes(src, c * 4, s.multiplier, s.in_c);
+          acc = vfmaq_f32(acc, x, vld1q_f32(wchunk + 4 + size_t(tap) * 4));
+        });
         store_chunk(out + c * 4, activate(acc, a.act), s.out_c - c * 4);
       }
     }
