@@ -1,8 +1,11 @@
 #include "kernels/dispatch/kernel_table.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "kernels/dispatch/cpu_features.h"
 #include "kernels/gemm/gemm_ref.h"
@@ -139,36 +142,108 @@ bool env_forces_reference() {
   return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
 }
 
+// ATTOCORE_LOG names what to log, comma separated: here "dispatch" (or "all").
+bool logs_dispatch() {
+  const char* v = std::getenv("ATTOCORE_LOG");
+  if (v == nullptr) return false;
+  const std::string s = std::string(",") + v + ",";
+  return s.find(",dispatch,") != std::string::npos || s.find(",all,") != std::string::npos;
+}
+
+void log_dispatch(const std::string& line) { std::fprintf(stderr, "attocore dispatch: %s\n", line.c_str()); }
+
+// What a CPU lacks of `needed` (names and flags), as "cpu lacks avx512f": empty if nothing.
+std::string lacking(std::initializer_list<std::pair<const char*, bool>> needed) {
+  std::string missing;
+  for (const auto& [name, has] : needed)
+    if (!has) missing += (missing.empty() ? "cpu lacks " : " and ") + std::string(name);
+  return missing;
+}
+
+[[maybe_unused]] constexpr bool kX86Build =
+#if defined(__x86_64__) || defined(__i386__)
+    true;
+#else
+    false;
+#endif
+
 }  // namespace
 
-std::vector<Isa> available_isas() {
-  std::vector<Isa> isas{Isa::kReference};
+std::vector<IsaSupport> isa_support() {
   const CpuFeatures& f = cpu_features();
+  std::vector<IsaSupport> s;
+  s.push_back({Isa::kReference, true, "the portable reference"});
+  auto add = [&](Isa isa, bool compiled, const char* not_compiled, std::string missing, const char* has) {
+    if (!compiled) {
+      s.push_back({isa, false, std::string("not compiled (") + not_compiled + ")"});
+    } else {
+      s.push_back({isa, missing.empty(), missing.empty() ? std::string(has) : missing});
+    }
+  };
 #ifdef ATTOCORE_HAVE_AVX2
-  if (f.avx2 && f.fma) isas.push_back(Isa::kAvx2);
+  constexpr bool avx2 = true;
+#else
+  constexpr bool avx2 = false;
 #endif
 #ifdef ATTOCORE_HAVE_AVX512
-  if (f.avx2 && f.fma && f.avx512f) isas.push_back(Isa::kAvx512);
+  constexpr bool avx512 = true;
+#else
+  constexpr bool avx512 = false;
 #endif
 #ifdef ATTOCORE_HAVE_NEON
-  if (f.neon) isas.push_back(Isa::kNeon);
+  constexpr bool neon = true;
+#else
+  constexpr bool neon = false;
 #endif
-  (void)f;
+  add(Isa::kAvx2, avx2, kX86Build ? "ATTOCORE_ENABLE_AVX2=OFF" : "not an x86 build",
+      lacking({{"avx2", f.avx2}, {"fma", f.fma}}), "cpu has avx2 and fma");
+  // libgcc's avx512f check includes the OS saving the zmm and mask registers (XCR0).
+  add(Isa::kAvx512, avx512, kX86Build ? "ATTOCORE_ENABLE_AVX512=OFF" : "not an x86 build",
+      lacking({{"avx512f (or the OS does not save the zmm state)", f.avx512f}, {"avx2", f.avx2}, {"fma", f.fma}}),
+      "cpu has avx512f, avx2 and fma");
+  add(Isa::kNeon, neon, kX86Build ? "not an ARM build" : "ATTOCORE_ENABLE_NEON=OFF", lacking({{"neon", f.neon}}),
+      "an ARM build with NEON");
+  return s;
+}
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> isas;
+  for (const IsaSupport& s : isa_support())
+    if (s.available) isas.push_back(s.isa);
   return isas;
 }
 
 Isa best_isa(bool force_reference) {
-  if (force_reference || env_forces_reference()) return Isa::kReference;
+  const bool log = logs_dispatch();
+  if (log)
+    for (const IsaSupport& s : isa_support())
+      log_dispatch((s.available ? std::string(isa_name(s.isa)) + ": " : std::string("declined ") + isa_name(s.isa) + ": ") +
+                   s.reason);
+  auto chosen = [&](Isa isa, const char* why) {
+    if (log) log_dispatch(std::string("using ") + isa_name(isa) + " (" + why + ")");
+    return isa;
+  };
+  if (force_reference) return chosen(Isa::kReference, "force_reference");
+  if (env_forces_reference()) return chosen(Isa::kReference, "ATTOCORE_FORCE_REFERENCE");
   const std::vector<Isa> isas = available_isas();
   const char* want = std::getenv("ATTOCORE_ISA");
-  if (want == nullptr || *want == '\0') return isas.back();
+  if (want == nullptr || *want == '\0') return chosen(isas.back(), "the best available");
   std::string names;
   for (Isa isa : isas) {
-    if (std::strcmp(isa_name(isa), want) == 0) return isa;
+    if (std::strcmp(isa_name(isa), want) == 0) return chosen(isa, "ATTOCORE_ISA");
     names += names.empty() ? isa_name(isa) : std::string(", ") + isa_name(isa);
   }
   fail(ErrorCode::kConfig,
        std::string("ATTOCORE_ISA=") + want + ": not available in this build on this CPU (available: " + names + ")");
+}
+
+const GemmKernel& KernelTable::gemm_for(int n) const {
+  const bool narrow = n <= gemm_nr8->nr;
+  const GemmKernel& k = narrow ? *gemm_nr8 : *gemm_wide;
+  if (logs_dispatch())
+    log_dispatch(std::string(isa_name(isa)) + " gemm for " + std::to_string(n) + " outputs: " + k.name + " (" +
+                 (narrow ? "at most " + std::to_string(gemm_nr8->nr) + ": the narrow kernel" : "the wide kernel") + ")");
+  return k;
 }
 
 const KernelTable& kernel_table(Isa isa) {
