@@ -113,16 +113,30 @@ struct GemmKernel {
   }
 };
 
-// Packed B larger than kLargeBBytes does not stay in L2 beside its A rows: the driver (and a
-// fused module tail) then take row blocks of ~kLargeBRowBytes of A instead of ~16 KiB, so
-// each panel, fetched from L3, serves many row tiles.
-constexpr size_t kLargeBBytes = 160 * 1024;
-constexpr size_t kLargeBRowBytes = 192 * 1024;
-// A row kernel (GemmKernel::rows_for) sweeps all of B for every MR rows, from L2: taken up
-// to half of a 512 KiB L2. Measured on AttoNet-A's 14x14 modules, whose decompressions
-// (k = 56-72, n = 808: 181-233 KiB) sat just above kLargeBBytes: their whole steps ran
-// 3-5% faster with the row kernel; at 335 KiB (k = 88, n = 952) it made no difference.
-constexpr size_t kRowKernelMaxBBytes = 256 * 1024;
+// The cache sizes the GEMM blocking is set for: one core's L1d and L2 of AMD Zen 3 (32 KiB,
+// 512 KiB), where the bounds were measured. On the AVX-512 Xeon (48 KiB, 2 MiB) raising the
+// L2 bounds measured no gain (DESIGN.md), so the values stay; a core with a much smaller L2
+// (boards without an L3) is where they would want measuring again.
+struct GemmCacheBudget {
+  // A rows per row block of the plain path: half of L1d, beside the B panel they meet.
+  size_t a_block_bytes;
+  // Packed B larger than this does not stay in L2 beside its A rows: the driver (and a fused
+  // module tail) then take row blocks of ~large_b_row_bytes of A instead, so each panel,
+  // fetched from L3, serves many row tiles.
+  size_t large_b_bytes;
+  size_t large_b_row_bytes;
+  // A row kernel (GemmKernel::rows_for) sweeps all of B for every MR rows, from L2: taken up
+  // to half of L2. Measured on AttoNet-A's 14x14 modules, whose decompressions (k = 56-72,
+  // n = 808: 181-233 KiB) sat just above large_b_bytes: their whole steps ran 3-5% faster
+  // with the row kernel; at 335 KiB (k = 88, n = 952) it made no difference.
+  size_t row_kernel_max_b_bytes;
+  // A fused step's tile of A rows, produced by the step itself, kept in L1/L2 beside B.
+  size_t fused_rows_bytes;
+};
+constexpr GemmCacheBudget kGemmCache{16 * 1024, 160 * 1024, 192 * 1024, 256 * 1024, 48 * 1024};
+constexpr size_t kLargeBBytes = kGemmCache.large_b_bytes;
+constexpr size_t kLargeBRowBytes = kGemmCache.large_b_row_bytes;
+constexpr size_t kRowKernelMaxBBytes = kGemmCache.row_kernel_max_b_bytes;
 
 // Rows are split into equal parts of at most split_cap(nominal) rows, each a multiple of
 // `granule`: every part re-reads all of B, so 100 rows are one part, not 96 and a costly 4,
@@ -208,10 +222,11 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
 }
 
 // Rows per tile of a fused step whose A rows (k floats each, produced by the step itself)
-// should stay in L1/L2 beside B: ~48 KiB of them, at most 96; ~kLargeBRowBytes when B is
-// large, so each panel, fetched from L3, serves many rows. A multiple of mr.
+// should stay in L1/L2 beside B: ~kGemmCache.fused_rows_bytes of them, at most 96;
+// ~kLargeBRowBytes when B is large, so each panel, fetched from L3, serves many rows. A
+// multiple of mr.
 inline int fused_tile_rows(const PackedGemmB& b, int k, int mr) {
-  const size_t budget = b.large() ? kLargeBRowBytes : 49152;
+  const size_t budget = b.large() ? kLargeBRowBytes : kGemmCache.fused_rows_bytes;
   const int cap = b.large() ? 1 << 20 : 96;
   const int rows = int(budget / (4 * size_t(k > 1 ? k : 1))) / mr * mr;
   return rows < mr ? mr : rows < cap ? rows : cap;

@@ -4,11 +4,11 @@ namespace attocore {
 namespace {
 
 // Rows per block for panels of this product. Rows in blocks whose A slice fits in L1
-// (about 16 KiB); inside a block, panel-outer so each packed panel (k x NR, from L2) serves
-// every row tile of the block. A B too large for L2 comes from L3 once per block, so its
-// blocks hold ~kLargeBRowBytes of A (read from L2). Blocks are equal splits.
+// (kGemmCache.a_block_bytes); inside a block, panel-outer so each packed panel (k x NR, from
+// L2) serves every row tile of the block. A B too large for L2 comes from L3 once per block,
+// so its blocks hold ~kLargeBRowBytes of A (read from L2). Blocks are equal splits.
 int row_block(const PackedGemmB& b, int m, int mr) {
-  const size_t a_budget = b.large() ? kLargeBRowBytes : 16384;
+  const size_t a_budget = b.large() ? kLargeBRowBytes : kGemmCache.a_block_bytes;
   int block = int(a_budget / (4 * size_t(b.k > 0 ? b.k : 1))) / mr * mr;
   if (block < mr) block = mr;
   return equal_split_step(m, block, mr);

@@ -86,7 +86,7 @@ struct Channels {
     int ox0 = 0;
     for (; ox0 + 4 * kWidePix <= out_w; ox0 += 4 * kWidePix)
       stem_block<kOuts, kWidePix>(a, offsets, taps, oy, ox0, oc0);
-    // The padded rows cover whole 8-pixel chunks (make_stem_shape): vectors of 4 never read past.
+    // The padded rows cover whole 16-pixel chunks (make_stem_shape): vectors of 4 never read past.
     for (; ox0 < out_w; ox0 += 4) stem_block<kOuts, 1>(a, offsets, taps, oy, ox0, oc0);
   }
 };
