@@ -7,6 +7,7 @@
 #include <deque>
 #include <vector>
 
+#include "graph/activation_epilogue.h"
 #include "kernels/conv2d/conv2d_gemm.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dispatch/kernel_table.h"
@@ -88,8 +89,8 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
         stem_pad_rows(ss, image, padded.data(), 0, pad_rows / 2, row_scratch.data());
         stem_pad_rows(ss, image, padded.data(), pad_rows / 2, pad_rows, row_scratch.data());
         float* out = got.data() + size_t(n) * s.out_h * s.out_w * cout;
-        stem->fn(StemArgs{&ss, &ps, padded.data(), out, act, 0, s.out_h / 2});
-        stem->fn(StemArgs{&ss, &ps, padded.data(), out, act, s.out_h / 2, s.out_h});
+        stem->fn(StemArgs{&ss, &ps, padded.data(), out, epilogue_of(act), 0, s.out_h / 2});
+        stem->fn(StemArgs{&ss, &ps, padded.data(), out, epilogue_of(act), s.out_h / 2, s.out_h});
       }
       double worst;
       ++cases;

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "kernels/dispatch/kernel_table.h"
-#include "kernels/eltwise/activation.h"
 #include "test_harness.h"
 
 using namespace attocore;
@@ -23,7 +22,7 @@ static void check(int batch, int h, int w, int c, int kernel, int stride, int pa
   if (out_h < 1 || out_w < 1) return;
   std::vector<float> x(size_t(batch) * h * w * c);
   test::fill(x, seed);
-  const Activation act = Activation(seed % 3);
+  const Epilogue ep{test::clamp_for(seed).min, test::clamp_for(seed).max};
   std::vector<float> want(size_t(batch) * out_h * out_w * c);
   for (int n = 0; n < batch; ++n)
     for (int oy = 0; oy < out_h; ++oy)
@@ -35,7 +34,7 @@ static void check(int batch, int h, int w, int c, int kernel, int stride, int pa
               const int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
               if (iy >= 0 && iy < h && ix >= 0 && ix < w) m = std::max(m, x[((size_t(n) * h + iy) * w + ix) * c + ch]);
             }
-          want[((size_t(n) * out_h + oy) * out_w + ox) * c + ch] = activate(act, m);
+          want[((size_t(n) * out_h + oy) * out_w + ox) * c + ch] = ep.apply(m);
         }
   for (Isa isa : available_isas())
     for (const MaxPoolKernel* listed : kernel_list(isa).maxpool) {
@@ -43,8 +42,8 @@ static void check(int batch, int h, int w, int c, int kernel, int stride, int pa
       std::vector<float> got(want.size() + 8, 12345.f);
       // In two row ranges, as threads split it.
       const int rows = batch * out_h;
-      kern.fn(h, w, c, out_h, out_w, win, x.data(), act, got.data(), 0, rows / 2);
-      kern.fn(h, w, c, out_h, out_w, win, x.data(), act, got.data(), rows / 2, rows);
+      kern.fn(h, w, c, out_h, out_w, win, x.data(), ep, got.data(), 0, rows / 2);
+      kern.fn(h, w, c, out_h, out_w, win, x.data(), ep, got.data(), rows / 2, rows);
       ++cases;
       CHECK_MSG(std::equal(want.begin(), want.end(), got.begin()), "%s %s n=%d %dx%d c=%d k=%d s=%d p=%d differs",
                 isa_name(isa), kern.name, batch, h, w, c, kernel, stride, pad);

@@ -7,7 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "graph/graph.h"
+#include "graph/graph.h"  // WindowAttrs
+#include "kernels/epilogue.h"
 #include "util/aligned_vector.h"
 
 namespace attocore {
@@ -39,7 +40,7 @@ struct DwconvArgs {
   const PackedDwconv* weights;
   const float* input;
   float* output;
-  Activation act;
+  Epilogue ep;
   int row_begin, row_end;  // rows index batch * out_h
   float* scratch;          // dwconv_scratch_floats(*shape) floats of the calling thread's own
   // The row `output` starts at: 0 for a whole tensor; row_begin when a caller keeps only a

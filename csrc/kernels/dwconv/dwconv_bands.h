@@ -19,15 +19,15 @@ struct DwconvBands {
   DwconvKernel kernel;  // fn == nullptr: no depthwise part (the consumer reads the step input)
   DwconvShape shape;    // batch 1; run() sets the batch
   PackedDwconv weights;
-  Activation act = Activation::kNone;
+  Epilogue ep;
   int band_rows = 0;
 
   DwconvBands() = default;
   // oihw: [out_c, 1, kh, kw]; bias may be null. band_pixels: what one band should hold (the
   // consumer's tile); rounded up to whole rows, at most one image.
-  DwconvBands(const DwconvKernel& k, const DwconvShape& s, const float* oihw, const float* bias, Activation a,
+  DwconvBands(const DwconvKernel& k, const DwconvShape& s, const float* oihw, const float* bias, Epilogue e,
               int band_pixels)
-      : kernel(k), shape(s), weights(pack_dwconv(s, k.cw, oihw, bias)), act(a) {
+      : kernel(k), shape(s), weights(pack_dwconv(s, k.cw, oihw, bias)), ep(e) {
     const int w = std::max(s.out_w, 1);
     band_rows = std::clamp((band_pixels + w - 1) / w, 1, std::max(s.out_h, 1));
   }
@@ -51,7 +51,7 @@ struct DwconvBands {
       const int row0 = b0 / w;
       const int b1 = std::min(pixel_end, (row0 + band_rows) * w);
       const int row1 = (b1 - 1) / w + 1;
-      kernel.fn(DwconvArgs{&s, &weights, input, band, act, row0, row1, kernel_scratch, row0});
+      kernel.fn(DwconvArgs{&s, &weights, input, band, ep, row0, row1, kernel_scratch, row0});
       consume(static_cast<const float*>(band), b0, b1, row0 * w);
       b0 = b1;
     }

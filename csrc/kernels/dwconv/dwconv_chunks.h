@@ -13,7 +13,7 @@
 //                     all lanes, or (kFull false) the chunk's output channels only
 //
 // Per output the same operations in the same order in both (and in the reference): bias, the
-// window's taps row by row, clamp.
+// window's taps row by row, the epilogue's clamp.
 #pragma once
 #include <cstddef>
 
@@ -26,10 +26,10 @@ namespace {
 // One output row, one chunk, any window: the weights are re-read from L1 per tap.
 template <class C, bool kMultiplier, bool kFull>
 void row_generic(const DwconvShape& s, const float* image, const float* wchunk, const typename C::Chunk& ch, int oy,
-                 float* out_row, int chunk, Activation act) {
+                 float* out_row, int chunk, const Epilogue& ep) {
   using Vec = typename C::Vec;
   constexpr int L = Vec::kLanes;
-  const VecClamp<Vec> clamp(act);
+  const VecClamp<Vec> clamp(ep);
   for (int ox = 0; ox < s.out_w; ++ox) {
     typename Vec::V acc = Vec::load(wchunk);
     for_each_window_tap(s, oy, ox, [&](int iy, int ix, int tap) {
@@ -48,7 +48,7 @@ void row_generic(const DwconvShape& s, const float* image, const float* wchunk, 
 // faster than 4 on AVX2; 12 spilled.
 template <class C, bool kMultiplier, int S, int P, int kSkipFirst, int kSkipLast>
 inline void group_3x3(const DwconvShape& s, const float* const rows[3], const float* wchunk,
-                      const typename C::Chunk& ch, int ix0, float* dst, int count, Activation act) {
+                      const typename C::Chunk& ch, int ix0, float* dst, int count, const Epilogue& ep) {
   using Vec = typename C::Vec;
   using V = typename Vec::V;
   constexpr int L = Vec::kLanes;
@@ -73,7 +73,7 @@ inline void group_3x3(const DwconvShape& s, const float* const rows[3], const fl
       if ((j - 2) % S == 0 && j >= 2 && (j - 2) / S < P) acc[(j - 2) / S] = Vec::fma(acc[(j - 2) / S], x, w2);
     }
   }
-  const VecClamp<Vec> clamp(act);
+  const VecClamp<Vec> clamp(ep);
   if (ch.full()) {
     _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) if (p < count) C::template store<true>(dst + size_t(p) * s.out_c, clamp(acc[p]), ch);
   } else {
@@ -88,12 +88,12 @@ template <class C, bool kMultiplier, int S>
 struct AllChunks {
   const DwconvShape& s;
   const PackedDwconv& p;
-  Activation act;
+  Epilogue ep;
   template <int P, int kSkipFirst, int kSkipLast>
   void run(const float* const rows[3], int ix0, float* dst, int count) const {
     for (int c = 0; c < p.chunks; ++c, dst += C::Vec::kLanes)
       group_3x3<C, kMultiplier, S, P, kSkipFirst, kSkipLast>(s, rows, p.data.data() + size_t(c) * p.chunk_floats(),
-                                                             C::at(p, s, c), ix0, dst, count, act);
+                                                             C::at(p, s, c), ix0, dst, count, ep);
   }
 };
 
@@ -102,15 +102,15 @@ void dwconv_chunk_rows(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
   const PackedDwconv& p = *a.weights;
   dwconv_rows<8>(
-      a, [&](auto stride) { return AllChunks<C, kMultiplier, decltype(stride)::value>{s, p, a.act}; },
+      a, [&](auto stride) { return AllChunks<C, kMultiplier, decltype(stride)::value>{s, p, a.ep}; },
       [&](const float* image, int oy, float* out_row) {
         for (int c = 0; c < p.chunks; ++c) {
           const float* wchunk = p.data.data() + size_t(c) * p.chunk_floats();
           const typename C::Chunk ch = C::at(p, s, c);
           if (ch.full()) {
-            row_generic<C, kMultiplier, true>(s, image, wchunk, ch, oy, out_row, c, a.act);
+            row_generic<C, kMultiplier, true>(s, image, wchunk, ch, oy, out_row, c, a.ep);
           } else {
-            row_generic<C, kMultiplier, false>(s, image, wchunk, ch, oy, out_row, c, a.act);
+            row_generic<C, kMultiplier, false>(s, image, wchunk, ch, oy, out_row, c, a.ep);
           }
         }
       });

@@ -1,5 +1,4 @@
 #include "kernels/dwconv/dwconv.h"
-#include "kernels/eltwise/activation.h"
 
 namespace attocore {
 
@@ -19,7 +18,7 @@ void dwconv_ref(const DwconvArgs& a) {
           const float v = image[(size_t(iy) * s.in_w + ix) * s.in_c + oc / s.multiplier];
           acc += v * chunk[p.cw + size_t(tap) * p.cw + lane];
         });
-        out[oc] = activate(a.act, acc);
+        out[oc] = a.ep.apply(acc);
       }
     }
   }

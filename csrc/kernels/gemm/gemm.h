@@ -1,12 +1,12 @@
-// GEMM microkernels for 1x1 convolutions in NHWC: C[m, n] = act(A[m, k] x B[k, n] + bias[n]
-// (+ residual[m, n])). B is packed once at load time into panels of NR columns, each panel
+// GEMM microkernels for 1x1 convolutions in NHWC: C[m, n] = clamp(A[m, k] x B[k, n] + bias[n]
+// (+ residual[m, n])), the clamp the tile's Epilogue. B is packed once at load time into panels of NR columns, each panel
 // [NR bias][k x NR weights], zero-padded past n. A microkernel computes one tile of at most
 // MR rows by NR columns; a driver (gemm_driver.cpp) walks the tiles.
 #pragma once
 #include <cstddef>
 #include <vector>
 
-#include "graph/graph.h"
+#include "kernels/epilogue.h"
 #include "util/aligned_vector.h"
 
 namespace attocore {
@@ -21,9 +21,9 @@ struct GemmTile {
   const float* panel;  // packed panel: NR bias, then k x NR weights
   float* c;            // rows x cols, row stride c_stride
   size_t c_stride;
-  const float* residual;  // optional rows x cols added before the activation, row stride r_stride
+  const float* residual;  // optional rows x cols added before the clamp, row stride r_stride
   size_t r_stride;
-  Activation act;
+  Epilogue ep;
   size_t panel_stride;  // floats from one packed panel to the next (row kernels walk several)
 };
 
@@ -42,7 +42,7 @@ struct GemmIndirectTile {
   size_t c_stride;
   const float* residual;  // optional, like c
   size_t r_stride;
-  Activation act;
+  Epilogue ep;
 };
 
 using GemmIndirectUkernel = void (*)(const GemmIndirectTile& t);
@@ -87,7 +87,7 @@ struct GemmKernel {
   // rows for that one (their A pointers clamped to it), and at batch 1 a classifier's
   // weights (1280 x 1000 for MobileNet-V2: 5 MB) are read once either way, so the row is
   // bound by their loads, not by MR times its FMAs. Same packing, and per column the same
-  // operations in the same order as fn (bias, k in order, residual, activation): which
+  // operations in the same order as fn (bias, k in order, residual, clamp): which
   // kernel ran never changes the bits.
   GemmUkernel single_row = nullptr;
   // Optional indirect kernel (same MR, NR and plain packing): a KxK convolution reads its
@@ -234,14 +234,14 @@ inline int fused_tile_rows(const PackedGemmB& b, int k, int mr) {
 
 // Runs the whole m x n product with `kernel` (b must be packed for kernel).
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
-          size_t c_stride, const float* residual, size_t r_stride, Activation act);
+          size_t c_stride, const float* residual, size_t r_stride, Epilogue ep);
 
 // The same for the output columns of panels [panel_begin, panel_end) only (of
 // b.panels(); c, residual: the whole matrices): lets threads split a product with few
 // rows by columns.
 void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b,
                  int panel_begin, int panel_end, float* c, size_t c_stride, const float* residual, size_t r_stride,
-                 Activation act);
+                 Epilogue ep);
 
 // Portable reference microkernel, any MR x NR (the oracle for the ISA variants): the tile
 // kernel of gemm_ref.inc's kernels.

@@ -51,7 +51,7 @@ void gemm_quads8_avx512(const GemmTile& t) {
   using Out = VecAvx2;
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
   const __m256 bias = Out::load(t.panel);
-  const VecClamp<Out> clamp(t.act);
+  const VecClamp<Out> clamp(t.ep);
   const bool full = t.cols >= 8;
   const Out::Mask mask = Out::first(t.cols);
   _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {

@@ -41,19 +41,19 @@ int full_tiles_of_split(const GemmKernel& kernel, int rows) {
 }  // namespace
 
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
-          size_t c_stride, const float* residual, size_t r_stride, Activation act) {
-  gemm_panels(kernel, m, a, a_stride, b, 0, b.panels(), c, c_stride, residual, r_stride, act);
+          size_t c_stride, const float* residual, size_t r_stride, Epilogue ep) {
+  gemm_panels(kernel, m, a, a_stride, b, 0, b.panels(), c, c_stride, residual, r_stride, ep);
 }
 
 void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b,
                  int panel_begin, int panel_end, float* c, size_t c_stride, const float* residual, size_t r_stride,
-                 Activation act) {
+                 Epilogue ep) {
   GemmTile t;
   t.k = b.k;
   t.a_stride = a_stride;
   t.c_stride = c_stride;
   t.r_stride = r_stride;
-  t.act = act;
+  t.ep = ep;
   t.panel_stride = b.panel_floats();
   auto at_row = [&](int r, int p) {  // tile origin: row r, first column of panel p
     t.a = a + size_t(r) * a_stride;

@@ -5,7 +5,6 @@
 
 #include <arm_neon.h>
 
-#include "kernels/eltwise/activation.h"
 #include "kernels/gemm/gemm_tile.h"
 #include "kernels/simd/vec_neon.h"
 
@@ -30,8 +29,7 @@ void gemm_rows_neon(const GemmTile& t) {
     for (int i = 0; i < K; ++i) lanes[i] = a[i];
     _Pragma("GCC unroll 2") for (int j = 0; j < KV; ++j) av[r][j] = vld1q_f32(lanes + 4 * j);
   }
-  const float32x4_t lo = vdupq_n_f32(t.act == Activation::kNone ? -__builtin_inff() : 0.f);
-  const float32x4_t hi = vdupq_n_f32(t.act == Activation::kRelu6 ? 6.f : __builtin_inff());
+  const float32x4_t lo = vdupq_n_f32(t.ep.min), hi = vdupq_n_f32(t.ep.max);
   const float* panel = t.panel;
   for (int c0 = 0; c0 < cols; c0 += 16, panel += t.panel_stride) {
     // Opaque each sweep: GCC would otherwise hoist a broadcast of each of the 4 x K values
@@ -64,7 +62,7 @@ void gemm_rows_neon(const GemmTile& t) {
           float out[4];
           vst1q_f32(out, y);
           for (int j = 0; j < left - 4 * v; ++j)
-            c[4 * v + j] = activate(t.act, out[j] + (RESIDUAL ? res[4 * v + j] : 0.f));
+            c[4 * v + j] = t.ep.apply(out[j] + (RESIDUAL ? res[4 * v + j] : 0.f));
         }
       }
     }

@@ -1,4 +1,3 @@
-#include "kernels/eltwise/activation.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_ref.h"
 
@@ -13,7 +12,7 @@ void gemm_ukernel_ref(const GemmTile& t) {
       float acc = bias[j];
       for (int ki = 0; ki < t.k; ++ki) acc += a[ki] * w[size_t(ki) * t.nr + j];
       if (t.residual) acc += t.residual[size_t(r) * t.r_stride + j];
-      t.c[size_t(r) * t.c_stride + j] = activate(t.act, acc);
+      t.c[size_t(r) * t.c_stride + j] = t.ep.apply(acc);
     }
   }
 }

@@ -36,9 +36,9 @@ __attribute__((always_inline)) inline typename Vec::V finish(typename Vec::V y, 
 // A tile's epilogue: the residual, the clamp, the rows and columns that exist.
 template <class Vec, int MR, int NV>
 inline void store_tile(typename Vec::V (&acc)[MR][NV], int rows, int cols, float* c_base, size_t c_stride,
-                       const float* r_base, size_t r_stride, Activation act) {
+                       const float* r_base, size_t r_stride, const Epilogue& ep) {
   constexpr int L = Vec::kLanes;
-  const VecClamp<Vec> clamp(act);
+  const VecClamp<Vec> clamp(ep);
   _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
     if (r < rows) {
       float* c = c_base + size_t(r) * c_stride;
@@ -111,7 +111,7 @@ void gemm_tile(const GemmTile& t) {
   const float* a[MR];
   for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;  // clamp: never read past A
   k_steps<Vec, MR, NV>(acc, a, t.panel + NV * Vec::kLanes, t.k);
-  store_tile<Vec, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.act);
+  store_tile<Vec, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.ep);
 }
 
 // The same tile of an indirect GEMM (gemm.h): per tap the MR row pointers are reloaded and
@@ -128,7 +128,7 @@ void igemm_tile(const GemmIndirectTile& t) {
     _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a[tap * MR + r];
     w = k_steps<Vec, MR, NV>(acc, a, w, t.cin);
   }
-  store_tile<Vec, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.act);
+  store_tile<Vec, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.ep);
 }
 
 // NR = one vector on k-pair packing (gemm.h): per row, one 8-byte broadcast of
@@ -162,7 +162,7 @@ void gemm_pairs_tile(const GemmTile& t) {
     }
   }
   const V bias = Vec::load(t.panel);
-  const VecClamp<Vec> clamp(t.act);
+  const VecClamp<Vec> clamp(t.ep);
   const bool full = t.cols >= L;
   const typename Vec::Mask mask = Vec::first(t.cols);
   _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
@@ -183,8 +183,8 @@ void gemm_pairs_tile(const GemmTile& t) {
 
 // MR rows x every column of plain panels two vectors wide, k in [1, kMaxRowsK] (gemm.h's
 // rows_for): one call instead of one per tile, for the small k of the module tails. The
-// residual choice is made once per call and the clamp is a max (and a min only when
-// CLAMP_HIGH) with no branch per vector. K > 0: k fixed at compile time and the k loop fully
+// residual choice is made once per call and the clamp is a max (with -inf when the epilogue
+// has no lower bound) and a min only when CLAMP_HIGH, with no branch per vector. K > 0: k fixed at compile time and the k loop fully
 // unrolled, for the decompressions of the small nets (c3 = 5-8, where it was worth 5-13%);
 // K == 0: k read at run time, unrolled by 8. Against a call per tile, measured on AVX2 on 49
 // and 120 rows: +30-50% at k = 16-32, +2-20% at k = 40-128 (the larger modules'
@@ -205,9 +205,7 @@ void gemm_rows_tile(const GemmTile& t) {
   const float* const r_base = t.residual;
   const float* a[MR];
   _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < rows ? r : rows - 1) * t.a_stride;
-  const float inf = __builtin_inff();
-  const V lo = Vec::set1(t.act == Activation::kNone ? -inf : 0.f);
-  const V hi = Vec::set1(t.act == Activation::kRelu6 ? 6.f : inf);
+  const V lo = Vec::set1(t.ep.min), hi = Vec::set1(t.ep.max);
   const float* panel = t.panel;
   for (int c0 = 0; c0 < cols; c0 += NR, panel += panel_stride) {
     // The row pointers are loop-invariant, so GCC would precompute all MR x K broadcast
@@ -262,11 +260,11 @@ void gemm_rows_tile(const GemmTile& t) {
 
 template <class Vec, int MR, int K>
 void gemm_rows_k(const GemmTile& t) {
-  const bool relu6 = t.act == Activation::kRelu6;
+  const bool high = t.ep.clamps_max();
   if (t.residual) {
-    relu6 ? gemm_rows_tile<Vec, MR, K, true, true>(t) : gemm_rows_tile<Vec, MR, K, true, false>(t);
+    high ? gemm_rows_tile<Vec, MR, K, true, true>(t) : gemm_rows_tile<Vec, MR, K, true, false>(t);
   } else {
-    relu6 ? gemm_rows_tile<Vec, MR, K, false, true>(t) : gemm_rows_tile<Vec, MR, K, false, false>(t);
+    high ? gemm_rows_tile<Vec, MR, K, false, true>(t) : gemm_rows_tile<Vec, MR, K, false, false>(t);
   }
 }
 
@@ -312,7 +310,7 @@ void row_panels(const GemmTile& t, int first_panel) {
       _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v)
         acc[p][v] = Vec::fma(acc[p][v], x, Vec::load(w[p] + NR * size_t(ki) + L * v));
   }
-  const VecClamp<Vec> clamp(t.act);
+  const VecClamp<Vec> clamp(t.ep);
   _Pragma("GCC unroll 8") for (int p = 0; p < NP; ++p) {
     _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {
       const int col = (first_panel + p) * NR + L * v, left = t.cols - col;

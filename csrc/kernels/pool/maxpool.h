@@ -2,12 +2,13 @@
 // so no window is empty); padded positions never win (as in PyTorch and ONNX). rows index batch * out_h. Vector variants take 8 (AVX2) or 4 (NEON)
 // channels of a pixel per vector, a masked or partial vector for the rest.
 #pragma once
-#include "graph/graph.h"
+#include "graph/graph.h"  // WindowAttrs
+#include "kernels/epilogue.h"
 
 namespace attocore {
 
 using MaxPoolFunction = void(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
-                             const float* input, Activation act, float* output, int row_begin, int row_end);
+                             const float* input, Epilogue ep, float* output, int row_begin, int row_end);
 using MaxPoolFn = MaxPoolFunction*;
 
 struct MaxPoolKernel {

@@ -1,6 +1,7 @@
 // Reference pooling kernels, NHWC.
 #pragma once
-#include "graph/graph.h"
+#include "graph/graph.h"  // WindowAttrs
+#include "kernels/epilogue.h"
 #include "kernels/pool/maxpool.h"
 
 namespace attocore {
@@ -9,9 +10,9 @@ namespace attocore {
 
 // Average pool; the divisor counts padded positions only with w.count_include_pad.
 void avgpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
-                   const float* input, Activation act, float* output, int row_begin, int row_end);
+                   const float* input, Epilogue ep, float* output, int row_begin, int row_end);
 
 // Global average pool: [N, H, W, C] -> [N, C].
-void global_avgpool_ref(int batch, int hw, int channels, const float* input, Activation act, float* output);
+void global_avgpool_ref(int batch, int hw, int channels, const float* input, Epilogue ep, float* output);
 
 }  // namespace attocore

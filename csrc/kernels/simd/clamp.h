@@ -1,6 +1,6 @@
-// The activation clamp of a kernel's epilogue, on any vector traits (simd/vec_*.h).
+// An Epilogue's clamp (kernels/epilogue.h) on any vector traits (simd/vec_*.h).
 #pragma once
-#include "graph/graph.h"
+#include "kernels/epilogue.h"
 
 namespace attocore {
 namespace {
@@ -10,11 +10,8 @@ struct VecClamp {
   using V = typename Vec::V;
   V lo, hi;
   bool low, high;  // whether the bound applies (lo = -inf, hi = +inf would leave y unchanged anyway)
-  explicit VecClamp(Activation act)
-      : lo(Vec::set1(act == Activation::kNone ? -__builtin_inff() : 0.f)),
-        hi(Vec::set1(act == Activation::kRelu6 ? 6.f : __builtin_inff())),
-        low(act != Activation::kNone),
-        high(act == Activation::kRelu6) {}
+  explicit VecClamp(const Epilogue& ep)
+      : lo(Vec::set1(ep.min)), hi(Vec::set1(ep.max)), low(ep.clamps_min()), high(ep.clamps_max()) {}
   // The tile kernels' form: only the bounds that apply.
   V operator()(V y) const {
     if (low) y = Vec::max(y, lo);

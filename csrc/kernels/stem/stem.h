@@ -7,7 +7,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "graph/graph.h"
+#include "graph/graph.h"  // WindowAttrs
+#include "kernels/epilogue.h"
 
 namespace attocore {
 
@@ -55,7 +56,7 @@ struct StemArgs {
   const PackedStem* weights;
   const float* padded;  // one image, from stem_pad_rows
   float* output;        // that image's NHWC output
-  Activation act;
+  Epilogue ep;
   int row_begin, row_end;  // output rows of this image
 };
 
