@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "exec/layer.h"
+#include "graph/activation_epilogue.h"
 #include "kernels/conv2d/conv2d_gemm.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dwconv/dwconv.h"
@@ -136,7 +137,7 @@ class DwConv1x1Layer : public Layer {
         act_(f.add >= 0 ? g.ops[f.add].activation : g.ops[f.first].activation),
         residual_(f.add >= 0) {
     const OpInfo& d = g.ops[f.dw];
-    dw_ = DwconvBands(table.dwconv, dwconv_shape(g, d), g.tensors[d.inputs[1]].data, bias_of(g, d), d.activation,
+    dw_ = DwconvBands(table.dwconv, dwconv_shape(g, d), g.tensors[d.inputs[1]].data, bias_of(g, d), epilogue_of(d.activation),
                       fused_tile_rows(conv_.b, conv_.k, conv_.kernel->mr));
     name_ = std::string(table.dwconv.name) + (residual_ ? "+conv1x1+res:" : "+conv1x1:") + conv_.kernel->name;
   }
@@ -147,7 +148,7 @@ class DwConv1x1Layer : public Layer {
     for_pixels(ctx, pixels, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
       dw_.run(ctx.batch, in[0], scratch, p0, p1, [&](const float* band, int b0, int b1, int first) {
         gemm(*conv_.kernel, b1 - b0, band + size_t(b0 - first) * s.in_c, s.in_c, conv_.b, out + size_t(b0) * s.out_c,
-             s.out_c, residual_ ? in[1] + size_t(b0) * s.out_c : nullptr, s.out_c, act_);
+             s.out_c, residual_ ? in[1] + size_t(b0) * s.out_c : nullptr, s.out_c, epilogue_of(act_));
       });
     });
   }
@@ -215,7 +216,7 @@ class StemLayer : public Layer {
       });
       float* image_out = out + size_t(n) * s_.out_h * s_.out_w * s_.out_c;
       ctx.pool->parallel_for(s_.out_h, [&](int r0, int r1, int) {
-        fn_(StemArgs{&s_, &weights_, ctx.shared_scratch, image_out, act_, r0, r1});
+        fn_(StemArgs{&s_, &weights_, ctx.shared_scratch, image_out, epilogue_of(act_), r0, r1});
       });
     }
   }
@@ -244,7 +245,7 @@ class DwconvLayer : public Layer {
     DwconvShape s = s_;
     s.batch = ctx.batch;
     ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int worker) {
-      kernel_.fn(DwconvArgs{&s, &weights_, in[0], out, act_, r0, r1, ctx.worker_scratch(worker)});
+      kernel_.fn(DwconvArgs{&s, &weights_, in[0], out, epilogue_of(act_), r0, r1, ctx.worker_scratch(worker)});
     });
   }
   std::string kernel_name() const override { return kernel_.name; }
@@ -334,9 +335,9 @@ class PoolLayer : public Layer {
     float* out = outs[0];
     ctx.pool->parallel_for(ctx.batch * out_h_, [&](int r0, int r1, int) {
       if (average_) {
-        avgpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], act_, out, r0, r1);
+        avgpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], epilogue_of(act_), out, r0, r1);
       } else {
-        maxpool_.fn(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], act_, out, r0, r1);
+        maxpool_.fn(in_h_, in_w_, c_, out_h_, out_w_, w_, in[0], epilogue_of(act_), out, r0, r1);
       }
     });
   }
@@ -358,7 +359,7 @@ class GlobalAvgPoolLayer : public Layer {
   }
   void run(const RunContext& ctx, const float* const* in, float* const* outs) const override {
     float* out = outs[0];
-    global_avgpool_ref(ctx.batch, hw_, c_, in[0], act_, out);
+    global_avgpool_ref(ctx.batch, hw_, c_, in[0], epilogue_of(act_), out);
   }
   std::string kernel_name() const override { return "global_avgpool_ref"; }
 
@@ -388,7 +389,7 @@ class FullyConnectedLayer : public Layer {
     }
     // Split the output columns over threads (batch 1 has a single row).
     ctx.pool->parallel_for(packed_.panels(), [&](int p0, int p1, int) {
-      gemm_panels(*kernel_, ctx.batch, in[0], in_, packed_, p0, p1, outs[0], out_, nullptr, 0, act_);
+      gemm_panels(*kernel_, ctx.batch, in[0], in_, packed_, p0, p1, outs[0], out_, nullptr, 0, epilogue_of(act_));
     });
   }
   std::string kernel_name() const override {

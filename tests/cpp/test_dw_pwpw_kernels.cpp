@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "graph/activation_epilogue.h"
 #include "kernels/dispatch/kernel_table.h"
 #include "kernels/dwconv/dwconv_bands.h"
 #include "kernels/eltwise/activation.h"
@@ -57,7 +58,7 @@ static void check(int batch, int in_hw, int stride, int cin, int c1, int k, int 
   d.batch = batch;
   const PackedDwconv ref_weights = pack_dwconv(d, ref.dwconv.cw, wd.data(), bd.data());
   std::vector<float> mid(size_t(pixels) * s.c2), want(size_t(pixels) * cout);
-  ref.dwconv.fn(DwconvArgs{&d, &ref_weights, x1.data(), mid.data(), act_dw, 0, batch * d.out_h, nullptr});
+  ref.dwconv.fn(DwconvArgs{&d, &ref_weights, x1.data(), mid.data(), epilogue_of(act_dw), 0, batch * d.out_h, nullptr});
   pwpw_reference(s, w1.data(), b1.data(), w2.data(), b2.data(), proj ? wp.data() : nullptr, proj ? bp.data() : nullptr,
                  act1, act_out, mid.data(), x.data(), want.data(), pixels);
   d.batch = 1;
@@ -96,7 +97,7 @@ static void check_conv1x1(int batch, int in_hw, int stride, int c1, int k, int c
   d.batch = batch;
   const PackedDwconv ref_weights = pack_dwconv(d, ref.dwconv.cw, wd.data(), bd.data());
   std::vector<float> mid(size_t(pixels) * c2), want(size_t(pixels) * cout);
-  ref.dwconv.fn(DwconvArgs{&d, &ref_weights, x1.data(), mid.data(), act_dw, 0, batch * d.out_h, nullptr});
+  ref.dwconv.fn(DwconvArgs{&d, &ref_weights, x1.data(), mid.data(), epilogue_of(act_dw), 0, batch * d.out_h, nullptr});
   d.batch = 1;
   for (int p = 0; p < pixels; ++p)
     for (int o = 0; o < cout; ++o) {
@@ -109,14 +110,14 @@ static void check_conv1x1(int batch, int in_hw, int stride, int c1, int k, int c
     const KernelTable& table = kernel_table(isa);
     const GemmKernel& kern = table.gemm_for(cout);
     const PackedGemmB packed = pack_gemm_b(c2, cout, kern, b.data(), [&](int ki, int n) { return w[size_t(n) * c2 + ki]; });
-    const DwconvBands bands(table.dwconv, d, wd.data(), bd.data(), act_dw, 2 * kern.mr + 1);
+    const DwconvBands bands(table.dwconv, d, wd.data(), bd.data(), epilogue_of(act_dw), 2 * kern.mr + 1);
     std::vector<float> scratch(bands.scratch_floats()), got(want.size() + 8, 777.f);
     const int cut = pixels / 2 + 1;
     for (auto [p0, p1] : {std::pair{0, cut}, std::pair{cut, pixels}}) {
       if (p1 <= p0) continue;
       bands.run(batch, x1.data(), scratch.data(), p0, p1, [&](const float* band, int b0, int b1, int first) {
         gemm(kern, b1 - b0, band + size_t(b0 - first) * c2, c2, packed, got.data() + size_t(b0) * cout, cout,
-             residual ? res.data() + size_t(b0) * cout : nullptr, cout, act);
+             residual ? res.data() + size_t(b0) * cout : nullptr, cout, epilogue_of(act));
       });
     }
     double worst;

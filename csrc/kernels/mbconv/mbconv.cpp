@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "graph/activation_epilogue.h"
 #include "kernels/eltwise/activation.h"
 
 namespace attocore {
@@ -70,7 +71,7 @@ void MbConv::run(const float* x, const float* residual, float* out, float* scrat
     }
     if (hi > from)
       gemm(*expand.kernel, (hi - from) * s.in_w, x + (size_t(n) * s.in_h + from) * s.in_w * in_c, in_c, expand.b,
-           expanded + size_t(from - lo) * row_floats, mid_c, nullptr, 0, expand.act);
+           expanded + size_t(from - lo) * row_floats, mid_c, nullptr, 0, epilogue_of(expand.act));
     held_image = n, held_lo = lo, held_hi = hi;
     // The depthwise rows [oy0, oy1) as a problem of their own: input rows [lo, hi) and the
     // top padding that leaves (pad_top + lo - oy0 * stride >= 0).
@@ -79,10 +80,10 @@ void MbConv::run(const float* x, const float* residual, float* out, float* scrat
     sub.in_h = hi - lo;
     sub.out_h = oy1 - oy0;
     sub.window.pad_top = s.window.pad_top + lo - oy0 * s.window.stride_h;
-    dw.fn(DwconvArgs{&sub, &dw_weights, expanded, band, dw_act, 0, oy1 - oy0, dw_scratch});
+    dw.fn(DwconvArgs{&sub, &dw_weights, expanded, band, epilogue_of(dw_act), 0, oy1 - oy0, dw_scratch});
     const int first = n * per_image + oy0 * ow;
     gemm(*project.kernel, b1 - b0, band + size_t(b0 - first) * s.out_c, s.out_c, project.b, out + size_t(b0) * out_c,
-         out_c, residual ? residual + size_t(b0) * out_c : nullptr, out_c, project.act);
+         out_c, residual ? residual + size_t(b0) * out_c : nullptr, out_c, epilogue_of(project.act));
     b0 = b1;
   }
 }

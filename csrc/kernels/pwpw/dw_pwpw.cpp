@@ -2,13 +2,15 @@
 
 #include <utility>
 
+#include "graph/activation_epilogue.h"
+
 namespace attocore {
 
 DwPwpw::DwPwpw(Pwpw t) : tail(std::move(t)) {}
 
 DwPwpw::DwPwpw(const DwconvKernel& kernel, const DwconvShape& s, const float* oihw, const float* bias, Activation act,
                Pwpw t)
-    : dw(kernel, s, oihw, bias, act, t.tile), tail(std::move(t)) {}
+    : dw(kernel, s, oihw, bias, epilogue_of(act), t.tile), tail(std::move(t)) {}
 
 size_t DwPwpw::scratch_floats() const { return dw.scratch_floats() + tail.scratch_floats(); }
 
