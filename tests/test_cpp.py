@@ -1,8 +1,14 @@
 """The C++ core alone (no Python) with CMake: its ctest suite natively, and again built
 with AddressSanitizer + UndefinedBehaviorSanitizer; the thread pool's test with
-ThreadSanitizer."""
+ThreadSanitizer; a build with an instruction set family switched off; and that the ISA
+files share no code with the rest of the build."""
+import glob
 import os
+import platform
+import re
 import subprocess
+
+import pytest
 
 from cmake_build import ROOT, build, ctest
 
@@ -13,6 +19,50 @@ def test_ctest_passes(cpp_build):
                  "test_dw_pwpw_kernels", "test_mbconv_kernels", "test_fusion_patterns", "test_capi", "test_model_file",
                  "test_thread_pool", "test_memory_budget"):
         assert name in out
+
+
+def test_isa_objects_share_no_inline_code(cpp_build):
+    """An inline function or template instance an AVX2 or AVX-512 file emits is a weak symbol
+    the linker may pick for every user, so code compiled for AVX-512 could run on a CPU
+    without it: kernel code stays in anonymous namespaces (simd/ and the kernel templates)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("x86 builds only")
+    objects = glob.glob(os.path.join(str(cpp_build), "CMakeFiles", "attocore_core.dir", "csrc", "kernels", "**",
+                                     "*_avx*.cpp.o"), recursive=True)
+    assert len(objects) >= 8, objects
+    for obj in objects:
+        syms = subprocess.run(["nm", "-C", obj], capture_output=True, text=True, check=True).stdout.splitlines()
+        weak = [line for line in syms if re.match(r"[0-9a-f]+ [WVu] ", line)]
+        assert not weak, f"{obj}: weak symbols {weak[:5]}"
+
+
+def test_build_without_avx512(tmp_path):
+    """ATTOCORE_ENABLE_AVX512=OFF: the build works without the AVX-512 sources, the testers
+    run the other tables, and the dispatch log says why AVX-512 was declined (only the
+    targets it needs are built)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("an x86 option")
+    build(tmp_path, "-DCMAKE_BUILD_TYPE=Release", "-DATTOCORE_ENABLE_AVX512=OFF",
+          targets=["test_gemm_kernels", "test_capi"])
+    syms = subprocess.run(["nm", "-C", str(tmp_path / "libattocore_core.a")], capture_output=True, text=True,
+                          check=True).stdout
+    assert "gemm_6x32_avx512" not in syms and "gemm_6x16_avx2" in syms
+    env = dict(os.environ, ATTOCORE_TEST_SMALL="1", ATTOCORE_LOG="dispatch")
+    gemm = subprocess.run([str(tmp_path / "test_gemm_kernels")], capture_output=True, text=True, env=env, timeout=600)
+    assert gemm.returncode == 0, gemm.stdout[-3000:] + gemm.stderr[-3000:]
+    assert "ref: gemm kernels checked" in gemm.stdout and "avx512" not in gemm.stdout
+    capi = subprocess.run([str(tmp_path / "test_capi")], capture_output=True, text=True, env=env, timeout=300)
+    assert capi.returncode == 0, capi.stdout[-3000:] + capi.stderr[-3000:]
+    assert "attocore dispatch: declined avx512: not compiled (ATTOCORE_ENABLE_AVX512=OFF)" in capi.stderr
+    assert "all checks passed" in capi.stdout and "avx512 kernels" not in capi.stdout
+
+
+def test_avx512_without_avx2_is_refused(tmp_path):
+    """The AVX-512 table takes AVX2's max pool: switching AVX2 off alone is a configure error
+    that says so."""
+    proc = subprocess.run(["cmake", "-S", ROOT, "-B", str(tmp_path), "-DATTOCORE_BUILD_PYTHON=OFF",
+                           "-DATTOCORE_ENABLE_AVX2=OFF"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "ATTOCORE_ENABLE_AVX512 needs ATTOCORE_ENABLE_AVX2" in proc.stderr
 
 
 def test_ctest_clean_under_asan_and_ubsan(tmp_path):

@@ -1,3 +1,4 @@
+#include "graph/activation_epilogue.h"
 #include "exec/op_layers.h"
 
 #include <algorithm>
@@ -99,7 +100,7 @@ class StemLayer : public Layer {
       });
       float* image_out = out + size_t(n) * s_.out_h * s_.out_w * s_.out_c;
       ctx.pool->parallel_for(s_.out_h, [&](int r0, int r1, int) {
-        fn_(StemArgs{&s_, &weights_, ctx.shared_scratch, image_out, act_, r0, r1});
+        fn_(StemArgs{&s_, &weights_, ctx.shared_scratch, image_out, epilogue_of(act_), r0, r1});
       });
     }
   }
@@ -128,7 +129,7 @@ class DwconvLayer : public Layer {
     DwconvShape s = s_;
     s.batch = ctx.batch;
     ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int worker) {
-      kernel_.fn(DwconvArgs{&s, &weights_, io.input, out, act_, r0, r1, ctx.worker_scratch(worker)});
+      kernel_.fn(DwconvArgs{&s, &weights_, io.input, out, epilogue_of(act_), r0, r1, ctx.worker_scratch(worker)});
     });
   }
   std::string kernel_name() const override { return kernel_.name; }
@@ -153,9 +154,9 @@ class PoolLayer : public Layer {
     float* out = io.output;
     ctx.pool->parallel_for(ctx.batch * out_h_, [&](int r0, int r1, int) {
       if (average_) {
-        avgpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, io.input, act_, out, r0, r1);
+        avgpool2d_ref(in_h_, in_w_, c_, out_h_, out_w_, w_, io.input, epilogue_of(act_), out, r0, r1);
       } else {
-        maxpool_.fn(in_h_, in_w_, c_, out_h_, out_w_, w_, io.input, act_, out, r0, r1);
+        maxpool_.fn(in_h_, in_w_, c_, out_h_, out_w_, w_, io.input, epilogue_of(act_), out, r0, r1);
       }
     });
   }
@@ -177,7 +178,7 @@ class GlobalAvgPoolLayer : public Layer {
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     float* out = io.output;
-    global_avgpool_ref(ctx.batch, hw_, c_, io.input, act_, out);
+    global_avgpool_ref(ctx.batch, hw_, c_, io.input, epilogue_of(act_), out);
   }
   std::string kernel_name() const override { return "global_avgpool_ref"; }
 
@@ -211,7 +212,7 @@ class FullyConnectedLayer : public Layer {
     }
     // Split the output columns over threads (batch 1 has a single row).
     ctx.pool->parallel_for(packed_.panels(), [&](int p0, int p1, int) {
-      gemm_panels(*kernel_, ctx.batch, io.input, in_, packed_, p0, p1, io.output, out_, nullptr, 0, act_);
+      gemm_panels(*kernel_, ctx.batch, io.input, in_, packed_, p0, p1, io.output, out_, nullptr, 0, epilogue_of(act_));
     });
   }
   std::string kernel_name() const override {

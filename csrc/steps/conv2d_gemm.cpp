@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "graph/activation_epilogue.h"
+
 namespace attocore {
 
 Conv2dGemm::Conv2dGemm(const Conv2dShape& s, const GemmKernel& wide, const float* oihw, const float* bias)
@@ -83,7 +85,7 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
   auto residual_at = [&](int pixel) { return residual ? residual + size_t(pixel) * s.out_c : nullptr; };
   if (direct) {
     gemm(*kernel, pixel_end - pixel_begin, input + size_t(pixel_begin) * s.in_c, s.in_c, b,
-         output + size_t(pixel_begin) * s.out_c, s.out_c, residual_at(pixel_begin), s.out_c, act);
+         output + size_t(pixel_begin) * s.out_c, s.out_c, residual_at(pixel_begin), s.out_c, epilogue_of(act));
     return;
   }
   if (indirect) {
@@ -94,7 +96,7 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
     const float** ptrs = reinterpret_cast<const float**>(scratch + zero_row_floats());
     const int mr = kernel->mr, taps = s.window.kernel_h * s.window.kernel_w;
     GemmIndirectTile t;
-    t.taps = taps, t.cin = s.in_c, t.c_stride = s.out_c, t.r_stride = s.out_c, t.act = act;
+    t.taps = taps, t.cin = s.in_c, t.c_stride = s.out_c, t.r_stride = s.out_c, t.ep = epilogue_of(act);
     for (int p0 = pixel_begin; p0 < pixel_end; p0 += tile) {
       const int rows = std::min(tile, pixel_end - p0);
       point_tile(input, p0, rows, zero, ptrs);
@@ -146,7 +148,7 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
         }
       }
     }
-    gemm(*kernel, rows, scratch, k, b, output + size_t(p0) * s.out_c, s.out_c, residual_at(p0), s.out_c, act);
+    gemm(*kernel, rows, scratch, k, b, output + size_t(p0) * s.out_c, s.out_c, residual_at(p0), s.out_c, epilogue_of(act));
   }
 }
 

@@ -1,3 +1,4 @@
+#include "graph/activation_epilogue.h"
 #include "steps/dw_conv1x1.h"
 
 namespace attocore {
@@ -16,7 +17,7 @@ void DwConv1x1::run(int batch, const float* x, const float* residual, float* out
   const int c = dw.shape.out_c;
   dw.run(batch, x, scratch, pixel_begin, pixel_end, [&](const float* band, int b0, int b1, int first) {
     gemm(*kernel, b1 - b0, band + size_t(b0 - first) * c, c, b, out + size_t(b0) * out_c, out_c,
-         residual ? residual + size_t(b0) * out_c : nullptr, out_c, act);
+         residual ? residual + size_t(b0) * out_c : nullptr, out_c, epilogue_of(act));
   });
 }
 

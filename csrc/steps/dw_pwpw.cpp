@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "graph/activation_epilogue.h"
+
 namespace attocore {
 
 DwPwpw::DwPwpw(Pwpw t) : tail(std::move(t)) {}

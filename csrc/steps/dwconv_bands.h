@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "graph/activation_epilogue.h"
 #include "kernels/dwconv/dwconv.h"
 
 namespace attocore {
@@ -63,7 +64,7 @@ struct DwconvBands {
       const int row0 = b0 / w;
       const int b1 = band_end(b0, pixel_end, false);
       const int row1 = (b1 - 1) / w + 1;
-      kernel.fn(DwconvArgs{&s, &weights, input, band, act, row0, row1, kernel_scratch, row0});
+      kernel.fn(DwconvArgs{&s, &weights, input, band, epilogue_of(act), row0, row1, kernel_scratch, row0});
       consume(static_cast<const float*>(band), b0, b1, row0 * w);
       b0 = b1;
     }
@@ -91,7 +92,7 @@ struct DwconvBands {
     sub.in_h = hi - lo;
     sub.out_h = oy1 - oy0;
     sub.window.pad_top = shape.window.pad_top + lo - oy0 * shape.window.stride_h;
-    kernel.fn(DwconvArgs{&sub, &weights, rows, band, act, 0, oy1 - oy0, kernel_scratch});
+    kernel.fn(DwconvArgs{&sub, &weights, rows, band, epilogue_of(act), 0, oy1 - oy0, kernel_scratch});
   }
 
  private:

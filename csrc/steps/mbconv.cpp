@@ -1,3 +1,4 @@
+#include "graph/activation_epilogue.h"
 #include "steps/mbconv.h"
 
 #include <algorithm>
@@ -57,12 +58,12 @@ void MbConv::run(const float* x, const float* residual, float* out, float* scrat
     }
     if (hi > from)
       gemm(*expand.kernel, (hi - from) * s.in_w, x + (size_t(n) * s.in_h + from) * s.in_w * in_c, in_c, expand.b,
-           expanded + size_t(from - lo) * row_floats, mid_c, nullptr, 0, expand.act);
+           expanded + size_t(from - lo) * row_floats, mid_c, nullptr, 0, epilogue_of(expand.act));
     held_image = n, held_lo = lo, held_hi = hi;
     dw.run_rows(expanded, lo, hi, oy0, oy1, band, dw_scratch);
     const int first = n * per_image + oy0 * ow;
     gemm(*project.kernel, b1 - b0, band + size_t(b0 - first) * s.out_c, s.out_c, project.b, out + size_t(b0) * out_c,
-         out_c, residual ? residual + size_t(b0) * out_c : nullptr, out_c, project.act);
+         out_c, residual ? residual + size_t(b0) * out_c : nullptr, out_c, epilogue_of(project.act));
     b0 = b1;
   }
 }

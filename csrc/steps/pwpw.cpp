@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "graph/activation_epilogue.h"
 #include "kernels/eltwise/activation.h"
 
 namespace attocore {
@@ -41,7 +42,7 @@ void Pwpw::run(const float* x2, const float* x, float* out, float* scratch, int 
   const int step = equal_split_step(pixel_end - pixel_begin, tile, std::max(first_kernel->mr, second_kernel->mr));
   for (int p0 = pixel_begin; p0 < pixel_end; p0 += step) {
     const int rows = std::min(step, pixel_end - p0);
-    gemm(*first_kernel, rows, x2 + size_t(p0 - x2_first) * s.c2, s.c2, first, scratch, k2, nullptr, 0, act1);
+    gemm(*first_kernel, rows, x2 + size_t(p0 - x2_first) * s.c2, s.c2, first, scratch, k2, nullptr, 0, epilogue_of(act1));
     const float* residual = nullptr;
     if (s.shortcut == Shortcut::kProjection) {
       // Output pixel (image, oy, ox) stepped rather than divided out per pixel, and a few
@@ -62,10 +63,10 @@ void Pwpw::run(const float* x2, const float* x, float* out, float* scratch, int 
     } else if (s.shortcut == Shortcut::kIdentity) {
       residual = x + size_t(p0) * s.cout;
     }
-    gemm(*second_kernel, rows, scratch, k2, second, out + size_t(p0) * s.cout, s.cout, residual, s.cout, act_out);
+    gemm(*second_kernel, rows, scratch, k2, second, out + size_t(p0) * s.cout, s.cout, residual, s.cout, epilogue_of(act_out));
     if (next_kernel != nullptr && next_out != nullptr)
       gemm(*next_kernel, rows, out + size_t(p0) * s.cout, s.cout, next, next_out + size_t(p0) * next_c, next_c,
-           nullptr, 0, next_act);
+           nullptr, 0, epilogue_of(next_act));
   }
 }
 

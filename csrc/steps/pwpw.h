@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 
+#include "graph/graph.h"
 #include "kernels/gemm/gemm.h"
 
 namespace attocore {

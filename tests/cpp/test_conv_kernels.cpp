@@ -1,9 +1,13 @@
-// Dense-convolution tester: the im2col + GEMM and indirect GEMM paths (every ISA's GEMM
-// kernels, with and without a residual) and the NCHW-reading stem (every variant) against
+// Dense-convolution tester: the im2col + GEMM and indirect GEMM paths (every ISA's table
+// kernels and listed indirect kernels, with and without a residual) and the NCHW-reading stem
+// (every listed variant) against
 // conv2d_ref, on the zoo's stems, 3x3 and strided 1x1 convolutions, odd channel counts and
 // odd image sizes.
+#include <algorithm>
+#include <deque>
 #include <vector>
 
+#include "graph/activation_epilogue.h"
 #include "steps/conv2d_gemm.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dispatch/kernel_table.h"
@@ -43,11 +47,21 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
 
   for (Isa isa : available_isas()) {
     const KernelTable& table = kernel_table(isa);
-    GemmKernel im2col_only = table.gemm_wide;  // the gather path, where the kernel also has an indirect variant
-    im2col_only.indirect = nullptr;
-    im2col_only.narrow_indirect = nullptr;
-    for (const GemmKernel* gk : {&table.gemm_nr8, &table.gemm_wide, static_cast<const GemmKernel*>(&im2col_only)}) {
-      if (gk == &im2col_only && table.gemm_wide.indirect == nullptr) continue;
+    const KernelList& list = kernel_list(isa);
+    // The table's two GEMM kernels and every listed kernel with an indirect variant, as
+    // listed (a narrow convolution then takes its narrow indirect kernel) and without its
+    // indirect variants: the gather path.
+    std::vector<const GemmKernel*> kernels{table.gemm_nr8};
+    if (table.gemm_wide != table.gemm_nr8) kernels.push_back(table.gemm_wide);
+    std::deque<GemmKernel> im2col_only;
+    for (const GemmKernel* k : list.gemm) {
+      if (k->indirect == nullptr) continue;
+      if (std::find(kernels.begin(), kernels.end(), k) == kernels.end()) kernels.push_back(k);
+      GemmKernel gather = *k;
+      gather.indirect = nullptr, gather.narrow_indirect = nullptr;
+      kernels.push_back(&im2col_only.emplace_back(gather));
+    }
+    for (const GemmKernel* gk : kernels) {
       Conv2dGemm conv(s, *gk, wt.data(), bias.data());
       std::vector<float> scratch(conv.scratch_floats()), got(out_n);
       const int pixels = batch * s.out_h * s.out_w;
@@ -63,7 +77,8 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
       CHECK_MSG(test::close(got.data(), want_res.data(), out_n, tol, &worst),
                 "%s conv+residual %dx%d c%d->%d k%d s%d: error %g", gk->name, h, w, cin, cout, kernel, stride, worst);
     }
-    if (table.stem.fn && stride <= 2 && kernel > 1) {
+    for (const StemKernel* stem : list.stem) {
+      if (stride > 2 || kernel == 1) break;
       StemShape ss = make_stem_shape(cin, h, w, cout, s.out_h, s.out_w, s.window);
       PackedStem ps = pack_stem(ss, wt.data(), bias.data());
       std::vector<float> padded(stem_padded_floats(ss), 1e30f), got(out_n);  // stale scratch: margins must be re-zeroed
@@ -74,13 +89,13 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
         stem_pad_rows(ss, image, padded.data(), 0, pad_rows / 2, row_scratch.data());
         stem_pad_rows(ss, image, padded.data(), pad_rows / 2, pad_rows, row_scratch.data());
         float* out = got.data() + size_t(n) * s.out_h * s.out_w * cout;
-        table.stem.fn(StemArgs{&ss, &ps, padded.data(), out, act, 0, s.out_h / 2});
-        table.stem.fn(StemArgs{&ss, &ps, padded.data(), out, act, s.out_h / 2, s.out_h});
+        stem->fn(StemArgs{&ss, &ps, padded.data(), out, epilogue_of(act), 0, s.out_h / 2});
+        stem->fn(StemArgs{&ss, &ps, padded.data(), out, epilogue_of(act), s.out_h / 2, s.out_h});
       }
       double worst;
       ++cases;
       CHECK_MSG(test::close(got.data(), want.data(), out_n, tol, &worst), "%s %dx%d c%d->%d k%d s%d: error %g",
-                table.stem.name, h, w, cin, cout, kernel, stride, worst);
+                stem->name, h, w, cin, cout, kernel, stride, worst);
     }
   }
 }

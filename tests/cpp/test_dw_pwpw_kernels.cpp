@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "graph/activation_epilogue.h"
 #include "kernels/dispatch/kernel_table.h"
 #include "kernels/eltwise/activation.h"
 #include "steps/dw_conv1x1.h"
@@ -57,7 +58,7 @@ static void check(int batch, int in_hw, int stride, int cin, int c1, int k, int 
   d.batch = batch;
   const PackedDwconv ref_weights = pack_dwconv(d, ref.dwconv.cw, wd.data(), bd.data());
   std::vector<float> mid(size_t(pixels) * s.c2), want(size_t(pixels) * cout);
-  ref.dwconv.fn(DwconvArgs{&d, &ref_weights, x1.data(), mid.data(), act_dw, 0, batch * d.out_h, nullptr});
+  ref.dwconv.fn(DwconvArgs{&d, &ref_weights, x1.data(), mid.data(), epilogue_of(act_dw), 0, batch * d.out_h, nullptr});
   pwpw_reference(s, w1.data(), b1.data(), w2.data(), b2.data(), proj ? wp.data() : nullptr, proj ? bp.data() : nullptr,
                  act1, act_out, mid.data(), x.data(), want.data(), pixels);
   d.batch = 1;
@@ -98,7 +99,7 @@ static void check_conv1x1(int batch, int in_hw, int stride, int c1, int k, int c
   d.batch = batch;
   const PackedDwconv ref_weights = pack_dwconv(d, ref.dwconv.cw, wd.data(), bd.data());
   std::vector<float> mid(size_t(pixels) * c2), want(size_t(pixels) * cout);
-  ref.dwconv.fn(DwconvArgs{&d, &ref_weights, x1.data(), mid.data(), act_dw, 0, batch * d.out_h, nullptr});
+  ref.dwconv.fn(DwconvArgs{&d, &ref_weights, x1.data(), mid.data(), epilogue_of(act_dw), 0, batch * d.out_h, nullptr});
   d.batch = 1;
   for (int p = 0; p < pixels; ++p)
     for (int o = 0; o < cout; ++o) {

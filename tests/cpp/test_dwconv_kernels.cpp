@@ -1,8 +1,8 @@
-// Depthwise-with-multiplier tester: every variant against the portable reference and the
-// reference against the plain convolution definition (conv2d_ref with groups = channels),
-// on edge shapes (odd channels, multipliers 1-5, stride 1 and 2 on odd sizes, 1x1 images,
-// 5x5 windows, padding 0 and 2, rows mixing every pixel-group size, rows of 7k pixels) and
-// on every grouped layer of the four nets.
+// Depthwise-with-multiplier tester: every listed variant (dwconv_kernels.inc) this CPU runs
+// against the portable reference and the reference against the plain convolution definition
+// (conv2d_ref with groups = channels), on edge shapes (odd channels, multipliers 1-5, stride
+// 1 and 2 on odd sizes, 1x1 images, 5x5 windows, padding 0 and 2, rows mixing every
+// pixel-group size, rows of 7k pixels) and on every grouped layer of the four nets.
 #include <vector>
 
 #include "kernels/conv2d/conv2d_ref.h"
@@ -28,31 +28,34 @@ static void check(int batch, int h, int w, int c, int k, int kernel, int stride,
       bias(s.out_c);
   test::fill(x, seed), test::fill(wt, seed + 1), test::fill(bias, seed + 2);
   const size_t out_n = size_t(batch) * s.out_h * s.out_w * s.out_c;
-  const Activation act = Activation(seed % 3);
+  const Epilogue ep{test::clamp_for(seed).min, test::clamp_for(seed).max};
 
-  // The plain definition: conv2d_ref with groups = c.
+  // The plain definition: conv2d_ref with groups = c, then the epilogue's clamp.
   Conv2dShape cs;
   cs.batch = batch, cs.in_h = h, cs.in_w = w, cs.in_c = c, cs.out_h = s.out_h, cs.out_w = s.out_w, cs.out_c = s.out_c;
   cs.window = s.window;
   std::vector<float> packed(conv2d_ref_packed_size(cs)), want(out_n);
   conv2d_ref_pack(cs, wt.data(), packed.data());
-  conv2d_ref(cs, x.data(), packed.data(), bias.data(), act, want.data(), 0, batch * s.out_h);
+  conv2d_ref(cs, x.data(), packed.data(), bias.data(), Activation::kNone, want.data(), 0, batch * s.out_h);
+  for (float& v : want) v = ep.apply(v);
 
-  for (Isa isa : available_isas()) {
-    const DwconvKernel& kern = kernel_table(isa).dwconv;
-    PackedDwconv p = pack_dwconv(s, kern.cw, wt.data(), bias.data());
-    std::vector<float> got(out_n + 8, 777.f);
-    // Two row ranges, as two threads would split them.
-    const int rows = batch * s.out_h, mid = rows / 2;
-    std::vector<float> scratch(dwconv_scratch_floats(s));
-    kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), act, 0, mid, scratch.data()});
-    kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), act, mid, rows, scratch.data()});
-    double worst;
-    ++cases;
-    CHECK_MSG(test::close(got.data(), want.data(), out_n, 1e-5, &worst),
-              "%s: n=%d %dx%d c=%d k=%d %dx%d s=%d: error %g", kern.name, batch, h, w, c, k, kernel, kernel, stride, worst);
-    CHECK_MSG(got[out_n] == 777.f, "%s wrote past its output", kern.name);
-  }
+  for (Isa isa : available_isas())
+    for (const DwconvKernel* listed : kernel_list(isa).dwconv) {
+      const DwconvKernel& kern = *listed;
+      PackedDwconv p = pack_dwconv(s, kern.cw, wt.data(), bias.data());
+      std::vector<float> got(out_n + 8, 777.f);
+      // Two row ranges, as two threads would split them.
+      const int rows = batch * s.out_h, mid = rows / 2;
+      std::vector<float> scratch(dwconv_scratch_floats(s));
+      kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), ep, 0, mid, scratch.data()});
+      kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), ep, mid, rows, scratch.data()});
+      double worst;
+      ++cases;
+      CHECK_MSG(test::close(got.data(), want.data(), out_n, 1e-5, &worst),
+                "%s: n=%d %dx%d c=%d k=%d %dx%d s=%d: error %g", kern.name, batch, h, w, c, k, kernel, kernel, stride,
+                worst);
+      CHECK_MSG(got[out_n] == 777.f, "%s wrote past its output", kern.name);
+    }
 }
 
 int main() {

@@ -55,6 +55,14 @@ inline void fill(std::vector<float>& v, unsigned seed) {
   }
 }
 
+// Epilogue bounds the kernel testers cycle through: the graph's activations (none, ReLU,
+// ReLU6) and a clamp no activation gives, which crosses zero on both sides of the inputs.
+struct Clamp {
+  float min, max;
+};
+inline const Clamp kClamps[] = {{-INFINITY, INFINITY}, {0.f, INFINITY}, {0.f, 6.f}, {-0.5f, 0.25f}};
+inline const Clamp& clamp_for(unsigned i) { return kClamps[i % 4]; }
+
 // |got - want| <= tol * (1 + |want|) everywhere; reports the worst element.
 inline bool close(const float* got, const float* want, size_t n, double tol, double* worst) {
   double w = 0;

@@ -1,28 +1,23 @@
 #include "kernels/dispatch/kernel_table.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "kernels/dispatch/cpu_features.h"
-#include "kernels/pool/pool_ref.h"
+#include "kernels/gemm/gemm_ref.h"
 #include "util/error.h"
 #ifdef ATTOCORE_HAVE_AVX2
-#include "kernels/dwconv/dwconv_avx2.h"
 #include "kernels/gemm/gemm_avx2.h"
-#include "kernels/pool/maxpool_avx2.h"
-#include "kernels/stem/stem_avx2.h"
 #endif
 #ifdef ATTOCORE_HAVE_AVX512
-#include "kernels/dwconv/dwconv_avx512.h"
 #include "kernels/gemm/gemm_avx512.h"
-#include "kernels/stem/stem_avx512.h"
 #endif
 #ifdef ATTOCORE_HAVE_NEON
-#include "kernels/dwconv/dwconv_neon.h"
 #include "kernels/gemm/gemm_neon.h"
-#include "kernels/pool/maxpool_neon.h"
-#include "kernels/stem/stem_neon.h"
 #endif
 
 namespace attocore {
@@ -39,104 +34,216 @@ const char* isa_name(Isa isa) {
 
 namespace {
 
-const KernelTable kReferenceTable{
-    Isa::kReference,
-    {gemm_ukernel_ref, 4, 8, "gemm_4x8_ref"},
-    {gemm_ukernel_ref, 4, 16, "gemm_4x16_ref", GemmPacking::kPlain, nullptr, &kReferenceTable.gemm_nr8},
-    {dwconv_ref, 4, "dwconv_ref"},
-    {stem_ref, "stem_ref"},
-    {maxpool2d_ref, "maxpool2d_ref"},
-};
+// The kernel lists name their tables ref, avx2, avx512, neon: ATTOCORE_IN_<table>(x) is x when
+// that table's instruction set is compiled in, nothing otherwise.
+#define ATTOCORE_IN_ref(...) __VA_ARGS__
+#ifdef ATTOCORE_HAVE_AVX2
+#define ATTOCORE_IN_avx2(...) __VA_ARGS__
+#else
+#define ATTOCORE_IN_avx2(...)
+#endif
+#ifdef ATTOCORE_HAVE_AVX512
+#define ATTOCORE_IN_avx512(...) __VA_ARGS__
+#else
+#define ATTOCORE_IN_avx512(...)
+#endif
+#ifdef ATTOCORE_HAVE_NEON
+#define ATTOCORE_IN_neon(...) __VA_ARGS__
+#else
+#define ATTOCORE_IN_neon(...)
+#endif
+#define ATTOCORE_ISA_ref Isa::kReference
+#define ATTOCORE_ISA_avx2 Isa::kAvx2
+#define ATTOCORE_ISA_avx512 Isa::kAvx512
+#define ATTOCORE_ISA_neon Isa::kNeon
+
+// Every table's depthwise, stem and max pool kernel (kDwconv_avx2, ...), from their lists.
+#define DWCONV_KERNEL(table, fn, cw) ATTOCORE_IN_##table(constexpr DwconvKernel kDwconv_##table{fn, cw, #fn};)
+#include "kernels/dwconv/dwconv_kernels.inc"
+#undef DWCONV_KERNEL
+#define STEM_KERNEL(table, fn) ATTOCORE_IN_##table(constexpr StemKernel kStem_##table{fn, #fn};)
+#include "kernels/stem/stem_kernels.inc"
+#undef STEM_KERNEL
+#define MAXPOOL_KERNEL(table, fn) ATTOCORE_IN_##table(constexpr MaxPoolKernel kMaxPool_##table{fn, #fn};)
+#include "kernels/pool/maxpool_kernels.inc"
+#undef MAXPOOL_KERNEL
+
+// Each instruction set's GEMM kernels, from its list (gemm/gemm_<isa>.inc).
+namespace list_ref {
+#define GEMM_LIST "kernels/gemm/gemm_ref.inc"
+#include "kernels/dispatch/gemm_describe.h"
+}  // namespace list_ref
+constexpr KernelTable kReferenceTable{Isa::kReference, list_ref::kNr8, list_ref::kWide, kDwconv_ref, kStem_ref,
+                                      kMaxPool_ref};
 
 #ifdef ATTOCORE_HAVE_AVX2
-const GemmKernel kAvx2Gemm5x16{gemm_5x16_avx2, 5, 16, "gemm_5x16_avx2", GemmPacking::kPlain, gemm_rows_5x16_avx2, nullptr,
-                               nullptr, gemm_row_16_avx2};
-const KernelTable kAvx2Table{
-    Isa::kAvx2,
-    {gemm_6x8_pairs_avx2, 6, 8, "gemm_6x8p_avx2", GemmPacking::kPairs},
-    {gemm_6x16_avx2, 6, 16, "gemm_6x16_avx2", GemmPacking::kPlain, gemm_rows_6x16_avx2, &kAvx2Table.gemm_nr8,
-     &kAvx2Gemm5x16, gemm_row_16_avx2, igemm_6x16_avx2},
-    {dwconv_avx2, 8, "dwconv_avx2"},
-    {stem_avx2, "stem_avx2"},
-    {maxpool2d_avx2, "maxpool2d_avx2"},
-};
+namespace list_avx2 {
+#define GEMM_LIST "kernels/gemm/gemm_avx2.inc"
+#include "kernels/dispatch/gemm_describe.h"
+}  // namespace list_avx2
+constexpr KernelTable kAvx2Table{Isa::kAvx2, list_avx2::kNr8, list_avx2::kWide, kDwconv_avx2, kStem_avx2,
+                                 kMaxPool_avx2};
 #endif
 
 #ifdef ATTOCORE_HAVE_AVX512
-// 6 rows x 32 columns (12 zmm accumulators); a last panel of at most 16 columns takes the
-// 16-wide k-pair kernel, of at most 8 the 8-wide k-quad kernel (which also serves products
-// of at most 8 outputs). The max pool is AVX2's (0.4% of an AttoNet).
-extern const KernelTable kAvx512Table;
-const GemmKernel kAvx512Gemm6x16{gemm_6x16_pairs_avx512, 6, 16, "gemm_6x16p_avx512", GemmPacking::kPairs, nullptr,
-                                 &kAvx512Table.gemm_nr8};
-const GemmKernel kAvx512Gemm6x16Plain{gemm_6x16_avx512, 6, 16, "gemm_6x16_avx512", GemmPacking::kPlain, nullptr,
-                                      nullptr, nullptr, nullptr, igemm_6x16_avx512};
-const GemmKernel kAvx512Gemm5x32{gemm_5x32_avx512, 5, 32, "gemm_5x32_avx512", GemmPacking::kPlain,
-                                 gemm_rows_5x32_avx512, nullptr, nullptr, gemm_row_32_avx512};
-const KernelTable kAvx512Table{
-    Isa::kAvx512,
-    {gemm_6x8_quads_avx512, 6, 8, "gemm_6x8q_avx512", GemmPacking::kQuads},
-    {gemm_6x32_avx512, 6, 32, "gemm_6x32_avx512", GemmPacking::kPlain, gemm_rows_6x32_avx512, &kAvx512Gemm6x16,
-     &kAvx512Gemm5x32, gemm_row_32_avx512, igemm_6x32_avx512, &kAvx512Gemm6x16Plain},
-    {dwconv_avx512, 16, "dwconv_avx512"},
-    {stem_avx512, "stem_avx512"},
-    {maxpool2d_avx2, "maxpool2d_avx2"},  // spelled out, not copied from kAvx2Table: constant-initialised
-};
+namespace list_avx512 {
+#define GEMM_LIST "kernels/gemm/gemm_avx512.inc"
+#include "kernels/dispatch/gemm_describe.h"
+}  // namespace list_avx512
+constexpr KernelTable kAvx512Table{Isa::kAvx512, list_avx512::kNr8, list_avx512::kWide, kDwconv_avx512,
+                                   kStem_avx512, kMaxPool_avx512};
 #endif
 
 #ifdef ATTOCORE_HAVE_NEON
-const KernelTable kNeonTable{
-    Isa::kNeon,
-    {gemm_6x8_neon, 6, 8, "gemm_6x8_neon"},
-#if defined(__aarch64__)
-    {gemm_4x16_neon, 4, 16, "gemm_4x16_neon", GemmPacking::kPlain, gemm_rows_4x16_neon, &kNeonTable.gemm_nr8,
-     nullptr, gemm_row_16_neon, igemm_4x16_neon},
-#else
-    // ARMv7 has 16 q registers: stay at 12 accumulators
-    {gemm_6x8_neon, 6, 8, "gemm_6x8_neon", GemmPacking::kPlain, nullptr, nullptr, nullptr, gemm_row_8_neon,
-     igemm_6x8_neon},
+namespace list_neon {
+#define GEMM_LIST "kernels/gemm/gemm_neon.inc"
+#include "kernels/dispatch/gemm_describe.h"
+}  // namespace list_neon
+constexpr KernelTable kNeonTable{Isa::kNeon, list_neon::kNr8, list_neon::kWide, kDwconv_neon, kStem_neon,
+                                 kMaxPool_neon};
 #endif
-    {dwconv_neon, 4, "dwconv_neon"},
-    {stem_neon, "stem_neon"},
-    {maxpool2d_neon, "maxpool2d_neon"},
-};
+
+template <size_t N>
+std::vector<const GemmKernel*> all_of(const GemmKernel* const (&kernels)[N]) {
+  return std::vector<const GemmKernel*>(kernels, kernels + N);
+}
+
+KernelList make_list(Isa isa) {
+  KernelList l;
+  switch (isa) {
+    case Isa::kReference: l.gemm = all_of(list_ref::kAll); break;
+#ifdef ATTOCORE_HAVE_AVX2
+    case Isa::kAvx2: l.gemm = all_of(list_avx2::kAll); break;
 #endif
+#ifdef ATTOCORE_HAVE_AVX512
+    case Isa::kAvx512: l.gemm = all_of(list_avx512::kAll); break;
+#endif
+#ifdef ATTOCORE_HAVE_NEON
+    case Isa::kNeon: l.gemm = all_of(list_neon::kAll); break;
+#endif
+    default: break;
+  }
+#define DWCONV_KERNEL(table, fn, cw) \
+  ATTOCORE_IN_##table(if (isa == ATTOCORE_ISA_##table) l.dwconv.push_back(&kDwconv_##table);)
+#include "kernels/dwconv/dwconv_kernels.inc"
+#undef DWCONV_KERNEL
+#define STEM_KERNEL(table, fn) ATTOCORE_IN_##table(if (isa == ATTOCORE_ISA_##table) l.stem.push_back(&kStem_##table);)
+#include "kernels/stem/stem_kernels.inc"
+#undef STEM_KERNEL
+#define MAXPOOL_KERNEL(table, fn) \
+  ATTOCORE_IN_##table(if (isa == ATTOCORE_ISA_##table) l.maxpool.push_back(&kMaxPool_##table);)
+#include "kernels/pool/maxpool_kernels.inc"
+#undef MAXPOOL_KERNEL
+  return l;
+}
 
 bool env_forces_reference() {
   const char* v = std::getenv("ATTOCORE_FORCE_REFERENCE");
   return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
 }
 
+// ATTOCORE_LOG names what to log, comma separated: here "dispatch" (or "all").
+bool logs_dispatch() {
+  const char* v = std::getenv("ATTOCORE_LOG");
+  if (v == nullptr) return false;
+  const std::string s = std::string(",") + v + ",";
+  return s.find(",dispatch,") != std::string::npos || s.find(",all,") != std::string::npos;
+}
+
+void log_dispatch(const std::string& line) { std::fprintf(stderr, "attocore dispatch: %s\n", line.c_str()); }
+
+// What a CPU lacks of `needed` (names and flags), as "cpu lacks avx512f": empty if nothing.
+std::string lacking(std::initializer_list<std::pair<const char*, bool>> needed) {
+  std::string missing;
+  for (const auto& [name, has] : needed)
+    if (!has) missing += (missing.empty() ? "cpu lacks " : " and ") + std::string(name);
+  return missing;
+}
+
+[[maybe_unused]] constexpr bool kX86Build =
+#if defined(__x86_64__) || defined(__i386__)
+    true;
+#else
+    false;
+#endif
+
 }  // namespace
 
-std::vector<Isa> available_isas() {
-  std::vector<Isa> isas{Isa::kReference};
+std::vector<IsaSupport> isa_support() {
   const CpuFeatures& f = cpu_features();
+  std::vector<IsaSupport> s;
+  s.push_back({Isa::kReference, true, "the portable reference"});
+  auto add = [&](Isa isa, bool compiled, const char* not_compiled, std::string missing, const char* has) {
+    if (!compiled) {
+      s.push_back({isa, false, std::string("not compiled (") + not_compiled + ")"});
+    } else {
+      s.push_back({isa, missing.empty(), missing.empty() ? std::string(has) : missing});
+    }
+  };
 #ifdef ATTOCORE_HAVE_AVX2
-  if (f.avx2 && f.fma) isas.push_back(Isa::kAvx2);
+  constexpr bool avx2 = true;
+#else
+  constexpr bool avx2 = false;
 #endif
 #ifdef ATTOCORE_HAVE_AVX512
-  if (f.avx2 && f.fma && f.avx512f) isas.push_back(Isa::kAvx512);
+  constexpr bool avx512 = true;
+#else
+  constexpr bool avx512 = false;
 #endif
 #ifdef ATTOCORE_HAVE_NEON
-  if (f.neon) isas.push_back(Isa::kNeon);
+  constexpr bool neon = true;
+#else
+  constexpr bool neon = false;
 #endif
-  (void)f;
+  add(Isa::kAvx2, avx2, kX86Build ? "ATTOCORE_ENABLE_AVX2=OFF" : "not an x86 build",
+      lacking({{"avx2", f.avx2}, {"fma", f.fma}}), "cpu has avx2 and fma");
+  // libgcc's avx512f check includes the OS saving the zmm and mask registers (XCR0).
+  add(Isa::kAvx512, avx512, kX86Build ? "ATTOCORE_ENABLE_AVX512=OFF" : "not an x86 build",
+      lacking({{"avx512f (or the OS does not save the zmm state)", f.avx512f}, {"avx2", f.avx2}, {"fma", f.fma}}),
+      "cpu has avx512f, avx2 and fma");
+  add(Isa::kNeon, neon, kX86Build ? "not an ARM build" : "ATTOCORE_ENABLE_NEON=OFF", lacking({{"neon", f.neon}}),
+      "an ARM build with NEON");
+  return s;
+}
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> isas;
+  for (const IsaSupport& s : isa_support())
+    if (s.available) isas.push_back(s.isa);
   return isas;
 }
 
 Isa best_isa(bool force_reference) {
-  if (force_reference || env_forces_reference()) return Isa::kReference;
+  const bool log = logs_dispatch();
+  if (log)
+    for (const IsaSupport& s : isa_support())
+      log_dispatch((s.available ? std::string(isa_name(s.isa)) + ": " : std::string("declined ") + isa_name(s.isa) + ": ") +
+                   s.reason);
+  auto chosen = [&](Isa isa, const char* why) {
+    if (log) log_dispatch(std::string("using ") + isa_name(isa) + " (" + why + ")");
+    return isa;
+  };
+  if (force_reference) return chosen(Isa::kReference, "force_reference");
+  if (env_forces_reference()) return chosen(Isa::kReference, "ATTOCORE_FORCE_REFERENCE");
   const std::vector<Isa> isas = available_isas();
   const char* want = std::getenv("ATTOCORE_ISA");
-  if (want == nullptr || *want == '\0') return isas.back();
+  if (want == nullptr || *want == '\0') return chosen(isas.back(), "the best available");
   std::string names;
   for (Isa isa : isas) {
-    if (std::strcmp(isa_name(isa), want) == 0) return isa;
+    if (std::strcmp(isa_name(isa), want) == 0) return chosen(isa, "ATTOCORE_ISA");
     names += names.empty() ? isa_name(isa) : std::string(", ") + isa_name(isa);
   }
   fail(ErrorCode::kConfig,
        std::string("ATTOCORE_ISA=") + want + ": not available in this build on this CPU (available: " + names + ")");
+}
+
+const GemmKernel& KernelTable::gemm_for(int n) const {
+  const bool narrow = n <= gemm_nr8->nr;
+  const GemmKernel& k = narrow ? *gemm_nr8 : *gemm_wide;
+  if (logs_dispatch())
+    log_dispatch(std::string(isa_name(isa)) + " gemm for " + std::to_string(n) + " outputs: " + k.name + " (" +
+                 (narrow ? "at most " + std::to_string(gemm_nr8->nr) + ": the narrow kernel" : "the wide kernel") + ")");
+  return k;
 }
 
 const KernelTable& kernel_table(Isa isa) {
@@ -154,6 +261,13 @@ const KernelTable& kernel_table(Isa isa) {
     default: break;
   }
   fail(ErrorCode::kUnsupported, std::string("kernels for ") + isa_name(isa) + " are not in this build");
+}
+
+const KernelList& kernel_list(Isa isa) {
+  static const KernelList lists[] = {make_list(Isa::kReference), make_list(Isa::kAvx2), make_list(Isa::kAvx512),
+                                     make_list(Isa::kNeon)};
+  kernel_table(isa);  // fails for an instruction set not in this build
+  return lists[int(isa)];
 }
 
 }  // namespace attocore

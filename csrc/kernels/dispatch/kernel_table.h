@@ -2,7 +2,10 @@
 // time: the best the CPU supports, unless ATTOCORE_FORCE_REFERENCE=1 (or the session
 // option) asks for the portable reference kernels, or ATTOCORE_ISA names one of those
 // available (ref, avx2, avx512, neon: to compare or debug a path on a CPU that has better).
+// ATTOCORE_LOG=dispatch prints each choice and its reason to stderr (why a set is taken or
+// declined, which GEMM kernel a layer's width gets).
 #pragma once
+#include <string>
 #include <vector>
 
 #include "kernels/dwconv/dwconv.h"
@@ -16,22 +19,43 @@ enum class Isa { kReference, kAvx2, kAvx512, kNeon };
 
 const char* isa_name(Isa isa);
 
+// Built from the kernel lists (gemm/gemm_<isa>.inc, dwconv/dwconv_kernels.inc,
+// stem/stem_kernels.inc, pool/maxpool_kernels.inc) in kernel_table.cpp.
 struct KernelTable {
   Isa isa;
-  GemmKernel gemm_nr8;   // for outputs of at most 8 channels
-  GemmKernel gemm_wide;  // the widest tile
+  const GemmKernel* gemm_nr8;   // for outputs of at most 8 channels
+  const GemmKernel* gemm_wide;  // the widest tile
   DwconvKernel dwconv;
   StemKernel stem;  // first convolution straight from NCHW
   MaxPoolKernel maxpool;
 
   // The GEMM kernel to use for n output columns.
-  const GemmKernel& gemm_for(int n) const { return n <= gemm_nr8.nr ? gemm_nr8 : gemm_wide; }
+  const GemmKernel& gemm_for(int n) const;
 };
+
+// Every kernel the lists hold for one table's instruction set, the table's own among them:
+// what the testers run (each list entry in list order).
+struct KernelList {
+  std::vector<const GemmKernel*> gemm;
+  std::vector<const DwconvKernel*> dwconv;
+  std::vector<const StemKernel*> stem;
+  std::vector<const MaxPoolKernel*> maxpool;
+};
+
+// Whether an instruction set's table runs here, and why or why not ("cpu has avx2 and fma",
+// "not compiled (ATTOCORE_ENABLE_NEON=OFF)", ...).
+struct IsaSupport {
+  Isa isa;
+  bool available;
+  std::string reason;
+};
+std::vector<IsaSupport> isa_support();  // every set, reference first
 
 // Instruction sets compiled into this build and supported by this CPU (reference first).
 std::vector<Isa> available_isas();
 // Also honours ATTOCORE_FORCE_REFERENCE and ATTOCORE_ISA (an unavailable name fails).
 Isa best_isa(bool force_reference = false);
 const KernelTable& kernel_table(Isa isa);
+const KernelList& kernel_list(Isa isa);  // fails like kernel_table for a set not in this build
 
 }  // namespace attocore

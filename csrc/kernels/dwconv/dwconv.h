@@ -7,7 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "graph/graph.h"
+#include "graph/graph.h"  // WindowAttrs
+#include "kernels/epilogue.h"
 #include "util/aligned_vector.h"
 
 namespace attocore {
@@ -39,7 +40,7 @@ struct DwconvArgs {
   const PackedDwconv* weights;
   const float* input;
   float* output;
-  Activation act;
+  Epilogue ep;
   int row_begin, row_end;  // rows index batch * out_h
   float* scratch;          // dwconv_scratch_floats(*shape) floats of the calling thread's own
   // The row `output` starts at: 0 for a whole tensor; row_begin when a caller keeps only a
@@ -59,7 +60,25 @@ inline size_t dwconv_scratch_floats(const DwconvShape& s) {
   return 3 * size_t(kDwconvEdgeMaxColumns) * size_t(s.in_c) + kDwconvInputSlack;
 }
 
-using DwconvFn = void (*)(const DwconvArgs& a);
+// The taps of output pixel (oy, ox)'s window that fall inside the image, in the order every
+// variant sums them (window row, then column): tap(iy, ix, t), t = ky * kernel_w + kx the
+// tap's index in the packed weights.
+template <typename Tap>
+inline void for_each_window_tap(const DwconvShape& s, int oy, int ox, const Tap& tap) {
+  const WindowAttrs& w = s.window;
+  for (int ky = 0; ky < w.kernel_h; ++ky) {
+    const int iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
+    if (iy < 0 || iy >= s.in_h) continue;
+    for (int kx = 0; kx < w.kernel_w; ++kx) {
+      const int ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
+      if (ix < 0 || ix >= s.in_w) continue;
+      tap(iy, ix, ky * w.kernel_w + kx);
+    }
+  }
+}
+
+using DwconvFunction = void(const DwconvArgs& a);
+using DwconvFn = DwconvFunction*;
 
 struct DwconvKernel {
   DwconvFn fn = nullptr;
@@ -67,6 +86,9 @@ struct DwconvKernel {
   const char* name = "";
 };
 
-void dwconv_ref(const DwconvArgs& a);
+// Every variant, from their list (dwconv_kernels.inc).
+#define DWCONV_KERNEL(table, fn, cw) DwconvFunction fn;
+#include "kernels/dwconv/dwconv_kernels.inc"
+#undef DWCONV_KERNEL
 
 }  // namespace attocore

@@ -1,5 +1,3 @@
-#include "kernels/dwconv/dwconv_neon.h"
-
 #include <arm_neon.h>
 
 #include <cstddef>
@@ -25,9 +23,9 @@ inline float32x4_t load_lanes(const float* in, int oc0, int k, int in_c) {
   return vld1q_f32(lanes);
 }
 
-inline float32x4_t activate(float32x4_t acc, Activation act) {
-  if (act != Activation::kNone) acc = vmaxq_f32(acc, vdupq_n_f32(0.f));
-  if (act == Activation::kRelu6) acc = vminq_f32(acc, vdupq_n_f32(6.f));
+inline float32x4_t clamp(float32x4_t acc, const Epilogue& ep) {
+  if (ep.clamps_min()) acc = vmaxq_f32(acc, vdupq_n_f32(ep.min));
+  if (ep.clamps_max()) acc = vminq_f32(acc, vdupq_n_f32(ep.max));
   return acc;
 }
 
@@ -49,7 +47,7 @@ inline void store_chunk(float* dst, float32x4_t acc, int valid) {
 // pixels using it.
 template <int S, int P, int kSkipFirst, int kSkipLast>
 void group_3x3(const DwconvShape& s, const PackedDwconv& p, const float* const rows[3], int ix0, float* out,
-               int count, Activation act) {
+               int count, const Epilogue& ep) {
   constexpr int kInputs = (P - 1) * S + 3;
   const float* wchunk = p.data.data();
   for (int c = 0; c < p.chunks; ++c, wchunk += p.chunk_floats()) {
@@ -73,7 +71,7 @@ void group_3x3(const DwconvShape& s, const PackedDwconv& p, const float* const r
     const int valid = s.out_c - c * 4;
     float* dst = out + c * 4;
     for (int px = 0; px < P; ++px)
-      if (px < count) store_chunk(dst + size_t(px) * s.out_c, activate(acc[px], act), valid);
+      if (px < count) store_chunk(dst + size_t(px) * s.out_c, clamp(acc[px], ep), valid);
   }
 }
 
@@ -91,10 +89,10 @@ template <int S>
 struct Groups {
   const DwconvShape& s;
   const PackedDwconv& p;
-  Activation act;
+  Epilogue ep;
   template <int P, int kSkipFirst, int kSkipLast>
   void run(const float* const rows[3], int ix0, float* dst, int count) const {
-    group_3x3<S, P, kSkipFirst, kSkipLast>(s, p, rows, ix0, dst, count, act);
+    group_3x3<S, P, kSkipFirst, kSkipLast>(s, p, rows, ix0, dst, count, ep);
   }
 };
 
@@ -102,9 +100,8 @@ struct Groups {
 
 void dwconv_neon(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
-  const WindowAttrs& w = s.window;
   const PackedDwconv& p = *a.weights;
-  auto groups_for = [&](auto stride) { return Groups<decltype(stride)::value>{s, p, a.act}; };
+  auto groups_for = [&](auto stride) { return Groups<decltype(stride)::value>{s, p, a.ep}; };
   dwconv_rows<kWideGroup>(a, groups_for, [&](const float* image, int oy, float* out_row) {
     // Any other window: one pixel at a time.
     for (int ox = 0; ox < s.out_w; ++ox) {
@@ -112,18 +109,12 @@ void dwconv_neon(const DwconvArgs& a) {
       const float* wchunk = p.data.data();
       for (int c = 0; c < p.chunks; ++c, wchunk += p.chunk_floats()) {
         float32x4_t acc = vld1q_f32(wchunk);
-        for (int ky = 0; ky < w.kernel_h; ++ky) {
-          const int iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
-          if (iy < 0 || iy >= s.in_h) continue;
-          for (int kx = 0; kx < w.kernel_w; ++kx) {
-            const int ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
-            if (ix < 0 || ix >= s.in_w) continue;
-            const float* src = image + (size_t(iy) * s.in_w + ix) * s.in_c;
-            const float32x4_t x = load_lanes(src, c * 4, s.multiplier, s.in_c);
-            acc = vfmaq_f32(acc, x, vld1q_f32(wchunk + 4 + size_t(ky * w.kernel_w + kx) * 4));
-          }
-        }
-        store_chunk(out + c * 4, activate(acc, a.act), s.out_c - c * 4);
+        for_each_window_tap(s, oy, ox, [&](int iy, int ix, int tap) {
+          const float* src = image + (size_t(iy) * s.in_w + ix) * s.in_c;
+          const float32x4_t x = load_lanes(src, c * 4, s.multiplier, s.in_c);
+          acc = vfmaq_f32(acc, x, vld1q_f32(wchunk + 4 + size_t(tap) * 4));
+        });
+        store_chunk(out + c * 4, clamp(acc, a.ep), s.out_c - c * 4);
       }
     }
   });

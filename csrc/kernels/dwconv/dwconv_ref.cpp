@@ -1,11 +1,9 @@
 #include "kernels/dwconv/dwconv.h"
-#include "kernels/eltwise/activation.h"
 
 namespace attocore {
 
 void dwconv_ref(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
-  const WindowAttrs& w = s.window;
   const PackedDwconv& p = *a.weights;
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
@@ -16,17 +14,11 @@ void dwconv_ref(const DwconvArgs& a) {
         const float* chunk = p.data.data() + size_t(oc / p.cw) * p.chunk_floats();
         const int lane = oc % p.cw;
         float acc = chunk[lane];
-        for (int ky = 0; ky < w.kernel_h; ++ky) {
-          const int iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
-          if (iy < 0 || iy >= s.in_h) continue;
-          for (int kx = 0; kx < w.kernel_w; ++kx) {
-            const int ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
-            if (ix < 0 || ix >= s.in_w) continue;
-            const float v = image[(size_t(iy) * s.in_w + ix) * s.in_c + oc / s.multiplier];
-            acc += v * chunk[p.cw + size_t(ky * w.kernel_w + kx) * p.cw + lane];
-          }
-        }
-        out[oc] = activate(a.act, acc);
+        for_each_window_tap(s, oy, ox, [&](int iy, int ix, int tap) {
+          const float v = image[(size_t(iy) * s.in_w + ix) * s.in_c + oc / s.multiplier];
+          acc += v * chunk[p.cw + size_t(tap) * p.cw + lane];
+        });
+        out[oc] = a.ep.apply(acc);
       }
     }
   }

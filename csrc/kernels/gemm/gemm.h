@@ -1,12 +1,12 @@
-// GEMM microkernels for 1x1 convolutions in NHWC: C[m, n] = act(A[m, k] x B[k, n] + bias[n]
-// (+ residual[m, n])). B is packed once at load time into panels of NR columns, each panel
+// GEMM microkernels for 1x1 convolutions in NHWC: C[m, n] = clamp(A[m, k] x B[k, n] + bias[n]
+// (+ residual[m, n])), the clamp the tile's Epilogue. B is packed once at load time into panels of NR columns, each panel
 // [NR bias][k x NR weights], zero-padded past n. A microkernel computes one tile of at most
 // MR rows by NR columns; a driver (gemm_driver.cpp) walks the tiles.
 #pragma once
 #include <cstddef>
 #include <vector>
 
-#include "graph/graph.h"
+#include "kernels/epilogue.h"
 #include "util/aligned_vector.h"
 
 namespace attocore {
@@ -21,9 +21,9 @@ struct GemmTile {
   const float* panel;  // packed panel: NR bias, then k x NR weights
   float* c;            // rows x cols, row stride c_stride
   size_t c_stride;
-  const float* residual;  // optional rows x cols added before the activation, row stride r_stride
+  const float* residual;  // optional rows x cols added before the clamp, row stride r_stride
   size_t r_stride;
-  Activation act;
+  Epilogue ep;
   size_t panel_stride;  // floats from one packed panel to the next (row kernels walk several)
 };
 
@@ -42,7 +42,7 @@ struct GemmIndirectTile {
   size_t c_stride;
   const float* residual;  // optional, like c
   size_t r_stride;
-  Activation act;
+  Epilogue ep;
 };
 
 using GemmIndirectUkernel = void (*)(const GemmIndirectTile& t);
@@ -87,7 +87,7 @@ struct GemmKernel {
   // rows for that one (their A pointers clamped to it), and at batch 1 a classifier's
   // weights (1280 x 1000 for MobileNet-V2: 5 MB) are read once either way, so the row is
   // bound by their loads, not by MR times its FMAs. Same packing, and per column the same
-  // operations in the same order as fn (bias, k in order, residual, activation): which
+  // operations in the same order as fn (bias, k in order, residual, clamp): which
   // kernel ran never changes the bits.
   GemmUkernel single_row = nullptr;
   // Optional indirect kernel (same MR, NR and plain packing): a KxK convolution reads its
@@ -99,18 +99,44 @@ struct GemmKernel {
   // at the kernel's width (no narrow tail), so a 16-channel 3x3 convolution on 32-wide panels
   // left half of each vector idle.
   const GemmKernel* narrow_indirect = nullptr;
+
+  // The optional parts, as a kernel list (gemm_<isa>.inc) attaches them to a constant.
+  constexpr GemmKernel with_rows_for(GemmUkernel (*f)(int)) const { GemmKernel g = *this; g.rows_for = f; return g; }
+  constexpr GemmKernel with_single_row(GemmUkernel f) const { GemmKernel g = *this; g.single_row = f; return g; }
+  constexpr GemmKernel with_indirect(GemmIndirectUkernel f) const { GemmKernel g = *this; g.indirect = f; return g; }
+  constexpr GemmKernel with_tail(const GemmKernel* k) const { GemmKernel g = *this; g.tail = k; return g; }
+  constexpr GemmKernel with_fewer_rows(const GemmKernel* k) const { GemmKernel g = *this; g.fewer_rows = k; return g; }
+  constexpr GemmKernel with_narrow_indirect(const GemmKernel* k) const {
+    GemmKernel g = *this;
+    g.narrow_indirect = k;
+    return g;
+  }
 };
 
-// Packed B larger than kLargeBBytes does not stay in L2 beside its A rows: the driver (and a
-// fused module tail) then take row blocks of ~kLargeBRowBytes of A instead of ~16 KiB, so
-// each panel, fetched from L3, serves many row tiles.
-constexpr size_t kLargeBBytes = 160 * 1024;
-constexpr size_t kLargeBRowBytes = 192 * 1024;
-// A row kernel (GemmKernel::rows_for) sweeps all of B for every MR rows, from L2: taken up
-// to half of a 512 KiB L2. Measured on AttoNet-A's 14x14 modules, whose decompressions
-// (k = 56-72, n = 808: 181-233 KiB) sat just above kLargeBBytes: their whole steps ran
-// 3-5% faster with the row kernel; at 335 KiB (k = 88, n = 952) it made no difference.
-constexpr size_t kRowKernelMaxBBytes = 256 * 1024;
+// The cache sizes the GEMM blocking is set for: one core's L1d and L2 of AMD Zen 3 (32 KiB,
+// 512 KiB), where the bounds were measured. On the AVX-512 Xeon (48 KiB, 2 MiB) raising the
+// L2 bounds measured no gain (DESIGN.md), so the values stay; a core with a much smaller L2
+// (boards without an L3) is where they would want measuring again.
+struct GemmCacheBudget {
+  // A rows per row block of the plain path: half of L1d, beside the B panel they meet.
+  size_t a_block_bytes;
+  // Packed B larger than this does not stay in L2 beside its A rows: the driver (and a fused
+  // module tail) then take row blocks of ~large_b_row_bytes of A instead, so each panel,
+  // fetched from L3, serves many row tiles.
+  size_t large_b_bytes;
+  size_t large_b_row_bytes;
+  // A row kernel (GemmKernel::rows_for) sweeps all of B for every MR rows, from L2: taken up
+  // to half of L2. Measured on AttoNet-A's 14x14 modules, whose decompressions (k = 56-72,
+  // n = 808: 181-233 KiB) sat just above large_b_bytes: their whole steps ran 3-5% faster
+  // with the row kernel; at 335 KiB (k = 88, n = 952) it made no difference.
+  size_t row_kernel_max_b_bytes;
+  // A fused step's tile of A rows, produced by the step itself, kept in L1/L2 beside B.
+  size_t fused_rows_bytes;
+};
+constexpr GemmCacheBudget kGemmCache{16 * 1024, 160 * 1024, 192 * 1024, 256 * 1024, 48 * 1024};
+constexpr size_t kLargeBBytes = kGemmCache.large_b_bytes;
+constexpr size_t kLargeBRowBytes = kGemmCache.large_b_row_bytes;
+constexpr size_t kRowKernelMaxBBytes = kGemmCache.row_kernel_max_b_bytes;
 
 // Rows are split into equal parts of at most split_cap(nominal) rows, each a multiple of
 // `granule`: every part re-reads all of B, so 100 rows are one part, not 96 and a costly 4,
@@ -196,10 +222,11 @@ PackedGemmB pack_gemm_b(int k, int n, const GemmKernel& kernel, const float* bia
 }
 
 // Rows per tile of a fused step whose A rows (k floats each, produced by the step itself)
-// should stay in L1/L2 beside B: ~48 KiB of them, at most 96; ~kLargeBRowBytes when B is
-// large, so each panel, fetched from L3, serves many rows. A multiple of mr.
+// should stay in L1/L2 beside B: ~kGemmCache.fused_rows_bytes of them, at most 96;
+// ~kLargeBRowBytes when B is large, so each panel, fetched from L3, serves many rows. A
+// multiple of mr.
 inline int fused_tile_rows(const PackedGemmB& b, int k, int mr) {
-  const size_t budget = b.large() ? kLargeBRowBytes : 49152;
+  const size_t budget = b.large() ? kLargeBRowBytes : kGemmCache.fused_rows_bytes;
   const int cap = b.large() ? 1 << 20 : 96;
   const int rows = int(budget / (4 * size_t(k > 1 ? k : 1))) / mr * mr;
   return rows < mr ? mr : rows < cap ? rows : cap;
@@ -207,16 +234,17 @@ inline int fused_tile_rows(const PackedGemmB& b, int k, int mr) {
 
 // Runs the whole m x n product with `kernel` (b must be packed for kernel).
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
-          size_t c_stride, const float* residual, size_t r_stride, Activation act);
+          size_t c_stride, const float* residual, size_t r_stride, Epilogue ep);
 
 // The same for the output columns of panels [panel_begin, panel_end) only (of
 // b.panels(); c, residual: the whole matrices): lets threads split a product with few
 // rows by columns.
 void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b,
                  int panel_begin, int panel_end, float* c, size_t c_stride, const float* residual, size_t r_stride,
-                 Activation act);
+                 Epilogue ep);
 
-// Portable reference microkernel, any MR x NR (the oracle for the ISA variants).
+// Portable reference microkernel, any MR x NR (the oracle for the ISA variants): the tile
+// kernel of gemm_ref.inc's kernels.
 void gemm_ukernel_ref(const GemmTile& t);
 
 }  // namespace attocore

@@ -4,11 +4,11 @@ namespace attocore {
 namespace {
 
 // Rows per block for panels of this product. Rows in blocks whose A slice fits in L1
-// (about 16 KiB); inside a block, panel-outer so each packed panel (k x NR, from L2) serves
-// every row tile of the block. A B too large for L2 comes from L3 once per block, so its
-// blocks hold ~kLargeBRowBytes of A (read from L2). Blocks are equal splits.
+// (kGemmCache.a_block_bytes); inside a block, panel-outer so each packed panel (k x NR, from
+// L2) serves every row tile of the block. A B too large for L2 comes from L3 once per block,
+// so its blocks hold ~kLargeBRowBytes of A (read from L2). Blocks are equal splits.
 int row_block(const PackedGemmB& b, int m, int mr) {
-  const size_t a_budget = b.large() ? kLargeBRowBytes : 16384;
+  const size_t a_budget = b.large() ? kLargeBRowBytes : kGemmCache.a_block_bytes;
   int block = int(a_budget / (4 * size_t(b.k > 0 ? b.k : 1))) / mr * mr;
   if (block < mr) block = mr;
   return equal_split_step(m, block, mr);
@@ -41,19 +41,19 @@ int full_tiles_of_split(const GemmKernel& kernel, int rows) {
 }  // namespace
 
 void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b, float* c,
-          size_t c_stride, const float* residual, size_t r_stride, Activation act) {
-  gemm_panels(kernel, m, a, a_stride, b, 0, b.panels(), c, c_stride, residual, r_stride, act);
+          size_t c_stride, const float* residual, size_t r_stride, Epilogue ep) {
+  gemm_panels(kernel, m, a, a_stride, b, 0, b.panels(), c, c_stride, residual, r_stride, ep);
 }
 
 void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b,
                  int panel_begin, int panel_end, float* c, size_t c_stride, const float* residual, size_t r_stride,
-                 Activation act) {
+                 Epilogue ep) {
   GemmTile t;
   t.k = b.k;
   t.a_stride = a_stride;
   t.c_stride = c_stride;
   t.r_stride = r_stride;
-  t.act = act;
+  t.ep = ep;
   t.panel_stride = b.panel_floats();
   auto at_row = [&](int r, int p) {  // tile origin: row r, first column of panel p
     t.a = a + size_t(r) * a_stride;

@@ -2,17 +2,24 @@
 // so no window is empty); padded positions never win (as in PyTorch and ONNX). rows index batch * out_h. Vector variants take 8 (AVX2) or 4 (NEON)
 // channels of a pixel per vector, a masked or partial vector for the rest.
 #pragma once
-#include "graph/graph.h"
+#include "graph/graph.h"  // WindowAttrs
+#include "kernels/epilogue.h"
 
 namespace attocore {
 
-using MaxPoolFn = void (*)(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
-                           const float* input, Activation act, float* output, int row_begin, int row_end);
+using MaxPoolFunction = void(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
+                             const float* input, Epilogue ep, float* output, int row_begin, int row_end);
+using MaxPoolFn = MaxPoolFunction*;
 
 struct MaxPoolKernel {
   MaxPoolFn fn = nullptr;
   const char* name = "";
 };
+
+// Every variant, from their list (maxpool_kernels.inc).
+#define MAXPOOL_KERNEL(table, fn) MaxPoolFunction fn;
+#include "kernels/pool/maxpool_kernels.inc"
+#undef MAXPOOL_KERNEL
 
 // The walk the vector variants share: for each output pixel of rows [row_begin, row_end),
 // its window clipped to the image (rows [y0, y1), columns [x0, x1); padded positions never

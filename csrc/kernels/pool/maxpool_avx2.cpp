@@ -3,13 +3,15 @@
 // kept a 3-channel stem's pixel in scalars: 3 of 8 lanes is still 3x fewer instructions.
 #include <immintrin.h>
 
-#include "kernels/pool/maxpool_avx2.h"
+#include "kernels/pool/maxpool.h"
+#include "kernels/simd/clamp.h"
+#include "kernels/simd/vec_avx2.h"
 
 namespace attocore {
 
 void maxpool2d_avx2(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w, const float* input,
-                    Activation act, float* output, int row_begin, int row_end) {
-  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+                    Epilogue ep, float* output, int row_begin, int row_end) {
+  const VecClamp<VecAvx2> clamp(ep);
   const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(channels % 8), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   const size_t pixel = size_t(channels);
   maxpool_walk(in_h, in_w, channels, out_h, out_w, w, input, output, row_begin, row_end,
@@ -22,8 +24,7 @@ void maxpool2d_avx2(int in_h, int in_w, int channels, int out_h, int out_w, cons
                      const float* p = image + (size_t(iy) * in_w + x0) * pixel + c0;
                      for (int ix = x0; ix < x1; ++ix, p += pixel) m = _mm256_max_ps(m, load(p));
                    }
-                   if (act != Activation::kNone) m = _mm256_max_ps(m, zero);
-                   if (act == Activation::kRelu6) m = _mm256_min_ps(m, six);
+                   m = clamp(m);
                    if (full) {
                      _mm256_storeu_ps(out + c0, m);
                    } else {

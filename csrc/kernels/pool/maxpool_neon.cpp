@@ -4,14 +4,15 @@
 
 #include <algorithm>
 
-#include "kernels/eltwise/activation.h"
-#include "kernels/pool/maxpool_neon.h"
+#include "kernels/pool/maxpool.h"
+#include "kernels/simd/clamp.h"
+#include "kernels/simd/vec_neon.h"
 
 namespace attocore {
 
 void maxpool2d_neon(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w, const float* input,
-                    Activation act, float* output, int row_begin, int row_end) {
-  const float32x4_t zero = vdupq_n_f32(0.f), six = vdupq_n_f32(6.f);
+                    Epilogue ep, float* output, int row_begin, int row_end) {
+  const VecClamp<VecNeon> clamp(ep);
   const size_t pixel = size_t(channels);
   const int vec_end = channels / 4 * 4;
   maxpool_walk(in_h, in_w, channels, out_h, out_w, w, input, output, row_begin, row_end,
@@ -23,15 +24,14 @@ void maxpool2d_neon(int in_h, int in_w, int channels, int out_h, int out_w, cons
                      const float* p = image + (size_t(iy) * in_w + x0) * pixel + c0;
                      for (int ix = x0; ix < x1; ++ix, p += pixel) m = vmaxq_f32(m, vld1q_f32(p));
                    }
-                   if (act != Activation::kNone) m = vmaxq_f32(m, zero);
-                   if (act == Activation::kRelu6) m = vminq_f32(m, six);
+                   m = clamp(m);
                    vst1q_f32(out + c0, m);
                  }
                  for (int c = vec_end; c < channels; ++c) {
                    float m = first[c];
                    for (int iy = y0; iy < y1; ++iy)
                      for (int ix = x0; ix < x1; ++ix) m = std::max(m, image[(size_t(iy) * in_w + ix) * pixel + c]);
-                   out[c] = activate(act, m);
+                   out[c] = ep.apply(m);
                  }
                });
 }

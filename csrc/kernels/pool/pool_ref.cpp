@@ -4,7 +4,6 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/eltwise/activation.h"
 
 namespace attocore {
 
@@ -14,7 +13,7 @@ namespace {
 // (a stem has 3-8 channels); kC == 0: any count, the max kept in the output row.
 template <int kC>
 void maxpool_rows(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w, const float* input,
-                  Activation act, float* output, int row_begin, int row_end) {
+                  Epilogue ep, float* output, int row_begin, int row_end) {
   const int cs = kC > 0 ? kC : channels;
   for (int row = row_begin; row < row_end; ++row) {
     const int n = row / out_h, oy = row % out_h;
@@ -36,7 +35,7 @@ void maxpool_rows(int in_h, int in_w, int channels, int out_h, int out_w, const 
             const float* in = image + (size_t(iy) * in_w + ix) * kC;
             for (int c = 0; c < kC; ++c) m[c] = in[c] > m[c] ? in[c] : m[c];
           }
-        for (int c = 0; c < kC; ++c) out[c] = activate(act, m[c]);
+        for (int c = 0; c < kC; ++c) out[c] = ep.apply(m[c]);
       } else {
         for (int c = 0; c < cs; ++c) out[c] = first[c];
         for (int iy = iy0; iy < iy1; ++iy)
@@ -44,8 +43,8 @@ void maxpool_rows(int in_h, int in_w, int channels, int out_h, int out_w, const 
             const float* in = image + (size_t(iy) * in_w + ix) * cs;
             for (int c = 0; c < cs; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
           }
-        if (act != Activation::kNone)
-          for (int c = 0; c < cs; ++c) out[c] = activate(act, out[c]);
+        if (ep.clamps())
+          for (int c = 0; c < cs; ++c) out[c] = ep.apply(out[c]);
       }
     }
   }
@@ -54,17 +53,17 @@ void maxpool_rows(int in_h, int in_w, int channels, int out_h, int out_w, const 
 }  // namespace
 
 void maxpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
-                   const float* input, Activation act, float* output, int row_begin, int row_end) {
-  using Rows = void (*)(int, int, int, int, int, const WindowAttrs&, const float*, Activation, float*, int, int);
+                   const float* input, Epilogue ep, float* output, int row_begin, int row_end) {
+  using Rows = void (*)(int, int, int, int, int, const WindowAttrs&, const float*, Epilogue, float*, int, int);
   static constexpr Rows kSmall[9] = {maxpool_rows<0>, maxpool_rows<1>, maxpool_rows<2>, maxpool_rows<3>,
                                      maxpool_rows<4>, maxpool_rows<5>, maxpool_rows<6>, maxpool_rows<7>,
                                      maxpool_rows<8>};
   const Rows rows = channels <= 8 ? kSmall[channels] : maxpool_rows<0>;
-  rows(in_h, in_w, channels, out_h, out_w, w, input, act, output, row_begin, row_end);
+  rows(in_h, in_w, channels, out_h, out_w, w, input, ep, output, row_begin, row_end);
 }
 
 void avgpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const WindowAttrs& w,
-                   const float* input, Activation act, float* output, int row_begin, int row_end) {
+                   const float* input, Epilogue ep, float* output, int row_begin, int row_end) {
   std::vector<float> sum(channels);
   for (int row = row_begin; row < row_end; ++row) {
     const int n = row / out_h, oy = row % out_h;
@@ -87,19 +86,19 @@ void avgpool2d_ref(int in_h, int in_w, int channels, int out_h, int out_w, const
         }
       }
       float* out = output + ((size_t(n) * out_h + oy) * out_w + ox) * channels;
-      for (int c = 0; c < channels; ++c) out[c] = activate(act, count ? sum[c] / float(count) : 0.f);
+      for (int c = 0; c < channels; ++c) out[c] = ep.apply(count ? sum[c] / float(count) : 0.f);
     }
   }
 }
 
-void global_avgpool_ref(int batch, int hw, int channels, const float* input, Activation act, float* output) {
+void global_avgpool_ref(int batch, int hw, int channels, const float* input, Epilogue ep, float* output) {
   std::vector<double> sum(channels);
   for (int n = 0; n < batch; ++n) {
     std::fill(sum.begin(), sum.end(), 0.0);
     const float* image = input + size_t(n) * hw * channels;
     for (int p = 0; p < hw; ++p)
       for (int c = 0; c < channels; ++c) sum[c] += image[size_t(p) * channels + c];
-    for (int c = 0; c < channels; ++c) output[size_t(n) * channels + c] = activate(act, float(sum[c] / hw));
+    for (int c = 0; c < channels; ++c) output[size_t(n) * channels + c] = ep.apply(float(sum[c] / hw));
   }
 }
 

@@ -1,12 +1,14 @@
 // The network's first convolution read straight from the caller's NCHW image (no layout
-// pass), written NHWC: vectorised over 8 output pixels of a row, 8 output channels at a
-// time. The image is first copied into a zero-padded buffer so the inner loops never test
-// bounds. Dense (groups = 1), any kernel size, stride 1 or 2, dilation 1.
+// pass), written NHWC: vectorised over the output pixels of a row (8 per vector on AVX2, 16
+// on AVX-512, 4 on NEON), a block of output channels at a time (stem_kernels.inc). The image
+// is first copied into a zero-padded buffer so the inner loops never test bounds. Dense
+// (groups = 1), any kernel size, stride 1 or 2, dilation 1.
 #pragma once
 #include <cstddef>
 #include <vector>
 
-#include "graph/graph.h"
+#include "graph/graph.h"  // WindowAttrs
+#include "kernels/epilogue.h"
 
 namespace attocore {
 
@@ -16,7 +18,7 @@ struct StemShape {
   WindowAttrs window;
   // Padded copy geometry: rows of padded_w floats, in_h + pad_top + pad_bottom + 1 rows.
   // With stride 2 each row is stored split, even columns then odd ones (half_w each), so a
-  // vector of 8 output pixels reads 8 contiguous floats for any tap.
+  // vector of output pixels reads contiguous floats for any tap.
   int padded_h = 0, padded_w = 0;
   bool split = false;
   int half_w = 0;
@@ -54,18 +56,22 @@ struct StemArgs {
   const PackedStem* weights;
   const float* padded;  // one image, from stem_pad_rows
   float* output;        // that image's NHWC output
-  Activation act;
+  Epilogue ep;
   int row_begin, row_end;  // output rows of this image
 };
 
-using StemFn = void (*)(const StemArgs& a);
+using StemFunction = void(const StemArgs& a);
+using StemFn = StemFunction*;
 
 struct StemKernel {
   StemFn fn = nullptr;  // null: no variant (the first convolution takes the im2col + GEMM path)
   const char* name = "";
 };
 
-void stem_ref(const StemArgs& a);
+// Every variant, from their list (stem_kernels.inc).
+#define STEM_KERNEL(table, fn) StemFunction fn;
+#include "kernels/stem/stem_kernels.inc"
+#undef STEM_KERNEL
 
 // Where the vector variants' block of output channels oc0.. and pixels ox0.. of output row
 // oy reads: its weights (packed [block of 8][tap][8]; lanes from oc0 % 8), biases and first

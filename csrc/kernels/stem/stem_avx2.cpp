@@ -1,8 +1,10 @@
-#include "kernels/stem/stem_avx2.h"
-
 #include <immintrin.h>
 
 #include <vector>
+
+#include "kernels/simd/clamp.h"
+#include "kernels/simd/vec_avx2.h"
+#include "kernels/stem/stem.h"
 
 namespace attocore {
 namespace {
@@ -36,14 +38,11 @@ void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0
       for (int p = 0; p < kPix; ++p) acc[o][p] = _mm256_fmadd_ps(x[p], wo, acc[o][p]);
     }
   }
-  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  const VecClamp<VecAvx2> clamp(a.ep);
   #pragma GCC unroll 4
   for (int o = 0; o < kOuts; ++o)
     #pragma GCC unroll 4
-    for (int p = 0; p < kPix; ++p) {
-      if (a.act != Activation::kNone) acc[o][p] = _mm256_max_ps(acc[o][p], zero);
-      if (a.act == Activation::kRelu6) acc[o][p] = _mm256_min_ps(acc[o][p], six);
-    }
+    for (int p = 0; p < kPix; ++p) acc[o][p] = clamp(acc[o][p]);
   // Transpose the channels x pixels block into NHWC.
   const int pixels = s.out_w - ox0 < kPix * 8 ? s.out_w - ox0 : kPix * 8;
   float* dst = a.output + (size_t(oy) * s.out_w + ox0) * s.out_c + oc0;
@@ -127,14 +126,11 @@ void wide_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0
       acc[p][1] = _mm256_fmadd_ps(x, wb, acc[p][1]);
     }
   }
-  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  const VecClamp<VecAvx2> clamp(a.ep);
   float* dst = a.output + (size_t(oy) * s.out_w + ox0) * s.out_c + size_t(b0) * 8;
   _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) {
     _Pragma("GCC unroll 2") for (int v = 0; v < 2; ++v) {
-      __m256 y = acc[p][v];
-      if (a.act != Activation::kNone) y = _mm256_max_ps(y, zero);
-      if (a.act == Activation::kRelu6) y = _mm256_min_ps(y, six);
-      _mm256_storeu_ps(dst + size_t(p) * s.out_c + 8 * v, y);
+      _mm256_storeu_ps(dst + size_t(p) * s.out_c + 8 * v, clamp(acc[p][v]));
     }
   }
 }

@@ -8,7 +8,9 @@
 // stem's 16-channel GEMM-shaped blocks, 72 G on these.
 #include <immintrin.h>
 
-#include "kernels/stem/stem_avx512.h"
+#include "kernels/simd/clamp.h"
+#include "kernels/simd/vec_avx512.h"
+#include "kernels/stem/stem.h"
 
 namespace attocore {
 namespace {
@@ -56,12 +58,9 @@ void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0
       _Pragma("GCC unroll 8") for (int p = 0; p < kPix; ++p) acc[o][p] = _mm512_fmadd_ps(x[p], wo, acc[o][p]);
     }
   }
-  const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.f);
+  const VecClamp<VecAvx512> clamp(a.ep);
   _Pragma("GCC unroll 8") for (int o = 0; o < kOuts; ++o)
-    _Pragma("GCC unroll 8") for (int p = 0; p < kPix; ++p) {
-      if (a.act != Activation::kNone) acc[o][p] = _mm512_max_ps(acc[o][p], zero);
-      if (a.act == Activation::kRelu6) acc[o][p] = _mm512_min_ps(acc[o][p], six);
-    }
+    _Pragma("GCC unroll 8") for (int p = 0; p < kPix; ++p) acc[o][p] = clamp(acc[o][p]);
   const int pixels = s.out_w - ox0 < kPix * 16 ? s.out_w - ox0 : kPix * 16;
   float* dst = a.output + (size_t(oy) * s.out_w + ox0) * s.out_c + oc0;
   _Pragma("GCC unroll 8") for (int p = 0; p < kPix; ++p) {

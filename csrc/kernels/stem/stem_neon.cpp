@@ -3,9 +3,11 @@
 // loads and one load of the 4 channels' weights feed 4 x kPix FMAs (by lane on aarch64).
 // Replaces the im2col + GEMM path, whose per-pixel copies of 7 three-float runs cost more
 // than the stem's FMAs.
-#include "kernels/stem/stem_neon.h"
-
 #include <arm_neon.h>
+
+#include "kernels/simd/clamp.h"
+#include "kernels/simd/vec_neon.h"
+#include "kernels/stem/stem.h"
 
 namespace attocore {
 namespace {
@@ -49,12 +51,9 @@ void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0
       if constexpr (kOuts > 3) acc[3][p] = fma_channel<3>(acc[3][p], x[p], w4, wt);
     }
   }
-  const float32x4_t zero = vdupq_n_f32(0.f), six = vdupq_n_f32(6.f);
+  const VecClamp<VecNeon> clamp(a.ep);
   for (int o = 0; o < kOuts; ++o)
-    for (int p = 0; p < kPix; ++p) {
-      if (a.act != Activation::kNone) acc[o][p] = vmaxq_f32(acc[o][p], zero);
-      if (a.act == Activation::kRelu6) acc[o][p] = vminq_f32(acc[o][p], six);
-    }
+    for (int p = 0; p < kPix; ++p) acc[o][p] = clamp(acc[o][p]);
   const int pixels = s.out_w - ox0 < kPix * 4 ? s.out_w - ox0 : kPix * 4;
   float* dst = a.output + (size_t(oy) * s.out_w + ox0) * s.out_c + oc0;
   if constexpr (kOuts == 4) {
@@ -86,7 +85,7 @@ struct Channels {
     int ox0 = 0;
     for (; ox0 + 4 * kWidePix <= out_w; ox0 += 4 * kWidePix)
       stem_block<kOuts, kWidePix>(a, offsets, taps, oy, ox0, oc0);
-    // The padded rows cover whole 8-pixel chunks (make_stem_shape): vectors of 4 never read past.
+    // The padded rows cover whole 16-pixel chunks (make_stem_shape): vectors of 4 never read past.
     for (; ox0 < out_w; ox0 += 4) stem_block<kOuts, 1>(a, offsets, taps, oy, ox0, oc0);
   }
 };

@@ -1,4 +1,3 @@
-#include "kernels/eltwise/activation.h"
 #include "kernels/stem/stem.h"
 
 namespace attocore {
@@ -18,7 +17,7 @@ void stem_ref(const StemArgs& a) {
             const float* row = a.padded + (size_t(c) * s.padded_h + oy * w.stride_h + ky) * s.padded_w;
             for (int kx = 0; kx < w.kernel_w; ++kx, wt += 8) acc += *stem_column(s, row, ox * w.stride_w + kx) * *wt;
           }
-        a.output[(size_t(oy) * s.out_w + ox) * s.out_c + oc] = activate(a.act, acc);
+        a.output[(size_t(oy) * s.out_w + ox) * s.out_c + oc] = a.ep.apply(acc);
       }
 }
 
