@@ -154,7 +154,8 @@ def test_every_source_module_is_in_the_installed_package():
 
 def readme_names() -> set:
     text = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
-    names = set(re.findall(r"(?<![\w/.-])(attocore(?:\.[A-Za-z_]\w*)+)", text))
+    # File names (attocore.h, attocore.so) are not Python names.
+    names = set(re.findall(r"(?<![\w/.-])(attocore(?:\.[A-Za-z_]\w*)+)(?![\w.])", text)) - {"attocore.h", "attocore.so"}
     for module, imported in re.findall(r"from (attocore[\w.]*) import ([\w, ]+)", text):
         names |= {f"{module}.{n.strip()}" for n in imported.split(",") if n.strip()}
     names |= set(re.findall(r"\bimport (attocore(?:\.\w+)*)", text))
