@@ -149,7 +149,9 @@ def _read_state_dict(path: str) -> dict:
             raise FormatError(f"'{path}' holds a pickled object, not a state dict (a whole model?): save "
                               f"torch.save(net.state_dict(), PATH) and export that") from None
         raise FormatError(f"'{path}' is not a state dict saved by torch.save (it does not unpickle)") from None
-    except (RuntimeError, EOFError, ValueError, UnicodeDecodeError) as e:
+    except OSError:
+        raise
+    except Exception as e:  # the unpickler fails on garbage with whatever error the bytes lead it to
         raise FormatError(f"'{path}' is not a state dict saved by torch.save ({type(e).__name__})") from None
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise FormatError(f"'{path}' holds a {type(state).__name__}, not a state dict (a dict of tensors "
