@@ -40,7 +40,7 @@ def to_rgb_array(image) -> np.ndarray:
             with Image.open(image) as im:
                 return np.asarray(im.convert("RGB"))
         except FileNotFoundError:
-            raise
+            raise FileNotFoundError(f"no such image file '{os.fsdecode(image)}'") from None
         except Exception as e:
             raise InputError(f"cannot decode image '{image}': {e}") from e
     if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
