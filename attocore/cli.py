@@ -193,18 +193,23 @@ def int_arg(low: int):
     return parse
 
 
-def three_floats(text: str) -> tuple:
-    from .importers.preprocessing import check_mean_std
-    try:
-        return check_mean_std(tuple(float(v) for v in text.replace(",", " ").split()), "value")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be three numbers (R,G,B on the [0, 1] scale), got '{text}'") from None
+def three_floats(what: str):
+    def parse(text: str) -> tuple:
+        from .importers.preprocessing import check_mean_std
+        try:
+            return check_mean_std(tuple(float(v) for v in text.replace(",", " ").split()), what)
+        except ValueError:
+            rule = " > 0" if what == "std" else ""
+            raise argparse.ArgumentTypeError(f"must be three numbers{rule} (R,G,B on the [0, 1] scale), "
+                                             f"got '{text}'") from None
+    parse.__name__ = what
+    return parse
 
 
 def add_preprocessing(p) -> None:
     p.add_argument("--labels", help="text file with one class label per line")
-    p.add_argument("--mean", type=three_floats, help="per-channel mean R,G,B on the [0, 1] scale (default ImageNet's)")
-    p.add_argument("--std", type=three_floats, help="per-channel std R,G,B (default ImageNet's)")
+    p.add_argument("--mean", type=three_floats("mean"), help="per-channel mean R,G,B on the [0, 1] scale (default ImageNet's)")
+    p.add_argument("--std", type=three_floats("std"), help="per-channel std R,G,B (default ImageNet's)")
     p.add_argument("--resize", type=int_arg(0),
                    help="shorter side before the centre crop (default 256 for 224; 0: straight to the input size)")
     p.add_argument("--name", help="model name stored in the file")
@@ -304,7 +309,7 @@ def one_line(e: BaseException) -> str:
     text = str(e) if isinstance(e, (AttocoreError, OSError, ValueError, UsageError)) else f"{type(e).__name__}: {e}"
     if isinstance(e, KeyError) and e.args:
         text = f"{type(e).__name__}: {e.args[0]}"
-    text = "; ".join(part.strip() for part in text.splitlines() if part.strip()) or type(e).__name__
+    text = "; ".join(part.strip().rstrip(":") for part in text.splitlines() if part.strip()) or type(e).__name__
     return text if len(text) <= 400 else text[:400] + "... (--debug for all of it)"
 
 

@@ -195,3 +195,102 @@ def test_api_tiny_image_warns():
         warnings.simplefilter("always")
         attocore.run("attonet-d", np.zeros((16, 16, 3), np.uint8))
     assert any("16x16" in str(w.message) for w in caught)
+
+
+# --- more of the first hour: a pickled whole model, a directory as output, own preprocessing ----
+
+def test_export_pickled_whole_model(files):
+    torch = pytest.importorskip("torch")
+    from attocore.torch import attonet
+    whole = files["tmp"] / "whole.pt"
+    torch.save(attonet("attonet-d"), whole)
+    rc, _, err = cli("export", "attonet-d", whole, files["tmp"] / "w.atto")
+    assert_one_line_error(rc, err, 1, str(whole), "not a state dict", "state_dict()")
+
+
+def test_convert_to_a_directory_is_refused_first(files):
+    rc, _, err = cli("convert", files["text"], files["dir"])  # refused before the model is read
+    assert_one_line_error(rc, err, 1, str(files["dir"]), "directory")
+    assert os.listdir(files["dir"]) == []
+
+
+def test_export_sets_preprocessing(files):
+    torch = pytest.importorskip("torch")
+    from attocore.torch import attonet
+    sd = files["tmp"] / "d3.pt"
+    torch.save(attonet("attonet-d", num_classes=3).state_dict(), sd)
+    labels = files["tmp"] / "labels.txt"
+    labels.write_text("cat\ndog\n\nbird\n")
+    out = files["tmp"] / "mine.atto"
+    rc, _, err = cli("export", "attonet-d", sd, out, "--labels", labels, "--mean", "0.5,0.5,0.5",
+                     "--std", "0.25 0.25 0.25", "--resize", "0", "--name", "pets")
+    assert rc == 0, err
+    md = attocore.load(out).metadata
+    assert (md.name, md.labels, md.mean, md.std, md.resize) == ("pets", ("cat", "dog", "bird"), (0.5,) * 3,
+                                                               (0.25,) * 3, 0)
+    rc, _, err = cli("export", "attonet-d", sd, out, "--labels", files["text"])
+    assert_one_line_error(rc, err, 1, "1 labels", "3 classes")
+    rc, _, err = cli("export", "attonet-d", sd, out, "--std", "0,1,1")
+    assert rc == 2 and "--std" in err.strip().splitlines()[-1]
+
+
+def test_torch_export_api_takes_preprocessing(tmp_path):
+    pytest.importorskip("torch")
+    from attocore.torch import attonet, export
+    path = tmp_path / "x.atto"
+    export(attonet("attonet-d"), path, name="mine", mean=(0.1, 0.2, 0.3), std=(1, 1, 1), resize=240)
+    md = attocore.load(path).metadata
+    assert (md.name, md.resize) == ("mine", 240) and md.mean == pytest.approx((0.1, 0.2, 0.3))
+    with pytest.raises(ValueError, match="std"):
+        export(attonet("attonet-d"), tmp_path / "y.atto", std=(0, 1, 1))
+    with pytest.raises(ValueError, match="resize"):
+        export(attonet("attonet-d"), tmp_path / "y.atto", resize=100)
+    assert sorted(os.listdir(tmp_path)) == ["x.atto"]
+
+
+def test_convert_sets_preprocessing(files):
+    pytest.importorskip("onnx")
+    torch = pytest.importorskip("torch")
+    from attocore.torch import attonet
+    onnx_path = files["tmp"] / "d.onnx"
+    from attocore.testing.torch_nets import export_onnx
+    export_onnx(attonet("attonet-d", num_classes=2).eval(), onnx_path)
+    labels = files["tmp"] / "labels.txt"
+    labels.write_text("yes\nno\n")
+    out = files["tmp"] / "c.atto"
+    rc, _, err = cli("convert", onnx_path, out, "--labels", labels, "--mean", "0,0,0", "--std", "1,1,1",
+                     "--resize", "224", "--name", "yesno")
+    assert rc == 0, err
+    md = attocore.load(out).metadata
+    assert (md.name, md.labels, md.mean, md.std, md.resize) == ("yesno", ("yes", "no"), (0,) * 3, (1,) * 3, 224)
+
+
+def test_save_failure_leaves_no_temporary(tmp_path, monkeypatch):
+    from attocore import format as fmt, zoo
+    graph = zoo.seeded_graph("attonet-d")
+
+    def fail(*_):
+        raise OSError("disk full")
+    monkeypatch.setattr(fmt.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        fmt.save(graph, tmp_path / "d.atto")
+    assert os.listdir(tmp_path) == []
+
+
+def test_saved_file_mode_follows_the_umask(tmp_path):
+    from attocore import format as fmt, zoo
+    old = os.umask(0o022)
+    try:
+        fmt.save(zoo.seeded_graph("attonet-d"), tmp_path / "d.atto")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "d.atto").stat().st_mode & 0o777 == 0o644
+
+
+def test_run_warning_is_one_line(files):
+    from PIL import Image
+    small = files["tmp"] / "small.png"
+    Image.new("RGB", (16, 16)).save(small)
+    rc, out, err = cli("run", "attonet-d", small)
+    assert rc == 0, err
+    assert err.strip().splitlines() == [err.strip()] and err.startswith("warning: ") and "16x16" in err

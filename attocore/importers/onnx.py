@@ -76,7 +76,7 @@ def _load(model):
         if isinstance(model, str) or hasattr(model, "__fspath__"):
             return onnx.load(model)
     except (DecodeError, RuntimeWarning, ValueError) as e:
-        raise FormatError(f"{what} is not an ONNX model (it does not parse as one: {e})") from e
+        raise FormatError(f"{what} is not a valid ONNX model (not an ONNX model, or a damaged one: {e})") from e
     if not isinstance(model, onnx.ModelProto):
         raise TypeError(f"an ONNX model is a path, bytes or onnx.ModelProto, not {type(model).__name__}")
     return model
@@ -179,6 +179,13 @@ def _problems(m) -> list:
     elem_type = {t.name: t.data_type for t in m.graph.initializer}
     elem_type.update({n.output[0]: _attrs(n)["value"].data_type for n in m.graph.node
                       if n.op_type == "Constant" and n.output and "value" in _attrs(n)})
+    # torch.onnx.export shares equal initializers (an untrained net's batch-norm biases) through
+    # Identity nodes: their outputs are constants too, as the builder treats them.
+    for n in m.graph.node:
+        if n.op_type == "Identity" and n.input and n.output and n.input[0] in consts:
+            consts.add(n.output[0])
+            if n.input[0] in elem_type:
+                elem_type[n.output[0]] = elem_type[n.input[0]]
     for i, node in enumerate(m.graph.node):
         where = _where(node, i)
         if node.op_type in FLOAT_OPERANDS and not any(where in p for p in problems):
