@@ -21,7 +21,7 @@ class Prediction:
 class Result:
     model: str
     top_k: list          # [Prediction], most probable first
-    logits: np.ndarray   # (N, classes); top_k describes image 0
+    logits: np.ndarray   # (1, classes): this image's
     trained: bool        # False for the zoo's seeded stand-in weights
 
     def __str__(self) -> str:
@@ -38,23 +38,44 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def to_tensor(model: Model, image) -> np.ndarray:
-    """A float NCHW tensor passes through (checked by Model.run); anything else is an image."""
+    """A float NCHW (or CHW) tensor passes through (checked by Model.run); anything else is an image."""
     if isinstance(image, np.ndarray) and image.dtype != np.uint8:
-        if image.ndim == 3:
-            image = image[None]
         if image.dtype != np.float32:
             raise InputError(f"a preprocessed tensor must be float32 (an image array uint8 HxWx3), got {image.dtype}")
+        if image.ndim == 3:
+            if image.shape != model.input_shape:
+                hint = (" (an HxWx3 image array must be uint8, 0..255)" if image.shape[-1] == 3 else "")
+                raise InputError(f"a float32 tensor must be (N, {', '.join(map(str, model.input_shape))}) or "
+                                 f"{model.input_shape}, got shape {image.shape}{hint}")
+            image = image[None]
         return image
     return preprocess(image, model.metadata)
 
 
-def run(model, image, top_k: int = 5, backend: str = "native", threads: int = 0, tuned=None) -> Result:
-    """Classify one image (path, PIL image, HxWx3 uint8 array, or float32 1x3x224x224)."""
+def check_top_k(top_k) -> int:
+    if isinstance(top_k, bool) or not hasattr(type(top_k), "__index__"):
+        raise TypeError(f"top_k must be an int >= 1, not {type(top_k).__name__}")
+    k = top_k.__index__()
+    if k < 1:
+        raise ValueError(f"top_k must be an int >= 1, got {k if abs(k) < 1e12 else 'less'}")
+    return k
+
+
+def run(model, image, top_k: int = 5, backend: str = "native", threads: int = 0, tuned=None):
+    """Classify an image (path, PIL image, HxWx3 uint8 array, or float32 3x224x224) and return
+    its Result; a float32 batch (N, 3, 224, 224) with N > 1 returns a list of N Results, one
+    per image, in order. top_k: an int >= 1 (more than the classes gives them all). An image
+    much smaller than the model's input warns (it is upscaled)."""
+    k = check_top_k(top_k)
     m = model if isinstance(model, Model) else load(model, backend=backend, threads=threads, tuned=tuned)
     logits = m.run(to_tensor(m, image))
+    results = [_result(m, logits[i:i + 1], k) for i in range(logits.shape[0])]
+    return results[0] if len(results) == 1 else results
+
+
+def _result(m: Model, logits: np.ndarray, k: int) -> Result:
     probs = softmax(logits[0])
-    k = max(1, min(int(top_k), probs.shape[0]))
-    order = np.argsort(-probs, kind="stable")[:k]
+    order = np.argsort(-probs, kind="stable")[:min(k, probs.shape[0])]
     labels = m.labels
     preds = [Prediction(int(i), labels[i] if i < len(labels) else str(i), float(probs[i])) for i in order]
     return Result(m.name, preds, logits, m.trained)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import traceback
+import warnings
 from importlib import resources
 
 import numpy as np
 
-from .errors import AttocoreError
+from .errors import MAX_THREADS, check_threads
 
 
 def sample_image_path() -> str:
@@ -19,11 +22,47 @@ def _tuned_flag(args):
     return True if getattr(args, "tuned", False) else False if getattr(args, "untuned", False) else None
 
 
+class UsageError(Exception):
+    """A combination of arguments argparse cannot refuse by itself: exit code 2."""
+
+
+# The optional extra that provides each optional import (pyproject.toml [project.optional-dependencies]).
+EXTRAS = {"numba": "numba", "llvmlite": "numba", "tvm": "tvm", "tvm_ffi": "tvm", "xgboost": "tvm", "torch": "torch",
+          "onnx": "onnx", "onnxscript": "onnx", "google": "onnx", "cffi": "capi"}
+
+
+def check_model_file(model) -> None:
+    """Refuses, naming it, a model path that is a directory or no attocore file (an ONNX model
+    points at `attocore convert`). The loaders' own errors stay as they are for the API and
+    the C API, which report the same words."""
+    from . import format as fmt, zoo
+    if zoo.is_zoo_name(model) and not os.path.exists(model):
+        return
+    if os.path.isdir(model):
+        raise IsADirectoryError(f"'{model}' is a directory, not a model file (a .atto file or a zoo name: "
+                                f"{', '.join(zoo.NETS)})")
+    if not os.path.isfile(model):
+        return  # missing, or a FIFO: the loader says which
+    with open(model, "rb") as f:
+        head = f.read(64)
+    if head[:len(fmt.MAGIC)] == fmt.MAGIC or not head:
+        return
+    if model.lower().endswith(".onnx") or (head[:1] == b"\x08" and (b"onnx" in head.lower() or b"pytorch" in head)):
+        raise fmt.FormatError(f"'{model}' is not an attocore model (bad magic): it looks like an ONNX file: run "
+                              f"'attocore convert {model} OUT.atto' first")
+    if model.lower().endswith((".pt", ".pth")) or head[:2] == b"PK":
+        raise fmt.FormatError(f"'{model}' is not an attocore model (bad magic): it looks like a PyTorch file: "
+                              f"run 'attocore export ARCH {model} OUT.atto' first")
+    raise fmt.FormatError(f"'{model}' is not an attocore model file (bad magic {head[:8]!r}): give a .atto file "
+                          f"(attocore export / attocore convert write one) or a zoo name")
+
+
 def cmd_run(args) -> None:
     from .api import run
     image = args.image or sample_image_path()
     if (args.tuned or args.untuned) and args.backend != "tvm":
-        raise SystemExit("error: --tuned/--untuned apply to --backend tvm")
+        raise UsageError("--tuned/--untuned apply to --backend tvm")
+    check_model_file(args.model)
     result = run(args.model, image, top_k=args.top_k, backend=args.backend, threads=args.threads,
                  tuned=_tuned_flag(args))
     print(f"image: {image}")
@@ -32,35 +71,45 @@ def cmd_run(args) -> None:
 
 def cmd_summary(args) -> None:
     from . import summary
+    check_model_file(args.model)
     s = summary(args.model)
     print(s)
     print(f"parameters: {s.params:,}   multiply-adds: {s.macs:,}")
 
 
+def preprocessing_options(args) -> dict:
+    from .importers.preprocessing import read_labels
+    return {"name": args.name, "labels": read_labels(args.labels) if args.labels else None,
+            "mean": args.mean, "std": args.std, "resize": args.resize}
+
+
 def cmd_export(args) -> None:
+    from . import format as fmt
+    fmt.check_output_path(args.output)  # before the work, so a bad path costs nothing
     from .importers.torch import export, load_state_dict
-    net = load_state_dict(args.name, args.state_dict, args.num_classes)
-    labels = None
-    if args.labels:
-        with open(args.labels, encoding="utf-8") as f:
-            labels = [line.strip() for line in f if line.strip()]
-        if len(labels) != args.num_classes:
-            raise SystemExit(f"error: {len(labels)} labels for {args.num_classes} classes")
-    export(net, args.output, labels=labels)
-    print(f"wrote {args.output}")
+    options = preprocessing_options(args)
+    net = load_state_dict(args.arch, args.state_dict, args.num_classes)
+    if options["labels"] is not None and len(options["labels"]) != net.num_classes:
+        raise ValueError(f"{len(options['labels'])} labels in '{args.labels}' for {net.num_classes} classes")
+    export(net, args.output, **options)
+    print(f"wrote {args.output}: {net.num_classes} classes")
 
 
 def cmd_convert(args) -> int:
+    if not args.check and not args.output:
+        raise UsageError("give OUT.atto (or --check)")
     from .importers.onnx import check, convert
+    if args.output:
+        from . import format as fmt
+        fmt.check_output_path(args.output)
+    options = preprocessing_options(args)  # a bad labels file fails before the model is read
     problems = check(args.model)
     if args.check:
         for p in problems:
             print(p)
         print(f"{len(problems)} problem(s) in {args.model}" if problems else f"{args.model}: convertible")
         return 1 if problems else 0
-    if not args.output:
-        raise SystemExit("error: give OUT.atto (or --check)")
-    g = convert(args.model, args.output, name=args.name)
+    g = convert(args.model, args.output, **{k: v for k, v in options.items() if v is not None})
     print(f"wrote {args.output}: {len(g.ops)} ops, input {g.metadata.input_shape}")
     return 0
 
@@ -69,11 +118,12 @@ def cmd_tune(args) -> None:
     from .backends.tvm.records import model_slug
     from .backends.tvm.tune import tune
     from .model import read_graph
+    check_model_file(args.model)
     graph = read_graph(args.model)
     rpc = None
     if args.rpc_host or args.rpc_key:
         if not (args.rpc_host and args.rpc_key):
-            raise SystemExit("error: an RPC session needs --rpc-host and --rpc-key (and --rpc-port)")
+            raise UsageError("an RPC session needs --rpc-host and --rpc-key (and --rpc-port)")
         rpc = {"host": args.rpc_host, "port": args.rpc_port, "key": args.rpc_key}
     report = tune(graph, args.name or model_slug(graph), target_name=args.target, trials=args.trials,
                   root=args.work_dir, threads=args.threads, rpc=rpc, log=lambda m: print(m, flush=True))
@@ -84,6 +134,7 @@ def cmd_tune(args) -> None:
 def cmd_export_tvm(args) -> None:
     from .backends.tvm.export import export
     from .model import read_graph
+    check_model_file(args.model)
     export(read_graph(args.model), args.output, target_name=args.target, tuned=_tuned_flag(args),
            records_root=args.records, whole_network=not args.kernels_only,
            log=lambda m: print(m, flush=True))
@@ -93,6 +144,7 @@ def cmd_export_tvm(args) -> None:
 
 def cmd_bench(args) -> None:
     from .model import load
+    check_model_file(args.model)
     m = load(args.model, threads=args.threads)
     x = np.random.default_rng(0).standard_normal((args.batch,) + m.input_shape).astype(np.float32)
     for _ in range(args.warmup):
@@ -121,55 +173,108 @@ def cmd_bench(args) -> None:
         print(f"{'sum of layers':<{wl}} {'':<{wk}} {'':>8} {total * 1e3:8.3f}")
 
 
+def threads_arg(text: str) -> int:
+    try:
+        return check_threads(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int in [0, {MAX_THREADS}] (0: all cores), got '{text}'") from None
+
+
+def int_arg(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be an int >= {low}, got '{text}'")
+        return value
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
+def three_floats(what: str):
+    def parse(text: str) -> tuple:
+        from .importers.preprocessing import check_mean_std
+        try:
+            return check_mean_std(tuple(float(v) for v in text.replace(",", " ").split()), what)
+        except ValueError:
+            rule = " > 0" if what == "std" else ""
+            raise argparse.ArgumentTypeError(f"must be three numbers{rule} (R,G,B on the [0, 1] scale), "
+                                             f"got '{text}'") from None
+    parse.__name__ = what
+    return parse
+
+
+def add_preprocessing(p) -> None:
+    p.add_argument("--labels", help="text file with one class label per line")
+    p.add_argument("--mean", type=three_floats("mean"), help="per-channel mean R,G,B on the [0, 1] scale (default ImageNet's)")
+    p.add_argument("--std", type=three_floats("std"), help="per-channel std R,G,B (default ImageNet's)")
+    p.add_argument("--resize", type=int_arg(0),
+                   help="shorter side before the centre crop (default 256 for 224; 0: straight to the input size)")
+    p.add_argument("--name", help="model name stored in the file")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="attocore", description="AttoNet inference on CPUs")
+    from .version import package_version
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of a failure (or set ATTOCORE_DEBUG=1)")
+    p = argparse.ArgumentParser(prog="attocore", description="AttoNet inference on CPUs", parents=[debug])
+    p.add_argument("--version", action="version", version=f"attocore {package_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="classify an image")
+    r = sub.add_parser("run", help="classify an image", parents=[debug])
     r.add_argument("model", help="weight file or zoo name (attonet-a .. attonet-d)")
     r.add_argument("image", nargs="?", help="JPEG/PNG (default: the bundled sample image)")
-    r.add_argument("--top-k", type=int, default=5)
-    r.add_argument("--backend", choices=["native", "numba", "tvm"], default="native")
-    r.add_argument("--threads", type=int, default=0, help="0 = all cores")
+    r.add_argument("--top-k", "--top", dest="top_k", type=int_arg(1), default=5,
+                   help="classes to list (--top as in attocore-run)")
+    r.add_argument("--backend", choices=["native", "numba", "tvm"], default="native",
+                   help='numba needs pip install "attocore[numba]", tvm "attocore[tvm]"')
+    r.add_argument("--threads", type=threads_arg, default=0, help="0 = all cores")
     r.add_argument("--tuned", action="store_true", help="tvm: require tuning records (default: use them if found)")
     r.add_argument("--untuned", action="store_true", help="tvm: ignore tuning records")
     r.set_defaults(fn=cmd_run)
 
-    s = sub.add_parser("summary", help="per-layer parameters and multiply-adds")
+    s = sub.add_parser("summary", help="per-layer parameters and multiply-adds", parents=[debug])
     s.add_argument("model")
     s.set_defaults(fn=cmd_summary)
 
-    e = sub.add_parser("export", help="write a weight file from a saved PyTorch state dict")
-    e.add_argument("name", help="zoo architecture of the state dict (attonet-a .. attonet-d)")
+    e = sub.add_parser("export", help='write a weight file from a saved PyTorch state dict (pip install "attocore[torch]")',
+                       parents=[debug])
+    e.add_argument("arch", metavar="name", help="zoo architecture of the state dict (attonet-a .. attonet-d)")
     e.add_argument("state_dict", help="file saved by torch.save(net.state_dict())")
     e.add_argument("output", help="weight file to write (.atto)")
-    e.add_argument("--num-classes", type=int, default=51)
-    e.add_argument("--labels", help="text file with one class label per line")
+    e.add_argument("--num-classes", type=int_arg(1), default=None, help="default: the state dict's")
+    add_preprocessing(e)
     e.set_defaults(fn=cmd_export)
 
-    c = sub.add_parser("convert", help="convert an ONNX model to the attocore weight format")
+    c = sub.add_parser("convert", help='convert an ONNX model to the attocore weight format (pip install "attocore[onnx]")',
+                       parents=[debug])
     c.add_argument("model", help="MODEL.onnx")
     c.add_argument("output", nargs="?", help="OUT.atto")
     c.add_argument("--check", action="store_true", help="list every problem that blocks conversion, then stop")
-    c.add_argument("--name", help="model name stored in the file")
+    add_preprocessing(c)
     c.set_defaults(fn=cmd_convert)
 
     targets = ["host", "aarch64", "rpi4", "armv7"]
-    t = sub.add_parser("tune", help="tune the TVM backend for a model with MetaSchedule (resumable)")
+    t = sub.add_parser("tune", help='tune the TVM backend for a model with MetaSchedule (resumable; "attocore[tvm]")',
+                       parents=[debug])
     t.add_argument("model", help="weight file or zoo name")
     t.add_argument("--target", choices=targets, default="host")
-    t.add_argument("--trials", type=int, default=2048,
+    t.add_argument("--trials", type=int_arg(1), default=2048,
                    help="total measured trials, split evenly over the tasks (at least 4 each)")
     t.add_argument("--work-dir", default="tuning",
                    help="records go to WORK_DIR/<target>/<model>/ (default ./tuning); rerun to resume")
     t.add_argument("--name", help="model name for the records directory (default: the model's)")
-    t.add_argument("--threads", type=int, default=0, help="cores the tuned code may use (0 = all)")
+    t.add_argument("--threads", type=threads_arg, default=0, help="cores the tuned code may use (0 = all)")
     t.add_argument("--rpc-host", help="RPC tracker host: measure on a remote board")
-    t.add_argument("--rpc-port", type=int, default=9190)
+    t.add_argument("--rpc-port", type=int_arg(1), default=9190)
     t.add_argument("--rpc-key", help="the board's key at the tracker")
     t.set_defaults(fn=cmd_tune)
 
-    x = sub.add_parser("export-tvm", help="cross-compile with TVM for a board, with per-layer kernel objects")
+    x = sub.add_parser("export-tvm", help='cross-compile with TVM for a board, with per-layer kernel objects '
+                       '("attocore[tvm]")', parents=[debug])
     x.add_argument("model", help="weight file or zoo name")
     x.add_argument("--target", choices=targets, default="aarch64")
     x.add_argument("-o", "--output", required=True, help="directory to write")
@@ -179,27 +284,57 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--kernels-only", action="store_true", help="skip the whole-network library")
     x.set_defaults(fn=cmd_export_tvm)
 
-    b = sub.add_parser("bench", help="time the native executor")
+    b = sub.add_parser("bench", help="time the native executor", parents=[debug])
     b.add_argument("model")
-    b.add_argument("--runs", type=int, default=50)
-    b.add_argument("--warmup", type=int, default=5)
-    b.add_argument("--batch", type=int, default=1)
-    b.add_argument("--threads", type=int, default=0)
+    b.add_argument("--runs", type=int_arg(1), default=50)
+    b.add_argument("--warmup", type=int_arg(0), default=5)
+    b.add_argument("--batch", type=int_arg(1), default=1)
+    b.add_argument("--threads", type=threads_arg, default=0, help="0 = all cores")
     b.add_argument("--profile", action="store_true", help="time per layer")
     b.set_defaults(fn=cmd_bench)
     return p
 
 
+def one_line(e: BaseException) -> str:
+    """The failure as one line: a missing optional package names its extra; attocore's own
+    errors and the OS's say what they say; anything else gets its type. Never longer than a
+    screen line or two (an argument's bytes must not end up on the terminal)."""
+    if isinstance(e, ImportError):
+        root = (e.name or "").split(".")[0]
+        extra = EXTRAS.get(root)
+        if extra:
+            return f"this needs the optional package '{root}', which is missing or fails to import: " \
+                   f'pip install "attocore[{extra}]"'
+    from .errors import AttocoreError
+    text = str(e) if isinstance(e, (AttocoreError, OSError, ValueError, UsageError)) else f"{type(e).__name__}: {e}"
+    if isinstance(e, KeyError) and e.args:
+        text = f"{type(e).__name__}: {e.args[0]}"
+    text = "; ".join(part.strip().rstrip(":") for part in text.splitlines() if part.strip()) or type(e).__name__
+    return text if len(text) <= 400 else text[:400] + "... (--debug for all of it)"
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("ATTOCORE_DEBUG", "") not in ("", "0")
+    # A warning (an image much smaller than the input) is one line too.
+    shown, warnings.showwarning = warnings.showwarning, lambda message, *_, **__: print(f"warning: {message}",
+                                                                                        file=sys.stderr)
     try:
         rc = args.fn(args)
-        if isinstance(rc, int):
-            return rc
-    except (AttocoreError, OSError, KeyError, ValueError) as e:  # OSError: a missing file, a FIFO
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # every failure ends in one line; --debug / ATTOCORE_DEBUG=1 for the traceback
+        if debug:
+            traceback.print_exc()
+        code = 2 if isinstance(e, UsageError) else 1
+        print(f"{parser.prog} {args.command}: error: {one_line(e)}" if code == 2 else f"error: {one_line(e)}",
+              file=sys.stderr)
+        return code
+    finally:
+        warnings.showwarning = shown
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

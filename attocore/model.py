@@ -85,8 +85,10 @@ class Model:
         if x.dtype != np.float32:
             raise InputError(f"input dtype must be float32, got {x.dtype}")
         c, h, w = self.input_shape
-        if x.ndim != 4 or x.shape[1:] != (c, h, w) or x.shape[0] < 1:
-            raise InputError(f"input shape must be (N, {c}, {h}, {w}), got {x.shape}")
+        if x.ndim != 4 or x.shape[1:] != (c, h, w):
+            raise InputError(f"input shape must be (N, {c}, {h}, {w}) with N >= 1, got {x.shape}")
+        if x.shape[0] < 1:
+            raise InputError(f"an empty batch: input shape must be (N, {c}, {h}, {w}) with N >= 1, got {x.shape}")
         # The native executor checks for NaN and infinity itself, in C++ (~10 us; numpy's
         # isfinite(x).all() took ~0.1 ms between runs): the other backends check here.
         if not self.executor.checks_finite and not np.isfinite(x).all():

@@ -7,6 +7,7 @@ on the PIL build; PIL only decodes files.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def to_rgb_array(image) -> np.ndarray:
             with Image.open(image) as im:
                 return np.asarray(im.convert("RGB"))
         except FileNotFoundError:
-            raise
+            raise FileNotFoundError(f"no such image file '{os.fsdecode(image)}'") from None
         except Exception as e:
             raise InputError(f"cannot decode image '{image}': {e}") from e
     if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image
@@ -58,6 +59,10 @@ def preprocess(image, metadata) -> np.ndarray:
     """Image -> float32 1xCxHxW tensor following the model's metadata."""
     rgb = to_rgb_array(image).astype(np.float32) / 255.0
     c, h, w = metadata.input_shape
+    ih, iw = rgb.shape[:2]
+    if ih * 2 < h or iw * 2 < w:  # under half the input: what it is upscaled to carries little
+        warnings.warn(f"the image is {iw}x{ih}, much smaller than the model's {w}x{h} input: it is upscaled, "
+                      f"and the prediction may mean little", stacklevel=3)
     if c != 3:
         raise InputError(f"this model takes {c} input channels; pass a preprocessed tensor")
     if metadata.resize:

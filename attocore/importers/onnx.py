@@ -19,11 +19,13 @@ GraphError). check() lists them with everything else; a model it calls convertib
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import format as fmt
+from . import preprocessing
 from ..errors import AttocoreError, FormatError, GraphError, UnsupportedOpError
 from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
 
@@ -46,7 +48,7 @@ def _onnx():
         import onnx
         from onnx import numpy_helper
     except ImportError as e:
-        raise ImportError("ONNX import needs the onnx package: pip install onnx") from e
+        raise ImportError('ONNX import needs the onnx package: pip install "attocore[onnx]"', name="onnx") from e
     return onnx, numpy_helper
 
 
@@ -54,13 +56,27 @@ def _load(model):
     """A ModelProto from a path, the file's bytes, or a ModelProto."""
     onnx, _ = _onnx()
     from google.protobuf.message import DecodeError
+    what = "the bytes"
+    if isinstance(model, (bytes, bytearray)):
+        head = bytes(model[:len(fmt.MAGIC)])
+    elif isinstance(model, str) or hasattr(model, "__fspath__"):
+        what = f"'{os.fsdecode(os.fspath(model))}'"
+        if os.path.isdir(model):
+            raise IsADirectoryError(f"{what} is a directory, not an ONNX model file")
+        with open(model, "rb") as f:
+            head = f.read(len(fmt.MAGIC))
+    else:
+        head = None
+    if head == fmt.MAGIC:
+        raise FormatError(f"{what} is an attocore model already, not an ONNX model: run it as it is "
+                          f"(attocore run MODEL, attocore.load)")
     try:
         if isinstance(model, (bytes, bytearray)):
             return onnx.load_model_from_string(bytes(model))
         if isinstance(model, str) or hasattr(model, "__fspath__"):
             return onnx.load(model)
     except (DecodeError, RuntimeWarning, ValueError) as e:
-        raise FormatError(f"not a valid ONNX model: {e}") from e
+        raise FormatError(f"{what} is not a valid ONNX model (not an ONNX model, or a damaged one: {e})") from e
     if not isinstance(model, onnx.ModelProto):
         raise TypeError(f"an ONNX model is a path, bytes or onnx.ModelProto, not {type(model).__name__}")
     return model
@@ -163,6 +179,13 @@ def _problems(m) -> list:
     elem_type = {t.name: t.data_type for t in m.graph.initializer}
     elem_type.update({n.output[0]: _attrs(n)["value"].data_type for n in m.graph.node
                       if n.op_type == "Constant" and n.output and "value" in _attrs(n)})
+    # torch.onnx.export shares equal initializers (an untrained net's batch-norm biases) through
+    # Identity nodes: their outputs are constants too, as the builder treats them.
+    for n in m.graph.node:
+        if n.op_type == "Identity" and n.input and n.output and n.input[0] in consts:
+            consts.add(n.output[0])
+            if n.input[0] in elem_type:
+                elem_type[n.output[0]] = elem_type[n.input[0]]
     for i, node in enumerate(m.graph.node):
         where = _where(node, i)
         if node.op_type in FLOAT_OPERANDS and not any(where in p for p in problems):
@@ -360,12 +383,23 @@ def _pads(a, in_hw, kernel, strides):
 def convert(model, out_path=None, *, name=None, labels=None, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
             resize=None) -> Graph:
     """Convert an ONNX model (path, bytes or ModelProto) to an attocore Graph; save it if
-    out_path is given. Raises UnsupportedOpError listing every problem before converting."""
+    out_path is given (atomically: nothing is left at out_path if anything fails). Raises
+    UnsupportedOpError listing every problem before converting.
+
+    The file carries the preprocessing attocore.run applies: labels (one per class), mean and
+    std (per RGB channel, on the [0, 1] scale), resize (the shorter side before the centre
+    crop; 0 resizes straight to the input size; None: 256/224 of a square input), name."""
+    if out_path is not None:
+        fmt.check_output_path(out_path)
+    mean = preprocessing.check_mean_std(mean, "mean")
+    std = preprocessing.check_mean_std(std, "std")
     m = _load(model)
     problems = _problems(m)
     if problems:
         raise UnsupportedOpError("cannot convert this ONNX model:\n  " + "\n  ".join(problems))
     graph = _convert(m, name, labels, mean, std, resize)
+    if resize is not None:
+        preprocessing.check_resize(resize, tuple(graph.metadata.input_shape[1:]))
     if out_path is not None:
         fmt.save(graph, out_path)
     return graph

@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import os
+import pickle
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +17,8 @@ from torch import nn
 
 from .. import format as fmt
 from .. import zoo
+from ..errors import FormatError
+from . import preprocessing
 
 
 class ConvBN(nn.Module):
@@ -97,19 +101,72 @@ def to_graph(module: AttoNet, labels=None, extra=None):
     return zoo.build_graph(module.spec, params, module.num_classes, labels, info)
 
 
-def export(module: AttoNet, path, labels=None, extra=None) -> None:
-    """Fold batch norm and write the weight file (format v1)."""
+def export(module: AttoNet, path, labels=None, extra=None, *, name=None, mean=None, std=None, resize=None) -> None:
+    """Fold batch norm and write the weight file (format v1), atomically: nothing is left at
+    `path` if anything fails.
+
+    The file carries the preprocessing attocore.run applies, as for attocore.onnx.convert:
+    labels (one per class), mean and std (per RGB channel, on the [0, 1] scale; default
+    ImageNet's), resize (the shorter side before the centre crop, default 256; 0 resizes
+    straight to 224x224), name (default the architecture's)."""
     if not isinstance(module, AttoNet):
         raise TypeError("export() takes an attocore.torch.AttoNet (build one with attonet(name))")
-    fmt.save(to_graph(module, labels, extra), path)
+    fmt.check_output_path(path)
+    graph = to_graph(module, labels, extra)
+    preprocessing.apply(graph.metadata, name=name, mean=mean, std=std, resize=resize)
+    fmt.save(graph, path)
 
 
-def load_state_dict(name: str, state_dict_path, num_classes: int = zoo.DEFAULT_CLASSES) -> AttoNet:
-    """An AttoNet with the weights of a state dict saved by torch.save(net.state_dict())."""
+def load_state_dict(name: str, state_dict_path, num_classes=None) -> AttoNet:
+    """An AttoNet with the weights of a state dict saved by torch.save(net.state_dict()).
+    num_classes=None reads the class count from the state dict; a different one given, a
+    file that is no state dict, or one of another architecture raise FormatError saying so."""
+    path = os.fsdecode(os.fspath(state_dict_path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"state dict '{path}' is a directory, not a file saved by torch.save")
+    state = _read_state_dict(path)
+    classes = _class_count(state)
+    if num_classes is None:
+        num_classes = classes if classes is not None else zoo.DEFAULT_CLASSES
+    elif classes is not None and classes != num_classes:
+        raise FormatError(f"state dict '{path}' has {classes} classes, not {num_classes}: pass --num-classes "
+                          f"{classes} (num_classes={classes}), or leave it out to use the state dict's")
     net = attonet(name, num_classes)
-    state = torch.load(state_dict_path, map_location="cpu", weights_only=True)
+    if not _matches(net, state):
+        fits = [n for n in zoo.NETS if n != zoo.spec(name).name and _matches(attonet(n, num_classes), state)]
+        hint = f"it is one of {fits[0]}: give that name" if fits else "its keys and shapes match no zoo architecture"
+        raise FormatError(f"state dict '{path}' is not one of {zoo.spec(name).name} ({hint})")
     net.load_state_dict(state)
     return net.eval()
+
+
+def _read_state_dict(path: str) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # weights_only refuses a pickled object that is not plain tensors and containers.
+        if "weights only" in str(e).lower() or "weights_only" in str(e):
+            raise FormatError(f"'{path}' holds a pickled object, not a state dict (a whole model?): save "
+                              f"torch.save(net.state_dict(), PATH) and export that") from None
+        raise FormatError(f"'{path}' is not a state dict saved by torch.save (it does not unpickle)") from None
+    except OSError:
+        raise
+    except Exception as e:  # the unpickler fails on garbage with whatever error the bytes lead it to
+        raise FormatError(f"'{path}' is not a state dict saved by torch.save ({type(e).__name__})") from None
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FormatError(f"'{path}' holds a {type(state).__name__}, not a state dict (a dict of tensors "
+                          f"saved by torch.save(net.state_dict(), PATH))")
+    return state
+
+
+def _class_count(state: dict):
+    w = state.get("fc.weight")
+    return int(w.shape[0]) if isinstance(w, torch.Tensor) and w.ndim == 2 else None
+
+
+def _matches(net: nn.Module, state: dict) -> bool:
+    mine = net.state_dict()
+    return mine.keys() == state.keys() and all(mine[k].shape == state[k].shape for k in mine)
 
 
 @dataclass

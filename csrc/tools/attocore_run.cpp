@@ -2,6 +2,7 @@
 //
 //   attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K] [--tvm-layers all|OP,OP...]
 //
+// --top-k K is accepted as --top K, the name `attocore run` uses.
 // --threads N: 0 (the default: all cores) to ATTOCORE_MAX_THREADS (256).
 // IMAGE is a binary PPM (P6), preprocessed from the model's metadata as attocore.run does,
 // or a raw float32 NCHW tensor (.f32/.raw/.bin) of the model's input shape, used as is.
@@ -25,7 +26,7 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr, "usage: attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K] [--tvm-layers all|OP,...]\n"
+  std::fprintf(stderr, "usage: attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K|--top-k K] [--tvm-layers all|OP,...]\n"
                        "  IMAGE: binary PPM (P6) or raw float32 NCHW tensor (.f32, .raw, .bin)\n");
   return 2;
 }
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
       continue;
     }
     bool ok = (opt == "--threads" && parse_int(val, 0, ATTOCORE_MAX_THREADS, &threads)) ||
-              (opt == "--bench" && parse_int(val, 1, 1000000, &bench)) || (opt == "--top" && parse_int(val, 1, 100000, &top));
+              (opt == "--bench" && parse_int(val, 1, 1000000, &bench)) || ((opt == "--top" || opt == "--top-k") && parse_int(val, 1, 100000, &top));
     if (!ok) {
       std::fprintf(stderr, "error: bad option %s %s\n", opt.c_str(), val);
       return usage();
