@@ -127,7 +127,7 @@ def steps_of(model) -> list:
     graph_in = set(g.inputs)
     graph_out = set(g.outputs)
     out = []
-    for step_name, kernel in model._native.kernels():
+    for step_name, kernel in model.executor.kernels():
         ops = step_ops(g, step_name)
         in_step = {op.name for op in ops}
         produced = {t for op in ops for t in op.outputs}
