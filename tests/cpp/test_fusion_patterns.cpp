@@ -229,7 +229,7 @@ void mobilenet_blocks() {
   CHECK(contains(report, "fusion: op 'b2.expand' alone: declined by module_tail: input from 'down', not a stride-1 1x1 "
                          "convolution;"));
   CHECK(contains(report, "by inverted_residual: before the depthwise of 'b2.project' (as expand), but its output "
-                         "(1568 KiB an image) is under the 3 MiB where the block in one step pays\n"));
+                         "(1568 KiB an image) is under the 3 MiB where the block in one step pays"));
   check_every_alone_op_has_reasons(b, plan);
 }
 
