@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 CHILD = textwrap.dedent("""
-    import json, resource, sys, threading, time
+    import json, sys, threading, time
     import numpy as np
     from attocore import capi, zoo, format as fmt
     variant, n_threads, session_threads, runs, net, hw = sys.argv[1], *map(int, sys.argv[2:5]), sys.argv[5], int(sys.argv[6])
@@ -36,7 +36,8 @@ CHILD = textwrap.dedent("""
                                                 ffi.cast("float*", out.ctypes.data), out.size) == 0
         return out
     run = model.run if variant == "lock" else run_own
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from attocore.testing.memory import peak_rss_bytes
+    base = peak_rss_bytes()
     def worker():
         for _ in range(runs):
             run(x)
@@ -45,8 +46,8 @@ CHILD = textwrap.dedent("""
     for p in pool: p.start()
     for p in pool: p.join()
     dt = time.perf_counter() - t0
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
-    print(json.dumps({"ms_per_run": 1e3 * dt / (n_threads * runs), "extra_rss_mib": grown / 1024}))
+    grown = peak_rss_bytes() - base
+    print(json.dumps({"ms_per_run": 1e3 * dt / (n_threads * runs), "extra_rss_mib": grown / 2**20}))
 """)
 
 

@@ -4,6 +4,7 @@ are checked at the boundary; nothing half-written is left behind."""
 import os
 import subprocess
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -15,7 +16,9 @@ CLI = [sys.executable, "-m", "attocore"]
 
 
 def cli(*args, cwd=None, env=None, timeout=300):
-    proc = subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, cwd=cwd,
+    # Never the source tree as the working directory: `python -m` would import its attocore/,
+    # which has no compiled extension, instead of the installed package.
+    proc = subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, cwd=cwd or tempfile.gettempdir(),
                           env=dict(os.environ, **(env or {})), timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
 

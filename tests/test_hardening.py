@@ -229,7 +229,7 @@ def test_every_issue_item_has_a_regression_file():
 
 
 LIMIT_CHILD = textwrap.dedent("""
-    import resource, sys
+    import sys
     import numpy as np
     import attocore
     m = attocore.load(sys.argv[1], max_arena_mb=1)
@@ -239,7 +239,8 @@ LIMIT_CHILD = textwrap.dedent("""
         print("ran")
     except attocore.ResourceLimitError as e:
         print("refused:", e)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    from attocore.testing.memory import peak_rss_bytes
+    print(peak_rss_bytes() // 2**20)
 """)
 
 
@@ -306,7 +307,7 @@ def test_stress_more_threads_than_cores_mixed_batches_bit_identical(rng, binding
 
 
 MEMORY_CHILD = textwrap.dedent("""
-    import resource, sys, threading
+    import sys, threading
     import numpy as np
     import attocore
     from attocore import format as fmt
@@ -328,12 +329,13 @@ MEMORY_CHILD = textwrap.dedent("""
         for _ in range(4):
             model.run(x)
             peak[0] = max(peak[0], model.executor.compiled.memory_in_use)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from attocore.testing.memory import peak_rss_bytes
+    base = peak_rss_bytes()
     pool = [threading.Thread(target=worker) for _ in range(8)]
     for p in pool: p.start()
     for p in pool: p.join()
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
-    print(one, int(limit * 2**20), peak[0], model.executor.compiled.memory_limit, grown * 1024)
+    grown = peak_rss_bytes() - base
+    print(one, int(limit * 2**20), peak[0], model.executor.compiled.memory_limit, grown)
 """)
 
 
