@@ -28,7 +28,8 @@ class UsageError(Exception):
 
 # The optional extra that provides each optional import (pyproject.toml [project.optional-dependencies]).
 EXTRAS = {"numba": "numba", "llvmlite": "numba", "tvm": "tvm", "tvm_ffi": "tvm", "xgboost": "tvm", "torch": "torch",
-          "onnx": "onnx", "onnxscript": "onnx", "google": "onnx", "cffi": "capi"}
+          "onnx": "onnx", "onnxscript": "onnx", "google": "onnx", "cffi": "capi",
+          "matplotlib": "plot"}
 
 
 def check_model_file(model) -> None:
@@ -145,6 +146,10 @@ def cmd_export_tvm(args) -> None:
 def cmd_bench(args) -> None:
     from .model import load
     check_model_file(args.model)
+    if args.plot:
+        from .output_file import check_output_path
+        check_output_path(args.plot, example="profile.png")  # before minutes of timing
+        import matplotlib  # noqa: F401  (a missing extra is said before the work, not after)
     m = load(args.model, threads=args.threads)
     x = np.random.default_rng(0).standard_normal((args.batch,) + m.input_shape).astype(np.float32)
     for _ in range(args.warmup):
@@ -160,17 +165,37 @@ def cmd_bench(args) -> None:
           f"median {med * 1e3:.3f} ms (p10 {np.percentile(times, 10) * 1e3:.3f}, "
           f"p90 {np.percentile(times, 90) * 1e3:.3f}), {macs / med / 1e9:.2f} GMAC/s, "
           f"arena {m.arena_bytes(args.batch) / 2**20:.2f} MiB")
-    if args.profile:
-        runs = [m.profile(x)[1] for _ in range(max(5, args.runs // 5))]
-        wl = max(len("layer"), max(len(r[0]) for r in runs[0]))
-        wk = max(len("kernel"), max(len(r[1]) for r in runs[0]))
-        print(f"{'layer':<{wl}} {'kernel':<{wk}} {'MMACs':>8} {'ms':>8} {'GMAC/s':>8} {'%':>6}")
-        total = sum(float(np.median([r[i][3] for r in runs])) for i in range(len(runs[0])))
-        for i, (name, kernel, macs_l, _) in enumerate(runs[0]):
-            t = float(np.median([r[i][3] for r in runs]))
-            rate = f"{macs_l * args.batch / t / 1e9:8.2f}" if macs_l and t > 0 else f"{'':>8}"
-            print(f"{name:<{wl}} {kernel:<{wk}} {macs_l / 1e6:8.2f} {t * 1e3:8.3f} {rate} {100 * t / total:6.1f}")
-        print(f"{'sum of layers':<{wl}} {'':<{wk}} {'':>8} {total * 1e3:8.3f}")
+    if args.profile or args.plot:
+        steps = profile_steps(m, x, max(5, args.runs // 5))
+        print_profile(steps)
+        if args.plot:
+            from .backends.native import fma_peak_gmacs
+            from .profile_plot import plot_profile
+            peak = fma_peak_gmacs(0.2) * m.threads
+            plot_profile(steps, peak, f"{m.name}: batch {args.batch}, {m.threads} threads, median "
+                                      f"{med * 1e3:.2f} ms, {macs / med / 1e9:.1f} G multiply-adds/s", args.plot)
+            print(f"wrote {args.plot}")
+
+
+def profile_steps(model, x, runs: int) -> list:
+    """Each step's median time over `runs` profiled runs (ProfiledStep, in execution order)."""
+    from .profile_plot import ProfiledStep
+    timed = [model.profile(x)[1] for _ in range(runs)]
+    return [ProfiledStep(step.layer, step.kernel, step.macs * x.shape[0],
+                         float(np.median([run[i].seconds for run in timed])))
+            for i, step in enumerate(timed[0])]
+
+
+def print_profile(steps: list) -> None:
+    wl = max(len("layer"), max(len(s.layer) for s in steps))
+    wk = max(len("kernel"), max(len(s.kernel) for s in steps))
+    total = sum(s.seconds for s in steps)
+    print(f"{'layer':<{wl}} {'kernel':<{wk}} {'MMACs':>8} {'ms':>8} {'GMAC/s':>8} {'%':>6}")
+    for s in steps:
+        rate = f"{s.macs / s.seconds / 1e9:8.2f}" if s.macs and s.seconds > 0 else f"{'':>8}"
+        print(f"{s.layer:<{wl}} {s.kernel:<{wk}} {s.macs / 1e6:8.2f} {s.seconds * 1e3:8.3f} {rate} "
+              f"{100 * s.seconds / total:6.1f}")
+    print(f"{'sum of layers':<{wl}} {'':<{wk}} {'':>8} {total * 1e3:8.3f}")
 
 
 def threads_arg(text: str) -> int:
@@ -291,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int_arg(1), default=1)
     b.add_argument("--threads", type=threads_arg, default=0, help="0 = all cores")
     b.add_argument("--profile", action="store_true", help="time per layer")
+    b.add_argument("--plot", metavar="OUT.png",
+                   help="draw the profile: time and G multiply-adds/s per step under the FMA peak "
+                        '(implies --profile; pip install "attocore[plot]")')
     b.set_defaults(fn=cmd_bench)
     return p
 

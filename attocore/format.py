@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import mmap
 import os
-import secrets
 import stat
 import struct
 import zlib
 
 import numpy as np
 
+from .output_file import check_output_path, write_atomically
 from .errors import FormatError, GraphError, ResourceLimitError, UnsupportedOpError
 from .graph import (ACTIVATION_CODES, ACTIVATION_NAMES, MAX_ATTR_VALUE, OP_CODES, OP_NAMES, DeferredConstant,
                     Graph, Metadata, Op, Tensor, check_attribute, validate)
@@ -162,19 +162,6 @@ def checksum(buf) -> int:
     return zlib.crc32(memoryview(buf)[CRC_OFFSET + 4:], crc) & 0xFFFFFFFF
 
 
-def check_output_path(path) -> str:
-    """The path a weight file will be written to, refused (OSError) before any work is done if
-    it is a directory or its directory does not exist."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"output '{os.fsdecode(path)}' is a directory: give a file name such as "
-                                f"'{os.path.join(os.fsdecode(path), 'model.atto')}'")
-    parent = os.path.dirname(path) or "."
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(f"output directory '{os.fsdecode(parent)}' does not exist")
-    return path
-
-
 def save(graph: Graph, path) -> None:
     """Write the weight file atomically: to a temporary file beside it, renamed over `path`
     only once complete, so a failure (a full disk, an interrupt) leaves neither a partial file
@@ -182,20 +169,7 @@ def save(graph: Graph, path) -> None:
     path = check_output_path(path)
     validate(graph)
     data = encode(graph)
-    directory, base = os.path.split(os.fsdecode(path))
-    # O_EXCL on a random name, as mkstemp does, but with the mode open() would give (umask applied).
-    tmp = os.path.join(directory or ".", f".{base}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, data)
 
 
 class _Reader:

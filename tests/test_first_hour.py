@@ -297,3 +297,38 @@ def test_run_warning_is_one_line(files):
     rc, out, err = cli("run", "attonet-d", small)
     assert rc == 0, err
     assert err.strip().splitlines() == [err.strip()] and err.startswith("warning: ") and "16x16" in err
+
+
+def test_bench_plot_draws_the_profile(tmp_path):
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+    out = tmp_path / "profile.png"
+    rc, stdout, err = cli("bench", "attonet-d", "--runs", "5", "--warmup", "1", "--threads", "1", "--plot", out)
+    assert rc == 0, err
+    assert "sum of layers" in stdout and f"wrote {out}" in stdout  # --plot implies --profile
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.width >= 800 and image.height >= 600
+        colours = len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0))
+    assert colours > 20, "an empty canvas"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["profile.png"]  # no temporary left
+
+
+@pytest.mark.parametrize("where, needle", [("dir", "is a directory"), ("missing", "does not exist")])
+def test_bench_plot_bad_output_is_refused_before_timing(files, where, needle):
+    pytest.importorskip("matplotlib")
+    out = files["dir"] if where == "dir" else files["tmp"] / "no" / "such" / "p.png"
+    rc, _, err = cli("bench", "attonet-d", "--runs", "1000000", "--plot", out, timeout=120)
+    assert_one_line_error(rc, err, 1, needle)
+    assert list(files["dir"].iterdir()) == []
+
+
+def test_profile_plot_colours_by_step_kind(tmp_path):
+    pytest.importorskip("matplotlib")
+    from attocore.profile_plot import ProfiledStep, kernel_family, plot_profile
+    assert kernel_family("dwconv_avx512+pwpw+res+next:gemm_6x32_avx512") == "dwconv+pwpw"
+    assert kernel_family("conv1x1:gemm_6x8_quads_avx512") == kernel_family("conv1x1:gemm_4x16_neon") == "conv1x1"
+    assert kernel_family("global_avgpool_ref") == "global_avgpool"
+    steps = [ProfiledStep("stem", "stem_avx2", 5_000_000, 4e-4), ProfiledStep("pool", "maxpool2d_avx2", 0, 1e-4),
+             ProfiledStep("m1", "dwconv_avx2+pwpw+res:gemm_6x16_avx2", 9_000_000, 0.0)]  # a zero time is drawn, not a crash
+    plot_profile(steps, 100.0, "t", tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 10_000
