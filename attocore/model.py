@@ -98,6 +98,13 @@ class Model:
     def run(self, x) -> np.ndarray:
         return self.executor.run(self.check_input(x))
 
+    def preprocess(self, image) -> np.ndarray:
+        """The float32 (1, C, H, W) tensor `run` takes, from an image (a path, a PIL image or an
+        HxWx3 uint8 array), prepared by this model's metadata (resize, centre crop, mean/std)
+        exactly as attocore.run does: to feed the same input to another framework."""
+        from .preprocess import preprocess
+        return preprocess(image, self.metadata)
+
     def profile(self, x):
         """Run once natively and return (logits, [StepTiming(layer, kernel, macs, seconds), ...])."""
         return self.executor.profile(self.check_input(x))
