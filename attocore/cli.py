@@ -104,13 +104,14 @@ def cmd_convert(args) -> int:
         from . import format as fmt
         fmt.check_output_path(args.output)
     options = preprocessing_options(args)  # a bad labels file fails before the model is read
-    problems = check(args.model)
     if args.check:
+        problems = check(args.model, input_shape=args.input_shape)
         for p in problems:
             print(p)
         print(f"{len(problems)} problem(s) in {args.model}" if problems else f"{args.model}: convertible")
         return 1 if problems else 0
-    g = convert(args.model, args.output, **{k: v for k, v in options.items() if v is not None})
+    g = convert(args.model, args.output, input_shape=args.input_shape,
+                **{k: v for k, v in options.items() if v is not None})
     print(f"wrote {args.output}: {len(g.ops)} ops, input {g.metadata.input_shape}")
     return 0
 
@@ -218,23 +219,35 @@ def int_arg(low: int):
     return parse
 
 
-def three_floats(what: str):
+def channel_floats(what: str):
+    """One number per input channel (R,G,B for an image model); the count is checked against
+    the model's channels once it is read."""
     def parse(text: str) -> tuple:
         from .importers.preprocessing import check_mean_std
         try:
-            return check_mean_std(tuple(float(v) for v in text.replace(",", " ").split()), what)
+            values = tuple(float(v) for v in text.replace(",", " ").split())
+            return check_mean_std(values, what, channels=len(values))
         except ValueError:
             rule = " > 0" if what == "std" else ""
-            raise argparse.ArgumentTypeError(f"must be three numbers{rule} (R,G,B on the [0, 1] scale), "
-                                             f"got '{text}'") from None
+            raise argparse.ArgumentTypeError(f"must be numbers{rule}, one per input channel (R,G,B on the [0, 1] "
+                                             f"scale for an image model), got '{text}'") from None
     parse.__name__ = what
     return parse
 
 
+def input_shape_arg(text: str) -> tuple:
+    from .importers.onnx_prepare import parse_input_shape
+    try:
+        return parse_input_shape(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_preprocessing(p) -> None:
     p.add_argument("--labels", help="text file with one class label per line")
-    p.add_argument("--mean", type=three_floats("mean"), help="per-channel mean R,G,B on the [0, 1] scale (default ImageNet's)")
-    p.add_argument("--std", type=three_floats("std"), help="per-channel std R,G,B (default ImageNet's)")
+    p.add_argument("--mean", type=channel_floats("mean"),
+                   help="per-channel mean, R,G,B on the [0, 1] scale (default ImageNet's; none for other than 3 channels)")
+    p.add_argument("--std", type=channel_floats("std"), help="per-channel std (default ImageNet's; none for other than 3 channels)")
     p.add_argument("--resize", type=int_arg(0),
                    help="shorter side before the centre crop (default 256 for 224; 0: straight to the input size)")
     p.add_argument("--name", help="model name stored in the file")
@@ -279,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model", help="MODEL.onnx")
     c.add_argument("output", nargs="?", help="OUT.atto")
     c.add_argument("--check", action="store_true", help="list every problem that blocks conversion, then stop")
+    c.add_argument("--input-shape", type=input_shape_arg, metavar="NxCxHxW",
+                   help="fix the graph input's symbolic dimensions, e.g. 1x3x320x320 (a symbolic batch alone becomes 1)")
     add_preprocessing(c)
     c.set_defaults(fn=cmd_convert)
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import format as fmt
 from . import preprocessing
+from .onnx_prepare import opset_of, prepare
 from ..errors import AttocoreError, FormatError, GraphError, UnsupportedOpError
 from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
 
@@ -91,18 +92,41 @@ def _where(node, i) -> str:
     return f"node '{node.name or f'#{i}'}' ({node.op_type})"
 
 
-def check(model) -> list:
+def check(model, input_shape=None) -> list:
     """Every problem that stops conversion, as messages naming operator, node and attribute.
     An empty list means convert() succeeds: when no operator or attribute is refused, the
     conversion itself is tried and its error, if any, is the problem reported."""
-    m = _load(model)
-    problems = _problems(m)
+    m, problems = _prepared(_load(model), input_shape)
     if not problems:
         try:
             _convert(m)
         except AttocoreError as e:
             problems.append(str(e))
     return problems
+
+
+def _prepared(m, input_shape):
+    """(the model as onnx_prepare leaves it, its problems): a malformed graph is reported as it
+    is, before the ecosystem's tools (which assume a well-formed one) see it."""
+    problems = _structure_problems(m)
+    if problems:
+        return m, problems
+    try:
+        m = prepare(m, input_shape)
+    except AttocoreError as e:
+        step = getattr(e, "prepare_step", None)
+        if step == "input shape":  # the operators behind a symbolic shape may fold away once it is given
+            return m, [str(e)]
+        # What attocore itself refuses in the file as it is comes first (an unsupported operator
+        # often is why ONNX's tools fail too), then the tool's own words.
+        own = [p for p in _problems(m) if not p.startswith("opset ")]
+        if not own and step == "shape inference" and opset_of(m) in OPSETS:
+            try:
+                _convert(m)  # the importer's own, more specific words, where it has some
+            except AttocoreError as mine:
+                own = [str(mine)]
+        return m, own + [str(e)]
+    return m, _problems(m)
 
 
 def _structure_problems(m) -> list:
@@ -172,7 +196,7 @@ def _problems(m) -> list:
     onnx, _ = _onnx()
     problems = _structure_problems(m)
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), None)
-    if opset is None or opset not in OPSETS:
+    if opset is None or opset not in OPSETS:  # onnx_prepare converted the others
         problems.append(f"opset {opset} is not supported (opsets {OPSETS.start}-{OPSETS.stop - 1})")
     consts = {t.name for t in m.graph.initializer}
     consts |= {o for n in m.graph.node if n.op_type == "Constant" for o in n.output}
@@ -380,21 +404,21 @@ def _pads(a, in_hw, kernel, strides):
     return (p[0], p[1], p[2], p[3])  # ONNX [h_begin, w_begin, h_end, w_end] = top, left, bottom, right
 
 
-def convert(model, out_path=None, *, name=None, labels=None, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
-            resize=None) -> Graph:
+def convert(model, out_path=None, *, name=None, labels=None, mean=None, std=None, resize=None,
+            input_shape=None) -> Graph:
     """Convert an ONNX model (path, bytes or ModelProto) to an attocore Graph; save it if
     out_path is given (atomically: nothing is left at out_path if anything fails). Raises
     UnsupportedOpError listing every problem before converting.
 
     The file carries the preprocessing attocore.run applies: labels (one per class), mean and
     std (per RGB channel, on the [0, 1] scale), resize (the shorter side before the centre
-    crop; 0 resizes straight to the input size; None: 256/224 of a square input), name."""
+    crop; 0 resizes straight to the input size; None: 256/224 of a square input), name.
+    mean and std: one value per input channel; None gives ImageNet's to a 3-channel input and
+    none (0 and 1) to any other. input_shape ('1x3x320x320' or a tuple) fixes the graph input's
+    symbolic dimensions (a symbolic batch alone becomes 1)."""
     if out_path is not None:
         fmt.check_output_path(out_path)
-    mean = preprocessing.check_mean_std(mean, "mean")
-    std = preprocessing.check_mean_std(std, "std")
-    m = _load(model)
-    problems = _problems(m)
+    m, problems = _prepared(_load(model), input_shape)
     if problems:
         raise UnsupportedOpError("cannot convert this ONNX model:\n  " + "\n  ".join(problems))
     graph = _convert(m, name, labels, mean, std, resize)
@@ -405,7 +429,7 @@ def convert(model, out_path=None, *, name=None, labels=None, mean=(0.485, 0.456,
     return graph
 
 
-def _convert(m, name=None, labels=None, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), resize=None):
+def _convert(m, name=None, labels=None, mean=None, std=None, resize=None):
     """The conversion of a model _problems() found nothing wrong with. What those checks cannot
     see before converting (shapes) raises attocore's errors; a malformed leftover that still
     trips Python's own (an index, a key) is reported as a GraphError, never raw."""
@@ -442,6 +466,7 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
     c, h, w = dims[1], dims[2], dims[3]
     if min(c, h, w) < 1:
         raise GraphError(f"graph input '{g_in.name}' needs fixed C, H, W (got {dims})")
+    mean, std = preprocessing.normalisation(mean, std, c)
     b.tensors["input"] = Tensor("input", (1, c, h, w))
     b.values[g_in.name] = _Value("input")
 

@@ -7,18 +7,32 @@ import numbers
 import os
 
 
-def check_mean_std(value, what: str) -> tuple:
-    """Three finite numbers (one per RGB channel, on the [0, 1] scale); std's must be > 0."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 3:
-        raise ValueError(f"{what} must be three numbers, one per RGB channel, got {value!r:.60}")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def check_mean_std(value, what: str, channels: int = 3) -> tuple:
+    """Finite numbers, one per input channel (RGB for an image model, on the [0, 1] scale);
+    std's must be > 0."""
+    count = "three numbers, one per RGB channel" if channels == 3 else f"{channels} numbers, one per input channel"
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != channels:
+        raise ValueError(f"{what} must be {count}, got {value!r:.60}")
     out = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-            raise ValueError(f"{what} must be three finite numbers, got {value!r:.60}")
+            raise ValueError(f"{what} must be {count}, each finite, got {value!r:.60}")
         if what == "std" and v <= 0:
-            raise ValueError(f"std must be three numbers > 0, got {value!r:.60}")
+            raise ValueError(f"std must be {count}, each > 0, got {value!r:.60}")
         out.append(float(v))
     return tuple(out)
+
+
+def normalisation(mean, std, channels: int) -> tuple:
+    """(mean, std) for a model with `channels` input channels: the given ones, checked, else
+    ImageNet's for 3 channels (an RGB image model) and none (0, 1) for any other count."""
+    mean = (IMAGENET_MEAN if channels == 3 else (0.0,) * channels) if mean is None else mean
+    std = (IMAGENET_STD if channels == 3 else (1.0,) * channels) if std is None else std
+    return check_mean_std(mean, "mean", channels), check_mean_std(std, "std", channels)
 
 
 def check_resize(value, input_hw) -> int:
@@ -53,8 +67,8 @@ def apply(metadata, name=None, labels=None, mean=None, std=None, resize=None) ->
     if labels is not None:
         metadata.labels = tuple(str(l) for l in labels)
     if mean is not None:
-        metadata.mean = check_mean_std(mean, "mean")
+        metadata.mean = check_mean_std(mean, "mean", metadata.input_shape[0])
     if std is not None:
-        metadata.std = check_mean_std(std, "std")
+        metadata.std = check_mean_std(std, "std", metadata.input_shape[0])
     if resize is not None:
         metadata.resize = check_resize(resize, tuple(metadata.input_shape[1:]))

@@ -1,0 +1,171 @@
+"""Before attocore matches an ONNX graph, the ecosystem's own tools bring it to one form:
+
+1. the graph input's dimensions fixed: exporters leave batch, height and width symbolic, and
+   the shape-computing subgraphs they emit (Shape, Gather, Concat, Reshape...) fold to
+   constants only once the input shape is known (`input_shape=`, `--input-shape 1x3x320x320`;
+   a symbolic batch alone becomes 1);
+2. the opset moved into the range the importer reads (11-21) by `onnx.version_converter`, so
+   files of opsets 7-23 import;
+3. constants folded and dead nodes dropped by onnxslim, a maintained ONNX simplifier (chosen
+   over onnx-simplifier: pure Python, no ONNX Runtime in the loop, and maintained with the
+   exporters whose output it folds);
+4. ONNX's strict shape inference, so an inconsistent graph is refused here with ONNX's own
+   words rather than half-way through attocore's conversion.
+
+Each step's failure is one of attocore's typed errors naming the step; nothing here changes what
+the model computes.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+
+from ..errors import GraphError, UnsupportedOpError
+
+ACCEPTED_OPSETS = range(7, 24)
+READ_OPSETS = range(11, 22)  # what the importer's operator rules are written for
+UPGRADE_TO = 13              # older files: the first opset with Clip's bounds and Split's sizes as inputs
+DOWNGRADE_TO = 21            # newer files: 22-23 changed these operators' type lists only
+
+
+def refusal(cls, message: str, step: str):
+    """An attocore error carrying which step refused (`.prepare_step`): the importer reports a
+    refusal of the input shape alone (the operators behind it may fold away once it is given),
+    and adds its own words to a shape-inference refusal."""
+    error = cls(message)
+    error.prepare_step = step
+    return error
+
+
+def parse_input_shape(text) -> tuple:
+    """'1x3x320x320' (or '1,3,320,320', or a sequence of ints) -> (1, 3, 320, 320), every
+    dimension an int >= 1."""
+    if isinstance(text, str):
+        parts = [p for p in re.split(r"[x,\s]+", text.strip().lower()) if p]
+        try:
+            dims = tuple(int(p) for p in parts)
+        except ValueError:
+            raise ValueError(f"an input shape is N x C x H x W, such as 1x3x224x224, got '{text}'") from None
+    else:
+        try:
+            dims = tuple(int(d) for d in text)
+        except (TypeError, ValueError):
+            raise ValueError(f"an input shape is a sequence of ints, such as (1, 3, 224, 224), got {text!r:.40}") from None
+    if not dims or any(d < 1 for d in dims):
+        raise ValueError(f"an input shape's dimensions must be ints >= 1, got {text!r:.40}")
+    return dims
+
+
+def opset_of(m):
+    return next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
+def image_inputs(m) -> list:
+    initializers = {t.name for t in m.graph.initializer}
+    return [i for i in m.graph.input if i.name not in initializers]
+
+
+def fix_input_shape(m, input_shape=None):
+    """Set the one graph input's dimensions: `input_shape` where given (it must agree with the
+    fixed ones), else batch 1 when only the batch is symbolic; other symbolic dimensions need
+    `input_shape`."""
+    inputs = image_inputs(m)
+    if len(inputs) != 1:
+        return m  # the importer refuses it, with the count, among its other problems
+    dims = inputs[0].type.tensor_type.shape.dim
+    declared = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?") for d in dims]
+    name = inputs[0].name
+    if input_shape is not None:
+        want = parse_input_shape(input_shape)
+        if len(want) != len(dims):
+            raise refusal(GraphError, f"input shape {'x'.join(map(str, want))} has {len(want)} dimensions; graph input "
+                             f"'{name}' has {len(dims)} ({declared})", "input shape")
+        clash = [k for k, d in enumerate(declared) if isinstance(d, int) and d != want[k]]
+        if clash:
+            raise refusal(GraphError, f"input shape {'x'.join(map(str, want))} disagrees with graph input '{name}', whose "
+                             f"dimension {clash[0]} is fixed at {declared[clash[0]]} ({declared})", "input shape")
+    else:
+        symbolic = [k for k, d in enumerate(declared) if not isinstance(d, int)]
+        if [k for k in symbolic if k != 0]:
+            example = "x".join(str(d) if isinstance(d, int) else "1" if k == 0 else str(d).upper()
+                               for k, d in enumerate(declared))
+            raise refusal(GraphError, f"graph input '{name}' has symbolic dimensions {declared}: give its shape with "
+                             f"--input-shape (input_shape= in Python), such as {example} with numbers", "input shape")
+        want = tuple(d if isinstance(d, int) else 1 for d in declared)
+    if tuple(declared) == want:
+        return m
+    fixed = type(m)()
+    fixed.CopyFrom(m)  # never the caller's ModelProto: it may convert it again at another shape
+    m = fixed
+    dims = image_inputs(m)[0].type.tensor_type.shape.dim
+    for d, v in zip(dims, want):
+        d.Clear()
+        d.dim_value = v
+    # Shapes of intermediate values were derived from the symbolic ones: inference redoes them.
+    del m.graph.value_info[:]
+    for o in m.graph.output:
+        o.type.tensor_type.ClearField("shape")
+    return m
+
+
+def convert_opset(m):
+    """Move the default-domain opset into READ_OPSETS with ONNX's version converter."""
+    import onnx
+    from onnx import version_converter
+    opset = opset_of(m)
+    if opset is None:
+        raise UnsupportedOpError("the model imports no default-domain (ai.onnx) opset")
+    if opset not in ACCEPTED_OPSETS:
+        raise UnsupportedOpError(f"opset {opset} is not supported (opsets {ACCEPTED_OPSETS.start}-"
+                                 f"{ACCEPTED_OPSETS.stop - 1}; {READ_OPSETS.start}-{READ_OPSETS.stop - 1} as they are, "
+                                 f"the others converted by onnx.version_converter)")
+    if opset in READ_OPSETS:
+        return m
+    target = UPGRADE_TO if opset < READ_OPSETS.start else DOWNGRADE_TO
+    try:
+        converted = version_converter.convert_version(m, target)
+    except (onnx.checker.ValidationError, RuntimeError, ValueError, IndexError) as e:
+        raise UnsupportedOpError(f"opset {opset}: onnx.version_converter cannot convert this model to opset "
+                                 f"{target}: {first_line(e)}") from e
+    return converted
+
+
+def fold_constants(m):
+    """onnxslim's constant folding and dead-node removal (its operator fusions too: they keep
+    what the graph computes). Its progress output is kept off the user's terminal."""
+    try:
+        import onnxslim
+    except ImportError as e:
+        raise ImportError('ONNX import needs onnxslim: pip install "attocore[onnx]"', name="onnxslim") from e
+    quiet = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            return onnxslim.slim(m)
+    except Exception as e:  # noqa: BLE001 - a simplifier's failure is the model's problem, said as one
+        raise GraphError(f"constant folding (onnxslim) failed on this model: {type(e).__name__}: "
+                         f"{first_line(e)}") from e
+
+
+def infer_shapes(m):
+    import onnx
+    try:
+        return onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError) as e:
+        raise refusal(GraphError, f"ONNX shape inference refuses this model: {first_line(e)}",
+                      "shape inference") from e
+
+
+def prepare(m, input_shape=None):
+    """The four steps, in order, on a structurally sound ModelProto (the importer's own
+    structure check runs first: these tools assume a well-formed graph)."""
+    m = fix_input_shape(m, input_shape)
+    m = convert_opset(m)
+    m = infer_shapes(m)
+    m = fold_constants(m)
+    return infer_shapes(m)
+
+
+def first_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= 300 else text[:300] + "..."

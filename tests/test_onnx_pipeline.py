@@ -1,0 +1,165 @@
+"""The ONNX import pipeline (attocore/importers/onnx_prepare.py): symbolic input dimensions
+fixed, opsets 7-23 converted, shape subgraphs folded by onnxslim, ONNX's strict shape
+inference; models from both PyTorch exporters; inputs of any channel count and size. Every
+converted model is matched against ONNX Runtime on the same file."""
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+import attocore
+from attocore.onnx import check, convert
+from attocore.testing.torch_nets import SmallResNet, randomize
+
+
+def ort_run(model, x):
+    data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def assert_matches_ort(model, graph, x, tmp_path):
+    path = tmp_path / "m.atto"
+    attocore.format.save(graph, path)
+    got = attocore.load(str(path), threads=1).run(x)
+    ref = ort_run(model, x)
+    assert got.shape == ref.shape, (got.shape, ref.shape)
+    assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max() + 1e-6
+
+
+def small_cnn(opset, channels=3, hw=(16, 16)):
+    """Conv + Relu + MaxPool + GlobalAveragePool + Flatten + Gemm, written by hand at `opset`."""
+    rng = np.random.default_rng(opset)
+    init = [numpy_helper.from_array(rng.standard_normal((8, channels, 3, 3)).astype(np.float32), "W"),
+            numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), "B"),
+            numpy_helper.from_array(rng.standard_normal((5, 8)).astype(np.float32), "F"),
+            numpy_helper.from_array(rng.standard_normal(5).astype(np.float32), "FB")]
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("GlobalAveragePool", ["p"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "F", "FB"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                             [1, channels, *hw])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])], initializer=init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8 if opset <= 17 else 10  # what ONNX Runtime reads for that opset
+    return model
+
+
+@pytest.mark.parametrize("opset", [7, 9, 10, 11, 17, 21, 22, 23])
+def test_opsets_7_to_23_import(opset, tmp_path):
+    model = small_cnn(opset)
+    x = np.random.default_rng(1).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    assert check(model) == []
+    assert_matches_ort(model, convert(model), x, tmp_path)
+
+
+@pytest.mark.parametrize("opset", [6, 24])
+def test_opsets_outside_7_to_23_are_refused_by_number(opset):
+    with pytest.raises(attocore.UnsupportedOpError, match=f"opset {opset} is not supported"):
+        convert(small_cnn(opset))
+
+
+@pytest.mark.parametrize("channels, hw", [(1, (28, 28)), (5, (12, 20)), (3, (48, 192)), (3, (31, 17))])
+def test_any_channel_count_and_input_size(channels, hw, tmp_path):
+    model = small_cnn(17, channels, hw)
+    graph = convert(model)
+    assert graph.metadata.input_shape == (channels, *hw)
+    if channels != 3:  # no RGB normalisation for a model that is not an RGB image model
+        assert graph.metadata.mean == (0.0,) * channels and graph.metadata.std == (1.0,) * channels
+    x = np.random.default_rng(2).standard_normal((1, channels, *hw)).astype(np.float32)
+    assert_matches_ort(model, graph, x, tmp_path)
+
+
+def test_normalisation_of_another_channel_count_is_checked():
+    model = small_cnn(17, 1, (28, 28))
+    g = convert(model, mean=[0.5], std=[0.25])
+    assert g.metadata.mean == (0.5,) and g.metadata.std == (0.25,)
+    with pytest.raises(ValueError, match="1 numbers, one per input channel"):
+        convert(model, mean=[0.5, 0.5, 0.5])
+
+
+class ViewFlatten(nn.Module):
+    """`x.view(x.size(0), -1)` with a dynamic batch: the exporter computes the shape at run
+    time (Shape, Gather, Unsqueeze, Concat), which folds once the input shape is fixed."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x)).mean((2, 3), keepdim=True)
+        return self.fc(x.view(x.size(0), -1))
+
+
+def torchscript_export(net, path, hw, dynamic):
+    axes = {"x": {0: "batch", 2: "height", 3: "width"}} if dynamic else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net.eval(), torch.randn(1, 3, *hw), str(path), input_names=["x"], dynamic_axes=axes,
+                          dynamo=False)
+    return onnx.load(str(path))
+
+
+def test_shape_subgraphs_fold_once_the_input_shape_is_fixed(tmp_path):
+    torch.manual_seed(0)
+    model = torchscript_export(ViewFlatten(), tmp_path / "v.onnx", (32, 32), dynamic=True)
+    ops = {n.op_type for n in model.graph.node}
+    assert {"Shape", "Gather"} & ops, ops  # the exporter did emit a shape computation
+    problems = check(model)
+    assert len(problems) == 1 and "--input-shape" in problems[0] and "height" in problems[0], problems
+    for shape in ("1x3x32x32", (1, 3, 40, 24)):
+        graph = convert(model, input_shape=shape)
+        dims = tuple(int(v) for v in shape.split("x")) if isinstance(shape, str) else shape
+        x = np.random.default_rng(3).standard_normal(dims).astype(np.float32)
+        assert_matches_ort(model, graph, x, tmp_path)
+
+
+def test_input_shape_that_disagrees_is_refused(tmp_path):
+    model = torchscript_export(ViewFlatten(), tmp_path / "v.onnx", (32, 32), dynamic=True)
+    with pytest.raises(attocore.GraphError, match="dimension 1 is fixed at 3"):
+        convert(model, input_shape="1x4x32x32")
+    with pytest.raises(attocore.GraphError, match="3 dimensions"):
+        convert(model, input_shape="3x32x32")
+    with pytest.raises(ValueError, match="such as 1x3x224x224"):
+        convert(model, input_shape="1x3xbig")
+
+
+def test_both_pytorch_exporters(tmp_path):
+    pytest.importorskip("onnxscript")
+    net = randomize(SmallResNet(), seed=4)
+    legacy = torchscript_export(net, tmp_path / "legacy.onnx", (64, 64), dynamic=True)
+    dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("h", min=32, max=256),
+            3: torch.export.Dim("w", min=32, max=256)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net.eval(), (torch.randn(1, 3, 64, 64),), str(tmp_path / "dynamo.onnx"),
+                          dynamic_shapes=({k: v for k, v in dims.items()},), dynamo=True)
+    dynamo = onnx.load(str(tmp_path / "dynamo.onnx"))
+    x = np.random.default_rng(5).standard_normal((1, 3, 64, 96)).astype(np.float32)
+    for model in (legacy, dynamo):
+        assert_matches_ort(model, convert(model, input_shape="1x3x64x96"), x, tmp_path)
+
+
+def test_cli_input_shape(tmp_path):
+    model = torchscript_export(ViewFlatten(), tmp_path / "v.onnx", (32, 32), dynamic=True)
+    onnx.save(model, str(tmp_path / "v.onnx"))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "attocore", "convert", *a], capture_output=True,
+                                    text=True, cwd=tmp_path, timeout=300)
+    refused = run("v.onnx", "v.atto")
+    assert refused.returncode == 1 and "--input-shape" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "v.atto").exists()
+    ok = run("v.onnx", "v.atto", "--input-shape", "1x3x48x64")
+    assert ok.returncode == 0, ok.stderr
+    assert "input (3, 48, 64)" in ok.stdout
+    bad = run("v.onnx", "v.atto", "--input-shape", "1x3x0x64")
+    assert bad.returncode == 2 and "--input-shape" in bad.stderr and "Traceback" not in bad.stderr
