@@ -7,7 +7,6 @@ import numpy as np
 
 from .errors import InputError
 from .model import Model, load
-from .preprocess import preprocess
 
 
 @dataclass
@@ -48,8 +47,10 @@ def to_tensor(model: Model, image) -> np.ndarray:
                 raise InputError(f"a float32 tensor must be (N, {', '.join(map(str, model.input_shape))}) or "
                                  f"{model.input_shape}, got shape {image.shape}{hint}")
             image = image[None]
+        if model.takes_features and image.ndim == 1:
+            image = image[None]  # one feature vector
         return image
-    return preprocess(image, model.metadata)
+    return model.preprocess(image)
 
 
 def check_top_k(top_k) -> int:

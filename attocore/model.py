@@ -79,12 +79,23 @@ class Model:
         return f"Model({self.name!r}, backend={self.backend!r}, source={self.source!r})"
 
     # -- execution ----------------------------------------------------------------------
+    @property
+    def takes_features(self) -> bool:
+        """True for an MLP-style model whose input is [N, features] (an ONNX graph with a 2-D
+        input); run() then takes (N, F), which the executor sees as (N, F, 1, 1)."""
+        return self.graph.metadata.extra.get("input_rank") == "2"
+
     def check_input(self, x) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             raise InputError(f"input must be a numpy array, got {type(x).__name__}")
         if x.dtype != np.float32:
             raise InputError(f"input dtype must be float32, got {x.dtype}")
         c, h, w = self.input_shape
+        if self.takes_features:
+            if x.ndim != 2 or x.shape[1] != c or x.shape[0] < 1:
+                raise InputError(f"input shape must be (N, {c}) with N >= 1 (N vectors of {c} features), "
+                                 f"got {x.shape}")
+            x = x.reshape(x.shape[0], c, 1, 1)
         if x.ndim != 4 or x.shape[1:] != (c, h, w):
             raise InputError(f"input shape must be (N, {c}, {h}, {w}) with N >= 1, got {x.shape}")
         if x.shape[0] < 1:
@@ -103,6 +114,9 @@ class Model:
         HxWx3 uint8 array), prepared by this model's metadata (resize, centre crop, mean/std)
         exactly as attocore.run does: to feed the same input to another framework."""
         from .preprocess import preprocess
+        if self.takes_features:
+            raise InputError(f"this model takes vectors of {self.input_shape[0]} features, not images: pass a "
+                             f"float32 (N, {self.input_shape[0]}) array to run()")
         return preprocess(image, self.metadata)
 
     def profile(self, x):

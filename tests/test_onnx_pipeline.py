@@ -1,5 +1,5 @@
 """The ONNX import pipeline (attocore/importers/onnx_prepare.py): symbolic input dimensions
-fixed, opsets 7-23 converted, shape subgraphs folded by onnxslim, ONNX's strict shape
+fixed, opsets 7-25 converted, shape subgraphs folded by onnxslim, ONNX's strict shape
 inference; models from both PyTorch exporters; inputs of any channel count and size. Every
 converted model is matched against ONNX Runtime on the same file."""
 import subprocess
@@ -55,16 +55,16 @@ def small_cnn(opset, channels=3, hw=(16, 16)):
     return model
 
 
-@pytest.mark.parametrize("opset", [7, 9, 10, 11, 17, 21, 22, 23])
-def test_opsets_7_to_23_import(opset, tmp_path):
+@pytest.mark.parametrize("opset", [7, 9, 10, 11, 17, 21, 22, 23, 25])
+def test_opsets_7_to_25_import(opset, tmp_path):
     model = small_cnn(opset)
     x = np.random.default_rng(1).standard_normal((1, 3, 16, 16)).astype(np.float32)
     assert check(model) == []
     assert_matches_ort(model, convert(model), x, tmp_path)
 
 
-@pytest.mark.parametrize("opset", [6, 24])
-def test_opsets_outside_7_to_23_are_refused_by_number(opset):
+@pytest.mark.parametrize("opset", [6, 26])
+def test_opsets_outside_7_to_25_are_refused_by_number(opset):
     with pytest.raises(attocore.UnsupportedOpError, match=f"opset {opset} is not supported"):
         convert(small_cnn(opset))
 
@@ -78,6 +78,39 @@ def test_any_channel_count_and_input_size(channels, hw, tmp_path):
         assert graph.metadata.mean == (0.0,) * channels and graph.metadata.std == (1.0,) * channels
     x = np.random.default_rng(2).standard_normal((1, channels, *hw)).astype(np.float32)
     assert_matches_ort(model, graph, x, tmp_path)
+
+
+def mlp(features=6):
+    """[N, features] -> Gemm -> Relu -> Gemm: an MLP-style graph with a 2-D input."""
+    rng = np.random.default_rng(features)
+    init = [numpy_helper.from_array(rng.standard_normal((features, 16)).astype(np.float32), "W1"),
+            numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "B1"),
+            numpy_helper.from_array(rng.standard_normal((16, 4)).astype(np.float32), "W2")]
+    nodes = [helper.make_node("Gemm", ["x", "W1", "B1"], ["h"], name="fc1"),
+             helper.make_node("Relu", ["h"], ["r"], name="relu"),
+             helper.make_node("MatMul", ["r", "W2"], ["y"], name="fc2")]
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", features])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])], initializer=init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_mlp_with_a_2d_input(tmp_path):
+    model = mlp(3)  # 3 features: still no image normalisation
+    graph = convert(model)
+    assert graph.metadata.mean == (0.0,) * 3 and graph.metadata.std == (1.0,) * 3 and graph.metadata.resize == 0
+    path = tmp_path / "mlp.atto"
+    attocore.format.save(graph, path)
+    m = attocore.load(str(path))
+    assert m.takes_features
+    x = np.random.default_rng(7).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_allclose(m.run(x), ort_run(model, x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(attocore.InputError, match=r"\(N, 3\)"):
+        m.run(x.reshape(5, 3, 1, 1))
+    with pytest.raises(attocore.InputError, match="not images"):
+        attocore.run(m, np.zeros((8, 8, 3), np.uint8))
+    assert len(attocore.run(m, x)) == 5  # one Result per vector
 
 
 def test_normalisation_of_another_channel_count_is_checked():

@@ -4,7 +4,8 @@
     problems = check("net.onnx")            # every unsupported operator/attribute, at once
     graph = convert("net.onnx", "net.atto") # folds BatchNormalization, fuses ReLU/ReLU6
 
-Supported (opsets 11-21, default domain): Conv (any kernel, stride, padding incl.
+Supported (opsets 11-21 as they are, 7-25 through onnx_prepare's version conversion; default
+domain; 4-D NCHW inputs of any channel count and size, or 2-D [N, features]): Conv (any kernel, stride, padding incl.
 asymmetric and auto_pad, dilation 1, groups incl. depthwise with multiplier),
 BatchNormalization, Relu, Clip (as ReLU6 or ReLU), Add (same-shape activations), MaxPool,
 AveragePool, GlobalAveragePool (and ReduceMean over H, W), Gemm, MatMul (+ Add), Flatten / Reshape to 2-D after a
@@ -276,8 +277,9 @@ def _problems(m) -> list:
     inputs = [i for i in m.graph.input if i.name not in {t.name for t in m.graph.initializer}]
     if len(inputs) != 1:
         problems.append(f"the graph has {len(inputs)} inputs (exactly one image input is supported)")
-    elif len(inputs[0].type.tensor_type.shape.dim) != 4:
-        problems.append(f"graph input '{inputs[0].name}' is not 4-D NCHW")
+    elif len(inputs[0].type.tensor_type.shape.dim) not in (2, 4):
+        problems.append(f"graph input '{inputs[0].name}' is {len(inputs[0].type.tensor_type.shape.dim)}-D "
+                        f"(4-D NCHW images and 2-D [N, features] vectors are supported)")
     if len(m.graph.output) != 1:
         problems.append(f"the graph has {len(m.graph.output)} outputs (exactly one is supported)")
     return problems
@@ -463,12 +465,22 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
     g_in = next(i for i in m.graph.input if i.name not in init_names)
     dims = [d.dim_value for d in g_in.type.tensor_type.shape.dim]
     batch = dims[0] if dims[0] > 0 else 1
-    c, h, w = dims[1], dims[2], dims[3]
+    features = len(dims) == 2  # an MLP-style [N, F] input
+    c, h, w = (dims[1], 1, 1) if features else (dims[1], dims[2], dims[3])
     if min(c, h, w) < 1:
         raise GraphError(f"graph input '{g_in.name}' needs fixed C, H, W (got {dims})")
+    if features:
+        # Carried as [N, F, 1, 1] (the executor's input is NCHW) and pooled over its 1x1
+        # (exact: one value's mean) to the [N, F] the graph's operators take. No image
+        # normalisation: a feature vector is not an image.
+        mean = (0.0,) * c if mean is None else mean
+        std = (1.0,) * c if std is None else std
     mean, std = preprocessing.normalisation(mean, std, c)
     b.tensors["input"] = Tensor("input", (1, c, h, w))
-    b.values[g_in.name] = _Value("input")
+    if features:
+        b.emit("global_avgpool", f"{g_in.name}.as_features", ["input"], g_in.name)
+    else:
+        b.values[g_in.name] = _Value("input")
 
     for i, node in enumerate(m.graph.node):
         a = _attrs(node)
@@ -572,6 +584,8 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
                 wt = (wt if a.get("transB", 0) else wt.T) * alpha  # -> [out, in]
                 bias = (np.asarray(b.consts[node.input[2]], np.float32).reshape(-1) * beta
                         if len(node.input) > 2 and node.input[2] else np.zeros(wt.shape[0], np.float32))
+                if bias.size == 1:  # a scalar C broadcasts over the outputs
+                    bias = np.full(wt.shape[0], bias[0], np.float32)
             else:
                 wt = wt.T
                 bias = np.zeros(wt.shape[0], np.float32)
@@ -583,14 +597,19 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
             b.emit("fully_connected", nm, [x.name, b.const(f"{nm}.weight", wt), b.const(f"{nm}.bias", bias)],
                    node.output[0])
     out = b.activation_of(m.graph.output[0].name)
+    if out.name == "input":
+        raise UnsupportedOpError(f"the graph output '{m.graph.output[0].name}' is its input: nothing to compute")
     # Drop tensors nothing refers to (constants replaced by folding) and rename the output.
     used = {n for op in b.ops for n in op.inputs + op.outputs} | {"input"}
     tensors = {k: v for k, v in b.tensors.items() if k in used}
     n_classes = int(np.prod(tensors[out.name].shape[1:]))
+    extra = {"source": "attocore.onnx.convert", "trained": "true"}
+    if features:
+        extra["input_rank"] = "2"  # Model.run takes [N, F]; the executor sees [N, F, 1, 1]
     md = Metadata(name=name or m.graph.name or "onnx-model", input_shape=(c, h, w), mean=tuple(mean), std=tuple(std),
-                  resize=(round(h * 256 / 224) if h == w else 0) if resize is None else resize,
+                  resize=(round(h * 256 / 224) if h == w and not features else 0) if resize is None else resize,
                   labels=tuple(labels) if labels else tuple(f"class_{k}" for k in range(n_classes)),
-                  extra={"source": "attocore.onnx.convert", "trained": "true"})
+                  extra=extra)
     graph = Graph(md, tensors, b.ops, ["input"], [out.name])
     validate(graph)
     return graph

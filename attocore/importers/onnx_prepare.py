@@ -23,10 +23,10 @@ import re
 
 from ..errors import GraphError, UnsupportedOpError
 
-ACCEPTED_OPSETS = range(7, 24)
+ACCEPTED_OPSETS = range(7, 26)
 READ_OPSETS = range(11, 22)  # what the importer's operator rules are written for
 UPGRADE_TO = 13              # older files: the first opset with Clip's bounds and Split's sizes as inputs
-DOWNGRADE_TO = 21            # newer files: 22-23 changed these operators' type lists only
+DOWNGRADE_TO = 21            # newer files: 22-25 changed these operators' type lists only
 
 
 def refusal(cls, message: str, step: str):
