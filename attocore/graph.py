@@ -20,10 +20,13 @@ OP_CODES = {
     "add": 5,
     "activation": 6,
     "avgpool2d": 7,
+    "mul": 8,
 }
 OP_NAMES = {v: k for k, v in OP_CODES.items()}
 
-ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 2}
+ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 2, "sigmoid": 3, "hardsigmoid": 4, "hardswish": 5, "silu": 6}
+# The kernels' epilogues clamp: these may ride on any op; the others only on an activation op.
+CLAMP_ACTIVATIONS = ("none", "relu", "relu6")
 ACTIVATION_NAMES = {v: k for k, v in ACTIVATION_CODES.items()}
 
 # Attribute keys each op accepts, with the number of integers each one holds.
@@ -35,13 +38,14 @@ OP_ATTRS = {
     "add": {},
     "activation": {},
     "avgpool2d": {"kernel": 2, "stride": 2, "pad": 4, "count_include_pad": 1},
+    "mul": {},
 }
 OPTIONAL_ATTRS = {"dilation", "count_include_pad"}
 MAX_ATTR_VALUE = 1 << 20  # every attribute value lies in [0, MAX_ATTR_VALUE] (docs/FORMAT.md)
 MAX_PADDED_ELEMENTS = 1 << 31  # a windowed op's zero-padded input, like any tensor
 # Inputs each op takes: (fewest, most); conv2d and fully_connected: input, weight, optional bias.
 OP_ARITY = {"conv2d": (2, 3), "fully_connected": (2, 3), "add": (2, 2), "maxpool2d": (1, 1), "avgpool2d": (1, 1),
-            "global_avgpool": (1, 1), "activation": (1, 1)}
+            "global_avgpool": (1, 1), "activation": (1, 1), "mul": (2, 2)}
 
 
 @dataclass
@@ -205,6 +209,11 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
     if op.type == "activation":
         need(len(op.inputs) == 1, "takes one input")
         return shape(0)
+    if op.type == "mul":
+        x, s = tuple(shape(0)), tuple(shape(1))
+        need(len(op.inputs) == 2 and (s == x or (len(x) == 4 and s == (x[0], x[1]))),
+             f"takes x and a tensor of its shape or an (N, C) scale per channel, not {x} and {s}")
+        return x
     raise GraphError(f"op '{op.name}': unknown op type '{op.type}'")
 
 
@@ -229,6 +238,8 @@ def validate(graph: Graph) -> None:
         for key in OP_ATTRS[op.type]:
             if key not in op.attrs and key not in OPTIONAL_ATTRS:
                 raise GraphError(f"op '{op.name}' ({op.type}): missing attribute '{key}'")
+        if op.activation not in CLAMP_ACTIVATIONS and op.type != "activation":
+            raise UnsupportedOpError(f"op '{op.name}' ({op.type}): activation {op.activation} only on an activation op")
     name = graph.inputs[0]
     t = graph.tensors.get(name)
     if t is None or t.is_constant or tuple(t.shape) != (1,) + tuple(graph.metadata.input_shape):

@@ -18,7 +18,8 @@ import numpy as np
 from attocore import format as fmt
 from attocore.graph import OP_ATTRS, Graph, Metadata, Op, Tensor, conv_output_size
 
-ACTIVATIONS = ("none", "relu", "relu6")
+ACTIVATIONS = ("none", "relu", "relu6")  # the clamps: on any op
+SMOOTH = ("sigmoid", "hardsigmoid", "hardswish", "silu")  # only as activation ops
 # Expanded tensors at least this large make the planner fuse expansion, depthwise and projection
 # (kMbConvMinExpandedBytes in csrc/plan/fusion.cpp).
 MBCONV_MIN_EXPANDED_FLOATS = (3 << 20) // 4
@@ -98,7 +99,25 @@ class _Builder:
     def activation(self, x):
         name = self._name("act")
         y = self._act(f"{name}.out", self.shape[x])
-        self.ops.append(Op("activation", name, [x], [y], {}, "relu" if self.rng.random() < 0.6 else "relu6"))
+        kind = SMOOTH[int(self.rng.integers(0, len(SMOOTH)))] if self.rng.random() < 0.4 else \
+            ("relu" if self.rng.random() < 0.6 else "relu6")
+        self.ops.append(Op("activation", name, [x], [y], {}, kind))
+        return y
+
+    def squeeze_excite(self, x):
+        """Global pool, FC down, activation, FC up, sigmoid gate, per-channel mul (or, one time
+        in four, a same-shape mul of x by an activation of itself)."""
+        name = self._name("se")
+        if self.rng.random() < 0.25:
+            gate = self.activation(x)
+        else:
+            c = self.shape[x][1]
+            s = self.fc(self.gap(x), int(self.rng.integers(1, 9)))
+            s = self.activation(self.fc(s, c))
+            gate = self._act(f"{name}.gate", self.shape[s])
+            self.ops.append(Op("activation", f"{name}.sigmoid", [s], [gate], {}, "sigmoid"))
+        y = self._act(f"{name}.out", self.shape[x])
+        self.ops.append(Op("mul", name, [x, gate], [y], {}))
         return y
 
     def gap(self, x):
@@ -201,7 +220,7 @@ def random_graph(rng, max_hw: int = 24, big: bool = False) -> Graph:
               lambda t: b.pool(t, "maxpool2d"), lambda t: b.pool(t, "avgpool2d"), b.activation,
               lambda t: b.conv(t, int(rng.integers(1, 17)), int(rng.choice([1, 2, 3])), int(rng.choice([1, 2])),
                                groups=1, dilation=int(rng.choice([1, 1, 2]))),
-              lambda t: _grouped(b, t)]
+              lambda t: _grouped(b, t), b.squeeze_excite]
     for _ in range(int(rng.integers(0, 6))):
         x = blocks[int(rng.integers(0, len(blocks)))](x)
     if big:
@@ -407,7 +426,7 @@ def mutate(rng, graph: Graph):
             g.outputs = [str(rng.choice(names))]
         what = f"graph io {g.inputs} -> {g.outputs}"
     elif kind == 20:  # an activation code
-        op.activation = str(rng.choice(ACTIVATIONS))
+        op.activation = str(rng.choice(ACTIVATIONS + SMOOTH))  # a smooth one on a conv: refused
         what = f"{op.name}.activation = {op.activation}"
     elif kind == 21:  # a NUL byte in a label or an op name
         if rng.random() < 0.5:

@@ -70,7 +70,7 @@ def _maxpool2d(x, kernel, stride, pad, act, out):
     out[:] = _activate(out, act)
 
 
-_ACT = {"none": 0, "relu": 1, "relu6": 2}
+_ACT = {"none": 0, "relu": 1, "relu6": 2, "sigmoid": 3, "hardsigmoid": 4, "hardswish": 5, "silu": 6}
 
 
 class NumbaBackend(Backend):
@@ -127,6 +127,9 @@ class NumbaBackend(Backend):
                 out = _np_act(ins[0] + ins[1], act)
             elif op.type == "activation":
                 out = _np_act(ins[0], act)
+            elif op.type == "mul":  # same shape, or an (N, C) scale per channel of a 4-D x
+                scale = ins[1] if ins[1].shape == ins[0].shape else ins[1][:, :, None, None]
+                out = (ins[0] * scale).astype(np.float32)
             else:  # validate() refuses unknown ops before we get here
                 raise AssertionError(op.type)
             values[op.outputs[0]] = out
@@ -151,8 +154,20 @@ def _avgpool2d(x, kernel, stride, pad, include_pad, shape):
 
 
 def _np_act(a, act):
+    """The activation in float32, with csrc/kernels/eltwise/activation.h's formulas (the smooth
+    ones only reach here from an activation op: validate() keeps them off the others)."""
     if act == 1:
         return np.maximum(a, 0)
     if act == 2:
         return np.clip(a, 0, 6)
+    one, three, six = np.float32(1), np.float32(3), np.float32(6)
+    with np.errstate(over="ignore"):  # exp(-v) overflows to inf for v < -88: sigmoid -> 0, as in C++
+        if act == 3:
+            return (one / (one + np.exp(-a))).astype(np.float32)
+        if act == 4:
+            return (np.clip(a + three, 0, six) / six).astype(np.float32)
+        if act == 5:
+            return (a * (np.clip(a + three, 0, six) / six)).astype(np.float32)
+        if act == 6:
+            return (a / (one + np.exp(-a))).astype(np.float32)
     return a

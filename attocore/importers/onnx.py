@@ -32,14 +32,15 @@ from ..errors import AttocoreError, FormatError, GraphError, UnsupportedOpError
 from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
 
 SUPPORTED = {"Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
-             "ReduceMean", "Gemm", "MatMul", "Flatten", "Reshape", "Identity", "Constant"}
+             "ReduceMean", "Gemm", "MatMul", "Flatten", "Reshape", "Identity", "Constant", "Sigmoid", "HardSigmoid",
+             "HardSwish", "Mul"}
 OPSETS = range(11, 22)
 # Inputs each supported operator takes (fewest, most; optional trailing inputs may be ""), and
 # the attributes holding one value per spatial axis (2) or per spatial edge (4).
 ARITY = {"Conv": (2, 3), "BatchNormalization": (5, 5), "Relu": (1, 1), "Clip": (1, 3), "Add": (2, 2),
          "MaxPool": (1, 1), "AveragePool": (1, 1), "GlobalAveragePool": (1, 1), "ReduceMean": (1, 2),
          "Gemm": (2, 3), "MatMul": (2, 2), "Flatten": (1, 1), "Reshape": (2, 2), "Identity": (1, 1),
-         "Constant": (0, 0)}
+         "Constant": (0, 0), "Sigmoid": (1, 1), "HardSigmoid": (1, 1), "HardSwish": (1, 1), "Mul": (2, 2)}
 # Constant operands that must be float32, like the image they combine with (ONNX's type T).
 FLOAT_OPERANDS = {"Conv": (1, 2), "BatchNormalization": (1, 2, 3, 4), "Gemm": (1, 2), "MatMul": (1,), "Add": (0, 1)}
 WINDOW_ATTRS = {"kernel_shape": (2, 1), "strides": (2, 1), "dilations": (2, 1), "pads": (4, 0)}  # length, minimum
@@ -274,6 +275,15 @@ def _problems(m) -> list:
         elif node.op_type == "Flatten":
             if a.get("axis", 1) != 1:
                 problems.append(f"{where}: attribute axis={a['axis']} (only 1 is supported)")
+        elif node.op_type == "HardSigmoid":
+            alpha, beta = float(a.get("alpha", 0.2)), float(a.get("beta", 0.5))
+            if abs(alpha - 1 / 6) > 1e-6 or abs(beta - 0.5) > 1e-6:
+                problems.append(f"{where}: attributes alpha={alpha:g}, beta={beta:g} (only PyTorch's hard sigmoid, "
+                                f"alpha=1/6 and beta=0.5)")
+        elif node.op_type == "Mul":
+            if any(x in consts for x in node.input):
+                problems.append(f"{where}: Mul by a constant (only of two computed tensors: a gate or a "
+                                f"squeeze-and-excitation scale)")
     inputs = [i for i in m.graph.input if i.name not in {t.name for t in m.graph.initializer}]
     if len(inputs) != 1:
         problems.append(f"the graph has {len(inputs)} inputs (exactly one image input is supported)")
@@ -443,6 +453,24 @@ def _convert(m, name=None, labels=None, mean=None, std=None, resize=None):
         raise GraphError(f"malformed ONNX model: {type(e).__name__}: {e}") from e
 
 
+def _silu_gates(m) -> dict:
+    """{Sigmoid output: its input} for each x * sigmoid(x) (how exporters write SiLU / Swish)
+    whose sigmoid feeds nothing but that Mul: the pair converts to one SiLU activation."""
+    readers = {}
+    for n in m.graph.node:
+        for x in n.input:
+            readers.setdefault(x, []).append(n)
+    outputs = {o.name for o in m.graph.output}
+    gates = {}
+    for n in m.graph.node:
+        if n.op_type != "Sigmoid" or n.output[0] in outputs or len(readers.get(n.output[0], [])) != 1:
+            continue
+        mul = readers[n.output[0]][0]
+        if mul.op_type == "Mul" and sorted(mul.input) == sorted([n.input[0], n.output[0]]):
+            gates[n.output[0]] = n.input[0]
+    return gates
+
+
 def _reshape_target(b, node, where, shape, batch):
     """A Reshape's target resolved as ONNX does (0 copies a dimension, -1 is inferred), which
     must give the [N, C] it is applied to: anything else ONNX Runtime refuses or we cannot run."""
@@ -482,6 +510,7 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
     else:
         b.values[g_in.name] = _Value("input")
 
+    silu_gates = _silu_gates(m)
     for i, node in enumerate(m.graph.node):
         a = _attrs(node)
         nm = node.name or f"{node.op_type.lower()}_{i}"
@@ -501,6 +530,15 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
                                  f"weights)")
             bias = (b.consts[node.input[2]].astype(np.float32) if len(node.input) > 2 and node.input[2]
                     else np.zeros(wt.shape[0], np.float32))
+            if x.flat_4d:  # a 1x1 convolution of a pooled [N, C, 1, 1] vector (a squeeze-and-excitation FC)
+                pads = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
+                if wt.shape[2:] != (1, 1) or int(a.get("group", 1)) != 1 or any(pads) or \
+                        _text(a.get("auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
+                    raise UnsupportedOpError(f"{_where(node, i)}: a convolution of a pooled 1x1 map other than a "
+                                             f"1x1, ungrouped, unpadded one")
+                b.emit("fully_connected", nm, [x.name, b.const(f"{nm}.weight", wt.reshape(wt.shape[0], -1)),
+                                               b.const(f"{nm}.bias", bias)], node.output[0], flat_4d=True)
+                continue
             kernel = tuple(a.get("kernel_shape", wt.shape[2:]))
             strides = tuple(a.get("strides", [1, 1]))
             xs = b.tensors[x.name].shape
@@ -527,6 +565,26 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
                        {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "dilation": (1, 1), "groups": (ch,)})
         elif t == "Relu":
             b.fuse_activation(node, "relu")
+        elif t in ("Sigmoid", "HardSigmoid", "HardSwish"):
+            if node.output[0] in silu_gates:
+                continue  # x * sigmoid(x): the Mul reading it becomes one SiLU activation
+            kind = {"Sigmoid": "sigmoid", "HardSigmoid": "hardsigmoid", "HardSwish": "hardswish"}[t]
+            v = b.activation_of(node.input[0])
+            b.emit("activation", nm, [v.name], node.output[0], activation=kind, flat_4d=v.flat_4d)
+        elif t == "Mul":
+            gate = next((x for x in node.input if x in silu_gates), None)
+            if gate is not None:
+                v = b.activation_of(silu_gates[gate])
+                b.emit("activation", nm, [v.name], node.output[0], activation="silu", flat_4d=v.flat_4d)
+                continue
+            x, s = b.activation_of(node.input[0]), b.activation_of(node.input[1])
+            xs, ss = b.tensors[x.name].shape, b.tensors[s.name].shape
+            if len(xs) == 2 and len(ss) == 4:  # the scale first: attocore's mul takes x first
+                x, s, xs, ss = s, x, ss, xs
+            if not (xs == ss or (len(xs) == 4 and len(ss) == 2 and s.flat_4d and ss[1] == xs[1])):
+                raise UnsupportedOpError(f"{_where(node, i)}: Mul of shapes {xs} and {ss} (two tensors of one shape, "
+                                         f"or a feature map and a per-channel [N, C, 1, 1] scale)")
+            b.emit("mul", nm, [x.name, s.name], node.output[0], flat_4d=x.flat_4d)
         elif t == "Clip":
             lo, hi = _clip_bounds(node, a, m)
             b.fuse_activation(node, "relu6" if hi == 6.0 else "relu")

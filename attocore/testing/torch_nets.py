@@ -1,6 +1,7 @@
 """Small CNNs defined here (no downloads) for the ONNX import tests and the benchmark:
-MobileNet-V2 (width 1.0, 224) as in Sandler et al. 2018, a small ResNet, and blocks whose
-1x1 conv adds its own input."""
+MobileNet-V2 (width 1.0, 224) as in Sandler et al. 2018, MobileNet-V3 small and large (Howard
+et al. 2019) and EfficientNet-B0 (Tan and Le 2019) with torchvision's layer tables, a small
+ResNet, and blocks whose 1x1 conv adds its own input."""
 import warnings
 
 import torch
@@ -45,6 +46,106 @@ class MobileNetV2(nn.Module):
     def forward(self, x):
         x = self.features(x)
         x = nn.functional.adaptive_avg_pool2d(x, 1)
+        return self.classifier(torch.flatten(x, 1))
+
+
+def make_divisible(v, divisor=8):
+    """torchvision's channel rounding for MobileNet-V3 and EfficientNet."""
+    rounded = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * v else rounded
+
+
+def _conv_bn_act(cin, cout, k, stride, groups=1, act=None):
+    layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, act()) if act else nn.Sequential(*layers)
+
+
+class SqueezeExcitation(nn.Module):
+    """Global pool, 1x1 down, activation, 1x1 up, gate, scale: the channels reweighted."""
+    def __init__(self, channels, squeezed, act, gate):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Conv2d(channels, squeezed, 1), nn.Conv2d(squeezed, channels, 1)
+        self.act, self.gate = act(), gate()
+
+    def forward(self, x):
+        s = nn.functional.adaptive_avg_pool2d(x, 1)
+        return x * self.gate(self.fc2(self.act(self.fc1(s))))
+
+
+class MobileNetV3Block(nn.Module):
+    def __init__(self, cin, k, expanded, cout, se, act, stride):
+        super().__init__()
+        act = nn.Hardswish if act == "HS" else nn.ReLU
+        layers = [] if expanded == cin else [_conv_bn_act(cin, expanded, 1, 1, act=act)]
+        layers.append(_conv_bn_act(expanded, expanded, k, stride, groups=expanded, act=act))
+        if se:
+            layers.append(SqueezeExcitation(expanded, make_divisible(expanded // 4), nn.ReLU, nn.Hardsigmoid))
+        layers.append(_conv_bn_act(expanded, cout, 1, 1))
+        self.block = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        return x + self.block(x) if self.residual else self.block(x)
+
+
+class MobileNetV3(nn.Module):
+    # (input channels, kernel, expanded channels, output channels, squeeze-excite, activation, stride)
+    SMALL = [(16, 3, 16, 16, True, "RE", 2), (16, 3, 72, 24, False, "RE", 2), (24, 3, 88, 24, False, "RE", 1),
+             (24, 5, 96, 40, True, "HS", 2), (40, 5, 240, 40, True, "HS", 1), (40, 5, 240, 40, True, "HS", 1),
+             (40, 5, 120, 48, True, "HS", 1), (48, 5, 144, 48, True, "HS", 1), (48, 5, 288, 96, True, "HS", 2),
+             (96, 5, 576, 96, True, "HS", 1), (96, 5, 576, 96, True, "HS", 1)]
+    LARGE = [(16, 3, 16, 16, False, "RE", 1), (16, 3, 64, 24, False, "RE", 2), (24, 3, 72, 24, False, "RE", 1),
+             (24, 5, 72, 40, True, "RE", 2), (40, 5, 120, 40, True, "RE", 1), (40, 5, 120, 40, True, "RE", 1),
+             (40, 3, 240, 80, False, "HS", 2), (80, 3, 200, 80, False, "HS", 1), (80, 3, 184, 80, False, "HS", 1),
+             (80, 3, 184, 80, False, "HS", 1), (80, 3, 480, 112, True, "HS", 1), (112, 3, 672, 112, True, "HS", 1),
+             (112, 5, 672, 160, True, "HS", 2), (160, 5, 960, 160, True, "HS", 1), (160, 5, 960, 160, True, "HS", 1)]
+
+    def __init__(self, size="small", num_classes=1000):
+        super().__init__()
+        table, hidden = (self.SMALL, 1024) if size == "small" else (self.LARGE, 1280)
+        layers = [_conv_bn_act(3, 16, 3, 2, act=nn.Hardswish)] + [MobileNetV3Block(*row) for row in table]
+        last = 6 * table[-1][3]
+        layers.append(_conv_bn_act(table[-1][3], last, 1, 1, act=nn.Hardswish))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Linear(last, hidden), nn.Hardswish(), nn.Dropout(0.2),
+                                        nn.Linear(hidden, num_classes))
+
+    def forward(self, x):
+        x = nn.functional.adaptive_avg_pool2d(self.features(x), 1)
+        return self.classifier(torch.flatten(x, 1))
+
+
+class MBConv(nn.Module):
+    def __init__(self, cin, cout, k, stride, expand):
+        super().__init__()
+        hidden = cin * expand
+        layers = [] if expand == 1 else [_conv_bn_act(cin, hidden, 1, 1, act=nn.SiLU)]
+        layers += [_conv_bn_act(hidden, hidden, k, stride, groups=hidden, act=nn.SiLU),
+                   SqueezeExcitation(hidden, max(1, cin // 4), nn.SiLU, nn.Sigmoid), _conv_bn_act(hidden, cout, 1, 1)]
+        self.block = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        return x + self.block(x) if self.residual else self.block(x)
+
+
+class EfficientNetB0(nn.Module):
+    # (expand ratio, kernel, stride, input channels, output channels, layers)
+    STAGES = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
+              (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)]
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        layers = [_conv_bn_act(3, 32, 3, 2, act=nn.SiLU)]
+        for expand, k, stride, cin, cout, n in self.STAGES:
+            for i in range(n):
+                layers.append(MBConv(cin if i == 0 else cout, cout, k, stride if i == 0 else 1, expand))
+        layers.append(_conv_bn_act(320, 1280, 1, 1, act=nn.SiLU))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
+
+    def forward(self, x):
+        x = nn.functional.adaptive_avg_pool2d(self.features(x), 1)
         return self.classifier(torch.flatten(x, 1))
 
 

@@ -260,6 +260,44 @@ class ActivationLayer : public Layer {
   int64_t n_;
 };
 
+// x * s: elementwise for two tensors of one shape; for a 4-D x and an (N, C) s, each channel of
+// each image scaled by its value (a squeeze-and-excitation block's last step). NHWC inside, so
+// a pixel's channels are contiguous and s's row for its image applies to each.
+class MulLayer : public Layer {
+ public:
+  MulLayer(const Graph& g, const OpInfo& op) {
+    const auto& x = shape_of(g, op.inputs[0]);
+    per_channel_ = shape_of(g, op.inputs[1]) != x;
+    channels_ = x[1];
+    per_image_ = per_sample(x);
+  }
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    float* out = io.output;
+    if (!per_channel_) {
+      const int64_t total = per_image_ * ctx.batch, grain = 4096;
+      ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
+        const int64_t begin = b0 * grain, end = std::min<int64_t>(total, b1 * grain);
+        mul_ref(io.input + begin, io.shortcut + begin, size_t(end - begin), out + begin);
+      });
+      return;
+    }
+    const int64_t pixels = per_image_ / channels_;
+    ctx.pool->parallel_for(int(ctx.batch * pixels), [&](int p0, int p1, int) {
+      for (int p = p0; p < p1;) {  // rows of one image at a time: they share its scale row
+        const int64_t n = p / pixels, end = std::min<int64_t>(p1, (n + 1) * pixels);
+        const size_t at = size_t(p) * channels_;
+        scale_channels_ref(io.input + at, io.shortcut + n * channels_, size_t(end - p), size_t(channels_), out + at);
+        p = int(end);
+      }
+    });
+  }
+  std::string kernel_name() const override { return per_channel_ ? "scale_channels_ref" : "mul_ref"; }
+
+ private:
+  bool per_channel_ = false;
+  int64_t channels_ = 0, per_image_ = 0;
+};
+
 // input_is_nchw_graph_input: the op's only activation input is the graph input, read by no
 // other op (a stem kernel may then read the caller's NCHW buffer).
 std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const KernelTable& table,
@@ -296,6 +334,7 @@ std::unique_ptr<Layer> make_op_layer(const Graph& g, int index, const KernelTabl
     case OpType::kFullyConnected: return std::make_unique<FullyConnectedLayer>(g, op, table);
     case OpType::kAdd: return std::make_unique<AddLayer>(g, op);
     case OpType::kActivation: return std::make_unique<ActivationLayer>(g, op);
+    case OpType::kMul: return std::make_unique<MulLayer>(g, op);
   }
   fail(ErrorCode::kUnsupported, "op '" + op.name + "': no kernel for this op type");
 }

@@ -169,10 +169,10 @@ void read_ops(ByteReader& r, Graph& g) {
     uint8_t act = r.read<uint8_t>("op activation");
     uint8_t reserved = r.read<uint8_t>("op reserved");
     op.name = r.string("op name", limits::kMaxString);
-    if (code < 1 || code > 7)
+    if (code < 1 || code > kLastOpType)
       fail(ErrorCode::kUnsupported, "op '" + op.name + "' (#" + std::to_string(i) + "): unknown op type code " +
                                         std::to_string(code));
-    if (act > 2) fail(ErrorCode::kFormat, "op '" + op.name + "': unknown activation code " + std::to_string(act));
+    if (act > kLastActivation) fail(ErrorCode::kFormat, "op '" + op.name + "': unknown activation code " + std::to_string(act));
     if (reserved != 0) fail(ErrorCode::kFormat, "op '" + op.name + "': reserved byte is " + std::to_string(reserved) + ", not 0");
     op.type = OpType(code);
     op.activation = Activation(act);

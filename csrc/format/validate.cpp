@@ -26,7 +26,8 @@ std::vector<AttrRule> attribute_rules(OpType type) {
     case OpType::kGlobalAvgPool:
     case OpType::kFullyConnected:
     case OpType::kAdd:
-    case OpType::kActivation: return {};
+    case OpType::kActivation:
+    case OpType::kMul: return {};
   }
   return {};
 }
@@ -109,10 +110,15 @@ void apply_attribute(OpInfo& op, const std::string& key, const std::vector<int64
 }
 
 void validate_model(const Graph& g) {
-  for (const OpInfo& op : g.ops)
+  for (const OpInfo& op : g.ops) {
     for (const AttrRule& rule : attribute_rules(op.type))
       if (rule.required && std::find(op.attributes.begin(), op.attributes.end(), rule.key) == op.attributes.end())
         op_fail(op, std::string("missing attribute '") + rule.key + "'");
+    // The kernels' epilogues clamp; a smooth activation is a step of its own.
+    if (!is_clamp(op.activation) && op.type != OpType::kActivation)
+      fail(ErrorCode::kUnsupported, "op '" + op.name + "' (" + op_type_name(op.type) + "): activation " +
+                                        activation_name(op.activation) + " only on an activation op");
+  }
   validate_graph(g);
   const size_t labels = g.metadata.labels.size();
   if (labels != 0 && int64_t(labels) != class_count(g))

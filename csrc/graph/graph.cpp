@@ -16,6 +16,20 @@ const char* op_type_name(OpType type) {
     case OpType::kAdd: return "add";
     case OpType::kActivation: return "activation";
     case OpType::kAvgPool2d: return "avgpool2d";
+    case OpType::kMul: return "mul";
+  }
+  return "unknown";
+}
+
+const char* activation_name(Activation act) {
+  switch (act) {
+    case Activation::kNone: return "none";
+    case Activation::kRelu: return "relu";
+    case Activation::kRelu6: return "relu6";
+    case Activation::kSigmoid: return "sigmoid";
+    case Activation::kHardSigmoid: return "hardsigmoid";
+    case Activation::kHardSwish: return "hardswish";
+    case Activation::kSilu: return "silu";
   }
   return "unknown";
 }
@@ -46,7 +60,8 @@ Arity arity(OpType type) {
   switch (type) {
     case OpType::kConv2d:
     case OpType::kFullyConnected: return {2, 3, "takes input, weight and optional bias"};
-    case OpType::kAdd: return {2, 2, "takes two inputs"};
+    case OpType::kAdd:
+    case OpType::kMul: return {2, 2, "takes two inputs"};
     case OpType::kMaxPool2d:
     case OpType::kAvgPool2d:
     case OpType::kGlobalAvgPool:
@@ -127,6 +142,12 @@ class ShapeChecker {
         return in(0);
       case OpType::kActivation:
         need(op_.inputs.size() == 1, "takes one input");
+        return in(0);
+      case OpType::kMul:
+        need(op_.inputs.size() == 2 &&
+                 (in(1) == in(0) || (in(0).size() == 4 && in(1) == Shape{in(0)[0], in(0)[1]})),
+             "takes x and a tensor of its shape or an (N, C) scale per channel, not " + shape_str(in(0)) + " and " +
+                 shape_str(in(1)));
         return in(0);
     }
     fail(ErrorCode::kUnsupported, "op '" + op_.name + "': unknown op type");

@@ -16,11 +16,19 @@ enum class OpType : uint16_t {
   kAdd = 5,
   kActivation = 6,
   kAvgPool2d = 7,
+  kMul = 8,  // x * s: s of x's shape, or (N, C) scaling each channel of a 4-D x
 };
 
-enum class Activation : uint8_t { kNone = 0, kRelu = 1, kRelu6 = 2 };
+// The clamps (none, ReLU, ReLU6) run in every kernel's epilogue; the smooth ones only as an
+// activation op of their own (format/validate.cpp refuses them on any other op).
+enum class Activation : uint8_t { kNone = 0, kRelu = 1, kRelu6 = 2, kSigmoid = 3, kHardSigmoid = 4, kHardSwish = 5, kSilu = 6 };
+constexpr uint8_t kLastActivation = 6;
+constexpr uint16_t kLastOpType = 8;
+
+inline bool is_clamp(Activation act) { return act == Activation::kNone || act == Activation::kRelu || act == Activation::kRelu6; }
 
 const char* op_type_name(OpType type);
+const char* activation_name(Activation act);
 
 struct TensorInfo {
   std::string name;

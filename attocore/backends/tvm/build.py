@@ -55,6 +55,14 @@ def relax_module(graph, batch: int = 1):
             return bb.emit(R.nn.relu(v))
         if kind == "relu6":
             return bb.emit(R.clip(v, 0.0, 6.0))
+        if kind == "sigmoid":
+            return bb.emit(R.sigmoid(v))
+        if kind in ("hardsigmoid", "hardswish"):  # relu6(v + 3) / 6, times v for hard swish
+            gate = bb.emit(R.divide(R.clip(R.add(v, relax.const(3.0, "float32")), 0.0, 6.0),
+                                    relax.const(6.0, "float32")))
+            return gate if kind == "hardsigmoid" else bb.emit(R.multiply(v, gate))
+        if kind == "silu":
+            return bb.emit(R.multiply(v, R.sigmoid(v)))
         return v
 
     # Parameters must be declared before the function body: collect them in op order first.
@@ -98,6 +106,12 @@ def relax_module(graph, batch: int = 1):
                     y = bb.emit(R.add(ins[0], ins[1]))
                 elif op.type == "activation":
                     y = ins[0]
+                elif op.type == "mul":  # NHWC: an (N, C) scale broadcasts as (N, 1, 1, C)
+                    x_shape = graph.tensors[op.inputs[0]].shape
+                    s_shape = graph.tensors[op.inputs[1]].shape
+                    scale = ins[1] if tuple(s_shape) == tuple(x_shape) else bb.emit(
+                        R.reshape(ins[1], (batch, 1, 1, x_shape[1])))
+                    y = bb.emit(R.multiply(ins[0], scale))
                 else:
                     raise UnsupportedOpError(f"op '{op.name}': {op.type} has no TVM lowering")
                 values[op.outputs[0]] = act(y, op.activation)
