@@ -4,6 +4,7 @@ attocore TVM backend and apache-tvm are installed), in one process, on the same 
     python benchmarks/compare.py                      # A-D, 1 and 2 threads, 60 runs each
     python benchmarks/compare.py --nets attonet-d --threads 1 --runs 100
     python benchmarks/compare.py --nets mobilenet-v2      # via ONNX import (attocore/testing/torch_nets.py)
+    python benchmarks/compare.py --nets mobilenet-v3-small mobilenet-v3-large efficientnet-b0
     python benchmarks/compare.py --nets attonet-d --threads 2 --gap-ms 33   # frame by frame
 
 Rounds are interleaved (engine order rotates every round) so drift and noise on a shared
@@ -26,7 +27,9 @@ import warnings
 import numpy as np
 
 
-OTHER_NETS = {"mobilenet-v2": "MobileNetV2", "small-resnet": "SmallResNet"}
+OTHER_NETS = {"mobilenet-v2": lambda n: n.MobileNetV2(), "small-resnet": lambda n: n.SmallResNet(),
+              "mobilenet-v3-small": lambda n: n.MobileNetV3("small"), "mobilenet-v3-large": lambda n: n.MobileNetV3("large"),
+              "efficientnet-b0": lambda n: n.EfficientNetB0()}
 # Idle time before the next engine's runs, by the engine that ran last (see time_engines).
 SETTLE_SECONDS = {"onnxruntime": 0.25, "tvm-untuned": 1.0, "tvm-tuned": 1.0}
 
@@ -44,7 +47,7 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
     if name in OTHER_NETS:  # PyTorch definitions shared with the tests, imported through ONNX
         from attocore.onnx import convert
         from attocore.testing import torch_nets
-        net = torch_nets.randomize(getattr(torch_nets, OTHER_NETS[name])(), seed=1)
+        net = torch_nets.randomize(OTHER_NETS[name](torch_nets), seed=1)
         torch_nets.export_onnx(net, onnx_path)
         convert(onnx_path, atto_path)
     else:

@@ -247,15 +247,20 @@ class AddLayer : public Layer {
 
 class ActivationLayer : public Layer {
  public:
-  ActivationLayer(const Graph& g, const OpInfo& op) : act_(op.activation), n_(per_sample(shape_of(g, op.outputs[0]))) {}
+  ActivationLayer(const Graph& g, const OpInfo& op, const KernelTable& table)
+      : kernel_(table.activation), act_(op.activation), n_(per_sample(shape_of(g, op.outputs[0]))) {}
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     float* out = io.output;
-    const size_t n = size_t(n_) * ctx.batch;
-    for (size_t i = 0; i < n; ++i) out[i] = activate(act_, io.input[i]);
+    const int64_t total = n_ * ctx.batch, grain = 4096;  // elementwise: any split gives the same bits
+    ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
+      const int64_t begin = b0 * grain, end = std::min<int64_t>(total, b1 * grain);
+      kernel_.fn(act_, io.input + begin, out + begin, size_t(end - begin));
+    });
   }
-  std::string kernel_name() const override { return "activation_ref"; }
+  std::string kernel_name() const override { return kernel_.name; }
 
  private:
+  ActivationKernel kernel_;
   Activation act_;
   int64_t n_;
 };
@@ -333,7 +338,7 @@ std::unique_ptr<Layer> make_op_layer(const Graph& g, int index, const KernelTabl
     case OpType::kGlobalAvgPool: return std::make_unique<GlobalAvgPoolLayer>(g, op);
     case OpType::kFullyConnected: return std::make_unique<FullyConnectedLayer>(g, op, table);
     case OpType::kAdd: return std::make_unique<AddLayer>(g, op);
-    case OpType::kActivation: return std::make_unique<ActivationLayer>(g, op);
+    case OpType::kActivation: return std::make_unique<ActivationLayer>(g, op, table);
     case OpType::kMul: return std::make_unique<MulLayer>(g, op);
   }
   fail(ErrorCode::kUnsupported, "op '" + op.name + "': no kernel for this op type");

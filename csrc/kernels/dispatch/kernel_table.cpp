@@ -67,6 +67,9 @@ namespace {
 #define MAXPOOL_KERNEL(table, fn) ATTOCORE_IN_##table(constexpr MaxPoolKernel kMaxPool_##table{fn, #fn};)
 #include "kernels/pool/maxpool_kernels.inc"
 #undef MAXPOOL_KERNEL
+#define ACTIVATION_KERNEL(table, fn) ATTOCORE_IN_##table(constexpr ActivationKernel kActivation_##table{fn, #fn};)
+#include "kernels/activation/activation_kernels.inc"
+#undef ACTIVATION_KERNEL
 
 // Each instruction set's GEMM kernels, from its list (gemm/gemm_<isa>.inc).
 namespace list_ref {
@@ -74,7 +77,7 @@ namespace list_ref {
 #include "kernels/dispatch/gemm_describe.h"
 }  // namespace list_ref
 constexpr KernelTable kReferenceTable{Isa::kReference, list_ref::kNr8, list_ref::kWide, kDwconv_ref, kStem_ref,
-                                      kMaxPool_ref};
+                                      kMaxPool_ref, kActivation_ref};
 
 #ifdef ATTOCORE_HAVE_AVX2
 namespace list_avx2 {
@@ -82,7 +85,7 @@ namespace list_avx2 {
 #include "kernels/dispatch/gemm_describe.h"
 }  // namespace list_avx2
 constexpr KernelTable kAvx2Table{Isa::kAvx2, list_avx2::kNr8, list_avx2::kWide, kDwconv_avx2, kStem_avx2,
-                                 kMaxPool_avx2};
+                                 kMaxPool_avx2, kActivation_avx2};
 #endif
 
 #ifdef ATTOCORE_HAVE_AVX512
@@ -91,7 +94,7 @@ namespace list_avx512 {
 #include "kernels/dispatch/gemm_describe.h"
 }  // namespace list_avx512
 constexpr KernelTable kAvx512Table{Isa::kAvx512, list_avx512::kNr8, list_avx512::kWide, kDwconv_avx512,
-                                   kStem_avx512, kMaxPool_avx512};
+                                   kStem_avx512, kMaxPool_avx512, kActivation_avx512};
 #endif
 
 #ifdef ATTOCORE_HAVE_NEON
@@ -100,7 +103,7 @@ namespace list_neon {
 #include "kernels/dispatch/gemm_describe.h"
 }  // namespace list_neon
 constexpr KernelTable kNeonTable{Isa::kNeon, list_neon::kNr8, list_neon::kWide, kDwconv_neon, kStem_neon,
-                                 kMaxPool_neon};
+                                 kMaxPool_neon, kActivation_neon};
 #endif
 
 template <size_t N>
@@ -134,6 +137,10 @@ KernelList make_list(Isa isa) {
   ATTOCORE_IN_##table(if (isa == ATTOCORE_ISA_##table) l.maxpool.push_back(&kMaxPool_##table);)
 #include "kernels/pool/maxpool_kernels.inc"
 #undef MAXPOOL_KERNEL
+#define ACTIVATION_KERNEL(table, fn) \
+  ATTOCORE_IN_##table(if (isa == ATTOCORE_ISA_##table) l.activation.push_back(&kActivation_##table);)
+#include "kernels/activation/activation_kernels.inc"
+#undef ACTIVATION_KERNEL
   return l;
 }
 

@@ -10,6 +10,7 @@
 
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/activation/activation.h"
 #include "kernels/pool/maxpool.h"
 #include "kernels/stem/stem.h"
 
@@ -20,7 +21,8 @@ enum class Isa { kReference, kAvx2, kAvx512, kNeon };
 const char* isa_name(Isa isa);
 
 // Built from the kernel lists (gemm/gemm_<isa>.inc, dwconv/dwconv_kernels.inc,
-// stem/stem_kernels.inc, pool/maxpool_kernels.inc) in kernel_table.cpp.
+// stem/stem_kernels.inc, pool/maxpool_kernels.inc, activation/activation_kernels.inc) in
+// kernel_table.cpp.
 struct KernelTable {
   Isa isa;
   const GemmKernel* gemm_nr8;   // for outputs of at most 8 channels
@@ -28,6 +30,7 @@ struct KernelTable {
   DwconvKernel dwconv;
   StemKernel stem;  // first convolution straight from NCHW
   MaxPoolKernel maxpool;
+  ActivationKernel activation;  // an activation op of its own (the smooth ones)
 
   // The GEMM kernel to use for n output columns.
   const GemmKernel& gemm_for(int n) const;
@@ -40,6 +43,7 @@ struct KernelList {
   std::vector<const DwconvKernel*> dwconv;
   std::vector<const StemKernel*> stem;
   std::vector<const MaxPoolKernel*> maxpool;
+  std::vector<const ActivationKernel*> activation;
 };
 
 // Whether an instruction set's table runs here, and why or why not ("cpu has avx2 and fma",

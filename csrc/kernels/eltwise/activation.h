@@ -22,9 +22,6 @@ inline float activate(Activation act, float v) {
   return v;
 }
 
-// In-place activation over n floats.
-void activation_ref(Activation act, float* data, size_t n);
-
 // out = act(a + b) over n floats (out may alias a or b).
 void add_ref(const float* a, const float* b, size_t n, Activation act, float* out);
 

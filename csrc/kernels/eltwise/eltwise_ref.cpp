@@ -2,11 +2,6 @@
 
 namespace attocore {
 
-void activation_ref(Activation act, float* data, size_t n) {
-  if (act == Activation::kNone) return;
-  for (size_t i = 0; i < n; ++i) data[i] = activate(act, data[i]);
-}
-
 void add_ref(const float* a, const float* b, size_t n, Activation act, float* out) {
   for (size_t i = 0; i < n; ++i) out[i] = activate(act, a[i] + b[i]);
 }

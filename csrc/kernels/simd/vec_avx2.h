@@ -24,6 +24,14 @@ struct VecAvx2 {
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }  // a > b ? a : b, per lane
   static V min(V a, V b) { return _mm256_min_ps(a, b); }  // a < b ? a : b, per lane
+  // For the activation kernels' exp (activation/activation_loops.h).
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V floor(V v) { return _mm256_floor_ps(v); }
+  static V pow2(V n) {  // 2^n for integral n in [-126, 127]: n + 127 in the exponent bits
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  }
 
   static Mask first(int n) {  // n <= 0: no lane
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

@@ -26,6 +26,29 @@ struct VecNeon {
   static V add(V a, V b) { return vaddq_f32(a, b); }
   static V max(V a, V b) { return vmaxq_f32(a, b); }
   static V min(V a, V b) { return vminq_f32(a, b); }
+  // For the activation kernels' exp (activation/activation_loops.h).
+  static V mul(V a, V b) { return vmulq_f32(a, b); }
+  static V sub(V a, V b) { return vsubq_f32(a, b); }
+#if defined(__aarch64__)
+  static V div(V a, V b) { return vdivq_f32(a, b); }
+  static V floor(V v) { return vrndmq_f32(v); }
+#else
+  // ARMv7 NEON has neither: a reciprocal estimate refined by two Newton steps (about 1 ulp),
+  // and truncation corrected where it rounded up.
+  static V div(V a, V b) {
+    float32x4_t r = vrecpeq_f32(b);
+    r = vmulq_f32(vrecpsq_f32(b, r), r);
+    r = vmulq_f32(vrecpsq_f32(b, r), r);
+    return vmulq_f32(a, r);
+  }
+  static V floor(V v) {
+    const float32x4_t t = vcvtq_f32_s32(vcvtq_s32_f32(v));
+    return vbslq_f32(vcgtq_f32(t, v), vsubq_f32(t, vdupq_n_f32(1.f)), t);
+  }
+#endif
+  static V pow2(V n) {  // 2^n for integral n in [-126, 127]: n + 127 in the exponent bits
+    return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23));
+  }
 
   static Mask first(int n) { return n; }
   // Lanes [0, n) of a partial vector (n < 4), one lane at a time: a copy through a stack array
