@@ -126,7 +126,8 @@ def cmd_tune(args) -> None:
             raise UsageError("an RPC session needs --rpc-host and --rpc-key (and --rpc-port)")
         rpc = {"host": args.rpc_host, "port": args.rpc_port, "key": args.rpc_key}
     report = tune(graph, args.name or model_slug(graph), target_name=args.target, trials=args.trials,
-                  root=args.work_dir, threads=args.threads, rpc=rpc, log=lambda m: print(m, flush=True))
+                  root=args.work_dir, threads=args.threads, rpc=rpc, log=lambda m: print(m, flush=True),
+                  start_from=args.start_from, progress_bar=args.progress)
     print(f"records: {report.records_dir} ({report.trials_run} trials this session, "
           f"{report.seconds / 60:.1f} min; {report.skipped_tasks}/{report.tasks} tasks were already done)")
 
@@ -271,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rpc-host", help="RPC tracker host: measure on a remote board")
     t.add_argument("--rpc-port", type=int_arg(1), default=9190)
     t.add_argument("--rpc-key", help="the board's key at the tracker")
+    t.add_argument("--from", dest="start_from", default="auto", metavar="LABEL",
+                   help="a new session starts from these records (e.g. host-rocketlake), re-keyed for the target; "
+                        "'auto' (default): the nearest compatible CPU's, printed; 'none': from scratch")
+    t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar with the time left (default: on a terminal)")
     t.set_defaults(fn=cmd_tune)
 
     x = sub.add_parser("export-tvm", help='cross-compile with TVM for a board, with per-layer kernel objects '

@@ -35,6 +35,10 @@ class InputError(AttocoreError, ValueError):
     """An input given to run() has the wrong shape, dtype or content."""
 
 
+class RpcFarmError(AttocoreError, RuntimeError):
+    """A local RPC farm (tracker and rpc_servers) did not come up; the message has their logs."""
+
+
 class Status(enum.IntEnum):
     """The C API's attocore_status codes (csrc/include/attocore/attocore.h), which are also the
     C++ core's ErrorCode values (static_asserts in csrc/util/error.h tie the two;
