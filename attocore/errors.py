@@ -35,6 +35,10 @@ class InputError(AttocoreError, ValueError):
     """An input given to run() has the wrong shape, dtype or content."""
 
 
+class PlanError(AttocoreError, ValueError):
+    """A kernel plan file (attocore tune-plan) is malformed, or is for another model."""
+
+
 class RpcFarmError(AttocoreError, RuntimeError):
     """A local RPC farm (tracker and rpc_servers) did not come up; the message has their logs."""
 
