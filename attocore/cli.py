@@ -1,4 +1,4 @@
-"""The attocore command line: run, summary, export, convert, tune, export-tvm, bench."""
+"""The attocore command line: run, summary, export, convert, tune, tune-plan, export-tvm, bench."""
 from __future__ import annotations
 
 import argparse
@@ -128,9 +128,25 @@ def cmd_tune(args) -> None:
             raise UsageError("an RPC session needs --rpc-host and --rpc-key (and --rpc-port)")
         rpc = {"host": args.rpc_host, "port": args.rpc_port, "key": args.rpc_key}
     report = tune(graph, args.name or model_slug(graph), target_name=args.target, trials=args.trials,
-                  root=args.work_dir, threads=args.threads, rpc=rpc, log=lambda m: print(m, flush=True))
+                  root=args.work_dir, threads=args.threads, rpc=rpc, log=lambda m: print(m, flush=True),
+                  start_from=args.start_from, progress_bar=args.progress)
     print(f"records: {report.records_dir} ({report.trials_run} trials this session, "
           f"{report.seconds / 60:.1f} min; {report.skipped_tasks}/{report.tasks} tasks were already done)")
+
+
+def cmd_tune_plan(args) -> None:
+    from .backends.tvm.tune_plan import print_plan, tune_plan
+    check_model_file(args.model)
+    if args.kernels and not args.runner:
+        raise UsageError("--kernels goes with --runner (an attocore-run built with those kernels)")
+    plan, path = tune_plan(args.model, target_name=args.target, threads=args.threads, runs=args.runs,
+                           work_dir=args.work_dir, output=args.output, records_root=args.records,
+                           runner=args.runner, kernels_dir=args.kernels, source=args.source,
+                           exec_prefix=args.exec_prefix, min_gain=args.min_gain / 100,
+                           log=lambda m: print(m, flush=True))
+    print_plan(plan)
+    print(f"plan: {path} ({plan.notes['tvm steps']} of {len(plan.steps)} steps on TVM kernels); "
+          f"run it: attocore-run MODEL IMAGE --plan {path}")
 
 
 def cmd_export_tvm(args) -> None:
@@ -311,7 +327,28 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rpc-host", help="RPC tracker host: measure on a remote board")
     t.add_argument("--rpc-port", type=int_arg(1), default=9190)
     t.add_argument("--rpc-key", help="the board's key at the tracker")
+    t.add_argument("--from", dest="start_from", default="auto", metavar="LABEL",
+                   help="a new session starts from these records (e.g. host-rocketlake), re-keyed for the target; "
+                        "'auto' (default): the nearest compatible CPU's, printed; 'none': from scratch")
+    t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar with the time left (default: on a terminal)")
     t.set_defaults(fn=cmd_tune)
+
+    q = sub.add_parser("tune-plan", help="choose per step between hand-written and TVM kernels, by measurement "
+                       '("attocore[tvm]")', parents=[debug])
+    q.add_argument("model", help="weight file or zoo name")
+    q.add_argument("--target", choices=targets, default="host")
+    q.add_argument("--threads", type=threads_arg, default=1, help="threads the profiles run with")
+    q.add_argument("--runs", type=int_arg(1), default=20, help="profiled runs per configuration (medians)")
+    q.add_argument("-o", "--output", help="plan file (default WORK_DIR/<model>.<target>.plan)")
+    q.add_argument("--work-dir", default="tune-plan", help="kernels, build and inputs go here")
+    q.add_argument("--records", help="tuning root to look in first")
+    q.add_argument("--runner", help="an attocore-run already built with the kernels (skips export and build)")
+    q.add_argument("--kernels", help="with --runner: the export-tvm directory it was built with")
+    q.add_argument("--source", help="attocore source tree to build attocore-run from (default: this checkout)")
+    q.add_argument("--exec-prefix", default="", help="run the runner through this, e.g. 'qemu-aarch64 -L ROOT'")
+    q.add_argument("--min-gain", type=float, default=2.0, help="percent TVM must win by to be chosen")
+    q.set_defaults(fn=cmd_tune_plan)
 
     x = sub.add_parser("export-tvm", help='cross-compile with TVM for a board, with per-layer kernel objects '
                        '("attocore[tvm]")', parents=[debug])

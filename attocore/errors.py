@@ -35,6 +35,14 @@ class InputError(AttocoreError, ValueError):
     """An input given to run() has the wrong shape, dtype or content."""
 
 
+class PlanError(AttocoreError, ValueError):
+    """A kernel plan file (attocore tune-plan) is malformed, or is for another model."""
+
+
+class RpcFarmError(AttocoreError, RuntimeError):
+    """A local RPC farm (tracker and rpc_servers) did not come up; the message has their logs."""
+
+
 class Status(enum.IntEnum):
     """The C API's attocore_status codes (csrc/include/attocore/attocore.h), which are also the
     C++ core's ErrorCode values (static_asserts in csrc/util/error.h tie the two;

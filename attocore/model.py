@@ -132,7 +132,7 @@ def available_isas() -> list:
 
 
 def load(model, backend: str = "native", threads: int = 0, force_reference: bool = False,
-         max_arena_mb: float = 0, tuned=None, target: str = "host", records=None) -> Model:
+         max_arena_mb: float = 0, tuned=None, target: str = "host", records=None, plan=None) -> Model:
     """Load a weight file path, raw file bytes, or a zoo name ('attonet-a'..'attonet-d').
 
     Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
@@ -146,7 +146,14 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
     backend="tvm": compiled by Apache TVM for `target` on first run. tuned=None applies
     MetaSchedule records when some exist for this net (`attocore tune`, or those shipped
     for AttoNet-D), True requires them, False compiles untuned; `records` is a root
-    directory to look in first (default $ATTOCORE_TUNING_DIR, ./tuning, then the shipped).
+    directory to look in first (default $ATTOCORE_TUNING_DIR, ./tuning, then the shipped);
+    without records of its own CPU it uses those of a CPU of a compatible instruction set, and
+    compiling prints to stderr which records it uses or that it runs untuned.
+
+    plan: a plan file from `attocore tune-plan` (native backend): its steps marked "tvm" run
+    on the TVM kernels linked into this build (-DATTOCORE_TVM_KERNELS; UnsupportedOpError if
+    none are), the others on the hand-written ones; profile() shows which ran. PlanError
+    for a malformed plan or one for another model.
     """
     if isinstance(model, Model):
         return model
@@ -155,6 +162,12 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
     threads = check_threads(threads)
     if isinstance(max_arena_mb, bool) or not isinstance(max_arena_mb, numbers.Real) or not 0 <= max_arena_mb < 2**40:
         raise ValueError(f"max_arena_mb must be a number in [0, 2^40), got {max_arena_mb!r:.40}")
+    kernel_plan = None
+    if plan is not None:
+        if backend != "native":
+            raise ValueError(f"plan= chooses kernels of the native backend, not backend='{backend}'")
+        from .backends.tvm.plan import read_plan  # the file format only: no TVM
+        kernel_plan = read_plan(plan)
     graph, data, source, reread = _locate(model)
     executor = None
     if backend == "native":
@@ -163,9 +176,12 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         # weights stay only in the executor, packed: the graph's constants are fetched again
         # (from the file, unchanged, or the zoo) if something asks for their data.
         cap = int(max_arena_mb * 2**20)
-        executor = native.NativeBackend(data, threads, bool(force_reference), cap)
+        layers = None if kernel_plan is None else kernel_plan.tvm_layers or "none"
+        executor = native.NativeBackend(data, threads, bool(force_reference), cap, layers)
         generated = graph is not None
         graph = fmt.decode(data, deferred=_DeferredWeights(reread))
+        if kernel_plan is not None:
+            kernel_plan.check_model(graph.metadata.name, plan)
         data = None
         if generated:
             _return_freed_heap()

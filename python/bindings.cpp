@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "exec/executor.h"
 #include "kernels/dispatch/kernel_table.h"
 #include "kernels/peak/peak.h"
 #include "plan/op_macs.h"
+#include "tvm/kernel_registry.h"
 #include "util/error.h"
 
 namespace py = pybind11;
@@ -41,6 +43,14 @@ bool bool_argument(py::handle value, const char* name) {
   return value.ptr() == Py_True;
 }
 
+// None, or a str.
+std::optional<std::string> optional_string_argument(py::handle value, const char* name) {
+  if (value.is_none()) return std::nullopt;
+  if (!PyUnicode_Check(value.ptr()))
+    throw py::type_error(std::string(name) + " must be a str or None, not " + Py_TYPE(value.ptr())->tp_name);
+  return value.cast<std::string>();
+}
+
 size_t byte_count_argument(py::handle value, const char* name) {
   const int64_t n = index_argument(value, name, 0, INT64_MAX, "");
   return size_t(std::min<uint64_t>(uint64_t(n), SIZE_MAX));  // 32-bit boards: capped like any limit
@@ -58,8 +68,9 @@ int thread_argument(py::handle value) {
 // most the model's limit together.
 class NativeModel {
  public:
-  NativeModel(std::shared_ptr<ModelFile> file, int threads, bool force_reference, size_t max_arena_bytes)
-      : model_(std::make_shared<CompiledModel>(std::move(file), CompileOptions{force_reference, true})),
+  NativeModel(std::shared_ptr<ModelFile> file, int threads, bool force_reference, size_t max_arena_bytes,
+              const std::optional<std::string>& tvm_layers)
+      : model_(std::make_shared<CompiledModel>(std::move(file), options(force_reference, tvm_layers))),
         threads_(threads),
         max_sessions_(std::max(1, ThreadPool::hardware_threads())),
         budget_(std::make_shared<MemoryBudget>(
@@ -67,6 +78,13 @@ class NativeModel {
             [this] { reclaim_idle(); })) {
     idle_.push_back(new_session());
     sessions_ = 1;
+  }
+
+  // tvm_layers: the steps linked TVM kernels run ("", "all", op names); unset: ATTOCORE_TVM_LAYERS.
+  static CompileOptions options(bool force_reference, const std::optional<std::string>& tvm_layers) {
+    CompileOptions o{force_reference, true};
+    if (tvm_layers) o.tvm_layers = *tvm_layers;
+    return o;
   }
 
   std::unique_ptr<Session> new_session() { return std::make_unique<Session>(model_, threads_, budget_); }
@@ -223,22 +241,27 @@ PYBIND11_MODULE(_core, m) {
       .def("kernels", &NativeModel::kernels);
 
   // max_arena_bytes: what all concurrent runs of the model may allocate together (0: the default).
-  m.def("load_file", [](const std::string& path, py::handle threads, py::handle force_reference, py::handle max_arena) {
+  m.def("load_file", [](const std::string& path, py::handle threads, py::handle force_reference, py::handle max_arena,
+                        py::handle tvm_layers) {
         if (path.find('\0') != std::string::npos) throw py::value_error("embedded null byte in the model path");
         const int n = thread_argument(threads);
         const size_t cap = byte_count_argument(max_arena, "max_arena_bytes");
         const bool reference = bool_argument(force_reference, "force_reference");
-        return std::make_unique<NativeModel>(ModelFile::open(path), n, reference, cap);
+        const std::optional<std::string> layers = optional_string_argument(tvm_layers, "tvm_layers");
+        return std::make_unique<NativeModel>(ModelFile::open(path), n, reference, cap, layers);
       },
-      py::arg("path"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
+      py::arg("path"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0,
+      py::arg("tvm_layers") = py::none());
   // Any contiguous buffer (bytes, or the private copy attocore.format.read_file returns),
   // parsed in place: the compiled model keeps only packed weights, so the buffer is read
   // only during this call, which holds it and the GIL (no other thread can change it). The
   // caller may drop or reuse it afterwards.
-  m.def("load_bytes", [](py::handle data, py::handle threads, py::handle force_reference, py::handle max_arena) {
+  m.def("load_bytes", [](py::handle data, py::handle threads, py::handle force_reference, py::handle max_arena,
+                         py::handle tvm_layers) {
         const int n = thread_argument(threads);
         const size_t cap = byte_count_argument(max_arena, "max_arena_bytes");
         const bool reference = bool_argument(force_reference, "force_reference");
+        const std::optional<std::string> layers = optional_string_argument(tvm_layers, "tvm_layers");
         Py_buffer view;
         if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) {
           PyErr_Clear();
@@ -252,9 +275,10 @@ PYBIND11_MODULE(_core, m) {
         const bool aligned = reinterpret_cast<uintptr_t>(view.buf) % alignof(float) == 0;
         return std::make_unique<NativeModel>(aligned ? ModelFile::borrow(view.buf, size_t(view.len))
                                                      : ModelFile::from_memory(view.buf, size_t(view.len)),
-                                             n, reference, cap);
+                                             n, reference, cap, layers);
       },
-      py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0);
+      py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0,
+      py::arg("tvm_layers") = py::none());
   m.attr("MAX_THREADS") = Session::kMaxThreads;
   m.def("op_macs", [](py::bytes data) {
         char* buffer = nullptr;
@@ -273,6 +297,12 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("op_type"), py::arg("output_shape"), py::arg("weight_shape"),
       "multiply-adds at batch 1 of an op from its shapes (0 for ops without): the runtime's one formula");
+  m.def("tvm_kernels", [] {
+        std::vector<std::string> ops;
+        for (const TvmKernelEntry& k : attocore::tvm_kernels()) ops.push_back(k.ops);
+        return ops;
+      },
+      "the graph ops of each TVM kernel linked into this build (cmake -DATTOCORE_TVM_KERNELS)");
   m.def("hardware_threads", &ThreadPool::hardware_threads);
   m.def("isas", [] {
         std::vector<std::string> names;

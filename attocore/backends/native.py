@@ -38,14 +38,16 @@ class NativeBackend(Backend):
     kind = "native"
     checks_finite = True
 
-    def __init__(self, model, threads: int = 0, force_reference: bool = False, max_arena_bytes: int = 0):
+    def __init__(self, model, threads: int = 0, force_reference: bool = False, max_arena_bytes: int = 0,
+                 tvm_layers: str | None = None):
         """model: a weight file path, or the file's bytes (any buffer). The C++ loader
         validates every field first, so a malformed file gets the same error here as from the
-        C API."""
+        C API. tvm_layers: the steps TVM kernels linked into this build run ('none', 'all',
+        op names; None: $ATTOCORE_TVM_LAYERS), e.g. a plan's (backends/tvm/plan.py)."""
         c = core()
-        self.compiled = (c.load_file(os.fspath(model), threads, force_reference, max_arena_bytes)
+        self.compiled = (c.load_file(os.fspath(model), threads, force_reference, max_arena_bytes, tvm_layers)
                          if isinstance(model, (str, os.PathLike))
-                         else c.load_bytes(model, threads, force_reference, max_arena_bytes))
+                         else c.load_bytes(model, threads, force_reference, max_arena_bytes, tvm_layers))
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.compiled.run(x)
@@ -74,3 +76,8 @@ class NativeBackend(Backend):
 
     def kernels(self) -> list:
         return list(self.compiled.kernels())
+
+
+def linked_tvm_kernels() -> list:
+    """The graph ops of each TVM kernel linked into this build (cmake -DATTOCORE_TVM_KERNELS)."""
+    return list(core().tvm_kernels())

@@ -18,6 +18,7 @@ struct attocore_model {
 struct attocore_session {
   std::shared_ptr<attocore::CompiledModel> compiled;  // keeps the model alive
   attocore::Session session;
+  std::vector<attocore::StepTiming> timings;  // the last profiled run's (its strings are handed out)
   attocore_session(std::shared_ptr<attocore::CompiledModel> m, int threads)
       : compiled(m), session(std::move(m), threads) {}
 };
@@ -57,8 +58,9 @@ uint64_t elements(const std::vector<int64_t>& shape) {
   return n;
 }
 
+// profile: time each step into session->timings.
 attocore_status run(attocore_session* session, const float* input, const size_t* input_count, int batch,
-                    float* output, size_t output_capacity) {
+                    float* output, size_t output_capacity, bool profile = false) {
   if (session == nullptr || input == nullptr || output == nullptr)
     return fail_with(ATTOCORE_ERROR_ARGUMENT, "null session, input or output");
   return guarded([&] {
@@ -73,7 +75,8 @@ attocore_status run(attocore_session* session, const float* input, const size_t*
     if (output_capacity < need)
       attocore::fail(attocore::ErrorCode::kInput, "output buffer holds " + std::to_string(output_capacity) +
                                                       " floats, the result needs " + std::to_string(need));
-    session->session.run(input, batch, output);
+    if (profile) session->timings.clear();
+    session->session.run(input, batch, output, profile ? &session->timings : nullptr);
   });
 }
 
@@ -199,6 +202,21 @@ attocore_status attocore_session_run_checked(attocore_session* session, const fl
 attocore_status attocore_session_run(attocore_session* session, const float* input, int batch, float* output,
                                      size_t output_capacity) {
   return run(session, input, nullptr, batch, output, output_capacity);
+}
+
+attocore_status attocore_session_run_profiled(attocore_session* session, const float* input, size_t input_count,
+                                              int batch, float* output, size_t output_capacity,
+                                              attocore_step_timing* steps, int capacity, int* count) {
+  if (count == nullptr || (steps == nullptr && capacity > 0))
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "null steps or count");
+  const attocore_status st = run(session, input, &input_count, batch, output, output_capacity, true);
+  if (st != ATTOCORE_OK) return st;
+  *count = int(session->timings.size());
+  for (int i = 0; i < capacity && i < *count; ++i) {
+    const attocore::StepTiming& t = session->timings[size_t(i)];
+    steps[i] = attocore_step_timing{t.name.c_str(), t.kernel.c_str(), t.macs, t.seconds};
+  }
+  return ATTOCORE_OK;
 }
 
 attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes) {

@@ -1,21 +1,27 @@
 // attocore-run: run a model on a board with no Python.
 //
-//   attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K] [--tvm-layers all|OP,OP...]
+//   attocore-run MODEL IMAGE [--threads N] [--bench N] [--profile N] [--top K]
+//                [--tvm-layers all|OP,OP... | --plan FILE]
 //
 // --top-k K is accepted as --top K, the name `attocore run` uses.
 // --threads N: 0 (the default: all cores) to ATTOCORE_MAX_THREADS (256).
 // IMAGE is a binary PPM (P6), preprocessed from the model's metadata as attocore.run does,
 // or a raw float32 NCHW tensor (.f32/.raw/.bin) of the model's input shape, used as is.
-// Prints the top-k classes; with --bench N also the median and spread of N timed runs.
+// Prints the top-k classes; with --bench N also the median and spread of N timed runs;
+// with --profile N each step's median time over N runs and the kernel that ran it.
 // --tvm-layers runs the listed layers with TVM kernels linked in at build time
-// (cmake -DATTOCORE_TVM_KERNELS=DIR, DIR from `attocore export-tvm`).
+// (cmake -DATTOCORE_TVM_KERNELS=DIR, DIR from `attocore export-tvm`); --plan takes that
+// list from a plan file written by `attocore tune-plan` (its steps marked "tvm").
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <numeric>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,9 +32,53 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr, "usage: attocore-run MODEL IMAGE [--threads N] [--bench N] [--top K|--top-k K] [--tvm-layers all|OP,...]\n"
+  std::fprintf(stderr, "usage: attocore-run MODEL IMAGE [--threads N] [--bench N] [--profile N] [--top K|--top-k K]\n"
+                       "                    [--tvm-layers all|OP,... | --plan FILE]\n"
                        "  IMAGE: binary PPM (P6) or raw float32 NCHW tensor (.f32, .raw, .bin)\n");
   return 2;
+}
+
+// A plan file (`attocore tune-plan`): "attocore-plan 1", then "# key: value" notes and one
+// tab-separated line per step: step, choice (native|tvm), native ms, tvm ms, the TVM
+// layers (first op names) that run it. Returns the --tvm-layers selection of its tvm steps.
+struct Plan {
+  std::string model;
+  std::string tvm_layers;
+  int tvm_steps = 0;
+};
+
+Plan read_plan(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read plan file '" + path + "'");
+  Plan plan;
+  bool header = false;
+  int number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      if (line.compare(0, 9, "# model: ") == 0) plan.model = line.substr(9);
+      continue;
+    }
+    if (!header) {
+      if (line != "attocore-plan 1") throw std::runtime_error(path + ": not an attocore plan (want 'attocore-plan 1' first)");
+      header = true;
+      continue;
+    }
+    std::vector<std::string> f;
+    std::stringstream fields(line);
+    for (std::string x; std::getline(fields, x, '\t');) f.push_back(x);
+    if (f.size() != 5 || (f[1] != "native" && f[1] != "tvm"))
+      throw std::runtime_error(path + ":" + std::to_string(number) + ": want step, native|tvm, two times, layers");
+    if (f[1] == "tvm") {
+      if (f[4].empty() || f[4] == "-") throw std::runtime_error(path + ":" + std::to_string(number) + ": a tvm step names no layers");
+      plan.tvm_layers += (plan.tvm_layers.empty() ? "" : ",") + f[4];
+      ++plan.tvm_steps;
+    }
+  }
+  if (!header) throw std::runtime_error(path + ": empty plan file");
+  return plan;
 }
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -54,26 +104,52 @@ bool parse_int(const char* s, int lo, int hi, int* out) {
 int main(int argc, char** argv) {
   if (argc < 3) return usage();
   const std::string model_path = argv[1], image_path = argv[2];
-  int threads = 0, bench = 0, top = 5;
+  int threads = 0, bench = 0, profile = 0, top = 5;
+  std::string tvm_layers, plan_path;
+  bool have_layers = false;
   for (int i = 3; i < argc; ++i) {
     const std::string opt = argv[i];
     if (i + 1 >= argc) return usage();
     const char* val = argv[++i];
-    if (opt == "--tvm-layers") {
-      setenv("ATTOCORE_TVM_LAYERS", val, 1);  // read when the model is compiled
+    if (opt == "--tvm-layers" || opt == "--plan") {
+      if (have_layers) {
+        std::fprintf(stderr, "error: give one of --tvm-layers and --plan, once\n");
+        return usage();
+      }
+      have_layers = true;
+      (opt == "--plan" ? plan_path : tvm_layers) = val;
       continue;
     }
     bool ok = (opt == "--threads" && parse_int(val, 0, ATTOCORE_MAX_THREADS, &threads)) ||
-              (opt == "--bench" && parse_int(val, 1, 1000000, &bench)) || ((opt == "--top" || opt == "--top-k") && parse_int(val, 1, 100000, &top));
+              (opt == "--bench" && parse_int(val, 1, 1000000, &bench)) ||
+              (opt == "--profile" && parse_int(val, 1, 1000000, &profile)) ||
+              ((opt == "--top" || opt == "--top-k") && parse_int(val, 1, 100000, &top));
     if (!ok) {
       std::fprintf(stderr, "error: bad option %s %s\n", opt.c_str(), val);
       return usage();
     }
   }
+  Plan plan;
+  if (!plan_path.empty()) {
+    try {
+      plan = read_plan(plan_path);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error (plan): %s\n", e.what());
+      return 1;
+    }
+    tvm_layers = plan.tvm_layers.empty() ? "none" : plan.tvm_layers;
+  }
+  if (have_layers) setenv("ATTOCORE_TVM_LAYERS", tvm_layers.c_str(), 1);  // read when the model is compiled
 
   attocore_model* model = nullptr;
   attocore_status st = attocore_model_load_file(model_path.c_str(), &model);
   if (st != ATTOCORE_OK) return fail(st);
+  if (!plan.model.empty() && plan.model != attocore_model_name(model)) {
+    std::fprintf(stderr, "error (plan): %s is a plan for '%s', the model is '%s'\n", plan_path.c_str(),
+                 plan.model.c_str(), attocore_model_name(model));
+    attocore_model_free(model);
+    return 1;
+  }
   int64_t in[4];
   attocore_model_input_shape(model, in);
   std::vector<float> input;
@@ -129,6 +205,38 @@ int main(int argc, char** argv) {
     const char* label = attocore_model_label(model, int(i));
     std::printf("  %zu. %-24s index %-4zu p=%.4f logit=%.6f\n", r + 1, label ? label : "?", i, prob[i] / sum,
                 double(logits[i]));
+  }
+
+  if (!plan_path.empty()) std::printf("plan: %s (%d steps on TVM kernels)\n", plan_path.c_str(), plan.tvm_steps);
+
+  if (profile > 0) {
+    // Per step: the median over the runs (the first run above warmed the caches).
+    std::vector<attocore_step_timing> steps(4096);
+    std::map<std::string, std::vector<double>> times;
+    std::vector<std::pair<std::string, std::string>> order;  // (step, kernel) in run order
+    for (int i = 0; i < profile; ++i) {
+      int count = 0;
+      if ((st = attocore_session_run_profiled(session, input.data(), input.size(), 1, logits.data(), logits.size(),
+                                              steps.data(), int(steps.size()), &count)) != ATTOCORE_OK) {
+        attocore_session_free(session);
+        attocore_model_free(model);
+        return fail(st);
+      }
+      for (int k = 0; k < count && k < int(steps.size()); ++k) {
+        if (i == 0) order.emplace_back(steps[k].name, steps[k].kernel);
+        times[steps[k].name].push_back(steps[k].seconds * 1e3);
+      }
+    }
+    std::printf("profile: %d runs, median ms per step (step, kernel, ms)\n", profile);
+    double total = 0;
+    for (const auto& [name, kernel] : order) {
+      std::vector<double>& t = times[name];
+      std::sort(t.begin(), t.end());
+      const double median = t[t.size() / 2];
+      total += median;
+      std::printf("step\t%s\t%s\t%.5f\n", name.c_str(), kernel.c_str(), median);
+    }
+    std::printf("profile total: %.4f ms\n", total);
   }
 
   if (bench > 0) {

@@ -5,13 +5,16 @@ the Relax VM.
     attocore.run("attonet-d", image, backend="tvm")
 
 Needs `pip install "attocore[tvm]"`. MetaSchedule records (attocore.backends.tvm.tune) are
-applied when some exist for the net; without them TVM's CPU pipeline applies no schedule at
+applied when some exist for the net (this CPU's own, else those of the nearest CPU of a
+compatible instruction set: records.resolve_records); compiling prints one line to stderr
+saying which records, or that it compiles untuned. Without records TVM's CPU pipeline applies no schedule at
 all and runs ~15x slower than the native backend. Either way it is the second, independent
 execution path that keeps the hand-written kernels honest.
 """
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -19,7 +22,7 @@ from ...graph_summary import summarize
 from ..base import Backend
 from .build import compile_cached
 from .library import load_tvm
-from .records import find_records, model_slug
+from .records import model_slug, resolve_records
 from .target import check_name, target, target_label
 
 _pool_threads = [0]  # TVM's runtime thread pool is process-wide: its size as last set
@@ -45,12 +48,14 @@ def _use_threads(threads: int):
 class TvmBackend(Backend):
     """Compiles on first run and runs through the Relax VM.
 
-    tuned: None applies tuning records when some are found for this net and target (see
-    records.find_records), True requires them (FileNotFoundError here if there are none),
-    False compiles untuned."""
+    tuned: None applies tuning records when some are found for this net and target, or for a
+    CPU of a compatible instruction set (records.resolve_records), True requires them
+    (FileNotFoundError here if there are none), False compiles untuned. `status` receives the
+    line saying which records the compilation uses (default: printed to stderr)."""
     kind = "tvm"
 
-    def __init__(self, graph, target_name: str = "host", threads: int = 0, tuned=None, records_root=None):
+    def __init__(self, graph, target_name: str = "host", threads: int = 0, tuned=None, records_root=None,
+                 status=None):
         check_name(target_name)
         if target_name != "host":
             raise ValueError(f"target '{target_name}' is for cross-compiling (attocore export-tvm); "
@@ -59,12 +64,16 @@ class TvmBackend(Backend):
         self.target_name = target_name
         self.requested_threads = threads
         self.records = None
+        self.records_note = "untuned (tuned=False)"
         if tuned is not False:
-            self.records = find_records(model_slug(graph), target_name, records_root)
+            # This CPU's own records, else those of a CPU of a compatible instruction set.
+            choice = resolve_records(model_slug(graph), target_name, records_root)
+            self.records, self.records_note = choice.records_dir, choice.note
             if tuned and self.records is None:
                 raise FileNotFoundError(
                     f"no tuning records for {model_slug(graph)} on {target_label(target_name)}; "
                     f"run: attocore tune {model_slug(graph)} --target {target_name}")
+        self.status = status or (lambda line: print(line, file=sys.stderr, flush=True))
         self.compiled = None
         self.scheduled = 0        # functions the records scheduled, known once compiled
         self.from_cache = False   # the compiled library came from the cache
@@ -77,11 +86,17 @@ class TvmBackend(Backend):
     def macs(self) -> int:
         return summarize(self.graph).macs
 
+    def status_line(self) -> str:
+        """What the compilation uses: 'compiling for host-icelake-server with records of
+        host-rocketlake (nearest compatible: AVX-512)', '... untuned: no records ...'."""
+        return f"compiling for {target_label(self.target_name)} {self.records_note}"
+
     def run(self, x: np.ndarray) -> np.ndarray:
         """Compiled once, for batch 1 (the shapes tuning records are keyed by); a batch runs
         sample by sample."""
         tvm, _ = load_tvm()
         if self.compiled is None:
+            self.status(self.status_line())
             self.compiled = compile_cached(self.graph, target(self.target_name, self.requested_threads), self.records)
             self.scheduled, self.from_cache = self.compiled.scheduled, self.compiled.from_cache
         vm, weights = self.compiled.vm, self.compiled.weights

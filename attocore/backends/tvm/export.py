@@ -23,7 +23,7 @@ import numpy as np
 
 from .build import fused, relax_module
 from .library import load_tvm
-from .records import apply_records, find_records, model_slug
+from .records import apply_records, model_slug, resolve_records
 from .target import target, target_label
 
 CROSS_COMPILERS = {"aarch64": "aarch64-linux-gnu-g++", "rpi4": "aarch64-linux-gnu-g++",
@@ -103,14 +103,15 @@ def export(graph, out_dir, target_name: str = "aarch64", tuned=None, records_roo
     tgt = target(target_name)
     mod, weights, param_roles = relax_module(graph, 1)
     mod = fused(mod, tgt)
-    records = None if tuned is False else find_records(model, target_name, records_root)
+    choice = None if tuned is False else resolve_records(model, target_name, records_root)
+    records = choice.records_dir if choice else None
     if tuned and records is None:
         raise FileNotFoundError(f"no tuning records for {model} on {target_label(target_name)}")
     scheduled = 0
     if records is not None:
         mod, scheduled = apply_records(mod, tgt, records)
     log(f"export-tvm {model} for {target_label(target_name)}: "
-        + (f"{scheduled} functions scheduled from {records}" if records else "untuned (no records applied)"))
+        + (f"{scheduled} functions scheduled {choice.note} from {records}" if records else choice.note if choice else "untuned (tuned=False)"))
 
     kernels = layer_kernels(graph, mod, param_roles)
     for fn in sorted({k.function for k in kernels}):
@@ -119,7 +120,7 @@ def export(graph, out_dir, target_name: str = "aarch64", tuned=None, records_roo
         lib.mod.write_to_file(str(out / "kernels" / f"attocore_{fn}.o"))
     (out / "tvm_kernels.cpp").write_text(_registration_source(model, target_name, kernels))
     manifest = {"model": model, "target": target_name, "target_spec": str(tgt), "tuned": bool(records),
-                "functions_scheduled": scheduled,
+                "functions_scheduled": scheduled, "records": str(records) if records else None,
                 "kernels": [{"ops": k.ops, "symbol": f"__tvm_ffi_{k.symbol}", "roles": k.roles,
                              "object": f"kernels/{k.symbol}.o"} for k in kernels]}
     (out / "kernels.json").write_text(json.dumps(manifest, indent=1) + "\n")

@@ -2,6 +2,7 @@
 for cross-compilation."""
 from __future__ import annotations
 
+import json
 import os
 
 from .library import load_tvm
@@ -32,6 +33,11 @@ def target(name: str = "host", threads: int = 0):
     tvm, _ = load_tvm()
     spec = host_target(threads) if name == "host" else dict(TARGETS[name], **{"num-cores": threads or 4})
     return tvm.target.Target(spec)
+
+
+def target_spec(name: str = "host") -> dict:
+    """The target as the JSON dict MetaSchedule stores in its records."""
+    return json.loads(str(target(name)))
 
 
 def target_label(target_name: str) -> str:

@@ -103,6 +103,22 @@ ATTOCORE_API attocore_status attocore_session_run_checked(attocore_session* sess
  * callers; prefer attocore_session_run_checked. */
 ATTOCORE_API attocore_status attocore_session_run(attocore_session* session, const float* input, int batch,
                                                   float* output, size_t output_capacity);
+/* One step of a profiled run: the step's name (an op, or fused ops "first..last", "a+b"),
+ * the kernel that ran it ("tvm:..." for a linked TVM kernel), its multiply-adds at batch 1
+ * and its time. The strings stay valid until the session's next profiled run. */
+typedef struct attocore_step_timing {
+  const char* name;
+  const char* kernel;
+  int64_t macs;
+  double seconds;
+} attocore_step_timing;
+
+/* attocore_session_run_checked, timing each step: up to `capacity` entries go to `steps`,
+ * and *count receives the number of steps (which may exceed capacity). */
+ATTOCORE_API attocore_status attocore_session_run_profiled(attocore_session* session, const float* input,
+                                                           size_t input_count, int batch, float* output,
+                                                           size_t output_capacity, attocore_step_timing* steps,
+                                                           int capacity, int* count);
 /* Peak activation memory of the session's plan for `batch`. */
 ATTOCORE_API attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes);
 /* Everything a run at `batch` allocates (arena with its slack, every thread's scratch): what
