@@ -87,7 +87,7 @@ def w(name, shape):
 
 
 BAD = {
-    "unknown operator": ([helper.make_node("Sigmoid", ["x"], ["y"], name="sig1")], [], "operator Sigmoid"),
+    "unknown operator": ([helper.make_node("Tanh", ["x"], ["y"], name="tanh1")], [], "operator Tanh"),
     "dilated conv": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c1", dilations=[2, 2], kernel_shape=[3, 3])],
                      [w("W", [4, 3, 3, 3])], "dilations"),
     "ceil mode": ([helper.make_node("MaxPool", ["x"], ["y"], name="p1", kernel_shape=[2, 2], ceil_mode=1)], [],
@@ -118,13 +118,13 @@ def test_unsupported_input_names_operator_node_attribute(case):
 
 
 def test_check_lists_every_problem_at_once():
-    nodes = [helper.make_node("Sigmoid", ["x"], ["a"], name="s1"),
+    nodes = [helper.make_node("Tanh", ["x"], ["a"], name="s1"),
              helper.make_node("Conv", ["a", "W"], ["b"], name="c1", dilations=[2, 2], kernel_shape=[3, 3]),
              helper.make_node("MaxPool", ["b"], ["y"], name="p1", kernel_shape=[2, 2], ceil_mode=1)]
     problems = check(make_model(nodes, [w("W", [4, 3, 3, 3])], opset=9))  # opset 9 is converted, not a problem
     text = "\n".join(problems)
     assert len(problems) == 3, problems
-    for needle in ("'s1' (Sigmoid)", "'c1' (Conv): attribute dilations", "'p1' (MaxPool): attribute ceil_mode"):
+    for needle in ("'s1' (Tanh)", "'c1' (Conv): attribute dilations", "'p1' (MaxPool): attribute ceil_mode"):
         assert needle in text
 
 
@@ -138,9 +138,9 @@ def test_convert_cli(tmp_path):
     assert run("r.onnx", "r.atto").returncode == 0 and (tmp_path / "r.atto").exists()
     onnx.save(make_model(*BAD["unknown operator"][:2]), tmp_path / "bad.onnx")
     bad = run("bad.onnx", "--check")
-    assert bad.returncode == 1 and "operator Sigmoid" in bad.stdout
+    assert bad.returncode == 1 and "operator Tanh" in bad.stdout
     bad = run("bad.onnx", "x.atto")
-    assert bad.returncode == 1 and "Sigmoid" in bad.stderr and not (tmp_path / "x.atto").exists()
+    assert bad.returncode == 1 and "Tanh" in bad.stderr and not (tmp_path / "x.atto").exists()
 
 
 def short_raw_weight():
