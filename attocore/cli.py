@@ -163,12 +163,15 @@ def cmd_export_tvm(args) -> None:
 def cmd_bench(args) -> None:
     from .model import load
     check_model_file(args.model)
-    if args.plot:
+    if args.plot is not None:
         from .output_file import check_output_path
+        if not args.plot.strip():
+            raise UsageError("--plot needs a file name, such as profile.png")
         check_output_path(args.plot, example="profile.png")  # before minutes of timing
-        import matplotlib  # noqa: F401  (a missing extra is said before the work, not after)
+        import matplotlib.pyplot  # noqa: F401  (a missing extra is said before the work, not after)
     m = load(args.model, threads=args.threads)
-    x = np.random.default_rng(0).standard_normal((args.batch,) + m.input_shape).astype(np.float32)
+    sample = m.input_shape[:1] if m.takes_features else m.input_shape  # an MLP's input is (N, features)
+    x = np.random.default_rng(0).standard_normal((args.batch,) + sample).astype(np.float32)
     for _ in range(args.warmup):
         m.run(x)
     times = []
@@ -204,9 +207,9 @@ def profile_steps(model, x, runs: int) -> list:
 
 
 def print_profile(steps: list) -> None:
-    wl = max(len("layer"), max(len(s.layer) for s in steps))
-    wk = max(len("kernel"), max(len(s.kernel) for s in steps))
-    total = sum(s.seconds for s in steps)
+    wl = max([len("layer")] + [len(s.layer) for s in steps])
+    wk = max([len("kernel")] + [len(s.kernel) for s in steps])
+    total = sum(s.seconds for s in steps) or 1.0  # steps too short for the clock: shares of nothing
     print(f"{'layer':<{wl}} {'kernel':<{wk}} {'MMACs':>8} {'ms':>8} {'GMAC/s':>8} {'%':>6}")
     for s in steps:
         rate = f"{s.macs / s.seconds / 1e9:8.2f}" if s.macs and s.seconds > 0 else f"{'':>8}"

@@ -83,7 +83,8 @@ class Model:
     def takes_features(self) -> bool:
         """True for an MLP-style model whose input is [N, features] (an ONNX graph with a 2-D
         input); run() then takes (N, F), which the executor sees as (N, F, 1, 1)."""
-        return self.graph.metadata.extra.get("input_rank") == "2"
+        _, h, w = self.input_shape
+        return self.graph.metadata.extra.get("input_rank") == "2" and h == w == 1
 
     def check_input(self, x) -> np.ndarray:
         if not isinstance(x, np.ndarray):

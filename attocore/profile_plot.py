@@ -44,13 +44,15 @@ def plot_profile(steps: list, peak_gmacs: float, title: str, path) -> None:
     """Draw the two panels for `steps` (ProfiledStep, in execution order) and write a PNG to
     `path` atomically. `peak_gmacs` is the FMA ceiling of all the threads the run used."""
     path = check_output_path(path, example="profile.png")
+    if not steps:
+        raise ValueError("no steps to draw: the profile is empty")
     import matplotlib
     matplotlib.use("Agg")  # no display on a board or in CI; and never a window from a CLI command
     import matplotlib.pyplot as plt
 
     families = sorted({kernel_family(s.kernel) for s in steps})
     colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}
-    total_ms = sum(s.seconds for s in steps) * 1e3
+    total_ms = sum(s.seconds for s in steps) * 1e3 or 1e-3  # steps too short for the clock still get axes
 
     fig, (roof, slow) = plt.subplots(2, 1, figsize=(12, 9), height_ratios=[3, 2], layout="constrained")
     left = 0.0

@@ -111,14 +111,65 @@ def test_mlp_with_a_2d_input(tmp_path):
     with pytest.raises(attocore.InputError, match="not images"):
         attocore.run(m, np.zeros((8, 8, 3), np.uint8))
     assert len(attocore.run(m, x)) == 5  # one Result per vector
+    bench = subprocess.run([sys.executable, "-m", "attocore", "bench", str(path), "--runs", "3", "--warmup", "1",
+                            "--profile"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert bench.returncode == 0 and "sum of layers" in bench.stdout, bench.stderr
 
 
 def test_normalisation_of_another_channel_count_is_checked():
     model = small_cnn(17, 1, (28, 28))
     g = convert(model, mean=[0.5], std=[0.25])
     assert g.metadata.mean == (0.5,) and g.metadata.std == (0.25,)
-    with pytest.raises(ValueError, match="1 numbers, one per input channel"):
-        convert(model, mean=[0.5, 0.5, 0.5])
+    for bad in ({"mean": [0.5, 0.5, 0.5]}, {"std": [0.0]}, {"mean": [float("nan")]}):
+        with pytest.raises(ValueError) as info:
+            convert(model, **bad)
+        assert not isinstance(info.value, attocore.AttocoreError), info.value  # the argument's fault, not the model's
+
+
+def test_a_broadcast_attocore_does_not_convert_is_refused_not_run():
+    """[N, C, 1, 1] * [N, C] broadcasts to [N, C, 1, C] in ONNX; the elementwise (N, C) product
+    would be a silent wrong answer."""
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["q"], name="flat"),
+             helper.make_node("Mul", ["p", "q"], ["y"], name="mul")]
+    model = helper.make_model(helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 2, 2])],
+                                                [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    assert check(model)
+    with pytest.raises(attocore.UnsupportedOpError, match="'mul' \\(Mul\\): Mul of shapes"):
+        convert(model)
+
+
+def test_folding_cannot_be_made_to_allocate_gigabytes():
+    """A 300-byte file asking constant folding for a 16000 x 16000 tensor is refused before any
+    of it is computed."""
+    shape = numpy_helper.from_array(np.array([16000, 16000], np.int64), "shape")
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], ["big"], value=numpy_helper.from_array(np.ones(1, np.float32))),
+             helper.make_node("ReduceSum", ["big"], ["s"], keepdims=0),
+             helper.make_node("Mul", ["x", "s"], ["y"])]
+    model = helper.make_model(helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                                                [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [shape]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    from attocore.testing.memory import peak_rss_bytes
+    before = peak_rss_bytes()
+    problems = check(model)
+    assert any("'big' would hold 256000000 elements" in p for p in problems), problems
+    assert peak_rss_bytes() - before < 200 * 2**20
+
+
+@pytest.mark.parametrize("text", ["1x3x224x224x", "1_0x3x4x4", "1x3x-4x4", "x", "", "1x3x4.5x4", "1x" * 9 + "1"])
+def test_input_shape_strings_are_strict(text):
+    from attocore.importers.onnx_prepare import parse_input_shape
+    with pytest.raises(ValueError, match="input shape"):
+        parse_input_shape(text)
+
+
+@pytest.mark.parametrize("value", [[1, 3, 4.7, 4], (1, 3, True, 4), b"1x3x4x4", None, 7])
+def test_input_shape_values_are_strict(value):
+    from attocore.importers.onnx_prepare import parse_input_shape
+    with pytest.raises(ValueError, match="input shape"):
+        parse_input_shape(value)
+    assert parse_input_shape(" 1, 3 ,224, 224") == parse_input_shape([1, 3, 224, 224]) == (1, 3, 224, 224)
 
 
 class ViewFlatten(nn.Module):

@@ -89,11 +89,56 @@ def test_a_smooth_activation_on_a_convolution_is_refused_by_every_reader():
     assert all("activation hardswish only on an activation op" in g[1] for g in got), got
 
 
-@pytest.mark.parametrize("scale_shape", [(1, C, H, 1), (1, C + 1), (1, C, 1, 1)])
-def test_mul_operands_of_other_shapes_are_refused_by_every_reader(scale_shape):
-    got = loaders(fmt.encode(se_graph("sigmoid", scale_shape=scale_shape)))
+def mul_of(scale):
+    """x (1, C, H, W) times a scale computed from it by `scale` ops: (name, op, shape) rows."""
+    t = {"x": Tensor("x", (1, C, H, W)), "y": Tensor("y", (1, C, H, W))}
+    ops = []
+    for name, op, shape in scale:
+        t[name] = Tensor(name, shape)
+        ops.append(op)
+    ops.append(Op("mul", "excite", ["x", scale[-1][0]], ["y"]))
+    return Graph(Metadata(input_shape=(C, H, W), mean=(0.0,) * C, std=(1.0,) * C), t, ops, ["x"], ["y"])
+
+
+def pool(name, kernel, shape):
+    return name, Op("avgpool2d", name, ["x"], [name], {"kernel": kernel, "stride": kernel, "pad": (0, 0, 0, 0)}), shape
+
+
+WRONG_SCALES = {
+    "(N, C, H, 1)": [pool("s", (1, W), (1, C, H, 1))],
+    "(N, C, 1, 1)": [pool("s", (H, W), (1, C, 1, 1))],
+    "(N, C + 1)": [("g", Op("global_avgpool", "g", ["x"], ["g"]), (1, C)),
+                   ("fw", None, (C + 1, C)), ("s", Op("fully_connected", "s", ["g", "fw"], ["s"]), (1, C + 1))],
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_SCALES))
+def test_mul_operands_of_other_shapes_are_refused_by_every_reader(case):
+    rows = WRONG_SCALES[case]
+    graph = mul_of([r for r in rows if r[1] is not None])
+    for name, op, shape in rows:
+        if op is None:  # a weight
+            graph.tensors[name] = Tensor(name, shape, np.ones(shape, np.float32))
+    got = loaders(fmt.encode(graph))
     assert all(g is not None and issubclass(g[0], attocore.GraphError) for g in got), got
-    assert {g[0] for g in got} == {got[0][0]}, got  # one class from all three
+    assert all("op 'excite' (mul)" in g[1] and "scale per channel" in g[1] for g in got), got  # the mul rule, not another
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6"])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_mul_applies_its_clamp_on_every_backend(activation, per_channel, rng):
+    """A clamp may ride on any op (docs/FORMAT.md), mul's too."""
+    rows = [("g", Op("global_avgpool", "g", ["x"], ["g"]), (1, C))] if per_channel else \
+        [("a", Op("activation", "a", ["x"], ["a"], {}, "hardswish"), (1, C, H, W))]
+    graph = mul_of(rows)
+    graph.ops[-1].activation = activation
+    data = fmt.encode(graph)
+    x = (rng.standard_normal((3, C, H, W)) * 3).astype(np.float32)
+    scale = x.mean(axis=(2, 3), keepdims=True) if per_channel else numpy_activation("hardswish", x)
+    want = np.clip(x * scale, 0, 6 if activation == "relu6" else np.inf)
+    backends = [attocore.load(data), attocore.load(data, backend="numba"), capi.load(data)]
+    for m in backends:
+        np.testing.assert_allclose(m.run(x), want, rtol=1e-5, atol=1e-5)
 
 
 def test_mul_by_a_constant_is_refused_by_every_reader():

@@ -129,7 +129,7 @@ class NumbaBackend(Backend):
                 out = _np_act(ins[0], act)
             elif op.type == "mul":  # same shape, or an (N, C) scale per channel of a 4-D x
                 scale = ins[1] if ins[1].shape == ins[0].shape else ins[1][:, :, None, None]
-                out = (ins[0] * scale).astype(np.float32)
+                out = _np_act((ins[0] * scale).astype(np.float32), act)
             else:  # validate() refuses unknown ops before we get here
                 raise AssertionError(op.type)
             values[op.outputs[0]] = out

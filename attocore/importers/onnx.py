@@ -43,6 +43,9 @@ ARITY = {"Conv": (2, 3), "BatchNormalization": (5, 5), "Relu": (1, 1), "Clip": (
          "Constant": (0, 0), "Sigmoid": (1, 1), "HardSigmoid": (1, 1), "HardSwish": (1, 1), "Mul": (2, 2)}
 # Constant operands that must be float32, like the image they combine with (ONNX's type T).
 FLOAT_OPERANDS = {"Conv": (1, 2), "BatchNormalization": (1, 2, 3, 4), "Gemm": (1, 2), "MatMul": (1,), "Add": (0, 1)}
+# What exporters compute shapes with: constants once the input shape is fixed (onnx_prepare).
+FOLDABLE_ONCE_SHAPED = {"Shape", "Gather", "Cast", "Unsqueeze", "Squeeze", "Concat", "ConstantOfShape", "Range",
+                        "Expand", "Slice", "Size", "Div", "Floor", "Sub", "Equal", "Where", "Reshape", "Mul", "Add"}
 WINDOW_ATTRS = {"kernel_shape": (2, 1), "strides": (2, 1), "dilations": (2, 1), "pads": (4, 0)}  # length, minimum
 
 
@@ -117,8 +120,10 @@ def _prepared(m, input_shape):
         m = prepare(m, input_shape)
     except AttocoreError as e:
         step = getattr(e, "prepare_step", None)
-        if step == "input shape":  # the operators behind a symbolic shape may fold away once it is given
-            return m, [str(e)]
+        if step == "input shape":  # the shape computations behind a symbolic shape fold away once it is given
+            others = [p for p in _problems(m) if not p.startswith("opset ") and "graph input" not in p
+                      and not any(f"({t})" in p for t in FOLDABLE_ONCE_SHAPED)]
+            return m, [str(e)] + others
         # What attocore itself refuses in the file as it is comes first (an unsupported operator
         # often is why ONNX's tools fail too), then the tool's own words.
         own = [p for p in _problems(m) if not p.startswith("opset ")]
@@ -430,6 +435,10 @@ def convert(model, out_path=None, *, name=None, labels=None, mean=None, std=None
     symbolic dimensions (a symbolic batch alone becomes 1)."""
     if out_path is not None:
         fmt.check_output_path(out_path)
+    for values, what in ((mean, "mean"), (std, "std")):  # the values now, their count once the model is read
+        if values is not None:
+            count = len(values) if hasattr(values, "__len__") and not isinstance(values, (str, bytes)) else 3
+            preprocessing.check_mean_std(values, what, channels=count)
     m, problems = _prepared(_load(model), input_shape)
     if problems:
         raise UnsupportedOpError("cannot convert this ONNX model:\n  " + "\n  ".join(problems))
@@ -447,7 +456,7 @@ def _convert(m, name=None, labels=None, mean=None, std=None, resize=None):
     trips Python's own (an index, a key) is reported as a GraphError, never raw."""
     try:
         return _build(m, name, labels, mean, std, resize)
-    except AttocoreError:
+    except (AttocoreError, preprocessing.NormalisationError):
         raise
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as e:
         raise GraphError(f"malformed ONNX model: {type(e).__name__}: {e}") from e
@@ -581,7 +590,8 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
             xs, ss = b.tensors[x.name].shape, b.tensors[s.name].shape
             if len(xs) == 2 and len(ss) == 4:  # the scale first: attocore's mul takes x first
                 x, s, xs, ss = s, x, ss, xs
-            if not (xs == ss or (len(xs) == 4 and len(ss) == 2 and s.flat_4d and ss[1] == xs[1])):
+            same = xs == ss and x.flat_4d == s.flat_4d  # [N, C] standing for [N, C, 1, 1] is not [N, C]
+            if not (same or (len(xs) == 4 and len(ss) == 2 and s.flat_4d and ss[1] == xs[1])):
                 raise UnsupportedOpError(f"{_where(node, i)}: Mul of shapes {xs} and {ss} (two tensors of one shape, "
                                          f"or a feature map and a per-channel [N, C, 1, 1] scale)")
             b.emit("mul", nm, [x.name, s.name], node.output[0], flat_4d=x.flat_4d)
@@ -604,7 +614,7 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
                                              f"after MatMul/Gemm")
             else:
                 x0, x1 = b.activation_of(node.input[0]), b.activation_of(node.input[1])
-                if b.tensors[x0.name].shape != b.tensors[x1.name].shape:
+                if b.tensors[x0.name].shape != b.tensors[x1.name].shape or x0.flat_4d != x1.flat_4d:
                     raise UnsupportedOpError(f"{_where(node, i)}: broadcasting Add of shapes "
                                              f"{b.tensors[x0.name].shape} and {b.tensors[x1.name].shape}")
                 b.emit("add", nm, [x0.name, x1.name], node.output[0], flat_4d=x0.flat_4d)
@@ -670,4 +680,22 @@ def _build(m, name, labels, mean, std, resize) -> Graph:
                   extra=extra)
     graph = Graph(md, tensors, b.ops, ["input"], [out.name])
     validate(graph)
+    _check_output_shape(m, graph, out)
     return graph
+
+
+def _check_output_shape(m, graph, out):
+    """The converted output against the shape ONNX's inference gave it (onnx_prepare): a
+    mismatch is a conversion attocore got wrong, refused rather than run. [N, C] standing for
+    ONNX's [N, C, 1, 1] (a pooled vector) is the same values."""
+    dims = m.graph.output[0].type.tensor_type.shape.dim
+    onnx_shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    if not onnx_shape or None in onnx_shape[1:]:
+        return  # not inferred: nothing to compare
+    ours = list(graph.tensors[out.name].shape[1:])
+    theirs = onnx_shape[1:]
+    if out.flat_4d and len(theirs) == 3 and theirs[1:] == [1, 1]:
+        theirs = theirs[:1]
+    if ours != theirs:
+        raise GraphError(f"graph output '{m.graph.output[0].name}': converted to shape {['N'] + ours}, but ONNX "
+                         f"infers {['N'] + theirs}: this model uses a broadcast or layout attocore does not convert")

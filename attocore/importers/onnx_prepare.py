@@ -21,12 +21,15 @@ import contextlib
 import io
 import re
 
-from ..errors import GraphError, UnsupportedOpError
+from ..errors import GraphError, ResourceLimitError, UnsupportedOpError
 
 ACCEPTED_OPSETS = range(7, 26)
 READ_OPSETS = range(11, 22)  # what the importer's operator rules are written for
 UPGRADE_TO = 13              # older files: the first opset with Clip's bounds and Split's sizes as inputs
 DOWNGRADE_TO = 21            # newer files: 22-25 changed these operators' type lists only
+# The largest constant folding may compute: a 300-byte file can ask for a tensor of any size
+# (ConstantOfShape of [n, n]); attocore's weights are far below this.
+MAX_FOLDED_ELEMENTS = 1 << 24
 
 
 def refusal(cls, message: str, step: str):
@@ -38,22 +41,23 @@ def refusal(cls, message: str, step: str):
     return error
 
 
+MAX_INPUT_DIMS = 8
+
+
 def parse_input_shape(text) -> tuple:
-    """'1x3x320x320' (or '1,3,320,320', or a sequence of ints) -> (1, 3, 320, 320), every
-    dimension an int >= 1."""
+    """'1x3x320x320' (or '1,3,320,320', or a sequence of ints) -> (1, 3, 320, 320): at most
+    MAX_INPUT_DIMS dimensions, each an int >= 1 written in decimal digits."""
     if isinstance(text, str):
-        parts = [p for p in re.split(r"[x,\s]+", text.strip().lower()) if p]
-        try:
-            dims = tuple(int(p) for p in parts)
-        except ValueError:
-            raise ValueError(f"an input shape is N x C x H x W, such as 1x3x224x224, got '{text}'") from None
+        if not re.fullmatch(r"\s*\d+(\s*[x,]\s*\d+)*\s*", text.lower()):
+            raise ValueError(f"an input shape is N x C x H x W in digits, such as 1x3x224x224, got {text!r:.60}")
+        dims = tuple(int(p) for p in re.split(r"\s*[x,]\s*", text.strip().lower()))
+    elif isinstance(text, (list, tuple)) and all(isinstance(d, int) and not isinstance(d, bool) for d in text):
+        dims = tuple(text)
     else:
-        try:
-            dims = tuple(int(d) for d in text)
-        except (TypeError, ValueError):
-            raise ValueError(f"an input shape is a sequence of ints, such as (1, 3, 224, 224), got {text!r:.40}") from None
-    if not dims or any(d < 1 for d in dims):
-        raise ValueError(f"an input shape's dimensions must be ints >= 1, got {text!r:.40}")
+        raise ValueError(f"an input shape is a string such as '1x3x224x224' or a sequence of ints, got {text!r:.60}")
+    if not dims or len(dims) > MAX_INPUT_DIMS or any(d < 1 or d > 1 << 24 for d in dims):
+        raise ValueError(f"an input shape has 1 to {MAX_INPUT_DIMS} dimensions, each an int from 1 to 2^24, "
+                         f"got {text!r:.60}")
     return dims
 
 
@@ -74,7 +78,8 @@ def fix_input_shape(m, input_shape=None):
     if len(inputs) != 1:
         return m  # the importer refuses it, with the count, among its other problems
     dims = inputs[0].type.tensor_type.shape.dim
-    declared = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?") for d in dims]
+    declared = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "unknown")
+                for d in dims]
     name = inputs[0].name
     if input_shape is not None:
         want = parse_input_shape(input_shape)
@@ -131,6 +136,24 @@ def convert_opset(m):
     return converted
 
 
+def check_foldable_sizes(m):
+    """Refuse, before folding computes it, a value that depends on no graph input (so folding
+    would compute it) and whose inferred shape holds more than MAX_FOLDED_ELEMENTS."""
+    computed = {i.name for i in image_inputs(m)}
+    for n in m.graph.node:
+        if any(x in computed for x in n.input):
+            computed.update(n.output)
+    for v in list(m.graph.value_info) + list(m.graph.output):
+        if v.name in computed or not v.type.HasField("tensor_type"):
+            continue
+        elements = 1
+        for d in v.type.tensor_type.shape.dim:
+            elements *= d.dim_value if d.HasField("dim_value") else 1
+        if elements > MAX_FOLDED_ELEMENTS:
+            raise ResourceLimitError(f"the constant '{v.name}' would hold {elements} elements (folding computes at "
+                                     f"most 2^24)")
+
+
 def fold_constants(m):
     """onnxslim's constant folding and dead-node removal (its operator fusions too: they keep
     what the graph computes). Its progress output is kept off the user's terminal."""
@@ -138,10 +161,11 @@ def fold_constants(m):
         import onnxslim
     except ImportError as e:
         raise ImportError('ONNX import needs onnxslim: pip install "attocore[onnx]"', name="onnxslim") from e
+    check_foldable_sizes(m)
     quiet = io.StringIO()
     try:
         with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-            return onnxslim.slim(m)
+            return onnxslim.slim(m, size_threshold=4 * MAX_FOLDED_ELEMENTS)
     except Exception as e:  # noqa: BLE001 - a simplifier's failure is the model's problem, said as one
         raise GraphError(f"constant folding (onnxslim) failed on this model: {type(e).__name__}: "
                          f"{first_line(e)}") from e

@@ -7,6 +7,11 @@ import numbers
 import os
 
 
+class NormalisationError(ValueError):
+    """A mean or std that does not fit the model (its count, or a value): the user's argument,
+    never the model file's fault."""
+
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -32,7 +37,10 @@ def normalisation(mean, std, channels: int) -> tuple:
     ImageNet's for 3 channels (an RGB image model) and none (0, 1) for any other count."""
     mean = (IMAGENET_MEAN if channels == 3 else (0.0,) * channels) if mean is None else mean
     std = (IMAGENET_STD if channels == 3 else (1.0,) * channels) if std is None else std
-    return check_mean_std(mean, "mean", channels), check_mean_std(std, "std", channels)
+    try:
+        return check_mean_std(mean, "mean", channels), check_mean_std(std, "std", channels)
+    except ValueError as e:
+        raise NormalisationError(str(e)) from None
 
 
 def check_resize(value, input_hw) -> int:

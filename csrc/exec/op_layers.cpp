@@ -270,7 +270,7 @@ class ActivationLayer : public Layer {
 // a pixel's channels are contiguous and s's row for its image applies to each.
 class MulLayer : public Layer {
  public:
-  MulLayer(const Graph& g, const OpInfo& op) {
+  MulLayer(const Graph& g, const OpInfo& op) : act_(op.activation) {
     const auto& x = shape_of(g, op.inputs[0]);
     per_channel_ = shape_of(g, op.inputs[1]) != x;
     channels_ = x[1];
@@ -282,23 +282,28 @@ class MulLayer : public Layer {
       const int64_t total = per_image_ * ctx.batch, grain = 4096;
       ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
         const int64_t begin = b0 * grain, end = std::min<int64_t>(total, b1 * grain);
-        mul_ref(io.input + begin, io.shortcut + begin, size_t(end - begin), out + begin);
+        mul_ref(io.input + begin, io.shortcut + begin, size_t(end - begin), act_, out + begin);
       });
       return;
     }
-    const int64_t pixels = per_image_ / channels_;
-    ctx.pool->parallel_for(int(ctx.batch * pixels), [&](int p0, int p1, int) {
-      for (int p = p0; p < p1;) {  // rows of one image at a time: they share its scale row
-        const int64_t n = p / pixels, end = std::min<int64_t>(p1, (n + 1) * pixels);
+    // Blocks of pixels (an int count of them for any tensor the format allows), each cut at
+    // image boundaries: the pixels of one image share its scale row.
+    const int64_t pixels = per_image_ / channels_, total = pixels * ctx.batch, grain = 256;
+    ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
+      const int64_t stop = std::min<int64_t>(total, int64_t(b1) * grain);
+      for (int64_t p = int64_t(b0) * grain; p < stop;) {
+        const int64_t n = p / pixels, end = std::min<int64_t>(stop, (n + 1) * pixels);
         const size_t at = size_t(p) * channels_;
-        scale_channels_ref(io.input + at, io.shortcut + n * channels_, size_t(end - p), size_t(channels_), out + at);
-        p = int(end);
+        scale_channels_ref(io.input + at, io.shortcut + n * channels_, size_t(end - p), size_t(channels_), act_,
+                           out + at);
+        p = end;
       }
     });
   }
   std::string kernel_name() const override { return per_channel_ ? "scale_channels_ref" : "mul_ref"; }
 
  private:
+  Activation act_;
   bool per_channel_ = false;
   int64_t channels_ = 0, per_image_ = 0;
 };

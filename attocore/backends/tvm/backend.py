@@ -106,4 +106,6 @@ class TvmBackend(Backend):
             outs = [vm["main"](tvm.runtime.tensor(nhwc[i:i + 1]), *weights).numpy() for i in range(x.shape[0])]
         finally:
             _unpin_caller()
-        return np.concatenate(outs, axis=0)
+        out = np.concatenate(outs, axis=0)
+        # The module computes NHWC inside; a feature-map output is NCHW, as the other backends give it.
+        return np.ascontiguousarray(out.transpose(0, 3, 1, 2)) if out.ndim == 4 else out

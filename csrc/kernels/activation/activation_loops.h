@@ -13,7 +13,9 @@ namespace attocore::activation_loops {
 template <typename Vec>
 typename Vec::V exp(typename Vec::V x) {
   using V = typename Vec::V;
-  x = Vec::min(Vec::max(x, Vec::set1(-87.3365f)), Vec::set1(88.3762f));  // 2^-126 .. 2^127.5
+  // x as the second operand: x86's max and min return it when it is NaN, so NaN goes through
+  // (NEON's propagate it either way), as the reference's std::exp does.
+  x = Vec::min(Vec::set1(88.3762f), Vec::max(Vec::set1(-87.3365f), x));  // 2^-126 .. 2^127.5
   const V n = Vec::floor(Vec::fma(Vec::set1(0.5f), x, Vec::set1(1.44269504088896341f)));
   V r = Vec::fma(x, n, Vec::set1(-0.693359375f));  // x - n ln 2, ln 2 in two parts
   r = Vec::fma(r, n, Vec::set1(2.12194440e-4f));
@@ -36,8 +38,8 @@ typename Vec::V apply(Activation act, typename Vec::V x) {
     case Activation::kSilu: return Vec::div(x, Vec::add(one, exp<Vec>(Vec::sub(zero, x))));
     case Activation::kHardSigmoid:
     case Activation::kHardSwish: {  // relu6(x + 3) / 6, PyTorch's hard sigmoid; times x for hard swish
-      const V gate = Vec::mul(Vec::min(Vec::max(Vec::add(x, Vec::set1(3.f)), zero), Vec::set1(6.f)),
-                              Vec::set1(1.f / 6.f));
+      const V gate = Vec::mul(Vec::min(Vec::set1(6.f), Vec::max(zero, Vec::add(x, Vec::set1(3.f)))),
+                              Vec::set1(1.f / 6.f));  // NaN-propagating operand order, as in exp
       return act == Activation::kHardSwish ? Vec::mul(x, gate) : gate;
     }
     case Activation::kRelu: return Vec::max(x, zero);

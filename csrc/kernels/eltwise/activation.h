@@ -25,10 +25,10 @@ inline float activate(Activation act, float v) {
 // out = act(a + b) over n floats (out may alias a or b).
 void add_ref(const float* a, const float* b, size_t n, Activation act, float* out);
 
-// out[p, c] = x[p, c] * s[c] over `pixels` rows of `channels` floats (NHWC; out may alias x).
-void scale_channels_ref(const float* x, const float* s, size_t pixels, size_t channels, float* out);
+// out[p, c] = act(x[p, c] * s[c]) over `pixels` rows of `channels` floats (NHWC; out may alias x).
+void scale_channels_ref(const float* x, const float* s, size_t pixels, size_t channels, Activation act, float* out);
 
-// out = a * b over n floats (out may alias a or b).
-void mul_ref(const float* a, const float* b, size_t n, float* out);
+// out = act(a * b) over n floats (out may alias a or b).
+void mul_ref(const float* a, const float* b, size_t n, Activation act, float* out);
 
 }  // namespace attocore
