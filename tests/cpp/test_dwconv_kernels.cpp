@@ -65,6 +65,14 @@ int main() {
       for (int stride : {1, 2})
         for (int hw : {1, 2, 5, 8, 11}) check(1 + (c % 2), hw, hw + (c % 3), c, k, 3, stride, 1, seed++);
   for (int c : {3, 8}) check(1, 9, 7, c, 2, 5, 2, 2, seed++);   // 5x5 window
+  // Other windows (EfficientNet's and MobileNet-V3's 5x5, 7x7), multipliers 1 and 2, both
+  // strides, rows with and without 8 interior pixels, every padding from 0 to the window's.
+  for (int kernel : {5, 7})
+    for (int k : {1, 2})
+      for (int stride : {1, 2})
+        for (int pad : {0, kernel / 2, kernel - 1})
+          for (int wd : {kernel, 12, 23, test::spatial(40)})
+            for (int c : {1, 16, 17, 33}) check(1 + (c % 2), test::spatial(9), wd, c, k, kernel, stride, pad, seed++);
   for (int c : {4, 9}) check(1, 7, 7, c, 4, 3, 1, 0, seed++);   // no padding
   for (int c : {5, 9}) check(1, 6, 9, c, 2, 3, 1, 2, seed++);   // 3x3 window, padding 2
   // Rows that mix groups of 8 and 4 with staged edge groups, and rows of 7k output pixels
