@@ -158,3 +158,20 @@ def test_the_tvm_backend_lowers_them(rng):
         got = attocore.load(fmt.encode(graph), backend="tvm", tuned=False).run(x)
         want = reference(graph, x)
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("kind", ["sigmoid", "hardswish", "silu"])
+def test_a_convolution_takes_its_smooth_activation_along(kind, rng):
+    """conv_activation: the activation runs on each piece of the convolution's output as it is
+    written (one step, the profile says so), with the definition's values; a convolution whose
+    output another op reads too keeps its activation a step of its own."""
+    graph = se_graph(kind)
+    x = (rng.standard_normal((2, 3, H, W)) * 4).astype(np.float32)
+    model = attocore.load(fmt.encode(graph), threads=2)
+    logits, steps = model.profile(x)
+    assert [s.layer for s in steps][0] == "conv+act" and steps[0].kernel.split(":")[0].endswith("+" + kind), steps[0]
+    apart = se_graph(kind)
+    apart.ops[2].inputs = ["c"]  # squeeze reads the conv's output: not the activation's alone
+    ref = attocore.load(fmt.encode(apart), threads=2).profile(x)[1]
+    assert ref[0].layer == "conv" and ref[1].layer == "act"
+    np.testing.assert_allclose(logits, reference(graph, x), rtol=1e-4, atol=1e-5 * np.abs(logits).max())

@@ -25,10 +25,22 @@ int64_t per_sample(const std::vector<int64_t>& shape) {
   return n;
 }
 
+// A smooth activation a convolution's step applies to each piece of its output as soon as the
+// piece is written, while it is still in cache (the conv_activation pattern); kNone: nothing.
+struct ThenActivation {
+  ActivationKernel kernel;
+  Activation act = Activation::kNone;
+  void operator()(float* y, size_t n) const {
+    if (act != Activation::kNone) kernel.fn(act, y, y, n);
+  }
+  std::string suffix() const { return act == Activation::kNone ? "" : std::string("+") + activation_name(act); }
+};
+
 // Any convolution, by the portable reference (generic groups, or forced reference).
 class ConvRefLayer : public Layer {
  public:
-  ConvRefLayer(const Graph& g, const OpInfo& op) : s_(conv_shape(g, op)), act_(op.activation) {
+  ConvRefLayer(const Graph& g, const OpInfo& op, ThenActivation then = {})
+      : s_(conv_shape(g, op)), act_(op.activation), then_(then) {
     packed_.resize(conv2d_ref_packed_size(s_));
     conv2d_ref_pack(s_, g.tensors[op.inputs[1]].data, packed_.data());
     if (const float* b = bias_of(g, op)) bias_.assign(b, b + s_.out_c);
@@ -40,13 +52,16 @@ class ConvRefLayer : public Layer {
     const float* bias = bias_.empty() ? nullptr : bias_.data();
     ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int) {
       conv2d_ref(s, io.input, packed_.data(), bias, act_, out, r0, r1);
+      const size_t row = size_t(s.out_w) * s.out_c;
+      then_(out + r0 * row, size_t(r1 - r0) * row);
     });
   }
-  std::string kernel_name() const override { return "conv2d_ref"; }
+  std::string kernel_name() const override { return "conv2d_ref" + then_.suffix(); }
 
  private:
   Conv2dShape s_;
   Activation act_;
+  ThenActivation then_;
   std::vector<float> packed_, bias_;
 };
 
@@ -56,21 +71,23 @@ class ConvRefLayer : public Layer {
 class ConvGemmLayer : public Layer {
  public:
   ConvGemmLayer(const Graph& g, const OpInfo& op, const KernelTable& table, bool residual = false,
-                Activation act = Activation::kNone)
+                Activation act = Activation::kNone, ThenActivation then = {})
       : conv_(conv_shape(g, op), table.gemm_for(conv_shape(g, op).out_c), g.tensors[op.inputs[1]].data,
               bias_of(g, op)),
         act_(residual ? act : op.activation),
-        residual_(residual) {}
+        residual_(residual),
+        then_(then) {}
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     float* out = io.output;
     const int pixels = ctx.batch * conv_.shape.out_h * conv_.shape.out_w;
     for_pixels(ctx, pixels, conv_.kernel->mr, [&](int p0, int p1, float* scratch) {
       conv_.run(io.input, out, scratch, act_, p0, p1, residual_ ? io.shortcut : nullptr);
+      then_(out + size_t(p0) * conv_.shape.out_c, size_t(p1 - p0) * conv_.shape.out_c);
     });
   }
   std::string kernel_name() const override {
-    return std::string(conv_.direct ? "conv1x1" : conv_.indirect ? "igemm" : "im2col") + (residual_ ? "+res:" : ":") +
-           conv_.kernel->name;
+    return std::string(conv_.direct ? "conv1x1" : conv_.indirect ? "igemm" : "im2col") + (residual_ ? "+res" : "") +
+           then_.suffix() + ":" + conv_.kernel->name;
   }
   std::optional<InputPort> overwritable_input() const override {
     return residual_ ? std::optional(InputPort::kShortcut) : std::nullopt;
@@ -81,12 +98,14 @@ class ConvGemmLayer : public Layer {
   Conv2dGemm conv_;
   Activation act_;
   bool residual_;
+  ThenActivation then_;
 };
 
 // The first convolution, reading the caller's NCHW input directly.
 class StemLayer : public Layer {
  public:
-  StemLayer(const Graph& g, const OpInfo& op, StemFn fn, const char* name) : fn_(fn), name_(name), act_(op.activation) {
+  StemLayer(const Graph& g, const OpInfo& op, StemFn fn, const char* name, ThenActivation then = {})
+      : fn_(fn), name_(name), act_(op.activation), then_(then) {
     const Conv2dShape c = conv_shape(g, op);
     s_ = make_stem_shape(c.in_c, c.in_h, c.in_w, c.out_c, c.out_h, c.out_w, op.window);
     weights_ = pack_stem(s_, g.tensors[op.inputs[1]].data, bias_of(g, op));
@@ -101,10 +120,12 @@ class StemLayer : public Layer {
       float* image_out = out + size_t(n) * s_.out_h * s_.out_w * s_.out_c;
       ctx.pool->parallel_for(s_.out_h, [&](int r0, int r1, int) {
         fn_(StemArgs{&s_, &weights_, ctx.shared_scratch, image_out, epilogue_of(act_), r0, r1});
+        const size_t row = size_t(s_.out_w) * s_.out_c;
+        then_(image_out + r0 * row, size_t(r1 - r0) * row);
       });
     }
   }
-  std::string kernel_name() const override { return name_; }
+  std::string kernel_name() const override { return name_ + then_.suffix(); }
   size_t scratch_floats() const override { return stem_pad_scratch_floats(s_); }
   size_t shared_scratch_floats() const override { return stem_padded_floats(s_); }
   bool reads_nchw_input() const override { return true; }
@@ -115,13 +136,14 @@ class StemLayer : public Layer {
   StemShape s_;
   PackedStem weights_;
   Activation act_;
+  ThenActivation then_;
 };
 
 // Depthwise convolution with any channel multiplier.
 class DwconvLayer : public Layer {
  public:
-  DwconvLayer(const Graph& g, const OpInfo& op, const KernelTable& table)
-      : kernel_(table.dwconv), s_(dwconv_shape(g, op)), act_(op.activation) {
+  DwconvLayer(const Graph& g, const OpInfo& op, const KernelTable& table, ThenActivation then = {})
+      : kernel_(table.dwconv), s_(dwconv_shape(g, op)), act_(op.activation), then_(then) {
     weights_ = pack_dwconv(s_, kernel_.cw, g.tensors[op.inputs[1]].data, bias_of(g, op));
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
@@ -130,9 +152,11 @@ class DwconvLayer : public Layer {
     s.batch = ctx.batch;
     ctx.pool->parallel_for(s.batch * s.out_h, [&](int r0, int r1, int worker) {
       kernel_.fn(DwconvArgs{&s, &weights_, io.input, out, epilogue_of(act_), r0, r1, ctx.worker_scratch(worker)});
+      const size_t row = size_t(s.out_w) * s.out_c;
+      then_(out + r0 * row, size_t(r1 - r0) * row);
     });
   }
-  std::string kernel_name() const override { return kernel_.name; }
+  std::string kernel_name() const override { return kernel_.name + then_.suffix(); }
   size_t scratch_floats() const override { return dwconv_scratch_floats(s_); }
 
  private:
@@ -140,6 +164,7 @@ class DwconvLayer : public Layer {
   DwconvShape s_;
   PackedDwconv weights_;
   Activation act_;
+  ThenActivation then_;
 };
 
 class PoolLayer : public Layer {
@@ -311,17 +336,18 @@ class MulLayer : public Layer {
 // input_is_nchw_graph_input: the op's only activation input is the graph input, read by no
 // other op (a stem kernel may then read the caller's NCHW buffer).
 std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const KernelTable& table,
-                                       bool input_is_nchw_graph_input) {
+                                       bool input_is_nchw_graph_input, ThenActivation then = {}) {
   const Conv2dShape s = conv_shape(g, op);
-  if (table.isa == Isa::kReference) return std::make_unique<ConvRefLayer>(g, op);  // the plain oracle path
+  if (table.isa == Isa::kReference) return std::make_unique<ConvRefLayer>(g, op, then);  // the plain oracle path
   const bool dilated = op.window.dilation_h != 1 || op.window.dilation_w != 1;
   const bool stem_shape = op.window.groups == 1 && !dilated && op.window.kernel_w > 1 &&
                           (op.window.stride_w == 1 || op.window.stride_w == 2);
   if (input_is_nchw_graph_input && table.stem.fn && stem_shape)
-    return std::make_unique<StemLayer>(g, op, table.stem.fn, table.stem.name);
-  if (op.window.groups == 1 && !dilated) return std::make_unique<ConvGemmLayer>(g, op, table);
-  if (op.window.groups == s.in_c && s.out_c % s.in_c == 0) return std::make_unique<DwconvLayer>(g, op, table);
-  return std::make_unique<ConvRefLayer>(g, op);
+    return std::make_unique<StemLayer>(g, op, table.stem.fn, table.stem.name, then);
+  if (op.window.groups == 1 && !dilated)
+    return std::make_unique<ConvGemmLayer>(g, op, table, false, Activation::kNone, then);
+  if (op.window.groups == s.in_c && s.out_c % s.in_c == 0) return std::make_unique<DwconvLayer>(g, op, table, then);
+  return std::make_unique<ConvRefLayer>(g, op, then);
 }
 
 bool reads_graph_input_alone(const Graph& g, const OpInfo& op) {
@@ -347,6 +373,12 @@ std::unique_ptr<Layer> make_op_layer(const Graph& g, int index, const KernelTabl
     case OpType::kMul: return std::make_unique<MulLayer>(g, op);
   }
   fail(ErrorCode::kUnsupported, "op '" + op.name + "': no kernel for this op type");
+}
+
+std::unique_ptr<Layer> make_conv_activation_layer(const Graph& g, int conv, const KernelTable& table,
+                                                  Activation smooth) {
+  return make_conv_layer(g, g.ops[conv], table, reads_graph_input_alone(g, g.ops[conv]),
+                         ThenActivation{table.activation, smooth});
 }
 
 std::unique_ptr<Layer> make_conv_residual_layer(const Graph& g, const OpInfo& conv, const KernelTable& table,
