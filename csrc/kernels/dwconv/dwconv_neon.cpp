@@ -9,12 +9,6 @@
 namespace attocore {
 namespace {
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define ATTOCORE_NO_PRESCHEDULE __attribute__((optimize("no-schedule-insns")))
-#else
-#define ATTOCORE_NO_PRESCHEDULE
-#endif
-
 inline float32x4_t load_lanes(const float* in, int oc0, int k, int in_c) {
   const int c0 = oc0 / k;
   if (k == 4) return vld1q_dup_f32(in + c0);

@@ -108,8 +108,11 @@ void itile_4x16(const GemmIndirectTile& t) {
 // (8 of 32), so each 4 x 16 block costs only its k B loads and its epilogue, where a call
 // per tile re-loaded A and paid the call's entry for k FMAs per accumulator (on AVX2 the
 // same idea took AttoNet-D's decompression from 12 to ~22 G multiply-adds/s).
+// Without pre-RA scheduling (ATTOCORE_NO_PRESCHEDULE): with it, built for the A76, GCC
+// copied registers around the unrolled k loop (65-79% of the FMA bound, OSACA N1; 83-91%
+// without: the rest is the block's epilogue, 16 clamps and stores per 16 x K FMAs, in the loop).
 template <int K, bool RESIDUAL>
-void gemm_rows_neon(const GemmTile& t) {
+ATTOCORE_NO_PRESCHEDULE void gemm_rows_neon(const GemmTile& t) {
   using Vec = VecNeon;
   constexpr int MR = 4, KV = (K + 3) / 4;
   const int rows = t.rows, cols = t.cols;
@@ -176,7 +179,11 @@ void gemm_rows_neon_k(const GemmTile& t) {
 #if defined(__aarch64__)
 void gemm_4x16_neon(const GemmTile& t) { tile_4x16(t); }
 void igemm_4x16_neon(const GemmIndirectTile& t) { itile_4x16(t); }
-void gemm_row_16_neon(const GemmTile& t) { gemm_row<VecNeon, 4>(t); }
+// Without pre-RA scheduling: 84% -> 100% of the FMA bound on the A76 (OSACA N1), 94% -> 97%
+// on the A72; the in-order A53 loses (llvm-mca: 24% -> 10%, each FMA now right behind its
+// load), accepted: this kernel only runs the m = 1 products (a classifier, ~0.4% of
+// MobileNet-V2's multiply-adds).
+ATTOCORE_NO_PRESCHEDULE void gemm_row_16_neon(const GemmTile& t) { gemm_row<VecNeon, 4>(t); }
 
 GemmUkernel gemm_rows_4x16_neon(int k) {
   switch (k) {
