@@ -110,7 +110,7 @@ void itile_4x16(const GemmIndirectTile& t) {
 // same idea took AttoNet-D's decompression from 12 to ~22 G multiply-adds/s).
 // Without pre-RA scheduling (ATTOCORE_NO_PRESCHEDULE): with it, built for the A76, GCC
 // copied registers around the unrolled k loop (65-79% of the FMA bound, OSACA N1; 83-91%
-// without: the rest is the block's epilogue, 16 clamps and stores per 16 x K FMAs, in the loop).
+// without, 100% with the bias loads below).
 template <int K, bool RESIDUAL>
 ATTOCORE_NO_PRESCHEDULE void gemm_rows_neon(const GemmTile& t) {
   using Vec = VecNeon;
@@ -130,10 +130,15 @@ ATTOCORE_NO_PRESCHEDULE void gemm_rows_neon(const GemmTile& t) {
     // out of the loop (32 vectors for K = 8) and spill them, instead of FMAs by lane.
     _Pragma("GCC unroll 4") for (int r = 0; r < MR; ++r)
       _Pragma("GCC unroll 2") for (int j = 0; j < KV; ++j) __asm__("" : "+w"(av[r][j]));
+    // Each row's accumulators from their own bias loads (an opaque copy of the pointer per
+    // row, so the loads are not merged): FMLA overwrites its accumulator, so shared bias
+    // registers cost 12 register moves per block on the FMA pipes (83-89% of the FMA bound
+    // at k = 4-6 on the A76, OSACA N1).
     float32x4_t acc[MR][4];
-    _Pragma("GCC unroll 4") for (int v = 0; v < 4; ++v) {
-      const float32x4_t bias = vld1q_f32(panel + 4 * v);
-      _Pragma("GCC unroll 4") for (int r = 0; r < MR; ++r) acc[r][v] = bias;
+    _Pragma("GCC unroll 4") for (int r = 0; r < MR; ++r) {
+      const float* bias = panel;
+      __asm__ volatile("" : "+r"(bias));
+      _Pragma("GCC unroll 4") for (int v = 0; v < 4; ++v) acc[r][v] = vld1q_f32(bias + 4 * v);
     }
     // Constant indices once unrolled: accumulators and lanes stay in registers.
     _Pragma("GCC unroll 8") for (int k = 0; k < K; ++k) {
