@@ -4,6 +4,17 @@
 #pragma once
 #include <arm_neon.h>
 
+// On a NEON kernel function: no GCC instruction scheduling before register allocation. Built
+// for the A72/A76, that pass moved loads early and the allocator then spilled or copied
+// accumulators (register moves share the FMA pipes); without it the code keeps the order
+// the source gives, whatever -mcpu says. Where it is used and what it changed:
+// docs/DECISIONS.md, "NEON kernels". Clang ignores GCC's optimize attribute: nothing there.
+#if defined(__GNUC__) && !defined(__clang__)
+#define ATTOCORE_NO_PRESCHEDULE __attribute__((optimize("no-schedule-insns")))
+#else
+#define ATTOCORE_NO_PRESCHEDULE
+#endif
+
 namespace attocore {
 namespace {
 

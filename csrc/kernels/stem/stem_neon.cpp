@@ -36,15 +36,15 @@ void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0
   const StemBlockOrigin origin = stem_block_origin(a, taps, oy, ox0, oc0);
   const float *wt = origin.weights, *bias = origin.bias, *base = origin.input;
   float32x4_t acc[kOuts][kPix];
-  for (int o = 0; o < kOuts; ++o)
-    for (int p = 0; p < kPix; ++p) acc[o][p] = vdupq_n_f32(bias[o]);
+  _Pragma("GCC unroll 4") for (int o = 0; o < kOuts; ++o)
+    _Pragma("GCC unroll 4") for (int p = 0; p < kPix; ++p) acc[o][p] = vdupq_n_f32(bias[o]);
   for (int t = 0; t < taps; ++t, wt += 8) {
     const float* src = base + offsets[t];
     float32x4_t x[kPix];
-    for (int p = 0; p < kPix; ++p) x[p] = vld1q_f32(src + 4 * p);
+    _Pragma("GCC unroll 4") for (int p = 0; p < kPix; ++p) x[p] = vld1q_f32(src + 4 * p);
     // Lanes past kOuts hold the next block's weights (or the packing's zeros): unused.
     const float32x4_t w4 = vld1q_f32(wt);
-    for (int p = 0; p < kPix; ++p) {
+    _Pragma("GCC unroll 4") for (int p = 0; p < kPix; ++p) {
       acc[0][p] = fma_channel<0>(acc[0][p], x[p], w4, wt);
       if constexpr (kOuts > 1) acc[1][p] = fma_channel<1>(acc[1][p], x[p], w4, wt);
       if constexpr (kOuts > 2) acc[2][p] = fma_channel<2>(acc[2][p], x[p], w4, wt);
@@ -52,14 +52,14 @@ void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0
     }
   }
   const VecClamp<VecNeon> clamp(a.ep);
-  for (int o = 0; o < kOuts; ++o)
-    for (int p = 0; p < kPix; ++p) acc[o][p] = clamp(acc[o][p]);
+  _Pragma("GCC unroll 4") for (int o = 0; o < kOuts; ++o)
+    _Pragma("GCC unroll 4") for (int p = 0; p < kPix; ++p) acc[o][p] = clamp(acc[o][p]);
   const int pixels = s.out_w - ox0 < kPix * 4 ? s.out_w - ox0 : kPix * 4;
   float* dst = a.output + (size_t(oy) * s.out_w + ox0) * s.out_c + oc0;
   if constexpr (kOuts == 4) {
     if (pixels == kPix * 4) {
       // 4 channels x 4 pixels to 4 pixels of 4 channels, in registers.
-      for (int p = 0; p < kPix; ++p) {
+      _Pragma("GCC unroll 4") for (int p = 0; p < kPix; ++p) {
         const float32x4x2_t t01 = vtrnq_f32(acc[0][p], acc[1][p]), t23 = vtrnq_f32(acc[2][p], acc[3][p]);
         float* d = dst + size_t(4 * p) * s.out_c;
         vst1q_f32(d, vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])));
@@ -71,8 +71,8 @@ void stem_block(const StemArgs& a, const int* offsets, int taps, int oy, int ox0
     }
   }
   float tile[kOuts][kPix * 4];
-  for (int o = 0; o < kOuts; ++o)
-    for (int p = 0; p < kPix; ++p) vst1q_f32(tile[o] + 4 * p, acc[o][p]);
+  _Pragma("GCC unroll 4") for (int o = 0; o < kOuts; ++o)
+    _Pragma("GCC unroll 4") for (int p = 0; p < kPix; ++p) vst1q_f32(tile[o] + 4 * p, acc[o][p]);
   for (int px = 0; px < pixels; ++px, dst += s.out_c)
     for (int o = 0; o < kOuts; ++o) dst[o] = tile[o][px];
 }
