@@ -29,7 +29,7 @@ class UsageError(Exception):
 # The optional extra that provides each optional import (pyproject.toml [project.optional-dependencies]).
 EXTRAS = {"numba": "numba", "llvmlite": "numba", "tvm": "tvm", "tvm_ffi": "tvm", "xgboost": "tvm", "torch": "torch",
           "onnx": "onnx", "onnxscript": "onnx", "google": "onnx", "cffi": "capi",
-          "matplotlib": "plot"}
+          "onnxslim": "onnx", "matplotlib": "plot", "tqdm": "tvm"}
 
 
 def check_model_file(model) -> None:
@@ -85,8 +85,8 @@ def preprocessing_options(args) -> dict:
 
 
 def cmd_export(args) -> None:
-    from . import format as fmt
-    fmt.check_output_path(args.output)  # before the work, so a bad path costs nothing
+    from .output_file import check_output_path
+    check_output_path(args.output)  # before the work, so a bad path costs nothing
     from .importers.torch import export, load_state_dict
     options = preprocessing_options(args)
     net = load_state_dict(args.arch, args.state_dict, args.num_classes)
@@ -101,8 +101,8 @@ def cmd_convert(args) -> int:
         raise UsageError("give OUT.atto (or --check)")
     from .importers.onnx import check, convert
     if args.output:
-        from . import format as fmt
-        fmt.check_output_path(args.output)
+        from .output_file import check_output_path
+        check_output_path(args.output)
     options = preprocessing_options(args)  # a bad labels file fails before the model is read
     if args.check:
         problems = check(args.model, input_shape=args.input_shape)
@@ -209,12 +209,13 @@ def profile_steps(model, x, runs: int) -> list:
 def print_profile(steps: list) -> None:
     wl = max([len("layer")] + [len(s.layer) for s in steps])
     wk = max([len("kernel")] + [len(s.kernel) for s in steps])
-    total = sum(s.seconds for s in steps) or 1.0  # steps too short for the clock: shares of nothing
+    total = sum(s.seconds for s in steps)
+    share = total or 1.0  # steps too short for the clock: shares of nothing
     print(f"{'layer':<{wl}} {'kernel':<{wk}} {'MMACs':>8} {'ms':>8} {'GMAC/s':>8} {'%':>6}")
     for s in steps:
         rate = f"{s.macs / s.seconds / 1e9:8.2f}" if s.macs and s.seconds > 0 else f"{'':>8}"
         print(f"{s.layer:<{wl}} {s.kernel:<{wk}} {s.macs / 1e6:8.2f} {s.seconds * 1e3:8.3f} {rate} "
-              f"{100 * s.seconds / total:6.1f}")
+              f"{100 * s.seconds / share:6.1f}")
     print(f"{'sum of layers':<{wl}} {'':<{wk}} {'':>8} {total * 1e3:8.3f}")
 
 

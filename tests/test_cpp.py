@@ -26,7 +26,7 @@ def test_isa_objects_share_no_inline_code(cpp_build):
     the linker may pick for every user, so code compiled for AVX-512 could run on a CPU
     without it: kernel code stays in anonymous namespaces (simd/ and the kernel templates)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        pytest.skip("x86 builds only")
+        pytest.skip("not an x86 machine: there are no AVX2/AVX-512 objects to check")
     objects = glob.glob(os.path.join(str(cpp_build), "CMakeFiles", "attocore_core.dir", "csrc", "kernels", "**",
                                      "*_avx*.cpp.o"), recursive=True)
     assert len(objects) >= 8, objects
@@ -41,7 +41,7 @@ def test_build_without_avx512(tmp_path):
     run the other tables, and the dispatch log says why AVX-512 was declined (only the
     targets it needs are built)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        pytest.skip("an x86 option")
+        pytest.skip("not an x86 machine: ATTOCORE_ENABLE_AVX512 is an x86 build option")
     build(tmp_path, "-DCMAKE_BUILD_TYPE=Release", "-DATTOCORE_ENABLE_AVX512=OFF",
           targets=["test_gemm_kernels", "test_capi"])
     syms = subprocess.run(["nm", "-C", str(tmp_path / "libattocore_core.a")], capture_output=True, text=True,

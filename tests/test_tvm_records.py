@@ -57,7 +57,7 @@ def borrowed_root(tmp_path):
     src = next((c.records_dir for c in tvm_records.candidates("attonet-d", target_spec("host"),
                                                                [tvm_records.shipped_root()]) if c.same_level), None)
     if src is None:
-        pytest.skip(f"no shipped records at this host's level ({here})")
+        pytest.skip(f"this CPU's instruction-set level ({here}) has no shipped AttoNet-D records to borrow")
     dst = tmp_path / "host-elsewhere" / "attonet-d"
     shutil.copytree(src, dst)
     return tmp_path
