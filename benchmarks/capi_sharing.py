@@ -17,7 +17,7 @@ CHILD = textwrap.dedent("""
     variant, n_threads, session_threads, runs, net, hw = sys.argv[1], *map(int, sys.argv[2:5]), sys.argv[5], int(sys.argv[6])
     data = fmt.encode(zoo.seeded_graph(net, input_hw=hw))
     model = capi.load(data, threads=session_threads)
-    lib, ffi = capi.lib(), capi._ffi
+    lib, ffi = capi.lib(), capi.ffi()
     x = np.random.default_rng(0).standard_normal((1, 3, hw, hw)).astype(np.float32)
     model.run(x)
     local = threading.local()

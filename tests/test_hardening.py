@@ -390,8 +390,7 @@ def test_capi_checks_the_input_buffer_size():
     """Issue #20 item 8: attocore_session_run_checked takes the input's size."""
     data = fmt.encode(zoo.seeded_graph("attonet-d", input_hw=32))
     m = capi.load(data, threads=1)
-    from attocore.backends import capi as capi_binding  # the cffi handle is the binding's own
-    lib, ffi = capi.lib(), capi_binding._ffi
+    lib, ffi = capi.lib(), capi.ffi()
     out = np.empty((1, 51), np.float32)
     x = np.zeros((1, 3, 32, 32), np.float32)
     for count in (0, x.size - 1, x.size + 1):

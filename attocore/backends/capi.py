@@ -82,6 +82,13 @@ def lib():
     return _lib
 
 
+def ffi():
+    """The cffi FFI object lib() was opened with (for calling the C API directly: new
+    structures, casts)."""
+    lib()
+    return _ffi
+
+
 def _check(status: int) -> None:
     if status != 0:
         message = _ffi.string(_lib.attocore_last_error()).decode("utf-8", "replace")

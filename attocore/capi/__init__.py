@@ -4,6 +4,6 @@
 A package, not a module file, so that attocore/capi.py stays free: git pairs the old file
 with its new home by rename detection only if the old path is gone.
 """
-from ..backends.capi import CDEF, CModel, isa, lib, library_path, load, version
+from ..backends.capi import CDEF, CModel, ffi, isa, lib, library_path, load, version
 
-__all__ = ["CDEF", "CModel", "isa", "lib", "library_path", "load", "version"]
+__all__ = ["CDEF", "CModel", "ffi", "isa", "lib", "library_path", "load", "version"]
