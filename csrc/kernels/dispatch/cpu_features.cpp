@@ -1,5 +1,12 @@
 #include "kernels/dispatch/cpu_features.h"
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace attocore {
 namespace {
 
@@ -10,6 +17,15 @@ CpuFeatures detect() {
   f.avx2 = __builtin_cpu_supports("avx2");
   f.fma = __builtin_cpu_supports("fma");
   f.avx512f = __builtin_cpu_supports("avx512f");  // libgcc also checks XCR0 for the zmm state
+  f.avx512bw = f.avx512f && __builtin_cpu_supports("avx512bw");
+  f.avx512vnni = f.avx512bw && __builtin_cpu_supports("avx512vnni");
+  // AVX-VNNI is leaf 7 sub-leaf 1, EAX bit 4 (GCC 12's __builtin_cpu_supports cannot name it);
+  // it needs only the ymm state, which avx2 already implies.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (f.avx2 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avxvnni = (a >> 4) & 1;
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+  f.dotprod = (getauxval(AT_HWCAP) >> 20) & 1;  // HWCAP_ASIMDDP
 #endif
 #if defined(__aarch64__) || defined(__ARM_NEON)
   f.neon = true;

@@ -9,6 +9,13 @@ struct CpuFeatures {
   bool fma = false;
   bool avx512f = false;  // and the OS saves the zmm and mask registers
   bool neon = false;
+  // The int8 dot-product instructions (kernels/qgemm, kernels/qdwconv): AVX512-VNNI's
+  // vpdpbusd on zmm (with avx512bw for the byte shuffles), AVX-VNNI's on ymm (Alder Lake,
+  // Zen 5), ARMv8.2's sdot (HWCAP_ASIMDDP: Cortex-A55/A76, the Raspberry Pi 5).
+  bool avx512bw = false;
+  bool avx512vnni = false;
+  bool avxvnni = false;
+  bool dotprod = false;
 };
 
 const CpuFeatures& cpu_features();

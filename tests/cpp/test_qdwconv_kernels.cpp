@@ -1,0 +1,97 @@
+// Int8 depthwise tester: the reference against the definition (int64 sums over the taps
+// inside the image), then every listed variant this CPU runs (qdwconv_kernels.inc) against
+// the reference, bit for bit: multipliers 1-5, strides 1 and 2, odd channel counts and
+// sizes, 1x1 images, 5x5 windows, padding 0-2, the input at the extremes of int8, and every
+// grouped layer of the four nets.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "int8_harness.h"
+#include "kernels/dispatch/qkernel_table.h"
+#include "test_harness.h"
+#include "zoo_shapes.h"
+
+using namespace attocore;
+
+static int cases = 0;
+
+static void check(int batch, int h, int w, int c, int k, int kernel, int stride, int pad, unsigned seed,
+                  int x_lo = -128, int x_hi = 127) {
+  DwconvShape s;
+  s.batch = batch, s.in_h = h, s.in_w = w, s.in_c = c, s.multiplier = k, s.out_c = c * k;
+  s.window.kernel_h = s.window.kernel_w = kernel;
+  s.window.stride_h = s.window.stride_w = stride;
+  s.window.pad_top = s.window.pad_left = s.window.pad_bottom = s.window.pad_right = pad;
+  s.window.groups = c;
+  s.out_h = (h + 2 * pad - kernel) / stride + 1;
+  s.out_w = (w + 2 * pad - kernel) / stride + 1;
+  if (s.out_h < 1 || s.out_w < 1) return;
+  const int taps = kernel * kernel;
+  std::vector<int8_t> x(size_t(batch) * h * w * c), wt(size_t(s.out_c) * taps);
+  std::vector<int32_t> bias(s.out_c);
+  std::vector<int> zp(1);
+  test::fill_int(x, seed, x_lo, x_hi);
+  test::fill_int(wt, seed + 1, -127, 127);
+  test::fill_int(bias, seed + 2, -5000, 5000);
+  test::fill_int(zp, seed + 3, -128, 127);
+  const std::vector<float> mult = test::multipliers(s.out_c, taps, seed + 4);
+  const QuantEpilogue ep = test::epilogue_for(seed);
+  const size_t out_n = size_t(batch) * s.out_h * s.out_w * s.out_c;
+
+  std::vector<int8_t> want(out_n);
+  for (int n = 0; n < batch; ++n)
+    for (int oy = 0; oy < s.out_h; ++oy)
+      for (int ox = 0; ox < s.out_w; ++ox)
+        for (int o = 0; o < s.out_c; ++o) {
+          int64_t acc = bias[o];
+          for (int ky = 0; ky < kernel; ++ky)
+            for (int kx = 0; kx < kernel; ++kx) {
+              const int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              acc += int64_t(x[((size_t(n) * h + iy) * w + ix) * c + o / k] - zp[0]) * wt[size_t(o) * taps + ky * kernel + kx];
+            }
+          want[((size_t(n) * s.out_h + oy) * s.out_w + ox) * s.out_c + o] = requantize(int32_t(acc), mult[o], ep);
+        }
+
+  for (const QDwconvKernel* kern : runnable_qdwconv_kernels()) {
+    PackedQDwconv p = kern->pack(s, wt.data(), bias.data(), mult.data(), zp[0]);
+    std::vector<int8_t> got(out_n + 8, int8_t(0x5A));
+    std::vector<uint8_t> scratch(qdwconv_scratch_bytes(s));
+    const int rows = batch * s.out_h, mid = rows / 2;
+    kern->fn(QDwconvArgs{&s, &p, x.data(), got.data(), ep, 0, mid, scratch.data()});
+    kern->fn(QDwconvArgs{&s, &p, x.data(), got.data(), ep, mid, rows, scratch.data()});
+    ++cases;
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < out_n; ++i)
+      if (got[i] != want[i] && bad++ == 0) first = i;
+    CHECK_MSG(bad == 0, "%s: n=%d %dx%d c=%d k=%d %dx%d s=%d p=%d: %zu outputs differ (first at %zu: %d, want %d)",
+              kern->name, batch, h, w, c, k, kernel, kernel, stride, pad, bad, first, got[first], want[first]);
+    for (size_t i = out_n; i < out_n + 8; ++i) CHECK_MSG(got[i] == 0x5A, "%s wrote past its output", kern->name);
+  }
+}
+
+int main() {
+  std::vector<std::string> skipped;
+  const auto kernels = runnable_qdwconv_kernels(&skipped);
+  for (const std::string& s : skipped) std::printf("skipped %s\n", s.c_str());
+  for (const QDwconvKernel* k : kernels) std::printf("checking %s\n", k->name);
+  unsigned seed = 1;
+  for (int c : {1, 3, 5, 7, 8, 16, 17, 33})
+    for (int k : {1, 2, 3, 4, 5})
+      for (int stride : {1, 2})
+        for (int hw : {1, 2, 5, 8, 11}) check(1 + (c % 2), hw, hw + (c % 3), c, k, 3, stride, 1, seed++);
+  for (int c : {3, 8}) check(1, 9, 7, c, 2, 5, 2, 2, seed++);  // 5x5 window
+  for (int c : {4, 9}) check(1, 7, 7, c, 4, 3, 1, 0, seed++);  // no padding
+  for (int c : {5, 9}) check(1, 6, 9, c, 2, 3, 1, 2, seed++);  // padding 2
+  for (int wd : {14, 19, 21, 27, 28, 29, 37})
+    for (int stride : {1, 2}) check(1, 3, wd, 5, 4, 3, stride, 1, seed++);
+  check(1, 6, 6, 16, 4, 3, 1, 1, seed++, -128, -128);  // the extremes of int8
+  check(1, 6, 6, 16, 4, 3, 2, 1, seed++, 127, 127);
+  for (const auto& z : test::kZooModules) {
+    const int hw = test::spatial(z.hw);
+    check(1, hw, hw, z.c1, z.k, 3, z.stride, 1, seed++);
+  }
+  std::printf("%d cases (%s mode)\n", cases, test::small_mode() ? "small" : "full");
+  TEST_MAIN_END();
+}
