@@ -4,6 +4,7 @@ from .errors import (AttocoreError, ConfigError, FormatError, GraphError, InputE
                      UnsupportedOpError)
 from .graph_summary import Summary, summarize
 from .model import Model, available_isas, load, read_graph
+from .quantize import compare, quantize
 
 
 def summary(model) -> Summary:
@@ -21,5 +22,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'attocore' has no attribute '{name}'")
 
 
-__all__ = ["run", "load", "summary", "available_isas", "Model", "Result", "Prediction", "Summary", "AttocoreError",
+__all__ = ["run", "load", "quantize", "compare", "summary", "available_isas", "Model", "Result", "Prediction", "Summary", "AttocoreError",
            "ConfigError", "FormatError", "GraphError", "InputError", "ResourceLimitError", "UnsupportedOpError"]

@@ -1,4 +1,4 @@
-"""Weight format v1: writer and reader (numpy). The layout is specified in docs/FORMAT.md.
+"""Weight format v1 and v2: writer and reader (numpy). The layout is specified in docs/FORMAT.md.
 
 The C++ loader (csrc/format/) reads the same bytes; both check every field, in the same order
 and with the same error classes (csrc/format/validate.h; tests/test_differential.py).
@@ -15,11 +15,12 @@ import numpy as np
 
 from .output_file import check_output_path, write_atomically
 from .errors import FormatError, GraphError, ResourceLimitError, UnsupportedOpError
-from .graph import (ACTIVATION_CODES, ACTIVATION_NAMES, MAX_ATTR_VALUE, OP_CODES, OP_NAMES, DeferredConstant,
-                    Graph, Metadata, Op, Tensor, check_attribute, validate)
+from .graph import (ACTIVATION_CODES, ACTIVATION_NAMES, DTYPE_CODES, DTYPE_NAMES, DTYPES, MAX_ATTR_VALUE, OP_CODES,
+                    OP_NAMES, DeferredConstant, Graph, Metadata, Op, Tensor, check_attribute, validate)
 
 MAGIC = b"ATTOCORE"
-VERSION = 1
+VERSION = 2  # v2 adds int8 / int32 tensors and their quantization records
+OLDEST_VERSION = 1  # a file with float32 tensors only is still written as v1
 HEADER_SIZE = 64
 ALIGN = 64  # tensor data alignment, for zero-copy mmap and aligned vector loads
 CRC_OFFSET = 56
@@ -95,17 +96,23 @@ def encode(graph: Graph) -> bytes:
     names = list(graph.tensors)
     index = {n: i for i, n in enumerate(names)}
     blobs, data_size = [], 0
+    version = file_version(graph)
     w.u32(len(names))
     for name in names:
         t = graph.tensors[name]
         w.string(name)
         w.u8(KIND_CONSTANT if t.is_constant else KIND_ACTIVATION)
-        w.u8(DTYPE_F32)
+        w.u8(DTYPE_CODES.get(t.dtype, 0))
         w.u16(len(t.shape))
         for d in t.shape:
             w.i64(d)
+        if t.dtype == "int8":
+            w.u32(len(t.scales))
+            for v in t.scales:
+                w.f32(v)
+            w.parts.append(struct.pack("<i", t.zero_point))
         if t.is_constant:
-            raw = np.ascontiguousarray(t.data, dtype="<f4").tobytes()
+            raw = np.ascontiguousarray(t.data, dtype=np.dtype(DTYPES[t.dtype]).newbyteorder("<")).tobytes()
             w.u64(data_size)
             w.u64(len(raw))
             blobs.append((data_size, raw))
@@ -149,10 +156,15 @@ def encode(graph: Graph) -> bytes:
     buf[graph_offset:graph_offset + len(section)] = section
     for off, raw in blobs:
         buf[data_offset + off:data_offset + off + len(raw)] = raw
-    struct.pack_into("<8sIIQQQQQII", buf, 0, MAGIC, VERSION, HEADER_SIZE, file_size, graph_offset,
+    struct.pack_into("<8sIIQQQQQII", buf, 0, MAGIC, version, HEADER_SIZE, file_size, graph_offset,
                      len(section), data_offset, data_size, 0, 0)
     struct.pack_into("<I", buf, CRC_OFFSET, checksum(buf))
     return bytes(buf)
+
+
+def file_version(graph: Graph) -> int:
+    """1 for a float32-only graph (readers older than v2 still read it), 2 otherwise."""
+    return OLDEST_VERSION if all(t.dtype == "float32" for t in graph.tensors.values()) else VERSION
 
 
 def checksum(buf) -> int:
@@ -230,8 +242,8 @@ def decode(buf, deferred=None) -> Graph:
         "<8sIIQQQQQII", buf, 0)
     if magic != MAGIC:
         raise FormatError(f"not an attocore weight file (magic {bytes(magic)!r}, expected {MAGIC!r})")
-    if version != VERSION:
-        raise FormatError(f"unsupported format version {version} (this reader handles {VERSION})")
+    if not OLDEST_VERSION <= version <= VERSION:
+        raise FormatError(f"unsupported format version {version} (this reader handles {OLDEST_VERSION} to {VERSION})")
     if header_size != HEADER_SIZE:
         raise FormatError(f"bad header size {header_size}")
     if file_size != size:
@@ -284,8 +296,12 @@ def decode(buf, deferred=None) -> Graph:
         kind = r.u8("tensor kind")
         dtype = r.u8("tensor dtype")
         ndim = r.u16("tensor ndim")
-        if kind not in (KIND_ACTIVATION, KIND_CONSTANT) or dtype != DTYPE_F32 or not 1 <= ndim <= MAX_NDIM:
+        # Version 1 knows float32 only; int32 tensors are constants (int8 layers' biases).
+        last_dtype = 3 if version >= 2 else 1
+        if (kind not in (KIND_ACTIVATION, KIND_CONSTANT) or not 1 <= dtype <= last_dtype
+                or (dtype == 3 and kind != KIND_CONSTANT) or not 1 <= ndim <= MAX_NDIM):
             raise FormatError(f"tensor '{name}': bad kind {kind}, dtype {dtype} or ndim {ndim}")
+        dtype_name = DTYPE_NAMES[dtype]
         shape, count = (), 1
         for _ in range(ndim):
             d = r.i64("tensor dims")
@@ -295,16 +311,21 @@ def decode(buf, deferred=None) -> Graph:
             count *= d
             if count > MAX_ELEMENTS:
                 raise ResourceLimitError(f"tensor '{name}': shape {shape} has too many elements")
+        scales, zero_point = (), 0
+        if dtype_name == "int8":
+            scales, zero_point = _read_quantization(r, name, shape, kind == KIND_CONSTANT)
         data = None
+        np_dtype = np.dtype(DTYPES[dtype_name]).newbyteorder("<")
         if kind == KIND_CONSTANT:
             off, nbytes = r.u64("tensor offset"), r.u64("tensor size")
-            if off % ALIGN or nbytes != 4 * count or off + nbytes > d_size:
+            if off % ALIGN or nbytes != np_dtype.itemsize * count or off + nbytes > d_size:
                 raise FormatError(f"tensor '{name}': data [{off}, +{nbytes}) is outside the data "
                                   f"section, misaligned, or does not match shape {shape}")
             if deferred is None:
-                data = np.frombuffer(buf, dtype="<f4", count=count, offset=d_off + off).reshape(shape)
-        tensors[name] = (DeferredConstant(name, shape, deferred) if kind == KIND_CONSTANT and deferred is not None
-                         else Tensor(name, shape, data))
+                data = np.frombuffer(buf, dtype=np_dtype, count=count, offset=d_off + off).reshape(shape)
+        tensors[name] = (DeferredConstant(name, shape, deferred, dtype_name, scales, zero_point)
+                         if kind == KIND_CONSTANT and deferred is not None
+                         else Tensor(name, shape, data, dtype_name, scales, zero_point))
         names.append(name)
 
     def tensor_ids(what):
@@ -358,6 +379,28 @@ def decode(buf, deferred=None) -> Graph:
     graph = Graph(md, tensors, ops, g_inputs, g_outputs)
     validate(graph)
     return graph
+
+
+def _read_quantization(r: _Reader, name: str, shape: tuple, constant: bool) -> tuple:
+    """An int8 tensor's scales and zero point, checked as csrc/format/model_file.cpp does."""
+    n = r.u32("scale count")
+    per_channel = constant and n == shape[0] and n > 1
+    if n != 1 and not per_channel:
+        raise FormatError(f"tensor '{name}': {n} scales (give 1" +
+                          (f", or one per output channel: {shape[0]}" if constant else "") + ")")
+    if n * 4 > r.remaining():
+        raise FormatError(f"tensor '{name}': scales past the section")
+    scales = []
+    for _ in range(n):
+        s = r.f32("scale")
+        if not (np.isfinite(s) and s > 0):
+            raise FormatError(f"tensor '{name}': scale {s} is not finite and positive")
+        scales.append(s)
+    zp = r.unpack("<i", "zero point")
+    if not -128 <= zp <= 127 or (per_channel and zp != 0):
+        raise FormatError(f"tensor '{name}': zero point {zp}" +
+                          (" (must be 0 with a scale per channel)" if per_channel else " outside [-128, 127]"))
+    return tuple(scales), zp
 
 
 def _single_io(r: _Reader, names: list, what: str) -> str:

@@ -21,6 +21,8 @@ OP_CODES = {
     "activation": 6,
     "avgpool2d": 7,
     "mul": 8,
+    "quantize": 9,
+    "dequantize": 10,
 }
 OP_NAMES = {v: k for k, v in OP_CODES.items()}
 
@@ -39,20 +41,37 @@ OP_ATTRS = {
     "activation": {},
     "avgpool2d": {"kernel": 2, "stride": 2, "pad": 4, "count_include_pad": 1},
     "mul": {},
+    "quantize": {},
+    "dequantize": {},
 }
 OPTIONAL_ATTRS = {"dilation", "count_include_pad"}
 MAX_ATTR_VALUE = 1 << 20  # every attribute value lies in [0, MAX_ATTR_VALUE] (docs/FORMAT.md)
 MAX_PADDED_ELEMENTS = 1 << 31  # a windowed op's zero-padded input, like any tensor
 # Inputs each op takes: (fewest, most); conv2d and fully_connected: input, weight, optional bias.
 OP_ARITY = {"conv2d": (2, 3), "fully_connected": (2, 3), "add": (2, 2), "maxpool2d": (1, 1), "avgpool2d": (1, 1),
-            "global_avgpool": (1, 1), "activation": (1, 1), "mul": (2, 2)}
+            "global_avgpool": (1, 1), "activation": (1, 1), "mul": (2, 2), "quantize": (1, 1), "dequantize": (1, 1)}
+
+# Element types (format v2, docs/QUANTIZATION.md): int8 tensors carry scales and a zero point.
+DTYPES = {"float32": np.float32, "int8": np.int8, "int32": np.int32}
+DTYPE_CODES = {"float32": 1, "int8": 2, "int32": 3}
+DTYPE_NAMES = {v: k for k, v in DTYPE_CODES.items()}
+MAX_INT8_REDUCTION = 32768  # csrc/kernels/qgemm/qgemm.h kMaxInt8Reduction
+MAX_INT8_BIAS = 1 << 30
+MIN_MULTIPLIER, MAX_MULTIPLIER = np.float32(2.0 ** -40), np.float32(2.0 ** 20)
 
 
 @dataclass
 class Tensor:
     name: str
     shape: tuple
-    data: np.ndarray | None = None  # float32 for constants, None for activations
+    data: np.ndarray | None = None  # float32, int8 or int32 for constants, None for activations
+    dtype: str = ""  # "float32", "int8", "int32"; a constant's defaults to its data's
+    scales: tuple = ()  # int8: one scale, or one per dimension-0 slice of a constant
+    zero_point: int = 0
+
+    def __post_init__(self):
+        if not self.dtype:
+            self.dtype = np.dtype(self.data.dtype).name if self.data is not None else "float32"
 
     @property
     def is_constant(self) -> bool:
@@ -66,14 +85,16 @@ class DeferredConstant(Tensor):
     fetch(name) returns the float32 array of that shape (attocore.model decides from where).
     """
 
-    def __init__(self, name: str, shape: tuple, fetch):
+    def __init__(self, name: str, shape: tuple, fetch, dtype: str = "float32", scales: tuple = (),
+                 zero_point: int = 0):
         self.name, self.shape, self._fetch, self._data = name, tuple(shape), fetch, None
+        self.dtype, self.scales, self.zero_point = dtype, tuple(scales), zero_point
 
     @property
     def data(self) -> np.ndarray:
         if self._data is None:
             data = self._fetch(self.name)
-            if data.dtype != np.float32 or tuple(data.shape) != self.shape:
+            if data.dtype != DTYPES[self.dtype] or tuple(data.shape) != self.shape:
                 raise GraphError(f"constant '{self.name}': fetched data does not match its shape {self.shape}")
             self._data = data
         return self._data
@@ -206,7 +227,7 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
     if op.type == "add":
         need(len(op.inputs) == 2 and shape(0) == shape(1), "takes two inputs of one shape")
         return shape(0)
-    if op.type == "activation":
+    if op.type in ("activation", "quantize", "dequantize"):
         need(len(op.inputs) == 1, "takes one input")
         return shape(0)
     if op.type == "mul":
@@ -226,7 +247,7 @@ def validate(graph: Graph) -> None:
     for t in graph.tensors.values():
         if t.is_constant:
             deferred = isinstance(t, DeferredConstant) and not t.fetched  # checked when fetched
-            if not deferred and (t.data.dtype != np.float32 or tuple(t.data.shape) != tuple(t.shape)):
+            if not deferred and (t.data.dtype != DTYPES.get(t.dtype) or tuple(t.data.shape) != tuple(t.shape)):
                 raise GraphError(f"constant '{t.name}' data does not match its shape {t.shape}")
     for op in graph.ops:
         if op.type not in OP_CODES:
@@ -274,6 +295,12 @@ def validate(graph: Graph) -> None:
     name = graph.outputs[0]
     if name not in defined or graph.tensors[name].is_constant or name == graph.inputs[0]:  # an op's output
         raise GraphError(f"graph output '{name}' is never computed")
+    for which, t in (("input", graph.tensors[graph.inputs[0]]), ("output", graph.tensors[name])):
+        if t.dtype != "float32":
+            raise UnsupportedOpError(f"graph {which} '{t.name}' is {t.dtype}: models take and give float32 (quantize "
+                                     f"and dequantize inside)")
+    for op in graph.ops:
+        _check_dtypes(graph, op)
     classes = int(np.prod(graph.tensors[name].shape[1:]))
     if graph.metadata.labels and len(graph.metadata.labels) != classes:
         raise GraphError(f"{len(graph.metadata.labels)} labels for {classes} classes (give one label per class, "
@@ -281,5 +308,60 @@ def validate(graph: Graph) -> None:
     for t in graph.tensors.values():
         # A deferred constant was checked by the C++ loader (its bytes are the executor's now).
         deferred = isinstance(t, DeferredConstant) and not t.fetched
-        if t.is_constant and not deferred and not np.isfinite(t.data).all():
+        if t.is_constant and not deferred and t.dtype == "float32" and not np.isfinite(t.data).all():
             raise FormatError(f"constant '{t.name}' holds NaN or infinity")
+
+
+def _check_multiplier(op: Op, m, what: str) -> None:
+    if not MIN_MULTIPLIER <= m <= MAX_MULTIPLIER:
+        raise FormatError(f"op '{op.name}' ({op.type}): requantization multiplier {what} = {float(m):.6g} is outside "
+                          f"[2^-40, 2^20] (scales too far apart)")
+
+
+def _check_dtypes(graph: Graph, op: Op) -> None:
+    """The element types an op's tensors may have, then the int8 ones' limits, as
+    csrc/format/validate.cpp's check_dtypes (same order, same error classes)."""
+    ins = [graph.tensors[n] for n in op.inputs]
+    x, y = ins[0], graph.tensors[op.outputs[0]]
+
+    def need(ok, msg):
+        if not ok:
+            raise GraphError(f"op '{op.name}' ({op.type}): {msg}")
+
+    types = f"{x.dtype} -> {y.dtype}"
+    if op.type == "quantize":
+        return need(x.dtype == "float32" and y.dtype == "int8", f"takes float32 to int8, not {types}")
+    if op.type == "dequantize":
+        return need(x.dtype == "int8" and y.dtype == "float32", f"takes int8 to float32, not {types}")
+    if op.type in ("activation", "avgpool2d", "mul"):
+        if any(t.dtype != "float32" for t in ins) or y.dtype != "float32":
+            raise UnsupportedOpError(f"op '{op.name}' ({op.type}): runs on float32 only (dequantize its int8 input "
+                                     f"first)")
+        return
+    for i, t in enumerate(ins):
+        want = "int32" if i == 2 and x.dtype == "int8" else x.dtype
+        need(t.dtype == want, f"input {i} is {t.dtype}, not {want} (the op's input is {x.dtype})")
+    need(y.dtype == x.dtype, f"output is {y.dtype}, not its input's {x.dtype}")
+    if x.dtype != "int8":
+        return
+    f32 = np.float32
+    sx, sy = f32(x.scales[0]), f32(y.scales[0])
+    if op.type in ("conv2d", "fully_connected"):
+        w = ins[1]
+        depth = int(np.prod(w.shape[1:]))
+        if depth > MAX_INT8_REDUCTION:
+            raise ResourceLimitError(f"op '{op.name}': an int8 output sums {depth} products, over the limit of "
+                                     f"{MAX_INT8_REDUCTION}")
+        deferred = isinstance(ins[-1], DeferredConstant) and not ins[-1].fetched  # checked by the C++ loader
+        if len(ins) == 3 and not deferred and np.abs(ins[2].data.astype(np.int64)).max(initial=0) > MAX_INT8_BIAS:
+            raise FormatError(f"op '{op.name}': int32 bias outside [-2^30, 2^30]")
+        for sw in w.scales:
+            _check_multiplier(op, sx * f32(sw) / sy, "input x weight / output scale")
+    elif op.type == "maxpool2d":
+        need(tuple(map(f32, x.scales)) == tuple(map(f32, y.scales)) and x.zero_point == y.zero_point,
+             "int8 output must keep its input's scale and zero point")
+    elif op.type == "global_avgpool":
+        _check_multiplier(op, sx / sy / f32(x.shape[2] * x.shape[3]), "input / (output scale x pixels)")
+    elif op.type == "add":
+        _check_multiplier(op, sx / sy, "first input / output scale")
+        _check_multiplier(op, f32(ins[1].scales[0]) / sy, "second input / output scale")

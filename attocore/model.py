@@ -9,7 +9,7 @@ import numpy as np
 from . import format as fmt
 from . import zoo
 from .backends import Backend, native
-from .errors import FormatError, InputError, check_threads
+from .errors import FormatError, InputError, UnsupportedOpError, check_threads
 
 BACKENDS = ("native", "numba", "tvm")
 
@@ -31,6 +31,11 @@ class Model:
         return self.executor.kind
 
     # -- metadata -----------------------------------------------------------------------
+    @property
+    def precision(self) -> str:
+        """"int8" when the model has int8 tensors (attocore.quantize), else "fp32"."""
+        return "int8" if any(t.dtype == "int8" for t in self.graph.tensors.values()) else "fp32"
+
     @property
     def name(self) -> str:
         return self.graph.metadata.name
@@ -188,6 +193,9 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
             _return_freed_heap()
     elif graph is None:
         graph = fmt.decode(data)
+    if backend != "native" and any(t.dtype != "float32" for t in graph.tensors.values()):
+        raise UnsupportedOpError(f"model '{graph.metadata.name}' is int8: backend='{backend}' runs float32 models "
+                                 f"only (int8 runs on the native backend)")
     if backend == "numba":
         from .backends.numba import NumbaBackend  # imports numba, which the other backends do not need
         executor = NumbaBackend(graph)

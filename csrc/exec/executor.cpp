@@ -29,7 +29,7 @@ namespace {
 // point at the file's bytes (which may be freed once it is compiled).
 Graph without_constant_data(const Graph& g) {
   Graph structure = g;
-  for (TensorInfo& t : structure.tensors) t.data = nullptr;
+  for (TensorInfo& t : structure.tensors) t.data = nullptr, t.raw = nullptr;
   return structure;
 }
 
@@ -183,7 +183,7 @@ const MemoryPlan& Session::plan_for(int batch) {
   auto add = [&](int tensor, int step) {
     BufferRequest r;
     // In 64 bits first: a file may declare tensors whose batch size would overflow size_t.
-    const uint64_t bytes = uint64_t(g.tensors[tensor].elements) * uint64_t(batch) * sizeof(float);
+    const uint64_t bytes = uint64_t(g.tensors[tensor].elements) * uint64_t(batch) * dtype_bytes(g.tensors[tensor].dtype);
     if (bytes > limit())
       fail(ErrorCode::kResource, "tensor '" + g.tensors[tensor].name + "' at batch " + std::to_string(batch) +
                                      " needs " + std::to_string(bytes / 1024) + " KiB, over the arena limit of " +
@@ -209,7 +209,7 @@ const MemoryPlan& Session::plan_for(int batch) {
     const int victim = port ? io[*port] : -1;
     const bool read_once = victim >= 0 && (io.input == victim) + (io.shortcut == victim) == 1;
     if (read_once && request_of[victim] >= 0 && last_reader[victim] == i && victim != g.output &&
-        g.tensors[victim].elements == g.tensors[io.output].elements) {
+        g.tensors[victim].bytes() == g.tensors[io.output].bytes()) {
       request_of[io.output] = request_of[victim];
     } else {
       add(io.output, i);

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "exec/for_pixels.h"
+#include "exec/int8_layers.h"
+#include "plan/fusion.h"
 #include "exec/op_shapes.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dwconv/dwconv.h"
@@ -362,6 +364,7 @@ bool reads_graph_input_alone(const Graph& g, const OpInfo& op) {
 
 std::unique_ptr<Layer> make_op_layer(const Graph& g, int index, const KernelTable& table) {
   const OpInfo& op = g.ops[index];
+  if (touches_int8(g, op)) return make_int8_layer(g, op, table.isa);
   switch (op.type) {
     case OpType::kConv2d: return make_conv_layer(g, op, table, reads_graph_input_alone(g, op));
     case OpType::kMaxPool2d:
@@ -371,6 +374,8 @@ std::unique_ptr<Layer> make_op_layer(const Graph& g, int index, const KernelTabl
     case OpType::kAdd: return std::make_unique<AddLayer>(g, op);
     case OpType::kActivation: return std::make_unique<ActivationLayer>(g, op, table);
     case OpType::kMul: return std::make_unique<MulLayer>(g, op);
+    case OpType::kQuantize:
+    case OpType::kDequantize: break;  // int8 ops, taken above
   }
   fail(ErrorCode::kUnsupported, "op '" + op.name + "': no kernel for this op type");
 }

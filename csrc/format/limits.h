@@ -4,7 +4,10 @@
 
 namespace attocore::limits {
 
-constexpr uint32_t kFormatVersion = 1;
+// Version 2 adds int8 and int32 tensors with their quantization records (docs/FORMAT.md);
+// a file without them is written as version 1, which every earlier reader still reads.
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kOldestFormatVersion = 1;
 constexpr uint32_t kHeaderSize = 64;
 constexpr uint32_t kAlign = 64;
 constexpr uint32_t kCrcOffset = 56;

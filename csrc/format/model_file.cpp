@@ -50,9 +50,10 @@ Header check_header(const uint8_t* bytes, size_t size) {
   std::memcpy(&h, bytes, sizeof(h));
   if (std::memcmp(h.magic, kMagic, 8) != 0)
     fail(ErrorCode::kFormat, "not an attocore weight file (bad magic)");
-  if (h.version != limits::kFormatVersion)
-    fail(ErrorCode::kFormat, "unsupported format version " + std::to_string(h.version) +
-                                 " (this loader handles " + std::to_string(limits::kFormatVersion) + ")");
+  if (h.version < limits::kOldestFormatVersion || h.version > limits::kFormatVersion)
+    fail(ErrorCode::kFormat, "unsupported format version " + std::to_string(h.version) + " (this loader handles " +
+                                 std::to_string(limits::kOldestFormatVersion) + " to " +
+                                 std::to_string(limits::kFormatVersion) + ")");
   if (h.header_size != limits::kHeaderSize) fail(ErrorCode::kFormat, "bad header size");
   if (h.file_size != size)
     fail(ErrorCode::kFormat, "file is " + std::to_string(size) + " bytes but its header declares " +
@@ -98,7 +99,28 @@ void read_metadata(ByteReader& r, Metadata& md) {
   }
 }
 
-void read_tensors(ByteReader& r, Graph& g, const uint8_t* data, uint64_t data_size) {
+// An int8 tensor's quantization record (format v2): scale count, scales, zero point.
+void read_quantization(ByteReader& r, TensorInfo& t) {
+  const uint32_t n = r.read<uint32_t>("scale count");
+  const bool per_channel = t.constant && n == uint64_t(t.shape[0]) && n > 1;
+  if (n != 1 && !per_channel)
+    fail(ErrorCode::kFormat, "tensor '" + t.name + "': " + std::to_string(n) + " scales (give 1" +
+                                 (t.constant ? ", or one per output channel: " + std::to_string(t.shape[0]) : "") + ")");
+  if (uint64_t(n) * 4 > r.remaining()) fail(ErrorCode::kFormat, "tensor '" + t.name + "': scales past the section");
+  t.scales.resize(n);
+  for (float& s : t.scales) {
+    s = r.read<float>("scale");
+    if (!std::isfinite(s) || !(s > 0))
+      fail(ErrorCode::kFormat, "tensor '" + t.name + "': scale " + std::to_string(s) + " is not finite and positive");
+  }
+  const int32_t zp = r.read<int32_t>("zero point");
+  if (zp < -128 || zp > 127 || (per_channel && zp != 0))
+    fail(ErrorCode::kFormat, "tensor '" + t.name + "': zero point " + std::to_string(zp) +
+                                 (per_channel ? " (must be 0 with a scale per channel)" : " outside [-128, 127]"));
+  t.zero_point = zp;
+}
+
+void read_tensors(ByteReader& r, Graph& g, const uint8_t* data, uint64_t data_size, uint32_t version) {
   uint32_t n = r.count("tensors", limits::kMaxTensors);
   // Allocate only what the bytes can justify: a tensor record takes at least 16 bytes.
   if (uint64_t(n) * 16 > r.remaining())
@@ -112,9 +134,13 @@ void read_tensors(ByteReader& r, Graph& g, const uint8_t* data, uint64_t data_si
     uint8_t kind = r.read<uint8_t>("tensor kind");
     uint8_t dtype = r.read<uint8_t>("tensor dtype");
     uint16_t ndim = r.read<uint16_t>("tensor ndim");
-    if (kind > 1 || dtype != 1 || ndim < 1 || ndim > limits::kMaxNdim)
+    // Version 1 knows float32 only; int32 tensors are constants (int8 layers' biases).
+    const uint8_t last_dtype = version >= 2 ? kLastDType : 1;
+    if (kind > 1 || dtype < 1 || dtype > last_dtype || (dtype == uint8_t(DType::kInt32) && kind != 1) || ndim < 1 ||
+        ndim > limits::kMaxNdim)
       fail(ErrorCode::kFormat, "tensor '" + t.name + "': bad kind, dtype or ndim");
     t.constant = kind == 1;
+    t.dtype = DType(dtype);
     t.elements = 1;
     for (uint16_t d = 0; d < ndim; ++d) {
       int64_t dim = r.read<int64_t>("tensor dims");
@@ -125,14 +151,16 @@ void read_tensors(ByteReader& r, Graph& g, const uint8_t* data, uint64_t data_si
       if (t.elements > limits::kMaxElements)
         fail(ErrorCode::kResource, "tensor '" + t.name + "': shape has too many elements");
     }
+    if (t.is_int8()) read_quantization(r, t);
     if (t.constant) {
       uint64_t offset = r.read<uint64_t>("tensor offset");
       uint64_t nbytes = r.read<uint64_t>("tensor size");
-      if (offset % limits::kAlign != 0 || nbytes != uint64_t(t.elements) * 4 || offset > data_size ||
-          nbytes > data_size - offset)
+      if (offset % limits::kAlign != 0 || nbytes != uint64_t(t.elements) * dtype_bytes(t.dtype) ||
+          offset > data_size || nbytes > data_size - offset)
         fail(ErrorCode::kFormat, "tensor '" + t.name +
                                      "': data is outside the data section, misaligned, or does not match its shape");
-      t.data = reinterpret_cast<const float*>(data + offset);
+      t.raw = data + offset;
+      if (t.dtype == DType::kFloat32) t.data = reinterpret_cast<const float*>(data + offset);
     }
   }
 }
@@ -262,7 +290,7 @@ void ModelFile::parse() {
   Header h = check_header(bytes_, size_);
   ByteReader r(bytes_ + h.graph_offset, h.graph_size);
   read_metadata(r, graph_.metadata);
-  read_tensors(r, graph_, bytes_ + h.data_offset, h.data_size);
+  read_tensors(r, graph_, bytes_ + h.data_offset, h.data_size, h.version);
   read_ops(r, graph_);
   graph_.input = read_single_io(r, graph_, "graph input");
   graph_.output = read_single_io(r, graph_, "graph output");

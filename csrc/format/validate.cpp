@@ -5,6 +5,7 @@
 #include "format/limits.h"
 #include "util/error.h"
 #include "util/finite.h"
+#include "kernels/qgemm/qgemm.h"  // kMaxInt8Reduction, kMaxInt8Bias
 
 namespace attocore {
 namespace {
@@ -27,7 +28,9 @@ std::vector<AttrRule> attribute_rules(OpType type) {
     case OpType::kFullyConnected:
     case OpType::kAdd:
     case OpType::kActivation:
-    case OpType::kMul: return {};
+    case OpType::kMul:
+    case OpType::kQuantize:
+    case OpType::kDequantize: return {};
   }
   return {};
 }
@@ -49,6 +52,79 @@ void set_window(WindowAttrs& w, const std::string& key, const std::vector<int64_
     w.groups = int(v[0]);
   } else if (key == "count_include_pad") {
     w.count_include_pad = int(v[0]);
+  }
+}
+
+// Requantization multipliers (docs/QUANTIZATION.md) must be normal floats well inside fp32's
+// range: ARMv7's NEON flushes subnormals to zero, and a product of one with an integer sum
+// must give the same bits on every instruction set.
+constexpr float kMinMultiplier = 0x1p-40f, kMaxMultiplier = 0x1p20f;
+
+void check_multiplier(const OpInfo& op, float m, const char* what) {
+  if (!(m >= kMinMultiplier && m <= kMaxMultiplier))
+    fail(ErrorCode::kFormat, "op '" + op.name + "' (" + op_type_name(op.type) + "): requantization multiplier " +
+                                 what + " = " + std::to_string(m) + " is outside [2^-40, 2^20] (scales too far apart)");
+}
+
+// The element types an op's tensors may have (docs/FORMAT.md, "int8 ops"), then the int8
+// ones' limits: reduction depth, bias range and requantization multipliers.
+void check_dtypes(const Graph& g, const OpInfo& op) {
+  auto tensor = [&](size_t i) -> const TensorInfo& { return g.tensors[op.inputs[i]]; };
+  const TensorInfo& x = tensor(0);
+  const TensorInfo& y = g.tensors[op.outputs[0]];
+  auto need = [&](bool ok, const std::string& msg) {
+    if (!ok) fail(ErrorCode::kGraph, "op '" + op.name + "' (" + op_type_name(op.type) + "): " + msg);
+  };
+  const std::string types = std::string(dtype_name(x.dtype)) + " -> " + dtype_name(y.dtype);
+  switch (op.type) {
+    case OpType::kQuantize: need(x.dtype == DType::kFloat32 && y.is_int8(), "takes float32 to int8, not " + types); return;
+    case OpType::kDequantize: need(x.is_int8() && y.dtype == DType::kFloat32, "takes int8 to float32, not " + types); return;
+    case OpType::kActivation:
+    case OpType::kAvgPool2d:
+    case OpType::kMul:
+      for (size_t i = 0; i < op.inputs.size(); ++i)
+        if (tensor(i).dtype != DType::kFloat32 || y.dtype != DType::kFloat32)
+          fail(ErrorCode::kUnsupported, "op '" + op.name + "' (" + op_type_name(op.type) +
+                                            "): runs on float32 only (dequantize its int8 input first)");
+      return;
+    default: break;
+  }
+  for (size_t i = 0; i < op.inputs.size(); ++i) {
+    const bool bias = i == 2;
+    const DType want = bias && x.is_int8() ? DType::kInt32 : x.dtype;
+    need(tensor(i).dtype == want, std::string("input ") + std::to_string(i) + " is " + dtype_name(tensor(i).dtype) +
+                                      ", not " + dtype_name(want) + " (the op's input is " + dtype_name(x.dtype) + ")");
+  }
+  need(y.dtype == x.dtype, std::string("output is ") + dtype_name(y.dtype) + ", not its input's " + dtype_name(x.dtype));
+  if (!x.is_int8()) return;
+  const float sx = x.scales[0], sy = y.scales[0];
+  switch (op.type) {
+    case OpType::kConv2d:
+    case OpType::kFullyConnected: {
+      const TensorInfo& w = tensor(1);
+      need(w.scales.size() == 1 || int64_t(w.scales.size()) == w.shape[0], "weight scales per output channel");
+      const int64_t depth = w.elements / w.shape[0];
+      if (depth > kMaxInt8Reduction)
+        fail(ErrorCode::kResource, "op '" + op.name + "': an int8 output sums " + std::to_string(depth) +
+                                       " products, over the limit of " + std::to_string(kMaxInt8Reduction));
+      if (op.inputs.size() == 3)
+        for (int64_t i = 0; i < tensor(2).elements; ++i)
+          if (tensor(2).int32_data()[i] > kMaxInt8Bias || tensor(2).int32_data()[i] < -kMaxInt8Bias)
+            fail(ErrorCode::kFormat, "op '" + op.name + "': int32 bias outside [-2^30, 2^30]");
+      for (float sw : w.scales) check_multiplier(op, sx * sw / sy, "input x weight / output scale");
+      return;
+    }
+    case OpType::kMaxPool2d:
+      need(x.scales == y.scales && x.zero_point == y.zero_point, "int8 output must keep its input's scale and zero point");
+      return;
+    case OpType::kGlobalAvgPool:
+      check_multiplier(op, sx / sy / float(x.shape[2] * x.shape[3]), "input / (output scale x pixels)");
+      return;
+    case OpType::kAdd:
+      check_multiplier(op, sx / sy, "first input / output scale");
+      check_multiplier(op, tensor(1).scales[0] / sy, "second input / output scale");
+      return;
+    default: return;
   }
 }
 
@@ -120,12 +196,18 @@ void validate_model(const Graph& g) {
                                         activation_name(op.activation) + " only on an activation op");
   }
   validate_graph(g);
+  for (int t : {g.input, g.output})
+    if (g.tensors[t].dtype != DType::kFloat32)
+      fail(ErrorCode::kUnsupported, std::string("graph ") + (t == g.input ? "input" : "output") + " '" +
+                                        g.tensors[t].name + "' is " + dtype_name(g.tensors[t].dtype) +
+                                        ": models take and give float32 (quantize and dequantize inside)");
+  for (const OpInfo& op : g.ops) check_dtypes(g, op);
   const size_t labels = g.metadata.labels.size();
   if (labels != 0 && int64_t(labels) != class_count(g))
     fail(ErrorCode::kGraph, std::to_string(labels) + " labels for " + std::to_string(class_count(g)) +
                                 " classes (give one label per class, or none)");
   for (const TensorInfo& t : g.tensors)
-    if (t.constant && !all_finite(t.data, size_t(t.elements)))
+    if (t.constant && t.dtype == DType::kFloat32 && !all_finite(t.data, size_t(t.elements)))
       fail(ErrorCode::kFormat, "constant '" + t.name + "' holds NaN or infinity");
 }
 

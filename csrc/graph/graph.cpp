@@ -17,6 +17,17 @@ const char* op_type_name(OpType type) {
     case OpType::kActivation: return "activation";
     case OpType::kAvgPool2d: return "avgpool2d";
     case OpType::kMul: return "mul";
+    case OpType::kQuantize: return "quantize";
+    case OpType::kDequantize: return "dequantize";
+  }
+  return "unknown";
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return "float32";
+    case DType::kInt8: return "int8";
+    case DType::kInt32: return "int32";
   }
   return "unknown";
 }
@@ -65,7 +76,9 @@ Arity arity(OpType type) {
     case OpType::kMaxPool2d:
     case OpType::kAvgPool2d:
     case OpType::kGlobalAvgPool:
-    case OpType::kActivation: return {1, 1, "takes one input"};
+    case OpType::kActivation:
+    case OpType::kQuantize:
+    case OpType::kDequantize: return {1, 1, "takes one input"};
   }
   return {0, 0, "unknown op type"};
 }
@@ -141,6 +154,8 @@ class ShapeChecker {
         need(op_.inputs.size() == 2 && in(0) == in(1), "takes two inputs of one shape");
         return in(0);
       case OpType::kActivation:
+      case OpType::kQuantize:
+      case OpType::kDequantize:
         need(op_.inputs.size() == 1, "takes one input");
         return in(0);
       case OpType::kMul:

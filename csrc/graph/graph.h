@@ -17,25 +17,50 @@ enum class OpType : uint16_t {
   kActivation = 6,
   kAvgPool2d = 7,
   kMul = 8,  // x * s: s of x's shape, or (N, C) scaling each channel of a 4-D x
+  kQuantize = 9,    // float32 -> int8 by the output's scale and zero point (format v2)
+  kDequantize = 10, // int8 -> float32
 };
 
 // The clamps (none, ReLU, ReLU6) run in every kernel's epilogue; the smooth ones only as an
 // activation op of their own (format/validate.cpp refuses them on any other op).
 enum class Activation : uint8_t { kNone = 0, kRelu = 1, kRelu6 = 2, kSigmoid = 3, kHardSigmoid = 4, kHardSwish = 5, kSilu = 6 };
 constexpr uint8_t kLastActivation = 6;
-constexpr uint16_t kLastOpType = 8;
+constexpr uint16_t kLastOpType = 10;
 
 inline bool is_clamp(Activation act) { return act == Activation::kNone || act == Activation::kRelu || act == Activation::kRelu6; }
 
 const char* op_type_name(OpType type);
 const char* activation_name(Activation act);
 
+// Element types (the format's dtype codes). int8 tensors are quantized (docs/QUANTIZATION.md):
+// real = scale * (q - zero_point), one scale per tensor or, for a constant, one per output
+// channel (dimension 0) with zero point 0. int32 tensors are the biases of int8 convolutions
+// and fully connected layers, in units of input scale x weight scale.
+enum class DType : uint8_t { kFloat32 = 1, kInt8 = 2, kInt32 = 3 };
+constexpr uint8_t kLastDType = 3;
+
+const char* dtype_name(DType dtype);
+inline size_t dtype_bytes(DType dtype) { return dtype == DType::kInt8 ? 1 : 4; }
+
 struct TensorInfo {
   std::string name;
   bool constant = false;
+  DType dtype = DType::kFloat32;
   std::vector<int64_t> shape;
   int64_t elements = 0;
-  const float* data = nullptr;  // constants only: into the ModelFile's bytes (null in a CompiledModel's graph)
+  // Constants only: into the ModelFile's bytes (null in a CompiledModel's graph). `data` is
+  // set for float32 constants, `raw` for every dtype.
+  const float* data = nullptr;
+  const void* raw = nullptr;
+  // int8 tensors: 1 scale, or one per dimension-0 slice of a constant; the zero point is in
+  // [-128, 127] and 0 when there is a scale per slice.
+  std::vector<float> scales;
+  int32_t zero_point = 0;
+
+  bool is_int8() const { return dtype == DType::kInt8; }
+  size_t bytes() const { return size_t(elements) * dtype_bytes(dtype); }
+  const int8_t* int8_data() const { return static_cast<const int8_t*>(raw); }
+  const int32_t* int32_data() const { return static_cast<const int32_t*>(raw); }
 };
 
 // Window attributes of conv2d and the pools (defaults for the optional ones).

@@ -7,6 +7,12 @@
 
 namespace attocore {
 
+bool touches_int8(const Graph& g, const OpInfo& op) {
+  for (int t : op.inputs)
+    if (g.tensors[t].dtype != DType::kFloat32) return true;
+  return g.tensors[op.outputs[0]].dtype != DType::kFloat32;
+}
+
 FusionPlan plan_fusion(const Graph& g, const FusionOptions& options) {
   const int n = int(g.ops.size());
   FusionContext ctx(g);
@@ -14,6 +20,11 @@ FusionPlan plan_fusion(const Graph& g, const FusionOptions& options) {
   plan.ops.resize(n);
   for (int i = 0; i < n && i < int(options.keep_single.size()); ++i)
     if (options.keep_single[i]) ctx.claim(i), plan.ops[i].kept = options.kept_because;
+  // The fused patterns' steps are float32 ones: an op with an int8 tensor runs as an int8 step
+  // of its own (exec/int8_layers.h).
+  for (int i = 0; i < n; ++i)
+    if (plan.ops[i].kept.empty() && touches_int8(g, g.ops[i]))
+      ctx.claim(i), plan.ops[i].kept = "int8: int8 ops run one step each (no fused int8 steps yet)";
   std::vector<Match> fused;
   auto take = [&](const Match& m) {
     for (const RoleOp& r : m.roles) ctx.claim(r.op);

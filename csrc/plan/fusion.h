@@ -31,6 +31,9 @@ struct FusionPlan {
   std::vector<OpReport> ops;   // per graph op
 };
 
+// Whether an op reads or writes an int8 (or int32) tensor, which keeps it out of fusion.
+bool touches_int8(const Graph& g, const OpInfo& op);
+
 FusionPlan plan_fusion(const Graph& graph, const FusionOptions& options = {});
 
 // One line per op: "fusion: op 'm3.mix' taken by module_tail (as first) in step '...'", or
