@@ -106,27 +106,7 @@ void run_rows(const QGemmArgs& g, Tile t, int col0, int m0, int m1) {
 
 }  // namespace
 
-PackedQGemm qgemm_avx512vnni_pack(int n, int k, const int8_t* w_nk, const int32_t* bias, const float* multiplier,
-                                  int32_t a_zero_point) {
-  PackedQGemm p;
-  p.n = n, p.k = k, p.nr = kNr, p.kpad = (k + 3) / 4 * 4;
-  const int blocks = (n + kNr - 1) / kNr, npad = blocks * kNr;
-  p.weights.assign(size_t(npad) * p.kpad, 0);
-  p.bias.assign(npad, 0);
-  p.multiplier.assign(npad, 0.f);
-  for (int j = 0; j < n; ++j) {
-    int8_t* blk = p.weights.data() + size_t(j / kNr) * kNr * p.kpad;
-    int32_t sum = 0;
-    for (int i = 0; i < k; ++i) {
-      const int8_t wv = w_nk[size_t(j) * k + i];
-      blk[size_t(i / 4) * 64 + (j % kNr) * 4 + i % 4] = wv;
-      sum += wv;
-    }
-    p.bias[j] = (bias ? bias[j] : 0) - (128 + a_zero_point) * sum;
-    p.multiplier[j] = multiplier[j];
-  }
-  return p;
-}
+// qgemm_avx512vnni_pack: qgemm_pack.cpp (no ISA code, and no library templates emitted here).
 
 void qgemm_avx512vnni(const QGemmArgs& g) {
   const PackedQGemm& p = *g.w;
