@@ -3,6 +3,9 @@
 // object as weak symbols (tests/test_cpp.py::test_isa_objects_share_no_inline_code).
 #include "kernels/qgemm/qgemm.h"
 
+#include <cstring>
+#include <utility>
+
 namespace attocore {
 namespace {
 
@@ -36,6 +39,25 @@ PackedQGemm pack_c4(int nr, int n, int k, const int8_t* w_nk, const int32_t* bia
 PackedQGemm qgemm_avx512vnni_pack(int n, int k, const int8_t* w_nk, const int32_t* bias, const float* multiplier,
                                   int32_t a_zero_point) {
   return pack_c4(16, n, k, w_nk, bias, multiplier, a_zero_point, 128);
+}
+
+// The c4 layout of 8-column blocks widened to int16 (vpmaddwd's operands): per 4 k, columns
+// 0-3 then 4-7, each column's 4 weights side by side. No +128: the AVX2 kernel keeps A signed.
+PackedQGemm qgemm_avx2_pack(int n, int k, const int8_t* w_nk, const int32_t* bias, const float* multiplier,
+                            int32_t a_zero_point) {
+  PackedQGemm p = pack_c4(8, n, k, w_nk, bias, multiplier, a_zero_point, 0);
+  AlignedVector<int8_t> wide(2 * p.weights.size());
+  for (size_t i = 0; i < p.weights.size(); ++i) {
+    const int16_t v = p.weights[i];
+    std::memcpy(wide.data() + 2 * i, &v, 2);
+  }
+  p.weights = std::move(wide);
+  return p;
+}
+
+PackedQGemm qgemm_avxvnni_pack(int n, int k, const int8_t* w_nk, const int32_t* bias, const float* multiplier,
+                               int32_t a_zero_point) {
+  return pack_c4(8, n, k, w_nk, bias, multiplier, a_zero_point, 128);
 }
 
 }  // namespace attocore
