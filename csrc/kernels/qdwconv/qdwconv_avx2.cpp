@@ -1,11 +1,13 @@
 // AVX2 int8 depthwise: qdwconv_avx512vnni.cpp's method on 8 int32 lanes. Per tap, 8 input
 // bytes (one 8-byte load: 8 channels for multiplier 1, 4 or 2 for 2 or 4) spread to the lanes
 // by pshufb (skipped for multiplier 1), sign-extended to int32 and multiplied by vpmaddwd
-// against [w, 0] int16 pairs (exact: x * w + sign bits * 0), summed by vpaddd. Up to 4 chunks
-// at a time; window edges and the end of the input: qdwconv_taps.h.
+// against [w, 0] int16 pairs (exact: x * w + sign bits * 0), summed by vpaddd. 3x3 windows:
+// qdwconv_row3.h; others a pixel at a time, up to 4 chunks at a time, window edges and the
+// end of the input as qdwconv_taps.h says.
 #include <immintrin.h>
 
 #include "kernels/qdwconv/qdwconv.h"
+#include "kernels/qdwconv/qdwconv_row3.h"
 #include "kernels/qdwconv/qdwconv_taps.h"
 #include "kernels/qgemm/qgemm_store_avx2.h"
 
@@ -49,10 +51,32 @@ void chunks(const PackedQDwconv& p, const DwconvShape& s, const int8_t* const* s
   }
 }
 
+// The vector vocabulary of qdwconv_row3.h on ymm.
+struct Vec256 {
+  using V = __m256i;
+  static constexpr int kCw = 8;
+  template <bool kSpread>
+  static V spread(const int8_t* p, __m128i map) { return tap_input<kSpread>(p, map); }
+  static V splat(int32_t v) { return _mm256_set1_epi32(v); }
+  static V load(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static V zero() { return _mm256_setzero_si256(); }
+  static V dot(V acc, V x, V w) { return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w)); }
+  static V add(V a, V b) { return _mm256_add_epi32(a, b); }
+  using Requant = QStoreAvx2;
+  struct Out {
+    const QStoreAvx2& store;
+    __m256 mult;
+    int left;
+    Out(const QStoreAvx2& rq, const float* m, int cols) : store(rq), mult(_mm256_loadu_ps(m)), left(cols) {}
+    void operator()(int8_t* out, V acc) const { store(out, left, acc, mult); }
+  };
+};
+
 template <bool kSpread>
 void run(const QDwconvArgs& a) {
   const DwconvShape& s = *a.shape;
   const PackedQDwconv& p = *a.weights;
+  if (qdwconv_row3_applies(s)) return qdwconv_rows3x3<Vec256, kSpread>(a);
   QDwconvWindow win(a);
   const QStoreAvx2 store(a.ep);
   for (int row = a.row_begin; row < a.row_end; ++row) {

@@ -3,10 +3,8 @@
 // load either way) are spread to the lanes by one pshufb (skipped for multiplier 1),
 // sign-extended to int32 and multiplied into the sums by vpdpwssd against weights held as
 // [w, 0] int16 pairs (qdwconv_pack.cpp): exact int32, and any multiplier works the same way.
-// 3x3 windows (dilation 1, column stride 1 or 2): one chunk's 9 weights held in registers
-// over a whole output row, each input column spread once and used by every pixel whose
-// window holds it (3 for stride 1), padding columns and rows read as the zero point (folded
-// into the bias). Other windows: per pixel, up to 4 chunks at a time, two sums each (even and
+// 3x3 windows (dilation 1, column stride 1 or 2): qdwconv_row3.h (a row at a time, weights
+// in registers, each input column spread once for every pixel that uses it). Other windows: per pixel, up to 4 chunks at a time, two sums each (even and
 // odd taps) so that no sum waits on the previous vpdpwssd; edges and the end of the input
 // there as qdwconv_taps.h says.
 #include <immintrin.h>
@@ -14,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/qdwconv/qdwconv.h"
+#include "kernels/qdwconv/qdwconv_row3.h"
 #include "kernels/qdwconv/qdwconv_taps.h"
 
 namespace attocore {
@@ -74,88 +73,37 @@ void chunks(const PackedQDwconv& p, const DwconvShape& s, const int8_t* const* s
   }
 }
 
-inline __m512i requantize16(__m512i acc, __m512 mult, const Epi& e) {
-  __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult);
-  y = _mm512_min_ps(_mm512_max_ps(y, e.lo), e.hi);
-  return _mm512_add_epi32(_mm512_cvtps_epi32(y), e.zp);
-}
-
-// One output row of a 3x3 window with column stride S, as run() sets it up: window row ky
-// reads rows[ky] (a row of the zero point where it is padding); pixels [fast_lo, fast_hi)
-// read their new columns with no bounds checks (inside the row, and 16-byte loads inside
-// the tensor), the others check each column.
-struct Row3 {
-  const int8_t* rows[3];
-  bool real[3];
-  const int8_t* end;
-  int8_t* out;
-  int in_w, in_c, out_w, out_c, pl;
-  int fast_lo, fast_hi;
+// The vector vocabulary of qdwconv_row3.h on zmm.
+struct Vec512 {
+  using V = __m512i;
+  static constexpr int kCw = 16;
+  template <bool kSpread>
+  static V spread(const int8_t* p, __m128i map) { return tap_input<kSpread>(p, map); }
+  static V splat(int32_t v) { return _mm512_set1_epi32(v); }
+  static V load(const void* p) { return _mm512_loadu_si512(p); }
+  static V zero() { return _mm512_setzero_si512(); }
+  static V dot(V acc, V x, V w) { return _mm512_dpwssd_epi32(acc, x, w); }
+  static V add(V a, V b) { return _mm512_add_epi32(a, b); }
+  struct Requant {
+    Epi e;
+    explicit Requant(const QuantEpilogue& ep)
+        : e{_mm512_set1_ps(float(ep.lo - ep.zero_point)), _mm512_set1_ps(float(ep.hi - ep.zero_point)),
+            _mm512_set1_epi32(ep.zero_point)} {}
+  };
+  // requantize.h on 16 lanes, stored through a byte mask for a last partial chunk.
+  struct Out {
+    Epi e;
+    __m512 mult;
+    __mmask16 mask;
+    Out(const Requant& rq, const float* m, int left)
+        : e(rq.e), mult(_mm512_loadu_ps(m)), mask(left >= kCw ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1)) {}
+    void operator()(int8_t* out, V acc) const {
+      __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult);
+      y = _mm512_min_ps(_mm512_max_ps(y, e.lo), e.hi);
+      _mm512_mask_cvtsepi32_storeu_epi8(out, mask, _mm512_add_epi32(_mm512_cvtps_epi32(y), e.zp));
+    }
+  };
 };
-
-template <int S, bool kSpread>
-void row3x3(const PackedQDwconv& p, const Row3& r, const Epi& e) {
-  const int in_w = r.in_w, in_c = r.in_c, out_w = r.out_w, out_c = r.out_c, pl = r.pl;
-  const __m512i zpx = _mm512_set1_epi32(p.x_zero_point);
-  for (int ch = 0; ch < p.chunks; ++ch) {
-    const int c0 = p.aux[size_t(ch) * 5], o0 = ch * kCw, left = out_c - o0;
-    const __m128i map = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&p.aux[size_t(ch) * 5 + 1]));
-    const __mmask16 mask = left >= kCw ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-    const __m512i bias = _mm512_loadu_si512(p.bias.data() + size_t(o0));
-    const __m512 mult = _mm512_loadu_ps(p.multiplier.data() + o0);
-    __m512i w[9];
-    _Pragma("GCC unroll 9") for (int t = 0; t < 9; ++t)
-      w[t] = _mm512_loadu_si512(p.weights.data() + (size_t(ch) * 9 + t) * kCw * 4);
-    const int8_t* base[3];
-    _Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ++ky) base[ky] = r.rows[ky] + c0;
-    int8_t* out = r.out + o0;
-    // Input column ix of window row ky, spread to the chunk's lanes (the zero point outside).
-    auto column = [&](int ky, int ix) -> __m512i {
-      if (!r.real[ky] || ix < 0 || ix >= in_w) return zpx;
-      const int8_t* q = base[ky] + size_t(ix) * in_c;
-      if (r.end - q < 16) {  // the tensor's last bytes: a copy, so the load stays inside it
-        alignas(16) int8_t copy[16] = {};
-        for (int i = 0; i < r.end - q; ++i) copy[i] = q[i];
-        return tap_input<kSpread>(copy, map);
-      }
-      return tap_input<kSpread>(q, map);
-    };
-    __m512i x[3][3];
-    auto pixel = [&](int ox) {
-      __m512i acc[3];
-      _Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ++ky) {
-        acc[ky] = ky == 0 ? bias : _mm512_setzero_si512();
-        _Pragma("GCC unroll 3") for (int kx = 0; kx < 3; ++kx)
-          acc[ky] = _mm512_dpwssd_epi32(acc[ky], x[ky][kx], w[ky * 3 + kx]);
-      }
-      const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), acc[2]);
-      _mm512_mask_cvtsepi32_storeu_epi8(out + size_t(ox) * out_c, mask, requantize16(sum, mult, e));
-    };
-    // Window ox from window ox - 1: 3 - S columns kept, S read (checked or not).
-    auto roll = [&](int ox, bool checked) {
-      const int ix = ox * S - pl;
-      _Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ++ky) {
-        if (S == 2) x[ky][0] = x[ky][2];
-        if (S == 1) x[ky][0] = x[ky][1], x[ky][1] = x[ky][2];
-        if (checked) {
-          if (S == 2) x[ky][1] = column(ky, ix + 1);
-          x[ky][2] = column(ky, ix + 2);
-        } else {
-          const int8_t* q = base[ky] + size_t(ix + 2) * in_c;
-          if (S == 2) x[ky][1] = tap_input<kSpread>(q - in_c, map);
-          x[ky][2] = tap_input<kSpread>(q, map);
-        }
-      }
-    };
-    _Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ++ky)
-      _Pragma("GCC unroll 3") for (int kx = 0; kx < 3; ++kx) x[ky][kx] = column(ky, kx - pl);
-    pixel(0);
-    int ox = 1;
-    for (; ox < out_w && ox < r.fast_lo; ++ox) roll(ox, true), pixel(ox);
-    for (; ox < r.fast_hi; ++ox) roll(ox, false), pixel(ox);
-    for (; ox < out_w; ++ox) roll(ox, true), pixel(ox);
-  }
-}
 
 template <bool kSpread>
 void run(const QDwconvArgs& a) {
@@ -163,44 +111,7 @@ void run(const QDwconvArgs& a) {
   const PackedQDwconv& p = *a.weights;
   const Epi e{_mm512_set1_ps(float(a.ep.lo - a.ep.zero_point)), _mm512_set1_ps(float(a.ep.hi - a.ep.zero_point)),
               _mm512_set1_epi32(a.ep.zero_point)};
-  const WindowAttrs& wa = s.window;
-  if (wa.kernel_h == 3 && wa.kernel_w == 3 && wa.dilation_h == 1 && wa.dilation_w == 1 &&
-      (wa.stride_w == 1 || wa.stride_w == 2)) {
-    const int8_t* end = a.input + size_t(s.batch) * s.in_h * s.in_w * s.in_c;
-    // A row of the zero point for padding rows, so the unchecked loads need no test per row.
-    int8_t* zp_row = static_cast<int8_t*>(a.scratch);
-    std::memset(zp_row, int8_t(p.x_zero_point), size_t(s.in_w) * s.in_c + 32);
-    const int S = wa.stride_w;
-    Row3 r{};
-    r.end = end, r.in_w = s.in_w, r.in_c = s.in_c, r.out_w = s.out_w, r.out_c = s.out_c, r.pl = wa.pad_left;
-    for (int row = a.row_begin; row < a.row_end; ++row) {
-      const int n = row / s.out_h, oy = row % s.out_h;
-      const int8_t* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
-      // Unchecked: window ox's new columns inside [0, in_w), and every 16-byte load from a
-      // real row inside the tensor: (ix + 3) in_c + 15 <= end - row.
-      int max_ix = s.in_w - 3;
-      for (int ky = 0; ky < 3; ++ky) {
-        const int iy = oy * wa.stride_h - wa.pad_top + ky;
-        r.real[ky] = iy >= 0 && iy < s.in_h;
-        r.rows[ky] = r.real[ky] ? image + size_t(iy) * s.in_w * s.in_c : zp_row;
-        if (r.real[ky]) {
-          const ptrdiff_t room = (end - r.rows[ky] - 15) / s.in_c - 3;
-          if (room < max_ix) max_ix = int(room);
-        }
-      }
-      // New columns of window ox: ox S - pl + 3 - S .. ox S - pl + 2.
-      const int lead = wa.pad_left + S - 3;  // ox S >= lead keeps them right of column 0
-      r.fast_lo = lead <= S ? 1 : (lead + S - 1) / S;
-      r.fast_hi = max_ix + wa.pad_left < 0 ? 0 : (max_ix + wa.pad_left) / S + 1;
-      if (r.fast_hi > s.out_w) r.fast_hi = s.out_w;
-      r.out = a.output + size_t(row) * s.out_w * s.out_c;
-      if (S == 1)
-        row3x3<1, kSpread>(p, r, e);
-      else
-        row3x3<2, kSpread>(p, r, e);
-    }
-    return;
-  }
+  if (qdwconv_row3_applies(s)) return qdwconv_rows3x3<Vec512, kSpread>(a);
   QDwconvWindow win(a);
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
