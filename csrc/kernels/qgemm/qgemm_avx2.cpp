@@ -33,8 +33,9 @@ struct Tile {
   int k;
 };
 
+// Not inlined: inside its caller GCC spilled the accumulators to the stack.
 template <int MR, int NV>
-void tile_kernel(const Tile& t, const QStoreAvx2& store) {
+__attribute__((noinline)) void tile_kernel(const Tile& t, const QStoreAvx2& store) {
   __m256i acc[MR][NV][2];
   _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r)
     _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[r][v][0] = acc[r][v][1] = _mm256_setzero_si256();
@@ -73,11 +74,11 @@ void tile_kernel(const Tile& t, const QStoreAvx2& store) {
   }
   _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {
     const int cols = t.cols - kNr * v;
-    if (cols <= 0) break;
+    if (cols <= 0) continue;
     const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.bias + kNr * v));
     const __m256 mult = _mm256_loadu_ps(t.mult + kNr * v);
     _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
-      if (r >= t.rows) break;
+      if (r >= t.rows) continue;  // (not break: the loop must unroll, keeping acc in registers)
       // [c0 c1 c4 c5 | c2 c3 c6 c7], then 64-bit lanes reordered to c0 .. c7.
       const __m256i s = _mm256_hadd_epi32(acc[r][v][0], acc[r][v][1]);
       const __m256i sum = _mm256_add_epi32(_mm256_permute4x64_epi64(s, _MM_SHUFFLE(3, 1, 2, 0)), bias);

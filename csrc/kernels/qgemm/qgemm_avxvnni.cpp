@@ -30,8 +30,9 @@ struct Tile {
   int k;
 };
 
+// Not inlined: inside its caller GCC spilled the accumulators to the stack.
 template <int MR, int NV>
-void tile_kernel(const Tile& t, const QStoreAvx2& store) {
+__attribute__((noinline)) void tile_kernel(const Tile& t, const QStoreAvx2& store) {
   __m256i acc[MR][NV];
   _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.bias + kNr * v));
@@ -67,10 +68,10 @@ void tile_kernel(const Tile& t, const QStoreAvx2& store) {
   }
   _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) {
     const int cols = t.cols - kNr * v;
-    if (cols <= 0) break;
+    if (cols <= 0) continue;
     const __m256 mult = _mm256_loadu_ps(t.mult + kNr * v);
     _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
-      if (r >= t.rows) break;
+      if (r >= t.rows) continue;  // (not break: the loop must unroll, keeping acc in registers)
       store(t.c + size_t(r) * t.ldc + kNr * v, cols, acc[r][v], mult);
     }
   }
