@@ -25,9 +25,9 @@ inline __m256i tap_input(const int8_t* p, __m128i map) {
 
 inline __m256i load(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
-// Chunks [ch, ch + G) of one output pixel.
+// Chunks [ch, ch + G) of one output pixel (not inlined: GCC spills its sums if it is).
 template <int G, bool kSpread>
-void chunks(const PackedQDwconv& p, const DwconvShape& s, const int8_t* const* src, int ch, int8_t* out,
+__attribute__((noinline)) void chunks(const PackedQDwconv& p, const DwconvShape& s, const int8_t* const* src, int ch, int8_t* out,
             const QStoreAvx2& store) {
   __m256i acc[G];
   __m128i map[G];

@@ -32,9 +32,9 @@ inline __m512i tap_input(const int8_t* p, __m128i map) {
   return _mm512_cvtepi8_epi32(b);
 }
 
-// Chunks [ch, ch + G) of one output pixel.
+// Chunks [ch, ch + G) of one output pixel (not inlined: GCC spills its sums if it is).
 template <int G, bool kSpread>
-void chunks(const PackedQDwconv& p, const DwconvShape& s, const int8_t* const* src, int ch, int8_t* out,
+__attribute__((noinline)) void chunks(const PackedQDwconv& p, const DwconvShape& s, const int8_t* const* src, int ch, int8_t* out,
             const Epi& e) {
   __m512i acc[G][2];
   __m128i map[G];

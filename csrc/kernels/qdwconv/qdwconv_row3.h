@@ -36,8 +36,9 @@ struct QRow3 {
   int fast_lo, fast_hi;   // pixels whose new columns load unchecked
 };
 
+// Not inlined: inside its caller GCC spills the vectors it keeps in registers.
 template <class Vec, int S, bool kSpread>
-void qdwconv_row3(const PackedQDwconv& p, const QRow3& r, const typename Vec::Requant& rq) {
+__attribute__((noinline)) void qdwconv_row3(const PackedQDwconv& p, const QRow3& r, const typename Vec::Requant& rq) {
   using V = typename Vec::V;
   constexpr int kCw = Vec::kCw;
   const int in_w = r.in_w, in_c = r.in_c, out_w = r.out_w, out_c = r.out_c, pl = r.pl;
