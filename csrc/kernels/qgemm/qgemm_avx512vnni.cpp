@@ -158,9 +158,10 @@ void run_band(const QGemmArgs& g, const int8_t* a, size_t lda, int m0, int m1) {
 void qgemm_avx512vnni(const QGemmArgs& g) {
   const PackedQGemm& p = *g.w;
   // Bands of rows, every column tile passing over a band while its A is in cache. Up to k =
-  // 2730 a band (24 to 96 rows) may first be staged unsigned on the stack, sparing the kernel
-  // its xor per broadcast; otherwise rows are read in place and flipped on the fly.
-  constexpr int kStageBytes = 65536;
+  // 1344 (every zoo layer) a band of 24 to 96 rows may first be staged unsigned on the stack
+  // (32 KiB: callers' threads may have small stacks), sparing the kernel its xor per
+  // broadcast; otherwise rows are read in place and flipped on the fly.
+  constexpr int kStageBytes = 32768;
   alignas(64) int8_t stage[kStageBytes];
   const size_t stride = (size_t(p.kpad) + 63) / 64 * 64;
   int band = int(kStageBytes / stride) / 24 * 24;
