@@ -1,7 +1,8 @@
 // Int8 depthwise tester: the reference against the definition (int64 sums over the taps
 // inside the image), then every listed variant this CPU runs (qdwconv_kernels.inc) against
 // the reference, bit for bit: multipliers 1-5, strides 1 and 2, odd channel counts and
-// sizes, 1x1 images, 5x5 windows, padding 0-2, the input at the extremes of int8, and every
+// sizes, 1x1 images, 5x5 windows, padding 0-2, one-sided and rectangular windows, unequal
+// strides, dilation, the input at the extremes of int8, and every
 // grouped layer of the four nets.
 #include <cstdio>
 #include <string>
@@ -16,18 +17,17 @@ using namespace attocore;
 
 static int cases = 0;
 
-static void check(int batch, int h, int w, int c, int k, int kernel, int stride, int pad, unsigned seed,
-                  int x_lo = -128, int x_hi = 127) {
+// Any window: rectangular kernels, strides and padding per side, dilation.
+static void check_window(int batch, int h, int w, int c, int k, const WindowAttrs& win, unsigned seed,
+                         int x_lo = -128, int x_hi = 127) {
   DwconvShape s;
   s.batch = batch, s.in_h = h, s.in_w = w, s.in_c = c, s.multiplier = k, s.out_c = c * k;
-  s.window.kernel_h = s.window.kernel_w = kernel;
-  s.window.stride_h = s.window.stride_w = stride;
-  s.window.pad_top = s.window.pad_left = s.window.pad_bottom = s.window.pad_right = pad;
+  s.window = win;
   s.window.groups = c;
-  s.out_h = (h + 2 * pad - kernel) / stride + 1;
-  s.out_w = (w + 2 * pad - kernel) / stride + 1;
+  s.out_h = (h + win.pad_top + win.pad_bottom - (win.kernel_h - 1) * win.dilation_h - 1) / win.stride_h + 1;
+  s.out_w = (w + win.pad_left + win.pad_right - (win.kernel_w - 1) * win.dilation_w - 1) / win.stride_w + 1;
   if (s.out_h < 1 || s.out_w < 1) return;
-  const int taps = kernel * kernel;
+  const int taps = win.kernel_h * win.kernel_w;
   std::vector<int8_t> x(size_t(batch) * h * w * c), wt(size_t(s.out_c) * taps);
   std::vector<int32_t> bias(s.out_c);
   std::vector<int> zp(1);
@@ -45,11 +45,13 @@ static void check(int batch, int h, int w, int c, int k, int kernel, int stride,
       for (int ox = 0; ox < s.out_w; ++ox)
         for (int o = 0; o < s.out_c; ++o) {
           int64_t acc = bias[o];
-          for (int ky = 0; ky < kernel; ++ky)
-            for (int kx = 0; kx < kernel; ++kx) {
-              const int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+          for (int ky = 0; ky < win.kernel_h; ++ky)
+            for (int kx = 0; kx < win.kernel_w; ++kx) {
+              const int iy = oy * win.stride_h - win.pad_top + ky * win.dilation_h;
+              const int ix = ox * win.stride_w - win.pad_left + kx * win.dilation_w;
               if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-              acc += int64_t(x[((size_t(n) * h + iy) * w + ix) * c + o / k] - zp[0]) * wt[size_t(o) * taps + ky * kernel + kx];
+              acc += int64_t(x[((size_t(n) * h + iy) * w + ix) * c + o / k] - zp[0]) *
+                     wt[size_t(o) * taps + ky * win.kernel_w + kx];
             }
           want[((size_t(n) * s.out_h + oy) * s.out_w + ox) * s.out_c + o] = requantize(int32_t(acc), mult[o], ep);
         }
@@ -65,10 +67,30 @@ static void check(int batch, int h, int w, int c, int k, int kernel, int stride,
     size_t bad = 0, first = 0;
     for (size_t i = 0; i < out_n; ++i)
       if (got[i] != want[i] && bad++ == 0) first = i;
-    CHECK_MSG(bad == 0, "%s: n=%d %dx%d c=%d k=%d %dx%d s=%d p=%d: %zu outputs differ (first at %zu: %d, want %d)",
-              kern->name, batch, h, w, c, k, kernel, kernel, stride, pad, bad, first, got[first], want[first]);
+    CHECK_MSG(bad == 0,
+              "%s: n=%d %dx%d c=%d k=%d %dx%d s=%d,%d p=%d,%d,%d,%d d=%d,%d: %zu outputs differ (first at %zu: %d, want %d)",
+              kern->name, batch, h, w, c, k, win.kernel_h, win.kernel_w, win.stride_h, win.stride_w, win.pad_top,
+              win.pad_left, win.pad_bottom, win.pad_right, win.dilation_h, win.dilation_w, bad, first, got[first],
+              want[first]);
     for (size_t i = out_n; i < out_n + 8; ++i) CHECK_MSG(got[i] == 0x5A, "%s wrote past its output", kern->name);
   }
+}
+
+static void check(int batch, int h, int w, int c, int k, int kernel, int stride, int pad, unsigned seed,
+                  int x_lo = -128, int x_hi = 127) {
+  WindowAttrs win;
+  win.kernel_h = win.kernel_w = kernel;
+  win.stride_h = win.stride_w = stride;
+  win.pad_top = win.pad_left = win.pad_bottom = win.pad_right = pad;
+  check_window(batch, h, w, c, k, win, seed, x_lo, x_hi);
+}
+
+static WindowAttrs window(int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh = 1, int dw = 1) {
+  WindowAttrs win;
+  win.kernel_h = kh, win.kernel_w = kw, win.stride_h = sh, win.stride_w = sw;
+  win.pad_top = pt, win.pad_left = pl, win.pad_bottom = pb, win.pad_right = pr;
+  win.dilation_h = dh, win.dilation_w = dw;
+  return win;
 }
 
 int main() {
@@ -88,6 +110,16 @@ int main() {
     for (int stride : {1, 2}) check(1, 3, wd, 5, 4, 3, stride, 1, seed++);
   check(1, 6, 6, 16, 4, 3, 1, 1, seed++, -128, -128);  // the extremes of int8
   check(1, 6, 6, 16, 4, 3, 2, 1, seed++, 127, 127);
+  // Windows the square cases miss: padding on one side only (TF "same" at stride 2),
+  // unequal strides, a row stride of 3 under the 3x3 path, rectangular kernels, dilation.
+  for (int c : {5, 16}) {
+    check_window(1, 8, 9, c, 4, window(3, 3, 2, 2, 0, 0, 1, 1), seed++);
+    check_window(1, 9, 8, c, 2, window(3, 3, 1, 2, 1, 1, 1, 1), seed++);
+    check_window(2, 7, 10, c, 4, window(3, 3, 3, 1, 2, 0, 0, 2), seed++);
+    check_window(1, 6, 7, c, 1, window(1, 3, 1, 1, 0, 1, 0, 1), seed++);
+    check_window(1, 9, 9, c, 4, window(3, 3, 1, 1, 2, 2, 2, 2, 2, 2), seed++);
+    check_window(1, 5, 12, c, 3, window(3, 3, 2, 1, 1, 3, 1, 3), seed++);
+  }
   for (const auto& z : test::kZooModules) {
     const int hw = test::spatial(z.hw);
     check(1, hw, hw, z.c1, z.k, 3, z.stride, 1, seed++);

@@ -40,9 +40,13 @@ struct QDwconvArgs {
   void* scratch = nullptr;         // qdwconv_scratch_bytes(shape) of the calling thread's own
 };
 
-// Scratch a variant may use per calling thread (edge staging, an int32 row of sums).
+// Scratch a variant may use per calling thread (edge staging, an int32 row of sums), and the
+// x86 variants' window of tap pointers, a row of the input zero point and a staged copy of
+// each tap's pixel (qdwconv_taps.h), or a row of the zero point (their 3x3 row kernels).
 inline size_t qdwconv_scratch_bytes(const DwconvShape& s) {
-  return 4 * (size_t(s.out_w) * size_t(s.out_c) + 3 * size_t(kDwconvEdgeMaxColumns) * size_t(s.in_c) + 64);
+  const size_t taps = size_t(s.window.kernel_h) * size_t(s.window.kernel_w);
+  return 4 * (size_t(s.out_w) * size_t(s.out_c) + 3 * size_t(kDwconvEdgeMaxColumns) * size_t(s.in_c) + 64) +
+         8 * taps + (taps + 1) * (size_t(s.in_c) + 32) + size_t(s.in_w) * size_t(s.in_c) + 128;
 }
 
 using QDwconvFunction = void(const QDwconvArgs&);
