@@ -1,4 +1,4 @@
-"""The attocore command line: run, summary, export, convert, tune, tune-plan, export-tvm, bench."""
+"""The attocore command line: run, summary, export, convert, quantize, tune, tune-plan, export-tvm, bench."""
 from __future__ import annotations
 
 import argparse
@@ -29,7 +29,7 @@ class UsageError(Exception):
 # The optional extra that provides each optional import (pyproject.toml [project.optional-dependencies]).
 EXTRAS = {"numba": "numba", "llvmlite": "numba", "tvm": "tvm", "tvm_ffi": "tvm", "xgboost": "tvm", "torch": "torch",
           "onnx": "onnx", "onnxscript": "onnx", "google": "onnx", "cffi": "capi",
-          "onnxslim": "onnx", "matplotlib": "plot", "tqdm": "tvm"}
+          "onnxslim": "onnx", "matplotlib": "plot"}
 
 
 def check_model_file(model) -> None:
@@ -94,6 +94,47 @@ def cmd_export(args) -> None:
         raise ValueError(f"{len(options['labels'])} labels in '{args.labels}' for {net.num_classes} classes")
     export(net, args.output, **options)
     print(f"wrote {args.output}: {net.num_classes} classes")
+
+
+def cmd_quantize(args) -> None:
+    from .output_file import check_output_path
+    check_output_path(args.output)  # before the work, so a bad path costs nothing
+    if args.report:
+        check_output_path(args.report, example="report.png")
+        import matplotlib  # noqa: F401  (fails now, naming its extra, rather than after calibrating)
+    check_model_file(args.model)
+    from . import format as fmt, read_graph
+    from .quantize import calibrate, report
+    from .quantize.api import quantize, sqnr_db
+    from .quantize.data import batches, image_files, random_batches
+    graph = read_graph(args.model)
+    shape = graph.metadata.input_shape
+
+    def calibration():
+        return image_files(args.calib) if args.calib else random_batches(args.calib_random, shape)
+
+    source = f"{args.calib}" if args.calib else f"{args.calib_random} random tensors"
+    print(f"calibrating {graph.metadata.name} on {source} ({args.method})", file=sys.stderr)
+    model = quantize(args.model, calibration(), out=args.output, method=args.method)
+    qgraph = fmt.load(args.output)
+    # The per-layer table on the first few calibration inputs (each is a full float and
+    # integer-reference evaluation).
+    it, _ = batches(calibration(), graph.metadata)
+    inputs = [x for _, x in zip(range(args.report_inputs), it)]
+    rows = report.layer_sqnr(graph, qgraph, inputs)
+    from .model import load
+    reference = load(args.model)
+    x = np.concatenate(inputs)
+    yf, yq = reference.run(x), model.run(x)
+    top1 = float(np.mean(yf.argmax(1) == yq.argmax(1)))
+    print(report.format_table(rows, sqnr_db(yf, yq)))
+    size_f = len(fmt.encode(graph))
+    size_q = os.path.getsize(args.output)
+    print(f"wrote {args.output}: int8, {size_q:,} bytes ({size_q / size_f:.2f}x the float32 file); logits SQNR "
+          f"{sqnr_db(yf, yq):.1f} dB, top-1 agreement {100 * top1:.0f}% on {len(inputs)} calibration inputs")
+    if args.report:
+        report.plot(rows, args.report, f"{graph.metadata.name} int8 ({args.method}, {source}): SQNR per layer")
+        print(f"wrote {args.report}")
 
 
 def cmd_convert(args) -> int:
@@ -318,6 +359,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_convert)
 
     targets = ["host", "aarch64", "rpi4", "armv7"]
+    qz = sub.add_parser("quantize", help="calibrate a float model and write its int8 version (docs/QUANTIZATION.md)",
+                        parents=[debug])
+    qz.add_argument("model", help="weight file or zoo name")
+    source = qz.add_mutually_exclusive_group(required=True)
+    source.add_argument("--calib", metavar="DIR", help="a directory of calibration images (JPEG, PNG, ...)")
+    source.add_argument("--calib-random", metavar="N", type=int_arg(1),
+                        help="N random standard-normal tensors instead (ranges only indicative)")
+    qz.add_argument("-o", "--output", required=True, help="the int8 weight file to write")
+    qz.add_argument("--method", choices=["minmax", "percentile", "entropy"], default="minmax",
+                    help="activation ranges: min/max seen (default), 0.001/99.999 percentiles, or least KL divergence")
+    qz.add_argument("--report", metavar="PNG", help='plot the per-layer SQNR (pip install "attocore[plot]")')
+    qz.add_argument("--report-inputs", type=int_arg(1), default=2,
+                    help="calibration inputs the per-layer table is measured on (default 2)")
+    qz.set_defaults(fn=cmd_quantize)
+
     t = sub.add_parser("tune", help='tune the TVM backend for a model with MetaSchedule (resumable; "attocore[tvm]")',
                        parents=[debug])
     t.add_argument("model", help="weight file or zoo name")

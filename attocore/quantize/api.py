@@ -25,7 +25,7 @@ def _progress(iterable, total, what: str, quiet: bool):
     return tqdm(iterable, total=total, desc=what, unit="batch", leave=False)
 
 
-def calibrate(graph, calibration, method: str = "minmax", keep_float=(), quiet: bool = False) -> dict:
+def calibrate(graph, calibration, method: str = "minmax", keep_float=None, quiet: bool = False) -> dict:
     """Tensor name -> (lo, hi) over the calibration inputs, for every tensor an int8 op reads
     or writes."""
     if method not in METHODS:
@@ -48,11 +48,13 @@ def calibrate(graph, calibration, method: str = "minmax", keep_float=(), quiet: 
     return {n: obs.range() for n, obs in observers.items()}, chosen, seen
 
 
-def quantize(model, calibration, out=None, method: str = "minmax", keep_float=(), quiet: bool = False):
+def quantize(model, calibration, out=None, method: str = "minmax", keep_float=None, quiet: bool = False):
     """An int8 copy of a float model (docs/QUANTIZATION.md), calibrated on `calibration`: a
     directory of images, a list of image paths or arrays, or an iterable of float32 NCHW
     batches. method: "minmax", "percentile" or "entropy". keep_float: names of ops to leave
-    in float32. Writes the int8 weight file to `out` if given; returns the loaded Model."""
+    in float32 (default: the first convolution, which reads the image; () quantizes every op
+    with an int8 kernel). Ops without one (average pools, mul, smooth activations) always stay
+    float32. Writes the int8 weight file to `out` if given; returns the loaded Model."""
     from ..model import load, read_graph
 
     if out is not None:

@@ -12,9 +12,20 @@ F32 = np.float32
 INT8_OPS = ("conv2d", "fully_connected", "maxpool2d", "global_avgpool", "add")
 
 
-def int8_ops(graph: Graph, keep_float=()) -> set:
+def default_keep_float(graph: Graph) -> tuple:
+    """The ops left in float32 unless the caller says otherwise: a convolution reading the
+    graph input. It reads the float image directly with the float stem kernels (int8 would
+    first need a quantize pass over the image, and its 3 input channels give an int8 GEMM too
+    little depth to win), and the image's own rounding error would otherwise enter every
+    later layer (measured: docs/DECISIONS.md)."""
+    return tuple(op.name for op in graph.ops if op.type == "conv2d" and op.inputs[0] == graph.inputs[0])
+
+
+def int8_ops(graph: Graph, keep_float=None) -> set:
     """Names of the ops that become int8: those with an int8 kernel, a clamp activation and
     (conv2d, fully_connected) a reduction within the int8 limit, minus `keep_float`."""
+    if keep_float is None:
+        keep_float = default_keep_float(graph)
     chosen = set()
     for op in graph.ops:
         if op.type not in INT8_OPS or op.activation not in CLAMP_ACTIVATIONS or op.name in keep_float:
