@@ -296,29 +296,17 @@ class Int8GlobalAvgPoolLayer : public Layer {
   float m_ = 0;
 };
 
-// y = requantize of (a - za) * sa / sy + (b - zb) * sb / sy, each product and the sum in fp32.
+// y = requantize of (a - za) * sa / sy + (b - zb) * sb / sy (kernels/qadd/qadd.h).
 class Int8AddLayer : public Layer {
   static constexpr int64_t kChunk = 1 << 14;
 
-  // One chunk, in a loop the compiler vectorises: no aliasing the compiler must fear (the
-  // output may be the first input itself, read element by element just before it is written).
-  void add_requantize(const int8_t* a, const int8_t* b, int8_t* y, int n) const {
-    const float ma = ma_, mb = mb_, lo = float(ep_.lo - ep_.zero_point), hi = float(ep_.hi - ep_.zero_point);
-    const int32_t za = za_, zb = zb_, zy = ep_.zero_point;
-    for (int i = 0; i < n; ++i) {
-      float v = float(int32_t(a[i]) - za) * ma + float(int32_t(b[i]) - zb) * mb;
-      v = v > lo ? v : lo;
-      v = v < hi ? v : hi;
-      y[i] = int8_t(round_half_even(v) + zy);
-    }
-  }
-
  public:
-  Int8AddLayer(const Graph& g, const OpInfo& op)
-      : n_(per_sample(output_of(g, op).shape)), za_(input_of(g, op, 0).zero_point), zb_(input_of(g, op, 1).zero_point),
-        ep_(epilogue_of(output_of(g, op), op.activation)) {
-    ma_ = input_of(g, op, 0).scales[0] / output_of(g, op).scales[0];
-    mb_ = input_of(g, op, 1).scales[0] / output_of(g, op).scales[0];
+  Int8AddLayer(const Graph& g, const OpInfo& op, const QAddKernel& kernel)
+      : n_(per_sample(output_of(g, op).shape)), kernel_(kernel) {
+    p_.za = input_of(g, op, 0).zero_point, p_.zb = input_of(g, op, 1).zero_point;
+    p_.ep = epilogue_of(output_of(g, op), op.activation);
+    p_.ma = input_of(g, op, 0).scales[0] / output_of(g, op).scales[0];
+    p_.mb = input_of(g, op, 1).scales[0] / output_of(g, op).scales[0];
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     const int8_t* a = in8(io);
@@ -327,17 +315,16 @@ class Int8AddLayer : public Layer {
     const int64_t total = n_ * ctx.batch;
     ctx.pool->parallel_for(int((total + kChunk - 1) / kChunk), [&](int c0, int c1, int) {
       const int64_t begin = int64_t(c0) * kChunk, end = std::min(total, int64_t(c1) * kChunk);
-      add_requantize(a + begin, b + begin, y + begin, int(end - begin));
+      kernel_.fn(a + begin, b + begin, y + begin, size_t(end - begin), p_);
     });
   }
-  std::string kernel_name() const override { return "int8_add_ref"; }
+  std::string kernel_name() const override { return kernel_.name; }
   std::optional<InputPort> overwritable_input() const override { return InputPort::kInput; }
 
  private:
   int64_t n_;
-  int32_t za_, zb_;
-  QuantEpilogue ep_;
-  float ma_ = 0, mb_ = 0;
+  QAddKernel kernel_;
+  QAddParams p_;
 };
 
 // float -> int8: q = round_half_even(clamp(x / scale, -128 - zp, 127 - zp)) + zp (division,
@@ -396,7 +383,7 @@ std::unique_ptr<Layer> make_int8_layer(const Graph& g, const OpInfo& op, Isa isa
     case OpType::kFullyConnected: return std::make_unique<Int8FullyConnectedLayer>(g, op, qgemm_kernel(isa));
     case OpType::kMaxPool2d: return std::make_unique<Int8MaxPoolLayer>(g, op);
     case OpType::kGlobalAvgPool: return std::make_unique<Int8GlobalAvgPoolLayer>(g, op);
-    case OpType::kAdd: return std::make_unique<Int8AddLayer>(g, op);
+    case OpType::kAdd: return std::make_unique<Int8AddLayer>(g, op, qadd_kernel(isa));
     default: break;
   }
   fail(ErrorCode::kUnsupported, "op '" + op.name + "' (" + op_type_name(op.type) + "): no int8 kernel");

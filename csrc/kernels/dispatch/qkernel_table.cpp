@@ -98,6 +98,17 @@ const std::vector<Entry<QDwconvKernel>>& qdwconv_entries() {
   return entries;
 }
 
+const std::vector<Entry<QAddKernel>>& qadd_entries() {
+  static const std::vector<Entry<QAddKernel>> entries = {
+#define QADD_KERNEL(table, fn, need)                         \
+  {ATTOCORE_QISA_##table, bool(ATTOCORE_QBUILT(table, need)), \
+   QAddKernel{ATTOCORE_QIF_BUILT(table, need, &fn, nullptr), #fn, ATTOCORE_QNEED_##need}},
+#include "kernels/qadd/qadd_kernels.inc"
+#undef QADD_KERNEL
+  };
+  return entries;
+}
+
 // What stops a compiled entry running here: empty when nothing does.
 std::string cpu_lacks(CpuNeed need) {
   const CpuFeatures& f = cpu_features();
@@ -163,12 +174,16 @@ std::vector<const Kernel*> runnable(const std::vector<Entry<Kernel>>& entries, s
 
 const QGemmKernel& qgemm_kernel(Isa isa) { return choose(qgemm_entries(), isa, "int8 gemm"); }
 const QDwconvKernel& qdwconv_kernel(Isa isa) { return choose(qdwconv_entries(), isa, "int8 depthwise"); }
+const QAddKernel& qadd_kernel(Isa isa) { return choose(qadd_entries(), isa, "int8 add"); }
 
 std::vector<const QGemmKernel*> runnable_qgemm_kernels(std::vector<std::string>* skipped) {
   return runnable(qgemm_entries(), skipped);
 }
 std::vector<const QDwconvKernel*> runnable_qdwconv_kernels(std::vector<std::string>* skipped) {
   return runnable(qdwconv_entries(), skipped);
+}
+std::vector<const QAddKernel*> runnable_qadd_kernels(std::vector<std::string>* skipped) {
+  return runnable(qadd_entries(), skipped);
 }
 
 }  // namespace attocore
