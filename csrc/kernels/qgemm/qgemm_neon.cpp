@@ -22,6 +22,7 @@
 
 #include "kernels/qgemm/qgemm.h"
 #include "kernels/quant/requantize_neon.h"
+#include "kernels/simd/vec_neon.h"  // ATTOCORE_NO_PRESCHEDULE
 
 namespace attocore {
 namespace {
@@ -33,10 +34,16 @@ constexpr int kMr = 4;
 constexpr int kMr = 2;
 #endif
 
-// acc += every product of a and w, pairwise into int32 (exact: see the top).
-inline int32x4_t dot_accumulate(int32x4_t acc, int8x16_t a, int8x16_t w) {
-  acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(w)));
-  return vpadalq_s16(acc, vmull_s8(vget_high_s8(a), vget_high_s8(w)));
+// The products of the low and the high 8 bytes of a and w, in int16 (exact: see the top).
+inline int16x8_t products_low(int8x16_t a, int8x16_t w) { return vmull_s8(vget_low_s8(a), vget_low_s8(w)); }
+inline int16x8_t products_high(int8x16_t a, int8x16_t w) {
+#if defined(__aarch64__)
+  // smull2 reads the high halves in place: written as vget_high + vmull, GCC 12 copied each
+  // half out (dup) first, and with the extra registers spilled accumulators in the loop.
+  return vmull_high_s8(a, w);
+#else
+  return vmull_s8(vget_high_s8(a), vget_high_s8(w));  // d registers: the halves are free
+#endif
 }
 
 // The lane sums of four accumulators, as one vector.
@@ -49,30 +56,49 @@ inline int32x4_t lane_sums(const int32x4_t (&v)[kNr]) {
 #endif
 }
 
-// MR rows of A (lda apart) against every column block, into MR rows of C.
+// One 16-byte k chunk of MR rows (rows[r] + offset) against the block's 4 columns (wk).
+// Per column every row's products first, then their accumulates: the order the caller keeps
+// (no pre-RA scheduling), leaving each sadalp 2 x MR instructions behind its smull for
+// in-order cores (Cortex-A53).
 template <int MR>
-void rows_block(const PackedQGemm& w, const int8_t* a, size_t lda, int8_t* c, size_t ldc, const NeonRequant& rq) {
+__attribute__((always_inline)) inline void accumulate_chunk(int32x4_t (&acc)[MR][kNr], const int8_t* const (&rows)[MR],
+                                                            size_t offset, const int8_t* wk) {
+  int8x16_t av[MR];
+  for (int r = 0; r < MR; ++r) av[r] = vld1q_s8(rows[r] + offset);
+  for (int j = 0; j < kNr; ++j) {
+    const int8x16_t wv = vld1q_s8(wk + 16 * j);
+    int16x8_t lo[MR], hi[MR];
+    for (int r = 0; r < MR; ++r) lo[r] = products_low(av[r], wv), hi[r] = products_high(av[r], wv);
+    for (int r = 0; r < MR; ++r) acc[r][j] = vpadalq_s16(acc[r][j], lo[r]);
+    for (int r = 0; r < MR; ++r) acc[r][j] = vpadalq_s16(acc[r][j], hi[r]);
+  }
+}
+
+// MR rows of A (lda apart) against every column block, into MR rows of C. Without pre-RA
+// scheduling (ATTOCORE_NO_PRESCHEDULE): with it GCC 12 hoisted the multiplies of a whole
+// chunk ahead of their accumulates and spilled two accumulators per 16 k.
+template <int MR>
+ATTOCORE_NO_PRESCHEDULE void rows_block(const PackedQGemm& w, const int8_t* a, size_t lda, int8_t* c, size_t ldc,
+                                        const NeonRequant& rq) {
   const int k = w.k, kmain = k / 16 * 16, ktail = k - kmain;
   int8_t tail[MR][16];  // the rows' last k % 16 bytes, zero padded
-  if (ktail)
-    for (int r = 0; r < MR; ++r) {
+  const int8_t* rows[MR];
+  const int8_t* tails[MR];
+  for (int r = 0; r < MR; ++r) {
+    rows[r] = a + r * lda, tails[r] = tail[r];
+    if (ktail) {
       std::memset(tail[r], 0, 16);
-      std::memcpy(tail[r], a + r * lda + kmain, size_t(ktail));
+      std::memcpy(tail[r], rows[r] + kmain, size_t(ktail));
     }
+  }
   const size_t block_bytes = size_t(w.kpad) * kNr;
   for (int j0 = 0; j0 < w.n; j0 += kNr) {
     const int8_t* wp = w.weights.data() + size_t(j0 / kNr) * block_bytes;
     int32x4_t acc[MR][kNr];
     for (int r = 0; r < MR; ++r)
       for (int j = 0; j < kNr; ++j) acc[r][j] = vdupq_n_s32(0);
-    for (int kk = 0; kk < w.kpad; kk += 16, wp += 16 * kNr) {
-      int8x16_t av[MR];
-      for (int r = 0; r < MR; ++r) av[r] = vld1q_s8(kk < kmain ? a + r * lda + kk : tail[r]);
-      for (int j = 0; j < kNr; ++j) {
-        const int8x16_t wv = vld1q_s8(wp + 16 * j);
-        for (int r = 0; r < MR; ++r) acc[r][j] = dot_accumulate(acc[r][j], av[r], wv);
-      }
-    }
+    for (int kk = 0; kk < kmain; kk += 16, wp += 16 * kNr) accumulate_chunk<MR>(acc, rows, size_t(kk), wp);
+    if (ktail) accumulate_chunk<MR>(acc, tails, 0, wp);
     const int32x4_t bias = vld1q_s32(w.bias.data() + j0);
     const float32x4_t mult = vld1q_f32(w.multiplier.data() + j0);
     const int valid = w.n - j0;

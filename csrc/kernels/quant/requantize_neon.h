@@ -42,8 +42,10 @@ inline int8x8_t narrow_s32_s8(int32x4_t a, int32x4_t b) {
   return vqmovn_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)));
 }
 
-// The first `count` (< 8) lanes of v to dst: NEON has no masked store.
-inline void store_s8_partial(int8_t* dst, int8x8_t v, int count) {
+// The first `count` (< 8) lanes of v to dst: NEON has no masked store. Not inlined: inlined
+// into the ARMv7 GEMM, its byte loop kept GCC 12 from holding the accumulators in registers
+// (it stored all of them to the stack on every k step).
+__attribute__((noinline)) void store_s8_partial(int8_t* dst, int8x8_t v, int count) {
   int8_t lanes[8];
   vst1_s8(lanes, v);
   for (int i = 0; i < count; ++i) dst[i] = lanes[i];
