@@ -11,8 +11,8 @@
 // pixel's last channels) go through a copy of the bytes that exist.
 //
 // Pixels whose 3x3 window lies inside the image (any stride, dilation) take the fast path:
-// the chunk's 9 widened weight vectors stay in registers and P pixels are summed together
-// (independent accumulators: one 9-tap vmlal chain would wait on its latency). Every other
+// the chunk's 9 weight vectors are widened once per output row, and P pixels are summed
+// together (independent accumulators: one 9-tap vmlal chain would wait on its latency). Every other
 // pixel (edges, other window sizes) sums only its taps inside the image
 // (for_each_window_tap), which is padding with the input zero point.
 #include <arm_neon.h>
@@ -26,10 +26,15 @@ namespace attocore {
 namespace {
 
 constexpr int kCw = 8;
+// Pixels summed together on the fast path: 2P accumulators, P inputs in flight. The tap loop
+// stays rolled (the widened weights and tap offsets are read from the stack, one load each
+// per tap for all P pixels): unrolled, GCC 12 kept the 9 x P tap addresses in registers and
+// spilled them on AArch64, and on ARMv7 (16 q registers) loaded all inputs up front and
+// spilled those.
 #if defined(__aarch64__)
-constexpr int kPixels = 4;  // 8 accumulators + 9 weights of 32 registers
+constexpr int kPixels = 4;
 #else
-constexpr int kPixels = 2;  // ARMv7 has 16 q registers
+constexpr int kPixels = 2;
 #endif
 
 // The chunk's lane map (aux): chunk p's entry is [c0, lanes 0-3, lanes 4-7] (bytes).
@@ -52,7 +57,11 @@ inline int16x8_t lanes(int8x8_t bytes, int8x8_t map, int8x8_t zp) {
 
 inline void mla(int32x4_t& lo, int32x4_t& hi, int16x8_t x, int16x8_t w) {
   lo = vmlal_s16(lo, vget_low_s16(x), vget_low_s16(w));
+#if defined(__aarch64__)
+  hi = vmlal_high_s16(hi, x, w);  // smlal2: no copy of the high halves
+#else
   hi = vmlal_s16(hi, vget_high_s16(x), vget_high_s16(w));
+#endif
 }
 
 struct Chunk {
@@ -90,7 +99,7 @@ template <bool kPermute, int P>
 inline void pixels_3x3(const int8_t* base, ptrdiff_t step, const ptrdiff_t (&off)[9], const int16x8_t (&w)[9],
                        const Chunk& ch, int8x8_t zp, int32x4_t (&lo)[P], int32x4_t (&hi)[P]) {
   for (int px = 0; px < P; ++px) lo[px] = ch.bias_lo, hi[px] = ch.bias_hi;
-  for (int t = 0; t < 9; ++t)
+  _Pragma("GCC unroll 1") for (int t = 0; t < 9; ++t)
     for (int px = 0; px < P; ++px) mla(lo[px], hi[px], lanes<kPermute>(vld1_s8(base + px * step + off[t]), ch.map, zp), w[t]);
 }
 
