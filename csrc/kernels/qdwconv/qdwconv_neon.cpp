@@ -10,11 +10,13 @@
 // [a0 a0 a0 a0 a1 a1 a1 a1] for 4. Loads that would run past the end of the input (the last
 // pixel's last channels) go through a copy of the bytes that exist.
 //
-// Pixels whose 3x3 window lies inside the image (any stride, dilation) take the fast path:
-// the chunk's 9 weight vectors are widened once per output row, and P pixels are summed
-// together (independent accumulators: one 9-tap vmlal chain would wait on its latency). Every other
-// pixel (edges, other window sizes) sums only its taps inside the image
-// (for_each_window_tap), which is padding with the input zero point.
+// Pixels whose window columns all lie inside the image (any kernel up to 7x7, stride,
+// dilation) take the listed path: the output row's taps inside the image (its window rows
+// inside, so the top and bottom rows too) are listed once per row with their offsets, the
+// chunk's weights for them widened once, and P pixels summed together (independent
+// accumulators: one vmlal chain per pixel would wait on its latency). The few pixels at the
+// left and right edges sum only their taps inside the image (for_each_window_tap). Either
+// way a tap outside the image contributes nothing: padding with the input zero point.
 #include <arm_neon.h>
 
 #include <cstring>
@@ -26,10 +28,10 @@ namespace attocore {
 namespace {
 
 constexpr int kCw = 8;
-// Pixels summed together on the fast path: 2P accumulators, P inputs in flight. The tap loop
-// stays rolled (the widened weights and tap offsets are read from the stack, one load each
-// per tap for all P pixels): unrolled, GCC 12 kept the 9 x P tap addresses in registers and
-// spilled them on AArch64, and on ARMv7 (16 q registers) loaded all inputs up front and
+// Pixels summed together on the listed path: 2P accumulators, P inputs in flight. Its tap
+// loop stays rolled (widened weights and tap offsets read from the stack, one load each per
+// tap for all P pixels): unrolled for 3x3, GCC 12 kept the 9 x P tap addresses in registers
+// and spilled them on AArch64, and on ARMv7 (16 q registers) loaded all inputs up front and
 // spilled those.
 #if defined(__aarch64__)
 constexpr int kPixels = 4;
@@ -92,16 +94,20 @@ void pixel_generic(const DwconvShape& s, const int8_t* image, const int8_t* end,
   });
 }
 
-// P pixels (step bytes apart in the input) of a 3x3 window inside the image, from the first
-// pixel's window origin `base` (at the chunk's c0); off: the taps' offsets. No load here
-// passes the end of the input (the caller checked the last one).
+// P pixels (step bytes apart in the input) whose window columns are all inside the image,
+// from the first pixel's window column at its chunk's c0 (`base`): the row's `count` taps
+// inside the image, tap i at base + off[i] with widened weights w[i]. No load here passes
+// the end of the input (the caller checked the last one).
 template <bool kPermute, int P>
-inline void pixels_3x3(const int8_t* base, ptrdiff_t step, const ptrdiff_t (&off)[9], const int16x8_t (&w)[9],
-                       const Chunk& ch, int8x8_t zp, int32x4_t (&lo)[P], int32x4_t (&hi)[P]) {
+inline void pixels_listed(const int8_t* base, ptrdiff_t step, const ptrdiff_t* off, const int16x8_t* w, int count,
+                          const Chunk& ch, int8x8_t zp, int32x4_t (&lo)[P], int32x4_t (&hi)[P]) {
   for (int px = 0; px < P; ++px) lo[px] = ch.bias_lo, hi[px] = ch.bias_hi;
-  _Pragma("GCC unroll 1") for (int t = 0; t < 9; ++t)
-    for (int px = 0; px < P; ++px) mla(lo[px], hi[px], lanes<kPermute>(vld1_s8(base + px * step + off[t]), ch.map, zp), w[t]);
+  _Pragma("GCC unroll 1") for (int i = 0; i < count; ++i)
+    for (int px = 0; px < P; ++px) mla(lo[px], hi[px], lanes<kPermute>(vld1_s8(base + px * step + off[i]), ch.map, zp), w[i]);
 }
+
+// Windows of up to this many taps (7x7) take the listed path; larger ones only the generic.
+constexpr int kMaxListedTaps = 49;
 
 template <bool kPermute>
 void run(const QDwconvArgs& a) {
@@ -112,10 +118,6 @@ void run(const QDwconvArgs& a) {
   const int8x8_t zp = vdup_n_s8(int8_t(p.x_zero_point));  // an int8 tensor's zero point is an int8 value
   const size_t image_bytes = size_t(s.in_h) * s.in_w * s.in_c;
   const int8_t* end = a.input + size_t(s.batch) * image_bytes;
-  const bool fast = win.kernel_h == 3 && win.kernel_w == 3;
-  ptrdiff_t off[9] = {};
-  for (int t = 0; fast && t < 9; ++t)
-    off[t] = (ptrdiff_t(t / 3) * win.dilation_h * s.in_w + ptrdiff_t(t % 3) * win.dilation_w) * s.in_c;
   // Output columns whose window's columns are all inside the image: [ox_lo, ox_hi).
   const auto inside_x = [&](int ox) {
     const int ix = ox * win.stride_w - win.pad_left;
@@ -124,15 +126,26 @@ void run(const QDwconvArgs& a) {
   int ox_lo = 0, ox_hi = s.out_w;
   while (ox_lo < s.out_w && !inside_x(ox_lo)) ++ox_lo;
   while (ox_hi > ox_lo && !inside_x(ox_hi - 1)) --ox_hi;
+  if (p.taps > kMaxListedTaps) ox_lo = ox_hi = s.out_w;
   const ptrdiff_t step = ptrdiff_t(win.stride_w) * s.in_c;
 
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const int8_t* image = a.input + size_t(n) * image_bytes;
     int8_t* out_row = a.output + size_t(row) * s.out_w * s.out_c;
-    const int iy0 = oy * win.stride_h - win.pad_top;
-    const bool inside_y = iy0 >= 0 && iy0 + (win.kernel_h - 1) * win.dilation_h < s.in_h;
-    const int fast_lo = fast && inside_y ? ox_lo : s.out_w, fast_hi = fast && inside_y ? ox_hi : s.out_w;
+    // The row's taps inside the image (window rows inside, every column), in increasing
+    // offset order: off from the window's first column in image row 0.
+    ptrdiff_t off[kMaxListedTaps];
+    int tap[kMaxListedTaps], count = 0;
+    for (int ky = 0; ox_lo < ox_hi && ky < win.kernel_h; ++ky) {
+      const int iy = oy * win.stride_h - win.pad_top + ky * win.dilation_h;
+      if (iy < 0 || iy >= s.in_h) continue;
+      for (int kx = 0; kx < win.kernel_w; ++kx, ++count) {
+        off[count] = (ptrdiff_t(iy) * s.in_w + ptrdiff_t(kx) * win.dilation_w) * s.in_c;
+        tap[count] = ky * win.kernel_w + kx;
+      }
+    }
+    const int fast_lo = count ? ox_lo : s.out_w, fast_hi = count ? ox_hi : s.out_w;
     for (int c = 0; c < p.chunks; ++c) {
       const int32_t* aux = p.aux.data() + size_t(c) * kAuxPerChunk;
       Chunk ch;
@@ -150,14 +163,20 @@ void run(const QDwconvArgs& a) {
         store_chunk(out + size_t(ox) * s.out_c, lo[0], hi[0], ch, rq);
       }
       if (fast_lo < fast_hi) {
-        int16x8_t w[9];
-        for (int t = 0; t < 9; ++t) w[t] = vmovl_s8(vld1_s8(ch.weights + kCw * t));
-        const int8_t* origin = image + (size_t(iy0) * s.in_w) * s.in_c + ch.c0;
+        int16x8_t w[kMaxListedTaps];
+        for (int i = 0; i < count; ++i) w[i] = vmovl_s8(vld1_s8(ch.weights + kCw * tap[i]));
+        const auto base_of = [&](int x) { return image + ptrdiff_t(x * win.stride_w - win.pad_left) * s.in_c + ch.c0; };
+        const ptrdiff_t last = off[count - 1];
         for (; ox + kPixels <= fast_hi; ox += kPixels) {
-          const int8_t* base = origin + ptrdiff_t(ox * win.stride_w - win.pad_left) * s.in_c;
-          if (end - (base + (kPixels - 1) * step + off[8]) < 8) break;  // the input's last bytes
-          pixels_3x3<kPermute, kPixels>(base, step, off, w, ch, zp, lo, hi);
+          const int8_t* base = base_of(ox);
+          if (end - (base + (kPixels - 1) * step + last) < 8) break;  // the input's last bytes
+          pixels_listed<kPermute, kPixels>(base, step, off, w, count, ch, zp, lo, hi);
           for (int px = 0; px < kPixels; ++px) store_chunk(out + size_t(ox + px) * s.out_c, lo[px], hi[px], ch, rq);
+        }
+        for (; ox < fast_hi && end - (base_of(ox) + last) >= 8; ++ox) {  // the row's last few
+          int32x4_t lo1[1], hi1[1];
+          pixels_listed<kPermute, 1>(base_of(ox), step, off, w, count, ch, zp, lo1, hi1);
+          store_chunk(out + size_t(ox) * s.out_c, lo1[0], hi1[0], ch, rq);
         }
       }
       for (; ox < s.out_w; ++ox) {
