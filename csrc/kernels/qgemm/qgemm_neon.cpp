@@ -5,9 +5,10 @@
 // vpadalq_s16 then adds adjacent pairs of them straight into int32. The cheaper-looking
 // vmull_s8 + vmlal_s8 (two products summed in int16 before the widening) overflows at
 // (-128)(-128) + (-128)(-128) = 32768 and is exact only if no weight is -128, which nothing
-// in this project checks; on the A72 it saves nothing either, as the multiplies (smull /
-// smlal) and the pairwise accumulates (sadalp) issue on different pipes: two smull + two
-// sadalp per 16 products take as many cycles as smull + smlal + sadalp.
+// in this project checks. On the A72 it would save nothing: its optimization guide issues
+// smull and smlal on pipe F0 and sadalp on F1, so both forms take 2 F0 cycles per 16
+// products (llvm-mca, A57 model: this loop at 32 cycles per 256 products, smull-bound). On
+// an in-order A53 it would issue 3 instructions per 16 products instead of these 4.
 //
 // Packing: columns in blocks of 4 (nr), k zero padded to a multiple of 16, stored per block
 // as [16-byte k chunk][column][16 bytes]. The input zero point is folded into the bias
