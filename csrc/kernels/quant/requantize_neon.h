@@ -45,7 +45,7 @@ inline int8x8_t narrow_s32_s8(int32x4_t a, int32x4_t b) {
 // The first `count` (< 8) lanes of v to dst: NEON has no masked store. Not inlined: inlined
 // into the ARMv7 GEMM, its byte loop kept GCC 12 from holding the accumulators in registers
 // (it stored all of them to the stack on every k step).
-__attribute__((noinline)) void store_s8_partial(int8_t* dst, int8x8_t v, int count) {
+inline __attribute__((noinline)) void store_s8_partial(int8_t* dst, int8x8_t v, int count) {
   int8_t lanes[8];
   vst1_s8(lanes, v);
   for (int i = 0; i < count; ++i) dst[i] = lanes[i];
