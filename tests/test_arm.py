@@ -69,3 +69,32 @@ def test_runner_refuses_bad_input(arm_build, tmp_path):
     proc = subprocess.run(qemu + [str(d / "attocore-run"), str(bad), os.path.join(DATA, "sample.ppm")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "error (format)" in proc.stderr
+
+
+def _predictions(stdout: str) -> list:
+    return [line for line in stdout.splitlines() if "index" in line]
+
+
+def test_runner_int8_logits_equal_x86(arm_build, cpp_build, tmp_path):
+    """An int8 AttoNet-D gives the same logits, to the last printed digit, on x86 and under
+    emulation: with the dot-product kernels (aarch64 -cpu max), without them (Cortex-A53),
+    and on ARMv7 (the integer sums and the fp32 requantization are exact on each)."""
+    import attocore
+    _, d, qemu = arm_build
+    model = tmp_path / "d8.atto"
+    calib = [np.random.default_rng(i).standard_normal((1, 3, 224, 224)).astype(np.float32) for i in range(2)]
+    attocore.quantize("attonet-d", calib, out=str(model), quiet=True)
+    args = [str(model), os.path.join(DATA, "sample.ppm"), "--top", "51"]
+    x86 = subprocess.run([str(cpp_build / "attocore-run")] + args, capture_output=True, text=True, timeout=300)
+    assert x86.returncode == 0, x86.stderr
+    cpus = ["max", "cortex-a53"] if qemu[0] == "qemu-aarch64" else [None]
+    for cpu in cpus:
+        env = dict(os.environ, **({"QEMU_CPU": cpu} if cpu else {}), ATTOCORE_LOG="dispatch")
+        proc = subprocess.run(qemu + [str(d / "attocore-run")] + args, capture_output=True, text=True, timeout=900,
+                              env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert _predictions(proc.stdout) == _predictions(x86.stdout) and len(_predictions(x86.stdout)) == 51, cpu
+        if cpu == "max":
+            assert "using qgemm_neondot" in proc.stderr
+        elif cpu == "cortex-a53":
+            assert "declined qgemm_neondot: cpu lacks the dot-product" in proc.stderr

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 
 #include "kernels/dispatch/cpu_features.h"
@@ -170,11 +171,21 @@ std::vector<const Kernel*> runnable(const std::vector<Entry<Kernel>>& entries, s
   return out;
 }
 
+// Chosen once per instruction set (and logged once): every layer of a family gets the same.
+template <typename Kernel>
+const Kernel& choose_once(const std::vector<Entry<Kernel>>& entries, Isa isa, const char* family) {
+  static std::mutex lock;
+  static const Kernel* chosen[4] = {};
+  std::lock_guard<std::mutex> hold(lock);
+  if (chosen[int(isa)] == nullptr) chosen[int(isa)] = &choose(entries, isa, family);
+  return *chosen[int(isa)];
+}
+
 }  // namespace
 
-const QGemmKernel& qgemm_kernel(Isa isa) { return choose(qgemm_entries(), isa, "int8 gemm"); }
-const QDwconvKernel& qdwconv_kernel(Isa isa) { return choose(qdwconv_entries(), isa, "int8 depthwise"); }
-const QAddKernel& qadd_kernel(Isa isa) { return choose(qadd_entries(), isa, "int8 add"); }
+const QGemmKernel& qgemm_kernel(Isa isa) { return choose_once(qgemm_entries(), isa, "int8 gemm"); }
+const QDwconvKernel& qdwconv_kernel(Isa isa) { return choose_once(qdwconv_entries(), isa, "int8 depthwise"); }
+const QAddKernel& qadd_kernel(Isa isa) { return choose_once(qadd_entries(), isa, "int8 add"); }
 
 std::vector<const QGemmKernel*> runnable_qgemm_kernels(std::vector<std::string>* skipped) {
   return runnable(qgemm_entries(), skipped);
