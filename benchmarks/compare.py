@@ -1,11 +1,15 @@
-"""Side-by-side latency: attocore vs PyTorch eager vs ONNX Runtime (and TVM when the
-attocore TVM backend and apache-tvm are installed), in one process, on the same weights.
+"""Side-by-side latency: attocore vs PyTorch eager vs ONNX Runtime vs OpenVINO (and TVM when
+the attocore TVM backend and apache-tvm are installed), in one process, on the same weights;
+with --int8 also attocore's int8 (attocore.quantize), ONNX Runtime's QDQ int8 (per channel,
+U8S8 and S8S8) and OpenVINO's int8 (NNCF), all calibrated on the same 16 random tensors,
+with each int8 engine's logits SQNR against fp32 and the file sizes.
 
     python benchmarks/compare.py                      # A-D, 1 and 2 threads, 60 runs each
     python benchmarks/compare.py --nets attonet-d --threads 1 --runs 100
     python benchmarks/compare.py --nets mobilenet-v2      # via ONNX import (attocore/testing/torch_nets.py)
     python benchmarks/compare.py --nets mobilenet-v3-small mobilenet-v3-large efficientnet-b0
     python benchmarks/compare.py --nets attonet-d --threads 2 --gap-ms 33   # frame by frame
+    python benchmarks/compare.py --int8 --engines onnxruntime openvino     # the int8 peers (pip install openvino nncf)
 
 Rounds are interleaved (engine order rotates every round) so drift and noise on a shared
 machine hit every engine alike; compare the ratios of one run, never absolute times across
@@ -31,11 +35,66 @@ OTHER_NETS = {"mobilenet-v2": lambda n: n.MobileNetV2(), "small-resnet": lambda 
               "mobilenet-v3-small": lambda n: n.MobileNetV3("small"), "mobilenet-v3-large": lambda n: n.MobileNetV3("large"),
               "efficientnet-b0": lambda n: n.EfficientNetB0()}
 # Idle time before the next engine's runs, by the engine that ran last (see time_engines).
-SETTLE_SECONDS = {"onnxruntime": 0.25, "tvm-untuned": 1.0, "tvm-tuned": 1.0}
+SETTLE_SECONDS = {"onnxruntime": 0.25, "ort-int8-u8s8": 0.25, "ort-int8-s8s8": 0.25, "tvm-untuned": 1.0,
+                  "tvm-tuned": 1.0}
+CALIBRATION = 16  # random tensors every int8 engine is calibrated on
 
 
-def build_engines(name: str, threads: int, workdir: str, want: set):
-    """{engine name: callable(x) -> logits} on one random-weight net."""
+def calibration_tensors():
+    return [np.random.default_rng(100 + i).standard_normal((1, 3, 224, 224)).astype(np.float32)
+            for i in range(CALIBRATION)]
+
+
+def ort_session(path: str, threads: int):
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return lambda x, s=sess, n=name: s.run(None, {n: x})[0]
+
+
+def ort_int8(onnx_path: str, workdir: str, activations: str) -> str:
+    """ONNX Runtime's static QDQ quantization, per channel, activations QUInt8 or QInt8."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, name):
+            self.items = iter([{name: x} for x in calibration_tensors()])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    import onnx
+    pre = os.path.join(workdir, "pre.onnx")
+    quant_pre_process(onnx_path, pre)
+    out = os.path.join(workdir, f"int8-{activations}.onnx")
+    name = onnx.load(pre).graph.input[0].name
+    quantize_static(pre, out, Reader(name), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8 if activations == "u8s8" else QuantType.QInt8,
+                    weight_type=QuantType.QInt8)
+    return out
+
+
+def openvino_engine(onnx_path: str, threads: int, int8: bool):
+    import openvino as ov
+    core = ov.Core()
+    model = core.read_model(onnx_path)
+    if int8:
+        import nncf
+        model = nncf.quantize(model, nncf.Dataset(calibration_tensors()))
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                                                 "INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+    return lambda x, r=request: next(iter(r.infer([x]).values())).copy()
+
+
+def build_engines(name: str, threads: int, workdir: str, want: set, int8: bool = False, sizes: dict = None):
+    """{engine name: callable(x) -> logits} on one random-weight net; `sizes` gets each
+    engine's file size in bytes where it has one."""
     import torch
 
     import attocore
@@ -65,6 +124,14 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
     engines = {}
     model = attocore.load(atto_path, threads=threads)
     engines["attocore"] = model.run
+    sizes = {} if sizes is None else sizes
+    sizes["attocore"] = os.path.getsize(atto_path)
+    if int8:
+        q_path = os.path.join(workdir, f"{name}-int8.atto")
+        if not os.path.exists(q_path):
+            attocore.quantize(atto_path, calibration_tensors(), out=q_path, quiet=True)
+        engines["attocore-int8"] = attocore.load(q_path, threads=threads).run
+        sizes["attocore-int8"] = os.path.getsize(q_path)
     if "pytorch" in want:
         def torch_run(x, net=net):
             torch.set_num_threads(threads)
@@ -73,16 +140,22 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
         engines["pytorch"] = torch_run
     if "onnxruntime" in want:
         try:
-            import onnxruntime as ort
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            sess = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
-            in_name = sess.get_inputs()[0].name
-            engines["onnxruntime"] = lambda x, s=sess, n=in_name: s.run(None, {n: x})[0]
+            engines["onnxruntime"] = ort_session(onnx_path, threads)
+            sizes["onnxruntime"] = os.path.getsize(onnx_path)
+            if int8:
+                for kind in ("u8s8", "s8s8"):
+                    path = ort_int8(onnx_path, workdir, kind)
+                    engines[f"ort-int8-{kind}"] = ort_session(path, threads)
+                    sizes[f"ort-int8-{kind}"] = os.path.getsize(path)
         except ImportError:
             print("  (onnxruntime not installed: skipped)", file=sys.stderr)
+    if "openvino" in want:
+        try:
+            engines["openvino-f32"] = openvino_engine(onnx_path, threads, False)
+            if int8:
+                engines["openvino-int8"] = openvino_engine(onnx_path, threads, True)
+        except ImportError as e:
+            print(f"  (openvino / nncf not installed: skipped: {e})", file=sys.stderr)
     if "tvm" in want:
         # Untuned, and tuned with the records shipped in the package (or ./tuning) when
         # there are some for this net: AttoNet-D on this machine kind.
@@ -98,6 +171,22 @@ def build_engines(name: str, threads: int, workdir: str, want: set):
     return engines, model
 
 
+def is_int8(engine: str) -> bool:
+    return "int8" in engine
+
+
+def sqnr_db(ref, other) -> float:
+    noise = float(np.sum((np.asarray(ref, np.float64) - np.asarray(other, np.float64)) ** 2))
+    return float("inf") if noise == 0 else 10 * np.log10(float(np.sum(np.asarray(ref, np.float64) ** 2)) / noise)
+
+
+def int8_sqnr(engines: dict) -> dict:
+    """Each int8 engine's logits SQNR (dB) against attocore's fp32, over 8 fresh inputs."""
+    xs = [np.random.default_rng(500 + i).standard_normal((1, 3, 224, 224)).astype(np.float32) for i in range(8)]
+    ref = np.concatenate([engines["attocore"](x) for x in xs])
+    return {n: sqnr_db(ref, np.concatenate([f(x) for x in xs])) for n, f in engines.items() if is_int8(n)}
+
+
 def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: int, gap: float = 0.0) -> dict:
     names = list(engines)
     ref = engines["attocore"](x)
@@ -105,7 +194,7 @@ def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: i
         for _ in range(warmup):
             out = engines[n](x)
         err = float(np.abs(np.asarray(out) - ref).max())
-        if err > 1e-3 * max(1.0, float(np.abs(ref).max())):
+        if not is_int8(n) and err > 1e-3 * max(1.0, float(np.abs(ref).max())):
             print(f"  warning: {n} disagrees with attocore (max abs diff {err:.2e})", file=sys.stderr)
     times = {n: [] for n in names}
     per_round = max(1, -(-runs // rounds))  # rounded up: at least the runs asked for
@@ -144,7 +233,9 @@ def main(argv=None) -> int:
                    help="idle milliseconds before every timed run (a camera's frame interval: 33); "
                         "default 0, back to back")
     p.add_argument("--engines", nargs="+", default=["pytorch", "onnxruntime", "tvm"],
-                   help="peers besides attocore")
+                   help="peers besides attocore: pytorch, onnxruntime, openvino, tvm")
+    p.add_argument("--int8", action="store_true",
+                   help="also the int8 engines (attocore, and ONNX Runtime / OpenVINO when in --engines)")
     args = p.parse_args(argv)
 
     from attocore.backends import native
@@ -155,7 +246,8 @@ def main(argv=None) -> int:
         for name in args.nets:
             macs = None
             for threads in args.threads:
-                engines, model = build_engines(name, threads, workdir, set(args.engines))
+                sizes = {}
+                engines, model = build_engines(name, threads, workdir, set(args.engines), args.int8, sizes)
                 macs = model.macs
                 x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
                 times = time_engines(engines, x, args.runs, args.warmup, args.rounds, args.gap_ms / 1e3)
@@ -169,6 +261,10 @@ def main(argv=None) -> int:
                                  np.percentile(ts, 90) * 1e3, med / base, paired, macs / med / 1e9,
                                  100 * macs / med / 1e9 / (peak * threads), len(ts)))
                 print_table([r for r in rows if r[0] == name and r[1] == threads], header=not rows[:-len(times)])
+                if args.int8 and threads == args.threads[0]:
+                    for eng, db in int8_sqnr(engines).items():
+                        print(f"  {name} {eng}: logits SQNR {db:.1f} dB against attocore fp32")
+                    print("  files: " + ", ".join(f"{eng} {b / 1e6:.2f} MB" for eng, b in sizes.items()))
     print("\nratio = engine median / attocore median (above 1: attocore is faster); paired = median over"
           "\nrounds of (engine round median / attocore round median)")
     return 0
