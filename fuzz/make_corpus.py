@@ -1,5 +1,6 @@
 """Seed corpus for the fuzzers: the four AttoNets shrunk (widths / 8, 32x32 input: the real
-graph structure in a few KB each), the tiny all-ops test model, and with --generated N as
+graph structure in a few KB each) in float32 and int8 (format v2: quantization records,
+quantize / dequantize ops), the tiny all-ops test model, and with --generated N as
 many valid random graphs of every op and fusion pattern (fuzz/graph_gen.py) of at most 64 KiB.
 
     python fuzz/make_corpus.py OUT_DIR [--generated N]
@@ -15,6 +16,16 @@ from attocore import format as fmt
 from attocore import zoo
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def int8_graph(g):
+    """g quantized on 2 seeded random tensors (every op int8 but the first convolution)."""
+    from attocore.quantize.api import calibrate
+    from attocore.quantize.transform import quantize_graph
+    xs = [np.random.default_rng(i).standard_normal((1,) + tuple(g.metadata.input_shape)).astype(np.float32)
+          for i in range(2)]
+    ranges, chosen, _ = calibrate(g, xs, quiet=True)
+    return quantize_graph(g, ranges, chosen)
 
 
 def main(out_dir: str, generated: int = 0) -> None:
@@ -33,6 +44,7 @@ def main(out_dir: str, generated: int = 0) -> None:
         small = zoo.shrunk(net, 8)
         g = zoo.build_graph(small, zoo.seeded_params(small, num_classes=5), num_classes=5, input_hw=32)
         fmt.save(g, os.path.join(out_dir, f"{name}-shrunk.atto"))
+        fmt.save(int8_graph(g), os.path.join(out_dir, f"{name}-shrunk-int8.atto"))
     shutil.copy(os.path.join(ROOT, "tests", "data", "tiny.atto"), os.path.join(out_dir, "tiny.atto"))
     print(f"wrote {len(os.listdir(out_dir))} seeds to {out_dir}")
 

@@ -108,9 +108,64 @@ def huge_scratch():
     return fmt.encode(g)
 
 
+def int8_base():
+    """tiny.atto quantized (every op int8 but the first convolution), calibrated on 4 seeded
+    random tensors."""
+    from attocore.quantize.api import calibrate
+    from attocore.quantize.transform import quantize_graph
+    g = base()
+    xs = [np.random.default_rng(i).standard_normal((1,) + tuple(g.metadata.input_shape)).astype(np.float32)
+          for i in range(4)]
+    ranges, chosen, _ = calibrate(g, xs, quiet=True)
+    return quantize_graph(g, ranges, chosen, note="minmax over 4 seeded random tensors")
+
+
+def int8_edited(fn):
+    g = int8_base()
+    fn(g)
+    return fmt.encode(g)
+
+
+def tensor(g, name):
+    return g.tensors[name]
+
+
+def int8_cases(c):
+    c["int8-valid"] = (fmt.encode(int8_base()), "ok", "", "#21: an int8 model every loader runs")
+    c["int8-scale-nan"] = (int8_edited(lambda g: setattr(tensor(g, "mix.out"), "scales", (float("nan"),))),
+                           "FormatError", "not finite and positive", "#21: the validator checks scales")
+    c["int8-scale-zero"] = (int8_edited(lambda g: setattr(tensor(g, "group.out"), "scales", (0.0,))),
+                            "FormatError", "not finite and positive", "#21")
+    c["int8-zero-point-past-int8"] = (int8_edited(lambda g: setattr(tensor(g, "mix.out"), "zero_point", -129)),
+                                      "FormatError", "zero point", "#21: zero points in [-128, 127]")
+    c["int8-per-channel-zero-point"] = (int8_edited(lambda g: setattr(tensor(g, "mix.w"), "zero_point", 1)),
+                                        "FormatError", "zero point", "#21: symmetric per-channel weights")
+    c["int8-scale-count"] = (int8_edited(lambda g: setattr(tensor(g, "mix.w"), "scales", tensor(g, "mix.w").scales[:2])),
+                             "FormatError", "scales", "#21: one scale, or one per output channel")
+    c["int8-float-weight"] = (int8_edited(lambda g: (setattr(tensor(g, "mix.w"), "data",
+                                                             tensor(g, "mix.w").data.astype(np.float32)),
+                                                     setattr(tensor(g, "mix.w"), "dtype", "float32"),
+                                                     setattr(tensor(g, "mix.w"), "scales", ()))),
+                              "GraphError", "input 1 is float32", "#21: operand types")
+    c["int8-bias-past-2-30"] = (int8_edited(lambda g: setattr(tensor(g, "mix.b"), "data",
+                                                              np.full(tensor(g, "mix.b").shape, -2**30 - 1, np.int32))),
+                                "FormatError", "int32 bias", "#21: sums stay inside int32")
+    c["int8-multiplier-out-of-range"] = (int8_edited(lambda g: setattr(tensor(g, "mix.out"), "scales", (1e-35,))),
+                                         "FormatError", "requantization multiplier", "#21: normal multipliers")
+    c["int8-in-version-1"] = (refix(_version(fmt.encode(int8_base()), 1)), "FormatError", "dtype",
+                              "#21: a version 1 file holds float32 only")
+
+
+def _version(data: bytes, version: int) -> bytes:
+    buf = bytearray(data)
+    struct.pack_into("<I", buf, 8, version)
+    return bytes(buf)
+
+
 def cases():
     """name -> (bytes, expected error class or 'ok', message fragment, issue item)"""
     c = {}
+    int8_cases(c)
     c["op-with-no-inputs"] = (edited(lambda g: setattr(op(g, "pool"), "inputs", [])), "GraphError",
                               "takes one input", "#20.1: read op.inputs[0] before the arity (segfault)")
     c["fc-with-no-inputs"] = (edited(lambda g: setattr(op(g, "fc"), "inputs", [])), "GraphError",
@@ -182,6 +237,8 @@ def main():
         with open(os.path.join(OUT, f"{name}.atto"), "wb") as f:
             f.write(data)
         entry = {"error": kind, "message": fragment, "why": why}
+        if name == "int8-valid":
+            entry["numba_error"] = "UnsupportedOpError"
         if name == "huge-scratch-first-conv":
             entry["run_limit_mb"] = 1
             entry["run_error"] = "ResourceLimitError"
