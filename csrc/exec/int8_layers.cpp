@@ -60,8 +60,12 @@ class Int8ConvGemmLayer : public Layer {
   Int8ConvGemmLayer(const Graph& g, const OpInfo& op, const QGemmKernel& kernel)
       : s_(conv_shape(g, op)), kernel_(kernel), ep_(epilogue_of(output_of(g, op), op.activation)) {
     const WindowAttrs& w = s_.window;
-    direct_ = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 &&
-              w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
+    const bool pointwise = w.kernel_h == 1 && w.kernel_w == 1 && w.pad_top == 0 && w.pad_left == 0 &&
+                           w.pad_bottom == 0 && w.pad_right == 0;
+    direct_ = pointwise && w.stride_h == 1 && w.stride_w == 1;
+    // A strided 1x1 (a module's projection) reads every stride-th pixel of every stride-th
+    // row: the GEMM's row stride does the gathering.
+    strided_ = pointwise && !direct_;
     depth_ = s_.in_c * w.kernel_h * w.kernel_w;
     x_zp_ = input_of(g, op).zero_point;
     // The file's OIHW as [O][(ky, kx, c)]: the order im2col writes a window in (NHWC taps).
@@ -87,6 +91,18 @@ class Int8ConvGemmLayer : public Layer {
       });
       return;
     }
+    if (strided_) {
+      const WindowAttrs& w = s_.window;
+      ctx.pool->parallel_for(ctx.batch * s_.out_h, [&](int r0, int r1, int) {
+        for (int row = r0; row < r1; ++row) {
+          const int n = row / s_.out_h, oy = row % s_.out_h;
+          const int8_t* first = x + ((size_t(n) * s_.in_h + size_t(oy) * w.stride_h) * s_.in_w) * s_.in_c;
+          kernel_.fn(QGemmArgs{&packed_, first, size_t(w.stride_w) * s_.in_c,
+                               y + size_t(row) * s_.out_w * s_.out_c, size_t(s_.out_c), s_.out_w, ep_});
+        }
+      });
+      return;
+    }
     ctx.pool->parallel_for(ctx.batch * s_.out_h, [&](int r0, int r1, int worker) {
       int8_t* cols = reinterpret_cast<int8_t*>(ctx.worker_scratch(worker));
       for (int row = r0; row < r1; ++row) {
@@ -97,8 +113,10 @@ class Int8ConvGemmLayer : public Layer {
     });
   }
 
-  size_t scratch_floats() const override { return direct_ ? 0 : (size_t(s_.out_w) * depth_ + 3) / 4; }
-  std::string kernel_name() const override { return std::string(kernel_.name) + (direct_ ? "" : "+im2col"); }
+  size_t scratch_floats() const override { return direct_ || strided_ ? 0 : (size_t(s_.out_w) * depth_ + 3) / 4; }
+  std::string kernel_name() const override {
+    return std::string(kernel_.name) + (direct_ ? "" : strided_ ? "+strided" : "+im2col");
+  }
 
  private:
   void gather_row(const int8_t* x, int row, int8_t* cols) const {
@@ -123,7 +141,7 @@ class Int8ConvGemmLayer : public Layer {
   Conv2dShape s_;
   QGemmKernel kernel_;
   QuantEpilogue ep_;
-  bool direct_ = false;
+  bool direct_ = false, strided_ = false;
   int depth_ = 0;
   int32_t x_zp_ = 0;
   PackedQGemm packed_;

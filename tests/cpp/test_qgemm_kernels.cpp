@@ -18,7 +18,9 @@ static int cases = 0;
 
 static void check(int m, int n, int k, unsigned seed, int a_lo = -128, int a_hi = 127, int w_lo = -127,
                   int w_hi = 127) {
-  std::vector<int8_t> a(size_t(m) * k), w(size_t(n) * k);
+  // Rows of A lda apart, as a strided 1x1 convolution reads them (every other pixel).
+  const size_t lda = size_t(k) + (seed % 3) * 7;
+  std::vector<int8_t> a(size_t(m) * lda), w(size_t(n) * k);
   std::vector<int32_t> bias(n);
   std::vector<int> zp(1);
   test::fill_int(a, seed, a_lo, a_hi);
@@ -34,7 +36,7 @@ static void check(int m, int n, int k, unsigned seed, int a_lo = -128, int a_hi 
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
       int64_t acc = bias[j];
-      for (int t = 0; t < k; ++t) acc += int64_t(a[size_t(i) * k + t] - a_zp) * w[size_t(j) * k + t];
+      for (int t = 0; t < k; ++t) acc += int64_t(a[size_t(i) * lda + t] - a_zp) * w[size_t(j) * k + t];
       CHECK(acc >= INT32_MIN && acc <= INT32_MAX);
       want[size_t(i) * n + j] = requantize(int32_t(acc), mult[j], ep);
     }
@@ -45,8 +47,8 @@ static void check(int m, int n, int k, unsigned seed, int a_lo = -128, int a_hi 
     const size_t ldc = size_t(n) + 3;
     std::vector<int8_t> got(size_t(m) * ldc + 8, int8_t(0x5A));
     const int mid = m / 2;
-    kern->fn(QGemmArgs{&p, a.data(), size_t(k), got.data(), ldc, mid, ep});
-    kern->fn(QGemmArgs{&p, a.data() + size_t(mid) * k, size_t(k), got.data() + size_t(mid) * ldc, ldc, m - mid, ep});
+    kern->fn(QGemmArgs{&p, a.data(), lda, got.data(), ldc, mid, ep});
+    kern->fn(QGemmArgs{&p, a.data() + size_t(mid) * lda, lda, got.data() + size_t(mid) * ldc, ldc, m - mid, ep});
     ++cases;
     int bad = 0;
     for (int i = 0; i < m; ++i) {
