@@ -271,3 +271,49 @@ def test_a_deep_int8_reduction_is_refused(tmp_path):
     data = fmt.encode(Graph(md, t, ops, ["x"], ["yf"]))
     py, native = reader_verdicts(data)
     assert py.startswith("ResourceLimitError") and same_verdict(py, native), (py, native)
+
+
+@pytest.mark.parametrize("net", ["mobilenet-v2", "mobilenet-v3-small", "small-resnet"])
+def test_onnx_imported_nets_quantize_and_match_the_reference(net, tmp_path):
+    """CNNs imported from ONNX: MobileNet-V3's hard swish and squeeze-and-excitation stay
+    float32 between dequantize and quantize ops; the C++ result still equals the numpy
+    reference bit for bit, and the logits stay close to float32."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from attocore.onnx import convert
+    from attocore.testing import torch_nets
+    make = {"mobilenet-v2": lambda: torch_nets.MobileNetV2(), "mobilenet-v3-small": lambda: torch_nets.MobileNetV3("small"),
+            "small-resnet": lambda: torch_nets.SmallResNet()}[net]
+    onnx_path, atto = tmp_path / "m.onnx", tmp_path / "m.atto"
+    torch_nets.export_onnx(torch_nets.randomize(make(), seed=3), str(onnx_path), size=96)
+    convert(str(onnx_path), str(atto))
+    shape = attocore.load(str(atto)).input_shape
+    calib = [np.random.default_rng(i).standard_normal((1,) + shape).astype(np.float32) for i in range(4)]
+    m8 = attocore.quantize(str(atto), calib, out=str(tmp_path / "q.atto"), quiet=True)
+    kinds = {op.type for op in m8.graph.ops}
+    assert "quantize" in kinds and "dequantize" in kinds
+    x = np.concatenate([np.random.default_rng(50 + i).standard_normal((1,) + shape).astype(np.float32)
+                        for i in range(2)])
+    y8 = m8.run(x)
+    assert np.array_equal(y8, evaluate.run(fmt.load(str(tmp_path / "q.atto")), x))
+    assert sqnr_db(attocore.load(str(atto)).run(x), y8) >= 20
+
+
+def test_one_int8_model_shared_across_threads(small_int8):
+    """Eight Python threads on one int8 model: every result equals the single-threaded one."""
+    from concurrent.futures import ThreadPoolExecutor
+    _, data = small_int8
+    m = attocore.load(bytes(data), threads=2)
+    xs = [np.concatenate(inputs(1 + i % 3, 64, seed=300 + i)) for i in range(16)]
+    want = [m.run(x) for x in xs]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(m.run, xs))
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+def test_capi_runs_int8_unchanged(small_int8):
+    pytest.importorskip("cffi")
+    from attocore import capi
+    _, data = small_int8
+    x = np.concatenate(inputs(2, 64, seed=400))
+    assert np.array_equal(capi.load(bytes(data)).run(x), attocore.load(bytes(data)).run(x))
