@@ -1,5 +1,7 @@
 #include "exec/tvm_layer.h"
 
+#include "plan/fusion.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -7,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "plan/fusion.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -176,6 +179,10 @@ std::vector<TvmStep> select_tvm_steps(const Graph& g, const std::string& selecti
                                     "', which this model lacks: were the kernels exported from another model?");
       s.ops.push_back(it->second);
     }
+    for (int op : s.ops)
+      if (touches_int8(g, g.ops[op]))
+        fail(ErrorCode::kUnsupported, "TVM kernel " + std::string(k.symbol) + " computes op '" + g.ops[op].name +
+                                          "', which is int8 here: the linked TVM kernels are float32");
     const OpInfo& conv = g.ops[s.ops[0]];
     if (conv.type != OpType::kConv2d) fail(ErrorCode::kGraph, "TVM kernel " + std::string(k.symbol) + ": first op is not a convolution");
     s.input = conv.inputs[0];

@@ -27,6 +27,8 @@ def relax_module(graph, batch: int = 1):
     """(IRModule, weights, roles): main(input[batch, H, W, C], *weights) -> logits, and for
     each weight parameter's name the (op name, 'w' weight | 'b' bias) it belongs to.
 
+    An int8 graph is refused (UnsupportedOpError): TVM here compiles float32 models.
+
     Activations are NHWC and conv weights HWIO, as in the native executor, so each fused
     layer function reads and writes the same layout as the hand-written kernels and can
     stand in for one of them (attocore.backends.tvm.export). The caller transposes the NCHW input:
@@ -35,6 +37,10 @@ def relax_module(graph, batch: int = 1):
     Weights are parameters, not constants, so the fused TIR functions take them as buffers:
     tuning records then depend only on shapes (they apply to any weights of the same net)
     and stay small."""
+    if any(t.dtype != "float32" for t in graph.tensors.values()):
+        from ...errors import UnsupportedOpError
+        raise UnsupportedOpError(f"model '{graph.metadata.name}' is int8: the TVM backend compiles float32 models "
+                                 f"only (int8 runs on the native backend)")
     tvm, relax = load_tvm()
     R = relax.op
     c, h, w = graph.metadata.input_shape
