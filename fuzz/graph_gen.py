@@ -273,7 +273,8 @@ def _clone(g: Graph) -> Graph:
     md = g.metadata
     meta = Metadata(md.name, tuple(md.input_shape), tuple(md.mean), tuple(md.std), md.resize, tuple(md.labels),
                     dict(md.extra))
-    tensors = {k: Tensor(t.name, tuple(t.shape), t.data) for k, t in g.tensors.items()}
+    tensors = {k: Tensor(t.name, tuple(t.shape), t.data, t.dtype, tuple(t.scales), t.zero_point)
+               for k, t in g.tensors.items()}
     ops = [Op(o.type, o.name, list(o.inputs), list(o.outputs), dict(o.attrs), o.activation) for o in g.ops]
     return Graph(meta, tensors, ops, list(g.inputs), list(g.outputs))
 
@@ -303,7 +304,9 @@ def mutate(rng, graph: Graph):
     names = list(g.tensors)
     acts = [n for n, t in g.tensors.items() if not t.is_constant]
     consts = [n for n, t in g.tensors.items() if t.is_constant]
-    kind = int(rng.integers(0, 30))
+    int8 = [n for n, t in g.tensors.items() if t.dtype == "int8"]
+    # int8 graphs (quantized_graph) also get their quantization records changed (kinds 30-33).
+    kind = int(rng.integers(0, 34 if int8 else 30))
     what = ""
     raw_patch = None  # (description, function(bytearray)) applied to the encoded bytes
     if kind == 0:  # an attribute's value
@@ -487,7 +490,30 @@ def mutate(rng, graph: Graph):
     elif kind == 26:  # a tensor's kind: activation <-> constant
         t = g.tensors[str(rng.choice(names))]
         t.data = None if t.is_constant else np.zeros(t.shape, np.float32)
+        if t.data is not None:
+            t.dtype = "float32"
         what = f"{t.name} constant={t.is_constant}"
+    elif kind == 30:  # an int8 tensor's scales: values at the edges of the allowed range
+        t = g.tensors[str(rng.choice(int8))]
+        v = float(rng.choice([0.0, -1.0, np.nan, np.inf, 1e-38, 1e-45, 2.0 ** -40, 2.0 ** 20, 1e30, 1e-12]))
+        t.scales = tuple(v if rng.random() < 0.5 else s for s in t.scales) if len(t.scales) > 1 else (v,)
+        what = f"{t.name}.scales <- {v}"
+    elif kind == 31:  # an int8 tensor's zero point
+        t = g.tensors[str(rng.choice(int8))]
+        t.zero_point = int(rng.choice([-129, -128, 127, 128, 1, -1, (1 << 31) - 1]))
+        what = f"{t.name}.zero_point = {t.zero_point}"
+    elif kind == 32:  # an int8 tensor's scale count
+        t = g.tensors[str(rng.choice(int8))]
+        n = int(rng.choice([0, 1, 2, len(t.scales) + 1, max(0, len(t.scales) - 1)]))
+        t.scales = tuple([0.1] * n)
+        what = f"{t.name}: {n} scales"
+    elif kind == 33:  # a tensor's element type
+        t = g.tensors[str(rng.choice(names))]
+        new = str(rng.choice(["float32", "int8", "int32"]))
+        if t.is_constant:
+            t.data = np.asarray(t.data).astype({"float32": np.float32, "int8": np.int8, "int32": np.int32}[new])
+        t.dtype, t.scales, t.zero_point = new, ((0.05,) if new == "int8" else ()), 0
+        what = f"{t.name}: {new}"
     else:  # a byte of the graph section flipped (the checksum fixed): the layout itself
         data = bytearray(fmt.encode(g))
         g_size = struct.unpack_from("<Q", data, 32)[0]
@@ -506,3 +532,18 @@ def mutate(rng, graph: Graph):
         except ValueError:  # the string to patch is not where expected
             return f"{what} (not applied)", None
     return what or "unchanged", _refix(data)
+
+
+def quantized_graph(rng, graph: Graph):
+    """graph made int8 (attocore.quantize's transform) on one random calibration tensor, or
+    None when the transform refuses it (a graph it cannot quantize)."""
+    from attocore.quantize.api import calibrate
+    from attocore.quantize.transform import quantize_graph
+    x = rng.standard_normal((1,) + tuple(graph.metadata.input_shape)).astype(np.float32)
+    try:
+        ranges, chosen, _ = calibrate(graph, [x], quiet=True)
+        q = quantize_graph(graph, ranges, chosen)
+        fmt.validate(q)
+        return q
+    except Exception:
+        return None

@@ -18,13 +18,15 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     import numpy as np
     from attocore import format as fmt
-    from graph_gen import mutate, random_graph
+    from graph_gen import mutate, quantized_graph, random_graph
     from structured_fuzz import reader_verdicts, same_verdict
     first, count, per_graph = map(int, sys.argv[2:5])
     out = {"files": 0, "verdicts": {}, "disagreements": []}
     for seed in range(first, first + count):
         rng = np.random.default_rng(seed)
         graph = random_graph(rng)
+        if seed % 3 == 0:  # every third graph int8: the quantization records' checks too
+            graph = quantized_graph(rng, graph) or graph
         files = [("valid", fmt.encode(graph))] + [mutate(rng, graph) for _ in range(per_graph)]
         for i, (what, data) in enumerate(files):
             if data is None:
