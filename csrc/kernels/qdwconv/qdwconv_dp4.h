@@ -1,0 +1,27 @@
+// The layout of qdwconv_avx512vnni_dp4 (qdwconv_dp4_avx512vnni.cpp, packed in qdwconv_pack.cpp):
+// a 3x3 window's 9 taps as 3 dwords of bytes per input channel (taps 0-3, 4-7, 8 and three
+// zero weights), multiplied by vpdpbusd against the input made unsigned (x ^ 0x80). A chunk
+// of 16 output channels reads n = 16 / k input channels (k: the multiplier, 1, 2, 4, 8 or
+// 16); lane i holds output channel o0 + (i % n) k + i / n, whose input channel's dword is
+// lane i % n of a broadcast of n dwords, and a pshufb puts the bytes back in output order.
+// Other windows and multipliers: qdwconv_avx512vnni (the pack falls back to its layout).
+// Internal linkage: each object gets its own copy (no weak symbols).
+#pragma once
+#include "kernels/qdwconv/qdwconv.h"
+
+namespace attocore {
+namespace {
+
+inline bool qdwconv_dp4_applies(const DwconvShape& s) {
+  const int k = s.multiplier;
+  return s.window.kernel_h == 3 && s.window.kernel_w == 3 && (k == 1 || k == 2 || k == 4 || k == 8 || k == 16);
+}
+
+constexpr int kQDp4Columns = 16;  // output columns staged at a time
+
+// The stage's dwords per (column, dword) plane: every chunk's broadcast of n dwords from its
+// first input channel stays inside, and so do the 16-channel blocks the staging writes.
+inline int qdwconv_dp4_plane(const DwconvShape& s) { return ((s.in_c + 15) / 16) * 16 + 16; }
+
+}  // namespace
+}  // namespace attocore

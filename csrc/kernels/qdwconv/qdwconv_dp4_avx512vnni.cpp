@@ -1,0 +1,165 @@
+// AVX-512 VNNI int8 depthwise for 3x3 windows (any stride, padding and dilation) and
+// multipliers 1, 2, 4, 8, 16, four taps per vpdpbusd (qdwconv_dp4.h): per output row, a
+// block of up to kQDp4Columns output columns is staged as 3 planes of dwords per column (for
+// every input channel the window's taps 0-3, 4-7 and 8, as x ^ 0x80; taps outside the image
+// read the zero point, which the pack folded into the bias with the +128), then every chunk
+// of 16 output channels takes per column 3 broadcast loads and 3 vpdpbusd, weights held in
+// registers across the block, and requantizes (requantize.h) with the bytes put back in
+// output order by one pshufb. The staging reads the input with 16-byte loads inside each
+// pixel's channels and masked loads for the last (partial) block: nothing past the tensor.
+// Other windows and multipliers: qdwconv_avx512vnni.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/qdwconv/qdwconv.h"
+#include "kernels/qdwconv/qdwconv_dp4.h"
+
+namespace attocore {
+namespace {
+
+constexpr int kCw = 16;
+
+struct Epi {
+  __m512 lo, hi;
+  __m512i zp;
+};
+
+// Output columns [ox0, ox0 + nb) of one output row into stage: column b's plane d at
+// stage + (3 b + d) plane, input channel c at dword c.
+void stage_columns(const DwconvShape& s, const int8_t* const rows[3], const bool real[3], const int8_t* zp_row,
+                   int ox0, int nb, int32_t* stage, int plane) {
+  const WindowAttrs& wa = s.window;
+  const int in_c = s.in_c, full = in_c & ~15;
+  const __m256i flip = _mm256_set1_epi8(int8_t(0x80));
+  const __mmask16 tail = __mmask16((1u << (in_c - full)) - 1);
+  for (int b = 0; b < nb; ++b) {
+    const int ox = ox0 + b;
+    const int8_t* src[9];
+    for (int kx = 0; kx < 3; ++kx) {
+      const int ix = ox * wa.stride_w - wa.pad_left + kx * wa.dilation_w;
+      const bool in = ix >= 0 && ix < s.in_w;
+      for (int ky = 0; ky < 3; ++ky) src[ky * 3 + kx] = in && real[ky] ? rows[ky] + size_t(ix) * in_c : zp_row;
+    }
+    int32_t* d0 = stage + size_t(3 * b) * plane;
+    int32_t* d1 = d0 + plane;
+    int32_t* d2 = d1 + plane;
+    auto block = [&](int cb, __m256i y0, __m256i y1, __m256i y2, __m256i y3, __m128i a8) {
+      y0 = _mm256_xor_si256(y0, flip), y1 = _mm256_xor_si256(y1, flip);
+      y2 = _mm256_xor_si256(y2, flip), y3 = _mm256_xor_si256(y3, flip);
+      const __m256i l01 = _mm256_unpacklo_epi8(y0, y1), h01 = _mm256_unpackhi_epi8(y0, y1);
+      const __m256i l23 = _mm256_unpacklo_epi8(y2, y3), h23 = _mm256_unpackhi_epi8(y2, y3);
+      const __m256i q[4] = {_mm256_unpacklo_epi16(l01, l23), _mm256_unpackhi_epi16(l01, l23),
+                            _mm256_unpacklo_epi16(h01, h23), _mm256_unpackhi_epi16(h01, h23)};
+      _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d0 + cb + 4 * i), _mm256_castsi256_si128(q[i]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d1 + cb + 4 * i), _mm256_extracti128_si256(q[i], 1));
+      }
+      a8 = _mm_xor_si128(a8, _mm256_castsi256_si128(flip));
+      _mm512_storeu_si512(d2 + cb, _mm512_cvtepu8_epi32(a8));
+    };
+    auto ld = [](const int8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); };
+    for (int cb = 0; cb < full; cb += 16)
+      block(cb, _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(src[4] + cb), reinterpret_cast<const __m128i*>(src[0] + cb)),
+            _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(src[5] + cb), reinterpret_cast<const __m128i*>(src[1] + cb)),
+            _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(src[6] + cb), reinterpret_cast<const __m128i*>(src[2] + cb)),
+            _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(src[7] + cb), reinterpret_cast<const __m128i*>(src[3] + cb)),
+            ld(src[8] + cb));
+    if (full < in_c) {
+      auto ml = [&](int t) { return _mm_maskz_loadu_epi8(tail, src[t] + full); };
+      block(full, _mm256_set_m128i(ml(4), ml(0)), _mm256_set_m128i(ml(5), ml(1)), _mm256_set_m128i(ml(6), ml(2)),
+            _mm256_set_m128i(ml(7), ml(3)), ml(8));
+    }
+  }
+}
+
+// n = 16 / K dwords from p, repeated across the 16 lanes (lane i: p[i % n]).
+template <int K>
+inline __m512i broadcast(const int32_t* p) {
+  if (K == 1) return _mm512_loadu_si512(p);
+  if (K == 2) return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  if (K == 4) return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  if (K == 8) {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return _mm512_set1_epi64(v);
+  }
+  return _mm512_set1_epi32(*p);
+}
+
+// Every chunk over the nb staged columns; out: the row's column ox0.
+template <int K>
+__attribute__((noinline)) void compute_block(const PackedQDwconv& p, const int32_t* stage, int plane, int nb,
+                                             int8_t* out, int out_c, const Epi& e) {
+  for (int ch = 0; ch < p.chunks; ++ch) {
+    const int c0 = p.aux[size_t(ch) * 5], o0 = ch * kCw, left = out_c - o0;
+    const __m128i map = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&p.aux[size_t(ch) * 5 + 1]));
+    const __mmask16 mask = left >= kCw ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+    const int8_t* wp = p.weights.data() + size_t(ch) * 3 * kCw * 4;
+    const __m512i w0 = _mm512_loadu_si512(wp), w1 = _mm512_loadu_si512(wp + 64), w2 = _mm512_loadu_si512(wp + 128);
+    const __m512i bias = _mm512_loadu_si512(p.bias.data() + o0);
+    const __m512 mult = _mm512_loadu_ps(p.multiplier.data() + o0);
+    const int32_t* st = stage + c0;
+    int8_t* o = out + o0;
+    for (int b = 0; b < nb; ++b, st += 3 * plane, o += out_c) {
+      __m512i acc = _mm512_dpbusd_epi32(bias, broadcast<K>(st), w0);
+      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(st + plane), w1);
+      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(st + 2 * plane), w2);
+      __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult);
+      y = _mm512_min_ps(_mm512_max_ps(y, e.lo), e.hi);
+      __m128i q = _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(y), e.zp));
+      if (K > 1) q = _mm_shuffle_epi8(q, map);
+      _mm_mask_storeu_epi8(o, mask, q);
+    }
+  }
+}
+
+template <int K>
+void run(const QDwconvArgs& a) {
+  const DwconvShape& s = *a.shape;
+  const PackedQDwconv& p = *a.weights;
+  const WindowAttrs& wa = s.window;
+  const Epi e{_mm512_set1_ps(float(a.ep.lo - a.ep.zero_point)), _mm512_set1_ps(float(a.ep.hi - a.ep.zero_point)),
+              _mm512_set1_epi32(a.ep.zero_point)};
+  // Scratch (qdwconv_scratch_bytes): a row of in_c zero-point bytes, then the stage on a cache line.
+  int8_t* zp_row = static_cast<int8_t*>(a.scratch);
+  std::memset(zp_row, int8_t(p.x_zero_point), size_t(s.in_c));
+  const uintptr_t after = reinterpret_cast<uintptr_t>(zp_row + s.in_c + 64);
+  int32_t* stage = reinterpret_cast<int32_t*>(after & ~uintptr_t(63));
+  const int plane = qdwconv_dp4_plane(s);
+  for (int row = a.row_begin; row < a.row_end; ++row) {
+    const int n = row / s.out_h, oy = row % s.out_h;
+    const int8_t* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
+    const int8_t* rows[3];
+    bool real[3];
+    for (int ky = 0; ky < 3; ++ky) {
+      const int iy = oy * wa.stride_h - wa.pad_top + ky * wa.dilation_h;
+      real[ky] = iy >= 0 && iy < s.in_h;
+      rows[ky] = real[ky] ? image + size_t(iy) * s.in_w * s.in_c : zp_row;
+    }
+    int8_t* out = a.output + size_t(row) * s.out_w * s.out_c;
+    for (int ox0 = 0; ox0 < s.out_w; ox0 += kQDp4Columns) {
+      const int nb = s.out_w - ox0 < kQDp4Columns ? s.out_w - ox0 : kQDp4Columns;
+      stage_columns(s, rows, real, zp_row, ox0, nb, stage, plane);
+      compute_block<K>(p, stage, plane, nb, out + size_t(ox0) * s.out_c, s.out_c, e);
+    }
+  }
+}
+
+}  // namespace
+
+// qdwconv_avx512vnni_dp4_pack: qdwconv_pack.cpp.
+
+void qdwconv_avx512vnni_dp4(const QDwconvArgs& a) {
+  if (!qdwconv_dp4_applies(*a.shape)) return qdwconv_avx512vnni(a);
+  switch (a.shape->multiplier) {
+    case 1: return run<1>(a);
+    case 2: return run<2>(a);
+    case 4: return run<4>(a);
+    case 8: return run<8>(a);
+    default: return run<16>(a);
+  }
+}
+
+}  // namespace attocore
