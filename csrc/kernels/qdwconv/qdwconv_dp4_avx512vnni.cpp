@@ -26,51 +26,53 @@ struct Epi {
   __m512i zp;
 };
 
-// Output columns [ox0, ox0 + nb) of one output row into stage: column b's plane d at
-// stage + (3 b + d) plane, input channel c at dword c.
+// The input columns an output row reads, [-pad_left, (out_w - 1) stride_w - pad_left +
+// 2 dilation_w], into stage: column j (ix = j - pad_left) at stage + j plane, input channel
+// c at dword c: bytes (row 0, row 1, row 2, 0) as x ^ 0x80 (outside the image: the zero
+// point's).
 void stage_columns(const DwconvShape& s, const int8_t* const rows[3], const bool real[3], const int8_t* zp_row,
-                   int ox0, int nb, int32_t* stage, int plane) {
+                   int32_t* stage, int plane) {
   const WindowAttrs& wa = s.window;
-  const int in_c = s.in_c, full = in_c & ~15;
-  const __m256i flip = _mm256_set1_epi8(int8_t(0x80));
-  const __mmask16 tail = __mmask16((1u << (in_c - full)) - 1);
-  for (int b = 0; b < nb; ++b) {
-    const int ox = ox0 + b;
-    const int8_t* src[9];
-    for (int kx = 0; kx < 3; ++kx) {
-      const int ix = ox * wa.stride_w - wa.pad_left + kx * wa.dilation_w;
-      const bool in = ix >= 0 && ix < s.in_w;
-      for (int ky = 0; ky < 3; ++ky) src[ky * 3 + kx] = in && real[ky] ? rows[ky] + size_t(ix) * in_c : zp_row;
-    }
-    int32_t* d0 = stage + size_t(3 * b) * plane;
-    int32_t* d1 = d0 + plane;
-    int32_t* d2 = d1 + plane;
-    auto block = [&](int cb, __m256i y0, __m256i y1, __m256i y2, __m256i y3, __m128i a8) {
-      y0 = _mm256_xor_si256(y0, flip), y1 = _mm256_xor_si256(y1, flip);
-      y2 = _mm256_xor_si256(y2, flip), y3 = _mm256_xor_si256(y3, flip);
-      const __m256i l01 = _mm256_unpacklo_epi8(y0, y1), h01 = _mm256_unpackhi_epi8(y0, y1);
-      const __m256i l23 = _mm256_unpacklo_epi8(y2, y3), h23 = _mm256_unpackhi_epi8(y2, y3);
-      const __m256i q[4] = {_mm256_unpacklo_epi16(l01, l23), _mm256_unpackhi_epi16(l01, l23),
-                            _mm256_unpacklo_epi16(h01, h23), _mm256_unpackhi_epi16(h01, h23)};
+  const int in_c = s.in_c, full16 = in_c & ~15, full32 = in_c & ~31;
+  const int columns = (s.out_w - 1) * wa.stride_w + 2 * wa.dilation_w + 1;
+  const __m256i flip = _mm256_set1_epi8(int8_t(0x80)), zero = _mm256_setzero_si256();
+  const __mmask16 tail = __mmask16((1u << (in_c - full16)) - 1);
+  for (int j = 0; j < columns; ++j) {
+    const int ix = j - wa.pad_left;
+    const bool in = ix >= 0 && ix < s.in_w;
+    const int8_t* src[3];
+    for (int ky = 0; ky < 3; ++ky) src[ky] = in && real[ky] ? rows[ky] + size_t(ix) * in_c : zp_row;
+    int32_t* d = stage + size_t(j) * plane;
+    int cb = 0;
+    for (; cb < full32; cb += 32) {
+      const __m256i a0 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[0] + cb)), flip);
+      const __m256i a1 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[1] + cb)), flip);
+      const __m256i a2 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[2] + cb)), flip);
+      const __m256i l = _mm256_unpacklo_epi8(a0, a1), h = _mm256_unpackhi_epi8(a0, a1);
+      const __m256i l2 = _mm256_unpacklo_epi8(a2, zero), h2 = _mm256_unpackhi_epi8(a2, zero);
+      // Lane halves: channels cb + 4 i .. and cb + 16 + 4 i ...
+      const __m256i q[4] = {_mm256_unpacklo_epi16(l, l2), _mm256_unpackhi_epi16(l, l2), _mm256_unpacklo_epi16(h, h2),
+                            _mm256_unpackhi_epi16(h, h2)};
       _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(d0 + cb + 4 * i), _mm256_castsi256_si128(q[i]));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(d1 + cb + 4 * i), _mm256_extracti128_si256(q[i], 1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + cb + 4 * i), _mm256_castsi256_si128(q[i]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + cb + 16 + 4 * i), _mm256_extracti128_si256(q[i], 1));
       }
-      a8 = _mm_xor_si128(a8, _mm256_castsi256_si128(flip));
-      _mm512_storeu_si512(d2 + cb, _mm512_cvtepu8_epi32(a8));
-    };
-    auto ld = [](const int8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); };
-    for (int cb = 0; cb < full; cb += 16)
-      block(cb, _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(src[4] + cb), reinterpret_cast<const __m128i*>(src[0] + cb)),
-            _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(src[5] + cb), reinterpret_cast<const __m128i*>(src[1] + cb)),
-            _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(src[6] + cb), reinterpret_cast<const __m128i*>(src[2] + cb)),
-            _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(src[7] + cb), reinterpret_cast<const __m128i*>(src[3] + cb)),
-            ld(src[8] + cb));
-    if (full < in_c) {
-      auto ml = [&](int t) { return _mm_maskz_loadu_epi8(tail, src[t] + full); };
-      block(full, _mm256_set_m128i(ml(4), ml(0)), _mm256_set_m128i(ml(5), ml(1)), _mm256_set_m128i(ml(6), ml(2)),
-            _mm256_set_m128i(ml(7), ml(3)), ml(8));
     }
+    auto block = [&](int c, __m128i a0, __m128i a1, __m128i a2) {
+      const __m128i f = _mm256_castsi256_si128(flip), z = _mm_setzero_si128();
+      a0 = _mm_xor_si128(a0, f), a1 = _mm_xor_si128(a1, f), a2 = _mm_xor_si128(a2, f);
+      const __m128i l = _mm_unpacklo_epi8(a0, a1), h = _mm_unpackhi_epi8(a0, a1);
+      const __m128i l2 = _mm_unpacklo_epi8(a2, z), h2 = _mm_unpackhi_epi8(a2, z);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c), _mm_unpacklo_epi16(l, l2));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c + 4), _mm_unpackhi_epi16(l, l2));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c + 8), _mm_unpacklo_epi16(h, h2));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c + 12), _mm_unpackhi_epi16(h, h2));
+    };
+    auto ld = [](const int8_t* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); };
+    if (cb < full16) block(cb, ld(src[0] + cb), ld(src[1] + cb), ld(src[2] + cb)), cb += 16;
+    if (cb < in_c)
+      block(cb, _mm_maskz_loadu_epi8(tail, src[0] + cb), _mm_maskz_loadu_epi8(tail, src[1] + cb),
+            _mm_maskz_loadu_epi8(tail, src[2] + cb));
   }
 }
 
@@ -88,10 +90,11 @@ inline __m512i broadcast(const int32_t* p) {
   return _mm512_set1_epi32(*p);
 }
 
-// Every chunk over the nb staged columns; out: the row's column ox0.
+// Every chunk over the output row (out): column ox reads staged columns ox S + kx D.
 template <int K>
-__attribute__((noinline)) void compute_block(const PackedQDwconv& p, const int32_t* stage, int plane, int nb,
-                                             int8_t* out, int out_c, const Epi& e) {
+__attribute__((noinline)) void compute_row(const PackedQDwconv& p, const int32_t* stage, int plane, int out_w,
+                                           int out_c, int S, int D, int8_t* out, const Epi& e) {
+  const size_t step = size_t(S) * plane, tap = size_t(D) * plane;
   for (int ch = 0; ch < p.chunks; ++ch) {
     const int c0 = p.aux[size_t(ch) * 5], o0 = ch * kCw, left = out_c - o0;
     const __m128i map = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&p.aux[size_t(ch) * 5 + 1]));
@@ -102,10 +105,10 @@ __attribute__((noinline)) void compute_block(const PackedQDwconv& p, const int32
     const __m512 mult = _mm512_loadu_ps(p.multiplier.data() + o0);
     const int32_t* st = stage + c0;
     int8_t* o = out + o0;
-    for (int b = 0; b < nb; ++b, st += 3 * plane, o += out_c) {
+    for (int ox = 0; ox < out_w; ++ox, st += step, o += out_c) {
       __m512i acc = _mm512_dpbusd_epi32(bias, broadcast<K>(st), w0);
-      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(st + plane), w1);
-      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(st + 2 * plane), w2);
+      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(st + tap), w1);
+      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(st + 2 * tap), w2);
       __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult);
       y = _mm512_min_ps(_mm512_max_ps(y, e.lo), e.hi);
       __m128i q = _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(y), e.zp));
@@ -138,12 +141,9 @@ void run(const QDwconvArgs& a) {
       real[ky] = iy >= 0 && iy < s.in_h;
       rows[ky] = real[ky] ? image + size_t(iy) * s.in_w * s.in_c : zp_row;
     }
-    int8_t* out = a.output + size_t(row) * s.out_w * s.out_c;
-    for (int ox0 = 0; ox0 < s.out_w; ox0 += kQDp4Columns) {
-      const int nb = s.out_w - ox0 < kQDp4Columns ? s.out_w - ox0 : kQDp4Columns;
-      stage_columns(s, rows, real, zp_row, ox0, nb, stage, plane);
-      compute_block<K>(p, stage, plane, nb, out + size_t(ox0) * s.out_c, s.out_c, e);
-    }
+    stage_columns(s, rows, real, zp_row, stage, plane);
+    compute_row<K>(p, stage, plane, s.out_w, s.out_c, wa.stride_w, wa.dilation_w,
+                   a.output + size_t(row) * s.out_w * s.out_c, e);
   }
 }
 

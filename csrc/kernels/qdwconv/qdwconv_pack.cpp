@@ -61,8 +61,8 @@ PackedQDwconv qdwconv_avx2_pack(const DwconvShape& s, const int8_t* w_oihw, cons
   return pack_lanes(8, s, w_oihw, bias, multiplier, x_zero_point);
 }
 
-// qdwconv_dp4.h's layout: per chunk, 3 x 16 int32 of weight bytes (taps 4d .. 4d + 3, lane
-// order as there), bias[o] - (128 + x_zp) * sum of all 9 weights (every tap reads x + 128,
+// qdwconv_dp4.h's layout: per chunk, 3 x 16 int32 of weight bytes (column kx: rows 0-2 and a
+// zero, lane order as there), bias[o] - (128 + x_zp) * sum of all 9 weights (every tap reads x + 128,
 // padding reads x_zp + 128), the multiplier in lane order (0 past out_c); aux as above with
 // the pshufb map taking lanes back to output order.
 PackedQDwconv qdwconv_avx512vnni_dp4_pack(const DwconvShape& s, const int8_t* w_oihw, const int32_t* bias,
@@ -90,7 +90,7 @@ PackedQDwconv qdwconv_avx512vnni_dp4_pack(const DwconvShape& s, const int8_t* w_
       int32_t sum = 0;
       for (int t = 0; t < 9; ++t) {
         const int8_t w = w_oihw[size_t(o) * 9 + t];
-        p.weights[((size_t(ch) * 3 + t / 4) * cw + i) * 4 + t % 4] = w;
+        p.weights[((size_t(ch) * 3 + t % 3) * cw + i) * 4 + t / 3] = w;
         sum += w;
       }
       p.bias[size_t(o0) + i] = (bias ? bias[o] : 0) - (128 + x_zero_point) * sum;
