@@ -17,11 +17,13 @@ inline bool qdwconv_dp4_applies(const DwconvShape& s) {
   return s.window.kernel_h == 3 && s.window.kernel_w == 3 && (k == 1 || k == 2 || k == 4 || k == 8 || k == 16);
 }
 
-constexpr int kQDp4Columns = 16;  // output columns staged at a time
-
-// The stage's dwords per (column, dword) plane: every chunk's broadcast of n dwords from its
-// first input channel stays inside, and so do the 16-channel blocks the staging writes.
-inline int qdwconv_dp4_plane(const DwconvShape& s) { return ((s.in_c + 15) / 16) * 16 + 16; }
+// The stage's dwords: the row's input columns, in_c each ((out_w - 1) stride_w + 2 dilation_w
+// + 1 <= in_w + pad_left + pad_right), and 32 dwords of slack (the interleave's last store,
+// a chunk's broadcast past the last column's channels). qdwconv_scratch_bytes holds it.
+inline size_t qdwconv_dp4_stage_dwords(const DwconvShape& s) {
+  const WindowAttrs& w = s.window;
+  return size_t(s.in_c) * size_t(s.in_w + w.pad_left + w.pad_right) + 32;
+}
 
 }  // namespace
 }  // namespace attocore

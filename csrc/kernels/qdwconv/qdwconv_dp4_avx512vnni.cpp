@@ -26,54 +26,53 @@ struct Epi {
   __m512i zp;
 };
 
-// The input columns an output row reads, [-pad_left, (out_w - 1) stride_w - pad_left +
-// 2 dilation_w], into stage: column j (ix = j - pad_left) at stage + j plane, input channel
-// c at dword c: bytes (row 0, row 1, row 2, 0) as x ^ 0x80 (outside the image: the zero
-// point's).
-void stage_columns(const DwconvShape& s, const int8_t* const rows[3], const bool real[3], const int8_t* zp_row,
-                   int32_t* stage, int plane) {
+// The input columns an output row reads, ix in [-pad_left, (out_w - 1) stride_w - pad_left +
+// 2 dilation_w], into stage: column j (ix = j - pad_left) at stage + j in_c, input channel c
+// at dword c: bytes (row 0, row 1, row 2, 0) as x ^ 0x80 (outside the image: the zero
+// point's). The image's columns are one interleave of the 3 rows' in_w in_c bytes (32 at a
+// time, the last ones through a masked load, storing up to 31 dwords more, which the zero
+// point columns after them then overwrite or the stage's slack takes).
+void stage_row(const DwconvShape& s, const int8_t* const rows[3], int32_t x_zp, int32_t* stage) {
   const WindowAttrs& wa = s.window;
-  const int in_c = s.in_c, full16 = in_c & ~15, full32 = in_c & ~31;
+  const int in_c = s.in_c, pl = wa.pad_left;
   const int columns = (s.out_w - 1) * wa.stride_w + 2 * wa.dilation_w + 1;
   const __m256i flip = _mm256_set1_epi8(int8_t(0x80)), zero = _mm256_setzero_si256();
-  const __mmask16 tail = __mmask16((1u << (in_c - full16)) - 1);
-  for (int j = 0; j < columns; ++j) {
-    const int ix = j - wa.pad_left;
-    const bool in = ix >= 0 && ix < s.in_w;
-    const int8_t* src[3];
-    for (int ky = 0; ky < 3; ++ky) src[ky] = in && real[ky] ? rows[ky] + size_t(ix) * in_c : zp_row;
-    int32_t* d = stage + size_t(j) * plane;
-    int cb = 0;
-    for (; cb < full32; cb += 32) {
-      const __m256i a0 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[0] + cb)), flip);
-      const __m256i a1 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[1] + cb)), flip);
-      const __m256i a2 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[2] + cb)), flip);
+  const __m256i zp = _mm256_set1_epi8(int8_t(x_zp));
+  const int32_t zp_dword = int32_t(uint32_t(uint8_t(x_zp ^ 0x80)) * 0x010101u);
+  const int left = pl < columns ? pl : columns;
+  for (size_t i = 0; i < size_t(left) * in_c; ++i) stage[i] = zp_dword;
+  int32_t* d = stage + size_t(pl) * in_c;
+  const int image_columns = columns - pl < s.in_w ? columns - pl : s.in_w;
+  if (image_columns > 0) {
+    const size_t bytes = size_t(image_columns) * in_c;
+    auto interleave = [&](size_t i, __m256i a0, __m256i a1, __m256i a2) {
+      a0 = _mm256_xor_si256(a0, flip), a1 = _mm256_xor_si256(a1, flip), a2 = _mm256_xor_si256(a2, flip);
       const __m256i l = _mm256_unpacklo_epi8(a0, a1), h = _mm256_unpackhi_epi8(a0, a1);
       const __m256i l2 = _mm256_unpacklo_epi8(a2, zero), h2 = _mm256_unpackhi_epi8(a2, zero);
-      // Lane halves: channels cb + 4 i .. and cb + 16 + 4 i ...
+      // Lane halves: bytes i + 4 m .. and i + 16 + 4 m ...
       const __m256i q[4] = {_mm256_unpacklo_epi16(l, l2), _mm256_unpackhi_epi16(l, l2), _mm256_unpacklo_epi16(h, h2),
                             _mm256_unpackhi_epi16(h, h2)};
-      _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + cb + 4 * i), _mm256_castsi256_si128(q[i]));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + cb + 16 + 4 * i), _mm256_extracti128_si256(q[i], 1));
+      _Pragma("GCC unroll 4") for (int m = 0; m < 4; ++m) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i + 4 * m), _mm256_castsi256_si128(q[m]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i + 16 + 4 * m), _mm256_extracti128_si256(q[m], 1));
       }
-    }
-    auto block = [&](int c, __m128i a0, __m128i a1, __m128i a2) {
-      const __m128i f = _mm256_castsi256_si128(flip), z = _mm_setzero_si128();
-      a0 = _mm_xor_si128(a0, f), a1 = _mm_xor_si128(a1, f), a2 = _mm_xor_si128(a2, f);
-      const __m128i l = _mm_unpacklo_epi8(a0, a1), h = _mm_unpackhi_epi8(a0, a1);
-      const __m128i l2 = _mm_unpacklo_epi8(a2, z), h2 = _mm_unpackhi_epi8(a2, z);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c), _mm_unpacklo_epi16(l, l2));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c + 4), _mm_unpackhi_epi16(l, l2));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c + 8), _mm_unpacklo_epi16(h, h2));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c + 12), _mm_unpackhi_epi16(h, h2));
     };
-    auto ld = [](const int8_t* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); };
-    if (cb < full16) block(cb, ld(src[0] + cb), ld(src[1] + cb), ld(src[2] + cb)), cb += 16;
-    if (cb < in_c)
-      block(cb, _mm_maskz_loadu_epi8(tail, src[0] + cb), _mm_maskz_loadu_epi8(tail, src[1] + cb),
-            _mm_maskz_loadu_epi8(tail, src[2] + cb));
+    const int8_t* r0 = rows[0];
+    const int8_t* r1 = rows[1];
+    const int8_t* r2 = rows[2];
+    auto ld = [&](const int8_t* r, size_t i) {
+      return r ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + i)) : zp;
+    };
+    size_t i = 0;
+    for (; i + 32 <= bytes; i += 32) interleave(i, ld(r0, i), ld(r1, i), ld(r2, i));
+    if (i < bytes) {
+      const __mmask32 m = __mmask32((uint64_t(1) << (bytes - i)) - 1);
+      auto ml = [&](const int8_t* r) { return r ? _mm256_maskz_loadu_epi8(m, r + i) : zp; };
+      interleave(i, ml(r0), ml(r1), ml(r2));
+    }
   }
+  for (size_t i = size_t(pl + (image_columns > 0 ? image_columns : 0)) * in_c; i < size_t(columns) * in_c; ++i)
+    stage[i] = zp_dword;
 }
 
 // n = 16 / K dwords from p, repeated across the 16 lanes (lane i: p[i % n]).
@@ -125,24 +124,18 @@ void run(const QDwconvArgs& a) {
   const WindowAttrs& wa = s.window;
   const Epi e{_mm512_set1_ps(float(a.ep.lo - a.ep.zero_point)), _mm512_set1_ps(float(a.ep.hi - a.ep.zero_point)),
               _mm512_set1_epi32(a.ep.zero_point)};
-  // Scratch (qdwconv_scratch_bytes): a row of in_c zero-point bytes, then the stage on a cache line.
-  int8_t* zp_row = static_cast<int8_t*>(a.scratch);
-  std::memset(zp_row, int8_t(p.x_zero_point), size_t(s.in_c));
-  const uintptr_t after = reinterpret_cast<uintptr_t>(zp_row + s.in_c + 64);
-  int32_t* stage = reinterpret_cast<int32_t*>(after & ~uintptr_t(63));
-  const int plane = qdwconv_dp4_plane(s);
+  // Scratch (qdwconv_scratch_bytes): the stage on a cache line.
+  int32_t* stage = reinterpret_cast<int32_t*>((reinterpret_cast<uintptr_t>(a.scratch) + 63) & ~uintptr_t(63));
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const int8_t* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
-    const int8_t* rows[3];
-    bool real[3];
+    const int8_t* rows[3];  // null: padding
     for (int ky = 0; ky < 3; ++ky) {
       const int iy = oy * wa.stride_h - wa.pad_top + ky * wa.dilation_h;
-      real[ky] = iy >= 0 && iy < s.in_h;
-      rows[ky] = real[ky] ? image + size_t(iy) * s.in_w * s.in_c : zp_row;
+      rows[ky] = iy >= 0 && iy < s.in_h ? image + size_t(iy) * s.in_w * s.in_c : nullptr;
     }
-    stage_columns(s, rows, real, zp_row, stage, plane);
-    compute_row<K>(p, stage, plane, s.out_w, s.out_c, wa.stride_w, wa.dilation_w,
+    stage_row(s, rows, p.x_zero_point, stage);
+    compute_row<K>(p, stage, s.in_c, s.out_w, s.out_c, wa.stride_w, wa.dilation_w,
                    a.output + size_t(row) * s.out_w * s.out_c, e);
   }
 }
