@@ -23,7 +23,7 @@ constexpr int kCw = 16;
 
 struct Epi {
   __m512 lo, hi;
-  __m512i zp;
+  __m512i zp;  // int16 lanes
 };
 
 // The input columns an output row reads, ix in [-pad_left, (out_w - 1) stride_w - pad_left +
@@ -89,31 +89,63 @@ inline __m512i broadcast(const int32_t* p) {
   return _mm512_set1_epi32(*p);
 }
 
-// Every chunk over the output row (out): column ox reads staged columns ox S + kx D.
+// Chunks [g, g + G) (G <= 4) over the output row (out): column ox reads staged columns
+// ox S + kx D. The sums are requantized to int32 in [lo - zp, hi - zp] (requantize.h),
+// packed to int16 (exact), the zero point added there, packed to bytes (exact: inside
+// [lo, hi]), the 4-byte groups gathered per chunk by one vpermd and each chunk's bytes put in
+// output order by one pshufb; stored 16 bytes per chunk (a byte mask for a partial one).
+template <int K, int G>
+inline void compute_group(const PackedQDwconv& p, const int32_t* stage, int plane, int out_w, int out_c, int S,
+                          int D, int g, int8_t* out, const Epi& e) {
+  const size_t step = size_t(S) * plane, tap = size_t(D) * plane;
+  const __m512i map = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&p.aux[1])));
+  const __m512i gather = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const int o0 = g * kCw, left = out_c - (g + G - 1) * kCw;  // the last chunk's
+  const __mmask16 mask = left >= kCw ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+  __m512i w[G][3], bias[G];
+  __m512 mult[G];
+  const int32_t* st[G];
+  _Pragma("GCC unroll 4") for (int m = 0; m < G; ++m) {
+    const int8_t* wp = p.weights.data() + size_t(g + m) * 3 * kCw * 4;
+    _Pragma("GCC unroll 3") for (int kx = 0; kx < 3; ++kx) w[m][kx] = _mm512_loadu_si512(wp + 64 * kx);
+    bias[m] = _mm512_loadu_si512(p.bias.data() + o0 + m * kCw);
+    mult[m] = _mm512_loadu_ps(p.multiplier.data() + o0 + m * kCw);
+    st[m] = stage + p.aux[size_t(g + m) * 5];
+  }
+  int8_t* o = out + o0;
+  for (int ox = 0; ox < out_w; ++ox, o += out_c) {
+    const size_t off = size_t(ox) * step;
+    __m512i t[4];
+    _Pragma("GCC unroll 4") for (int m = 0; m < G; ++m) {
+      const int32_t* q = st[m] + off;
+      __m512i acc = _mm512_dpbusd_epi32(bias[m], broadcast<K>(q), w[m][0]);
+      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(q + tap), w[m][1]);
+      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(q + 2 * tap), w[m][2]);
+      __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult[m]);
+      y = _mm512_min_ps(_mm512_max_ps(y, e.lo), e.hi);
+      t[m] = _mm512_cvtps_epi32(y);
+    }
+    _Pragma("GCC unroll 4") for (int m = G; m < 4; ++m) t[m] = t[0];
+    const __m512i ab = _mm512_add_epi16(_mm512_packs_epi32(t[0], t[1]), e.zp);
+    const __m512i cd = G > 2 ? _mm512_add_epi16(_mm512_packs_epi32(t[2], t[3]), e.zp) : ab;
+    __m512i bytes = _mm512_permutexvar_epi32(gather, _mm512_packs_epi16(ab, cd));
+    if (K > 1) bytes = _mm512_shuffle_epi8(bytes, map);
+    _Pragma("GCC unroll 4") for (int m = 0; m + 1 < G; ++m)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + m * kCw), _mm512_extracti32x4_epi32(bytes, m));
+    _mm_mask_storeu_epi8(o + (G - 1) * kCw, mask, _mm512_extracti32x4_epi32(bytes, G - 1));
+  }
+}
+
 template <int K>
 __attribute__((noinline)) void compute_row(const PackedQDwconv& p, const int32_t* stage, int plane, int out_w,
                                            int out_c, int S, int D, int8_t* out, const Epi& e) {
-  const size_t step = size_t(S) * plane, tap = size_t(D) * plane;
-  for (int ch = 0; ch < p.chunks; ++ch) {
-    const int c0 = p.aux[size_t(ch) * 5], o0 = ch * kCw, left = out_c - o0;
-    const __m128i map = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&p.aux[size_t(ch) * 5 + 1]));
-    const __mmask16 mask = left >= kCw ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-    const int8_t* wp = p.weights.data() + size_t(ch) * 3 * kCw * 4;
-    const __m512i w0 = _mm512_loadu_si512(wp), w1 = _mm512_loadu_si512(wp + 64), w2 = _mm512_loadu_si512(wp + 128);
-    const __m512i bias = _mm512_loadu_si512(p.bias.data() + o0);
-    const __m512 mult = _mm512_loadu_ps(p.multiplier.data() + o0);
-    const int32_t* st = stage + c0;
-    int8_t* o = out + o0;
-    for (int ox = 0; ox < out_w; ++ox, st += step, o += out_c) {
-      __m512i acc = _mm512_dpbusd_epi32(bias, broadcast<K>(st), w0);
-      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(st + tap), w1);
-      acc = _mm512_dpbusd_epi32(acc, broadcast<K>(st + 2 * tap), w2);
-      __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult);
-      y = _mm512_min_ps(_mm512_max_ps(y, e.lo), e.hi);
-      __m128i q = _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(y), e.zp));
-      if (K > 1) q = _mm_shuffle_epi8(q, map);
-      _mm_mask_storeu_epi8(o, mask, q);
-    }
+  int g = 0;
+  for (; g + 4 <= p.chunks; g += 4) compute_group<K, 4>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+  switch (p.chunks - g) {
+    case 3: return compute_group<K, 3>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+    case 2: return compute_group<K, 2>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+    case 1: return compute_group<K, 1>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+    default: return;
   }
 }
 
@@ -123,7 +155,7 @@ void run(const QDwconvArgs& a) {
   const PackedQDwconv& p = *a.weights;
   const WindowAttrs& wa = s.window;
   const Epi e{_mm512_set1_ps(float(a.ep.lo - a.ep.zero_point)), _mm512_set1_ps(float(a.ep.hi - a.ep.zero_point)),
-              _mm512_set1_epi32(a.ep.zero_point)};
+              _mm512_set1_epi16(int16_t(a.ep.zero_point))};
   // Scratch (qdwconv_scratch_bytes): the stage on a cache line.
   int32_t* stage = reinterpret_cast<int32_t*>((reinterpret_cast<uintptr_t>(a.scratch) + 63) & ~uintptr_t(63));
   for (int row = a.row_begin; row < a.row_end; ++row) {
