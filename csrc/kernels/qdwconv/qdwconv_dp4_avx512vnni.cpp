@@ -23,7 +23,8 @@ constexpr int kCw = 16;
 
 struct Epi {
   __m512 lo, hi;
-  __m512i zp;  // int16 lanes
+  __m512i zp;        // int16 lanes
+  __m512i lo8, hi8;  // int8 lanes: lo, hi
 };
 
 // The input columns an output row reads, ix in [-pad_left, (out_w - 1) stride_w - pad_left +
@@ -90,11 +91,14 @@ inline __m512i broadcast(const int32_t* p) {
 }
 
 // Chunks [g, g + G) (G <= 4) over the output row (out): column ox reads staged columns
-// ox S + kx D. The sums are requantized to int32 in [lo - zp, hi - zp] (requantize.h),
+// ox S + kx D. The sums are requantized (requantize.h) to int32 in [lo - zp, hi - zp],
 // packed to int16 (exact), the zero point added there, packed to bytes (exact: inside
-// [lo, hi]), the 4-byte groups gathered per chunk by one vpermd and each chunk's bytes put in
+// [lo, hi]); or, kIntClamp (the pack found |acc * multiplier| < 2^30 for every possible
+// sum), rounded unclamped, packed, zero point added and packed with signed saturation
+// (monotone, exact inside int8) and clamped to [lo, hi] as bytes: clamping commutes with
+// rounding to integers for integer bounds, so the bits are the same; the 4-byte groups gathered per chunk by one vpermd and each chunk's bytes put in
 // output order by one pshufb; stored 16 bytes per chunk (a byte mask for a partial one).
-template <int K, int G>
+template <int K, int G, bool kIntClamp>
 inline void compute_group(const PackedQDwconv& p, const int32_t* stage, int plane, int out_w, int out_c, int S,
                           int D, int g, int8_t* out, const Epi& e) {
   const size_t step = size_t(S) * plane, tap = size_t(D) * plane;
@@ -122,13 +126,16 @@ inline void compute_group(const PackedQDwconv& p, const int32_t* stage, int plan
       acc = _mm512_dpbusd_epi32(acc, broadcast<K>(q + tap), w[m][1]);
       acc = _mm512_dpbusd_epi32(acc, broadcast<K>(q + 2 * tap), w[m][2]);
       __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mult[m]);
-      y = _mm512_min_ps(_mm512_max_ps(y, e.lo), e.hi);
+      if (!kIntClamp) y = _mm512_min_ps(_mm512_max_ps(y, e.lo), e.hi);
       t[m] = _mm512_cvtps_epi32(y);
     }
     _Pragma("GCC unroll 4") for (int m = G; m < 4; ++m) t[m] = t[0];
-    const __m512i ab = _mm512_add_epi16(_mm512_packs_epi32(t[0], t[1]), e.zp);
-    const __m512i cd = G > 2 ? _mm512_add_epi16(_mm512_packs_epi32(t[2], t[3]), e.zp) : ab;
-    __m512i bytes = _mm512_permutexvar_epi32(gather, _mm512_packs_epi16(ab, cd));
+    __m512i ab = _mm512_packs_epi32(t[0], t[1]), cd = G > 2 ? _mm512_packs_epi32(t[2], t[3]) : ab;
+    ab = kIntClamp ? _mm512_adds_epi16(ab, e.zp) : _mm512_add_epi16(ab, e.zp);
+    cd = G <= 2 ? ab : kIntClamp ? _mm512_adds_epi16(cd, e.zp) : _mm512_add_epi16(cd, e.zp);
+    __m512i packed = _mm512_packs_epi16(ab, cd);
+    if (kIntClamp) packed = _mm512_min_epi8(_mm512_max_epi8(packed, e.lo8), e.hi8);
+    __m512i bytes = _mm512_permutexvar_epi32(gather, packed);
     if (K > 1) bytes = _mm512_shuffle_epi8(bytes, map);
     _Pragma("GCC unroll 4") for (int m = 0; m + 1 < G; ++m)
       _mm_storeu_si128(reinterpret_cast<__m128i*>(o + m * kCw), _mm512_extracti32x4_epi32(bytes, m));
@@ -136,15 +143,15 @@ inline void compute_group(const PackedQDwconv& p, const int32_t* stage, int plan
   }
 }
 
-template <int K>
+template <int K, bool kIntClamp>
 __attribute__((noinline)) void compute_row(const PackedQDwconv& p, const int32_t* stage, int plane, int out_w,
                                            int out_c, int S, int D, int8_t* out, const Epi& e) {
   int g = 0;
-  for (; g + 4 <= p.chunks; g += 4) compute_group<K, 4>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+  for (; g + 4 <= p.chunks; g += 4) compute_group<K, 4, kIntClamp>(p, stage, plane, out_w, out_c, S, D, g, out, e);
   switch (p.chunks - g) {
-    case 3: return compute_group<K, 3>(p, stage, plane, out_w, out_c, S, D, g, out, e);
-    case 2: return compute_group<K, 2>(p, stage, plane, out_w, out_c, S, D, g, out, e);
-    case 1: return compute_group<K, 1>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+    case 3: return compute_group<K, 3, kIntClamp>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+    case 2: return compute_group<K, 2, kIntClamp>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+    case 1: return compute_group<K, 1, kIntClamp>(p, stage, plane, out_w, out_c, S, D, g, out, e);
     default: return;
   }
 }
@@ -155,7 +162,9 @@ void run(const QDwconvArgs& a) {
   const PackedQDwconv& p = *a.weights;
   const WindowAttrs& wa = s.window;
   const Epi e{_mm512_set1_ps(float(a.ep.lo - a.ep.zero_point)), _mm512_set1_ps(float(a.ep.hi - a.ep.zero_point)),
-              _mm512_set1_epi16(int16_t(a.ep.zero_point))};
+              _mm512_set1_epi16(int16_t(a.ep.zero_point)), _mm512_set1_epi8(int8_t(a.ep.lo)),
+              _mm512_set1_epi8(int8_t(a.ep.hi))};
+  const bool int_clamp = p.aux[size_t(p.chunks) * 5] != 0;
   // Scratch (qdwconv_scratch_bytes): the stage on a cache line.
   int32_t* stage = reinterpret_cast<int32_t*>((reinterpret_cast<uintptr_t>(a.scratch) + 63) & ~uintptr_t(63));
   for (int row = a.row_begin; row < a.row_end; ++row) {
@@ -167,7 +176,11 @@ void run(const QDwconvArgs& a) {
       rows[ky] = iy >= 0 && iy < s.in_h ? image + size_t(iy) * s.in_w * s.in_c : nullptr;
     }
     stage_row(s, rows, p.x_zero_point, stage);
-    compute_row<K>(p, stage, s.in_c, s.out_w, s.out_c, wa.stride_w, wa.dilation_w,
+    if (int_clamp)
+      compute_row<K, true>(p, stage, s.in_c, s.out_w, s.out_c, wa.stride_w, wa.dilation_w,
+                   a.output + size_t(row) * s.out_w * s.out_c, e);
+    else
+      compute_row<K, false>(p, stage, s.in_c, s.out_w, s.out_c, wa.stride_w, wa.dilation_w,
                    a.output + size_t(row) * s.out_w * s.out_c, e);
   }
 }

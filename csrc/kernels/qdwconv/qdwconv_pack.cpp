@@ -6,6 +6,7 @@
 //   bias:    bias[o] - x_zp * sum_t w[o][t] (every tap then reads x, padding reads x_zp);
 //   aux:     per chunk 5 int32: the chunk's first input channel c0, then the 16 bytes of the
 //            pshufb map taking input bytes c0 .. to lanes (lane i: (o0 + i) / k - c0).
+#include <cmath>
 #include <cstring>
 
 #include "kernels/qdwconv/qdwconv.h"
@@ -64,7 +65,8 @@ PackedQDwconv qdwconv_avx2_pack(const DwconvShape& s, const int8_t* w_oihw, cons
 // qdwconv_dp4.h's layout: per chunk, 3 x 16 int32 of weight bytes (column kx: rows 0-2 and a
 // zero, lane order as there), bias[o] - (128 + x_zp) * sum of all 9 weights (every tap reads x + 128,
 // padding reads x_zp + 128), the multiplier in lane order (0 past out_c); aux as above with
-// the pshufb map taking lanes back to output order.
+// the pshufb map taking lanes back to output order, and after the chunks' 5 int32 one flag:
+// |acc * multiplier| < 2^30 for every possible sum (the kernel may then clamp as bytes).
 PackedQDwconv qdwconv_avx512vnni_dp4_pack(const DwconvShape& s, const int8_t* w_oihw, const int32_t* bias,
                                           const float* multiplier, int32_t x_zero_point) {
   if (!qdwconv_dp4_applies(s)) return qdwconv_avx512vnni_pack(s, w_oihw, bias, multiplier, x_zero_point);
@@ -79,7 +81,8 @@ PackedQDwconv qdwconv_avx512vnni_dp4_pack(const DwconvShape& s, const int8_t* w_
   p.weights.assign(lanes * 3 * 4, 0);
   p.bias.assign(lanes, 0);
   p.multiplier.assign(lanes, 0.f);
-  p.aux.assign(size_t(p.chunks) * 5, 0);
+  p.aux.assign(size_t(p.chunks) * 5 + 1, 0);
+  bool int_clamp = true;
   for (int ch = 0; ch < p.chunks; ++ch) {
     const int o0 = ch * cw;
     uint8_t map[16] = {};
@@ -95,10 +98,14 @@ PackedQDwconv qdwconv_avx512vnni_dp4_pack(const DwconvShape& s, const int8_t* w_
       }
       p.bias[size_t(o0) + i] = (bias ? bias[o] : 0) - (128 + x_zero_point) * sum;
       p.multiplier[size_t(o0) + i] = multiplier[o];
+      // Every sum is bias' + 9 taps of (x + 128) w: |acc| <= |bias'| + 9 * 255 * 128.
+      const double most = (std::fabs(double(p.bias[size_t(o0) + i])) + 9.0 * 255 * 128) * std::fabs(double(multiplier[o]));
+      if (!(most < 1073741824.0)) int_clamp = false;
     }
     p.aux[size_t(ch) * 5] = o0 / k;
     std::memcpy(&p.aux[size_t(ch) * 5 + 1], map, 16);
   }
+  p.aux[size_t(p.chunks) * 5] = int_clamp;
   return p;
 }
 
