@@ -48,7 +48,7 @@ inline size_t qdwconv_scratch_bytes(const DwconvShape& s) {
   return 4 * (size_t(s.out_w) * size_t(s.out_c) + 3 * size_t(kDwconvEdgeMaxColumns) * size_t(s.in_c) + 64) +
          8 * taps + (taps + 1) * (size_t(s.in_c) + 32) + size_t(s.in_w) * size_t(s.in_c) + 128 +
          // qdwconv_dp4.h's stage (qdwconv_dp4_stage_dwords) on a cache line.
-         4 * (size_t(s.in_c) * size_t(s.in_w + s.window.pad_left + s.window.pad_right) + 32) + 64;
+         4 * (size_t(s.in_c) * size_t(s.in_w + s.window.pad_left + s.window.pad_right) + 64) + 64;
 }
 
 using QDwconvFunction = void(const QDwconvArgs&);

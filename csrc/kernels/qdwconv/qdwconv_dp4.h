@@ -18,11 +18,11 @@ inline bool qdwconv_dp4_applies(const DwconvShape& s) {
 }
 
 // The stage's dwords: the row's input columns, in_c each ((out_w - 1) stride_w + 2 dilation_w
-// + 1 <= in_w + pad_left + pad_right), and 32 dwords of slack (the interleave's last store,
+// + 1 <= in_w + pad_left + pad_right), and 64 dwords of slack (the interleave's last store,
 // a chunk's broadcast past the last column's channels). qdwconv_scratch_bytes holds it.
 inline size_t qdwconv_dp4_stage_dwords(const DwconvShape& s) {
   const WindowAttrs& w = s.window;
-  return size_t(s.in_c) * size_t(s.in_w + w.pad_left + w.pad_right) + 32;
+  return size_t(s.in_c) * size_t(s.in_w + w.pad_left + w.pad_right) + 64;
 }
 
 }  // namespace

@@ -30,15 +30,13 @@ struct Epi {
 // The input columns an output row reads, ix in [-pad_left, (out_w - 1) stride_w - pad_left +
 // 2 dilation_w], into stage: column j (ix = j - pad_left) at stage + j in_c, input channel c
 // at dword c: bytes (row 0, row 1, row 2, 0) as x ^ 0x80 (outside the image: the zero
-// point's). The image's columns are one interleave of the 3 rows' in_w in_c bytes (32 at a
-// time, the last ones through a masked load, storing up to 31 dwords more, which the zero
+// point's). The image's columns are one interleave of the 3 rows' in_w in_c bytes (64 at a
+// time, the last ones through a masked load, storing up to 63 dwords more, which the zero
 // point columns after them then overwrite or the stage's slack takes).
 void stage_row(const DwconvShape& s, const int8_t* const rows[3], int32_t x_zp, int32_t* stage) {
   const WindowAttrs& wa = s.window;
   const int in_c = s.in_c, pl = wa.pad_left;
   const int columns = (s.out_w - 1) * wa.stride_w + 2 * wa.dilation_w + 1;
-  const __m256i flip = _mm256_set1_epi8(int8_t(0x80)), zero = _mm256_setzero_si256();
-  const __m256i zp = _mm256_set1_epi8(int8_t(x_zp));
   const int32_t zp_dword = int32_t(uint32_t(uint8_t(x_zp ^ 0x80)) * 0x010101u);
   const int left = pl < columns ? pl : columns;
   for (size_t i = 0; i < size_t(left) * in_c; ++i) stage[i] = zp_dword;
@@ -46,29 +44,32 @@ void stage_row(const DwconvShape& s, const int8_t* const rows[3], int32_t x_zp, 
   const int image_columns = columns - pl < s.in_w ? columns - pl : s.in_w;
   if (image_columns > 0) {
     const size_t bytes = size_t(image_columns) * in_c;
-    auto interleave = [&](size_t i, __m256i a0, __m256i a1, __m256i a2) {
-      a0 = _mm256_xor_si256(a0, flip), a1 = _mm256_xor_si256(a1, flip), a2 = _mm256_xor_si256(a2, flip);
-      const __m256i l = _mm256_unpacklo_epi8(a0, a1), h = _mm256_unpackhi_epi8(a0, a1);
-      const __m256i l2 = _mm256_unpacklo_epi8(a2, zero), h2 = _mm256_unpackhi_epi8(a2, zero);
-      // Lane halves: bytes i + 4 m .. and i + 16 + 4 m ...
-      const __m256i q[4] = {_mm256_unpacklo_epi16(l, l2), _mm256_unpackhi_epi16(l, l2), _mm256_unpacklo_epi16(h, h2),
-                            _mm256_unpackhi_epi16(h, h2)};
-      _Pragma("GCC unroll 4") for (int m = 0; m < 4; ++m) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i + 4 * m), _mm256_castsi256_si128(q[m]));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i + 16 + 4 * m), _mm256_extracti128_si256(q[m], 1));
-      }
+    const __m512i flip64 = _mm512_set1_epi8(int8_t(0x80)), zero64 = _mm512_setzero_si512();
+    const __m512i zp64 = _mm512_set1_epi8(int8_t(x_zp));
+    auto interleave = [&](size_t i, __m512i a0, __m512i a1, __m512i a2) {
+      a0 = _mm512_xor_si512(a0, flip64), a1 = _mm512_xor_si512(a1, flip64), a2 = _mm512_xor_si512(a2, flip64);
+      const __m512i l = _mm512_unpacklo_epi8(a0, a1), h = _mm512_unpackhi_epi8(a0, a1);
+      const __m512i l2 = _mm512_unpacklo_epi8(a2, zero64), h2 = _mm512_unpackhi_epi8(a2, zero64);
+      // q[m] lane L: the dwords of bytes i + 16 L + 4 m ..; a 4 x 4 transpose of the lanes
+      // makes 64 contiguous bytes of each lane L.
+      const __m512i q0 = _mm512_unpacklo_epi16(l, l2), q1 = _mm512_unpackhi_epi16(l, l2);
+      const __m512i q2 = _mm512_unpacklo_epi16(h, h2), q3 = _mm512_unpackhi_epi16(h, h2);
+      const __m512i t0 = _mm512_shuffle_i64x2(q0, q1, 0x44), t1 = _mm512_shuffle_i64x2(q2, q3, 0x44);
+      const __m512i t2 = _mm512_shuffle_i64x2(q0, q1, 0xEE), t3 = _mm512_shuffle_i64x2(q2, q3, 0xEE);
+      _mm512_storeu_si512(d + i, _mm512_shuffle_i64x2(t0, t1, 0x88));
+      _mm512_storeu_si512(d + i + 16, _mm512_shuffle_i64x2(t0, t1, 0xDD));
+      _mm512_storeu_si512(d + i + 32, _mm512_shuffle_i64x2(t2, t3, 0x88));
+      _mm512_storeu_si512(d + i + 48, _mm512_shuffle_i64x2(t2, t3, 0xDD));
     };
     const int8_t* r0 = rows[0];
     const int8_t* r1 = rows[1];
     const int8_t* r2 = rows[2];
-    auto ld = [&](const int8_t* r, size_t i) {
-      return r ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + i)) : zp;
-    };
+    auto ld = [&](const int8_t* r, size_t i) { return r ? _mm512_loadu_si512(r + i) : zp64; };
     size_t i = 0;
-    for (; i + 32 <= bytes; i += 32) interleave(i, ld(r0, i), ld(r1, i), ld(r2, i));
+    for (; i + 64 <= bytes; i += 64) interleave(i, ld(r0, i), ld(r1, i), ld(r2, i));
     if (i < bytes) {
-      const __mmask32 m = __mmask32((uint64_t(1) << (bytes - i)) - 1);
-      auto ml = [&](const int8_t* r) { return r ? _mm256_maskz_loadu_epi8(m, r + i) : zp; };
+      const __mmask64 m = bytes - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (bytes - i)) - 1;
+      auto ml = [&](const int8_t* r) { return r ? _mm512_maskz_loadu_epi8(m, r + i) : zp64; };
       interleave(i, ml(r0), ml(r1), ml(r2));
     }
   }
