@@ -47,8 +47,8 @@ inline size_t qdwconv_scratch_bytes(const DwconvShape& s) {
   const size_t taps = size_t(s.window.kernel_h) * size_t(s.window.kernel_w);
   return 4 * (size_t(s.out_w) * size_t(s.out_c) + 3 * size_t(kDwconvEdgeMaxColumns) * size_t(s.in_c) + 64) +
          8 * taps + (taps + 1) * (size_t(s.in_c) + 32) + size_t(s.in_w) * size_t(s.in_c) + 128 +
-         // qdwconv_dp4.h's stage (qdwconv_dp4_stage_dwords) on a cache line.
-         4 * (size_t(s.in_c) * size_t(s.in_w + s.window.pad_left + s.window.pad_right) + 64) + 64;
+         // qdwconv_dp4.h's stage: kQDp4Rows = 4 of qdwconv_dp4_stage_dwords, on a cache line.
+         16 * (size_t(s.in_c) * size_t(s.in_w + s.window.pad_left + s.window.pad_right) + 80) + 64;
 }
 
 using QDwconvFunction = void(const QDwconvArgs&);

@@ -1,13 +1,14 @@
 // AVX-512 VNNI int8 depthwise for 3x3 windows (any stride, padding and dilation) and
-// multipliers 1, 2, 4, 8, 16, four taps per vpdpbusd (qdwconv_dp4.h): per output row, a
-// block of up to kQDp4Columns output columns is staged as 3 planes of dwords per column (for
-// every input channel the window's taps 0-3, 4-7 and 8, as x ^ 0x80; taps outside the image
-// read the zero point, which the pack folded into the bias with the +128), then every chunk
-// of 16 output channels takes per column 3 broadcast loads and 3 vpdpbusd, weights held in
-// registers across the block, and requantizes (requantize.h) with the bytes put back in
-// output order by one pshufb. The staging reads the input with 16-byte loads inside each
-// pixel's channels and masked loads for the last (partial) block: nothing past the tensor.
-// Other windows and multipliers: qdwconv_avx512vnni.
+// multipliers 1, 2, 4, 8, 16, three taps per vpdpbusd lane (qdwconv_dp4.h). Up to kQDp4Rows
+// output rows at a time: per row, the input columns its windows read are staged as one dword
+// per (column, input channel), the bytes of window rows 0-2 and a zero, as x ^ 0x80 (one
+// interleave of the 3 input rows; taps outside the image read the zero point, which the pack
+// folded into the bias with the +128); then per group of 4 chunks of 16 output channels,
+// weights in registers across the rows, each pixel takes per chunk 3 broadcast loads (window
+// columns 0-2) and 3 vpdpbusd, and the 4 chunks are requantized (requantize.h) and narrowed
+// together (packs, one vpermd, one pshufb back to output order). The staging reads the input
+// with 64-byte loads inside the rows and a masked load for the last bytes of a row: nothing
+// past the tensor. Other windows and multipliers: qdwconv_avx512vnni.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -100,8 +101,8 @@ inline __m512i broadcast(const int32_t* p) {
 // rounding to integers for integer bounds, so the bits are the same; the 4-byte groups gathered per chunk by one vpermd and each chunk's bytes put in
 // output order by one pshufb; stored 16 bytes per chunk (a byte mask for a partial one).
 template <int K, int G, bool kIntClamp>
-inline void compute_group(const PackedQDwconv& p, const int32_t* stage, int plane, int out_w, int out_c, int S,
-                          int D, int g, int8_t* out, const Epi& e) {
+inline void compute_group(const PackedQDwconv& p, const int32_t* stage, size_t sd, int nr, int plane, int out_w,
+                          int out_c, int S, int D, int g, int8_t* out, const Epi& e) {
   const size_t step = size_t(S) * plane, tap = size_t(D) * plane;
   const __m512i map = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&p.aux[1])));
   const __m512i gather = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
@@ -118,8 +119,9 @@ inline void compute_group(const PackedQDwconv& p, const int32_t* stage, int plan
     st[m] = stage + p.aux[size_t(g + m) * 5];
   }
   int8_t* o = out + o0;
+  for (int r = 0; r < nr; ++r)
   for (int ox = 0; ox < out_w; ++ox, o += out_c) {
-    const size_t off = size_t(ox) * step;
+    const size_t off = size_t(r) * sd + size_t(ox) * step;
     __m512i t[4];
     _Pragma("GCC unroll 4") for (int m = 0; m < G; ++m) {
       const int32_t* q = st[m] + off;
@@ -145,14 +147,14 @@ inline void compute_group(const PackedQDwconv& p, const int32_t* stage, int plan
 }
 
 template <int K, bool kIntClamp>
-__attribute__((noinline)) void compute_row(const PackedQDwconv& p, const int32_t* stage, int plane, int out_w,
+__attribute__((noinline)) void compute_row(const PackedQDwconv& p, const int32_t* stage, size_t sd, int nr, int plane, int out_w,
                                            int out_c, int S, int D, int8_t* out, const Epi& e) {
   int g = 0;
-  for (; g + 4 <= p.chunks; g += 4) compute_group<K, 4, kIntClamp>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+  for (; g + 4 <= p.chunks; g += 4) compute_group<K, 4, kIntClamp>(p, stage, sd, nr, plane, out_w, out_c, S, D, g, out, e);
   switch (p.chunks - g) {
-    case 3: return compute_group<K, 3, kIntClamp>(p, stage, plane, out_w, out_c, S, D, g, out, e);
-    case 2: return compute_group<K, 2, kIntClamp>(p, stage, plane, out_w, out_c, S, D, g, out, e);
-    case 1: return compute_group<K, 1, kIntClamp>(p, stage, plane, out_w, out_c, S, D, g, out, e);
+    case 3: return compute_group<K, 3, kIntClamp>(p, stage, sd, nr, plane, out_w, out_c, S, D, g, out, e);
+    case 2: return compute_group<K, 2, kIntClamp>(p, stage, sd, nr, plane, out_w, out_c, S, D, g, out, e);
+    case 1: return compute_group<K, 1, kIntClamp>(p, stage, sd, nr, plane, out_w, out_c, S, D, g, out, e);
     default: return;
   }
 }
@@ -168,21 +170,27 @@ void run(const QDwconvArgs& a) {
   const bool int_clamp = p.aux[size_t(p.chunks) * 5] != 0;
   // Scratch (qdwconv_scratch_bytes): the stage on a cache line.
   int32_t* stage = reinterpret_cast<int32_t*>((reinterpret_cast<uintptr_t>(a.scratch) + 63) & ~uintptr_t(63));
-  for (int row = a.row_begin; row < a.row_end; ++row) {
-    const int n = row / s.out_h, oy = row % s.out_h;
-    const int8_t* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
-    const int8_t* rows[3];  // null: padding
-    for (int ky = 0; ky < 3; ++ky) {
-      const int iy = oy * wa.stride_h - wa.pad_top + ky * wa.dilation_h;
-      rows[ky] = iy >= 0 && iy < s.in_h ? image + size_t(iy) * s.in_w * s.in_c : nullptr;
+  // Up to kQDp4Rows output rows at a time, enough for about 32 pixels (each group of chunks'
+  // weights then serves them all).
+  const size_t sd = qdwconv_dp4_stage_dwords(s);
+  const int want = (32 + s.out_w - 1) / s.out_w, group = want < kQDp4Rows ? want : kQDp4Rows;
+  for (int row0 = a.row_begin; row0 < a.row_end; row0 += group) {
+    const int nr = a.row_end - row0 < group ? a.row_end - row0 : group;
+    for (int r = 0; r < nr; ++r) {
+      const int row = row0 + r, n = row / s.out_h, oy = row % s.out_h;
+      const int8_t* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
+      const int8_t* rows[3];  // null: padding
+      for (int ky = 0; ky < 3; ++ky) {
+        const int iy = oy * wa.stride_h - wa.pad_top + ky * wa.dilation_h;
+        rows[ky] = iy >= 0 && iy < s.in_h ? image + size_t(iy) * s.in_w * s.in_c : nullptr;
+      }
+      stage_row(s, rows, p.x_zero_point, stage + r * sd);
     }
-    stage_row(s, rows, p.x_zero_point, stage);
+    int8_t* out = a.output + size_t(row0) * s.out_w * s.out_c;
     if (int_clamp)
-      compute_row<K, true>(p, stage, s.in_c, s.out_w, s.out_c, wa.stride_w, wa.dilation_w,
-                   a.output + size_t(row) * s.out_w * s.out_c, e);
+      compute_row<K, true>(p, stage, sd, nr, s.in_c, s.out_w, s.out_c, wa.stride_w, wa.dilation_w, out, e);
     else
-      compute_row<K, false>(p, stage, s.in_c, s.out_w, s.out_c, wa.stride_w, wa.dilation_w,
-                   a.output + size_t(row) * s.out_w * s.out_c, e);
+      compute_row<K, false>(p, stage, sd, nr, s.in_c, s.out_w, s.out_c, wa.stride_w, wa.dilation_w, out, e);
   }
 }
 
