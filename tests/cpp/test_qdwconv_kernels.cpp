@@ -2,7 +2,8 @@
 // inside the image), then every listed variant this CPU runs (qdwconv_kernels.inc) against
 // the reference, bit for bit: multipliers 1-5, strides 1 and 2, odd channel counts and
 // sizes, 1x1 images, 5x5 windows, padding 0-2, one-sided and rectangular windows, unequal
-// strides, dilation, the input at the extremes of int8, and every
+// strides, dilation, the input at the extremes of int8, multipliers 8 and 16 and huge
+// requantization multipliers (qdwconv_dp4.h's paths), and every
 // grouped layer of the four nets.
 #include <cstdio>
 #include <string>
@@ -18,8 +19,10 @@ using namespace attocore;
 static int cases = 0;
 
 // Any window: rectangular kernels, strides and padding per side, dilation.
+// mult_scale scales the requantization multipliers (large: outputs at the clamps, and sums
+// times multipliers past 2^30, which the byte-clamping paths must leave alone).
 static void check_window(int batch, int h, int w, int c, int k, const WindowAttrs& win, unsigned seed,
-                         int x_lo = -128, int x_hi = 127) {
+                         int x_lo = -128, int x_hi = 127, float mult_scale = 1.f) {
   DwconvShape s;
   s.batch = batch, s.in_h = h, s.in_w = w, s.in_c = c, s.multiplier = k, s.out_c = c * k;
   s.window = win;
@@ -35,7 +38,8 @@ static void check_window(int batch, int h, int w, int c, int k, const WindowAttr
   test::fill_int(wt, seed + 1, -127, 127);
   test::fill_int(bias, seed + 2, -5000, 5000);
   test::fill_int(zp, seed + 3, -128, 127);
-  const std::vector<float> mult = test::multipliers(s.out_c, taps, seed + 4);
+  std::vector<float> mult = test::multipliers(s.out_c, taps, seed + 4);
+  for (float& m : mult) m *= mult_scale;
   const QuantEpilogue ep = test::epilogue_for(seed);
   const size_t out_n = size_t(batch) * s.out_h * s.out_w * s.out_c;
 
@@ -120,6 +124,26 @@ int main() {
     check_window(1, 9, 9, c, 4, window(3, 3, 1, 1, 2, 2, 2, 2, 2, 2), seed++);
     check_window(1, 5, 12, c, 3, window(3, 3, 2, 1, 1, 3, 1, 3), seed++);
   }
+  // The vpdpbusd 3x3 path (qdwconv_dp4.h): multipliers 8 and 16, channel counts around its
+  // 16- and 32-channel staging blocks and 4-chunk groups, column strides 3, dilation with
+  // stride 2, and multipliers large enough to saturate every clamp (1e3) or to push
+  // |acc * multiplier| past 2^30 (1e6: the float clamps).
+  for (int k : {8, 16})
+    for (int c : {1, 3, 6})
+      for (int stride : {1, 2}) check(1 + (c % 2), 7, 6 + c, c, k, 3, stride, 1, seed++);
+  for (int c : {31, 32, 48, 63, 64, 65, 97})
+    for (int k : {1, 2, 4}) check(1, 5, 6, c, k, 3, 1 + (c % 2), 1, seed++);
+  for (int c : {5, 40}) {
+    check_window(1, 9, 13, c, 4, window(3, 3, 1, 3, 1, 1, 1, 1), seed++);
+    check_window(1, 11, 12, c, 2, window(3, 3, 2, 2, 2, 2, 2, 2, 2, 2), seed++);
+    check_window(1, 4, 30, c, 1, window(3, 3, 1, 1, 0, 0, 0, 0), seed++);
+  }
+  for (float scale : {1e3f, 1e6f})
+    for (int k : {1, 2, 4})
+      for (int c : {7, 40}) {
+        WindowAttrs win = window(3, 3, 1, 1, 1, 1, 1, 1);
+        check_window(2, 5, 6, c, k, win, seed, -128, 127, scale), seed++;
+      }
   for (const auto& z : test::kZooModules) {
     const int hw = test::spatial(z.hw);
     check(1, hw, hw, z.c1, z.k, 3, z.stride, 1, seed++);

@@ -41,12 +41,14 @@ struct QDwconvArgs {
 };
 
 // Scratch a variant may use per calling thread (edge staging, an int32 row of sums), and the
-// x86 variants' window of tap pointers, a row of the input zero point and a staged copy of
+// x86 variants' window of tap pointers, qdwconv_dp4.h's stage of 3x3 windows, a row of the input zero point and a staged copy of
 // each tap's pixel (qdwconv_taps.h), or a row of the zero point (their 3x3 row kernels).
 inline size_t qdwconv_scratch_bytes(const DwconvShape& s) {
   const size_t taps = size_t(s.window.kernel_h) * size_t(s.window.kernel_w);
   return 4 * (size_t(s.out_w) * size_t(s.out_c) + 3 * size_t(kDwconvEdgeMaxColumns) * size_t(s.in_c) + 64) +
-         8 * taps + (taps + 1) * (size_t(s.in_c) + 32) + size_t(s.in_w) * size_t(s.in_c) + 128;
+         8 * taps + (taps + 1) * (size_t(s.in_c) + 32) + size_t(s.in_w) * size_t(s.in_c) + 128 +
+         // qdwconv_dp4.h's stage: kQDp4Rows = 4 of qdwconv_dp4_stage_dwords, on a cache line.
+         16 * (size_t(s.in_c) * size_t(s.in_w + s.window.pad_left + s.window.pad_right) + 80) + 64;
 }
 
 using QDwconvFunction = void(const QDwconvArgs&);
