@@ -107,6 +107,8 @@ def cmd_quantize(args) -> None:
     from .quantize import calibrate, report
     from .quantize.api import quantize, sqnr_db
     from .quantize.data import batches, image_files, random_batches
+    if os.path.exists(args.output) and os.path.exists(args.model) and os.path.samefile(args.output, args.model):
+        raise UsageError(f"-o {args.output} is the model itself: write the int8 model to another file")
     graph = read_graph(args.model)
     shape = graph.metadata.input_shape
 
@@ -123,7 +125,7 @@ def cmd_quantize(args) -> None:
     inputs = [x for _, x in zip(range(args.report_inputs), it)]
     rows = report.layer_sqnr(graph, qgraph, inputs)
     from .model import load
-    reference = load(args.model)
+    reference = load(fmt.encode(graph))  # the float graph read before anything was written
     x = np.concatenate(inputs)
     yf, yq = reference.run(x), model.run(x)
     top1 = float(np.mean(yf.argmax(1) == yq.argmax(1)))

@@ -397,9 +397,9 @@ def _read_quantization(r: _Reader, name: str, shape: tuple, constant: bool) -> t
             raise FormatError(f"tensor '{name}': scale {s} is not finite and positive")
         scales.append(s)
     zp = r.unpack("<i", "zero point")
-    if not -128 <= zp <= 127 or (per_channel and zp != 0):
+    if not -128 <= zp <= 127 or (constant and zp != 0):
         raise FormatError(f"tensor '{name}': zero point {zp}" +
-                          (" (must be 0 with a scale per channel)" if per_channel else " outside [-128, 127]"))
+                          (" (int8 weights are symmetric: 0)" if constant else " outside [-128, 127]"))
     return tuple(scales), zp
 
 

@@ -245,6 +245,8 @@ def validate(graph: Graph) -> None:
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise GraphError("a graph has exactly one input and one output")
     for t in graph.tensors.values():
+        _check_quantization_record(t)
+    for t in graph.tensors.values():
         if t.is_constant:
             deferred = isinstance(t, DeferredConstant) and not t.fetched  # checked when fetched
             if not deferred and (t.data.dtype != DTYPES.get(t.dtype) or tuple(t.data.shape) != tuple(t.shape)):
@@ -259,6 +261,8 @@ def validate(graph: Graph) -> None:
         for key in OP_ATTRS[op.type]:
             if key not in op.attrs and key not in OPTIONAL_ATTRS:
                 raise GraphError(f"op '{op.name}' ({op.type}): missing attribute '{key}'")
+        if op.type in ("quantize", "dequantize") and op.activation != "none":
+            raise GraphError(f"op '{op.name}' ({op.type}): takes no activation, not {op.activation}")
         if op.activation not in CLAMP_ACTIVATIONS and op.type != "activation":
             raise UnsupportedOpError(f"op '{op.name}' ({op.type}): activation {op.activation} only on an activation op")
     name = graph.inputs[0]
@@ -310,6 +314,29 @@ def validate(graph: Graph) -> None:
         deferred = isinstance(t, DeferredConstant) and not t.fetched
         if t.is_constant and not deferred and t.dtype == "float32" and not np.isfinite(t.data).all():
             raise FormatError(f"constant '{t.name}' holds NaN or infinity")
+
+
+def _check_quantization_record(t: Tensor) -> None:
+    """An in-memory graph's quantization records, as the readers check them in a file (which
+    cannot hold others), so attocore.format.save never writes a file no reader loads."""
+    if t.dtype not in DTYPES:
+        raise FormatError(f"tensor '{t.name}': unknown dtype '{t.dtype}'")
+    if t.dtype == "int32" and not t.is_constant:
+        raise FormatError(f"tensor '{t.name}': int32 tensors are constants (int8 layers' biases)")
+    if t.dtype != "int8":
+        if len(t.scales):
+            raise FormatError(f"tensor '{t.name}': scales on a {t.dtype} tensor")
+        return
+    n = len(t.scales)
+    if n != 1 and not (t.is_constant and n == t.shape[0] and n > 1):
+        raise FormatError(f"tensor '{t.name}': {n} scales (give 1" +
+                          (f", or one per output channel: {t.shape[0]}" if t.is_constant else "") + ")")
+    for s in t.scales:
+        if not (np.isfinite(np.float32(s)) and np.float32(s) > 0):
+            raise FormatError(f"tensor '{t.name}': scale {s} is not finite and positive")
+    if not -128 <= t.zero_point <= 127 or (t.is_constant and t.zero_point != 0):
+        raise FormatError(f"tensor '{t.name}': zero point {t.zero_point}" +
+                          (" (int8 weights are symmetric: 0)" if t.is_constant else " outside [-128, 127]"))
 
 
 def _check_multiplier(op: Op, m, what: str) -> None:

@@ -29,9 +29,11 @@ def inputs(n, hw=224, seed=0):
 
 @pytest.fixture(scope="module")
 def small_int8():
-    """AttoNet-A shrunk to a 64x64 input, quantized on 4 inputs: (float graph, int8 bytes)."""
+    """AttoNet-A shrunk to a 64x64 input, quantized on 4 inputs, every op int8 (the first
+    convolution too, so no float op precedes a quantize: the numpy reference then gives the
+    C++ result bit for bit): (float graph, int8 bytes)."""
     g = zoo.seeded_graph("attonet-a", input_hw=64)
-    return g, _int8_bytes(g, inputs(4, 64))
+    return g, _int8_bytes(g, inputs(4, 64), keep_float=())
 
 
 def _int8_bytes(graph, calibration, **kw):
@@ -93,7 +95,9 @@ def test_nets_int8_against_float32(net, tmp_path):
     yf = attocore.load(net).run(x)
     y8 = m8.run(x)
     assert sqnr_db(yf, y8) >= 30, sqnr_db(yf, y8)
-    assert np.array_equal(y8, evaluate.run(fmt.load(str(out)), x))
+    # The first convolution is float32 here, and numpy's float32 sums round differently from
+    # the stem kernel's: a quantize may land on the neighbouring code now and then.
+    assert sqnr_db(evaluate.run(fmt.load(str(out)), x), y8) >= 45
     # Each output channel costs 8 bytes beyond its weights (scale, int32 bias): the small nets
     # C and D, with few weights per channel, land just past 0.3x.
     limit = 0.3 if net in ("attonet-a", "attonet-b") else 0.32
@@ -192,10 +196,22 @@ def test_cli_quantize_errors_are_one_line_and_leave_no_file(tmp_path, args, mess
 
 def _mutated(data, change):
     g = fmt.decode(bytes(data))
-    g = fmt.Graph(g.metadata, {n: dataclasses.replace(t) for n, t in g.tensors.items()}, list(g.ops),
-                  list(g.inputs), list(g.outputs))
+    g = fmt.Graph(g.metadata, {n: dataclasses.replace(t) for n, t in g.tensors.items()},
+                  [dataclasses.replace(op) for op in g.ops], list(g.inputs), list(g.outputs))
     change(g)
     return fmt.encode(g)
+
+
+@pytest.mark.parametrize("name", ["nan scale", "zero point past int8", "wrong scale count",
+                                  "zero point on a one-scale weight"])
+def test_save_refuses_what_no_reader_would_load(small_int8, name, tmp_path):
+    g = fmt.decode(bytes(small_int8[1]))
+    g = fmt.Graph(g.metadata, {n: dataclasses.replace(t) for n, t in g.tensors.items()},
+                  [dataclasses.replace(op) for op in g.ops], list(g.inputs), list(g.outputs))
+    MUTATIONS[name][0](g)
+    with pytest.raises(FormatError):
+        fmt.save(g, tmp_path / "x.atto")
+    assert not (tmp_path / "x.atto").exists()
 
 
 def _first(g, pred):
@@ -223,9 +239,6 @@ MUTATIONS = {
     "per-channel zero point": (lambda g: _set(_w8(g), zero_point=3), FormatError),
     "scales per channel on an activation": (lambda g: _set(_act8(g), scales=(0.1, 0.2)), FormatError),
     "wrong scale count": (lambda g: _set(_w8(g), scales=_w8(g).scales[:-1]), FormatError),
-    "int8 weight of a float conv": (lambda g: _set(_first(g, lambda t: t.name == "stem.weight"),
-                                                   data=np.ones(g.tensors["stem.weight"].shape, np.int8),
-                                                   dtype="int8", scales=(0.1,)), GraphError),
     "float weight of an int8 conv": (lambda g: _set(_w8(g), data=_w8(g).data.astype(np.float32), dtype="float32",
                                                     scales=()), GraphError),
     "bias past 2^30": (lambda g: _set(_first(g, lambda t: t.dtype == "int32"),
@@ -235,6 +248,11 @@ MUTATIONS = {
                                             scales=(1e-30,)), FormatError),
     "int8 graph input": (lambda g: _set(g.tensors[g.inputs[0]], dtype="int8", scales=(0.1,)), None),
     "int32 activation": (lambda g: _set(_act8(g), dtype="int32", scales=()), FormatError),
+    "zero point on a one-scale weight": (lambda g: _set(_w8(g), scales=(0.01,), zero_point=5), FormatError),
+    "activation on a quantize": (lambda g: _set(next(op for op in g.ops if op.type == "quantize"),
+                                                activation="relu"), GraphError),
+    "activation on a dequantize": (lambda g: _set(next(op for op in g.ops if op.type == "dequantize"),
+                                                  activation="sigmoid"), GraphError),
 }
 
 
@@ -289,13 +307,17 @@ def test_onnx_imported_nets_quantize_and_match_the_reference(net, tmp_path):
     convert(str(onnx_path), str(atto))
     shape = attocore.load(str(atto)).input_shape
     calib = [np.random.default_rng(i).standard_normal((1,) + shape).astype(np.float32) for i in range(4)]
-    m8 = attocore.quantize(str(atto), calib, out=str(tmp_path / "q.atto"), quiet=True)
+    m8 = attocore.quantize(str(atto), calib, out=str(tmp_path / "q.atto"), keep_float=(), quiet=True)
     kinds = {op.type for op in m8.graph.ops}
     assert "quantize" in kinds and "dequantize" in kinds
     x = np.concatenate([np.random.default_rng(50 + i).standard_normal((1,) + shape).astype(np.float32)
                         for i in range(2)])
     y8 = m8.run(x)
-    assert np.array_equal(y8, evaluate.run(fmt.load(str(tmp_path / "q.atto")), x))
+    want = evaluate.run(fmt.load(str(tmp_path / "q.atto")), x)
+    if net == "mobilenet-v3-small":  # hard swish and SE in float32 between dequantize and quantize
+        assert sqnr_db(want, y8) >= 35
+    else:  # no float op before any quantize but the input's: bit for bit
+        assert np.array_equal(y8, want)
     assert sqnr_db(attocore.load(str(atto)).run(x), y8) >= 20
 
 
@@ -317,3 +339,88 @@ def test_capi_runs_int8_unchanged(small_int8):
     _, data = small_int8
     x = np.concatenate(inputs(2, 64, seed=400))
     assert np.array_equal(capi.load(bytes(data)).run(x), attocore.load(bytes(data)).run(x))
+
+
+
+def _tiny(tensors, ops, shape, out="y"):
+    from attocore.graph import Graph, Metadata
+    md = Metadata(name="t", input_shape=shape, resize=0, mean=(0.0,) * shape[0], std=(1.0,) * shape[0])
+    return Graph(md, {t.name: t for t in tensors}, ops, ["x"], [out])
+
+
+def test_a_constant_shared_by_two_convolutions_is_quantized_per_reader():
+    """The bias's units depend on each convolution's input scale: one copy each."""
+    from attocore.graph import Op, Tensor
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.standard_normal((3, 3, 1, 1)).astype(np.float32), 10 * rng.standard_normal((3, 3, 1, 1)).astype(np.float32)
+    b = np.array([5.0, -5.0, 3.0], np.float32)
+    at = {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "groups": (1,)}
+    g = _tiny([Tensor("x", (1, 3, 8, 8)), Tensor("w1", w1.shape, w1), Tensor("b", b.shape, b), Tensor("a", (1, 3, 8, 8)),
+               Tensor("w2", w2.shape, w2), Tensor("y", (1, 3, 8, 8))],
+              [Op("conv2d", "A", ["x", "w1", "b"], ["a"], at), Op("conv2d", "B", ["a", "w2", "b"], ["y"], at)], (3, 8, 8))
+    cal = [np.random.default_rng(i).standard_normal((1, 3, 8, 8)).astype(np.float32) for i in range(8)]
+    data = fmt.encode(g)
+    for keep in ((), ("A",), ("B",)):
+        m = attocore.quantize(data, cal, keep_float=keep, quiet=True)
+        assert attocore.compare(data, m, cal).sqnr_db > 30, keep
+    with pytest.raises(ValueError, match="names no op"):
+        attocore.quantize(data, cal, keep_float=("C",), quiet=True)
+
+
+def test_an_add_of_opposite_terms_stays_within_the_multiplier_range():
+    from attocore.graph import Op, Tensor
+    w = np.random.default_rng(1).standard_normal((3, 3, 1, 1)).astype(np.float32)
+    at = {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "groups": (1,)}
+    g = _tiny([Tensor("x", (1, 3, 4, 4)), Tensor("w", w.shape, w), Tensor("wn", w.shape, -w), Tensor("a", (1, 3, 4, 4)),
+               Tensor("b", (1, 3, 4, 4)), Tensor("y", (1, 3, 4, 4))],
+              [Op("conv2d", "A", ["x", "w"], ["a"], at), Op("conv2d", "B", ["x", "wn"], ["b"], at),
+               Op("add", "S", ["a", "b"], ["y"])], (3, 4, 4))
+    cal = [np.random.default_rng(i).standard_normal((1, 3, 4, 4)).astype(np.float32) for i in range(2)]
+    m = attocore.quantize(fmt.encode(g), cal, keep_float=(), quiet=True)
+    assert np.abs(m.run(cal[0])).max() < 0.1
+
+
+def test_nan_inside_the_graph_quantizes_alike_in_cpp_and_numpy():
+    """x * x overflows to inf, a conv with a zero weight makes NaN of it: the quantize op takes
+    the clamp's lower bound in both."""
+    from attocore.graph import Op, Tensor
+    at = {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "groups": (1,)}
+    w = np.zeros((1, 1, 1, 1), np.float32)
+    g = _tiny([Tensor("x", (1, 1, 2, 2)), Tensor("sq", (1, 1, 2, 2)), Tensor("w", w.shape, w), Tensor("z", (1, 1, 2, 2)),
+               Tensor("q", (1, 1, 2, 2), dtype="int8", scales=(0.1,), zero_point=3), Tensor("y", (1, 1, 2, 2))],
+              [Op("mul", "sq", ["x", "x"], ["sq"]), Op("conv2d", "c", ["sq", "w"], ["z"], at),
+               Op("quantize", "qz", ["z"], ["q"]), Op("dequantize", "dq", ["q"], ["y"])], (1, 2, 2))
+    x = np.full((1, 1, 2, 2), 3e38, np.float32)
+    want = evaluate.run(g, x)
+    got = attocore.load(fmt.encode(g)).run(x)
+    assert np.array_equal(got, want) and np.allclose(got, (-128 - 3) * np.float32(0.1))
+
+
+def test_global_avgpool_of_a_huge_image():
+    """A 3000 x 3000 image of 255s: the 64-bit sum is not cut to int32 on the way."""
+    from attocore.graph import Op, Tensor
+    g = _tiny([Tensor("x", (1, 1, 3000, 3000)), Tensor("q", (1, 1, 3000, 3000), dtype="int8", scales=(1.0,),
+                                                       zero_point=-128),
+               Tensor("p", (1, 1), dtype="int8", scales=(1.0,), zero_point=-128), Tensor("y", (1, 1))],
+              [Op("quantize", "qz", ["x"], ["q"]), Op("global_avgpool", "gap", ["q"], ["p"]),
+               Op("dequantize", "dq", ["p"], ["y"])], (1, 3000, 3000))
+    x = np.full((1, 1, 3000, 3000), 255.0, np.float32)
+    got = attocore.load(fmt.encode(g)).run(x)
+    assert got[0, 0] == 255.0 and np.array_equal(got, evaluate.run(g, x))
+
+
+def test_cli_refuses_to_write_over_its_model(tmp_path):
+    model = tmp_path / "m.atto"
+    fmt.save(zoo.seeded_graph("attonet-d", input_hw=32), model)
+    before = model.read_bytes()
+    r = subprocess.run([sys.executable, "-P", "-m", "attocore", "quantize", str(model), "--calib-random", "1", "-o",
+                        str(model)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "the model itself" in r.stderr and model.read_bytes() == before
+
+
+def test_a_fifo_among_calibration_images_is_skipped(tmp_path):
+    from PIL import Image
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "a.png")
+    os.mkfifo(tmp_path / "b.jpg")
+    from attocore.quantize.data import image_files
+    assert image_files(str(tmp_path)) == [str(tmp_path / "a.png")]

@@ -38,11 +38,16 @@ def calibrate(graph, calibration, method: str = "minmax", keep_float=None, quiet
     observers = {n: Observer(method) for n in wanted}
     it, count = batches(calibration, graph.metadata)
     seen = 0
-    for x in _progress(it, count, "calibrating", quiet):
-        env = evaluate.evaluate(graph, x, keep=wanted)
-        for n, obs in observers.items():
-            obs.update(env[n])
-        seen += 1
+    bar = _progress(it, count, "calibrating", quiet)
+    try:
+        for x in bar:
+            env = evaluate.evaluate(graph, x, keep=wanted)
+            for n, obs in observers.items():
+                obs.update(env[n])
+            seen += 1
+    finally:
+        if hasattr(bar, "close"):
+            bar.close()  # clears its line, so an error message after it starts a line of its own
     if seen == 0:
         raise InputError("no calibration inputs given")
     return {n: obs.range() for n, obs in observers.items()}, chosen, seen
@@ -59,6 +64,9 @@ def quantize(model, calibration, out=None, method: str = "minmax", keep_float=No
 
     if out is not None:
         out = check_output_path(out)
+        if isinstance(model, (str, os.PathLike)) and os.path.exists(out) and os.path.exists(model) and \
+                os.path.samefile(out, model):
+            raise InputError(f"the output '{out}' is the model itself: write the int8 model to another file")
     graph = read_graph(model)
     if any(t.dtype != "float32" for t in graph.tensors.values()):
         raise InputError(f"model '{graph.metadata.name}' is already quantized")

@@ -14,7 +14,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".ti
 def image_files(directory: str) -> list:
     if not os.path.isdir(directory):
         raise InputError(f"calibration directory '{directory}' does not exist or is not a directory")
-    files = sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.lower().endswith(IMAGE_SUFFIXES))
+    # Regular files only: opening a FIFO named like an image would wait for a writer forever.
+    files = sorted(os.path.join(directory, f) for f in os.listdir(directory)
+                   if f.lower().endswith(IMAGE_SUFFIXES) and os.path.isfile(os.path.join(directory, f)))
     if not files:
         raise InputError(f"calibration directory '{directory}' holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files

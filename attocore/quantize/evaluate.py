@@ -1,7 +1,10 @@
 """A numpy evaluator of a graph, every tensor kept: the float model for calibration and the
 per-layer report, and the integer reference the C++ int8 kernels must match bit for bit.
 
-Float ops follow the op definitions (docs/FORMAT.md); int8 ops follow docs/QUANTIZATION.md
+Float ops follow the op definitions (docs/FORMAT.md), in numpy's own arithmetic: float32
+results agree with the C++ kernels' to rounding, not bit for bit (a smooth activation's exp, a
+convolution's summation order), so a quantize op after a float op may round one value to the
+neighbouring code now and then. int8 ops follow docs/QUANTIZATION.md
 step by step, in float32 where the C++ does float32 (numpy's float32 ops round as the
 hardware's do), with integer sums held exactly in float64 (every int8 sum the loader allows
 is below 2^31, so float64 matrix products, fast through BLAS, are exact).
@@ -58,10 +61,17 @@ def _act(y: np.ndarray, act: str) -> np.ndarray:
 
 # ---- int8 (docs/QUANTIZATION.md) ----
 
+def clamp(v: np.ndarray, lo, hi) -> np.ndarray:
+    """The C++ clamp, compare by compare: v > lo ? v : lo, then v < hi ? v : hi (so a NaN
+    becomes lo, as it does there)."""
+    v = np.where(v > lo, v, F32(lo))
+    return np.where(v < hi, v, F32(hi)).astype(F32)
+
+
 def requantize(acc: np.ndarray, multiplier, zero_point: int, lo: int, hi: int) -> np.ndarray:
-    """round_half_even(clamp(float32(acc) * m, lo - zp, hi - zp)) + zp, all in float32."""
-    y = acc.astype(F32) * np.asarray(multiplier, dtype=F32)
-    y = np.minimum(np.maximum(y, F32(lo - zero_point)), F32(hi - zero_point))
+    """round_half_even(clamp(float32(acc) * m, lo - zp, hi - zp)) + zp, all in float32
+    (acc int64: a global average pool's sum converts to float32 directly)."""
+    y = clamp(acc.astype(F32) * np.asarray(multiplier, dtype=F32), F32(lo - zero_point), F32(hi - zero_point))
     return (np.rint(y).astype(np.int32) + zero_point).astype(np.int8)
 
 
@@ -81,7 +91,7 @@ def _int8_op(graph: Graph, op, ins: list, env: dict) -> np.ndarray:
     x = ins[0]
     if op.type == "quantize":
         s, zp = F32(y_t.scales[0]), y_t.zero_point
-        v = np.minimum(np.maximum(x / s, F32(-128 - zp)), F32(127 - zp))
+        v = clamp(x / s, F32(-128 - zp), F32(127 - zp))
         return (np.rint(v).astype(np.int32) + zp).astype(np.int8)
     if op.type == "dequantize":
         return (x.astype(np.int32) - x_t.zero_point).astype(F32) * F32(x_t.scales[0])
@@ -106,14 +116,13 @@ def _int8_op(graph: Graph, op, ins: list, env: dict) -> np.ndarray:
     if op.type == "global_avgpool":
         hw = x.shape[2] * x.shape[3]
         acc = x.astype(np.int64).sum(axis=(2, 3)) - np.int64(hw) * x_t.zero_point
-        acc = np.clip(acc, -2 ** 31, 2 ** 31 - 1)
         return requantize(acc, sx / sy / F32(hw), y_t.zero_point, lo, hi)
     if op.type == "add":
         b_t = t[op.inputs[1]]
         ma, mb = sx / sy, F32(b_t.scales[0]) / sy
         v = (x.astype(np.int32) - x_t.zero_point).astype(F32) * ma + \
             (ins[1].astype(np.int32) - b_t.zero_point).astype(F32) * mb
-        v = np.minimum(np.maximum(v, F32(lo - y_t.zero_point)), F32(hi - y_t.zero_point))
+        v = clamp(v, F32(lo - y_t.zero_point), F32(hi - y_t.zero_point))
         return (np.rint(v).astype(np.int32) + y_t.zero_point).astype(np.int8)
     raise NotImplementedError(f"op '{op.name}' ({op.type}): no int8 reference")
 

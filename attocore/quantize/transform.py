@@ -26,6 +26,11 @@ def int8_ops(graph: Graph, keep_float=None) -> set:
     (conv2d, fully_connected) a reduction within the int8 limit, minus `keep_float`."""
     if keep_float is None:
         keep_float = default_keep_float(graph)
+    if isinstance(keep_float, str):
+        keep_float = (keep_float,)
+    unknown = sorted(set(keep_float) - {op.name for op in graph.ops})
+    if unknown:
+        raise ValueError(f"keep_float names no op of '{graph.metadata.name}': {', '.join(unknown)}")
     chosen = set()
     for op in graph.ops:
         if op.type not in INT8_OPS or op.activation not in CLAMP_ACTIVATIONS or op.name in keep_float:
@@ -47,6 +52,24 @@ def activation_params(lo: float, hi: float) -> tuple:
     scale = F32(span / 255.0)
     zp = int(np.clip(np.rint(-128 - lo / float(scale)), -128, 127))
     return float(scale), zp
+
+
+def _within_multiplier_range(params: tuple, src, chosen: set, params_of, tensors) -> tuple:
+    """An add's or global average pool's output scale widened (or narrowed) until its
+    requantization multipliers lie in the range the loader allows (an output range near 0,
+    as a sum of opposite terms gives, would otherwise make them huge)."""
+    if src is None or src.name not in chosen or src.type not in ("add", "global_avgpool"):
+        return params
+    scale, zp = params
+    if src.type == "add":
+        ins = [params_of(n)[0] for n in src.inputs]
+    else:
+        x = tensors[src.inputs[0]]
+        ins = [params_of(src.inputs[0])[0] / float(x.shape[2] * x.shape[3])]
+    low, high = max(ins) * 2.0 ** -19, min(ins) * 2.0 ** 39  # scale bounds with margin
+    if scale < low or scale > high:
+        scale = float(F32(min(max(scale, low), high)))
+    return scale, zp
 
 
 def _weight_params(w: np.ndarray, sx: float, sy: float) -> np.ndarray:
@@ -73,7 +96,8 @@ def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "") -> G
             if src is not None and src.type == "maxpool2d" and src.name in chosen:
                 qparams[name] = params_of(src.inputs[0])  # a max pool keeps its input's codes
             else:
-                qparams[name] = activation_params(*ranges[name])
+                qparams[name] = _within_multiplier_range(activation_params(*ranges[name]), src, chosen, params_of,
+                                                         t)
         return qparams[name]
 
     tensors, ops = {}, []
@@ -106,6 +130,17 @@ def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "") -> G
             float_of[name] = d
         return float_of[name]
 
+    # A constant read by several ops gets one quantized copy per int8 op that reads it (its
+    # bias units depend on that op's input scale), and float readers keep the float original.
+    uses = {}
+    for op in graph.ops:
+        for n in op.inputs:
+            if t[n].is_constant:
+                uses[n] = uses.get(n, 0) + 1
+
+    def own(name, op):
+        return name if uses[name] == 1 else f"{name}@{op.name}"
+
     for op in graph.ops:
         acts = [n for n in op.inputs if not t[n].is_constant]
         if op.name not in chosen:
@@ -122,14 +157,15 @@ def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "") -> G
             sw = _weight_params(w, sx, sy)
             shape = (-1,) + (1,) * (w.ndim - 1)
             wq = np.clip(np.rint(w / sw.reshape(shape)), -127, 127).astype(np.int8)
-            wname = op.inputs[1]
+            wname = own(op.inputs[1], op)
             tensors[wname] = Tensor(wname, w.shape, wq, "int8", tuple(float(v) for v in sw), 0)
             inputs.append(wname)
             if len(op.inputs) == 3:
                 b = t[op.inputs[2]].data.astype(np.float64)
                 bq = np.clip(np.rint(b / (float(sx) * sw.astype(np.float64))), -MAX_INT8_BIAS, MAX_INT8_BIAS)
-                tensors[op.inputs[2]] = Tensor(op.inputs[2], b.shape, bq.astype(np.int32), "int32")
-                inputs.append(op.inputs[2])
+                bname = own(op.inputs[2], op)
+                tensors[bname] = Tensor(bname, b.shape, bq.astype(np.int32), "int32")
+                inputs.append(bname)
         ops.append(Op(op.type, op.name, inputs, list(op.outputs), dict(op.attrs), op.activation))
     out = graph.outputs[0]
     if tensors[out].dtype == "int8":

@@ -281,8 +281,8 @@ class Int8MaxPoolLayer : public Layer {
   QuantEpilogue ep_;
 };
 
-// Sum in 64 bits (an image may have up to 2^31 pixels), then the requantization with
-// multiplier input scale / output scale / pixels.
+// Sum in 64 bits (an image may have up to 2^31 pixels), then the requantization of that sum
+// with multiplier input scale / output scale / pixels.
 class Int8GlobalAvgPoolLayer : public Layer {
  public:
   Int8GlobalAvgPoolLayer(const Graph& g, const OpInfo& op)
@@ -297,11 +297,9 @@ class Int8GlobalAvgPoolLayer : public Layer {
       const int8_t* image = in8(io) + size_t(n) * hw_ * c_;
       for (int64_t p = 0; p < hw_; ++p)
         for (int c = 0; c < c_; ++c) sums[c] += image[size_t(p) * c_ + c];
-      for (int c = 0; c < c_; ++c) {
-        // Clamped in 64 bits first: a sum past int32 saturates like any other out-of-range value.
-        const int64_t s = std::clamp<int64_t>(sums[c], INT32_MIN, INT32_MAX);
-        out8(io)[size_t(n) * c_ + c] = requantize(int32_t(s), m_, ep_);
-      }
+      // The 64-bit sum converts to float32 directly (rounding to nearest even, as every
+      // target's conversion does): no image is too large for it.
+      for (int c = 0; c < c_; ++c) out8(io)[size_t(n) * c_ + c] = requantize_scaled(float(sums[c]) * m_, ep_);
     }
   }
   std::string kernel_name() const override { return "int8_global_avgpool_ref"; }
@@ -346,7 +344,8 @@ class Int8AddLayer : public Layer {
 };
 
 // float -> int8: q = round_half_even(clamp(x / scale, -128 - zp, 127 - zp)) + zp (division,
-// as ONNX's QuantizeLinear; the input was checked finite by the executor).
+// as ONNX's QuantizeLinear). A NaN computed inside the graph (an overflow in a float op)
+// takes the clamp's lower bound, -128, as attocore/quantize/evaluate.py's clamp does.
 class QuantizeLayer : public Layer {
  public:
   QuantizeLayer(const Graph& g, const OpInfo& op)

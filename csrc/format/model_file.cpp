@@ -114,9 +114,9 @@ void read_quantization(ByteReader& r, TensorInfo& t) {
       fail(ErrorCode::kFormat, "tensor '" + t.name + "': scale " + std::to_string(s) + " is not finite and positive");
   }
   const int32_t zp = r.read<int32_t>("zero point");
-  if (zp < -128 || zp > 127 || (per_channel && zp != 0))
+  if (zp < -128 || zp > 127 || (t.constant && zp != 0))
     fail(ErrorCode::kFormat, "tensor '" + t.name + "': zero point " + std::to_string(zp) +
-                                 (per_channel ? " (must be 0 with a scale per channel)" : " outside [-128, 127]"));
+                                 (t.constant ? " (int8 weights are symmetric: 0)" : " outside [-128, 127]"));
   t.zero_point = zp;
 }
 

@@ -190,6 +190,8 @@ void validate_model(const Graph& g) {
     for (const AttrRule& rule : attribute_rules(op.type))
       if (rule.required && std::find(op.attributes.begin(), op.attributes.end(), rule.key) == op.attributes.end())
         op_fail(op, std::string("missing attribute '") + rule.key + "'");
+    if ((op.type == OpType::kQuantize || op.type == OpType::kDequantize) && op.activation != Activation::kNone)
+      op_fail(op, std::string("takes no activation, not ") + activation_name(op.activation));
     // The kernels' epilogues clamp; a smooth activation is a step of its own.
     if (!is_clamp(op.activation) && op.type != OpType::kActivation)
       fail(ErrorCode::kUnsupported, "op '" + op.name + "' (" + op_type_name(op.type) + "): activation " +

@@ -29,6 +29,15 @@ inline int32_t round_half_even(float y) {
   return bits - 0x4B400000;
 }
 
+// The clamp and rounding of an already scaled value (a global average pool's 64-bit sum,
+// converted to float32 directly, goes through this).
+inline int8_t requantize_scaled(float y, const QuantEpilogue& ep) {
+  const float lo = float(ep.lo - ep.zero_point), hi = float(ep.hi - ep.zero_point);
+  y = y > lo ? y : lo;
+  y = y < hi ? y : hi;
+  return int8_t(round_half_even(y) + ep.zero_point);
+}
+
 inline int8_t requantize(int32_t acc, float multiplier, const QuantEpilogue& ep) {
   float y = float(acc) * multiplier;
   const float lo = float(ep.lo - ep.zero_point), hi = float(ep.hi - ep.zero_point);
