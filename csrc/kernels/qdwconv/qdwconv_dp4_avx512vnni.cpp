@@ -140,8 +140,11 @@ inline void compute_group(const PackedQDwconv& p, const int32_t* stage, size_t s
     if (kIntClamp) packed = _mm512_min_epi8(_mm512_max_epi8(packed, e.lo8), e.hi8);
     __m512i bytes = _mm512_permutexvar_epi32(gather, packed);
     if (K > 1) bytes = _mm512_shuffle_epi8(bytes, map);
-    _Pragma("GCC unroll 4") for (int m = 0; m + 1 < G; ++m)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + m * kCw), _mm512_extracti32x4_epi32(bytes, m));
+    // Lane indices spelled out: the extract's lane must be an immediate (clang refuses a loop
+    // variable even where the loop is unrolled).
+    if (G > 1) _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm512_extracti32x4_epi32(bytes, 0));
+    if (G > 2) _mm_storeu_si128(reinterpret_cast<__m128i*>(o + kCw), _mm512_extracti32x4_epi32(bytes, 1));
+    if (G > 3) _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * kCw), _mm512_extracti32x4_epi32(bytes, 2));
     _mm_mask_storeu_epi8(o + (G - 1) * kCw, mask, _mm512_extracti32x4_epi32(bytes, G - 1));
   }
 }
