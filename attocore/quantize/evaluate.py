@@ -85,7 +85,7 @@ def epilogue_range(y_scale: float, zero_point: int, act: str) -> tuple:
     return lo, hi
 
 
-def _int8_op(graph: Graph, op, ins: list, env: dict) -> np.ndarray:
+def _int8_op(graph: Graph, op, ins: list) -> np.ndarray:
     t = graph.tensors
     x_t, y_t = t[op.inputs[0]], t[op.outputs[0]]
     x = ins[0]
@@ -172,7 +172,7 @@ def evaluate(graph: Graph, x: np.ndarray, keep=None) -> dict:
     for i, op in enumerate(graph.ops):
         ins = [env[n] for n in op.inputs if not graph.tensors[n].is_constant]
         quantized = any(graph.tensors[n].dtype != "float32" for n in op.inputs + op.outputs)
-        env[op.outputs[0]] = _int8_op(graph, op, ins, env) if quantized else _float_op(graph, op, ins)
+        env[op.outputs[0]] = _int8_op(graph, op, ins) if quantized else _float_op(graph, op, ins)
         if keep is not None:
             for n in op.inputs:
                 if readers.get(n) == i and n not in keep and n != out:

@@ -291,9 +291,11 @@ class Int8GlobalAvgPoolLayer : public Layer {
     m_ = input_of(g, op).scales[0] / output_of(g, op).scales[0] / float(hw_);
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
-    std::vector<int64_t> sums(c_);
+    // The channel sums in the step's scratch (this step runs on the calling thread alone): no
+    // allocation per run.
+    int64_t* sums = reinterpret_cast<int64_t*>(ctx.worker_scratch(0));
     for (int n = 0; n < ctx.batch; ++n) {
-      std::fill(sums.begin(), sums.end(), -int64_t(zp_) * hw_);
+      std::fill(sums, sums + c_, -int64_t(zp_) * hw_);
       const int8_t* image = in8(io) + size_t(n) * hw_ * c_;
       for (int64_t p = 0; p < hw_; ++p)
         for (int c = 0; c < c_; ++c) sums[c] += image[size_t(p) * c_ + c];
@@ -302,6 +304,7 @@ class Int8GlobalAvgPoolLayer : public Layer {
       for (int c = 0; c < c_; ++c) out8(io)[size_t(n) * c_ + c] = requantize_scaled(float(sums[c]) * m_, ep_);
     }
   }
+  size_t scratch_floats() const override { return 2 * size_t(c_); }
   std::string kernel_name() const override { return "int8_global_avgpool_ref"; }
 
  private:
