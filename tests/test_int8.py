@@ -78,6 +78,20 @@ def test_native_int8_equals_the_numpy_integer_reference(small_int8, isa, monkeyp
         assert np.array_equal(got, want), (isa, threads, np.abs(got - want).max())
 
 
+def test_int8_modules_run_as_fused_steps(small_int8):
+    """Each module after its compression is one int8 step (steps/qmodule_tail.h), as in fp32;
+    its bits are the unfused ops' (the test above compares it with the numpy reference, and
+    the reference kernel set runs unfused)."""
+    _, data = small_int8
+    if attocore.available_isas() == ["ref"]:
+        pytest.skip("only the reference kernel set runs here, and it does not fuse")
+    kernels = dict(attocore.load(bytes(data), threads=1).executor.kernels())
+    fused = {name: k for name, k in kernels.items() if ".." in name}
+    assert "m2.group..m2.add+m3.compress" in fused and "+pwpw+res+next:" in fused["m2.group..m2.add+m3.compress"]
+    assert any("+pwpw+proj" in k for k in fused.values()), fused
+    assert "m2.mix" not in kernels and "m2.add" not in kernels
+
+
 def test_force_reference_int8_equals_the_numpy_reference(small_int8):
     _, data = small_int8
     x = np.concatenate(inputs(2, 64, seed=70))

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "exec/for_pixels.h"
+#include "exec/int8_params.h"
 #include "exec/op_shapes.h"
 #include "kernels/dispatch/qkernel_table.h"
 #include "kernels/quant/requantize.h"
@@ -15,33 +16,6 @@ namespace {
 
 const TensorInfo& input_of(const Graph& g, const OpInfo& op, size_t i = 0) { return g.tensors[op.inputs[i]]; }
 const TensorInfo& output_of(const Graph& g, const OpInfo& op) { return g.tensors[op.outputs[0]]; }
-
-// The output's zero point and the range its activation leaves, in quantized units: ReLU
-// clamps at the zero point (real 0), ReLU6 also at the code nearest real 6.
-QuantEpilogue epilogue_of(const TensorInfo& y, Activation act) {
-  QuantEpilogue ep;
-  ep.zero_point = y.zero_point;
-  if (act == Activation::kRelu || act == Activation::kRelu6) ep.lo = y.zero_point;
-  if (act == Activation::kRelu6) {
-    const float six = 6.0f / y.scales[0];
-    ep.hi = six >= 255.0f ? 127 : std::min(127, y.zero_point + round_half_even(six));
-  }
-  return ep;
-}
-
-// Per output channel: input scale x weight scale / output scale, in fp32, in this order
-// (attocore/quantize/reference.py computes the same).
-std::vector<float> conv_multipliers(const Graph& g, const OpInfo& op, int channels) {
-  const float sx = input_of(g, op).scales[0], sy = output_of(g, op).scales[0];
-  const std::vector<float>& sw = input_of(g, op, 1).scales;
-  std::vector<float> m(channels);
-  for (int c = 0; c < channels; ++c) m[c] = sx * sw[sw.size() == 1 ? 0 : c] / sy;
-  return m;
-}
-
-const int32_t* int8_bias(const Graph& g, const OpInfo& op) {
-  return op.inputs.size() == 3 ? input_of(g, op, 2).int32_data() : nullptr;
-}
 
 int64_t per_sample(const std::vector<int64_t>& shape) {
   int64_t n = 1;
@@ -58,7 +32,7 @@ int8_t* out8(const StepBuffers& io) { return reinterpret_cast<int8_t*>(io.output
 class Int8ConvGemmLayer : public Layer {
  public:
   Int8ConvGemmLayer(const Graph& g, const OpInfo& op, const QGemmKernel& kernel)
-      : s_(conv_shape(g, op)), kernel_(kernel), ep_(epilogue_of(output_of(g, op), op.activation)) {
+      : s_(conv_shape(g, op)), kernel_(kernel), ep_(int8_epilogue(g, op)) {
     const WindowAttrs& w = s_.window;
     const bool pointwise = w.kernel_h == 1 && w.kernel_w == 1 && w.pad_top == 0 && w.pad_left == 0 &&
                            w.pad_bottom == 0 && w.pad_right == 0;
@@ -77,7 +51,7 @@ class Int8ConvGemmLayer : public Layer {
           for (int kx = 0; kx < w.kernel_w; ++kx)
             w_nk[size_t(o) * depth_ + (ky * w.kernel_w + kx) * s_.in_c + c] =
                 oihw[((size_t(o) * s_.in_c + c) * w.kernel_h + ky) * w.kernel_w + kx];
-    const std::vector<float> m = conv_multipliers(g, op, s_.out_c);
+    const std::vector<float> m = int8_conv_multipliers(g, op, s_.out_c);
     packed_ = kernel_.pack(s_.out_c, depth_, w_nk.data(), int8_bias(g, op), m.data(), x_zp_);
   }
 
@@ -150,8 +124,8 @@ class Int8ConvGemmLayer : public Layer {
 class Int8DwconvLayer : public Layer {
  public:
   Int8DwconvLayer(const Graph& g, const OpInfo& op, const QDwconvKernel& kernel)
-      : s_(dwconv_shape(g, op)), kernel_(kernel), ep_(epilogue_of(output_of(g, op), op.activation)) {
-    const std::vector<float> m = conv_multipliers(g, op, s_.out_c);
+      : s_(dwconv_shape(g, op)), kernel_(kernel), ep_(int8_epilogue(g, op)) {
+    const std::vector<float> m = int8_conv_multipliers(g, op, s_.out_c);
     packed_ = kernel_.pack(s_, input_of(g, op, 1).int8_data(), int8_bias(g, op), m.data(), input_of(g, op).zero_point);
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
@@ -176,8 +150,8 @@ class Int8DwconvLayer : public Layer {
 class Int8GroupedConvLayer : public Layer {
  public:
   Int8GroupedConvLayer(const Graph& g, const OpInfo& op)
-      : s_(conv_shape(g, op)), ep_(epilogue_of(output_of(g, op), op.activation)),
-        m_(conv_multipliers(g, op, s_.out_c)), x_zp_(input_of(g, op).zero_point) {
+      : s_(conv_shape(g, op)), ep_(int8_epilogue(g, op)),
+        m_(int8_conv_multipliers(g, op, s_.out_c)), x_zp_(input_of(g, op).zero_point) {
     const TensorInfo& w = input_of(g, op, 1);
     w_.assign(w.int8_data(), w.int8_data() + w.elements);
     bias_.assign(s_.out_c, 0);
@@ -224,10 +198,10 @@ class Int8GroupedConvLayer : public Layer {
 class Int8FullyConnectedLayer : public Layer {
  public:
   Int8FullyConnectedLayer(const Graph& g, const OpInfo& op, const QGemmKernel& kernel)
-      : kernel_(kernel), ep_(epilogue_of(output_of(g, op), op.activation)) {
+      : kernel_(kernel), ep_(int8_epilogue(g, op)) {
     const TensorInfo& w = input_of(g, op, 1);
     n_ = int(w.shape[0]), k_ = int(w.shape[1]);
-    const std::vector<float> m = conv_multipliers(g, op, n_);
+    const std::vector<float> m = int8_conv_multipliers(g, op, n_);
     packed_ = kernel_.pack(n_, k_, w.int8_data(), int8_bias(g, op), m.data(), input_of(g, op).zero_point);
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
@@ -247,7 +221,7 @@ class Int8FullyConnectedLayer : public Layer {
 class Int8MaxPoolLayer : public Layer {
  public:
   Int8MaxPoolLayer(const Graph& g, const OpInfo& op) : s_(conv_shape(g, op)), act_(op.activation) {
-    ep_ = epilogue_of(output_of(g, op), op.activation);
+    ep_ = int8_epilogue(g, op);
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     const WindowAttrs& w = s_.window;
@@ -287,7 +261,7 @@ class Int8GlobalAvgPoolLayer : public Layer {
  public:
   Int8GlobalAvgPoolLayer(const Graph& g, const OpInfo& op)
       : c_(int(input_of(g, op).shape[1])), hw_(input_of(g, op).shape[2] * input_of(g, op).shape[3]),
-        zp_(input_of(g, op).zero_point), ep_(epilogue_of(output_of(g, op), op.activation)) {
+        zp_(input_of(g, op).zero_point), ep_(int8_epilogue(g, op)) {
     m_ = input_of(g, op).scales[0] / output_of(g, op).scales[0] / float(hw_);
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
@@ -322,10 +296,7 @@ class Int8AddLayer : public Layer {
  public:
   Int8AddLayer(const Graph& g, const OpInfo& op, const QAddKernel& kernel)
       : n_(per_sample(output_of(g, op).shape)), kernel_(kernel) {
-    p_.za = input_of(g, op, 0).zero_point, p_.zb = input_of(g, op, 1).zero_point;
-    p_.ep = epilogue_of(output_of(g, op), op.activation);
-    p_.ma = input_of(g, op, 0).scales[0] / output_of(g, op).scales[0];
-    p_.mb = input_of(g, op, 1).scales[0] / output_of(g, op).scales[0];
+    p_ = int8_add_params(g, op);
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     const int8_t* a = in8(io);

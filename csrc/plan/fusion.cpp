@@ -13,61 +13,84 @@ bool touches_int8(const Graph& g, const OpInfo& op) {
   return g.tensors[op.outputs[0]].dtype != DType::kFloat32;
 }
 
-FusionPlan plan_fusion(const Graph& g, const FusionOptions& options) {
-  const int n = int(g.ops.size());
-  FusionContext ctx(g);
-  FusionPlan plan;
-  plan.ops.resize(n);
-  for (int i = 0; i < n && i < int(options.keep_single.size()); ++i)
-    if (options.keep_single[i]) ctx.claim(i), plan.ops[i].kept = options.kept_because;
-  // The fused patterns' steps are float32 ones: an op with an int8 tensor runs as an int8 step
-  // of its own (exec/int8_layers.h).
-  for (int i = 0; i < n; ++i)
-    if (plan.ops[i].kept.empty() && touches_int8(g, g.ops[i]))
-      ctx.claim(i), plan.ops[i].kept = "int8: int8 ops run one step each (no fused int8 steps yet)";
-  std::vector<Match> fused;
+namespace {
+
+// Every pattern of the pass seeds steps at the ops still free, in list order; then every
+// pattern grows the steps formed (in the order they were), in list order.
+void form_steps(FusionContext& ctx, bool int8, std::vector<Match>* fused) {
   auto take = [&](const Match& m) {
     for (const RoleOp& r : m.roles) ctx.claim(r.op);
   };
-  if (options.enable) {
-    // Every pattern seeds steps at the ops still free, in list order; then every pattern
-    // grows the steps formed (in the order they were), in list order.
-    for (const Pattern* p : fused_patterns()) {
-      if (!p->seeds()) continue;
-      ctx.set_pattern(p);
-      for (int op = 0; op < n; ++op) {
-        if (ctx.claimed(op)) continue;
-        if (std::optional<Match> m = p->seed(ctx, op)) {
-          take(*m);
-          fused.push_back(std::move(*m));
-        }
+  std::vector<Match> formed;
+  for (const Pattern* p : fused_patterns()) {
+    if (!p->seeds() || (int8 && !p->int8_steps())) continue;
+    ctx.set_pattern(p);
+    for (int op = 0; op < ctx.ops(); ++op) {
+      if (ctx.claimed(op)) continue;
+      if (std::optional<Match> m = p->seed(ctx, op)) {
+        take(*m);
+        formed.push_back(std::move(*m));
       }
     }
-    for (const Pattern* p : fused_patterns()) {
-      ctx.set_pattern(p);
-      for (Match& step : fused)
-        if (std::optional<Match> m = p->grow(ctx, step)) {
-          take(*m);
-          step = std::move(*m);
-        }
-    }
+  }
+  for (const Pattern* p : fused_patterns()) {
+    if (int8 && !p->int8_steps()) continue;
+    ctx.set_pattern(p);
+    for (Match& step : formed)
+      if (std::optional<Match> m = p->grow(ctx, step)) {
+        take(*m);
+        step = std::move(*m);
+      }
+  }
+  for (Match& m : formed) fused->push_back(std::move(m));
+}
+
+}  // namespace
+
+FusionPlan plan_fusion(const Graph& g, const FusionOptions& options) {
+  const int n = int(g.ops.size());
+  FusionPlan plan;
+  plan.ops.resize(n);
+  std::vector<bool> kept(n, false);
+  for (int i = 0; i < n && i < int(options.keep_single.size()); ++i)
+    if (options.keep_single[i]) kept[i] = true, plan.ops[i].kept = options.kept_because;
+  std::vector<Match> fused;
+  // Two passes: the float ops with every pattern, then the int8 ops with the patterns that
+  // have int8 steps (Pattern::int8_steps), each pass blind to the other's ops, so that no
+  // step mixes float and int8 ops.
+  FusionContext float_ctx(g), int8_ctx(g);
+  for (int i = 0; i < n; ++i) {
+    const bool int8 = touches_int8(g, g.ops[i]);
+    if (kept[i] || int8) float_ctx.claim(i);
+    if (kept[i] || !int8) int8_ctx.claim(i);
+  }
+  if (options.enable) {
+    form_steps(float_ctx, false, &fused);
+    form_steps(int8_ctx, true, &fused);
   } else {
     for (FusionPlan::OpReport& r : plan.ops)
       if (r.kept.empty()) r.kept = options.disabled_because;
   }
   // Each fused step where its position op stood, every op left (or kept) alone at its own.
   std::vector<int> step_at(n, -1);
-  for (int i = 0; i < int(fused.size()); ++i) step_at[fused[i].position] = i;
+  std::vector<bool> in_fused(n, false);
+  for (int i = 0; i < int(fused.size()); ++i) {
+    step_at[fused[i].position] = i;
+    for (const RoleOp& r : fused[i].roles) in_fused[r.op] = true;
+  }
   for (int op = 0; op < n; ++op) {
     if (step_at[op] >= 0) {
       plan.steps.push_back(std::move(fused[step_at[op]]));
-    } else if (!ctx.claimed(op) || !plan.ops[op].kept.empty()) {
+    } else if (!in_fused[op]) {
       plan.steps.push_back(single_op_match(op));
     }
   }
   for (int s = 0; s < int(plan.steps.size()); ++s)
     for (const RoleOp& r : plan.steps[s].roles) plan.ops[r.op].step = s, plan.ops[r.op].role = r.role;
-  for (int op = 0; op < n; ++op) plan.ops[op].declined = ctx.reasons(op);
+  for (int op = 0; op < n; ++op) {
+    plan.ops[op].declined = float_ctx.reasons(op);
+    for (const FusionContext::Reason& r : int8_ctx.reasons(op)) plan.ops[op].declined.push_back(r);
+  }
   return plan;
 }
 

@@ -31,7 +31,8 @@ struct FusionPlan {
   std::vector<OpReport> ops;   // per graph op
 };
 
-// Whether an op reads or writes an int8 (or int32) tensor, which keeps it out of fusion.
+// Whether an op reads or writes an int8 (or int32) tensor: such ops are fused only with each
+// other, by the patterns with int8 steps.
 bool touches_int8(const Graph& g, const OpInfo& op);
 
 FusionPlan plan_fusion(const Graph& graph, const FusionOptions& options = {});

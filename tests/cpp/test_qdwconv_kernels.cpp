@@ -4,7 +4,9 @@
 // sizes, 1x1 images, 5x5 windows, padding 0-2, one-sided and rectangular windows, unequal
 // strides, dilation, the input at the extremes of int8, multipliers 8 and 16 and huge
 // requantization multipliers (qdwconv_dp4.h's paths), and every
-// grouped layer of the four nets.
+// grouped layer of the four nets. The second half of each case's rows goes into a band
+// buffer of its own (output_row0), as the fused int8 module step runs it.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -66,7 +68,16 @@ static void check_window(int batch, int h, int w, int c, int k, const WindowAttr
     std::vector<uint8_t> scratch(qdwconv_scratch_bytes(s));
     const int rows = batch * s.out_h, mid = rows / 2;
     kern->fn(QDwconvArgs{&s, &p, x.data(), got.data(), ep, 0, mid, scratch.data()});
-    kern->fn(QDwconvArgs{&s, &p, x.data(), got.data(), ep, mid, rows, scratch.data()});
+    // The second half as a fused step runs it: into a band buffer of its own rows only
+    // (output_row0 = mid), then copied to its place; the band's guard bytes must stay.
+    const size_t row_bytes = size_t(s.out_w) * s.out_c;
+    std::vector<int8_t> band(size_t(rows - mid) * row_bytes + 8, int8_t(0x5A));
+    QDwconvArgs second{&s, &p, x.data(), band.data(), ep, mid, rows, scratch.data()};
+    second.output_row0 = mid;
+    kern->fn(second);
+    std::copy_n(band.begin(), size_t(rows - mid) * row_bytes, got.begin() + size_t(mid) * row_bytes);
+    for (size_t i = size_t(rows - mid) * row_bytes; i < band.size(); ++i)
+      CHECK_MSG(band[i] == 0x5A, "%s wrote past its band (output_row0)", kern->name);
     ++cases;
     size_t bad = 0, first = 0;
     for (size_t i = 0; i < out_n; ++i)

@@ -34,10 +34,13 @@ struct QDwconvArgs {
   const DwconvShape* shape = nullptr;
   const PackedQDwconv* weights = nullptr;
   const int8_t* input = nullptr;  // batch x in_h x in_w x in_c; no variant reads past its end
-  int8_t* output = nullptr;       // batch x out_h x out_w x out_c
+  int8_t* output = nullptr;       // batch x out_h x out_w x out_c, from row output_row0
   QuantEpilogue ep;
   int row_begin = 0, row_end = 0;  // rows index batch * out_h
   void* scratch = nullptr;         // qdwconv_scratch_bytes(shape) of the calling thread's own
+  // The row of batch * out_h that `output` starts at: a fused step passes a band of rows
+  // held in its scratch (steps/qmodule_tail.h) with output_row0 = the band's first row.
+  int output_row0 = 0;
 };
 
 // Scratch a variant may use per calling thread (edge staging, an int32 row of sums), and the

@@ -84,7 +84,7 @@ void run(const QDwconvArgs& a) {
     const int8_t* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
     for (int ox = 0; ox < s.out_w; ++ox) {
       win.fill(image, oy, ox);
-      int8_t* out = a.output + (size_t(row) * s.out_w + ox) * s.out_c;
+      int8_t* out = a.output + (size_t(row - a.output_row0) * s.out_w + ox) * s.out_c;
       int ch = 0;
       for (; ch + 4 <= p.chunks; ch += 4) chunks<4, kSpread>(p, s, win.src, ch, out, store);
       switch (p.chunks - ch) {

@@ -189,7 +189,7 @@ void run(const QDwconvArgs& a) {
       }
       stage_row(s, rows, p.x_zero_point, stage + r * sd);
     }
-    int8_t* out = a.output + size_t(row0) * s.out_w * s.out_c;
+    int8_t* out = a.output + size_t(row0 - a.output_row0) * s.out_w * s.out_c;
     if (int_clamp)
       compute_row<K, true>(p, stage, sd, nr, s.in_c, s.out_w, s.out_c, wa.stride_w, wa.dilation_w, out, e);
     else

@@ -139,7 +139,7 @@ void run(const QDwconvArgs& a) {
   for (int row = a.row_begin; row < a.row_end; ++row) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const int8_t* image = a.input + size_t(n) * image_bytes;
-    int8_t* out_row = a.output + size_t(row) * s.out_w * s.out_c;
+    int8_t* out_row = a.output + size_t(row - a.output_row0) * s.out_w * s.out_c;
     // The row's taps inside the image (window rows inside, every column), in increasing
     // offset order: off from the window's first column in image row 0.
     ptrdiff_t off[kMaxListedTaps];

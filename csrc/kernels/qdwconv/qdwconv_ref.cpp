@@ -24,7 +24,7 @@ void qdwconv_ref(const QDwconvArgs& a) {
     const int n = row / s.out_h, oy = row % s.out_h;
     const int8_t* image = a.input + size_t(n) * s.in_h * s.in_w * s.in_c;
     for (int ox = 0; ox < s.out_w; ++ox) {
-      int8_t* out = a.output + ((size_t(row) * s.out_w) + ox) * s.out_c;
+      int8_t* out = a.output + ((size_t(row - a.output_row0) * s.out_w) + ox) * s.out_c;
       for (int o = 0; o < s.out_c; ++o) {
         const int c = o / s.multiplier;
         int32_t acc = p.bias[o];

@@ -131,7 +131,7 @@ void qdwconv_rows3x3(const QDwconvArgs& a) {
     }
     r.fast_hi = max_ix + wa.pad_left < 0 ? 0 : (max_ix + wa.pad_left) / S + 1;
     if (r.fast_hi > s.out_w) r.fast_hi = s.out_w;
-    r.out = a.output + size_t(row) * s.out_w * s.out_c;
+    r.out = a.output + size_t(row - a.output_row0) * s.out_w * s.out_c;
     if (S == 1)
       qdwconv_row3<Vec, 1, kSpread>(p, r, rq);
     else

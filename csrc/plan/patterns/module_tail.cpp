@@ -9,15 +9,18 @@
 // depthwise layer whose output only `first` reads (run band by band inside the step) and by
 // the first stride-1 1x1 after the step that reads its output (`next`, the next module's
 // compression, computed on each tile while it is hot: the step's second output). Plain
-// back-to-back 1x1 pairs are taken the same way.
+// back-to-back 1x1 pairs are taken the same way. On int8 ops it builds the int8 step of the
+// same shape (steps/qmodule_tail.h).
 #include <string>
 #include <utility>
 
 #include "exec/for_pixels.h"
 #include "exec/op_shapes.h"
+#include "plan/fusion.h"
 #include "plan/patterns/inverted_residual.h"
 #include "plan/patterns/pattern_list.h"
 #include "steps/dw_pwpw.h"
+#include "steps/qmodule_tail.h"
 
 namespace attocore {
 namespace {
@@ -170,7 +173,17 @@ class ModuleTail final : public Pattern {
     return g.ops[first].name + ".." + g.ops[last].name + (m.has(kNext) ? "+" + g.ops[m.op(kNext)].name : "");
   }
 
+  // An int8 match (plan/fusion.cpp offers int8 ops to this pattern only among themselves)
+  // runs as the int8 step of the same shape.
+  bool int8_steps() const override { return true; }
+
   std::unique_ptr<Layer> build(const Graph& g, const Match& m, const KernelTable& table) const override {
+    if (touches_int8(g, g.ops[m.op(kSecond)])) {
+      QModuleTailOps ops;
+      ops.dw = m.op(kDw), ops.first = m.op(kFirst), ops.second = m.op(kSecond);
+      ops.projection = m.op(kProjection), ops.add = m.op(kAdd), ops.next = m.op(kNext);
+      return make_qmodule_tail_layer(g, ops, table.isa);
+    }
     return std::make_unique<PwpwLayer>(g, m, table);
   }
 };

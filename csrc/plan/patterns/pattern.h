@@ -88,6 +88,9 @@ class Pattern {
   // A step around op (not yet claimed), or nullopt after ctx.decline(op, why).
   virtual std::optional<Match> seed(FusionContext& ctx, int op) const { return std::nullopt; }
   virtual bool seeds() const { return true; }  // false: grow() only
+  // Whether it also forms steps of int8 ops (built as int8 steps); the planner offers it the
+  // int8 ops in a pass of their own, where it sees no float op (plan/fusion.cpp).
+  virtual bool int8_steps() const { return false; }
   // `step` with more ops (possibly as a step of this pattern), or nullopt to leave it.
   virtual std::optional<Match> grow(FusionContext& ctx, const Match& step) const { return std::nullopt; }
 
