@@ -216,43 +216,27 @@ class Int8FullyConnectedLayer : public Layer {
   PackedQGemm packed_;
 };
 
-// Max pool on the codes themselves: the input's scale and zero point are the output's
-// (format/validate.cpp), and max commutes with the monotone dequantization.
+// Max pool on the codes themselves (kernels/qmaxpool/qmaxpool.h).
 class Int8MaxPoolLayer : public Layer {
  public:
-  Int8MaxPoolLayer(const Graph& g, const OpInfo& op) : s_(conv_shape(g, op)), act_(op.activation) {
-    ep_ = int8_epilogue(g, op);
+  Int8MaxPoolLayer(const Graph& g, const OpInfo& op, const QMaxPoolKernel& kernel)
+      : s_(conv_shape(g, op)), kernel_(kernel) {
+    const QuantEpilogue ep = int8_epilogue(g, op);
+    lo_ = int8_t(ep.lo), hi_ = int8_t(ep.hi);
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
-    const WindowAttrs& w = s_.window;
-    ctx.pool->parallel_for(ctx.batch * s_.out_h, [&](int r0, int r1, int) {
-      for (int row = r0; row < r1; ++row) {
-        const int n = row / s_.out_h, oy = row % s_.out_h;
-        const int8_t* image = in8(io) + size_t(n) * s_.in_h * s_.in_w * s_.in_c;
-        for (int ox = 0; ox < s_.out_w; ++ox) {
-          int8_t* out = out8(io) + (size_t(row) * s_.out_w + ox) * s_.out_c;
-          std::fill(out, out + s_.out_c, int8_t(-128));
-          for (int ky = 0; ky < w.kernel_h; ++ky) {
-            const int iy = oy * w.stride_h - w.pad_top + ky;
-            if (iy < 0 || iy >= s_.in_h) continue;
-            for (int kx = 0; kx < w.kernel_w; ++kx) {
-              const int ix = ox * w.stride_w - w.pad_left + kx;
-              if (ix < 0 || ix >= s_.in_w) continue;
-              const int8_t* px = image + (size_t(iy) * s_.in_w + ix) * s_.in_c;
-              for (int c = 0; c < s_.in_c; ++c) out[c] = std::max(out[c], px[c]);
-            }
-          }
-          for (int c = 0; c < s_.out_c; ++c) out[c] = int8_t(std::clamp<int32_t>(out[c], ep_.lo, ep_.hi));
-        }
-      }
+    ctx.pool->parallel_for(ctx.batch * s_.out_h, [&](int r0, int r1, int worker) {
+      kernel_.fn(QMaxPoolArgs{s_.in_h, s_.in_w, s_.in_c, s_.out_h, s_.out_w, &s_.window, in8(io), out8(io), lo_, hi_,
+                              r0, r1, ctx.worker_scratch(worker)});
     });
   }
-  std::string kernel_name() const override { return "int8_maxpool_ref"; }
+  size_t scratch_floats() const override { return (qmaxpool_scratch_bytes(s_.in_w, s_.in_c, s_.window) + 3) / 4; }
+  std::string kernel_name() const override { return kernel_.name; }
 
  private:
   Conv2dShape s_;
-  Activation act_;
-  QuantEpilogue ep_;
+  QMaxPoolKernel kernel_;
+  int8_t lo_ = -128, hi_ = 127;
 };
 
 // Sum in 64 bits (an image may have up to 2^31 pixels), then the requantization of that sum
@@ -317,29 +301,28 @@ class Int8AddLayer : public Layer {
   QAddParams p_;
 };
 
-// float -> int8: q = round_half_even(clamp(x / scale, -128 - zp, 127 - zp)) + zp (division,
-// as ONNX's QuantizeLinear). A NaN computed inside the graph (an overflow in a float op)
-// takes the clamp's lower bound, -128, as attocore/quantize/evaluate.py's clamp does.
+// float -> int8 (kernels/quantize/quantize.h), in chunks across the threads.
 class QuantizeLayer : public Layer {
+  static constexpr int64_t kChunk = 1 << 14;
+
  public:
-  QuantizeLayer(const Graph& g, const OpInfo& op)
-      : n_(per_sample(output_of(g, op).shape)), s_(output_of(g, op).scales[0]), zp_(output_of(g, op).zero_point) {}
+  QuantizeLayer(const Graph& g, const OpInfo& op, const QuantizeKernel& kernel)
+      : n_(per_sample(output_of(g, op).shape)), s_(output_of(g, op).scales[0]), zp_(output_of(g, op).zero_point),
+        kernel_(kernel) {}
   void run(const RunContext& ctx, const StepBuffers& io) const override {
-    const float lo = float(-128 - zp_), hi = float(127 - zp_);
     const int64_t total = n_ * ctx.batch;
-    for (int64_t i = 0; i < total; ++i) {
-      float v = io.input[i] / s_;
-      v = v > lo ? v : lo;
-      v = v < hi ? v : hi;
-      out8(io)[i] = int8_t(round_half_even(v) + zp_);
-    }
+    ctx.pool->parallel_for(int((total + kChunk - 1) / kChunk), [&](int c0, int c1, int) {
+      const int64_t begin = int64_t(c0) * kChunk, end = std::min(total, int64_t(c1) * kChunk);
+      kernel_.fn(io.input + begin, out8(io) + begin, size_t(end - begin), s_, zp_);
+    });
   }
-  std::string kernel_name() const override { return "quantize_ref"; }
+  std::string kernel_name() const override { return kernel_.name; }
 
  private:
   int64_t n_;
   float s_;
   int32_t zp_;
+  QuantizeKernel kernel_;
 };
 
 class DequantizeLayer : public Layer {
@@ -362,7 +345,7 @@ class DequantizeLayer : public Layer {
 
 std::unique_ptr<Layer> make_int8_layer(const Graph& g, const OpInfo& op, Isa isa) {
   switch (op.type) {
-    case OpType::kQuantize: return std::make_unique<QuantizeLayer>(g, op);
+    case OpType::kQuantize: return std::make_unique<QuantizeLayer>(g, op, quantize_kernel(isa));
     case OpType::kDequantize: return std::make_unique<DequantizeLayer>(g, op);
     case OpType::kConv2d: {
       const Conv2dShape s = conv_shape(g, op);
@@ -372,7 +355,7 @@ std::unique_ptr<Layer> make_int8_layer(const Graph& g, const OpInfo& op, Isa isa
       return std::make_unique<Int8GroupedConvLayer>(g, op);
     }
     case OpType::kFullyConnected: return std::make_unique<Int8FullyConnectedLayer>(g, op, qgemm_kernel(isa));
-    case OpType::kMaxPool2d: return std::make_unique<Int8MaxPoolLayer>(g, op);
+    case OpType::kMaxPool2d: return std::make_unique<Int8MaxPoolLayer>(g, op, qmaxpool_kernel(isa));
     case OpType::kGlobalAvgPool: return std::make_unique<Int8GlobalAvgPoolLayer>(g, op);
     case OpType::kAdd: return std::make_unique<Int8AddLayer>(g, op, qadd_kernel(isa));
     default: break;

@@ -110,6 +110,28 @@ const std::vector<Entry<QAddKernel>>& qadd_entries() {
   return entries;
 }
 
+const std::vector<Entry<QMaxPoolKernel>>& qmaxpool_entries() {
+  static const std::vector<Entry<QMaxPoolKernel>> entries = {
+#define QMAXPOOL_KERNEL(table, fn, need)                     \
+  {ATTOCORE_QISA_##table, bool(ATTOCORE_QBUILT(table, need)), \
+   QMaxPoolKernel{ATTOCORE_QIF_BUILT(table, need, &fn, nullptr), #fn, ATTOCORE_QNEED_##need}},
+#include "kernels/qmaxpool/qmaxpool_kernels.inc"
+#undef QMAXPOOL_KERNEL
+  };
+  return entries;
+}
+
+const std::vector<Entry<QuantizeKernel>>& quantize_entries() {
+  static const std::vector<Entry<QuantizeKernel>> entries = {
+#define QUANTIZE_KERNEL(table, fn, need)                     \
+  {ATTOCORE_QISA_##table, bool(ATTOCORE_QBUILT(table, need)), \
+   QuantizeKernel{ATTOCORE_QIF_BUILT(table, need, &fn, nullptr), #fn, ATTOCORE_QNEED_##need}},
+#include "kernels/quantize/quantize_kernels.inc"
+#undef QUANTIZE_KERNEL
+  };
+  return entries;
+}
+
 // What stops a compiled entry running here: empty when nothing does.
 std::string cpu_lacks(CpuNeed need) {
   const CpuFeatures& f = cpu_features();
@@ -186,6 +208,8 @@ const Kernel& choose_once(const std::vector<Entry<Kernel>>& entries, Isa isa, co
 const QGemmKernel& qgemm_kernel(Isa isa) { return choose_once(qgemm_entries(), isa, "int8 gemm"); }
 const QDwconvKernel& qdwconv_kernel(Isa isa) { return choose_once(qdwconv_entries(), isa, "int8 depthwise"); }
 const QAddKernel& qadd_kernel(Isa isa) { return choose_once(qadd_entries(), isa, "int8 add"); }
+const QMaxPoolKernel& qmaxpool_kernel(Isa isa) { return choose_once(qmaxpool_entries(), isa, "int8 max pool"); }
+const QuantizeKernel& quantize_kernel(Isa isa) { return choose_once(quantize_entries(), isa, "quantize"); }
 
 std::vector<const QGemmKernel*> runnable_qgemm_kernels(std::vector<std::string>* skipped) {
   return runnable(qgemm_entries(), skipped);
@@ -195,6 +219,12 @@ std::vector<const QDwconvKernel*> runnable_qdwconv_kernels(std::vector<std::stri
 }
 std::vector<const QAddKernel*> runnable_qadd_kernels(std::vector<std::string>* skipped) {
   return runnable(qadd_entries(), skipped);
+}
+std::vector<const QMaxPoolKernel*> runnable_qmaxpool_kernels(std::vector<std::string>* skipped) {
+  return runnable(qmaxpool_entries(), skipped);
+}
+std::vector<const QuantizeKernel*> runnable_quantize_kernels(std::vector<std::string>* skipped) {
+  return runnable(quantize_entries(), skipped);
 }
 
 }  // namespace attocore
