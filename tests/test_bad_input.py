@@ -4,6 +4,7 @@ Each malformed file is given both to the Python reader and straight to the nativ
 (bypassing the Python checks), inside a subprocess so a crash would show as a dead child.
 """
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -162,3 +163,30 @@ def test_undecodable_image_file(tmp_path):
     p.write_bytes(b"\xff\xd8 this is not a jpeg")
     with pytest.raises(attocore.InputError, match="cannot decode"):
         attocore.run("attonet-d", str(p))
+
+
+def test_an_image_that_is_a_fifo_or_directory_is_refused_without_blocking(tmp_path):
+    """Opening a FIFO for reading waits for a writer: `attocore run` used to hang on one."""
+    fifo = tmp_path / "cat.jpg"
+    os.mkfifo(fifo)
+    proc = subprocess.run([sys.executable, "-m", "attocore", "run", "attonet-d", str(fifo)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"error: '{fifo}' is not a regular file" in proc.stderr and "Traceback" not in proc.stderr
+    with pytest.raises(attocore.InputError, match="is not a regular file"):
+        attocore.run("attonet-d", str(tmp_path))
+
+
+def test_runner_refuses_a_fifo_image_tensor_or_plan(tmp_path, cpp_build):
+    model = tmp_path / "d.atto"
+    fmt.save(zoo.seeded_graph("attonet-d"), str(model))
+    tensor = tmp_path / "x.f32"
+    np.zeros((1, 3, 224, 224), np.float32).tofile(tensor)
+    for name, args in (("img.ppm", lambda f: [f]), ("x.f32", lambda f: [f]),
+                       ("plan.txt", lambda f: [str(tensor), "--plan", f])):
+        fifo = str(tmp_path / f"fifo-{name}")
+        os.mkfifo(fifo)
+        proc = subprocess.run([str(cpp_build / "attocore-run"), str(model)] + args(fifo), capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 1, (name, proc.stderr)
+        assert f"'{fifo}' is not a regular file" in proc.stderr, (name, proc.stderr)

@@ -48,6 +48,7 @@ struct Plan {
 };
 
 Plan read_plan(const std::string& path) {
+  attocore_tools::require_regular_file(path, "plan file");
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read plan file '" + path + "'");
   Plan plan;

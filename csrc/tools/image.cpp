@@ -6,6 +6,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include <sys/stat.h>
+
 namespace attocore_tools {
 namespace {
 
@@ -65,7 +67,16 @@ std::vector<float> resize(const std::vector<float>& img, int h, int w, int oh, i
 
 }  // namespace
 
+void require_regular_file(const std::string& path, const char* what) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw std::runtime_error(std::string("cannot open ") + what + " '" + path + "'");
+  if (!S_ISREG(st.st_mode))
+    throw std::runtime_error("'" + path + "' is not a regular file (a FIFO, socket, device or directory cannot be read as the " +
+                             what + ")");
+}
+
 RgbImage read_ppm(const std::string& path) {
+  require_regular_file(path, "image");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open image '" + path + "'");
   char magic[2] = {0, 0};
@@ -85,6 +96,7 @@ RgbImage read_ppm(const std::string& path) {
 }
 
 std::vector<float> read_raw_f32(const std::string& path, size_t expected_floats) {
+  require_regular_file(path, "tensor");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw std::runtime_error("cannot open tensor '" + path + "'");
   const std::streamsize size = in.tellg();

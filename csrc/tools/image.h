@@ -14,6 +14,9 @@ struct RgbImage {
 };
 
 // Throws std::runtime_error with a message naming the problem.
+// Refuses anything but a regular file before it is opened: opening a FIFO for reading would
+// wait for a writer (the model loader refuses them alike). `what`: "image", "tensor", ...
+void require_regular_file(const std::string& path, const char* what);
 RgbImage read_ppm(const std::string& path);
 std::vector<float> read_raw_f32(const std::string& path, size_t expected_floats);
 
