@@ -75,6 +75,11 @@ struct Entry {
   ATTOCORE_QCAT(ATTOCORE_QAND_, ATTOCORE_QCAT(ATTOCORE_QTABLE_##table, ATTOCORE_QBUILT_##need))
 #define ATTOCORE_QIF_BUILT(table, need, yes, no) ATTOCORE_QCAT(ATTOCORE_QIF_, ATTOCORE_QBUILT(table, need))(yes, no)
 
+// An entry of a family without a packing step (QKernelOf).
+#define ATTOCORE_QKERNEL_OF_ENTRY(table, fn, need)           \
+  {ATTOCORE_QISA_##table, bool(ATTOCORE_QBUILT(table, need)), \
+   {ATTOCORE_QIF_BUILT(table, need, &fn, nullptr), #fn, ATTOCORE_QNEED_##need}},
+
 const std::vector<Entry<QGemmKernel>>& qgemm_entries() {
   static const std::vector<Entry<QGemmKernel>> entries = {
 #define QGEMM_KERNEL(table, fn, pack, need)                                                              \
@@ -101,9 +106,7 @@ const std::vector<Entry<QDwconvKernel>>& qdwconv_entries() {
 
 const std::vector<Entry<QAddKernel>>& qadd_entries() {
   static const std::vector<Entry<QAddKernel>> entries = {
-#define QADD_KERNEL(table, fn, need)                         \
-  {ATTOCORE_QISA_##table, bool(ATTOCORE_QBUILT(table, need)), \
-   QAddKernel{ATTOCORE_QIF_BUILT(table, need, &fn, nullptr), #fn, ATTOCORE_QNEED_##need}},
+#define QADD_KERNEL ATTOCORE_QKERNEL_OF_ENTRY
 #include "kernels/qadd/qadd_kernels.inc"
 #undef QADD_KERNEL
   };
@@ -112,9 +115,7 @@ const std::vector<Entry<QAddKernel>>& qadd_entries() {
 
 const std::vector<Entry<QMaxPoolKernel>>& qmaxpool_entries() {
   static const std::vector<Entry<QMaxPoolKernel>> entries = {
-#define QMAXPOOL_KERNEL(table, fn, need)                     \
-  {ATTOCORE_QISA_##table, bool(ATTOCORE_QBUILT(table, need)), \
-   QMaxPoolKernel{ATTOCORE_QIF_BUILT(table, need, &fn, nullptr), #fn, ATTOCORE_QNEED_##need}},
+#define QMAXPOOL_KERNEL ATTOCORE_QKERNEL_OF_ENTRY
 #include "kernels/qmaxpool/qmaxpool_kernels.inc"
 #undef QMAXPOOL_KERNEL
   };
@@ -123,9 +124,7 @@ const std::vector<Entry<QMaxPoolKernel>>& qmaxpool_entries() {
 
 const std::vector<Entry<QuantizeKernel>>& quantize_entries() {
   static const std::vector<Entry<QuantizeKernel>> entries = {
-#define QUANTIZE_KERNEL(table, fn, need)                     \
-  {ATTOCORE_QISA_##table, bool(ATTOCORE_QBUILT(table, need)), \
-   QuantizeKernel{ATTOCORE_QIF_BUILT(table, need, &fn, nullptr), #fn, ATTOCORE_QNEED_##need}},
+#define QUANTIZE_KERNEL ATTOCORE_QKERNEL_OF_ENTRY
 #include "kernels/quantize/quantize_kernels.inc"
 #undef QUANTIZE_KERNEL
   };

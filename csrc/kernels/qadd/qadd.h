@@ -18,11 +18,7 @@ struct QAddParams {
 
 using QAddFunction = void(const int8_t* a, const int8_t* b, int8_t* y, size_t n, const QAddParams& p);
 
-struct QAddKernel {
-  QAddFunction* fn = nullptr;
-  const char* name = "";
-  CpuNeed need = CpuNeed::kNone;
-};
+using QAddKernel = QKernelOf<QAddFunction>;
 
 #define QADD_KERNEL(table, fn, need) QAddFunction fn;
 #include "kernels/qadd/qadd_kernels.inc"

@@ -49,6 +49,15 @@ using QGemmFunction = void(const QGemmArgs&);
 // What a variant needs of the CPU beyond its table's instruction set.
 enum class CpuNeed : uint8_t { kNone, kAvx512Vnni, kAvxVnni, kDotProd };
 
+// A listed variant of an int8 family without a packing step (qadd, qmaxpool, quantize): its
+// function, its display name (the symbol), what it needs of the CPU.
+template <typename Function>
+struct QKernelOf {
+  Function* fn = nullptr;
+  const char* name = "";
+  CpuNeed need = CpuNeed::kNone;
+};
+
 struct QGemmKernel {
   QGemmPackFunction* pack = nullptr;
   QGemmFunction* fn = nullptr;

@@ -30,11 +30,7 @@ inline size_t qmaxpool_scratch_bytes(int in_w, int channels, const WindowAttrs& 
 
 using QMaxPoolFunction = void(const QMaxPoolArgs&);
 
-struct QMaxPoolKernel {
-  QMaxPoolFunction* fn = nullptr;
-  const char* name = "";
-  CpuNeed need = CpuNeed::kNone;
-};
+using QMaxPoolKernel = QKernelOf<QMaxPoolFunction>;
 
 #define QMAXPOOL_KERNEL(table, fn, need) QMaxPoolFunction fn;
 #include "kernels/qmaxpool/qmaxpool_kernels.inc"

@@ -15,11 +15,7 @@ namespace attocore {
 
 using QuantizeFunction = void(const float* x, int8_t* y, size_t n, float scale, int32_t zero_point);
 
-struct QuantizeKernel {
-  QuantizeFunction* fn = nullptr;
-  const char* name = "";
-  CpuNeed need = CpuNeed::kNone;
-};
+using QuantizeKernel = QKernelOf<QuantizeFunction>;
 
 #define QUANTIZE_KERNEL(table, fn, need) QuantizeFunction fn;
 #include "kernels/quantize/quantize_kernels.inc"

@@ -4,9 +4,8 @@
 // 32 bytes with saturation (the values are already in range) and put back in order.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "kernels/quantize/quantize.h"
+#include "kernels/simd/staged_tail.h"
 
 namespace attocore {
 namespace {
@@ -36,15 +35,7 @@ inline void quantize32(const float* x, int8_t* y, const Lanes& l) {
 void quantize_avx2(const float* x, int8_t* y, size_t n, float scale, int32_t zero_point) {
   const Lanes l{_mm256_set1_ps(scale), _mm256_set1_ps(float(-128 - zero_point)), _mm256_set1_ps(float(127 - zero_point)),
                 _mm256_set1_epi32(zero_point)};
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) quantize32(x + i, y + i, l);
-  if (i < n) {
-    float tx[32] = {};
-    int8_t ty[32];
-    std::memcpy(tx, x + i, (n - i) * sizeof(float));
-    quantize32(tx, ty, l);
-    std::memcpy(y + i, ty, n - i);
-  }
+  for_steps_with_staged_tail<32>(x, y, n, [&](const float* xs, int8_t* ys) { quantize32(xs, ys, l); });
 }
 
 }  // namespace attocore

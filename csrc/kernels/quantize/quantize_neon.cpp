@@ -7,7 +7,7 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-#include <cstring>
+#include "kernels/simd/staged_tail.h"
 #endif
 
 namespace attocore {
@@ -36,15 +36,7 @@ inline void quantize8(const float* x, int8_t* y, const Lanes& l) {
 void quantize_neon(const float* x, int8_t* y, size_t n, float scale, int32_t zero_point) {
   const Lanes l{vdupq_n_f32(scale), vdupq_n_f32(float(-128 - zero_point)), vdupq_n_f32(float(127 - zero_point)),
                 vdupq_n_s32(zero_point)};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) quantize8(x + i, y + i, l);
-  if (i < n) {
-    float tx[8] = {};
-    int8_t ty[8];
-    std::memcpy(tx, x + i, (n - i) * sizeof(float));
-    quantize8(tx, ty, l);
-    std::memcpy(y + i, ty, n - i);
-  }
+  for_steps_with_staged_tail<8>(x, y, n, [&](const float* xs, int8_t* ys) { quantize8(xs, ys, l); });
 }
 #else
 void quantize_neon(const float* x, int8_t* y, size_t n, float scale, int32_t zero_point) {
