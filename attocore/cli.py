@@ -117,7 +117,8 @@ def cmd_quantize(args) -> None:
 
     source = f"{args.calib}" if args.calib else f"{args.calib_random} random tensors"
     print(f"calibrating {graph.metadata.name} on {source} ({args.method})", file=sys.stderr)
-    model = quantize(args.model, calibration(), out=args.output, method=args.method)
+    model = quantize(args.model, calibration(), out=args.output, method=args.method,
+                     bias_correction=not args.no_bias_correction)
     qgraph = fmt.load(args.output)
     # The per-layer table on the first few calibration inputs (each is a full float and
     # integer-reference evaluation).
@@ -371,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     qz.add_argument("-o", "--output", required=True, help="the int8 weight file to write")
     qz.add_argument("--method", choices=["minmax", "percentile", "entropy"], default="minmax",
                     help="activation ranges: min/max seen (default), 0.001/99.999 percentiles, or least KL divergence")
+    qz.add_argument("--no-bias-correction", action="store_true",
+                    help="leave each layer's bias as rounded (default: add back its mean weight-rounding error)")
     qz.add_argument("--report", metavar="PNG", help='plot the per-layer SQNR (pip install "attocore[plot]")')
     qz.add_argument("--report-inputs", type=int_arg(1), default=2,
                     help="calibration inputs the per-layer table is measured on (default 2)")

@@ -101,14 +101,15 @@ def test_force_reference_int8_equals_the_numpy_reference(small_int8):
 
 @pytest.mark.parametrize("net", NETS)
 def test_nets_int8_against_float32(net, tmp_path):
-    """32 random calibration tensors (the issue's setting); held-out inputs; full size.
-    Measured on Ice Lake: 33-34 dB (the issue's target is 35: docs/QUANTIZATION.md)."""
+    """32 random calibration tensors (the issue's setting); held-out inputs; full size; the
+    default method with bias correction. The issue's target is 35 dB; measured on Ice Lake:
+    39-41 dB (33-35 without bias correction)."""
     out = tmp_path / "q.atto"
     m8 = attocore.quantize(net, inputs(32), out=str(out), quiet=True)
     x = np.concatenate(inputs(4, seed=1000))
     yf = attocore.load(net).run(x)
     y8 = m8.run(x)
-    assert sqnr_db(yf, y8) >= 30, sqnr_db(yf, y8)
+    assert sqnr_db(yf, y8) >= 35, sqnr_db(yf, y8)
     # The first convolution is float32 here, and numpy's float32 sums round differently from
     # the stem kernel's: a quantize may land on the neighbouring code now and then.
     assert sqnr_db(evaluate.run(fmt.load(str(out)), x), y8) >= 45
@@ -118,6 +119,34 @@ def test_nets_int8_against_float32(net, tmp_path):
     assert os.path.getsize(out) <= limit * len(fmt.encode(zoo.seeded_graph(net)))
     arena8, arenaf = m8.arena_bytes(), attocore.load(net).arena_bytes()
     assert arena8 <= 0.5 * arenaf, (arena8, arenaf)
+
+
+def test_bias_correction_recovers_the_mean_rounding_error():
+    """Each int8 layer's bias absorbs its mean weight-rounding error (bias_correction.py): on a
+    small AttoNet-A (96x96, every op int8) the logits come closer to fp32 (measured: +4.8 dB;
+    +5-8 dB at full size: test_nets_int8_against_float32), the corrected biases
+    stay within the loader's limit, a layer without a bias gets one, and the C++ result still
+    equals the numpy integer reference bit for bit."""
+    from attocore.quantize.api import calibrate
+    from attocore.quantize.bias_correction import ChannelMeans, correct_biases
+    from attocore.quantize.transform import quantize_graph
+    g = zoo.seeded_graph("attonet-a", input_hw=96)
+    # One layer without a bias: the correction must add an int32 one.
+    m1 = next(op for op in g.ops if op.name == "m1.mix")
+    del g.tensors[m1.inputs.pop(2)]
+    means = ChannelMeans()
+    ranges, chosen, _ = calibrate(g, inputs(8, 96), keep_float=(), quiet=True, means=means)
+    plain = quantize_graph(g, ranges, chosen)
+    corrected = correct_biases(g, plain, means)
+    fmt.validate(corrected)
+    assert len(next(op for op in corrected.ops if op.name == "m1.mix").inputs) == 3
+    x = np.concatenate(inputs(3, 96, seed=90))
+    yf = evaluate.run(g, x)
+    gain = sqnr_db(yf, evaluate.run(corrected, x)) - sqnr_db(yf, evaluate.run(plain, x))
+    assert gain >= 2, gain
+    data = fmt.encode(corrected)
+    for threads in (1, 2):
+        assert np.array_equal(attocore.load(data, threads=threads).run(x), evaluate.run(fmt.decode(data), x))
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -10,6 +10,7 @@ from .. import format as fmt
 from ..errors import InputError
 from ..output_file import check_output_path, write_atomically
 from . import evaluate
+from .bias_correction import ChannelMeans, correct_biases, inputs_to_average
 from .calibrate import METHODS, Observer
 from .data import batches
 from .transform import int8_ops, quantize_graph
@@ -25,9 +26,10 @@ def _progress(iterable, total, what: str, quiet: bool):
     return tqdm(iterable, total=total, desc=what, unit="batch", leave=False)
 
 
-def calibrate(graph, calibration, method: str = "minmax", keep_float=None, quiet: bool = False) -> dict:
+def calibrate(graph, calibration, method: str = "minmax", keep_float=None, quiet: bool = False,
+              means: ChannelMeans | None = None) -> dict:
     """Tensor name -> (lo, hi) over the calibration inputs, for every tensor an int8 op reads
-    or writes."""
+    or writes; with `means`, also the channel means bias correction needs, in the same pass."""
     if method not in METHODS:
         raise ValueError(f"unknown calibration method '{method}'; choose one of {METHODS}")
     chosen = int8_ops(graph, keep_float)
@@ -36,6 +38,7 @@ def calibrate(graph, calibration, method: str = "minmax", keep_float=None, quiet
         if op.name in chosen:
             wanted.update(n for n in op.inputs + op.outputs if not graph.tensors[n].is_constant)
     observers = {n: Observer(method) for n in wanted}
+    averaged = inputs_to_average(graph, chosen) if means is not None else set()
     it, count = batches(calibration, graph.metadata)
     seen = 0
     bar = _progress(it, count, "calibrating", quiet)
@@ -44,6 +47,8 @@ def calibrate(graph, calibration, method: str = "minmax", keep_float=None, quiet
             env = evaluate.evaluate(graph, x, keep=wanted)
             for n, obs in observers.items():
                 obs.update(env[n])
+            for n in averaged:
+                means.update(n, env[n])
             seen += 1
     finally:
         if hasattr(bar, "close"):
@@ -53,13 +58,16 @@ def calibrate(graph, calibration, method: str = "minmax", keep_float=None, quiet
     return {n: obs.range() for n, obs in observers.items()}, chosen, seen
 
 
-def quantize(model, calibration, out=None, method: str = "minmax", keep_float=None, quiet: bool = False):
+def quantize(model, calibration, out=None, method: str = "minmax", keep_float=None, quiet: bool = False,
+             bias_correction: bool = True):
     """An int8 copy of a float model (docs/QUANTIZATION.md), calibrated on `calibration`: a
     directory of images, a list of image paths or arrays, or an iterable of float32 NCHW
     batches. method: "minmax", "percentile" or "entropy". keep_float: names of ops to leave
     in float32 (default: the first convolution, which reads the image; () quantizes every op
     with an int8 kernel). Ops without one (average pools, mul, smooth activations) always stay
-    float32. Writes the int8 weight file to `out` if given; returns the loaded Model."""
+    float32. bias_correction: add each int8 layer's mean weight-rounding error back into its
+    bias (bias_correction.py; on by default). Writes the int8 weight file to `out` if given;
+    returns the loaded Model."""
     from ..model import load, read_graph
 
     if out is not None:
@@ -70,8 +78,12 @@ def quantize(model, calibration, out=None, method: str = "minmax", keep_float=No
     graph = read_graph(model)
     if any(t.dtype != "float32" for t in graph.tensors.values()):
         raise InputError(f"model '{graph.metadata.name}' is already quantized")
-    ranges, chosen, seen = calibrate(graph, calibration, method, keep_float, quiet)
-    qgraph = quantize_graph(graph, ranges, chosen, note=f"{method} over {seen} calibration inputs")
+    means = ChannelMeans() if bias_correction else None
+    ranges, chosen, seen = calibrate(graph, calibration, method, keep_float, quiet, means=means)
+    note = f"{method} over {seen} calibration inputs" + (", bias corrected" if bias_correction else "")
+    qgraph = quantize_graph(graph, ranges, chosen, note=note)
+    if bias_correction:
+        qgraph = correct_biases(graph, qgraph, means)
     fmt.validate(qgraph)
     data = fmt.encode(qgraph)
     if out is not None:
