@@ -12,6 +12,9 @@ AveragePool, GlobalAveragePool (and ReduceMean over H, W), Gemm, MatMul (+ Add),
 global pool, Identity, Constant and initializers feeding them. Anything else is refused
 before any conversion work, with the operator, node and attribute named.
 
+A QDQ model (onnxruntime.quantization.quantize_static, QuantFormat.QDQ) converts to an int8
+graph with the model's own scales (onnx_qdq.py, docs/QUANTIZATION.md).
+
 Malformed models are refused with attocore's typed errors, never a raw IndexError or KeyError:
 bytes that are not an ONNX model (FormatError), nodes with missing inputs, short attribute
 lists, initializers whose data does not fill their shape, names used before they are

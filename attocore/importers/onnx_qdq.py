@@ -198,7 +198,10 @@ def strip(m):
     used = {x for n in nodes for x in n.input}
     inits = [t for t in m.graph.initializer if t.name in used] + [t for t in float_consts if t.name in used]
     g = helper.make_graph(nodes, m.graph.name, list(m.graph.input), outputs, inits)
-    out = helper.make_model(g, opset_imports=[o for o in m.opset_import if o.domain in ("", "ai.onnx")],
+    # onnxruntime declares every domain it knows; the float model keeps those its nodes use (the
+    # version converter refuses some of the others).
+    domains = {"", "ai.onnx"} | {n.domain for n in nodes}
+    out = helper.make_model(g, opset_imports=[o for o in m.opset_import if o.domain in domains],
                             ir_version=m.ir_version)
     return out, info
 
