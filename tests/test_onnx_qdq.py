@@ -14,7 +14,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 import attocore
-from attocore.errors import FormatError, UnsupportedOpError
+from attocore.errors import FormatError, ResourceLimitError, UnsupportedOpError
 from attocore.onnx import check, convert
 from attocore.quantize.api import sqnr_db
 from attocore.testing.ort_quant import quantize_qdq
@@ -94,11 +94,11 @@ C_IN, C_OUT = 3, 4
 
 
 def qdq_conv(weight_scale=None, weight=None, weight_zp=None, bias=None, bias_scale=None, out_scale=0.05,
-             weight_axis=0):
+             weight_axis=0, c_in=C_IN):
     rng = np.random.default_rng(0)
     sx = 0.02
     sw = np.full(C_OUT, 0.01, np.float32) if weight_scale is None else np.asarray(weight_scale, np.float32)
-    wq = rng.integers(-127, 128, (C_OUT, C_IN, 3, 3)).astype(np.int8) if weight is None else weight
+    wq = rng.integers(-127, 128, (C_OUT, c_in, 3, 3)).astype(np.int8) if weight is None else weight
     wzp = np.zeros(sw.shape, wq.dtype) if weight_zp is None else weight_zp
     bq = rng.integers(-1000, 1000, C_OUT).astype(np.int32) if bias is None else bias
     sb = (sx * sw.reshape(-1)[:1].repeat(C_OUT) if bias_scale is None else np.asarray(bias_scale)).astype(np.float32)
@@ -116,7 +116,7 @@ def qdq_conv(weight_scale=None, weight=None, weight_zp=None, bias=None, bias_sca
              helper.make_node("Conv", ["xd", "w", "b"], ["conv"], name="conv", pads=[1, 1, 1, 1]),
              helper.make_node("QuantizeLinear", ["conv", "y_scale", "y_zp"], ["yq"]),
              helper.make_node("DequantizeLinear", ["yq", "y_scale", "y_zp"], ["y"])]
-    graph = helper.make_graph(nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C_IN, 8, 8])],
+    graph = helper.make_graph(nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, 8, 8])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, C_OUT, 8, 8])], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
@@ -127,6 +127,7 @@ def test_hand_written_qdq_conv_is_exact(tmp_path):
     onnx.save(m, tmp_path / "m.onnx")
     g = convert(tmp_path / "m.onnx", tmp_path / "m.atto")
     assert [op.type for op in g.ops] == ["quantize", "conv2d", "dequantize"]
+    assert check(tmp_path / "m.onnx") == []
     x = np.random.default_rng(1).standard_normal((2, C_IN, 8, 8)).astype(np.float32)
     steps = np.abs(attocore.load(str(tmp_path / "m.atto")).run(x) - ort_run(tmp_path / "m.onnx", x)) / 0.05
     assert steps.max() <= 1 + 1e-3
@@ -144,6 +145,7 @@ BAD = {
     "axis": (dict(weight_scale=[0.01, 0.01, 0.01], weight_axis=1), UnsupportedOpError, "w_q", "axis 1"),
     "bias beyond 2^30": (dict(bias=np.full(C_OUT, 2 ** 31 - 1, np.int32)), FormatError, "conv", "2^30"),
     "multiplier": (dict(out_scale=1e-30), FormatError, "conv", "multiplier"),
+    "reduction": (dict(c_in=3641), ResourceLimitError, "conv", "32768"),  # 3641 x 3 x 3 = 32769 products
 }
 
 
