@@ -171,17 +171,20 @@ def test_qdq_bias_with_another_scale_is_requantized():
 
 def test_cli_refuses_a_bad_qdq_model_in_one_line(tmp_path):
     onnx.save(qdq_conv(weight_scale=[0.01, 0.01, 0.01]), tmp_path / "m.onnx")
-    r = subprocess.run([sys.executable, "-m", "attocore", "convert", str(tmp_path / "m.onnx"), str(tmp_path / "m.atto")],
+    r = subprocess.run([sys.executable, "-m", "attocore", "convert", str(tmp_path / "m.onnx"),
+                        str(tmp_path / "m.atto")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "Traceback" not in r.stderr + r.stdout
     assert "w_q" in r.stderr and "3 scales" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not os.path.exists(tmp_path / "m.atto")
 
 
 def test_cli_converts_a_qdq_model_to_int8(tmp_path):
     onnx.save(qdq_conv(), tmp_path / "m.onnx")
-    r = subprocess.run([sys.executable, "-m", "attocore", "convert", str(tmp_path / "m.onnx"), str(tmp_path / "m.atto")],
+    r = subprocess.run([sys.executable, "-m", "attocore", "convert", str(tmp_path / "m.onnx"),
+                        str(tmp_path / "m.atto")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "int8" in r.stdout, r.stdout
