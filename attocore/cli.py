@@ -156,7 +156,9 @@ def cmd_convert(args) -> int:
         return 1 if problems else 0
     g = convert(args.model, args.output, input_shape=args.input_shape,
                 **{k: v for k, v in options.items() if v is not None})
-    print(f"wrote {args.output}: {len(g.ops)} ops, input {g.metadata.input_shape}")
+    int8 = g.metadata.extra.get("precision") == "int8"  # an ONNX QDQ model keeps its quantization
+    print(f"wrote {args.output}: {len(g.ops)} ops, input {g.metadata.input_shape}" +
+          (", int8 (ONNX QDQ scales)" if int8 else ""))
     return 0
 
 

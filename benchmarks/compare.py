@@ -58,25 +58,9 @@ def ort_session(path: str, threads: int):
 
 def ort_int8(onnx_path: str, workdir: str, activations: str) -> str:
     """ONNX Runtime's static QDQ quantization, per channel, activations QUInt8 or QInt8."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):
-        def __init__(self, name):
-            self.items = iter([{name: x} for x in calibration_tensors()])
-
-        def get_next(self):
-            return next(self.items, None)
-
-    import onnx
-    pre = os.path.join(workdir, "pre.onnx")
-    quant_pre_process(onnx_path, pre)
-    out = os.path.join(workdir, f"int8-{activations}.onnx")
-    name = onnx.load(pre).graph.input[0].name
-    quantize_static(pre, out, Reader(name), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8 if activations == "u8s8" else QuantType.QInt8,
-                    weight_type=QuantType.QInt8)
-    return out
+    from attocore.testing.ort_quant import quantize_qdq
+    return quantize_qdq(onnx_path, os.path.join(workdir, f"int8-{activations}.onnx"), calibration_tensors(),
+                        activations, workdir)
 
 
 def openvino_engine(onnx_path: str, threads: int, int8: bool):

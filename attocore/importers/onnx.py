@@ -12,6 +12,9 @@ AveragePool, GlobalAveragePool (and ReduceMean over H, W), Gemm, MatMul (+ Add),
 global pool, Identity, Constant and initializers feeding them. Anything else is refused
 before any conversion work, with the operator, node and attribute named.
 
+A QDQ model (onnxruntime.quantization.quantize_static, QuantFormat.QDQ) converts to an int8
+graph with the model's own scales (onnx_qdq.py, docs/QUANTIZATION.md).
+
 Malformed models are refused with attocore's typed errors, never a raw IndexError or KeyError:
 bytes that are not an ONNX model (FormatError), nodes with missing inputs, short attribute
 lists, initializers whose data does not fill their shape, names used before they are
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import format as fmt
-from . import preprocessing
+from . import onnx_qdq, preprocessing
 from .onnx_prepare import opset_of, prepare
 from ..errors import AttocoreError, FormatError, GraphError, UnsupportedOpError
 from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
@@ -101,10 +104,20 @@ def check(model, input_shape=None) -> list:
     """Every problem that stops conversion, as messages naming operator, node and attribute.
     An empty list means convert() succeeds: when no operator or attribute is refused, the
     conversion itself is tried and its error, if any, is the problem reported."""
-    m, problems = _prepared(_load(model), input_shape)
+    m = _load(model)
+    qdq = None
+    if onnx_qdq.is_qdq(m):
+        try:
+            m, qdq = onnx_qdq.guarded_strip(m)
+        except AttocoreError as e:
+            return [str(e)]
+    m, problems = _prepared(m, input_shape)
     if not problems:
         try:
-            _convert(m)
+            values = {}
+            graph = _convert(m, values=values)
+            if qdq is not None:
+                onnx_qdq.to_int8(graph, values, qdq)
         except AttocoreError as e:
             problems.append(str(e))
     return problems
@@ -439,10 +452,17 @@ def convert(model, out_path=None, *, name=None, labels=None, mean=None, std=None
         if values is not None:
             count = len(values) if hasattr(values, "__len__") and not isinstance(values, (str, bytes)) else 3
             preprocessing.check_mean_std(values, what, channels=count)
-    m, problems = _prepared(_load(model), input_shape)
+    m = _load(model)
+    qdq = None
+    if onnx_qdq.is_qdq(m):  # quantized by onnxruntime (QDQ): its float model, then its own int8 scales
+        m, qdq = onnx_qdq.guarded_strip(m)
+    m, problems = _prepared(m, input_shape)
     if problems:
         raise UnsupportedOpError("cannot convert this ONNX model:\n  " + "\n  ".join(problems))
-    graph = _convert(m, name, labels, mean, std, resize)
+    values = {}
+    graph = _convert(m, name, labels, mean, std, resize, values)
+    if qdq is not None:
+        graph = onnx_qdq.to_int8(graph, values, qdq)
     if resize is not None:
         preprocessing.check_resize(resize, tuple(graph.metadata.input_shape[1:]))
     if out_path is not None:
@@ -450,12 +470,12 @@ def convert(model, out_path=None, *, name=None, labels=None, mean=None, std=None
     return graph
 
 
-def _convert(m, name=None, labels=None, mean=None, std=None, resize=None):
+def _convert(m, name=None, labels=None, mean=None, std=None, resize=None, values=None):
     """The conversion of a model _problems() found nothing wrong with. What those checks cannot
     see before converting (shapes) raises attocore's errors; a malformed leftover that still
     trips Python's own (an index, a key) is reported as a GraphError, never raw."""
     try:
-        return _build(m, name, labels, mean, std, resize)
+        return _build(m, name, labels, mean, std, resize, values)
     except (AttocoreError, preprocessing.NormalisationError):
         raise
     except (IndexError, KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as e:
@@ -495,9 +515,13 @@ def _reshape_target(b, node, where, shape, batch):
         raise UnsupportedOpError(f"{where}: Reshape to {target} (only to 2-D [N, C] = {list(dims)})")
 
 
-def _build(m, name, labels, mean, std, resize) -> Graph:
+def _build(m, name, labels, mean, std, resize, values=None) -> Graph:
+    """The attocore graph of a prepared model; `values`, if given, receives the builder's map
+    from ONNX tensor names to attocore tensors (the QDQ import places its scales by it)."""
     onnx, numpy_helper = _onnx()
     b = _Builder(m)
+    if values is not None:
+        b.values = values
     init_names = set(b.consts)
     g_in = next(i for i in m.graph.input if i.name not in init_names)
     dims = [d.dim_value for d in g_in.type.tensor_type.shape.dim]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import FormatError
 from ..graph import CLAMP_ACTIVATIONS, MAX_INT8_BIAS, MAX_INT8_REDUCTION, Graph, Metadata, Op, Tensor
 
 F32 = np.float32
@@ -83,9 +84,16 @@ def _weight_params(w: np.ndarray, sx: float, sy: float) -> np.ndarray:
     return sw.astype(F32)
 
 
-def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "") -> Graph:
+def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "", qparams: dict = None,
+                   weight_scales: dict = None) -> Graph:
     """A new graph: ops in `chosen` on int8 tensors with the scales of `ranges` (tensor name
-    -> (lo, hi)), quantize / dequantize ops where int8 and float32 tensors meet."""
+    -> (lo, hi)), quantize / dequantize ops where int8 and float32 tensors meet.
+    A model quantized elsewhere (an ONNX QDQ model) gives its own parameters instead, used as
+    they are: `qparams` (tensor name -> (scale, zero point)) and `weight_scales` (op name ->
+    per-output-channel weight scales). Their limits are not widened into range but checked:
+    a bias beyond the int32 limit raises here, a multiplier out of range in format.validate."""
+    fixed = dict(qparams or {})
+    weight_scales = weight_scales or {}
     t = graph.tensors
     producer = {op.outputs[0]: op for op in graph.ops}
     qparams = {}  # activation tensor name -> (scale, zp) of its int8 version
@@ -95,6 +103,8 @@ def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "") -> G
             src = producer.get(name)
             if src is not None and src.type == "maxpool2d" and src.name in chosen:
                 qparams[name] = params_of(src.inputs[0])  # a max pool keeps its input's codes
+            elif name in fixed:
+                qparams[name] = (float(F32(fixed[name][0])), int(fixed[name][1]))
             else:
                 qparams[name] = _within_multiplier_range(activation_params(*ranges[name]), src, chosen, params_of,
                                                          t)
@@ -154,7 +164,8 @@ def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "") -> G
         if op.type in ("conv2d", "fully_connected"):
             sx, sy = tensors[inputs[0]].scales[0], tensors[op.outputs[0]].scales[0]
             w = t[op.inputs[1]].data
-            sw = _weight_params(w, sx, sy)
+            given = op.name in weight_scales
+            sw = np.asarray(weight_scales[op.name], F32) if given else _weight_params(w, sx, sy)
             shape = (-1,) + (1,) * (w.ndim - 1)
             wq = np.clip(np.rint(w / sw.reshape(shape)), -127, 127).astype(np.int8)
             wname = own(op.inputs[1], op)
@@ -162,7 +173,11 @@ def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "") -> G
             inputs.append(wname)
             if len(op.inputs) == 3:
                 b = t[op.inputs[2]].data.astype(np.float64)
-                bq = np.clip(np.rint(b / (float(sx) * sw.astype(np.float64))), -MAX_INT8_BIAS, MAX_INT8_BIAS)
+                bq = np.rint(b / (float(sx) * sw.astype(np.float64)))
+                if given and np.abs(bq).max(initial=0) > MAX_INT8_BIAS:
+                    raise FormatError(f"op '{op.name}': bias '{op.inputs[2]}' is {np.abs(bq).max():.4g} units of input "
+                                      f"scale x weight scale, beyond the int32 bias limit of 2^30")
+                bq = np.clip(bq, -MAX_INT8_BIAS, MAX_INT8_BIAS)
                 bname = own(op.inputs[2], op)
                 tensors[bname] = Tensor(bname, b.shape, bq.astype(np.int32), "int32")
                 inputs.append(bname)
