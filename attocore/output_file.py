@@ -8,11 +8,16 @@ import secrets
 
 def check_output_path(path, example: str = "model.atto") -> str:
     """The path a file will be written to, refused (OSError) before any work is done if it is a
-    directory or its directory does not exist."""
+    directory, an existing FIFO, socket or device, or its directory does not exist."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"output '{os.fsdecode(path)}' is a directory: give a file name such as "
                                 f"'{os.path.join(os.fsdecode(path), example)}'")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # The atomic write would replace the node itself (as root, even /dev/null), and a FIFO
+        # would take the file only after all the work.
+        raise OSError(f"output '{os.fsdecode(path)}' exists and is not a regular file (a FIFO, socket or device): "
+                      f"give a file name such as '{example}'")
     parent = os.path.dirname(path) or "."
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"output directory '{os.fsdecode(parent)}' does not exist")

@@ -7,12 +7,12 @@ on the PIL build; PIL only decodes files.
 from __future__ import annotations
 
 import os
-import stat
 import warnings
 
 import numpy as np
 
 from .errors import InputError
+from .input_file import open_regular_file
 
 
 def _resample_matrix(in_size: int, out_size: int) -> np.ndarray:
@@ -33,27 +33,12 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.einsum("oh,hwc->owc", rows, np.einsum("pw,hwc->hpc", cols, image), optimize=True)
 
 
-def _open_regular_file(path):
-    """The file at `path` opened for reading, if it is a regular file; InputError otherwise.
-    O_NONBLOCK lets open() return at once on a FIFO, which a plain open would wait on for a
-    writer (regular files ignore the flag)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InputError(f"'{os.fsdecode(path)}' is not a regular file "
-                             f"(a FIFO, socket, device or directory is not an image)")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def to_rgb_array(image) -> np.ndarray:
     """Decode a path / PIL image / HxWx3 uint8 array into an HxWx3 uint8 array."""
     if isinstance(image, (str, os.PathLike)):
         from PIL import Image
         try:
-            with _open_regular_file(image) as f, Image.open(f) as im:
+            with open_regular_file(image, "image", InputError) as f, Image.open(f) as im:
                 return np.asarray(im.convert("RGB"))
         except FileNotFoundError:
             raise FileNotFoundError(f"no such image file '{os.fsdecode(image)}'") from None

@@ -534,14 +534,15 @@ def mutate(rng, graph: Graph):
     return what or "unchanged", _refix(data)
 
 
-def quantized_graph(rng, graph: Graph):
+def quantized_graph(rng, graph: Graph, keep_float=None):
     """graph made int8 (attocore.quantize's transform) on one random calibration tensor, or
-    None when the transform refuses it (a graph it cannot quantize)."""
+    None when the transform refuses it (a graph it cannot quantize). keep_float as
+    attocore.quantize's (None: the first convolution stays float32)."""
     from attocore.quantize.api import calibrate
     from attocore.quantize.transform import quantize_graph
     x = rng.standard_normal((1,) + tuple(graph.metadata.input_shape)).astype(np.float32)
     try:
-        ranges, chosen, _ = calibrate(graph, [x], quiet=True)
+        ranges, chosen, _ = calibrate(graph, [x], keep_float=keep_float, quiet=True)
         q = quantize_graph(graph, ranges, chosen)
         fmt.validate(q)
         return q

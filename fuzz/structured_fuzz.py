@@ -8,6 +8,8 @@ shapes) and checks that
   - the native executor matches the reference path (force_reference: portable kernels, no
     fusion) on every kernel set this CPU has, is bit-identical at 1 and 3 threads, and the C
     API (attocore.capi) gives exactly the pybind module's result;
+  - every third graph, quantized with every op int8, gives the numpy integer reference's bits
+    on every native path (when no float op feeds a quantize: exact_int8);
 then mutates it semantically several times (fuzz/graph_gen.mutate, checksum fixed) and checks
 that both readers give the same verdict (accepted, or refused with the same error class),
 and that a mutated file both accept runs like the reference too.
@@ -96,6 +98,48 @@ def check_outputs(graph, data, rng):
     return problems
 
 
+def exact_int8(graph) -> bool:
+    """Whether the graph is int8 from its input's quantize to its output's dequantize: then no
+    float32 op's rounding (which differs by kernel set, and from numpy's) enters a result, and
+    every path gives the same bits."""
+    for op in graph.ops:
+        if op.type == "quantize" and op.inputs[0] != graph.inputs[0]:
+            return False
+        if graph.tensors[op.outputs[0]].dtype == "float32" and not (
+                op.type == "dequantize" and op.outputs[0] in graph.outputs):
+            return False
+    return True
+
+
+def check_int8_outputs(graph, data, rng):
+    """An int8 graph whose results are exact (exact_int8): the native paths (every kernel set,
+    fused, 1 and 3 threads; the portable kernels unfused) against the numpy integer reference,
+    bit for bit."""
+    import attocore
+    from attocore.quantize import evaluate
+    problems = []
+    c, h, w = graph.metadata.input_shape
+    x = rng.standard_normal((2, c, h, w)).astype(np.float32)
+    want = evaluate.run(graph, x)
+    saved = os.environ.get("ATTOCORE_ISA")
+    try:
+        runs = [("reference", dict(force_reference=True, threads=1))]
+        runs += [(isa, dict(threads=t)) for isa in attocore.available_isas() for t in (1, 3)]
+        for name, kw in runs:
+            if name != "reference":
+                os.environ["ATTOCORE_ISA"] = name
+            got = attocore.load(data, **kw).run(x)
+            if not np.array_equal(got, want):
+                problems.append(f"int8 {name} {kw}: differs from the numpy reference by "
+                                f"{float(np.abs(got - want).max()):.3g}")
+    finally:
+        if saved is None:
+            os.environ.pop("ATTOCORE_ISA", None)
+        else:
+            os.environ["ATTOCORE_ISA"] = saved
+    return problems
+
+
 def macs(graph) -> int:
     total = 0
     for op in graph.ops:
@@ -113,7 +157,7 @@ class Campaign:
         if corpus:
             os.makedirs(corpus, exist_ok=True)
         self.stats = {"graphs": 0, "mutants": 0, "mutants_accepted": 0, "mutants_refused": 0, "runs_checked": 0,
-                      "findings": 0}
+                      "int8_runs_checked": 0, "findings": 0}
 
     def finding(self, seed, what, data, detail):
         self.stats["findings"] += 1
@@ -137,7 +181,7 @@ class Campaign:
     def round(self, seed):
         from attocore import format as fmt
         from attocore.graph import validate
-        from graph_gen import mutate, random_graph
+        from graph_gen import mutate, quantized_graph, random_graph
         rng = np.random.default_rng(seed)
         graph = random_graph(rng, big=rng.random() < 0.02)
         try:
@@ -157,6 +201,15 @@ class Campaign:
             self.stats["runs_checked"] += 1
             for p in check_outputs(graph, data, rng):
                 self.finding(seed, "valid graph: outputs", data, p)
+            # Every third graph also in int8, every op that has an int8 kernel (the fused int8
+            # steps, the int8 kernels on random shapes).
+            q = quantized_graph(rng, graph, keep_float=()) if seed % 3 == 0 else None
+            if q is not None and exact_int8(q):
+                data8 = fmt.encode(q)
+                self.mark(data8)
+                self.stats["int8_runs_checked"] += 1
+                for p in check_int8_outputs(q, data8, rng):
+                    self.finding(seed, "valid int8 graph: outputs", data8, p)
         for m in range(MUTATIONS_PER_GRAPH):
             what, bad = mutate(rng, graph)
             if bad is None:

@@ -190,3 +190,35 @@ def test_runner_refuses_a_fifo_image_tensor_or_plan(tmp_path, cpp_build):
                               text=True, timeout=60)
         assert proc.returncode == 1, (name, proc.stderr)
         assert f"'{fifo}' is not a regular file" in proc.stderr, (name, proc.stderr)
+
+
+def test_a_fifo_plan_or_labels_file_is_refused_without_blocking(tmp_path):
+    plan, labels = tmp_path / "p.plan", tmp_path / "labels.txt"
+    os.mkfifo(plan)
+    os.mkfifo(labels)
+    from attocore.errors import PlanError
+    with pytest.raises(PlanError, match="is not a regular file"):
+        attocore.load("attonet-d", plan=str(plan))
+    proc = subprocess.run([sys.executable, "-m", "attocore", "convert", str(tmp_path / "none.onnx"),
+                           str(tmp_path / "out.atto"), "--labels", str(labels)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 1 and f"'{labels}' is not a regular file" in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("target", ["fifo", "device"])
+def test_an_output_that_is_a_fifo_or_device_is_refused_before_any_work(tmp_path, target):
+    """The atomic write would replace the node itself (as root, /dev/null too), and a FIFO
+    took the report only after the whole calibration."""
+    if target == "fifo":
+        out = tmp_path / "report.png"
+        os.mkfifo(out)
+        args = ["-o", str(tmp_path / "q.atto"), "--report", str(out)]
+    else:
+        out = "/dev/null"
+        args = ["-o", out]
+    proc = subprocess.run([sys.executable, "-m", "attocore", "quantize", "attonet-d", "--calib-random", "2"] + args,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"error: output '{out}' exists and is not a regular file" in proc.stderr
+    assert not (tmp_path / "q.atto").exists()
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")

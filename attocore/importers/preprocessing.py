@@ -6,6 +6,8 @@ import math
 import numbers
 import os
 
+from ..input_file import open_regular_file
+
 
 class NormalisationError(ValueError):
     """A mean or std that does not fit the model (its count, or a value): the user's argument,
@@ -57,8 +59,8 @@ def read_labels(path) -> tuple:
     if os.path.isdir(path):
         raise IsADirectoryError(f"labels '{os.fsdecode(path)}' is a directory, not a text file with one label per line")
     try:
-        with open(path, encoding="utf-8") as f:
-            labels = tuple(line.strip() for line in f if line.strip())
+        with open_regular_file(path, "labels file") as f:
+            labels = tuple(line.strip() for line in f.read().decode("utf-8").splitlines() if line.strip())
     except UnicodeDecodeError as e:
         raise ValueError(f"labels '{os.fsdecode(path)}' is not a UTF-8 text file with one label per line") from e
     if not labels:

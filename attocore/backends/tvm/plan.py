@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import PlanError
+from ...input_file import open_regular_file
 
 HEADER = "attocore-plan 1"
 
@@ -63,8 +64,9 @@ class Plan:
 def read_plan(path) -> Plan:
     """A plan file as written by Plan.write; PlanError on anything else."""
     try:
-        text = Path(path).read_text()
-    except OSError as e:
+        with open_regular_file(path, "plan file", PlanError) as f:
+            text = f.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
         raise PlanError(f"cannot read plan file '{path}': {e}") from e
     model, notes, steps, header = "", {}, [], False
     for number, line in enumerate(text.splitlines(), 1):

@@ -99,7 +99,8 @@ class ModuleTail final : public Pattern {
     const OpInfo& second = ctx.op(op);
     if (!is_pointwise(second, false)) return ctx.decline(op, "not a stride-1 1x1 convolution");
     std::string why;
-    if (is_block_expansion(ctx, op, &why))
+    // (An int8 expansion stays here: inverted_residual has no int8 step to keep it for.)
+    if (!touches_int8(ctx.graph(), second) && is_block_expansion(ctx, op, &why))
       return ctx.decline(op, "a large expansion, kept for its inverted residual block");
     const int t1 = second.inputs[0];
     const int first = ctx.producer(t1);
