@@ -22,6 +22,7 @@ ones both readers accept) of at most 64 KiB are written there, seeding fuzz/load
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -61,6 +62,21 @@ def same_verdict(a: str, b: str) -> bool:
     return a.split(":")[0] == b.split(":")[0]
 
 
+@contextlib.contextmanager
+def kernel_set(isa):
+    """ATTOCORE_ISA=isa for the models loaded inside (None: as it was)."""
+    saved = os.environ.get("ATTOCORE_ISA")
+    if isa is not None:
+        os.environ["ATTOCORE_ISA"] = isa
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("ATTOCORE_ISA", None)
+        else:
+            os.environ["ATTOCORE_ISA"] = saved
+
+
 def check_outputs(graph, data, rng):
     """Mismatches between the native paths and the reference path, as messages."""
     import attocore
@@ -74,10 +90,8 @@ def check_outputs(graph, data, rng):
     if not np.isfinite(ref).all() or scale > 1e30:
         return problems  # overflow on random weights: no meaningful comparison
     tol = 1e-4 * scale + 1e-5
-    saved = os.environ.get("ATTOCORE_ISA")
-    try:
-        for isa in attocore.available_isas():
-            os.environ["ATTOCORE_ISA"] = isa
+    for isa in attocore.available_isas():
+        with kernel_set(isa):
             one = attocore.load(data, threads=1)
             y1 = one.run(x)
             err = float(np.abs(y1 - ref).max())
@@ -90,11 +104,6 @@ def check_outputs(graph, data, rng):
                 yc = capi.load(data, threads=2).run(x)
                 if not np.array_equal(yc, y1):
                     problems.append(f"{isa}: the C API differs from pybind by {float(np.abs(yc - y1).max()):.3g}")
-    finally:
-        if saved is None:
-            os.environ.pop("ATTOCORE_ISA", None)
-        else:
-            os.environ["ATTOCORE_ISA"] = saved
     return problems
 
 
@@ -121,22 +130,14 @@ def check_int8_outputs(graph, data, rng):
     c, h, w = graph.metadata.input_shape
     x = rng.standard_normal((2, c, h, w)).astype(np.float32)
     want = evaluate.run(graph, x)
-    saved = os.environ.get("ATTOCORE_ISA")
-    try:
-        runs = [("reference", dict(force_reference=True, threads=1))]
-        runs += [(isa, dict(threads=t)) for isa in attocore.available_isas() for t in (1, 3)]
-        for name, kw in runs:
-            if name != "reference":
-                os.environ["ATTOCORE_ISA"] = name
+    runs = [(None, dict(force_reference=True, threads=1))]
+    runs += [(isa, dict(threads=t)) for isa in attocore.available_isas() for t in (1, 3)]
+    for isa, kw in runs:
+        with kernel_set(isa):
             got = attocore.load(data, **kw).run(x)
-            if not np.array_equal(got, want):
-                problems.append(f"int8 {name} {kw}: differs from the numpy reference by "
-                                f"{float(np.abs(got - want).max()):.3g}")
-    finally:
-        if saved is None:
-            os.environ.pop("ATTOCORE_ISA", None)
-        else:
-            os.environ["ATTOCORE_ISA"] = saved
+        if not np.array_equal(got, want):
+            problems.append(f"int8 {isa or 'reference'} {kw}: differs from the numpy reference by "
+                            f"{float(np.abs(got - want).max()):.3g}")
     return problems
 
 

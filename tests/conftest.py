@@ -58,3 +58,13 @@ def cpp_build(tmp_path_factory):
     d = tmp_path_factory.mktemp("cpp-build")
     build(d, "-DCMAKE_BUILD_TYPE=Release")
     return d
+
+
+def ort_run(path, x):
+    """ONNX Runtime's output for each image of batch x in turn (one thread, CPU)."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: x[i:i + 1]})[0] for i in range(x.shape[0])])

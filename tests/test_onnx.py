@@ -13,16 +13,8 @@ from onnx import TensorProto, helper
 
 import attocore
 from attocore.onnx import check, convert
-from conftest import NETS, randomize_batch_norm
+from conftest import NETS, ort_run, randomize_batch_norm
 from attocore.testing.torch_nets import MobileNetV2, SelfResidual, SmallResNet, export_onnx, randomize
-
-
-def ort_run(path, x):
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return np.concatenate([sess.run(None, {name: x[i:i + 1]})[0] for i in range(x.shape[0])])
 
 
 def assert_matches_ort(onnx_path, atto_path, rng, batch=2):

@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
@@ -19,21 +18,13 @@ from attocore.onnx import check, convert
 from attocore.quantize.api import sqnr_db
 from attocore.testing.ort_quant import quantize_qdq
 from attocore.testing.torch_nets import export_onnx
-from conftest import randomize_batch_norm
+from conftest import ort_run, randomize_batch_norm
 
 CALIBRATION = 8
 INPUTS = 8
 # Measured (docs/QUANTIZATION.md): at most a few logits in a thousand one step off, none more.
 MAX_FRACTION_BEYOND_ONE_STEP = 0.01
 MIN_SQNR_VS_ORT_DB = 35.0
-
-
-def ort_run(path, x):
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return np.concatenate([sess.run(None, {name: x[i:i + 1]})[0] for i in range(x.shape[0])])
 
 
 @pytest.fixture(scope="module")
