@@ -48,9 +48,7 @@ struct Plan {
 };
 
 Plan read_plan(const std::string& path) {
-  attocore_tools::require_regular_file(path, "plan file");
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read plan file '" + path + "'");
+  std::istringstream in(attocore_tools::RegularFile(path, "plan file").read_all());
   Plan plan;
   bool header = false;
   int number = 0;

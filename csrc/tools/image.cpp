@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
+#include <sstream>
 #include <stdexcept>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace attocore_tools {
 namespace {
@@ -67,18 +71,34 @@ std::vector<float> resize(const std::vector<float>& img, int h, int w, int oh, i
 
 }  // namespace
 
-void require_regular_file(const std::string& path, const char* what) {
+RegularFile::RegularFile(const std::string& path, const char* what) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd_ < 0) throw std::runtime_error(std::string("cannot open ") + what + " '" + path + "'");
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw std::runtime_error(std::string("cannot open ") + what + " '" + path + "'");
-  if (!S_ISREG(st.st_mode))
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
     throw std::runtime_error("'" + path + "' is not a regular file (a FIFO, socket, device or directory cannot be read as the " +
                              what + ")");
+  }
+  size_ = uint64_t(st.st_size);
+}
+
+RegularFile::~RegularFile() { ::close(fd_); }
+
+std::string RegularFile::read_all() const {
+  std::string bytes(size_, '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd_, &bytes[done], bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("'" + path_ + "': read failed or the file shrank while it was read");
+    done += size_t(n);
+  }
+  return bytes;
 }
 
 RgbImage read_ppm(const std::string& path) {
-  require_regular_file(path, "image");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open image '" + path + "'");
+  std::istringstream in(RegularFile(path, "image").read_all());
   char magic[2] = {0, 0};
   in.read(magic, 2);
   if (magic[0] != 'P' || magic[1] != '6') throw std::runtime_error(path + ": not a binary PPM (P6) image");
@@ -96,16 +116,14 @@ RgbImage read_ppm(const std::string& path) {
 }
 
 std::vector<float> read_raw_f32(const std::string& path, size_t expected_floats) {
-  require_regular_file(path, "tensor");
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw std::runtime_error("cannot open tensor '" + path + "'");
-  const std::streamsize size = in.tellg();
-  if (size != std::streamsize(expected_floats * sizeof(float)))
+  RegularFile file(path, "tensor");
+  const uint64_t size = file.size();
+  if (size != uint64_t(expected_floats) * sizeof(float))
     throw std::runtime_error(path + ": " + std::to_string(size) + " bytes, expected " +
                              std::to_string(expected_floats * sizeof(float)) + " (float32 NCHW of the model's input)");
-  in.seekg(0);
+  const std::string bytes = file.read_all();
   std::vector<float> data(expected_floats);
-  in.read(reinterpret_cast<char*>(data.data()), size);
+  std::memcpy(data.data(), bytes.data(), bytes.size());
   return data;
 }
 

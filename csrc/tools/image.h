@@ -14,9 +14,23 @@ struct RgbImage {
 };
 
 // Throws std::runtime_error with a message naming the problem.
-// Refuses anything but a regular file before it is opened: opening a FIFO for reading would
-// wait for a writer (the model loader refuses them alike). `what`: "image", "tensor", ...
-void require_regular_file(const std::string& path, const char* what);
+// A file the user named, opened without blocking (O_NONBLOCK: opening a FIFO for reading
+// would wait for a writer) and refused unless the opened descriptor is a regular file (the
+// model loader refuses the rest alike). `what` names its role: "image", "tensor", ...
+class RegularFile {
+ public:
+  RegularFile(const std::string& path, const char* what);
+  ~RegularFile();
+  RegularFile(const RegularFile&) = delete;
+  RegularFile& operator=(const RegularFile&) = delete;
+  uint64_t size() const { return size_; }
+  std::string read_all() const;  // throws if a read fails or the file shrank meanwhile
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
 RgbImage read_ppm(const std::string& path);
 std::vector<float> read_raw_f32(const std::string& path, size_t expected_floats);
 
