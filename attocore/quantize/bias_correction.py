@@ -7,9 +7,12 @@ correction is exact for 1x1 convolutions and fully connected layers, close elsew
 Measured on the random-weight AttoNets: +5 dB of logits SQNR (docs/DECISIONS.md)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..graph import MAX_INT8_BIAS, Graph, Tensor
+from .transform import graph_in_use_order
 
 LAYERS = ("conv2d", "fully_connected")
 
@@ -81,9 +84,5 @@ def correct_biases(float_graph: Graph, int8_graph: Graph, means: ChannelMeans) -
             inputs.append(name)
         new = np.clip(np.rint(bias + step), -MAX_INT8_BIAS, MAX_INT8_BIAS).astype(np.int32)
         tensors[name] = Tensor(name, (w.shape[0],), new, "int32")
-        ops.append(type(op)(op.type, op.name, inputs, list(op.outputs), dict(op.attrs), op.activation))
-    ordered = {}
-    for n in [int8_graph.inputs[0]] + [n for op in ops for n in op.inputs + op.outputs]:
-        if n not in ordered:
-            ordered[n] = tensors[n]
-    return Graph(int8_graph.metadata, ordered, ops, list(int8_graph.inputs), list(int8_graph.outputs))
+        ops.append(dataclasses.replace(op, inputs=inputs))
+    return graph_in_use_order(int8_graph.metadata, tensors, ops, list(int8_graph.inputs), list(int8_graph.outputs))

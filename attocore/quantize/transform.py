@@ -193,10 +193,14 @@ def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "", qpar
     if note:
         extra["quantization"] = note
     metadata = Metadata(md.name, md.input_shape, md.mean, md.std, md.resize, md.labels, extra)
-    # Tensors in the order ops first use them (names of unused originals dropped).
-    used = [graph.inputs[0]] + [n for op in ops for n in op.inputs + op.outputs]
+    return graph_in_use_order(metadata, tensors, ops, list(graph.inputs), outputs)
+
+
+def graph_in_use_order(metadata, tensors: dict, ops: list, inputs: list, outputs: list) -> Graph:
+    """A Graph of `ops` whose tensors are those they use, in the order ops first use them
+    (tensors no op reads or writes any more dropped)."""
     ordered = {}
-    for n in used:
+    for n in [inputs[0]] + [n for op in ops for n in op.inputs + op.outputs]:
         if n not in ordered:
             ordered[n] = tensors[n]
-    return Graph(metadata, ordered, ops, list(graph.inputs), outputs)
+    return Graph(metadata, ordered, ops, inputs, outputs)
