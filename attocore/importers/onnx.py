@@ -804,12 +804,15 @@ def _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, features) -> G
     used = {n for op in b.ops for n in op.inputs + op.outputs} | {"input"}
     tensors = {k: v for k, v in b.tensors.items() if k in used}
     n_classes = int(np.prod(tensors[out.name].shape[1:]))
+    # Class names for a classifier's [N, classes] output; a feature map (a detector's head, a
+    # segmentation map) has none.
+    default_labels = tuple(f"class_{k}" for k in range(n_classes)) if len(tensors[out.name].shape) == 2 else ()
     extra = {"source": "attocore.onnx.convert", "trained": "true"}
     if features:
         extra["input_rank"] = "2"  # Model.run takes [N, F]; the executor sees [N, F, 1, 1]
     md = Metadata(name=name or m.graph.name or "onnx-model", input_shape=(c, h, w), mean=tuple(mean), std=tuple(std),
                   resize=(round(h * 256 / 224) if h == w and not features else 0) if resize is None else resize,
-                  labels=tuple(labels) if labels else tuple(f"class_{k}" for k in range(n_classes)),
+                  labels=tuple(labels) if labels else default_labels,
                   extra=extra)
     graph = Graph(md, tensors, b.ops, ["input"], [out.name])
     validate(graph)
