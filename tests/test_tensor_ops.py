@@ -229,3 +229,22 @@ def test_int8_operands_are_refused_by_both_readers():
         validate(g)
     with pytest.raises(UnsupportedOpError, match="float32 only"):
         attocore.load(attocore.format.encode(g))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_concat_written_in_place_by_its_convolutions(shape, tmp_path, rng, monkeypatch):
+    """A concat whose inputs are dense convolutions read by it alone takes them into its step
+    (concat_in_place): each writes its channel range of the output directly; inputs read
+    elsewhere (a), or made by other ops (the pool), are copied in."""
+    b = Builder(shape)
+    a = b.conv("input", 12, act="relu")
+    pointwise = b.conv("input", 5, k=1, pad=0)
+    pool = b.op("maxpool2d", ["input"], {"kernel": (3, 3), "stride": (1, 1), "pad": (1, 1, 1, 1)})
+    three = b.conv(a, 7, act="relu6")
+    strided = b.conv(a, 9, k=1, pad=0)
+    out = b.op("concat", [pointwise, pool, a, three, strided])
+    x = rng.standard_normal((2,) + shape).astype(np.float32)
+    _, kernels = run_everywhere(b.graph(out), x, tmp_path, monkeypatch)
+    if attocore.available_isas() != ["ref"]:
+        assert kernels[-1].startswith("concat_in_place(conv1x1+copy+copy+igemm+conv1x1)"), kernels
+        assert len(kernels) == 3, kernels  # the first convolution, the pool, the concat with three inside
