@@ -5,12 +5,14 @@
     graph = convert("net.onnx", "net.atto") # folds BatchNormalization, fuses ReLU/ReLU6
 
 Supported (opsets 11-21 as they are, 7-25 through onnx_prepare's version conversion; default
-domain; 4-D NCHW inputs of any channel count and size, or 2-D [N, features]): Conv (any kernel, stride, padding incl.
-asymmetric and auto_pad, dilation 1, groups incl. depthwise with multiplier),
-BatchNormalization, Relu, Clip (as ReLU6 or ReLU), Add (same-shape activations), MaxPool,
-AveragePool, GlobalAveragePool (and ReduceMean over H, W), Gemm, MatMul (+ Add), Flatten / Reshape to 2-D after a
-global pool, Identity, Constant and initializers feeding them. Anything else is refused
-before any conversion work, with the operator, node and attribute named.
+domain; 4-D NCHW inputs of any channel count and size, or 2-D [N, features]): the classifiers'
+operators here (Conv with any dilation, BatchNormalization, Relu, Clip, Add, Mul, MaxPool and
+AveragePool with ceil_mode, GlobalAveragePool, ReduceMean, Gemm, MatMul, Flatten / Reshape to
+2-D after a global pool, Sigmoid, HardSigmoid, HardSwish, Identity, Constant), and those of
+detectors and other exported CNNs in onnx_ops.py (Concat, Split, Slice, a channel shuffle's
+Reshape-Transpose-Reshape, Resize / Upsample, Softmax, ConvTranspose, LeakyRelu, PRelu, Tanh,
+Pad, Sub, Div, Expand, arithmetic with constants). Anything else is refused before any
+conversion work, with the operator, node and attribute named.
 
 A QDQ model (onnxruntime.quantization.quantize_static, QuantFormat.QDQ) converts to an int8
 graph with the model's own scales (onnx_qdq.py, docs/QUANTIZATION.md).
