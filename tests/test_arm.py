@@ -43,6 +43,10 @@ def test_emulated_ctest(arm_build):
     print(f"{name}: emulated ctest took {time.time() - t0:.0f} s")
     # The NEON variants, not only the reference, are the ones compared.
     assert "neon: gemm kernels checked" in out and "all checks passed (neon kernels)" in out
+    if name == "aarch64":  # qemu-aarch64's default CPU has FEAT_FP16: the fp16 kernels run
+        assert "neonfp16: gemm kernels checked" in out
+    else:
+        assert "fp16 kernels not run" in out
 
 
 def test_runner_reproduces_x86_logits(arm_build, tmp_path):
