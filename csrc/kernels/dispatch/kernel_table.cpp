@@ -323,7 +323,6 @@ const KernelList& fp16_kernel_list() {
     KernelList l;
 #ifdef ATTOCORE_HAVE_NEONFP16
     l.gemm = all_of(list_neonfp16::kAll);
-    l.dwconv.push_back(&kNeonFp16Table.dwconv);
 #endif
     return l;
   }();
