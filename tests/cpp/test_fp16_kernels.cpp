@@ -76,12 +76,15 @@ static void check(const GemmKernel& kernel, int m, int k, int n, bool residual, 
   gemm(kernel, m, a.data(), lda, b, c.data(), ldc, residual ? res.data() : nullptr, ldr, ep);
   int mismatches = 0, outside = 0, untouched_bad = 0;
   double first_got = 0, first_want = 0;
+  std::vector<double> ah(a.size()), wh(w.size());  // the operands as binary16, rounded once
+  for (size_t i = 0; i < a.size(); ++i) ah[i] = round_half(a[i]);
+  for (size_t i = 0; i < w.size(); ++i) wh[i] = round_half(w[i]);
   for (int r = 0; r < m; ++r) {
     for (int j = 0; j < n; ++j) {
       double s = 0, exact = bias[j], sum_abs = 0;
       for (int ki = 0; ki < k; ++ki) {
         const double x = a[r * lda + ki], y = w[size_t(ki) * n + j];
-        s = round_half(std::fma(round_half(x), round_half(y), s));
+        s = round_half(std::fma(ah[r * lda + ki], wh[size_t(ki) * n + j], s));
         exact += x * y;
         sum_abs += std::fabs(x * y);
       }
