@@ -4,8 +4,9 @@
 // Per output: s = 0 (fp16); for k in order s = fma16(s, half(a[k]), w[k]) (a rounded to
 // binary16 as it is loaded, w packed as binary16, each FMA rounded once to binary16); then in
 // fp32: y = clamp(float(s) + bias (+ residual)). The fp32 activations in the arena are
-// converted at the kernel's boundary: each A row's block of 8 k-values once per tile (2
-// loads, 2 narrowing converts, feeding 8 x NV lane FMAs), the sums widened once at the store.
+// converted at the kernel's boundary: the tile's A rows once per tile into an fp16 copy on the
+// stack (per row and 8 k-values 2 loads, 2 narrowing converts, 1 store), which the inline
+// assembly's passes read; the sums are widened once at the store.
 // Which of the two kernels computes a column never changes its bits (same operations, same
 // order).
 #include "kernels/gemm/gemm_neonfp16.h"
@@ -14,16 +15,6 @@
 
 namespace attocore {
 namespace {
-
-// The 8-lane FMA by lane L of x for every accumulator.
-template <int MR, int NV, int L>
-__attribute__((always_inline)) inline void fma_step(float16x8_t (&acc)[MR][NV], const float16x8_t (&x)[MR],
-                                                    const float16_t* w) {
-  float16x8_t b[NV];
-  _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) b[v] = vld1q_f16(w + 8 * v);
-  _Pragma("GCC unroll 8") for (int r = 0; r < MR; ++r)
-    _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[r][v] = vfmaq_laneq_f16(acc[r][v], b[v], x[r], L);
-}
 
 // Steps ki .. t.k - 1 by broadcast, then the fp32 epilogue (w at step ki's weights).
 template <int MR, int NV>
@@ -78,50 +69,63 @@ __attribute__((always_inline)) inline void finish_f16(float16x8_t (&acc)[MR][NV]
 // A loads, 8 B loads, 64 FMAs by lane (the element register must be v0-v15 for .h: A sits in
 // v0-v7). One asm statement holds at most 30 operands: 16 accumulators would need 32, hence
 // two halves, each a pass over the blocks (the second re-reads ah and its B from L1). The
-// FMAs per accumulator run in k order: the same bits as the intrinsic loop.
+// FMAs per accumulator run in k order, as the k remainder's (finish_f16): one rounding per
+// step, whichever path a step takes.
 #define ATTO_H_ROW(r, l, b) "fmla %[c" #r "].8h, v" #b ".8h, v" #r ".h[" #l "]\n"
 #define ATTO_H_STEP(l, b)                                                                                           \
   ATTO_H_ROW(0, l, b) ATTO_H_ROW(1, l, b) ATTO_H_ROW(2, l, b) ATTO_H_ROW(3, l, b) ATTO_H_ROW(4, l, b) \
       ATTO_H_ROW(5, l, b) ATTO_H_ROW(6, l, b) ATTO_H_ROW(7, l, b)
-__attribute__((always_inline)) inline void blocks_8x8of16(float16x8_t (&acc)[8][2], int half, const float16_t* ah,
-                                                         const float16_t* w, int blocks) {
-  float16x8_t &c0 = acc[0][half], &c1 = acc[1][half], &c2 = acc[2][half], &c3 = acc[3][half], &c4 = acc[4][half],
-              &c5 = acc[5][half], &c6 = acc[6][half], &c7 = acc[7][half];
-  w += 8 * half;
-  __asm__ volatile(
-      "\n.Lattocore_h8x16_%=:\n"
-      "ldp q0, q1, [%[a]]\n"
-      "ldp q2, q3, [%[a], 32]\n"
-      "ldp q4, q5, [%[a], 64]\n"
-      "ldp q6, q7, [%[a], 96]\n"
-      "ldr q16, [%[w]]\n"
-      "ldr q17, [%[w], 32]\n"
-      "ldr q18, [%[w], 64]\n"
-      "ldr q19, [%[w], 96]\n"
-      "ldr q20, [%[w], 128]\n"
-      "ldr q21, [%[w], 160]\n"
-      "ldr q22, [%[w], 192]\n"
-      "ldr q23, [%[w], 224]\n"
-      "add %[a], %[a], 128\n"
-      "add %[w], %[w], 256\n"
-      "subs %w[n], %w[n], 1\n"
-      ATTO_H_STEP(0, 16) ATTO_H_STEP(1, 17) ATTO_H_STEP(2, 18) ATTO_H_STEP(3, 19) ATTO_H_STEP(4, 20)
-      ATTO_H_STEP(5, 21) ATTO_H_STEP(6, 22) ATTO_H_STEP(7, 23)
-      "b.ne .Lattocore_h8x16_%=\n"
-      : [c0] "+w"(c0), [c1] "+w"(c1), [c2] "+w"(c2), [c3] "+w"(c3), [c4] "+w"(c4), [c5] "+w"(c5), [c6] "+w"(c6),
-        [c7] "+w"(c7), [a] "+r"(ah), [w] "+r"(w), [n] "+r"(blocks)
-      :
-      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",
-        "v22", "v23");
+// The loop body: per block 8 A loads, 8 B loads (step `ws` bytes apart), 64 FMAs by lane.
+#define ATTO_H_BLOCKS(o1, o2, o3, o4, o5, o6, o7, blk)                                          \
+  "\n.Lattocore_h8x8_%=:\n"                                                                      \
+  "ldp q0, q1, [%[a]]\n"                                                                        \
+  "ldp q2, q3, [%[a], 32]\n"                                                                    \
+  "ldp q4, q5, [%[a], 64]\n"                                                                    \
+  "ldp q6, q7, [%[a], 96]\n"                                                                    \
+  "ldr q16, [%[w]]\n"                                                                           \
+  "ldr q17, [%[w], " #o1 "]\n"                                                                  \
+  "ldr q18, [%[w], " #o2 "]\n"                                                                  \
+  "ldr q19, [%[w], " #o3 "]\n"                                                                  \
+  "ldr q20, [%[w], " #o4 "]\n"                                                                  \
+  "ldr q21, [%[w], " #o5 "]\n"                                                                  \
+  "ldr q22, [%[w], " #o6 "]\n"                                                                  \
+  "ldr q23, [%[w], " #o7 "]\n"                                                                  \
+  "add %[a], %[a], 128\n"                                                                       \
+  "add %[w], %[w], " #blk "\n"                                                                  \
+  "subs %w[n], %w[n], 1\n" ATTO_H_STEP(0, 16) ATTO_H_STEP(1, 17) ATTO_H_STEP(2, 18) ATTO_H_STEP(3, 19) \
+      ATTO_H_STEP(4, 20) ATTO_H_STEP(5, 21) ATTO_H_STEP(6, 22) ATTO_H_STEP(7, 23) "b.ne .Lattocore_h8x8_%=\n"
+#define ATTO_H_OPERANDS                                                                                            \
+  : [c0] "+w"(c0), [c1] "+w"(c1), [c2] "+w"(c2), [c3] "+w"(c3), [c4] "+w"(c4), [c5] "+w"(c5), [c6] "+w"(c6),    \
+    [c7] "+w"(c7), [a] "+r"(ah), [w] "+r"(w), [n] "+r"(blocks)                                                   \
+  :                                                                                                              \
+  : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21", \
+    "v22", "v23"
+
+// 8 accumulators (column vector v of each row) on panels of NV vectors: B steps 16 NV bytes.
+template <int MR, int NV>
+__attribute__((always_inline)) inline void blocks_8x8(float16x8_t (&acc)[MR][NV], int v, const float16_t* ah,
+                                                     const float16_t* w, int blocks) {
+  static_assert(MR == 8 && (NV == 1 || NV == 2), "8 rows, panels of 8 or 16 halves");
+  float16x8_t &c0 = acc[0][v], &c1 = acc[1][v], &c2 = acc[2][v], &c3 = acc[3][v], &c4 = acc[4][v],
+              &c5 = acc[5][v], &c6 = acc[6][v], &c7 = acc[7][v];
+  w += 8 * v;
+  if constexpr (NV == 2) {
+    __asm__ volatile(ATTO_H_BLOCKS(32, 64, 96, 128, 160, 192, 224, 256) ATTO_H_OPERANDS);
+  } else {
+    __asm__ volatile(ATTO_H_BLOCKS(16, 32, 48, 64, 80, 96, 112, 128) ATTO_H_OPERANDS);
+  }
 }
+#undef ATTO_H_OPERANDS
+#undef ATTO_H_BLOCKS
 #undef ATTO_H_STEP
 #undef ATTO_H_ROW
 
-// The 8 x 16 tile: tile_f16's operations, its whole blocks of 8 k-steps through
-// blocks_8x8of16 on an fp16 copy of A made once per tile, in segments of kSegBlocks blocks
-// (4 KiB on the stack).
-void tile_8x16_asm(const GemmTile& t) {
-  constexpr int MR = 8, NV = 2, NR = 16, kSegBlocks = 32;
+// The 8-row tiles: the whole blocks of 8 k-steps through blocks_8x8
+// (one pass per column vector) on an fp16 copy of A made once per tile, in segments of
+// kSegBlocks blocks (4 KiB on the stack).
+template <int NV>
+void tile_8_asm(const GemmTile& t) {
+  constexpr int MR = 8, NR = 8 * NV, kSegBlocks = 32;
   float16x8_t acc[MR][NV];
   _Pragma("GCC unroll 8") for (int r = 0; r < MR; ++r)
     _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[r][v] = vdupq_n_f16(0);
@@ -137,43 +141,15 @@ void tile_8x16_asm(const GemmTile& t) {
       _Pragma("GCC unroll 8") for (int r = 0; r < MR; ++r)
         vst1q_f16(ah + 64 * q + 8 * r, vcvt_high_f16_f32(vcvt_f16_f32(vld1q_f32(a[r] + ki)), vld1q_f32(a[r] + ki + 4)));
     }
-    blocks_8x8of16(acc, 0, ah, w, n);
-    blocks_8x8of16(acc, 1, ah, w, n);
+    _Pragma("GCC unroll 2") for (int v = 0; v < NV; ++v) blocks_8x8<MR, NV>(acc, v, ah, w, n);
     w += size_t(n) * 8 * NR;
   }
   finish_f16<MR, NV>(acc, a, w, 8 * blocks, t);
 }
 
-template <int MR, int NV>
-void tile_f16(const GemmTile& t) {
-  constexpr int NR = 8 * NV;
-  float16x8_t acc[MR][NV];
-  _Pragma("GCC unroll 8") for (int r = 0; r < MR; ++r)
-    _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[r][v] = vdupq_n_f16(0);
-  const float* a[MR];
-  _Pragma("GCC unroll 8") for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
-  const float16_t* w = reinterpret_cast<const float16_t*>(t.panel + NR);  // after the NR fp32 biases
-  const int k = t.k;
-  int ki = 0;
-  for (; ki + 8 <= k; ki += 8, w += 8 * NR) {
-    float16x8_t x[MR];
-    _Pragma("GCC unroll 8") for (int r = 0; r < MR; ++r)
-      x[r] = vcombine_f16(vcvt_f16_f32(vld1q_f32(a[r] + ki)), vcvt_f16_f32(vld1q_f32(a[r] + ki + 4)));
-    fma_step<MR, NV, 0>(acc, x, w);
-    fma_step<MR, NV, 1>(acc, x, w + NR);
-    fma_step<MR, NV, 2>(acc, x, w + 2 * NR);
-    fma_step<MR, NV, 3>(acc, x, w + 3 * NR);
-    fma_step<MR, NV, 4>(acc, x, w + 4 * NR);
-    fma_step<MR, NV, 5>(acc, x, w + 5 * NR);
-    fma_step<MR, NV, 6>(acc, x, w + 6 * NR);
-    fma_step<MR, NV, 7>(acc, x, w + 7 * NR);
-  }
-  finish_f16<MR, NV>(acc, a, w, ki, t);
-}
-
 }  // namespace
 
-void gemm_8x8_neonfp16(const GemmTile& t) { tile_f16<8, 1>(t); }
-void gemm_8x16_neonfp16(const GemmTile& t) { tile_8x16_asm(t); }
+void gemm_8x8_neonfp16(const GemmTile& t) { tile_8_asm<1>(t); }
+void gemm_8x16_neonfp16(const GemmTile& t) { tile_8_asm<2>(t); }
 
 }  // namespace attocore
