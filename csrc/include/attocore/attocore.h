@@ -44,7 +44,8 @@ typedef enum attocore_status {
   ATTOCORE_ERROR_RESOURCE = 6,    /* a declared size exceeds a limit, or out of memory */
   ATTOCORE_ERROR_INTERNAL = 7,
   ATTOCORE_ERROR_ARGUMENT = 8,    /* a null pointer or invalid argument */
-  ATTOCORE_ERROR_CONFIG = 9       /* ATTOCORE_ISA names an instruction set this build or CPU lacks */
+  ATTOCORE_ERROR_CONFIG = 9       /* ATTOCORE_ISA names an instruction set this build or CPU lacks, or
+                                     precision "fp16" on a CPU without FEAT_FP16 */
 } attocore_status;
 
 typedef struct attocore_model attocore_model;
