@@ -155,3 +155,47 @@ def test_runner_fp16_within_bound_and_refused_without_feat_fp16(arm_build, tmp_p
                           capture_output=True, text=True, timeout=300, env=dict(os.environ, QEMU_CPU="cortex-a53"))
     assert proc.returncode == 1 and "error (config)" in proc.stderr, proc.stderr
     assert "FEAT_FP16" in proc.stderr and 'use precision "fp32"' in proc.stderr
+
+
+def test_runner_exported_cnn_ops_match_numpy(arm_build, tmp_path):
+    """The exported CNNs' ops and their fused steps on the board's kernels: a concat written in
+    place by its convolutions, a squeeze-and-excitation scale riding on its projection and
+    residual, a transposed convolution on the GEMM, bilinear resize, slice, softmax, a
+    classifier; attocore-run's logits against numpy's (the numba backend's definitions), and
+    with fp16 on aarch64 within FP16_LOGIT_BOUND."""
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    from test_tensor_ops import Builder
+    import attocore
+    name, d, qemu = arm_build
+    b = Builder((8, 12, 10), seed=3)
+    x = b.conv("input", 24, act="relu")
+    cat = b.op("concat", [b.conv(x, 16, k=1, pad=0), b.conv(x, 8, act="relu6"), x])
+    n = len(b.ops)
+    gate = b.op("fully_connected", [b.op("global_avgpool", [cat]), b.random(f"w{n}", (48, 48), 0.2),
+                                    b.random(f"b{n}", (48,), 0.1)])
+    gate = b.op("activation", [gate], act="sigmoid")
+    proj = b.op("add", [b.conv(b.op("mul", [cat, gate]), 48, k=1, pad=0), cat], act="relu")
+    up = b.op("conv_transpose", [proj, b.random("ctw", (48, 12, 2, 2), 0.2), b.random("ctb", (12,), 0.1)],
+              {"kernel": (2, 2), "stride": (2, 2), "pad": (0, 0, 0, 0), "groups": (1,)}, act="relu")
+    r = b.op("resize", [b.conv(up, 12)], {"scale": (2, 2), "mode": (1,)})
+    out = b.op("concat", [b.op("slice", [r], {"channels": (2, 9)}), b.op("softmax", [r])])
+    n = len(b.ops)
+    out = b.op("fully_connected", [b.op("global_avgpool", [out]), b.random(f"w{n}", (10, 19), 1.0),
+                                   b.random(f"b{n}", (10,), 0.1)])
+    model, image = tmp_path / "ops.atto", tmp_path / "x.f32"
+    fmt.save(b.graph(out), model)
+    xin = np.random.default_rng(1).standard_normal((1, 8, 12, 10)).astype("<f4")
+    xin.tofile(image)
+    want = attocore.load(str(model), backend="numba").run(xin)[0]
+    for precision, bound in (("fp32", 1e-4), ("fp16", FP16_LOGIT_BOUND)):
+        if precision == "fp16" and name != "aarch64":
+            continue
+        proc = subprocess.run(qemu + [str(d / "attocore-run"), str(model), str(image), "--top", "10", "--precision",
+                                      precision], capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, QEMU_CPU="max"))
+        assert proc.returncode == 0, proc.stderr
+        got = _logits(proc.stdout)
+        assert sorted(got) == list(range(10))
+        err = max(abs(got[i] - want[i]) for i in got)
+        assert err <= bound * np.abs(want).max() + 1e-6, (precision, err)
