@@ -700,6 +700,8 @@ def _build(m, name, labels, mean, std, resize, values=None) -> Graph:
                                      f"Identity between them): give it once")
         seen[v.name] = o.name
         outs.append(v)
+    if len(outs) > 1:  # several: each output tensor takes its ONNX name (where that is free)
+        _rename_outputs(b, [o.name for o in m.graph.output], outs)
     out = outs[0]
     # Drop tensors nothing refers to (constants replaced by folding).
     used = {n for op in b.ops for n in op.inputs + op.outputs} | {"input"}
@@ -718,6 +720,28 @@ def _build(m, name, labels, mean, std, resize, values=None) -> Graph:
     for i, v in enumerate(outs):
         _check_output_shape(m, graph, v, i)
     return graph
+
+
+def _rename_outputs(b, onnx_names, outs) -> None:
+    """Names each output tensor as the ONNX graph output it is (a fused Relu leaves the
+    producer's name on it), so Model.output_names are the ONNX model's; a name some other
+    tensor already has is left as it is."""
+    rename = {}
+    for want, v in zip(onnx_names, outs):
+        if v.name != want and want not in b.tensors and want not in rename.values():
+            rename[v.name] = want
+    if not rename:
+        return
+    b.tensors = {rename.get(k, k): (Tensor(rename[k], t.shape, t.data, t.dtype, t.scales, t.zero_point)
+                                    if k in rename else t) for k, t in b.tensors.items()}
+    for op in b.ops:
+        op.inputs = [rename.get(n, n) for n in op.inputs]
+        op.outputs = [rename.get(n, n) for n in op.outputs]
+    seen = set()
+    for v in list(b.values.values()) + list(outs):  # one _Value may stand for several ONNX names
+        if id(v) not in seen:
+            seen.add(id(v))
+            v.name = rename.get(v.name, v.name)
 
 
 def _check_output_shape(m, graph, out, index=0):
