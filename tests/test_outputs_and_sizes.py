@@ -369,3 +369,15 @@ def test_a_native_model_from_bytes_cannot_replan():
     # numba keeps the weights: it can.
     assert attocore.load(fmt.encode(heads_graph()), backend="numba").run(
         np.zeros((1, 3, 12, 12), np.float32))[1].shape == (1, 16, 6, 6)
+
+
+def test_quantize_keeps_every_output(rng):
+    g = heads_graph(outputs=("logits", "down.out", "c2.out"))
+    calibration = [rng.standard_normal((4, 3, 16, 16)).astype(np.float32) for _ in range(2)]
+    q = attocore.quantize(fmt.encode(g), calibration, quiet=True, keep_float=())
+    assert q.precision == "int8" and len(q.output_names) == 3
+    x = calibration[0]
+    got, want = q.run(x), reference(g, x)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() <= 0.1 * np.abs(b).max() + 0.05  # int8: close, not exact
