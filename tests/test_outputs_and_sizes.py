@@ -381,3 +381,35 @@ def test_quantize_keeps_every_output(rng):
     for a, b in zip(got, want):
         assert a.shape == b.shape
         assert np.abs(a - b).max() <= 0.1 * np.abs(b).max() + 0.05  # int8: close, not exact
+
+
+def test_random_graphs_with_many_outputs_match_the_reference_path():
+    """Random graphs (fuzz/graph_gen.py, every block and fusion pattern) with up to 16 of their
+    op outputs as graph outputs: no fused step may keep one to itself or write over it."""
+    from cmake_build import ROOT
+    sys.path.insert(0, os.path.join(ROOT, "fuzz"))
+    try:
+        from graph_gen import random_graph
+    finally:
+        sys.path.pop(0)
+    checked = 0
+    for seed in range(60):
+        rng = np.random.default_rng(70_000 + seed)
+        g = random_graph(rng, big=seed % 20 == 0)
+        computed = [op.outputs[0] for op in g.ops if op.outputs[0] not in g.outputs]
+        pick = rng.permutation(len(computed))[:15]
+        g.outputs = list(g.outputs) + [computed[i] for i in sorted(pick)]
+        data = fmt.encode(g)
+        c, h, w = g.metadata.input_shape
+        x = rng.standard_normal((2, c, h, w)).astype(np.float32)
+        want = reference(fmt.decode(data), x)
+        scale = max(float(np.abs(a).max()) for a in want)
+        if not np.isfinite(scale) or scale > 1e30:
+            continue
+        got = attocore.load(data, threads=2).run(x)
+        got = got if isinstance(got, tuple) else (got,)
+        for name, a, b in zip(g.outputs, got, want):
+            assert a.shape == b.shape, name
+            assert np.abs(a - b).max() <= 1e-4 * scale + 1e-5, (seed, name, float(np.abs(a - b).max()))
+        checked += 1
+    assert checked >= 40

@@ -217,7 +217,11 @@ const MemoryPlan& Session::plan_for(int batch) {
     if (io.next >= 0) add(io.next, i);
   }
   // Every graph output lives to the end of the run (never reused), to be copied out.
-  for (int t : g.outputs) requests[request_of[t]].last_step = int(steps.size());
+  for (int t : g.outputs) {
+    if (request_of[t] < 0)  // a fused step kept it to itself: FusionContext::internal must not allow that
+      fail(ErrorCode::kInternal, "graph output '" + g.tensors[t].name + "' is not written by any step");
+    requests[request_of[t]].last_step = int(steps.size());
+  }
   MemoryPlan plan = plan_memory(requests);
   if (plan.arena_bytes > limit())
     fail(ErrorCode::kResource, "batch " + std::to_string(batch) + " needs a " +
