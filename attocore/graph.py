@@ -23,10 +23,20 @@ OP_CODES = {
     "mul": 8,
     "quantize": 9,
     "dequantize": 10,
+    "concat": 11,
+    "slice": 12,
+    "channel_shuffle": 13,
+    "resize": 14,
+    "softmax": 15,
+    "conv_transpose": 16,
+    "prelu": 17,
+    "pad": 18,
+    "clip": 19,
 }
 OP_NAMES = {v: k for k, v in OP_CODES.items()}
 
-ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 2, "sigmoid": 3, "hardsigmoid": 4, "hardswish": 5, "silu": 6}
+ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 2, "sigmoid": 3, "hardsigmoid": 4, "hardswish": 5, "silu": 6,
+                    "tanh": 7}
 # The kernels' epilogues clamp: these may ride on any op; the others only on an activation op.
 CLAMP_ACTIVATIONS = ("none", "relu", "relu6")
 ACTIVATION_NAMES = {v: k for k, v in ACTIVATION_CODES.items()}
@@ -43,14 +53,32 @@ OP_ATTRS = {
     "mul": {},
     "quantize": {},
     "dequantize": {},
+    "concat": {},
+    "slice": {"channels": 2},
+    "channel_shuffle": {"groups": 1},
+    "resize": {"scale": 2, "mode": 1},
+    "softmax": {},
+    "conv_transpose": {"kernel": 2, "stride": 2, "pad": 4, "dilation": 2, "groups": 1, "output_pad": 2},
+    "prelu": {},
+    "pad": {"pad": 4},
+    "clip": {},
 }
-OPTIONAL_ATTRS = {"dilation", "count_include_pad"}
+OPTIONAL_ATTRS = {"dilation", "count_include_pad", "output_pad"}
+RESIZE_MODES = {"nearest": 0, "bilinear": 1}  # bilinear: half-pixel centres (align_corners=False)
 MAX_ATTR_VALUE = 1 << 20  # every attribute value lies in [0, MAX_ATTR_VALUE] (docs/FORMAT.md)
 MAX_GRAPH_OUTPUTS = 16  # the format's limit on graph outputs (docs/FORMAT.md)
 MAX_PADDED_ELEMENTS = 1 << 31  # a windowed op's zero-padded input, like any tensor
 # Inputs each op takes: (fewest, most); conv2d and fully_connected: input, weight, optional bias.
 OP_ARITY = {"conv2d": (2, 3), "fully_connected": (2, 3), "add": (2, 2), "maxpool2d": (1, 1), "avgpool2d": (1, 1),
-            "global_avgpool": (1, 1), "activation": (1, 1), "mul": (2, 2), "quantize": (1, 1), "dequantize": (1, 1)}
+            "global_avgpool": (1, 1), "activation": (1, 1), "mul": (2, 2), "quantize": (1, 1), "dequantize": (1, 1),
+            "concat": (2, 16), "slice": (1, 1), "channel_shuffle": (1, 1), "resize": (1, 1), "softmax": (1, 1),
+            "conv_transpose": (2, 3), "prelu": (2, 2), "pad": (1, 1), "clip": (2, 2)}
+# Inputs that must be constants (every other input is an activation): weights and biases, a
+# PReLU's slopes, a clip's [low, high].
+CONSTANT_SLOTS = {"conv2d": (1, 2), "fully_connected": (1, 2), "conv_transpose": (1, 2), "prelu": (1,), "clip": (1,)}
+# Ops that run on float32 only (UnsupportedOpError for int8 operands: dequantize first).
+FLOAT_ONLY_OPS = ("activation", "avgpool2d", "mul", "concat", "slice", "channel_shuffle", "resize", "softmax",
+                  "conv_transpose", "prelu", "pad", "clip")
 
 # Element types (format v2, docs/QUANTIZATION.md): int8 tensors carry scales and a zero point.
 DTYPES = {"float32": np.float32, "int8": np.int8, "int32": np.int32}
@@ -161,6 +189,8 @@ def check_attribute(op: Op, key: str, values: tuple) -> None:
         raise GraphError(f"op '{op.name}' ({op.type}): attribute '{key}' value out of range")
     if key == "count_include_pad" and values[0] > 1:
         raise GraphError(f"op '{op.name}' ({op.type}): attribute 'count_include_pad' must be 0 or 1")
+    if key == "mode" and values[0] > 1:
+        raise GraphError(f"op '{op.name}' ({op.type}): attribute 'mode' must be 0 (nearest) or 1 (bilinear)")
 
 
 def _padded_input_fits(x: tuple, pads: tuple) -> bool:
@@ -231,6 +261,67 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
     if op.type in ("activation", "quantize", "dequantize"):
         need(len(op.inputs) == 1, "takes one input")
         return shape(0)
+    if op.type == "concat":  # along the channels (dimension 1)
+        xs = [tuple(shape(i)) for i in range(len(op.inputs))]
+        need(len(xs[0]) in (2, 4) and all(len(x) == len(xs[0]) and x[:1] + x[2:] == xs[0][:1] + xs[0][2:]
+                                          for x in xs), f"takes 2-D or 4-D inputs alike but for their channels, "
+                                                        f"not {xs}")
+        return (xs[0][0], sum(x[1] for x in xs)) + xs[0][2:]
+    if op.type == "slice":  # channels [begin, end)
+        x = tuple(shape(0))
+        begin, end = op.attrs["channels"]
+        need(len(x) in (2, 4) and 0 <= begin < end <= x[1], f"channels [{begin}, {end}) of {x}")
+        return (x[0], end - begin) + x[2:]
+    if op.type == "channel_shuffle":
+        x = tuple(shape(0))
+        (groups,) = op.attrs["groups"]
+        need(len(x) == 4 and groups >= 1 and x[1] % groups == 0, f"groups={groups} of a {x} input")
+        return x
+    if op.type == "resize":
+        x = tuple(shape(0))
+        sh, sw = op.attrs["scale"]
+        need(len(x) == 4 and sh >= 1 and sw >= 1, f"scale {sh}x{sw} of a {x} input")
+        if x[2] * sh > 1 << 24 or x[3] * sw > 1 << 24 or x[1] * x[2] * sh * x[3] * sw > MAX_PADDED_ELEMENTS:
+            raise ResourceLimitError(f"op '{op.name}' ({op.type}): the output has more than 2^31 elements")
+        return (x[0], x[1], x[2] * sh, x[3] * sw)
+    if op.type == "softmax":  # over the channels
+        need(len(shape(0)) in (2, 4), "takes a 2-D or 4-D input")
+        return tuple(shape(0))
+    if op.type == "conv_transpose":
+        x, w = shape(0), shape(1)
+        need(len(x) == 4 and len(w) == 4, "input and weight must be 4-D")
+        kh, kw = op.attrs["kernel"]
+        sh, sw = op.attrs["stride"]
+        pt, pl, pb, pr = op.attrs["pad"]
+        dh, dw = op.attrs.get("dilation", (1, 1))
+        oph, opw = op.attrs.get("output_pad", (0, 0))
+        (groups,) = op.attrs["groups"]
+        need(min(kh, kw, sh, sw, dh, dw, groups) >= 1 and oph < max(sh, dh) and opw < max(sw, dw),
+             "bad attribute values")
+        need(x[1] % groups == 0 and w[:1] + w[2:] == (x[1], kh, kw), f"weight shape {w} does not fit input {x} "
+                                                                       f"(weight is [in, out / groups, kh, kw])")
+        if len(op.inputs) == 3:
+            need(shape(2) == (w[1] * groups,), f"bias shape {shape(2)} != ({w[1] * groups},)")
+        oh = (x[2] - 1) * sh - pt - pb + dh * (kh - 1) + 1 + oph
+        ow = (x[3] - 1) * sw - pl - pr + dw * (kw - 1) + 1 + opw
+        need(oh >= 1 and ow >= 1, "output would be empty")
+        if oh > 1 << 24 or ow > 1 << 24 or w[1] * groups * oh * ow > MAX_PADDED_ELEMENTS:
+            raise ResourceLimitError(f"op '{op.name}' ({op.type}): the output has more than 2^31 elements")
+        return (x[0], w[1] * groups, oh, ow)
+    if op.type == "prelu":
+        x, slope = tuple(shape(0)), tuple(shape(1))
+        need(len(x) in (2, 4) and slope in ((x[1],), (1,)), f"slopes {slope} for a {x} input (one per channel, or one)")
+        return x
+    if op.type == "pad":
+        x = tuple(shape(0))
+        need(len(x) == 4, "takes a 4-D input")
+        if not _padded_input_fits(x, op.attrs["pad"]):
+            raise ResourceLimitError(f"op '{op.name}' ({op.type}): the padded output has more than 2^31 elements")
+        pt, pl, pb, pr = op.attrs["pad"]
+        return (x[0], x[1], x[2] + pt + pb, x[3] + pl + pr)
+    if op.type == "clip":
+        need(tuple(shape(1)) == (2,), f"bounds of shape {tuple(shape(1))} (a constant [low, high])")
+        return tuple(shape(0))
     if op.type == "mul":
         x, s = tuple(shape(0)), tuple(shape(1))
         need(len(op.inputs) == 2 and (s == x or (len(x) == 4 and s == (x[0], x[1]))),
@@ -275,8 +366,8 @@ def validate(graph: Graph) -> None:
     for op in graph.ops:
         lo, hi = OP_ARITY[op.type]
         if not lo <= len(op.inputs) <= hi:
-            what = {1: "takes one input", 2: "takes two inputs"}.get(hi) if lo == hi else \
-                "takes input, weight and optional bias"
+            what = ({1: "takes one input", 2: "takes two inputs"}.get(hi) if lo == hi else
+                    "takes 2 to 16 inputs" if op.type == "concat" else "takes input, weight and optional bias")
             raise GraphError(f"op '{op.name}' ({op.type}): {what}, not {len(op.inputs)}")
         if len(op.outputs) != 1:
             raise GraphError(f"op '{op.name}': must have exactly one output")
@@ -286,11 +377,11 @@ def validate(graph: Graph) -> None:
         out = graph.tensors.get(op.outputs[0])
         if out is None or out.is_constant or op.outputs[0] in defined:
             raise GraphError(f"op '{op.name}': output '{op.outputs[0]}' is not a fresh activation tensor")
-        weight_slots = op.type in ("conv2d", "fully_connected")
+        constant_slots = CONSTANT_SLOTS.get(op.type, ())
         for i, name in enumerate(op.inputs[1:], 1):
-            if graph.tensors[name].is_constant != weight_slots:
+            if graph.tensors[name].is_constant != (i in constant_slots):
                 raise UnsupportedOpError(f"op '{op.name}': input {i} " + ("(weight/bias) must be a constant"
-                                         if weight_slots else "must be an activation, not a constant"))
+                                         if i in constant_slots else "must be an activation, not a constant"))
         if graph.tensors[op.inputs[0]].is_constant:
             raise UnsupportedOpError(f"op '{op.name}': first input must be an activation")
         inferred = infer_output_shape(graph, op)
@@ -366,7 +457,7 @@ def _check_dtypes(graph: Graph, op: Op) -> None:
         return need(x.dtype == "float32" and y.dtype == "int8", f"takes float32 to int8, not {types}")
     if op.type == "dequantize":
         return need(x.dtype == "int8" and y.dtype == "float32", f"takes int8 to float32, not {types}")
-    if op.type in ("activation", "avgpool2d", "mul"):
+    if op.type in FLOAT_ONLY_OPS:
         if any(t.dtype != "float32" for t in ins) or y.dtype != "float32":
             raise UnsupportedOpError(f"op '{op.name}' ({op.type}): runs on float32 only (dequantize its int8 input "
                                      f"first)")

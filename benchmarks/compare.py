@@ -8,6 +8,8 @@ with each int8 engine's logits SQNR against fp32 and the file sizes.
     python benchmarks/compare.py --nets attonet-d --threads 1 --runs 100
     python benchmarks/compare.py --nets mobilenet-v2      # via ONNX import (attocore/testing/torch_nets.py)
     python benchmarks/compare.py --nets mobilenet-v3-small mobilenet-v3-large efficientnet-b0
+    python benchmarks/compare.py --nets shufflenet-v2 squeezenet-1.1 resnet-18
+    python benchmarks/compare.py --nets yolov8n dbnet attonet-d-fpn   # detectors: 320x320, several outputs
     python benchmarks/compare.py --nets attonet-d --threads 2 --gap-ms 33   # frame by frame
     python benchmarks/compare.py --int8 --engines onnxruntime openvino     # the int8 peers (pip install openvino nncf)
 
@@ -31,17 +33,39 @@ import warnings
 import numpy as np
 
 
-OTHER_NETS = {"mobilenet-v2": lambda n: n.MobileNetV2(), "small-resnet": lambda n: n.SmallResNet(),
-              "mobilenet-v3-small": lambda n: n.MobileNetV3("small"), "mobilenet-v3-large": lambda n: n.MobileNetV3("large"),
-              "efficientnet-b0": lambda n: n.EfficientNetB0()}
+# name: (builder given attocore.testing's torch_nets and detector_nets, (C, H, W) input)
+OTHER_NETS = {"mobilenet-v2": (lambda n, d: n.MobileNetV2(), (3, 224, 224)),
+              "small-resnet": (lambda n, d: n.SmallResNet(), (3, 224, 224)),
+              "mobilenet-v3-small": (lambda n, d: n.MobileNetV3("small"), (3, 224, 224)),
+              "mobilenet-v3-large": (lambda n, d: n.MobileNetV3("large"), (3, 224, 224)),
+              "efficientnet-b0": (lambda n, d: n.EfficientNetB0(), (3, 224, 224)),
+              "shufflenet-v2": (lambda n, d: n.ShuffleNetV2(), (3, 224, 224)),
+              "squeezenet-1.1": (lambda n, d: n.SqueezeNet11(), (3, 224, 224)),
+              "resnet-18": (lambda n, d: n.ResNet18(), (3, 224, 224)),
+              "yolov8n": (lambda n, d: d.YOLOv8n(), (3, 320, 320)),  # 3 head maps
+              "yolov8n-256x320": (lambda n, d: d.YOLOv8n(), (3, 256, 320)),
+              "dbnet": (lambda n, d: d.DBNet(), (3, 320, 320)),  # 1x1x320x320 probability map
+              "attonet-d-fpn": (lambda n, d: n.AttoNetFPN("attonet-d"), (3, 256, 256))}  # 3 maps
+ATTONET_INPUT = (3, 224, 224)
 # Idle time before the next engine's runs, by the engine that ran last (see time_engines).
 SETTLE_SECONDS = {"onnxruntime": 0.25, "ort-int8-u8s8": 0.25, "ort-int8-s8s8": 0.25, "tvm-untuned": 1.0,
                   "tvm-tuned": 1.0}
 CALIBRATION = 16  # random tensors every int8 engine is calibrated on
 
 
-def calibration_tensors():
-    return [np.random.default_rng(100 + i).standard_normal((1, 3, 224, 224)).astype(np.float32)
+def input_shape(name: str) -> tuple:
+    return OTHER_NETS[name][1] if name in OTHER_NETS else ATTONET_INPUT
+
+
+def flat(out) -> np.ndarray:
+    """One array of a net's outputs: a detector's several maps raveled and concatenated."""
+    if isinstance(out, (list, tuple)):
+        return np.concatenate([np.asarray(o).ravel() for o in out])
+    return np.asarray(out)
+
+
+def calibration_tensors(shape=ATTONET_INPUT):
+    return [np.random.default_rng(100 + i).standard_normal((1,) + tuple(shape)).astype(np.float32)
             for i in range(CALIBRATION)]
 
 
@@ -53,26 +77,30 @@ def ort_session(path: str, threads: int):
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
+    if len(sess.get_outputs()) > 1:
+        return lambda x, s=sess, n=name: s.run(None, {n: x})
     return lambda x, s=sess, n=name: s.run(None, {n: x})[0]
 
 
-def ort_int8(onnx_path: str, workdir: str, activations: str) -> str:
+def ort_int8(onnx_path: str, workdir: str, activations: str, shape=ATTONET_INPUT) -> str:
     """ONNX Runtime's static QDQ quantization, per channel, activations QUInt8 or QInt8."""
     from attocore.testing.ort_quant import quantize_qdq
-    return quantize_qdq(onnx_path, os.path.join(workdir, f"int8-{activations}.onnx"), calibration_tensors(),
+    return quantize_qdq(onnx_path, os.path.join(workdir, f"int8-{activations}.onnx"), calibration_tensors(shape),
                         activations, workdir)
 
 
-def openvino_engine(onnx_path: str, threads: int, int8: bool):
+def openvino_engine(onnx_path: str, threads: int, int8: bool, shape=ATTONET_INPUT):
     import openvino as ov
     core = ov.Core()
     model = core.read_model(onnx_path)
     if int8:
         import nncf
-        model = nncf.quantize(model, nncf.Dataset(calibration_tensors()))
+        model = nncf.quantize(model, nncf.Dataset(calibration_tensors(shape)))
     compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
                                                  "INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
+    if len(compiled.outputs) > 1:
+        return lambda x, r=request: [v.copy() for v in r.infer([x]).values()]
     return lambda x, r=request: next(iter(r.infer([x]).values())).copy()
 
 
@@ -87,11 +115,15 @@ def build_engines(name: str, threads: int, workdir: str, want: set, int8: bool =
     torch.manual_seed(0)
     atto_path = os.path.join(workdir, f"{name}.atto")
     onnx_path = os.path.join(workdir, f"{name}.onnx")
+    shape = input_shape(name)
     if name in OTHER_NETS:  # PyTorch definitions shared with the tests, imported through ONNX
         from attocore.onnx import convert
-        from attocore.testing import torch_nets
-        net = torch_nets.randomize(OTHER_NETS[name](torch_nets), seed=1)
-        torch_nets.export_onnx(net, onnx_path)
+        from attocore.testing import detector_nets, torch_nets
+        net = torch_nets.randomize(OTHER_NETS[name][0](torch_nets, detector_nets), seed=1)
+        with torch.no_grad():
+            outs = net(torch.zeros((1,) + shape))
+        names = [f"out{i}" for i in range(len(outs))] if isinstance(outs, tuple) else ["logits"]
+        torch_nets.export_onnx(net, onnx_path, size=shape[1:], output_names=names)
         convert(onnx_path, atto_path)
     else:
         net = attonet(name).eval()
@@ -113,14 +145,15 @@ def build_engines(name: str, threads: int, workdir: str, want: set, int8: bool =
     if int8:
         q_path = os.path.join(workdir, f"{name}-int8.atto")
         if not os.path.exists(q_path):
-            attocore.quantize(atto_path, calibration_tensors(), out=q_path, quiet=True)
+            attocore.quantize(atto_path, calibration_tensors(shape), out=q_path, quiet=True)
         engines["attocore-int8"] = attocore.load(q_path, threads=threads).run
         sizes["attocore-int8"] = os.path.getsize(q_path)
     if "pytorch" in want:
         def torch_run(x, net=net):
             torch.set_num_threads(threads)
             with torch.no_grad():
-                return net(torch.from_numpy(x)).numpy()
+                out = net(torch.from_numpy(x))
+            return [o.numpy() for o in out] if isinstance(out, tuple) else out.numpy()
         engines["pytorch"] = torch_run
     if "onnxruntime" in want:
         try:
@@ -128,16 +161,16 @@ def build_engines(name: str, threads: int, workdir: str, want: set, int8: bool =
             sizes["onnxruntime"] = os.path.getsize(onnx_path)
             if int8:
                 for kind in ("u8s8", "s8s8"):
-                    path = ort_int8(onnx_path, workdir, kind)
+                    path = ort_int8(onnx_path, workdir, kind, shape)
                     engines[f"ort-int8-{kind}"] = ort_session(path, threads)
                     sizes[f"ort-int8-{kind}"] = os.path.getsize(path)
         except ImportError:
             print("  (onnxruntime not installed: skipped)", file=sys.stderr)
     if "openvino" in want:
         try:
-            engines["openvino-f32"] = openvino_engine(onnx_path, threads, False)
+            engines["openvino-f32"] = openvino_engine(onnx_path, threads, False, shape)
             if int8:
-                engines["openvino-int8"] = openvino_engine(onnx_path, threads, True)
+                engines["openvino-int8"] = openvino_engine(onnx_path, threads, True, shape)
         except ImportError as e:
             print(f"  (openvino / nncf not installed: skipped: {e})", file=sys.stderr)
     if "tvm" in want:
@@ -164,20 +197,21 @@ def sqnr_db(ref, other) -> float:
     return float("inf") if noise == 0 else 10 * np.log10(float(np.sum(np.asarray(ref, np.float64) ** 2)) / noise)
 
 
-def int8_sqnr(engines: dict) -> dict:
-    """Each int8 engine's logits SQNR (dB) against attocore's fp32, over 8 fresh inputs."""
-    xs = [np.random.default_rng(500 + i).standard_normal((1, 3, 224, 224)).astype(np.float32) for i in range(8)]
-    ref = np.concatenate([engines["attocore"](x) for x in xs])
-    return {n: sqnr_db(ref, np.concatenate([f(x) for x in xs])) for n, f in engines.items() if is_int8(n)}
+def int8_sqnr(engines: dict, shape=ATTONET_INPUT) -> dict:
+    """Each int8 engine's logits SQNR (dB) against attocore's fp32, over 8 fresh inputs (all
+    of a detector's outputs together)."""
+    xs = [np.random.default_rng(500 + i).standard_normal((1,) + tuple(shape)).astype(np.float32) for i in range(8)]
+    ref = np.concatenate([flat(engines["attocore"](x)) for x in xs])
+    return {n: sqnr_db(ref, np.concatenate([flat(f(x)) for x in xs])) for n, f in engines.items() if is_int8(n)}
 
 
 def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: int, gap: float = 0.0) -> dict:
     names = list(engines)
-    ref = engines["attocore"](x)
+    ref = flat(engines["attocore"](x))
     for n in names:
         for _ in range(warmup):
             out = engines[n](x)
-        err = float(np.abs(np.asarray(out) - ref).max())
+        err = float(np.abs(flat(out) - ref).max())
         if not is_int8(n) and err > 1e-3 * max(1.0, float(np.abs(ref).max())):
             print(f"  warning: {n} disagrees with attocore (max abs diff {err:.2e})", file=sys.stderr)
     times = {n: [] for n in names}
@@ -233,7 +267,7 @@ def main(argv=None) -> int:
                 sizes = {}
                 engines, model = build_engines(name, threads, workdir, set(args.engines), args.int8, sizes)
                 macs = model.macs
-                x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+                x = np.random.default_rng(0).standard_normal((1,) + input_shape(name)).astype(np.float32)
                 times = time_engines(engines, x, args.runs, args.warmup, args.rounds, args.gap_ms / 1e3)
                 base = float(np.median(np.concatenate(times["attocore"])))
                 base_rounds = [np.median(r) for r in times["attocore"]]
@@ -246,7 +280,7 @@ def main(argv=None) -> int:
                                  100 * macs / med / 1e9 / (peak * threads), len(ts)))
                 print_table([r for r in rows if r[0] == name and r[1] == threads], header=not rows[:-len(times)])
                 if args.int8 and threads == args.threads[0]:
-                    for eng, db in int8_sqnr(engines).items():
+                    for eng, db in int8_sqnr(engines, input_shape(name)).items():
                         print(f"  {name} {eng}: logits SQNR {db:.1f} dB against attocore fp32")
                     print("  files: " + ", ".join(f"{eng} {b / 1e6:.2f} MB" for eng, b in sizes.items()))
     print("\nratio = engine median / attocore median (above 1: attocore is faster); paired = median over"

@@ -19,7 +19,7 @@ from attocore import format as fmt
 from attocore.graph import OP_ATTRS, Graph, Metadata, Op, Tensor, conv_output_size
 
 ACTIVATIONS = ("none", "relu", "relu6")  # the clamps: on any op
-SMOOTH = ("sigmoid", "hardsigmoid", "hardswish", "silu")  # only as activation ops
+SMOOTH = ("sigmoid", "hardsigmoid", "hardswish", "silu", "tanh")  # only as activation ops
 # Expanded tensors at least this large make the planner fuse expansion, depthwise and projection
 # (kMbConvMinExpandedBytes in csrc/plan/fusion.cpp).
 MBCONV_MIN_EXPANDED_FLOATS = (3 << 20) // 4
@@ -137,6 +137,94 @@ class _Builder:
         self.ops.append(Op("fully_connected", name, ins, [y], {}, self.act_choice(0.7)))
         return y
 
+    # -- the exported CNNs' ops (docs/FORMAT.md codes 11-19) -----------------------------
+    def _op(self, kind, ins, shape, attrs=None, act="none"):
+        name = self._name(kind)
+        y = self._act(f"{name}.out", shape)
+        self.ops.append(Op(kind, name, ins, [y], attrs or {}, act))
+        return y
+
+    def concat_branches(self, x):
+        """2-4 branches side by side: convolutions read by the concat alone (written in place),
+        a pool, x itself (copied)."""
+        n, c, h, w = self.shape[x]
+        parts = []
+        for _ in range(int(self.rng.integers(2, 5))):
+            r = self.rng.random()
+            if r < 0.6:
+                parts.append(self.conv(x, int(self.rng.integers(1, 13)), int(self.rng.choice([1, 3])), 1))
+            elif r < 0.8:
+                parts.append(self._op("maxpool2d", [x], (n, c, h, w), {"kernel": (3, 3), "stride": (1, 1),
+                                                                          "pad": (1, 1, 1, 1)}))
+            else:
+                parts.append(x)
+        parts = [p for p in parts if self.shape[p][2:] == (h, w)]
+        if len(parts) < 2:
+            return x
+        return self._op("concat", parts, (n, sum(self.shape[p][1] for p in parts), h, w))
+
+    def split_shuffle(self, x):
+        """ShuffleNet's unit: split the channels, a branch on one half, concat, shuffle."""
+        n, c, h, w = self.shape[x]
+        if c < 2:
+            return x
+        cut = int(self.rng.integers(1, c))
+        left = self._op("slice", [x], (n, cut, h, w), {"channels": (0, cut)})
+        right = self._op("slice", [x], (n, c - cut, h, w), {"channels": (cut, c)})
+        right = self.conv(right, c - cut, 3, 1, groups=c - cut) if self.rng.random() < 0.7 else right
+        y = self._op("concat", [left, right], (n, c, h, w))
+        groups = [g for g in (2, 3, 4) if c % g == 0]
+        if groups:
+            g = int(self.rng.choice(groups))
+            y = self._op("channel_shuffle", [y], (n, c, h, w), {"groups": (g,)})
+        return y
+
+    def resize(self, x):
+        n, c, h, w = self.shape[x]
+        sh, sw = int(self.rng.integers(1, 4)), int(self.rng.integers(1, 4))
+        return self._op("resize", [x], (n, c, h * sh, w * sw), {"scale": (sh, sw), "mode": (int(self.rng.integers(0, 2)),)},
+                        self.act_choice(0.8))
+
+    def conv_transpose(self, x):
+        n, c, h, w = self.shape[x]
+        k, s = int(self.rng.integers(1, 5)), int(self.rng.integers(1, 4))
+        if self.rng.random() < 0.5:
+            k = s  # the GEMM path
+        p = int(self.rng.integers(0, k)) if self.rng.random() < 0.4 else 0
+        op_ = int(self.rng.integers(0, s)) if self.rng.random() < 0.3 else 0
+        groups = int(self.rng.choice([g for g in (1, 2) if c % g == 0]))
+        cout = groups * int(self.rng.integers(1, 7))
+        oh, ow = (h - 1) * s - 2 * p + k + op_, (w - 1) * s - 2 * p + k + op_
+        if oh < 1 or ow < 1:
+            return x
+        name = self._name("deconv")
+        ins = [x, self._const(f"{name}.w", (c, cout // groups, k, k), np.sqrt(1.0 / (c * k * k)))]
+        if self.rng.random() < 0.8:
+            ins.append(self._const(f"{name}.b", (cout,), 0.1))
+        attrs = {"kernel": (k, k), "stride": (s, s), "pad": (p, p, p, p), "groups": (groups,)}
+        if op_ or self.rng.random() < 0.3:
+            attrs["output_pad"] = (op_, op_)
+        return self._op("conv_transpose", ins, (n, cout, oh, ow), attrs, self.act_choice())
+
+    def elementwise(self, x):
+        """softmax, prelu, pad or clip."""
+        n, c, h, w = self.shape[x]
+        r = self.rng.random()
+        if r < 0.25:
+            return self._op("softmax", [x], (n, c, h, w))
+        if r < 0.5:
+            name = self._name("prelu")
+            slopes = self._const(f"{name}.slopes", (c,) if self.rng.random() < 0.6 else (1,), 0.3)
+            return self._op("prelu", [x, slopes], (n, c, h, w), act=self.act_choice(0.7))
+        if r < 0.75:
+            pads = tuple(int(v) for v in self.rng.integers(0, 3, 4))
+            return self._op("pad", [x], (n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]), {"pad": pads})
+        name = self._name("clip")
+        lo = float(self.rng.uniform(-2, 0.5))
+        self.tensors[f"{name}.bounds"] = Tensor(f"{name}.bounds", (2,),
+                                                np.array([lo, lo + float(self.rng.uniform(-0.5, 3))], np.float32))
+        return self._op("clip", [x, f"{name}.bounds"], (n, c, h, w))
+
     # -- the fusion planner's patterns ---------------------------------------------------
     def attonet_module(self, x):
         """Compression, depthwise 3x3 with a multiplier, mixing and decompression 1x1s, the
@@ -220,7 +308,10 @@ def random_graph(rng, max_hw: int = 24, big: bool = False) -> Graph:
               lambda t: b.pool(t, "maxpool2d"), lambda t: b.pool(t, "avgpool2d"), b.activation,
               lambda t: b.conv(t, int(rng.integers(1, 17)), int(rng.choice([1, 2, 3])), int(rng.choice([1, 2])),
                                groups=1, dilation=int(rng.choice([1, 1, 2]))),
-              lambda t: _grouped(b, t), b.squeeze_excite]
+              lambda t: _grouped(b, t), b.squeeze_excite, b.concat_branches, b.split_shuffle, b.elementwise,
+              b.conv_transpose]
+    if max(h, w) <= 12:
+        blocks.append(b.resize)
     for _ in range(int(rng.integers(0, 6))):
         x = blocks[int(rng.integers(0, len(blocks)))](x)
     if big:
@@ -324,8 +415,9 @@ def mutate(rng, graph: Graph):
             del op.attrs[key]
             what = f"{op.name}: no {key}"
     elif kind == 2:  # an attribute the op does not have (or from another op)
-        key = str(rng.choice(["kernel", "stride", "pad", "groups", "dilation", "count_include_pad", "bogus", ""]))
-        n = OP_ATTRS["conv2d"].get(key, OP_ATTRS["avgpool2d"].get(key, 1))
+        key = str(rng.choice(["kernel", "stride", "pad", "groups", "dilation", "count_include_pad", "channels",
+                              "scale", "mode", "output_pad", "bogus", ""]))
+        n = next((a[key] for a in OP_ATTRS.values() if key in a), 1)
         if key not in op.attrs:
             op.attrs[key] = tuple(int(v) for v in rng.integers(0, 4, n))
             what = f"{op.name}: extra {key}"

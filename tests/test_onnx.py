@@ -79,16 +79,14 @@ def w(name, shape):
 
 
 BAD = {
-    "unknown operator": ([helper.make_node("Tanh", ["x"], ["y"], name="tanh1")], [], "operator Tanh"),
-    "dilated conv": ([helper.make_node("Conv", ["x", "W"], ["y"], name="c1", dilations=[2, 2], kernel_shape=[3, 3])],
-                     [w("W", [4, 3, 3, 3])], "dilations"),
-    "ceil mode": ([helper.make_node("MaxPool", ["x"], ["y"], name="p1", kernel_shape=[2, 2], ceil_mode=1)], [],
-                  "ceil_mode"),
+    "unknown operator": ([helper.make_node("Neg", ["x"], ["y"], name="neg1")], [], "operator Neg"),
+    "ceil mode": ([helper.make_node("AveragePool", ["x"], ["y"], name="p1", kernel_shape=[2, 2], ceil_mode=1,
+                                    count_include_pad=1)], [], "ceil_mode"),
     "transposed A": ([helper.make_node("Flatten", ["x"], ["f"], name="f0"),
                       helper.make_node("Gemm", ["f", "W"], ["y"], name="g1", transA=1)], [w("W", [192, 4])], "transA"),
-    "clip range": ([helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="clip1")],
-                   [helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0]),
-                    helper.make_tensor("hi", TensorProto.FLOAT, [], [3.0])], "Clip to [0.0, 3.0]"),
+    "computed clip bounds": ([helper.make_node("ReduceMax", ["x"], ["hi"], name="max1", keepdims=0),
+                              helper.make_node("Clip", ["x", "", "hi"], ["y"], name="clip1")], [],
+                             "Clip to computed bounds"),
     "runtime weights": ([helper.make_node("Conv", ["x", "x"], ["y"], name="c2", kernel_shape=[1, 1])], [],
                         "input 'W' must be a constant"),
     "custom domain": ([helper.make_node("Foo", ["x"], ["y"], name="foo", domain="com.example")], [], "domain"),
@@ -110,13 +108,14 @@ def test_unsupported_input_names_operator_node_attribute(case):
 
 
 def test_check_lists_every_problem_at_once():
-    nodes = [helper.make_node("Tanh", ["x"], ["a"], name="s1"),
-             helper.make_node("Conv", ["a", "W"], ["b"], name="c1", dilations=[2, 2], kernel_shape=[3, 3]),
-             helper.make_node("MaxPool", ["b"], ["y"], name="p1", kernel_shape=[2, 2], ceil_mode=1)]
-    problems = check(make_model(nodes, [w("W", [4, 3, 3, 3])], opset=9))  # opset 9 is converted, not a problem
+    nodes = [helper.make_node("Neg", ["x"], ["a"], name="s1"),
+             helper.make_node("Div", ["a", "a"], ["b"], name="c1"),
+             helper.make_node("AveragePool", ["b"], ["y"], name="p1", kernel_shape=[2, 2], ceil_mode=1,
+                              count_include_pad=1)]
+    problems = check(make_model(nodes, [], opset=9))  # opset 9 is converted, not a problem
     text = "\n".join(problems)
     assert len(problems) == 3, problems
-    for needle in ("'s1' (Tanh)", "'c1' (Conv): attribute dilations", "'p1' (MaxPool): attribute ceil_mode"):
+    for needle in ("'s1' (Neg)", "'c1' (Div): Div by a computed tensor", "'p1' (AveragePool): attribute ceil_mode"):
         assert needle in text
 
 
@@ -130,9 +129,9 @@ def test_convert_cli(tmp_path):
     assert run("r.onnx", "r.atto").returncode == 0 and (tmp_path / "r.atto").exists()
     onnx.save(make_model(*BAD["unknown operator"][:2]), tmp_path / "bad.onnx")
     bad = run("bad.onnx", "--check")
-    assert bad.returncode == 1 and "operator Tanh" in bad.stdout
+    assert bad.returncode == 1 and "operator Neg" in bad.stdout
     bad = run("bad.onnx", "x.atto")
-    assert bad.returncode == 1 and "Tanh" in bad.stderr and not (tmp_path / "x.atto").exists()
+    assert bad.returncode == 1 and "Neg" in bad.stderr and not (tmp_path / "x.atto").exists()
 
 
 def short_raw_weight():

@@ -13,6 +13,7 @@ except ImportError as e:  # pragma: no cover - exercised only without numba
     raise ImportError("backend='numba' needs numba: pip install 'attocore[numba]'") from e
 
 from ..graph_summary import summarize
+from ..tensor_ops_ref import TENSOR_OPS
 from .base import Backend
 
 
@@ -70,7 +71,7 @@ def _maxpool2d(x, kernel, stride, pad, act, out):
     out[:] = _activate(out, act)
 
 
-_ACT = {"none": 0, "relu": 1, "relu6": 2, "sigmoid": 3, "hardsigmoid": 4, "hardswish": 5, "silu": 6}
+_ACT = {"none": 0, "relu": 1, "relu6": 2, "sigmoid": 3, "hardsigmoid": 4, "hardswish": 5, "silu": 6, "tanh": 7}
 
 
 class NumbaBackend(Backend):
@@ -130,6 +131,8 @@ class NumbaBackend(Backend):
             elif op.type == "mul":  # same shape, or an (N, C) scale per channel of a 4-D x
                 scale = ins[1] if ins[1].shape == ins[0].shape else ins[1][:, :, None, None]
                 out = _np_act((ins[0] * scale).astype(np.float32), act)
+            elif op.type in TENSOR_OPS:
+                out = _np_act(TENSOR_OPS[op.type](op, ins).astype(np.float32), act)
             else:  # validate() refuses unknown ops before we get here
                 raise AssertionError(op.type)
             values[op.outputs[0]] = out
@@ -172,4 +175,6 @@ def _np_act(a, act):
             return (a * (np.clip(a + three, 0, six) / six)).astype(np.float32)
         if act == 6:
             return (a / (one + np.exp(-a))).astype(np.float32)
+        if act == 7:
+            return np.tanh(a).astype(np.float32)
     return a

@@ -5,12 +5,14 @@
     graph = convert("net.onnx", "net.atto") # folds BatchNormalization, fuses ReLU/ReLU6
 
 Supported (opsets 11-21 as they are, 7-25 through onnx_prepare's version conversion; default
-domain; 4-D NCHW inputs of any channel count and size, or 2-D [N, features]): Conv (any kernel, stride, padding incl.
-asymmetric and auto_pad, dilation 1, groups incl. depthwise with multiplier),
-BatchNormalization, Relu, Clip (as ReLU6 or ReLU), Add (same-shape activations), MaxPool,
-AveragePool, GlobalAveragePool (and ReduceMean over H, W), Gemm, MatMul (+ Add), Flatten / Reshape to 2-D after a
-global pool, Identity, Constant and initializers feeding them. Anything else is refused
-before any conversion work, with the operator, node and attribute named.
+domain; 4-D NCHW inputs of any channel count and size, or 2-D [N, features]): the classifiers'
+operators here (Conv with any dilation, BatchNormalization, Relu, Clip, Add, Mul, MaxPool and
+AveragePool with ceil_mode, GlobalAveragePool, ReduceMean, Gemm, MatMul, Flatten / Reshape to
+2-D after a global pool, Sigmoid, HardSigmoid, HardSwish, Identity, Constant), and those of
+detectors and other exported CNNs in onnx_ops.py (Concat, Split, Slice, a channel shuffle's
+Reshape-Transpose-Reshape, Resize / Upsample, Softmax, ConvTranspose, LeakyRelu, PRelu, Tanh,
+Pad, Sub, Div, Expand, arithmetic with constants). Anything else is refused before any
+conversion work, with the operator, node and attribute named.
 
 A QDQ model (onnxruntime.quantization.quantize_static, QuantFormat.QDQ) converts to an int8
 graph with the model's own scales (onnx_qdq.py, docs/QUANTIZATION.md).
@@ -29,23 +31,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import format as fmt
-from . import onnx_qdq, preprocessing
+from . import onnx_ops, onnx_qdq, preprocessing
 from .onnx_prepare import opset_of, prepare
 from ..errors import AttocoreError, FormatError, GraphError, UnsupportedOpError
 from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
 
 SUPPORTED = {"Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
              "ReduceMean", "Gemm", "MatMul", "Flatten", "Reshape", "Identity", "Constant", "Sigmoid", "HardSigmoid",
-             "HardSwish", "Mul"}
+             "HardSwish", "Mul", "Concat", "Split", "Slice", "Transpose", "Resize", "Upsample", "Softmax",
+             "ConvTranspose", "LeakyRelu", "PRelu", "Tanh", "Pad", "Sub", "Div", "Expand"}
 OPSETS = range(11, 22)
 # Inputs each supported operator takes (fewest, most; optional trailing inputs may be ""), and
 # the attributes holding one value per spatial axis (2) or per spatial edge (4).
 ARITY = {"Conv": (2, 3), "BatchNormalization": (5, 5), "Relu": (1, 1), "Clip": (1, 3), "Add": (2, 2),
          "MaxPool": (1, 1), "AveragePool": (1, 1), "GlobalAveragePool": (1, 1), "ReduceMean": (1, 2),
          "Gemm": (2, 3), "MatMul": (2, 2), "Flatten": (1, 1), "Reshape": (2, 2), "Identity": (1, 1),
-         "Constant": (0, 0), "Sigmoid": (1, 1), "HardSigmoid": (1, 1), "HardSwish": (1, 1), "Mul": (2, 2)}
+         "Constant": (0, 0), "Sigmoid": (1, 1), "HardSigmoid": (1, 1), "HardSwish": (1, 1), "Mul": (2, 2),
+         "Concat": (1, 1 << 16), "Split": (1, 2), "Slice": (3, 5), "Transpose": (1, 1), "Resize": (1, 4),
+         "Upsample": (1, 2), "Softmax": (1, 1), "ConvTranspose": (2, 3), "LeakyRelu": (1, 1), "PRelu": (2, 2),
+         "Tanh": (1, 1), "Pad": (1, 4), "Sub": (2, 2), "Div": (2, 2), "Expand": (2, 2)}
 # Constant operands that must be float32, like the image they combine with (ONNX's type T).
-FLOAT_OPERANDS = {"Conv": (1, 2), "BatchNormalization": (1, 2, 3, 4), "Gemm": (1, 2), "MatMul": (1,), "Add": (0, 1)}
+FLOAT_OPERANDS = {"Conv": (1, 2), "BatchNormalization": (1, 2, 3, 4), "Gemm": (1, 2), "MatMul": (1,), "Add": (0, 1),
+                  "ConvTranspose": (1, 2), "PRelu": (1,), "Sub": (0, 1), "Mul": (0, 1), "Div": (0, 1)}
 # What exporters compute shapes with: constants once the input shape is fixed (onnx_prepare).
 FOLDABLE_ONCE_SHAPED = {"Shape", "Gather", "Cast", "Unsqueeze", "Squeeze", "Concat", "ConstantOfShape", "Range",
                         "Expand", "Slice", "Size", "Div", "Floor", "Sub", "Equal", "Where", "Reshape", "Mul", "Add"}
@@ -248,8 +255,6 @@ def _problems(m) -> list:
             continue
         a = _attrs(node)
         if node.op_type == "Conv":
-            if any(d != 1 for d in a.get("dilations", [1, 1])):
-                problems.append(f"{where}: attribute dilations={list(a['dilations'])} (only 1 is supported)")
             if len(a.get("kernel_shape", [1, 1])) != 2:
                 problems.append(f"{where}: attribute kernel_shape={list(a['kernel_shape'])} (only 2-D convolutions)")
             if len(node.input) < 2 or node.input[1] not in consts:
@@ -257,8 +262,9 @@ def _problems(m) -> list:
             if len(node.input) > 2 and node.input[2] and node.input[2] not in consts:
                 problems.append(f"{where}: input 'B' must be a constant (initializer)")
         elif node.op_type in ("MaxPool", "AveragePool"):
-            if a.get("ceil_mode", 0) != 0:
-                problems.append(f"{where}: attribute ceil_mode={a['ceil_mode']} (only 0 is supported)")
+            if a.get("ceil_mode", 0) != 0 and node.op_type == "AveragePool" and a.get("count_include_pad", 0):
+                problems.append(f"{where}: attribute ceil_mode={a['ceil_mode']} with count_include_pad=1 (ceil_mode "
+                                f"only where padding does not count)")
             if any(d != 1 for d in a.get("dilations", [1, 1])):
                 problems.append(f"{where}: attribute dilations={list(a['dilations'])} (only 1 is supported)")
             if a.get("storage_order", 0) != 0:
@@ -284,12 +290,11 @@ def _problems(m) -> list:
                 problems.append(f"{where}: attribute training_mode={a['training_mode']} (inference only)")
         elif node.op_type == "Clip":
             lo, hi = _clip_bounds(node, a, m)
-            if lo != 0.0 or hi not in (6.0, float("inf")):
-                problems.append(f"{where}: Clip to [{lo}, {hi}] (only [0, 6] = ReLU6 and [0, inf) = ReLU)")
+            if lo is None or hi is None:
+                problems.append(f"{where}: Clip to computed bounds (constants only)")
         elif node.op_type == "ReduceMean":
-            axes = _reduce_axes(node, a, m)
-            if axes is None or sorted(ax % 4 for ax in axes) != [2, 3]:
-                problems.append(f"{where}: attribute axes={axes} (only the spatial mean, axes [2, 3])")
+            if _reduce_axes(node, a, m) is None:
+                problems.append(f"{where}: ReduceMean over all axes or computed axes (only listed constant axes)")
         elif node.op_type == "Flatten":
             if a.get("axis", 1) != 1:
                 problems.append(f"{where}: attribute axis={a['axis']} (only 1 is supported)")
@@ -298,10 +303,9 @@ def _problems(m) -> list:
             if abs(alpha - 1 / 6) > 1e-6 or abs(beta - 0.5) > 1e-6:
                 problems.append(f"{where}: attributes alpha={alpha:g}, beta={beta:g} (only PyTorch's hard sigmoid, "
                                 f"alpha=1/6 and beta=0.5)")
-        elif node.op_type == "Mul":
-            if any(x in consts for x in node.input):
-                problems.append(f"{where}: Mul by a constant (only of two computed tensors: a gate or a "
-                                f"squeeze-and-excitation scale)")
+        elif node.op_type == "Div":
+            if node.input[1] not in consts:
+                problems.append(f"{where}: Div by a computed tensor (only by a constant)")
     inputs = [i for i in m.graph.input if i.name not in {t.name for t in m.graph.initializer}]
     if len(inputs) != 1:
         problems.append(f"the graph has {len(inputs)} inputs (exactly one image input is supported)")
@@ -370,6 +374,7 @@ class _Builder:
         for o in m.graph.output:
             self.consumers[o.name] = self.consumers.get(o.name, 0) + 1
         self.producer_op = {}  # attocore tensor -> Op that made it
+        self.pending = {}  # ONNX tensor -> a channel shuffle's 5-D step (onnx_ops._Shuffle)
 
     def const(self, name, array):
         a = np.ascontiguousarray(array, np.float32)
@@ -398,6 +403,9 @@ class _Builder:
 
     def activation_of(self, onnx_name):
         v = self.values.get(onnx_name)
+        if v is None and onnx_name in self.pending:
+            raise UnsupportedOpError(f"tensor '{onnx_name}' is a 5-D reshape of a feature map read by something other "
+                                     f"than a channel shuffle's Transpose and Reshape")
         if v is None:
             raise GraphError(f"tensor '{onnx_name}' is used before it is computed (or is a constant where an "
                              f"activation is expected)")
@@ -406,12 +414,40 @@ class _Builder:
     def shape(self, onnx_name):
         return self.tensors[self.activation_of(onnx_name).name].shape
 
+    def affine(self, node, v, scale, shift, name):
+        """y = x * scale + shift per channel (batch norm, or Add / Sub / Mul / Div by a constant):
+        folded into the convolution that made x when nothing else reads it and no activation
+        follows it there, otherwise a depthwise 1x1 convolution."""
+        scale, shift = np.asarray(scale, np.float64), np.asarray(shift, np.float64)
+        op = self.producer_op.get(v.name)
+        if (op is not None and op.type in ("conv2d", "conv_transpose") and op.activation == "none"
+                and self.consumers.get(node.input[0] if node.input[0] in self.values else node.input[1], 0) == 1
+                and len(op.inputs) == 3):
+            wname, bname = op.inputs[1], op.inputs[2]
+            wt, bias = self.tensors[wname].data.astype(np.float64), self.tensors[bname].data.astype(np.float64)
+            if op.type == "conv2d":
+                wt = wt * scale.reshape(-1, 1, 1, 1)
+            else:  # [in, out / groups, kh, kw]: output channel g * (out / groups) + j
+                groups = op.attrs["groups"][0]
+                cig, cog = wt.shape[0] // groups, wt.shape[1]
+                wt = wt.reshape(groups, cig, cog, *wt.shape[2:]) * scale.reshape(groups, 1, cog, 1, 1)
+                wt = wt.reshape(groups * cig, cog, *wt.shape[3:])
+            self.tensors[wname].data = wt.astype(np.float32)
+            self.tensors[bname].data = (bias * scale + shift).astype(np.float32)
+            self.values[node.output[0]] = v
+            return
+        ch = self.tensors[v.name].shape[1]
+        self.emit("conv2d", name, [v.name, self.const(f"{name}.weight", scale.reshape(ch, 1, 1, 1)),
+                                   self.const(f"{name}.bias", shift)], node.output[0],
+                  {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "dilation": (1, 1), "groups": (ch,)})
+
     def fuse_activation(self, node, act):
         """Relu/Clip: folded into the producing op when nothing else reads its output."""
         v = self.activation_of(node.input[0])
         op = self.producer_op.get(v.name)
         if (op is not None and op.activation == "none" and self.consumers.get(node.input[0], 0) == 1
-                and op.type in ("conv2d", "add", "fully_connected", "maxpool2d", "global_avgpool", "avgpool2d")):
+                and op.type in ("conv2d", "add", "fully_connected", "maxpool2d", "global_avgpool", "avgpool2d",
+                                "conv_transpose", "concat", "resize", "pad")):
             op.activation = act
             self.values[node.output[0]] = v
             return
@@ -419,14 +455,14 @@ class _Builder:
                   flat_4d=v.flat_4d)
 
 
-def _pads(a, in_hw, kernel, strides):
+def _pads(a, in_hw, kernel, strides, dilations=(1, 1)):
     auto = a.get("auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else auto
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         pads = []
-        for size, k, s in zip(in_hw, kernel, strides):
+        for size, k, s, d in zip(in_hw, kernel, strides, dilations):
             out = -(-size // s)
-            total = max(0, (out - 1) * s + k - size)
+            total = max(0, (out - 1) * s + d * (k - 1) + 1 - size)
             lo = total // 2 if auto == "SAME_UPPER" else total - total // 2
             pads.append((lo, total - lo))
         return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
@@ -502,6 +538,44 @@ def _silu_gates(m) -> dict:
     return gates
 
 
+_OP_CONVERTERS = {"Concat": onnx_ops.concat, "Split": onnx_ops.split, "Slice": onnx_ops.slice_,
+                  "Transpose": onnx_ops.transpose, "Resize": onnx_ops.resize, "Upsample": onnx_ops.resize,
+                  "ConvTranspose": onnx_ops.conv_transpose, "LeakyRelu": onnx_ops.leaky_relu,
+                  "PRelu": onnx_ops.prelu, "Pad": onnx_ops.pad, "Expand": onnx_ops.expand}
+
+
+def _target(b, node):
+    """A Reshape's constant target shape, as a list (empty when it is computed)."""
+    return [int(v) for v in np.asarray(b.consts.get(node.input[1], [])).reshape(-1)]
+
+
+def _bias_after_matmul(b, node) -> bool:
+    """Add of a constant to a fully connected layer's output: its bias (MatMul + Add)."""
+    x = next((x for x in node.input if x not in b.consts), None)
+    v = b.values.get(x)
+    op = b.producer_op.get(v.name) if v is not None else None
+    return op is not None and op.type == "fully_connected"
+
+
+def _ceil_mode_pads(in_hw, kernel, strides, pads, where):
+    """A pool's ceil_mode as extra padding at the bottom and right: ONNX's and PyTorch's
+    ceil((size + pads - kernel) / stride) + 1 windows, the last starting inside the input or its
+    top / left padding. Padding never wins a max, and an average that does not count padding
+    divides by the positions inside the image: the same results."""
+    pt, pl, pb, pr = pads
+    extra = []
+    for size, k, s, lo, hi in zip(in_hw, kernel, strides, (pt, pl), (pb, pr)):
+        out = -(-(size + lo + hi - k) // s) + 1
+        if (out - 1) * s >= size + lo:
+            out -= 1
+        extra.append(max(0, (out - 1) * s + k - (size + lo + hi)))
+    pads = (pt, pl, pb + extra[0], pr + extra[1])
+    if pads[2] >= kernel[0] or pads[3] >= kernel[1]:
+        raise UnsupportedOpError(f"{where}: attribute ceil_mode=1 needs padding {pads} as large as the kernel "
+                                 f"{list(kernel)}")
+    return pads
+
+
 def _reshape_target(b, node, where, shape, batch):
     """A Reshape's target resolved as ONNX does (0 copies a dimension, -1 is inferred), which
     must give the [N, C] it is applied to: anything else ONNX Runtime refuses or we cannot run."""
@@ -547,149 +621,186 @@ def _build(m, name, labels, mean, std, resize, values=None) -> Graph:
 
     silu_gates = _silu_gates(m)
     for i, node in enumerate(m.graph.node):
-        a = _attrs(node)
-        nm = node.name or f"{node.op_type.lower()}_{i}"
-        t = node.op_type
-        if t == "Constant":
-            b.consts[node.output[0]] = numpy_helper.to_array(a["value"])
-        elif t == "Identity":
-            if node.input[0] in b.consts:
-                b.consts[node.output[0]] = b.consts[node.input[0]]
-            else:
-                b.values[node.output[0]] = b.activation_of(node.input[0])
-        elif t == "Conv":
-            x = b.activation_of(node.input[0])
-            wt = b.consts[node.input[1]].astype(np.float32)
-            if wt.ndim != 4:
-                raise GraphError(f"{_where(node, i)}: weight of shape {list(wt.shape)} (2-D convolutions take 4-D "
-                                 f"weights)")
-            bias = (b.consts[node.input[2]].astype(np.float32) if len(node.input) > 2 and node.input[2]
-                    else np.zeros(wt.shape[0], np.float32))
-            if x.flat_4d:  # a 1x1 convolution of a pooled [N, C, 1, 1] vector (a squeeze-and-excitation FC)
-                pads = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
-                if wt.shape[2:] != (1, 1) or int(a.get("group", 1)) != 1 or any(pads) or \
-                        _text(a.get("auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
-                    raise UnsupportedOpError(f"{_where(node, i)}: a convolution of a pooled 1x1 map other than a "
-                                             f"1x1, ungrouped, unpadded one")
-                b.emit("fully_connected", nm, [x.name, b.const(f"{nm}.weight", wt.reshape(wt.shape[0], -1)),
-                                               b.const(f"{nm}.bias", bias)], node.output[0], flat_4d=True)
-                continue
-            kernel = tuple(a.get("kernel_shape", wt.shape[2:]))
-            strides = tuple(a.get("strides", [1, 1]))
-            xs = b.tensors[x.name].shape
-            pads = _pads(a, xs[2:], kernel, strides)
-            b.emit("conv2d", nm, [x.name, b.const(f"{nm}.weight", wt), b.const(f"{nm}.bias", bias)], node.output[0],
-                   {"kernel": kernel, "stride": strides, "pad": pads, "dilation": (1, 1),
-                    "groups": (int(a.get("group", 1)),)})
-        elif t == "BatchNormalization":
-            scale, beta, mu, var = (b.consts[n].astype(np.float64) for n in node.input[1:5])
-            k = scale / np.sqrt(var + float(a.get("epsilon", 1e-5)))
-            x = b.activation_of(node.input[0])
-            op = b.producer_op.get(x.name)
-            if (op is not None and op.type == "conv2d" and op.activation == "none"
-                    and b.consumers.get(node.input[0], 0) == 1):
-                wname, bname = op.inputs[1], op.inputs[2]
-                wt, bias = b.tensors[wname].data.astype(np.float64), b.tensors[bname].data.astype(np.float64)
-                b.tensors[wname].data = (wt * k.reshape(-1, 1, 1, 1)).astype(np.float32)
-                b.tensors[bname].data = ((bias - mu) * k + beta).astype(np.float32)
-                b.values[node.output[0]] = x
-            else:  # a batch norm with no convolution to fold into: a depthwise 1x1 convolution
-                ch = b.tensors[x.name].shape[1]
-                b.emit("conv2d", nm, [x.name, b.const(f"{nm}.weight", k.reshape(ch, 1, 1, 1)),
-                                      b.const(f"{nm}.bias", beta - mu * k)], node.output[0],
-                       {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "dilation": (1, 1), "groups": (ch,)})
-        elif t == "Relu":
-            b.fuse_activation(node, "relu")
-        elif t in ("Sigmoid", "HardSigmoid", "HardSwish"):
-            if node.output[0] in silu_gates:
-                continue  # x * sigmoid(x): the Mul reading it becomes one SiLU activation
-            kind = {"Sigmoid": "sigmoid", "HardSigmoid": "hardsigmoid", "HardSwish": "hardswish"}[t]
-            v = b.activation_of(node.input[0])
-            b.emit("activation", nm, [v.name], node.output[0], activation=kind, flat_4d=v.flat_4d)
-        elif t == "Mul":
-            gate = next((x for x in node.input if x in silu_gates), None)
-            if gate is not None:
-                v = b.activation_of(silu_gates[gate])
-                b.emit("activation", nm, [v.name], node.output[0], activation="silu", flat_4d=v.flat_4d)
-                continue
-            x, s = b.activation_of(node.input[0]), b.activation_of(node.input[1])
-            xs, ss = b.tensors[x.name].shape, b.tensors[s.name].shape
-            if len(xs) == 2 and len(ss) == 4:  # the scale first: attocore's mul takes x first
-                x, s, xs, ss = s, x, ss, xs
-            same = xs == ss and x.flat_4d == s.flat_4d  # [N, C] standing for [N, C, 1, 1] is not [N, C]
-            if not (same or (len(xs) == 4 and len(ss) == 2 and s.flat_4d and ss[1] == xs[1])):
-                raise UnsupportedOpError(f"{_where(node, i)}: Mul of shapes {xs} and {ss} (two tensors of one shape, "
-                                         f"or a feature map and a per-channel [N, C, 1, 1] scale)")
-            b.emit("mul", nm, [x.name, s.name], node.output[0], flat_4d=x.flat_4d)
-        elif t == "Clip":
-            lo, hi = _clip_bounds(node, a, m)
+        try:
+            _convert_node(b, m, i, node, silu_gates, batch)
+        except (GraphError, UnsupportedOpError) as e:
+            if f"node '{node.name or f'#{i}'}'" in str(e):
+                raise
+            raise type(e)(f"{_where(node, i)}: {e}") from e
+    return _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, features)
+
+
+def _convert_node(b, m, i, node, silu_gates, batch):
+    """Node i's attocore ops, emitted into the builder."""
+    _, numpy_helper = _onnx()
+    a = _attrs(node)
+    nm = node.name or f"{node.op_type.lower()}_{i}"
+    t = node.op_type
+    if t == "Constant":
+        b.consts[node.output[0]] = numpy_helper.to_array(a["value"])
+    elif t == "Identity":
+        if node.input[0] in b.consts:
+            b.consts[node.output[0]] = b.consts[node.input[0]]
+        else:
+            b.values[node.output[0]] = b.activation_of(node.input[0])
+    elif t == "Conv":
+        x = b.activation_of(node.input[0])
+        wt = b.consts[node.input[1]].astype(np.float32)
+        if wt.ndim != 4:
+            raise GraphError(f"{_where(node, i)}: weight of shape {list(wt.shape)} (2-D convolutions take 4-D "
+                             f"weights)")
+        bias = (b.consts[node.input[2]].astype(np.float32) if len(node.input) > 2 and node.input[2]
+                else np.zeros(wt.shape[0], np.float32))
+        if x.flat_4d:  # a 1x1 convolution of a pooled [N, C, 1, 1] vector (a squeeze-and-excitation FC)
+            pads = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
+            if wt.shape[2:] != (1, 1) or int(a.get("group", 1)) != 1 or any(pads) or \
+                    _text(a.get("auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
+                raise UnsupportedOpError(f"{_where(node, i)}: a convolution of a pooled 1x1 map other than a "
+                                         f"1x1, ungrouped, unpadded one")
+            b.emit("fully_connected", nm, [x.name, b.const(f"{nm}.weight", wt.reshape(wt.shape[0], -1)),
+                                           b.const(f"{nm}.bias", bias)], node.output[0], flat_4d=True)
+            return
+        kernel = tuple(a.get("kernel_shape", wt.shape[2:]))
+        strides = tuple(a.get("strides", [1, 1]))
+        xs = b.tensors[x.name].shape
+        dilations = tuple(int(d) for d in a.get("dilations", [1, 1]))
+        b.emit("conv2d", nm, [x.name, b.const(f"{nm}.weight", wt), b.const(f"{nm}.bias", bias)], node.output[0],
+               {"kernel": kernel, "stride": strides, "pad": _pads(a, xs[2:], kernel, strides, dilations),
+                "dilation": dilations, "groups": (int(a.get("group", 1)),)})
+    elif t == "BatchNormalization":
+        scale, beta, mu, var = (b.consts[n].astype(np.float64) for n in node.input[1:5])
+        k = scale / np.sqrt(var + float(a.get("epsilon", 1e-5)))
+        x = b.activation_of(node.input[0])
+        if len(b.tensors[x.name].shape) != 4 or x.flat_4d:
+            raise UnsupportedOpError(f"{_where(node, i)}: BatchNormalization of a "
+                                     f"{len(b.tensors[x.name].shape)}-D tensor (only feature maps)")
+        b.affine(node, x, k, beta - mu * k, nm)
+    elif t == "Relu":
+        b.fuse_activation(node, "relu")
+    elif t in ("Sigmoid", "HardSigmoid", "HardSwish"):
+        if node.output[0] in silu_gates:
+            return  # x * sigmoid(x): the Mul reading it becomes one SiLU activation
+        kind = {"Sigmoid": "sigmoid", "HardSigmoid": "hardsigmoid", "HardSwish": "hardswish"}[t]
+        v = b.activation_of(node.input[0])
+        b.emit("activation", nm, [v.name], node.output[0], activation=kind, flat_4d=v.flat_4d)
+    elif t == "Mul":
+        gate = next((x for x in node.input if x in silu_gates), None)
+        if gate is not None:
+            v = b.activation_of(silu_gates[gate])
+            b.emit("activation", nm, [v.name], node.output[0], activation="silu", flat_4d=v.flat_4d)
+            return
+        if onnx_ops.affine_by_constant(b, node, _where(node, i), nm):
+            return
+        x, s = b.activation_of(node.input[0]), b.activation_of(node.input[1])
+        xs, ss = b.tensors[x.name].shape, b.tensors[s.name].shape
+        if len(xs) == 2 and len(ss) == 4:  # the scale first: attocore's mul takes x first
+            x, s, xs, ss = s, x, ss, xs
+        same = xs == ss and x.flat_4d == s.flat_4d  # [N, C] standing for [N, C, 1, 1] is not [N, C]
+        if not (same or (len(xs) == 4 and len(ss) == 2 and s.flat_4d and ss[1] == xs[1])):
+            raise UnsupportedOpError(f"{_where(node, i)}: Mul of shapes {xs} and {ss} (two tensors of one shape, "
+                                     f"or a feature map and a per-channel [N, C, 1, 1] scale)")
+        b.emit("mul", nm, [x.name, s.name], node.output[0], flat_4d=x.flat_4d)
+    elif t == "Clip":
+        lo, hi = _clip_bounds(node, a, m)
+        if lo == 0.0 and hi in (6.0, float("inf")):
             b.fuse_activation(node, "relu6" if hi == 6.0 else "relu")
-        elif t == "Add":
-            if node.input[1] in b.consts or node.input[0] in b.consts:
-                x_name, c_name = (node.input[0], node.input[1]) if node.input[1] in b.consts else (node.input[1],
-                                                                                                    node.input[0])
-                x = b.activation_of(x_name)
-                op = b.producer_op.get(x.name)
-                cval = np.asarray(b.consts[c_name], np.float32).reshape(-1)
-                if (op is not None and op.type == "fully_connected" and len(op.inputs) == 3
-                        and b.consumers.get(x_name, 0) == 1 and cval.size == b.tensors[op.inputs[2]].data.size):
-                    b.tensors[op.inputs[2]].data = b.tensors[op.inputs[2]].data + cval  # MatMul + Add bias
-                    b.values[node.output[0]] = x
-                else:
-                    raise UnsupportedOpError(f"{_where(node, i)}: Add of a constant is only supported as the bias "
-                                             f"after MatMul/Gemm")
+        else:
+            onnx_ops.clip(b, node, lo, hi, nm)
+    elif t in ("Sub", "Div"):
+        if not onnx_ops.affine_by_constant(b, node, _where(node, i), nm):
+            if t == "Div":
+                raise UnsupportedOpError(f"{_where(node, i)}: Div of a {b.shape(node.input[0])} tensor by a "
+                                         f"computed one (only by a constant)")
+            onnx_ops.sub(b, node, _where(node, i), nm)
+    elif t == "Add":
+        if (node.input[1] in b.consts or node.input[0] in b.consts) and not _bias_after_matmul(b, node) and \
+                onnx_ops.affine_by_constant(b, node, _where(node, i), nm):
+            return
+        if node.input[1] in b.consts or node.input[0] in b.consts:
+            x_name, c_name = (node.input[0], node.input[1]) if node.input[1] in b.consts else (node.input[1],
+                                                                                                node.input[0])
+            x = b.activation_of(x_name)
+            op = b.producer_op.get(x.name)
+            cval = np.asarray(b.consts[c_name], np.float32).reshape(-1)
+            if (op is not None and op.type == "fully_connected" and len(op.inputs) == 3
+                    and b.consumers.get(x_name, 0) == 1 and cval.size == b.tensors[op.inputs[2]].data.size):
+                b.tensors[op.inputs[2]].data = b.tensors[op.inputs[2]].data + cval  # MatMul + Add bias
+                b.values[node.output[0]] = x
             else:
-                x0, x1 = b.activation_of(node.input[0]), b.activation_of(node.input[1])
-                if b.tensors[x0.name].shape != b.tensors[x1.name].shape or x0.flat_4d != x1.flat_4d:
-                    raise UnsupportedOpError(f"{_where(node, i)}: broadcasting Add of shapes "
-                                             f"{b.tensors[x0.name].shape} and {b.tensors[x1.name].shape}")
-                b.emit("add", nm, [x0.name, x1.name], node.output[0], flat_4d=x0.flat_4d)
-        elif t in ("MaxPool", "AveragePool"):
-            x = b.activation_of(node.input[0])
-            kernel = tuple(a["kernel_shape"])
-            strides = tuple(a.get("strides", [1, 1]))
-            pads = _pads(a, b.tensors[x.name].shape[2:], kernel, strides)
-            attrs = {"kernel": kernel, "stride": strides, "pad": pads}
-            if t == "AveragePool":
-                attrs["count_include_pad"] = (int(a.get("count_include_pad", 0)),)
-            b.emit("maxpool2d" if t == "MaxPool" else "avgpool2d", nm, [x.name], node.output[0], attrs)
-        elif t in ("GlobalAveragePool", "ReduceMean"):
-            x = b.activation_of(node.input[0])
-            keep = t == "GlobalAveragePool" or bool(a.get("keepdims", 1))
-            b.emit("global_avgpool", nm, [x.name], node.output[0], flat_4d=keep)
-        elif t in ("Flatten", "Reshape"):
-            x = b.activation_of(node.input[0])
-            shape = b.tensors[x.name].shape
-            if x.flat_4d or len(shape) == 2:
-                b.values[node.output[0]] = _Value(x.name)
-            elif len(shape) == 4 and shape[2] == shape[3] == 1:
-                raise UnsupportedOpError(f"{_where(node, i)}: flattening a 1x1 feature map that is not a global "
-                                         f"pool's output")
-            else:
-                raise UnsupportedOpError(f"{_where(node, i)}: {t} of a {shape} feature map (only to 2-D after a "
-                                         f"global pool)")
-            if t == "Reshape":
-                _reshape_target(b, node, _where(node, i), shape, batch)
-        elif t in ("Gemm", "MatMul"):
-            x = b.activation_of(node.input[0])
-            wt = np.asarray(b.consts[node.input[1]], np.float32)
-            if t == "Gemm":
-                alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
-                wt = (wt if a.get("transB", 0) else wt.T) * alpha  # -> [out, in]
-                bias = (np.asarray(b.consts[node.input[2]], np.float32).reshape(-1) * beta
-                        if len(node.input) > 2 and node.input[2] else np.zeros(wt.shape[0], np.float32))
-                if bias.size == 1:  # a scalar C broadcasts over the outputs
-                    bias = np.full(wt.shape[0], bias[0], np.float32)
-            else:
-                wt = wt.T
-                bias = np.zeros(wt.shape[0], np.float32)
-            if len(b.tensors[x.name].shape) != 2:
-                raise UnsupportedOpError(f"{_where(node, i)}: {t} on a {len(b.tensors[x.name].shape)}-D input "
-                                         f"(only [N, features])")
-            if bias.size != wt.shape[0]:
-                raise UnsupportedOpError(f"{_where(node, i)}: bias of {bias.size} values for {wt.shape[0]} outputs")
-            b.emit("fully_connected", nm, [x.name, b.const(f"{nm}.weight", wt), b.const(f"{nm}.bias", bias)],
-                   node.output[0])
+                raise UnsupportedOpError(f"{_where(node, i)}: Add of a constant is only supported as the bias "
+                                         f"after MatMul/Gemm")
+        else:
+            x0, x1 = b.activation_of(node.input[0]), b.activation_of(node.input[1])
+            if b.tensors[x0.name].shape != b.tensors[x1.name].shape or x0.flat_4d != x1.flat_4d:
+                raise UnsupportedOpError(f"{_where(node, i)}: broadcasting Add of shapes "
+                                         f"{b.tensors[x0.name].shape} and {b.tensors[x1.name].shape}")
+            b.emit("add", nm, [x0.name, x1.name], node.output[0], flat_4d=x0.flat_4d)
+    elif t in ("MaxPool", "AveragePool"):
+        x = b.activation_of(node.input[0])
+        kernel = tuple(a["kernel_shape"])
+        strides = tuple(a.get("strides", [1, 1]))
+        pads = _pads(a, b.tensors[x.name].shape[2:], kernel, strides)
+        if a.get("ceil_mode", 0):
+            pads = _ceil_mode_pads(b.tensors[x.name].shape[2:], kernel, strides, pads, _where(node, i))
+        attrs = {"kernel": kernel, "stride": strides, "pad": pads}
+        if t == "AveragePool":
+            attrs["count_include_pad"] = (int(a.get("count_include_pad", 0)),)
+        b.emit("maxpool2d" if t == "MaxPool" else "avgpool2d", nm, [x.name], node.output[0], attrs)
+    elif t == "ReduceMean" and sorted(ax % 4 for ax in _reduce_axes(node, a, m)) != [2, 3]:
+        onnx_ops.reduce_mean(b, node, a, _where(node, i), nm, _reduce_axes(node, a, m))
+    elif t in ("GlobalAveragePool", "ReduceMean"):
+        x = b.activation_of(node.input[0])
+        keep = t == "GlobalAveragePool" or bool(a.get("keepdims", 1))
+        b.emit("global_avgpool", nm, [x.name], node.output[0], flat_4d=keep)
+    elif t == "Reshape" and onnx_ops.finish_shuffle(b, node, _where(node, i), nm, _target(b, node)):
+        return
+    elif t in ("Flatten", "Reshape"):
+        x = b.activation_of(node.input[0])
+        shape = b.tensors[x.name].shape
+        if t == "Reshape" and len(shape) == 4 and not x.flat_4d and \
+                onnx_ops.reshape_5d(b, node, _where(node, i), x, shape, _target(b, node)):
+            return
+        if x.flat_4d or len(shape) == 2:
+            b.values[node.output[0]] = _Value(x.name)
+        elif len(shape) == 4 and shape[2] == shape[3] == 1:
+            raise UnsupportedOpError(f"{_where(node, i)}: flattening a 1x1 feature map that is not a global "
+                                     f"pool's output")
+        else:
+            raise UnsupportedOpError(f"{_where(node, i)}: {t} of a {shape} feature map (only to 2-D after a "
+                                     f"global pool)")
+        if t == "Reshape":
+            _reshape_target(b, node, _where(node, i), shape, batch)
+    elif t in _OP_CONVERTERS:
+        _OP_CONVERTERS[t](b, node, a, _where(node, i), nm)
+    elif t == "Softmax":
+        onnx_ops.softmax(b, node, a, _where(node, i), nm, opset_of(m))
+    elif t == "Tanh":
+        v = b.activation_of(node.input[0])
+        b.emit("activation", nm, [v.name], node.output[0], activation="tanh", flat_4d=v.flat_4d)
+    elif t in ("Gemm", "MatMul"):
+        x = b.activation_of(node.input[0])
+        wt = np.asarray(b.consts[node.input[1]], np.float32)
+        if t == "Gemm":
+            alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+            wt = (wt if a.get("transB", 0) else wt.T) * alpha  # -> [out, in]
+            bias = (np.asarray(b.consts[node.input[2]], np.float32).reshape(-1) * beta
+                    if len(node.input) > 2 and node.input[2] else np.zeros(wt.shape[0], np.float32))
+            if bias.size == 1:  # a scalar C broadcasts over the outputs
+                bias = np.full(wt.shape[0], bias[0], np.float32)
+        else:
+            wt = wt.T
+            bias = np.zeros(wt.shape[0], np.float32)
+        if len(b.tensors[x.name].shape) != 2:
+            raise UnsupportedOpError(f"{_where(node, i)}: {t} on a {len(b.tensors[x.name].shape)}-D input "
+                                     f"(only [N, features])")
+        if bias.size != wt.shape[0]:
+            raise UnsupportedOpError(f"{_where(node, i)}: bias of {bias.size} values for {wt.shape[0]} outputs")
+        b.emit("fully_connected", nm, [x.name, b.const(f"{nm}.weight", wt), b.const(f"{nm}.bias", bias)],
+               node.output[0])
+
+
+def _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, features) -> Graph:
+    """The graph of the converted nodes: its output, unused tensors dropped, metadata."""
     outs, seen = [], {}  # every graph output, in the model's order (feature maps stay NCHW)
     for o in m.graph.output:
         v = b.activation_of(o.name)
@@ -707,13 +818,16 @@ def _build(m, name, labels, mean, std, resize, values=None) -> Graph:
     used = {n for op in b.ops for n in op.inputs + op.outputs} | {"input"}
     tensors = {k: v for k, v in b.tensors.items() if k in used}
     n_classes = int(np.prod(tensors[out.name].shape[1:]))  # labels name the first output's elements
+    # Class names for a classifier's [N, classes] output (a single one); a feature map (a
+    # detector's head, a segmentation map) has none.
+    default_labels = tuple(f"class_{k}" for k in range(n_classes)) \
+        if len(tensors[out.name].shape) == 2 and len(outs) == 1 else ()
     extra = {"source": "attocore.onnx.convert", "trained": "true"}
     if features:
         extra["input_rank"] = "2"  # Model.run takes [N, F]; the executor sees [N, F, 1, 1]
     md = Metadata(name=name or m.graph.name or "onnx-model", input_shape=(c, h, w), mean=tuple(mean), std=tuple(std),
                   resize=(round(h * 256 / 224) if h == w and not features else 0) if resize is None else resize,
-                  labels=tuple(labels) if labels else
-                  (tuple(f"class_{k}" for k in range(n_classes)) if len(outs) == 1 else ()),
+                  labels=tuple(labels) if labels else default_labels,
                   extra=extra)
     graph = Graph(md, tensors, b.ops, ["input"], [v.name for v in outs])
     validate(graph)
@@ -745,7 +859,7 @@ def _rename_outputs(b, onnx_names, outs) -> None:
 
 
 def _check_output_shape(m, graph, out, index=0):
-    """A converted output against the shape ONNX's inference gave it (onnx_prepare): a
+    """The converted output against the shape ONNX's inference gave it (onnx_prepare): a
     mismatch is a conversion attocore got wrong, refused rather than run. [N, C] standing for
     ONNX's [N, C, 1, 1] (a pooled vector) is the same values."""
     dims = m.graph.output[index].type.tensor_type.shape.dim

@@ -52,20 +52,43 @@ class AttoModule(nn.Module):
 
 
 class AttoNet(nn.Module):
-    def __init__(self, net: zoo.NetSpec, num_classes: int = zoo.DEFAULT_CLASSES):
+    """The classifier, or with features=True the backbone: forward then returns the outputs of
+    the last module at strides 8, 16 and 32 (as the AttoNet-based Mask R-CNN of the paper uses
+    them) instead of logits. The backbone has the classifier's modules and names without fc:
+    load_state_dict takes a classifier's state dict (its fc weights are dropped), so a trained
+    AttoNet can be cut."""
+
+    def __init__(self, net: zoo.NetSpec, num_classes: int = zoo.DEFAULT_CLASSES, features: bool = False):
         super().__init__()
         self.spec = net
         self.num_classes = num_classes
+        self.features = features
         layers = {l.name: l for l in zoo.conv_layers(net)}
         self.stem = ConvBN(layers["stem"])
         self.pool = nn.MaxPool2d(3, 2, 1)
         self.blocks = nn.ModuleList(AttoModule(layers, f"m{i}") for i in range(1, len(net.modules) + 1))
-        self.fc = nn.Linear(net.modules[-1].cout, num_classes)
+        # Index of the last block at each stride (the stem and pool give stride 4).
+        stride, last = 4, {}
+        for i, m in enumerate(net.modules):
+            stride *= m.stride
+            last[stride] = i
+        self.feature_blocks = tuple(last[s] for s in FEATURE_STRIDES)
+        self.feature_channels = tuple(net.modules[i].cout for i in self.feature_blocks)
+        if features:
+            self.fc = None
+            self.register_load_state_dict_pre_hook(_drop_fc)
+        else:
+            self.fc = nn.Linear(net.modules[-1].cout, num_classes)
 
     def forward(self, x):
         x = self.pool(self.stem(x))
-        for block in self.blocks:
+        maps = []
+        for i, block in enumerate(self.blocks):
             x = block(x)
+            if i in self.feature_blocks:
+                maps.append(x)
+        if self.features:
+            return tuple(maps)
         return self.fc(x.mean(dim=(2, 3)))
 
     def conv_bns(self):
@@ -78,9 +101,20 @@ class AttoNet(nn.Module):
                     yield f"m{i}.{part}", m
 
 
-def attonet(name: str, num_classes: int = zoo.DEFAULT_CLASSES) -> AttoNet:
-    """A trainable AttoNet ('attonet-a' .. 'attonet-d') with PyTorch's default init."""
-    return AttoNet(zoo.spec(name), num_classes)
+FEATURE_STRIDES = (8, 16, 32)  # of the maps the backbone (features=True) returns
+
+
+def _drop_fc(module, state_dict, prefix, *args):
+    """A classifier's state dict loads into the backbone: its fc weights are not used."""
+    for key in [k for k in state_dict if k.startswith(prefix + "fc.")]:
+        del state_dict[key]
+
+
+def attonet(name: str, num_classes: int = zoo.DEFAULT_CLASSES, features: bool = False) -> AttoNet:
+    """A trainable AttoNet ('attonet-a' .. 'attonet-d') with PyTorch's default init; with
+    features=True the backbone whose forward returns the (stride 8, 16, 32) feature maps,
+    which loads a classifier's state dict."""
+    return AttoNet(zoo.spec(name), num_classes, features)
 
 
 def fold_batch_norm(m: ConvBN):
@@ -169,6 +203,9 @@ def export(module: AttoNet, path, labels=None, extra=None, *, name=None, mean=No
     straight to 224x224), name (default the architecture's)."""
     if not isinstance(module, AttoNet):
         raise TypeError("export() takes an attocore.torch.AttoNet (build one with attonet(name))")
+    if module.features:
+        raise TypeError("export() writes classifiers; this AttoNet is a backbone (features=True): export a "
+                        "model built on it through ONNX (torch.onnx.export, then attocore convert)")
     fmt.check_output_path(path)
     graph = to_graph(module, labels, extra, outputs)
     preprocessing.apply(graph.metadata, name=name, mean=mean, std=std, resize=resize)

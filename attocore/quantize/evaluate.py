@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Graph
+from ..tensor_ops_ref import TENSOR_OPS
 
 F32 = np.float32
 
@@ -56,6 +57,8 @@ def _act(y: np.ndarray, act: str) -> np.ndarray:
         return y * (np.clip(y + F32(3), 0, 6) / F32(6))
     if act == "silu":
         return (y / (1 + np.exp(-y.astype(np.float64)))).astype(F32)
+    if act == "tanh":
+        return np.tanh(y).astype(F32)
     return y
 
 
@@ -155,6 +158,9 @@ def _float_op(graph: Graph, op, ins: list) -> np.ndarray:
         y = x * (ins[1] if ins[1].shape == x.shape else ins[1][:, :, None, None])
     elif op.type == "activation":
         y = x
+    elif op.type in TENSOR_OPS:
+        activations = iter(ins)
+        y = TENSOR_OPS[op.type](op, [t[n].data if t[n].is_constant else next(activations) for n in op.inputs])
     else:
         raise NotImplementedError(f"op '{op.name}' ({op.type})")
     return _act(y.astype(F32), op.activation)

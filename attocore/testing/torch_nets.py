@@ -1,7 +1,9 @@
 """Small CNNs defined here (no downloads) for the ONNX import tests and the benchmark:
 MobileNet-V2 (width 1.0, 224) as in Sandler et al. 2018, MobileNet-V3 small and large (Howard
-et al. 2019) and EfficientNet-B0 (Tan and Le 2019) with torchvision's layer tables, a small
-ResNet, and blocks whose 1x1 conv adds its own input."""
+et al. 2019) and EfficientNet-B0 (Tan and Le 2019) with torchvision's layer tables, torchvision's
+ShuffleNet-V2 x1.0 (Ma et al. 2018), SqueezeNet 1.1 (Iandola et al. 2016) and ResNet-18 (He et
+al. 2016), a small ResNet, blocks whose 1x1 conv adds its own input, and an FPN (Lin et al.
+2017) on an AttoNet backbone. The detectors (YOLOv8n, DBNet) are in detector_nets."""
 import warnings
 
 import torch
@@ -182,6 +184,142 @@ class SmallResNet(nn.Module):
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+class ResNet18(nn.Module):
+    """torchvision's resnet18: 7x7/2 stem, 3x3/2 max pool, BasicBlocks [2, 2, 2, 2] of 64, 128,
+    256 and 512 channels (1x1/2 conv + BN shortcut where the shape changes), avg pool, FC."""
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                                  nn.MaxPool2d(3, 2, 1))
+        blocks, cin = [], 64
+        for i, c in enumerate((64, 128, 256, 512)):
+            blocks += [BasicBlock(cin, c, 1 if i == 0 else 2), BasicBlock(c, c, 1)]
+            cin = c
+        self.stages = nn.Sequential(*blocks)
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        x = nn.functional.adaptive_avg_pool2d(self.stages(self.stem(x)), 1)
+        return self.fc(torch.flatten(x, 1))
+
+
+def channel_shuffle(x, groups):
+    """torchvision's: view as (N, groups, C / groups, H, W), swap axes 1 and 2, view back."""
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    return torch.transpose(x, 1, 2).contiguous().view(n, -1, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNet-V2's unit (torchvision's InvertedResidual): stride 1 splits the channels in
+    two halves and transforms one; stride 2 transforms the input twice (a depthwise 3x3/2
+    branch and a 1x1-dw3x3/2-1x1 branch); the halves are concatenated and shuffled."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.stride = stride
+        half = cout // 2
+        if stride > 1:
+            self.branch1 = nn.Sequential(nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
+                                         nn.BatchNorm2d(cin), nn.Conv2d(cin, half, 1, bias=False),
+                                         nn.BatchNorm2d(half), nn.ReLU(inplace=True))
+        else:
+            self.branch1 = nn.Sequential()
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(cin if stride > 1 else half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
+            nn.Conv2d(half, half, 3, stride, 1, groups=half, bias=False), nn.BatchNorm2d(half),
+            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(inplace=True))
+
+    def forward(self, x):
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNetV2(nn.Module):
+    """torchvision's shufflenet_v2_x1_0: 3x3/2 conv to 24, 3x3/2 max pool, stages of [4, 8, 4]
+    units to 116, 232 and 464 channels (the first of each stride 2), 1x1 conv to 1024, global
+    mean, FC."""
+    STAGES, CHANNELS = (4, 8, 4), (24, 116, 232, 464, 1024)
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        c = self.CHANNELS
+        self.conv1 = nn.Sequential(nn.Conv2d(3, c[0], 3, 2, 1, bias=False), nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True))
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        units, cin = [], c[0]
+        for repeats, cout in zip(self.STAGES, c[1:4]):
+            units += [ShuffleUnit(cin, cout, 2)] + [ShuffleUnit(cout, cout, 1) for _ in range(repeats - 1)]
+            cin = cout
+        self.stages = nn.Sequential(*units)
+        self.conv5 = nn.Sequential(nn.Conv2d(cin, c[4], 1, bias=False), nn.BatchNorm2d(c[4]), nn.ReLU(inplace=True))
+        self.fc = nn.Linear(c[4], num_classes)
+
+    def forward(self, x):
+        x = self.conv5(self.stages(self.maxpool(self.conv1(x))))
+        return self.fc(x.mean([2, 3]))
+
+
+class Fire(nn.Module):
+    """SqueezeNet's module: 1x1 squeeze + ReLU, then 1x1 and 3x3 expands (each + ReLU) concatenated."""
+
+    def __init__(self, cin, squeeze, expand1x1, expand3x3):
+        super().__init__()
+        self.squeeze = nn.Conv2d(cin, squeeze, 1)
+        self.expand1x1 = nn.Conv2d(squeeze, expand1x1, 1)
+        self.expand3x3 = nn.Conv2d(squeeze, expand3x3, 3, padding=1)
+
+    def forward(self, x):
+        x = torch.relu(self.squeeze(x))
+        return torch.cat([torch.relu(self.expand1x1(x)), torch.relu(self.expand3x3(x))], 1)
+
+
+class SqueezeNet11(nn.Module):
+    """torchvision's squeezenet1_1: 3x3/2 conv to 64 (no padding), Fire modules between three
+    3x3/2 max pools with ceil_mode=True, then dropout, 1x1 conv to the classes, ReLU, global
+    average pool. No batch norm."""
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)  # noqa: E731
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, 3, 2), nn.ReLU(inplace=True), pool(), Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), pool(),
+            Fire(128, 32, 128, 128), Fire(256, 32, 128, 128), pool(), Fire(256, 48, 192, 192),
+            Fire(384, 48, 192, 192), Fire(384, 64, 256, 256), Fire(512, 64, 256, 256))
+        self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(512, num_classes, 1), nn.ReLU(inplace=True),
+                                        nn.AdaptiveAvgPool2d((1, 1)))
+
+    def forward(self, x):
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+class AttoNetFPN(nn.Module):
+    """A feature pyramid (Lin et al. 2017) on an AttoNet backbone cut at strides 8, 16 and 32
+    (attocore.torch.attonet(name, features=True)): 1x1 laterals to `channels`, top-down
+    nearest 2x upsampling added to the next lateral, a 3x3 smoothing conv on each level.
+    Returns the three fused maps (P3, P4, P5), stride 8 first. Input sides must be multiples
+    of 32."""
+
+    def __init__(self, name="attonet-d", channels=64):
+        super().__init__()
+        from attocore.torch import attonet
+        self.backbone = attonet(name, features=True)
+        self.lateral = nn.ModuleList(nn.Conv2d(c, channels, 1) for c in self.backbone.feature_channels)
+        self.smooth = nn.ModuleList(nn.Sequential(nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+                                                  nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+                                    for _ in self.backbone.feature_channels)
+
+    def forward(self, x):
+        laterals = [conv(f) for conv, f in zip(self.lateral, self.backbone(x))]
+        for i in range(len(laterals) - 1, 0, -1):
+            laterals[i - 1] = laterals[i - 1] + nn.functional.interpolate(laterals[i], scale_factor=2.0, mode="nearest")
+        return tuple(s(p) for s, p in zip(self.smooth, laterals))
+
+
 class SelfResidual(nn.Module):
     """Residual blocks whose 1x1 conv reads its own shortcut: relu(conv1x1(x) + x). The add
     fuses into the conv, which then reads one tensor as both its input and its residual (an
@@ -216,11 +354,15 @@ def randomize(net, seed=0):
 TORCHSCRIPT_MAX_OPSET = 20
 
 
-def export_onnx(net, path, size=224, opset=17):
+def export_onnx(net, path, size=224, opset=17, output_names=("logits",)):
+    """TorchScript export of one 3-channel image, `size` an int (square) or (height, width);
+    output_names names the outputs in order (one per output for a net returning several)."""
+    h, w = (size, size) if isinstance(size, int) else size
     with warnings.catch_warnings():  # the TorchScript exporter, chosen on purpose, warns that it is legacy
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(net, torch.zeros(1, 3, size, size), str(path), input_names=["image"],
-                          output_names=["logits"], opset_version=min(opset, TORCHSCRIPT_MAX_OPSET), dynamo=False)
+        torch.onnx.export(net, torch.zeros(1, 3, h, w), str(path), input_names=["image"],
+                          output_names=list(output_names), opset_version=min(opset, TORCHSCRIPT_MAX_OPSET),
+                          dynamo=False)
     if opset > TORCHSCRIPT_MAX_OPSET:
         import onnx
         from onnx import version_converter

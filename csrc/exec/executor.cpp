@@ -1,6 +1,7 @@
 #include "exec/executor.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -196,18 +197,18 @@ const MemoryPlan& Session::plan_for(int batch) {
   if (!model_->input_nchw()) add(g.input, -1);  // else the first layer reads the caller's buffer
   std::vector<int> last_reader(g.tensors.size(), -1);
   for (int i = 0; i < int(steps.size()); ++i)
-    for (int t : {steps[i].io.input, steps[i].io.shortcut})
-      if (t >= 0) last_reader[t] = i;
+    for (int t : steps[i].io.reads()) last_reader[t] = i;
   for (int i = 0; i < int(steps.size()); ++i) {
     const StepTensors& io = steps[i].io;
-    for (int t : {io.input, io.shortcut})
-      if (t >= 0 && request_of[t] >= 0) requests[request_of[t]].last_step = i;
+    for (int t : io.reads())
+      if (request_of[t] >= 0) requests[request_of[t]].last_step = i;
     // In place: the output takes the bytes of an input this step is the last to read, unless
     // the step also reads that tensor as its other input (y = conv1x1(x) + x: the GEMM would
     // read A columns its first panel had already overwritten).
     const std::optional<InputPort> port = steps[i].layer->overwritable_input();
     const int victim = port ? io[*port] : -1;
-    const bool read_once = victim >= 0 && (io.input == victim) + (io.shortcut == victim) == 1;
+    const std::vector<int> reads = io.reads();
+    const bool read_once = victim >= 0 && std::count(reads.begin(), reads.end(), victim) == 1;
     if (read_once && request_of[victim] >= 0 && last_reader[victim] == i && !g.is_output(victim) &&
         g.tensors[victim].bytes() == g.tensors[io.output].bytes()) {
       request_of[io.output] = request_of[victim];
@@ -283,6 +284,9 @@ void Session::run_to(const float* input, int batch, const std::vector<float*>& o
     if (step.io.shortcut >= 0) io.shortcut = buffer(step.io.shortcut);
     io.output = buffer(step.io.output);
     if (step.io.next >= 0) io.next = buffer(step.io.next);
+    std::array<const float*, kMaxStepInputs> more{};
+    for (size_t k = 0; k < step.io.more.size(); ++k) more[k] = buffer(step.io.more[k]);
+    io.more = more.data(), io.more_count = int(step.io.more.size());
     auto t0 = std::chrono::steady_clock::now();
     step.layer->run(ctx, io);
     if (timings) {

@@ -25,4 +25,14 @@ void for_pixels(const RunContext& ctx, int pixels, int mr, const Body& body) {
   });
 }
 
+// [begin, end) ranges of `total` items in blocks of `grain` over the threads, for steps whose
+// items are independent (elementwise ops, data movement): any split gives the same bits.
+template <typename Body>
+void for_ranges(const RunContext& ctx, int64_t total, int64_t grain, const Body& body) {
+  ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
+    const int64_t begin = int64_t(b0) * grain, end = std::min<int64_t>(total, int64_t(b1) * grain);
+    if (end > begin) body(begin, end);
+  });
+}
+
 }  // namespace attocore

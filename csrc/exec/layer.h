@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "util/thread_pool.h"
 
@@ -28,10 +29,22 @@ struct RunContext {
 // second output of a module tail that computes the next module's compression.
 enum class InputPort : uint8_t { kInput, kShortcut };
 
+// more: a concat's third and later inputs (a step reads at most kMaxStepInputs tensors).
+constexpr int kMaxStepInputs = 16;
+
 struct StepTensors {  // tensor ids, -1 where the step has none
   int input = -1, shortcut = -1;
   int output = -1, next = -1;
+  std::vector<int> more;
   int operator[](InputPort p) const { return p == InputPort::kInput ? input : shortcut; }
+  // Every tensor the step reads, in order.
+  std::vector<int> reads() const {
+    std::vector<int> r;
+    for (int t : {input, shortcut})
+      if (t >= 0) r.push_back(t);
+    r.insert(r.end(), more.begin(), more.end());
+    return r;
+  }
 };
 
 struct StepBuffers {  // the same, as arena buffers for one run
@@ -39,6 +52,10 @@ struct StepBuffers {  // the same, as arena buffers for one run
   const float* shortcut = nullptr;
   float* output = nullptr;
   float* next = nullptr;
+  const float* const* more = nullptr;  // more_count buffers
+  int more_count = 0;
+  // Input i of every input the step reads (0: input, 1: shortcut, then more).
+  const float* read(int i) const { return i == 0 ? input : i == 1 ? shortcut : more[i - 2]; }
 };
 
 class Layer {

@@ -8,6 +8,7 @@
 #include "exec/int8_layers.h"
 #include "plan/fusion.h"
 #include "exec/op_shapes.h"
+#include "exec/tensor_op_layers.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/eltwise/activation.h"
@@ -346,7 +347,7 @@ std::unique_ptr<Layer> make_conv_layer(const Graph& g, const OpInfo& op, const K
                           (op.window.stride_w == 1 || op.window.stride_w == 2);
   if (input_is_nchw_graph_input && table.stem.fn && stem_shape)
     return std::make_unique<StemLayer>(g, op, table.stem.fn, table.stem.name, then);
-  if (op.window.groups == 1 && !dilated)
+  if (op.window.groups == 1)  // dilated too: the im2col and indirect tiles step taps by the dilation
     return std::make_unique<ConvGemmLayer>(g, op, table, false, Activation::kNone, then);
   if (op.window.groups == s.in_c && s.out_c % s.in_c == 0) return std::make_unique<DwconvLayer>(g, op, table, then);
   return std::make_unique<ConvRefLayer>(g, op, then);
@@ -376,6 +377,9 @@ std::unique_ptr<Layer> make_op_layer(const Graph& g, int index, const KernelTabl
     case OpType::kMul: return std::make_unique<MulLayer>(g, op);
     case OpType::kQuantize:
     case OpType::kDequantize: break;  // int8 ops, taken above
+    default:
+      if (std::unique_ptr<Layer> layer = make_tensor_op_layer(g, op, table)) return layer;
+      break;
   }
   fail(ErrorCode::kUnsupported, "op '" + op.name + "': no kernel for this op type");
 }

@@ -24,13 +24,24 @@ std::vector<AttrRule> attribute_rules(OpType type) {
     case OpType::kMaxPool2d: return {{"kernel", 2, true}, {"stride", 2, true}, {"pad", 4, true}};
     case OpType::kAvgPool2d:
       return {{"kernel", 2, true}, {"stride", 2, true}, {"pad", 4, true}, {"count_include_pad", 1, false}};
+    case OpType::kSlice: return {{"channels", 2, true}};
+    case OpType::kChannelShuffle: return {{"groups", 1, true}};
+    case OpType::kResize: return {{"scale", 2, true}, {"mode", 1, true}};
+    case OpType::kConvTranspose:
+      return {{"kernel", 2, true}, {"stride", 2, true}, {"pad", 4, true}, {"dilation", 2, false},
+              {"groups", 1, true}, {"output_pad", 2, false}};
+    case OpType::kPad: return {{"pad", 4, true}};
     case OpType::kGlobalAvgPool:
     case OpType::kFullyConnected:
     case OpType::kAdd:
     case OpType::kActivation:
     case OpType::kMul:
     case OpType::kQuantize:
-    case OpType::kDequantize: return {};
+    case OpType::kDequantize:
+    case OpType::kConcat:
+    case OpType::kSoftmax:
+    case OpType::kPrelu:
+    case OpType::kClip: return {};
   }
   return {};
 }
@@ -39,8 +50,17 @@ std::vector<AttrRule> attribute_rules(OpType type) {
   fail(ErrorCode::kGraph, "op '" + op.name + "' (" + op_type_name(op.type) + "): " + msg);
 }
 
-void set_window(WindowAttrs& w, const std::string& key, const std::vector<int64_t>& v) {
-  if (key == "kernel") {
+void set_attribute(OpInfo& op, const std::string& key, const std::vector<int64_t>& v) {
+  WindowAttrs& w = op.window;
+  if (key == "channels") {
+    op.attrs.begin = int(v[0]), op.attrs.end = int(v[1]);
+  } else if (key == "scale") {
+    op.attrs.scale_h = int(v[0]), op.attrs.scale_w = int(v[1]);
+  } else if (key == "mode") {
+    op.attrs.mode = ResizeMode(v[0]);
+  } else if (key == "output_pad") {
+    w.output_pad_h = int(v[0]), w.output_pad_w = int(v[1]);
+  } else if (key == "kernel") {
     w.kernel_h = int(v[0]), w.kernel_w = int(v[1]);
   } else if (key == "stride") {
     w.stride_h = int(v[0]), w.stride_w = int(v[1]);
@@ -82,6 +102,15 @@ void check_dtypes(const Graph& g, const OpInfo& op) {
     case OpType::kActivation:
     case OpType::kAvgPool2d:
     case OpType::kMul:
+    case OpType::kConcat:
+    case OpType::kSlice:
+    case OpType::kChannelShuffle:
+    case OpType::kResize:
+    case OpType::kSoftmax:
+    case OpType::kConvTranspose:
+    case OpType::kPrelu:
+    case OpType::kPad:
+    case OpType::kClip:
       for (size_t i = 0; i < op.inputs.size(); ++i)
         if (tensor(i).dtype != DType::kFloat32 || y.dtype != DType::kFloat32)
           fail(ErrorCode::kUnsupported, "op '" + op.name + "' (" + op_type_name(op.type) +
@@ -181,8 +210,9 @@ void apply_attribute(OpInfo& op, const std::string& key, const std::vector<int64
   for (int64_t v : values)
     if (v < 0 || v > limits::kMaxAttrValue) op_fail(op, "attribute '" + key + "' value out of range");
   if (key == "count_include_pad" && values[0] > 1) op_fail(op, "attribute 'count_include_pad' must be 0 or 1");
+  if (key == "mode" && values[0] > 1) op_fail(op, "attribute 'mode' must be 0 (nearest) or 1 (bilinear)");
   op.attributes.push_back(key);
-  set_window(op.window, key, values);
+  set_attribute(op, key, values);
 }
 
 void validate_model(const Graph& g) {

@@ -14,7 +14,8 @@ inline Epilogue epilogue_of(Activation act) {
     case Activation::kSigmoid:
     case Activation::kHardSigmoid:
     case Activation::kHardSwish:
-    case Activation::kSilu:  // format/validate.cpp keeps them off every op with an epilogue
+    case Activation::kSilu:
+    case Activation::kTanh:  // format/validate.cpp keeps them off every op with an epilogue
       fail(ErrorCode::kInternal, std::string("activation ") + activation_name(act) + " is no epilogue clamp");
   }
   return Epilogue{};

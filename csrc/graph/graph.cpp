@@ -1,5 +1,6 @@
 #include "graph/graph.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "format/limits.h"
@@ -19,6 +20,15 @@ const char* op_type_name(OpType type) {
     case OpType::kMul: return "mul";
     case OpType::kQuantize: return "quantize";
     case OpType::kDequantize: return "dequantize";
+    case OpType::kConcat: return "concat";
+    case OpType::kSlice: return "slice";
+    case OpType::kChannelShuffle: return "channel_shuffle";
+    case OpType::kResize: return "resize";
+    case OpType::kSoftmax: return "softmax";
+    case OpType::kConvTranspose: return "conv_transpose";
+    case OpType::kPrelu: return "prelu";
+    case OpType::kPad: return "pad";
+    case OpType::kClip: return "clip";
   }
   return "unknown";
 }
@@ -41,6 +51,7 @@ const char* activation_name(Activation act) {
     case Activation::kHardSigmoid: return "hardsigmoid";
     case Activation::kHardSwish: return "hardswish";
     case Activation::kSilu: return "silu";
+    case Activation::kTanh: return "tanh";
   }
   return "unknown";
 }
@@ -70,9 +81,18 @@ struct Arity {
 Arity arity(OpType type) {
   switch (type) {
     case OpType::kConv2d:
+    case OpType::kConvTranspose:
     case OpType::kFullyConnected: return {2, 3, "takes input, weight and optional bias"};
     case OpType::kAdd:
-    case OpType::kMul: return {2, 2, "takes two inputs"};
+    case OpType::kMul:
+    case OpType::kPrelu:
+    case OpType::kClip: return {2, 2, "takes two inputs"};
+    case OpType::kConcat: return {2, 16, "takes 2 to 16 inputs"};
+    case OpType::kSlice:
+    case OpType::kChannelShuffle:
+    case OpType::kResize:
+    case OpType::kSoftmax:
+    case OpType::kPad:
     case OpType::kMaxPool2d:
     case OpType::kAvgPool2d:
     case OpType::kGlobalAvgPool:
@@ -81,6 +101,19 @@ Arity arity(OpType type) {
     case OpType::kDequantize: return {1, 1, "takes one input"};
   }
   return {0, 0, "unknown op type"};
+}
+
+// Inputs that must be constants (weights and biases, a PReLU's slopes, a clip's bounds);
+// every other input is an activation. attocore/graph.py's CONSTANT_SLOTS says the same.
+bool is_constant_slot(OpType type, size_t input) {
+  switch (type) {
+    case OpType::kConv2d:
+    case OpType::kConvTranspose:
+    case OpType::kFullyConnected: return input >= 1;
+    case OpType::kPrelu:
+    case OpType::kClip: return input == 1;
+    default: return false;
+  }
 }
 
 // A windowed op's input with its zero padding must obey the per-tensor element limit: the
@@ -164,6 +197,80 @@ class ShapeChecker {
              "takes x and a tensor of its shape or an (N, C) scale per channel, not " + shape_str(in(0)) + " and " +
                  shape_str(in(1)));
         return in(0);
+      case OpType::kConcat: {
+        const Shape& x0 = in(0);
+        need(x0.size() == 2 || x0.size() == 4, "takes 2-D or 4-D inputs alike but for their channels");
+        Shape out = x0;
+        out[1] = 0;
+        for (size_t i = 0; i < op_.inputs.size(); ++i) {
+          const Shape& x = in(i);
+          need(x.size() == x0.size() && x[0] == x0[0] && std::equal(x.begin() + 2, x.end(), x0.begin() + 2),
+               "takes 2-D or 4-D inputs alike but for their channels, not " + shape_str(x0) + " and " + shape_str(x));
+          out[1] += x[1];
+        }
+        return out;
+      }
+      case OpType::kSlice: {
+        Shape x = in(0);
+        const OpAttrs& a = op_.attrs;
+        need((x.size() == 2 || x.size() == 4) && 0 <= a.begin && a.begin < a.end && a.end <= x[1],
+             "channels [" + std::to_string(a.begin) + ", " + std::to_string(a.end) + ") of " + shape_str(x));
+        x[1] = a.end - a.begin;
+        return x;
+      }
+      case OpType::kChannelShuffle:
+        need(in(0).size() == 4 && w.groups >= 1 && in(0)[1] % w.groups == 0,
+             "groups=" + std::to_string(w.groups) + " of a " + shape_str(in(0)) + " input");
+        return in(0);
+      case OpType::kResize: {
+        Shape x = in(0);
+        const OpAttrs& a = op_.attrs;
+        need(x.size() == 4 && a.scale_h >= 1 && a.scale_w >= 1,
+             "scale " + std::to_string(a.scale_h) + "x" + std::to_string(a.scale_w) + " of a " + shape_str(x) + " input");
+        x[2] *= a.scale_h, x[3] *= a.scale_w;
+        need(x[2] <= limits::kMaxDim && x[3] <= limits::kMaxDim && x[1] <= limits::kMaxElements / (x[2] * x[3]),
+             "the output has more than 2^31 elements", ErrorCode::kResource);
+        return x;
+      }
+      case OpType::kSoftmax:
+        need(in(0).size() == 2 || in(0).size() == 4, "takes a 2-D or 4-D input");
+        return in(0);
+      case OpType::kConvTranspose: {
+        const Shape& x = in(0);
+        const Shape& wt = in(1);
+        need(x.size() == 4 && wt.size() == 4, "input and weight must be 4-D");
+        need(w.kernel_h >= 1 && w.kernel_w >= 1 && w.stride_h >= 1 && w.stride_w >= 1 && w.dilation_h >= 1 &&
+                 w.dilation_w >= 1 && w.groups >= 1 && w.output_pad_h < std::max(w.stride_h, w.dilation_h) &&
+                 w.output_pad_w < std::max(w.stride_w, w.dilation_w),
+             "bad attribute values");
+        need(x[1] % w.groups == 0 && wt[0] == x[1] && wt[2] == w.kernel_h && wt[3] == w.kernel_w,
+             "weight shape " + shape_str(wt) + " does not fit input " + shape_str(x) +
+                 " (weight is [in, out / groups, kh, kw])");
+        const int64_t out_c = wt[1] * w.groups;
+        if (op_.inputs.size() == 3) need(in(2) == Shape{out_c}, "bias shape " + shape_str(in(2)));
+        const int64_t oh = (x[2] - 1) * w.stride_h - w.pad_top - w.pad_bottom + int64_t(w.dilation_h) * (w.kernel_h - 1) +
+                           1 + w.output_pad_h;
+        const int64_t ow = (x[3] - 1) * w.stride_w - w.pad_left - w.pad_right + int64_t(w.dilation_w) * (w.kernel_w - 1) +
+                           1 + w.output_pad_w;
+        need(oh >= 1 && ow >= 1, "output would be empty");
+        need(oh <= limits::kMaxDim && ow <= limits::kMaxDim && out_c <= limits::kMaxElements / (oh * ow),
+             "the output has more than 2^31 elements", ErrorCode::kResource);
+        return {x[0], out_c, oh, ow};
+      }
+      case OpType::kPrelu:
+        need((in(0).size() == 2 || in(0).size() == 4) && (in(1) == Shape{in(0)[1]} || in(1) == Shape{1}),
+             "slopes " + shape_str(in(1)) + " for a " + shape_str(in(0)) + " input (one per channel, or one)");
+        return in(0);
+      case OpType::kPad: {
+        Shape x = in(0);
+        need(x.size() == 4, "takes a 4-D input");
+        need(padded_input_fits(x, w), "the padded output has more than 2^31 elements", ErrorCode::kResource);
+        x[2] += w.pad_top + w.pad_bottom, x[3] += w.pad_left + w.pad_right;
+        return x;
+      }
+      case OpType::kClip:
+        need(in(1) == Shape{2}, "bounds of shape " + shape_str(in(1)) + " (a constant [low, high])");
+        return in(0);
     }
     fail(ErrorCode::kUnsupported, "op '" + op_.name + "': unknown op type");
   }
@@ -206,7 +313,7 @@ void validate_graph(const Graph& g) {
     if (out < 0 || out >= n || defined[out] || g.tensors[out].constant)
       fail(ErrorCode::kGraph, "op '" + op.name + "': output is not a fresh activation tensor");
     for (size_t i = 1; i < op.inputs.size(); ++i) {
-      bool weight_slot = (op.type == OpType::kConv2d || op.type == OpType::kFullyConnected);
+      const bool weight_slot = is_constant_slot(op.type, i);
       if (weight_slot != g.tensors[op.inputs[i]].constant)
         fail(ErrorCode::kUnsupported, "op '" + op.name + "': input " + std::to_string(i) +
                                           (weight_slot ? " (weight/bias) must be a constant"

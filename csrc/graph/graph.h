@@ -19,13 +19,27 @@ enum class OpType : uint16_t {
   kMul = 8,  // x * s: s of x's shape, or (N, C) scaling each channel of a 4-D x
   kQuantize = 9,    // float32 -> int8 by the output's scale and zero point (format v2)
   kDequantize = 10, // int8 -> float32
+  // Float32 ops of the exported CNNs (docs/FORMAT.md): along channels concat and slice
+  // (Split), ShuffleNet's channel shuffle, integer-factor resize, softmax over the channels,
+  // transposed convolution, PReLU / LeakyReLU, zero padding, clip to constant bounds.
+  kConcat = 11,
+  kSlice = 12,
+  kChannelShuffle = 13,
+  kResize = 14,
+  kSoftmax = 15,
+  kConvTranspose = 16,
+  kPrelu = 17,
+  kPad = 18,
+  kClip = 19,
 };
 
 // The clamps (none, ReLU, ReLU6) run in every kernel's epilogue; the smooth ones only as an
 // activation op of their own (format/validate.cpp refuses them on any other op).
-enum class Activation : uint8_t { kNone = 0, kRelu = 1, kRelu6 = 2, kSigmoid = 3, kHardSigmoid = 4, kHardSwish = 5, kSilu = 6 };
-constexpr uint8_t kLastActivation = 6;
-constexpr uint16_t kLastOpType = 10;
+enum class Activation : uint8_t {
+  kNone = 0, kRelu = 1, kRelu6 = 2, kSigmoid = 3, kHardSigmoid = 4, kHardSwish = 5, kSilu = 6, kTanh = 7
+};
+constexpr uint8_t kLastActivation = 7;
+constexpr uint16_t kLastOpType = 19;
 
 inline bool is_clamp(Activation act) { return act == Activation::kNone || act == Activation::kRelu || act == Activation::kRelu6; }
 
@@ -71,6 +85,15 @@ struct WindowAttrs {
   int dilation_h = 1, dilation_w = 1;
   int groups = 1;
   int count_include_pad = 0;  // avgpool2d: padded positions count in the divisor
+  int output_pad_h = 0, output_pad_w = 0;  // conv_transpose: rows and columns added at the end
+};
+
+// The other ops' attributes (defaults where they have none).
+enum class ResizeMode : uint8_t { kNearest = 0, kBilinear = 1 };  // bilinear: half-pixel centres
+struct OpAttrs {
+  int begin = 0, end = 0;          // slice: channels [begin, end)
+  int scale_h = 1, scale_w = 1;    // resize
+  ResizeMode mode = ResizeMode::kNearest;
 };
 
 struct OpInfo {
@@ -80,7 +103,8 @@ struct OpInfo {
   std::vector<int> inputs;
   std::vector<int> outputs;
   std::vector<std::string> attributes;  // the keys the file gave, in its order
-  WindowAttrs window;
+  WindowAttrs window;  // also channel_shuffle's groups and pad's edges
+  OpAttrs attrs;
 };
 
 struct Metadata {

@@ -13,6 +13,10 @@ int64_t macs_of(OpType type, const std::vector<int64_t>& y, const std::vector<in
 
 int64_t op_macs(const Graph& g, const OpInfo& op) {
   static const std::vector<int64_t> kNoWeight;
+  if (op.type == OpType::kConvTranspose) {  // every input pixel times its weights [in, out / groups, kh, kw]
+    const std::vector<int64_t>& x = g.tensors[op.inputs[0]].shape;
+    return x[2] * x[3] * g.tensors[op.inputs[1]].elements;
+  }
   const bool weighted = op.type == OpType::kConv2d || op.type == OpType::kFullyConnected;
   return macs_of(op.type, g.tensors[op.outputs[0]].shape,
                  weighted && op.inputs.size() > 1 ? g.tensors[op.inputs[1]].shape : kNoWeight);

@@ -83,9 +83,10 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
                      int pixel_end, const float* residual) const {
   const Conv2dShape& s = shape;
   auto residual_at = [&](int pixel) { return residual ? residual + size_t(pixel) * s.out_c : nullptr; };
+  const size_t ldc = out_stride ? out_stride : size_t(s.out_c);
   if (direct) {
     gemm(*kernel, pixel_end - pixel_begin, input + size_t(pixel_begin) * s.in_c, s.in_c, b,
-         output + size_t(pixel_begin) * s.out_c, s.out_c, residual_at(pixel_begin), s.out_c, epilogue_of(act));
+         output + size_t(pixel_begin) * ldc, ldc, residual_at(pixel_begin), s.out_c, epilogue_of(act));
     return;
   }
   if (indirect) {
@@ -96,7 +97,7 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
     const float** ptrs = reinterpret_cast<const float**>(scratch + zero_row_floats());
     const int mr = kernel->mr, taps = s.window.kernel_h * s.window.kernel_w;
     GemmIndirectTile t;
-    t.taps = taps, t.cin = s.in_c, t.c_stride = s.out_c, t.r_stride = s.out_c, t.ep = epilogue_of(act);
+    t.taps = taps, t.cin = s.in_c, t.c_stride = ldc, t.r_stride = s.out_c, t.ep = epilogue_of(act);
     for (int p0 = pixel_begin; p0 < pixel_end; p0 += tile) {
       const int rows = std::min(tile, pixel_end - p0);
       point_tile(input, p0, rows, zero, ptrs);
@@ -106,7 +107,7 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
         for (int r = 0; r < rows; r += mr) {
           t.rows = std::min(mr, rows - r);
           t.a = ptrs + size_t(r / mr) * taps * mr;
-          t.c = output + size_t(p0 + r) * s.out_c + size_t(p) * b.nr;
+          t.c = output + size_t(p0 + r) * ldc + size_t(p) * b.nr;
           t.residual = residual ? residual + size_t(p0 + r) * s.out_c + size_t(p) * b.nr : nullptr;
           kernel->indirect(t);
         }
@@ -148,7 +149,7 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
         }
       }
     }
-    gemm(*kernel, rows, scratch, k, b, output + size_t(p0) * s.out_c, s.out_c, residual_at(p0), s.out_c, epilogue_of(act));
+    gemm(*kernel, rows, scratch, k, b, output + size_t(p0) * ldc, ldc, residual_at(p0), s.out_c, epilogue_of(act));
   }
 }
 

@@ -21,12 +21,15 @@ struct Conv2dGemm {
   int tile = 0;           // pixels per im2col (or pointer) tile
   int k = 0;              // kh * kw * in_c
   std::vector<size_t> tap_offsets;  // floats from a window's first input pixel to each tap's
+  // Floats from one output pixel to the next: out_c, or more when the output is a channel
+  // range of a wider tensor (a concat's input written in place: steps/concat_in_place).
+  size_t out_stride = 0;
 
   Conv2dGemm() = default;
   Conv2dGemm(const Conv2dShape& s, const GemmKernel& kernel, const float* oihw, const float* bias);
   size_t scratch_floats() const;
-  // Output pixels [pixel_begin, pixel_end) of the flattened batch * out_h * out_w; residual
-  // (optional, [pixels, out_c] like the output) is added before the activation.
+  // Output pixels [pixel_begin, pixel_end) of the flattened batch * out_h * out_w, out_stride
+  // floats apart; residual (optional, [pixels, out_c]) is added before the activation.
   void run(const float* input, float* output, float* scratch, Activation act, int pixel_begin, int pixel_end,
            const float* residual = nullptr) const;
 

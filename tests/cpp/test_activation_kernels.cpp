@@ -21,6 +21,7 @@ static double definition(Activation act, double v) {
     case Activation::kHardSigmoid: return gate;
     case Activation::kHardSwish: return v * gate;
     case Activation::kSilu: return v / (1 + std::exp(-v));
+    case Activation::kTanh: return std::tanh(v);
   }
   return NAN;
 }
@@ -73,10 +74,10 @@ static void check_nan_goes_through(Activation act) {
 }
 
 int main() {
-  for (Activation act : {Activation::kSigmoid, Activation::kHardSigmoid, Activation::kHardSwish, Activation::kSilu})
+  for (Activation act : {Activation::kSigmoid, Activation::kHardSigmoid, Activation::kHardSwish, Activation::kSilu, Activation::kTanh})
     check_nan_goes_through(act);
   const Activation kinds[] = {Activation::kNone, Activation::kRelu, Activation::kRelu6, Activation::kSigmoid,
-                              Activation::kHardSigmoid, Activation::kHardSwish, Activation::kSilu};
+                              Activation::kHardSigmoid, Activation::kHardSwish, Activation::kSilu, Activation::kTanh};
   unsigned seed = 1;
   for (Activation act : kinds) {
     for (size_t n = 0; n < 68; ++n) check(act, n, 8.f, seed++);

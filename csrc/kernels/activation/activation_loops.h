@@ -4,6 +4,7 @@
 // are clamped to [-87.3, 88.4] first, so no lane overflows to inf or NaN: sigmoid and SiLU then
 // differ from the reference's std::exp by a few ulp (tests/cpp/test_activation_kernels.cpp).
 #pragma once
+#include <cmath>
 #include <cstddef>
 
 #include "graph/graph.h"
@@ -44,14 +45,21 @@ typename Vec::V apply(Activation act, typename Vec::V x) {
     }
     case Activation::kRelu: return Vec::max(x, zero);
     case Activation::kRelu6: return Vec::min(Vec::max(x, zero), Vec::set1(6.f));
-    case Activation::kNone: break;
+    case Activation::kNone:
+    case Activation::kTanh: break;  // run() takes it per float
   }
   return x;
 }
 
-// y[i] = act(x[i]) for i < n (y may alias x): whole vectors, then one partial vector.
+// y[i] = act(x[i]) for i < n (y may alias x): whole vectors, then one partial vector. Tanh,
+// rare in the CNNs served (a few heads), is std::tanh per float: a vector form through exp
+// would lose tanh's relative accuracy near 0, where 1 - 2 / (exp(2x) + 1) cancels.
 template <typename Vec>
 void run(Activation act, const float* x, float* y, size_t n) {
+  if (act == Activation::kTanh) {
+    for (size_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+    return;
+  }
   constexpr size_t kLanes = Vec::kLanes;
   size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) Vec::store(y + i, apply<Vec>(act, Vec::load(x + i)));

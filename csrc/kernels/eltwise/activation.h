@@ -1,5 +1,5 @@
 // A graph activation on one float: the clamps as the epilogues apply them, and the smooth ones
-// (sigmoid, PyTorch's hard sigmoid relu6(x + 3) / 6, hard swish, SiLU) of the activation op.
+// (sigmoid, PyTorch's hard sigmoid relu6(x + 3) / 6, hard swish, SiLU, tanh) of the activation op.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -17,6 +17,7 @@ inline float activate(Activation act, float v) {
     case Activation::kHardSigmoid: return std::min(std::max(v + 3.f, 0.f), 6.f) / 6.f;
     case Activation::kHardSwish: return v * (std::min(std::max(v + 3.f, 0.f), 6.f) / 6.f);
     case Activation::kSilu: return v / (1.f + std::exp(-v));
+    case Activation::kTanh: return std::tanh(v);
     case Activation::kNone: break;
   }
   return v;
@@ -30,5 +31,13 @@ void scale_channels_ref(const float* x, const float* s, size_t pixels, size_t ch
 
 // out = act(a * b) over n floats (out may alias a or b).
 void mul_ref(const float* a, const float* b, size_t n, Activation act, float* out);
+
+// PReLU / LeakyReLU: out[p, c] = act(x < 0 ? x * slope : x), slope slopes[c] (per_channel) or
+// slopes[0], over `pixels` rows of `channels` floats (NHWC; out may alias x).
+void prelu_ref(const float* x, const float* slopes, size_t pixels, size_t channels, bool per_channel, Activation act,
+               float* out);
+
+// out = act(min(max(x, low), high)) as ONNX's Clip (low > high gives high), over n floats.
+void clip_ref(const float* x, size_t n, float low, float high, Activation act, float* out);
 
 }  // namespace attocore

@@ -1,5 +1,6 @@
 // single: one op as its own step, with its bias and activation in the kernel's epilogue
 // (exec/op_layers.h): every op no fused pattern took.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -17,18 +18,20 @@ class SingleOp final : public Pattern {
   const char* name() const override { return "single"; }
   bool seeds() const override { return false; }  // the planner's fallback, not in the list
 
-  // Its activation inputs in the op's order (an add's second addend is the shortcut).
+  // Its activation inputs in the op's order (an add's second addend is the shortcut, a
+  // concat's third and later inputs `more`).
   StepTensors tensors(const Graph& g, const Match& m) const override {
     const OpInfo& op = g.ops[m.op(kOp)];
     std::vector<int> activations;
     for (int t : op.inputs)
       if (!g.tensors[t].constant) activations.push_back(t);
-    if (activations.empty() || activations.size() > 2)
+    if (activations.empty() || activations.size() > size_t(kMaxStepInputs))
       fail(ErrorCode::kUnsupported, "op '" + op.name + "' reads " + std::to_string(activations.size()) +
-                                        " activation tensors (a step takes one or two)");
+                                        " activation tensors (a step takes 1 to " + std::to_string(kMaxStepInputs) + ")");
     StepTensors io;
     io.input = activations[0];
-    if (activations.size() == 2) io.shortcut = activations[1];
+    if (activations.size() >= 2) io.shortcut = activations[1];
+    io.more.assign(activations.begin() + std::min<size_t>(2, activations.size()), activations.end());
     io.output = op.outputs[0];
     return io;
   }

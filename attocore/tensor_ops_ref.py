@@ -1,0 +1,95 @@
+"""numpy definitions of the tensor ops of docs/FORMAT.md codes 11-19 (concat, slice, channel
+shuffle, resize, softmax, transposed convolution, PReLU, pad, clip), NCHW, written from the
+op definitions and independently of the C++ kernels (the transposed convolution scatters
+where the C++ reference gathers): the numba backend's and the quantizer's float interpreter.
+
+TENSOR_OPS[op.type](op, inputs) -> the output before the op's activation; inputs are the
+op's inputs in order, constants included.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _resize(op, ins):
+    x = ins[0]
+    sh, sw = op.attrs["scale"]
+    if op.attrs["mode"][0] == 0:  # nearest: out[y] = in[y // s]
+        return np.repeat(np.repeat(x, sh, axis=2), sw, axis=3)
+    out = x
+    for axis, s in ((2, sh), (3, sw)):  # bilinear, separable, half-pixel centres clamped at the edges
+        size = out.shape[axis]
+        src = np.maximum((np.arange(size * s, dtype=np.float32) + np.float32(0.5)) / np.float32(s) - np.float32(0.5),
+                         np.float32(0))
+        lo = np.minimum(src.astype(np.int64), size - 1)
+        hi = np.minimum(lo + 1, size - 1)
+        frac = (src - lo).astype(np.float32)
+        shape = [1, 1, 1, 1]
+        shape[axis] = -1
+        a, b = np.take(out, lo, axis=axis), np.take(out, hi, axis=axis)
+        out = a + (b - a) * frac.reshape(shape)
+    return out
+
+
+def _conv_transpose(op, ins):
+    """Scattered, each input pixel's window added into place (the C++ reference gathers)."""
+    x, w = ins[0], ins[1].astype(np.float64)
+    n, cin, h, wd = x.shape
+    (groups,) = op.attrs["groups"]
+    kh, kw = op.attrs["kernel"]
+    sh, sw = op.attrs["stride"]
+    pt, pl, pb, pr = op.attrs["pad"]
+    dh, dw = op.attrs.get("dilation", (1, 1))
+    oph, opw = op.attrs.get("output_pad", (0, 0))
+    cog, cig = w.shape[1], cin // groups
+    oh = (h - 1) * sh - pt - pb + dh * (kh - 1) + 1 + oph
+    ow = (wd - 1) * sw - pl - pr + dw * (kw - 1) + 1 + opw
+    full = np.zeros((n, cog * groups, max((h - 1) * sh + dh * (kh - 1) + 1, pt + oh),
+                     max((wd - 1) * sw + dw * (kw - 1) + 1, pl + ow)))
+    for g in range(groups):
+        xg = x[:, g * cig:(g + 1) * cig].astype(np.float64)
+        for ky in range(kh):
+            for kx in range(kw):
+                part = np.einsum("nchw,co->nohw", xg, w[g * cig:(g + 1) * cig, :, ky, kx])
+                full[:, g * cog:(g + 1) * cog, ky * dh:ky * dh + (h - 1) * sh + 1:sh,
+                     kx * dw:kx * dw + (wd - 1) * sw + 1:sw] += part
+    out = full[:, :, pt:pt + oh, pl:pl + ow]
+    if len(ins) == 3:
+        out = out + ins[2].reshape(1, -1, 1, 1)
+    return out
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True, dtype=np.float64)
+
+
+def _channel_shuffle(op, ins):
+    x = ins[0]
+    (g,) = op.attrs["groups"]
+    n, c, h, w = x.shape
+    return x.reshape(n, g, c // g, h, w).transpose(0, 2, 1, 3, 4).reshape(n, c, h, w)
+
+
+def _prelu(op, ins):
+    x, slope = ins
+    slope = slope.reshape((1, -1) + (1,) * (x.ndim - 2)) if slope.size > 1 else slope.reshape(())
+    return np.where(x < 0, x * slope, x)
+
+
+def _pad(op, ins):
+    pt, pl, pb, pr = op.attrs["pad"]
+    return np.pad(ins[0], ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+
+
+TENSOR_OPS = {
+    "concat": lambda op, ins: np.concatenate(ins, axis=1),
+    "slice": lambda op, ins: ins[0][:, op.attrs["channels"][0]:op.attrs["channels"][1]],
+    "channel_shuffle": _channel_shuffle,
+    "resize": _resize,
+    "softmax": lambda op, ins: _softmax(ins[0]),
+    "conv_transpose": _conv_transpose,
+    "prelu": _prelu,
+    "pad": _pad,
+    "clip": lambda op, ins: np.minimum(np.maximum(ins[0], ins[1][0]), ins[1][1]),
+}

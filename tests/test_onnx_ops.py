@@ -1,0 +1,167 @@
+"""Each ONNX operator of the exported CNNs (onnx_ops.py), in a small PyTorch module exported by
+both exporters, converted, run natively and on the numba oracle, and matched against ONNX
+Runtime on the same file within 1e-4 of the largest output."""
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+nn = torch.nn
+F = torch.nn.functional
+
+import attocore  # noqa: E402
+from attocore.errors import UnsupportedOpError  # noqa: E402
+from attocore.onnx import check, convert  # noqa: E402
+from conftest import ort_run  # noqa: E402
+
+
+class ConcatSplit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(4, 12, 3, padding=1), nn.Conv2d(4, 6, 1)
+
+    def forward(self, x):
+        y = torch.cat([self.a(x), self.b(x)], dim=1)
+        left, right = y.chunk(2, dim=1)
+        p, q, r = torch.split(y, [5, 7, 6], dim=1)
+        return torch.cat([right.relu(), left, q, p[:, 1:3], r], dim=1)
+
+
+class Shuffle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 12, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        n, c, h, w = y.shape
+        return y.view(n, 3, c // 3, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+
+
+class Upsample(nn.Module):
+    def __init__(self, mode, factor):
+        super().__init__()
+        self.conv, self.mode, self.factor = nn.Conv2d(4, 8, 3, padding=1), mode, factor
+
+    def forward(self, x):
+        y = self.conv(x)
+        kw = {} if self.mode == "nearest" else {"align_corners": False}
+        return F.interpolate(y, scale_factor=self.factor, mode=self.mode, **kw) + \
+            F.interpolate(y, size=(y.shape[2] * self.factor, y.shape[3] * self.factor), mode=self.mode, **kw)
+
+
+class Deconv(nn.Module):
+    def __init__(self, k, s, p, op, groups=1):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.up = nn.ConvTranspose2d(8, 6, k, stride=s, padding=p, output_padding=op, groups=groups)
+        self.bn = nn.BatchNorm2d(6)
+
+    def forward(self, x):
+        return torch.relu(self.bn(self.up(self.conv(x))))
+
+
+class Activations(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.prelu = nn.PReLU(8)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return torch.cat([F.leaky_relu(y, 0.2), self.prelu(y), torch.tanh(y), y.clamp(-0.5, 0.25),
+                          y.clamp(min=-0.1), F.softmax(y, dim=1)], dim=1)
+
+
+class Arithmetic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.register_buffer("c", torch.linspace(0.5, 2.0, 8).reshape(1, 8, 1, 1))
+
+    def forward(self, x):
+        y = self.conv(x)
+        z = (y * self.c + 0.5) / 3.0 - self.c
+        return torch.cat([z, 1.0 - y, y - z, y.mean(dim=1, keepdim=True), y.mean(dim=2, keepdim=True).expand_as(y)],
+                         dim=1)
+
+
+class PoolsAndPads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, dilation=2, padding=2)
+        self.dw = nn.Conv2d(8, 8, 3, dilation=3, padding=3, groups=8)
+
+    def forward(self, x):
+        y = F.max_pool2d(self.dw(self.conv(x)), 3, 2, ceil_mode=True)
+        return F.pad(y, (1, 2, 0, 3)) + 0.0
+
+
+NETS = {
+    "concat-split": ConcatSplit, "shuffle": Shuffle,
+    "nearest-2x": lambda: Upsample("nearest", 2), "nearest-3x": lambda: Upsample("nearest", 3),
+    "bilinear-2x": lambda: Upsample("bilinear", 2),
+    "deconv-2x2s2": lambda: Deconv(2, 2, 0, 0), "deconv-3x3s2": lambda: Deconv(3, 2, 1, 1),
+    "deconv-4x4s2-grouped": lambda: Deconv(4, 2, 1, 0, groups=2),
+    "activations": Activations, "arithmetic": Arithmetic, "pools-pads": PoolsAndPads,
+}
+SHAPE = (4, 11, 14)
+
+
+def export(net, path, exporter):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net.eval(), (torch.zeros(1, *SHAPE),), str(path), dynamo=exporter == "dynamo",
+                          **({} if exporter == "dynamo" else {"opset_version": 17}))
+
+
+def randomize(net, seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+    return net
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+@pytest.mark.parametrize("name", list(NETS))
+def test_operator_matches_onnx_runtime(name, exporter, tmp_path, rng):
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript")
+    net = randomize(NETS[name](), seed=len(name))
+    path = tmp_path / f"{name}.onnx"
+    export(net, path, exporter)
+    assert check(str(path)) == []
+    graph = convert(str(path))
+    attocore.format.save(graph, tmp_path / "m.atto")
+    x = rng.standard_normal((2,) + SHAPE).astype(np.float32)
+    ref = ort_run(path, x)
+    for backend in ("native", "numba"):
+        got = attocore.load(str(tmp_path / "m.atto"), backend=backend, threads=2).run(x)
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max(), (backend, np.abs(got - ref).max())
+
+
+def test_refusals_name_node_and_attribute(tmp_path):
+    class AlignCorners(nn.Module):
+        def forward(self, x):
+            return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
+
+    class Reflect(nn.Module):
+        def forward(self, x):
+            return F.pad(x, (1, 1, 1, 1), mode="reflect")
+
+    for net, words in ((AlignCorners(), "coordinate_transformation_mode=align_corners"),
+                       (Reflect(), "mode=reflect")):
+        path = tmp_path / "r.onnx"
+        export(net, path, "torchscript")
+        problems = check(str(path))
+        assert len(problems) == 1 and words in problems[0] and "node '" in problems[0], problems
+        with pytest.raises(UnsupportedOpError, match=words):
+            convert(str(path))
