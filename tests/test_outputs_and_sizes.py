@@ -248,28 +248,18 @@ def test_onnx_model_with_two_outputs_matches_onnxruntime(tmp_path, rng):
     close(m.run(x), want)
 
 
-def test_torch_feature_module_exports_its_maps(tmp_path, rng):
-    torch = pytest.importorskip("torch")
-    from attocore.torch import export, validate
-    from attocore.importers.torch import AttoNet
-    from attocore import zoo
+def test_torch_backbone_exports_its_maps(tmp_path, rng):
+    pytest.importorskip("torch")
+    from attocore.torch import attonet, export, validate
 
-    class Features(AttoNet):  # what attonet(name, features=True) returns: stride-8/16/32 maps
-        features = True
-
-        def forward(self, x):
-            x, maps = self.pool(self.stem(x)), {}
-            for block in self.blocks:
-                x = block(x)
-                maps[224 // x.shape[2]] = x
-            return tuple(maps[s] for s in (8, 16, 32))
-
-    net = Features(zoo.spec("attonet-d")).eval()
+    net = attonet("attonet-d", features=True).eval()  # forward returns the stride-8/16/32 maps
     export(net, tmp_path / "f.atto")
     m = attocore.load(tmp_path / "f.atto")
     assert [s[1:] for s in m.output_shapes] == [(28, 28), (14, 14), (7, 7)]
+    assert [s[0] for s in m.output_shapes] == list(net.feature_channels)
     assert validate(net, tmp_path / "f.atto", rng.standard_normal((1, 3, 224, 224)).astype(np.float32)).within()
-    del torch
+    y = m.run(rng.standard_normal((1, 3, 160, 192)).astype(np.float32))  # another size: re-planned
+    assert [a.shape[2:] for a in y] == [(20, 24), (10, 12), (5, 6)]
 
 
 # -- re-planning for another input size ------------------------------------------------------

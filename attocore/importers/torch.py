@@ -127,9 +127,6 @@ def fold_batch_norm(m: ConvBN):
     return w.float().numpy(), bias.float().numpy()
 
 
-FEATURE_STRIDES = (8, 16, 32)
-
-
 def to_graph(module: AttoNet, labels=None, extra=None, outputs=None):
     """The graph of an AttoNet, batch norm folded. outputs: graph tensor names to make the
     graph's outputs instead of the logits (e.g. "m3.out"; the ops only they need are kept). A
@@ -149,7 +146,8 @@ def to_graph(module: AttoNet, labels=None, extra=None, outputs=None):
     info.update(extra or {})
     graph = zoo.build_graph(module.spec, params, classes, labels if outputs is None and fc is not None else None, info)
     if outputs is None and getattr(module, "features", False):
-        outputs = stride_outputs(graph, FEATURE_STRIDES)
+        blocks = getattr(module, "feature_blocks", None)  # the blocks whose outputs forward returns
+        outputs = [f"m{i + 1}.out" for i in blocks] if blocks is not None else stride_outputs(graph, FEATURE_STRIDES)
     if outputs is None and not isinstance(fc, nn.Linear):
         raise TypeError("this AttoNet has no classifier (fc): give outputs=[tensor names] to export its feature maps")
     return graph if outputs is None else with_outputs(graph, outputs)
@@ -194,8 +192,9 @@ def with_outputs(graph, outputs):
 def export(module: AttoNet, path, labels=None, extra=None, *, name=None, mean=None, std=None, resize=None,
            outputs=None) -> None:
     """Fold batch norm and write the weight file (format v1), atomically: nothing is left at
-    `path` if anything fails. outputs: as to_graph (a feature-map module exports its maps, one
-    graph output each, in the order its forward returns them).
+    `path` if anything fails. outputs: as to_graph (a backbone, attonet(name, features=True),
+    exports its stride-8/16/32 maps, one graph output each, in the order its forward returns
+    them).
 
     The file carries the preprocessing attocore.run applies, as for attocore.onnx.convert:
     labels (one per class), mean and std (per RGB channel, on the [0, 1] scale; default
@@ -203,9 +202,6 @@ def export(module: AttoNet, path, labels=None, extra=None, *, name=None, mean=No
     straight to 224x224), name (default the architecture's)."""
     if not isinstance(module, AttoNet):
         raise TypeError("export() takes an attocore.torch.AttoNet (build one with attonet(name))")
-    if module.features:
-        raise TypeError("export() writes classifiers; this AttoNet is a backbone (features=True): export a "
-                        "model built on it through ONNX (torch.onnx.export, then attocore convert)")
     fmt.check_output_path(path)
     graph = to_graph(module, labels, extra, outputs)
     preprocessing.apply(graph.metadata, name=name, mean=mean, std=std, resize=resize)
