@@ -78,16 +78,18 @@ def check_top_k(top_k) -> int:
     return k
 
 
-def run(model, image, top_k: int = 5, backend: str = "native", threads: int = 0, tuned=None):
+def run(model, image, top_k: int = 5, backend: str = "native", threads: int = 0, tuned=None,
+        precision: str = "fp32"):
     """Classify an image (path, PIL image, HxWx3 uint8 array, or float32 3x224x224) and return
     its Result; a float32 batch (N, 3, 224, 224) with N > 1 returns a list of N Results, one
     per image, in order. top_k: an int >= 1 (more than the classes gives them all). An image
-    much smaller than the model's input warns (it is upscaled).
+    much smaller than the model's input warns (it is upscaled). precision: as load()'s.
 
     A model with several outputs, or one whose output is not (N, classes) (feature maps),
     gives an OutputsResult per image instead: each output's array by name (no top-k)."""
     k = check_top_k(top_k)
-    m = model if isinstance(model, Model) else load(model, backend=backend, threads=threads, tuned=tuned)
+    m = model if isinstance(model, Model) else load(model, backend=backend, threads=threads, tuned=tuned,
+                                                    precision=precision)
     out = m.run(to_tensor(m, image))
     if isinstance(out, tuple) or out.ndim != 2:
         outs = out if isinstance(out, tuple) else (out,)

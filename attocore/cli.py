@@ -64,8 +64,10 @@ def cmd_run(args) -> None:
     if (args.tuned or args.untuned) and args.backend != "tvm":
         raise UsageError("--tuned/--untuned apply to --backend tvm")
     check_model_file(args.model)
+    if args.precision != "fp32" and args.backend != "native":
+        raise UsageError(f"--precision {args.precision} applies to the native backend")
     result = run(args.model, image, top_k=args.top_k, backend=args.backend, threads=args.threads,
-                 tuned=_tuned_flag(args))
+                 tuned=_tuned_flag(args), precision=args.precision)
     print(f"image: {image}")
     print(result)
 
@@ -216,7 +218,7 @@ def cmd_bench(args) -> None:
             raise UsageError("--plot needs a file name, such as profile.png")
         check_output_path(args.plot, example="profile.png")  # before minutes of timing
         import matplotlib.pyplot  # noqa: F401  (a missing extra is said before the work, not after)
-    m = load(args.model, threads=args.threads)
+    m = load(args.model, threads=args.threads, precision=args.precision)
     sample = m.input_shape[:1] if m.takes_features else m.input_shape  # an MLP's input is (N, features)
     x = np.random.default_rng(0).standard_normal((args.batch,) + sample).astype(np.float32)
     for _ in range(args.warmup):
@@ -339,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=threads_arg, default=0, help="0 = all cores")
     r.add_argument("--tuned", action="store_true", help="tvm: require tuning records (default: use them if found)")
     r.add_argument("--untuned", action="store_true", help="tvm: ignore tuning records")
+    r.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
+                   help="fp16: fp16 GEMM kernels, ARMv8.2 cores with FEAT_FP16 only (README, Precision)")
     r.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("summary", help="per-layer parameters and multiply-adds", parents=[debug])
@@ -436,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int_arg(1), default=1)
     b.add_argument("--threads", type=threads_arg, default=0, help="0 = all cores")
     b.add_argument("--profile", action="store_true", help="time per layer")
+    b.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
+                   help="fp16: fp16 GEMM kernels, ARMv8.2 cores with FEAT_FP16 only (README, Precision)")
     b.add_argument("--plot", metavar="OUT.png",
                    help="draw the profile: time and G multiply-adds/s per step under the FMA peak "
                         '(implies --profile; pip install "attocore[plot]")')

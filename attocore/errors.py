@@ -28,7 +28,8 @@ class ResourceLimitError(FormatError):
 
 class ConfigError(AttocoreError, ValueError):
     """A setting asks for what this build or CPU cannot do: ATTOCORE_ISA naming an instruction
-    set that is not available here (the message lists those that are)."""
+    set that is not available here (the message lists those that are), or load(...,
+    precision="fp16") on a CPU without ARMv8.2 FEAT_FP16 (the message names it)."""
 
 
 class InputError(AttocoreError, ValueError):

@@ -211,15 +211,15 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
         if not cond:
             raise GraphError(f"op '{op.name}' ({op.type}): {msg}")
 
-    if op.type == "conv2d":
-        need(len(op.inputs) in (2, 3), "takes input, weight and optional bias")
+    def window():  # a convolution's (plain or transposed) input, weight and window attributes
         x, w = shape(0), shape(1)
         need(len(x) == 4 and len(w) == 4, "input and weight must be 4-D")
-        kh, kw = op.attrs["kernel"]
-        sh, sw = op.attrs["stride"]
-        pt, pl, pb, pr = op.attrs["pad"]
-        dh, dw = op.attrs.get("dilation", (1, 1))
-        (groups,) = op.attrs["groups"]
+        a = op.attrs
+        return x, w, a["kernel"], a["stride"], a["pad"], a.get("dilation", (1, 1)), a["groups"][0]
+
+    if op.type == "conv2d":
+        need(len(op.inputs) in (2, 3), "takes input, weight and optional bias")
+        x, w, (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw), groups = window()
         need(min(kh, kw, sh, sw, dh, dw, groups) >= 1 and min(pt, pl, pb, pr) >= 0, "bad attribute values")
         need(x[1] % groups == 0 and w[0] % groups == 0, f"groups={groups} does not divide channels")
         need(w == (w[0], x[1] // groups, kh, kw), f"weight shape {w} does not fit input {x}")
@@ -288,14 +288,8 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
         need(len(shape(0)) in (2, 4), "takes a 2-D or 4-D input")
         return tuple(shape(0))
     if op.type == "conv_transpose":
-        x, w = shape(0), shape(1)
-        need(len(x) == 4 and len(w) == 4, "input and weight must be 4-D")
-        kh, kw = op.attrs["kernel"]
-        sh, sw = op.attrs["stride"]
-        pt, pl, pb, pr = op.attrs["pad"]
-        dh, dw = op.attrs.get("dilation", (1, 1))
+        x, w, (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw), groups = window()
         oph, opw = op.attrs.get("output_pad", (0, 0))
-        (groups,) = op.attrs["groups"]
         need(min(kh, kw, sh, sw, dh, dw, groups) >= 1 and oph < max(sh, dh) and opw < max(sw, dw),
              "bad attribute values")
         need(x[1] % groups == 0 and w[:1] + w[2:] == (x[1], kh, kw), f"weight shape {w} does not fit input {x} "

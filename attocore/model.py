@@ -43,8 +43,11 @@ class Model:
     # -- metadata -----------------------------------------------------------------------
     @property
     def precision(self) -> str:
-        """"int8" when the model has int8 tensors (attocore.quantize), else "fp32"."""
-        return "int8" if any(t.dtype == "int8" for t in self.graph.tensors.values()) else "fp32"
+        """"int8" when the model has int8 tensors (attocore.quantize), else the float layers'
+        arithmetic: "fp16" when loaded with precision="fp16", "fp32" otherwise."""
+        if any(t.dtype == "int8" for t in self.graph.tensors.values()):
+            return "int8"
+        return getattr(self.executor, "precision", "fp32")
 
     @property
     def name(self) -> str:
@@ -233,8 +236,12 @@ def available_isas() -> list:
     return native.available_isas()
 
 
+PRECISIONS = ("fp32", "fp16")
+
+
 def load(model, backend: str = "native", threads: int = 0, force_reference: bool = False,
-         max_arena_mb: float = 0, tuned=None, target: str = "host", records=None, plan=None) -> Model:
+         max_arena_mb: float = 0, tuned=None, target: str = "host", records=None, plan=None,
+         precision: str = "fp32") -> Model:
     """Load a weight file path, raw file bytes, or a zoo name ('attonet-a'..'attonet-d').
 
     Zoo names give deterministic seeded (untrained) weights. threads=0 uses every core.
@@ -256,12 +263,23 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
     on the TVM kernels linked into this build (-DATTOCORE_TVM_KERNELS; UnsupportedOpError if
     none are), the others on the hand-written ones; profile() shows which ran. PlanError
     for a malformed plan or one for another model.
+
+    precision="fp16" (native backend): weights packed as binary16 and fp16 arithmetic in the
+    GEMM kernels (1x1 and im2col convolutions, fully connected layers, the fused steps'
+    GEMMs), the other kernels fp32 (README, "Precision": error bound). Only on ARMv8.2 cores
+    with FEAT_FP16 (Cortex-A55/A75/A76 and later): elsewhere (x86, ARMv7, Cortex-A53/A72)
+    ConfigError, naming the missing feature; never a silent fp32 fallback. An int8 model's
+    int8 layers are unaffected. ValueError for any other value.
     """
     if isinstance(model, Model):
         return model
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend '{backend}'; choose one of {BACKENDS}")
     threads = check_threads(threads)
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r:.40}; choose one of {PRECISIONS}")
+    if precision != "fp32" and backend != "native":
+        raise ValueError(f"precision={precision!r} is a native backend option, not backend='{backend}'")
     if isinstance(max_arena_mb, bool) or not isinstance(max_arena_mb, numbers.Real) or not 0 <= max_arena_mb < 2**40:
         raise ValueError(f"max_arena_mb must be a number in [0, 2^40), got {max_arena_mb!r:.40}")
     kernel_plan = None
@@ -279,7 +297,7 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
         # (from the file, unchanged, or the zoo) if something asks for their data.
         cap = int(max_arena_mb * 2**20)
         layers = None if kernel_plan is None else kernel_plan.tvm_layers or "none"
-        executor = native.NativeBackend(data, threads, bool(force_reference), cap, layers)
+        executor = native.NativeBackend(data, threads, bool(force_reference), cap, layers, precision)
         generated = graph is not None
         graph = fmt.decode(data, deferred=_DeferredWeights(reread))
         if kernel_plan is not None:
@@ -310,7 +328,7 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
             except RuntimeError as e:  # _DeferredWeights: a model loaded from bytes keeps none
                 raise InputError(f"cannot re-plan model '{g.metadata.name}' for another input size: {e}") from e
             # "none": linked TVM kernels are compiled for the shapes of the file's size.
-            return native.NativeBackend(data, threads, bool(force_reference), cap, "none")
+            return native.NativeBackend(data, threads, bool(force_reference), cap, "none", precision)
     return Model(graph, source, executor, rebuild)
 
 

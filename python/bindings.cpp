@@ -69,8 +69,8 @@ int thread_argument(py::handle value) {
 class NativeModel {
  public:
   NativeModel(std::shared_ptr<ModelFile> file, int threads, bool force_reference, size_t max_arena_bytes,
-              const std::optional<std::string>& tvm_layers)
-      : model_(std::make_shared<CompiledModel>(std::move(file), options(force_reference, tvm_layers))),
+              const std::optional<std::string>& tvm_layers, Precision precision)
+      : model_(std::make_shared<CompiledModel>(std::move(file), options(force_reference, tvm_layers, precision))),
         threads_(threads),
         max_sessions_(std::max(1, ThreadPool::hardware_threads())),
         budget_(std::make_shared<MemoryBudget>(
@@ -81,9 +81,11 @@ class NativeModel {
   }
 
   // tvm_layers: the steps linked TVM kernels run ("", "all", op names); unset: ATTOCORE_TVM_LAYERS.
-  static CompileOptions options(bool force_reference, const std::optional<std::string>& tvm_layers) {
+  static CompileOptions options(bool force_reference, const std::optional<std::string>& tvm_layers,
+                                Precision precision) {
     CompileOptions o{force_reference, true};
     if (tvm_layers) o.tvm_layers = *tvm_layers;
+    o.precision = precision;
     return o;
   }
 
@@ -152,6 +154,7 @@ class NativeModel {
     return lease.session->threads();
   }
   std::string isa() const { return isa_name(model_->isa()); }
+  std::string precision() const { return precision_name(model_->precision()); }
   int64_t macs() const { return model_->total_macs(); }
 
   py::list kernels() const {
@@ -246,31 +249,34 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("sessions", &NativeModel::sessions)
       .def_property_readonly("threads", &NativeModel::threads)
       .def_property_readonly("isa", &NativeModel::isa)
+      .def_property_readonly("precision", &NativeModel::precision)
       .def_property_readonly("macs", &NativeModel::macs)
       .def("kernels", &NativeModel::kernels);
 
   // max_arena_bytes: what all concurrent runs of the model may allocate together (0: the default).
   m.def("load_file", [](const std::string& path, py::handle threads, py::handle force_reference, py::handle max_arena,
-                        py::handle tvm_layers) {
+                        py::handle tvm_layers, const std::string& precision) {
         if (path.find('\0') != std::string::npos) throw py::value_error("embedded null byte in the model path");
         const int n = thread_argument(threads);
         const size_t cap = byte_count_argument(max_arena, "max_arena_bytes");
         const bool reference = bool_argument(force_reference, "force_reference");
         const std::optional<std::string> layers = optional_string_argument(tvm_layers, "tvm_layers");
-        return std::make_unique<NativeModel>(ModelFile::open(path), n, reference, cap, layers);
+        const Precision p = parse_precision(precision);
+        return std::make_unique<NativeModel>(ModelFile::open(path), n, reference, cap, layers, p);
       },
       py::arg("path"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0,
-      py::arg("tvm_layers") = py::none());
+      py::arg("tvm_layers") = py::none(), py::arg("precision") = "fp32");
   // Any contiguous buffer (bytes, or the private copy attocore.format.read_file returns),
   // parsed in place: the compiled model keeps only packed weights, so the buffer is read
   // only during this call, which holds it and the GIL (no other thread can change it). The
   // caller may drop or reuse it afterwards.
   m.def("load_bytes", [](py::handle data, py::handle threads, py::handle force_reference, py::handle max_arena,
-                         py::handle tvm_layers) {
+                         py::handle tvm_layers, const std::string& precision) {
         const int n = thread_argument(threads);
         const size_t cap = byte_count_argument(max_arena, "max_arena_bytes");
         const bool reference = bool_argument(force_reference, "force_reference");
         const std::optional<std::string> layers = optional_string_argument(tvm_layers, "tvm_layers");
+        const Precision p = parse_precision(precision);
         Py_buffer view;
         if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) {
           PyErr_Clear();
@@ -284,10 +290,10 @@ PYBIND11_MODULE(_core, m) {
         const bool aligned = reinterpret_cast<uintptr_t>(view.buf) % alignof(float) == 0;
         return std::make_unique<NativeModel>(aligned ? ModelFile::borrow(view.buf, size_t(view.len))
                                                      : ModelFile::from_memory(view.buf, size_t(view.len)),
-                                             n, reference, cap, layers);
+                                             n, reference, cap, layers, p);
       },
       py::arg("data"), py::arg("threads") = 0, py::arg("force_reference") = false, py::arg("max_arena_bytes") = 0,
-      py::arg("tvm_layers") = py::none());
+      py::arg("tvm_layers") = py::none(), py::arg("precision") = "fp32");
   m.attr("MAX_THREADS") = Session::kMaxThreads;
   m.def("op_macs", [](py::bytes data) {
         char* buffer = nullptr;

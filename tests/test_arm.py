@@ -43,6 +43,10 @@ def test_emulated_ctest(arm_build):
     print(f"{name}: emulated ctest took {time.time() - t0:.0f} s")
     # The NEON variants, not only the reference, are the ones compared.
     assert "neon: gemm kernels checked" in out and "all checks passed (neon kernels)" in out
+    if name == "aarch64":  # qemu-aarch64's default CPU has FEAT_FP16: the fp16 kernels run
+        assert "neonfp16: gemm kernels checked" in out
+    else:
+        assert "fp16 kernels not run" in out
 
 
 def test_runner_reproduces_x86_logits(arm_build, tmp_path):
@@ -103,3 +107,51 @@ def test_runner_int8_logits_equal_x86(arm_build, cpp_build, tmp_path):
             assert "using qgemm_neondot" in proc.stderr
         elif cpu == "cortex-a53":
             assert "declined qgemm_neondot: cpu lacks the dot-product" in proc.stderr
+
+
+# Precision fp16 (README, "Precision"): the largest logit difference from fp32 stays within
+# this share of the largest fp32 logit. Measured under qemu-aarch64 -cpu max: AttoNet-D at 224
+# 0.29% (sample image and a random tensor alike), AttoNet-A at 64x64 0.66%; the bound leaves
+# 3x room. The kernels' own bit-exact and per-output checks are tests/cpp/test_fp16_kernels.cpp.
+FP16_LOGIT_BOUND = 2e-2
+
+
+def _logits(stdout: str) -> dict:
+    return {int(i): float(v) for i, v in _predictions(stdout)}
+
+
+def test_runner_fp16_within_bound_and_refused_without_feat_fp16(arm_build, tmp_path):
+    """attocore-run --precision fp16: on aarch64 -cpu max (FEAT_FP16) AttoNet-D (224, the
+    sample image) and AttoNet-A (64x64, a random tensor) stay within FP16_LOGIT_BOUND of fp32
+    with the same top-1; on a Cortex-A53 (ARMv8.0) and on ARMv7 it is refused, naming the
+    missing feature."""
+    name, d, qemu = arm_build
+    d_model, a_model, x64 = tmp_path / "d.atto", tmp_path / "a64.atto", tmp_path / "x64.f32"
+    fmt.save(zoo.seeded_graph("attonet-d"), d_model)
+    fmt.save(zoo.seeded_graph("attonet-a", input_hw=64), a_model)
+    np.random.default_rng(7).standard_normal((1, 3, 64, 64)).astype("<f4").tofile(x64)
+    runner = [str(d / "attocore-run")]
+    if name == "armv7":
+        proc = subprocess.run(qemu + runner + [str(d_model), os.path.join(DATA, "sample.ppm"), "--precision", "fp16"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 1 and "error (config)" in proc.stderr and "FEAT_FP16" in proc.stderr, proc.stderr
+        return
+    for model, image in ((d_model, os.path.join(DATA, "sample.ppm")), (a_model, str(x64))):
+        out = {}
+        for precision in ("fp32", "fp16"):
+            proc = subprocess.run(qemu + runner + [str(model), image, "--top", "1000", "--precision", precision],
+                                  capture_output=True, text=True, timeout=600, env=dict(os.environ, QEMU_CPU="max"))
+            assert proc.returncode == 0, proc.stderr
+            out[precision] = _logits(proc.stdout)
+            if precision == "fp16":
+                assert "precision fp16" in proc.stdout
+        want, got = out["fp32"], out["fp16"]
+        assert sorted(want) == sorted(got) and len(want) > 10
+        err = max(abs(got[i] - want[i]) for i in want)
+        peak = max(abs(v) for v in want.values())
+        assert err <= FP16_LOGIT_BOUND * peak, f"{model.name}: fp16 logits off by {err} (largest logit {peak})"
+        assert max(got, key=got.get) == max(want, key=want.get)
+    proc = subprocess.run(qemu + runner + [str(d_model), os.path.join(DATA, "sample.ppm"), "--precision", "fp16"],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, QEMU_CPU="cortex-a53"))
+    assert proc.returncode == 1 and "error (config)" in proc.stderr, proc.stderr
+    assert "FEAT_FP16" in proc.stderr and 'use precision "fp32"' in proc.stderr

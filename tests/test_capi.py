@@ -30,3 +30,16 @@ def test_capi_errors_are_python_exceptions(tmp_path):
         m.run(np.zeros((1, 3, 10, 10), np.float32))
     with pytest.raises(attocore.InputError, match="dtype"):
         m.run(np.zeros((1, 3, 224, 224), np.float64))
+
+
+def test_capi_precision_option():
+    """precision= through attocore_model_options: fp32 by default; fp16 refused on a CPU
+    without FEAT_FP16 (here: x86) with ConfigError; an unknown name a ValueError."""
+    import platform
+    data = fmt.encode(zoo.seeded_graph("attonet-d"))
+    assert capi.load(data).precision == "fp32" and capi.load(data, precision="fp32").precision == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        capi.load(data, precision="bf16")
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        with pytest.raises(attocore.ConfigError, match="FEAT_FP16"):
+            capi.load(data, precision="fp16")

@@ -248,3 +248,21 @@ def test_concat_written_in_place_by_its_convolutions(shape, tmp_path, rng, monke
     if attocore.available_isas() != ["ref"]:
         assert kernels[-1].startswith("concat_in_place(conv1x1+copy+copy+igemm+conv1x1)"), kernels
         assert len(kernels) == 3, kernels  # the first convolution, the pool, the concat with three inside
+
+
+@pytest.mark.parametrize("hw", [(7, 9), (16, 16)])
+def test_squeeze_excitation_scale_rides_on_its_projection(hw, tmp_path, rng, monkeypatch):
+    """The channel scale of a squeeze-and-excitation block, its 1x1 projection and the residual
+    add are one step (scaled_conv1x1): per image, its own scales (batch 3 crosses images)."""
+    b = Builder((24,) + hw)
+    x = b.conv("input", 24, act="relu")
+    squeezed = b.op("global_avgpool", [x])
+    n = len(b.ops)
+    gate = b.op("fully_connected", [squeezed, b.random(f"w{n}", (24, 24), 0.3), b.random(f"b{n}", (24,), 0.1)])
+    gate = b.op("activation", [gate], act="sigmoid")
+    scaled = b.op("mul", [x, gate])
+    out = b.op("add", [b.conv(scaled, 24, k=1, pad=0), x], act="relu")
+    xin = rng.standard_normal((3, 24) + hw).astype(np.float32)
+    _, kernels = run_everywhere(b.graph(out), xin, tmp_path, monkeypatch)
+    if attocore.available_isas() != ["ref"]:
+        assert kernels[-1].startswith("scale+conv1x1+res"), kernels

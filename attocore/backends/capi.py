@@ -41,6 +41,13 @@ const char* attocore_isa(void);
 attocore_status attocore_model_load_file(const char* path, attocore_model** model);
 attocore_status attocore_model_load_memory(const void* data, size_t size, attocore_model** model);
 void attocore_model_free(attocore_model* model);
+typedef struct attocore_model_options { const char* precision; } attocore_model_options;
+void attocore_model_options_init(attocore_model_options* options);
+attocore_status attocore_model_load_file_with_options(const char* path, const attocore_model_options* options,
+                                                      attocore_model** model);
+attocore_status attocore_model_load_memory_with_options(const void* data, size_t size,
+                                                        const attocore_model_options* options, attocore_model** model);
+const char* attocore_model_precision(const attocore_model* model);
 attocore_status attocore_model_input_shape(const attocore_model* model, int64_t dims[4]);
 attocore_status attocore_model_output_shape(const attocore_model* model, int64_t dims[6], int* ndim);
 int attocore_model_num_outputs(const attocore_model* model);
@@ -175,6 +182,10 @@ class CModel(Backend):
     def isa(self) -> str:
         return isa()
 
+    @property
+    def precision(self) -> str:
+        return _ffi.string(lib().attocore_model_precision(self._model)).decode()
+
     def arena_bytes(self, batch: int = 1) -> int:
         return self._size_query(_lib.attocore_session_arena_bytes, batch)
 
@@ -183,21 +194,28 @@ class CModel(Backend):
         return self._size_query(_lib.attocore_session_memory_bytes, batch)
 
 
-def load(model, threads: int = 0, max_arena_bytes: int = 0) -> CModel:
+def load(model, threads: int = 0, max_arena_bytes: int = 0, precision: str = "fp32") -> CModel:
     """Load a weight file path or its bytes through the C API. threads: an int in [0, 256]
-    (0: all cores); max_arena_bytes > 0 caps what a run allocates (ResourceLimitError beyond)."""
+    (0: all cores); max_arena_bytes > 0 caps what a run allocates (ResourceLimitError beyond);
+    precision "fp32" or "fp16" (attocore.load's; ConfigError without FEAT_FP16)."""
     threads = check_threads(threads)
+    if precision not in ("fp32", "fp16"):
+        raise ValueError(f"unknown precision {precision!r:.40}; choose one of ('fp32', 'fp16')")
     if isinstance(max_arena_bytes, bool) or not isinstance(max_arena_bytes, int) or max_arena_bytes < 0:
         raise ValueError(f"max_arena_bytes must be an int >= 0, got {max_arena_bytes!r:.40}")
     l = lib()
     ptr = _ffi.new("attocore_model**")
+    opts = _ffi.new("attocore_model_options*")
+    l.attocore_model_options_init(opts)
+    precision_c = _ffi.new("char[]", precision.encode())  # kept alive through the load call
+    opts.precision = precision_c
     if isinstance(model, (bytes, bytearray)):
-        _check(l.attocore_model_load_memory(bytes(model), len(model), ptr))
+        _check(l.attocore_model_load_memory_with_options(bytes(model), len(model), opts, ptr))
     else:
         path = os.fsencode(model)
         if b"\0" in path:  # a C string would end there: another file would be opened
             raise ValueError("embedded null byte in the model path")
-        _check(l.attocore_model_load_file(path, ptr))
+        _check(l.attocore_model_load_file_with_options(path, opts, ptr))
     return CModel(ptr[0], threads, max_arena_bytes)
 
 

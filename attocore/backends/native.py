@@ -39,15 +39,20 @@ class NativeBackend(Backend):
     checks_finite = True
 
     def __init__(self, model, threads: int = 0, force_reference: bool = False, max_arena_bytes: int = 0,
-                 tvm_layers: str | None = None):
+                 tvm_layers: str | None = None, precision: str = "fp32"):
         """model: a weight file path, or the file's bytes (any buffer). The C++ loader
         validates every field first, so a malformed file gets the same error here as from the
         C API. tvm_layers: the steps TVM kernels linked into this build run ('none', 'all',
-        op names; None: $ATTOCORE_TVM_LAYERS), e.g. a plan's (backends/tvm/plan.py)."""
+        op names; None: $ATTOCORE_TVM_LAYERS), e.g. a plan's (backends/tvm/plan.py).
+        precision: "fp32" or "fp16" (ConfigError where the CPU lacks FEAT_FP16)."""
         c = core()
-        self.compiled = (c.load_file(os.fspath(model), threads, force_reference, max_arena_bytes, tvm_layers)
+        self.compiled = (c.load_file(os.fspath(model), threads, force_reference, max_arena_bytes, tvm_layers, precision)
                          if isinstance(model, (str, os.PathLike))
-                         else c.load_bytes(model, threads, force_reference, max_arena_bytes, tvm_layers))
+                         else c.load_bytes(model, threads, force_reference, max_arena_bytes, tvm_layers, precision))
+
+    @property
+    def precision(self) -> str:
+        return self.compiled.precision
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.compiled.run(x)

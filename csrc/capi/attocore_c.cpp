@@ -116,24 +116,62 @@ const char* attocore_isa(void) {
   }
 }
 
-attocore_status attocore_model_load_file(const char* path, attocore_model** model) {
+namespace {
+
+// The compile options of load options (null: the defaults); false for an unknown precision.
+bool compile_options(const attocore_model_options* options, attocore::CompileOptions* out) {
+  if (options == nullptr || options->precision == nullptr || std::strcmp(options->precision, "fp32") == 0) return true;
+  if (std::strcmp(options->precision, "fp16") == 0) {
+    out->precision = attocore::Precision::kFp16;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void attocore_model_options_init(attocore_model_options* options) {
+  if (options) options->precision = "fp32";
+}
+
+attocore_status attocore_model_load_file_with_options(const char* path, const attocore_model_options* options,
+                                                      attocore_model** model) {
   if (path == nullptr || model == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null path or model pointer");
   *model = nullptr;
+  attocore::CompileOptions o;
+  if (!compile_options(options, &o))
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "unknown precision (expected \"fp32\" or \"fp16\")");
   return guarded([&] {
     auto m = std::make_unique<attocore_model>();
-    m->compiled = std::make_shared<attocore::CompiledModel>(attocore::ModelFile::open(path));
+    m->compiled = std::make_shared<attocore::CompiledModel>(attocore::ModelFile::open(path), o);
     *model = m.release();
   });
 }
 
-attocore_status attocore_model_load_memory(const void* data, size_t size, attocore_model** model) {
+attocore_status attocore_model_load_memory_with_options(const void* data, size_t size,
+                                                        const attocore_model_options* options, attocore_model** model) {
   if (data == nullptr || model == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null data or model pointer");
   *model = nullptr;
+  attocore::CompileOptions o;
+  if (!compile_options(options, &o))
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "unknown precision (expected \"fp32\" or \"fp16\")");
   return guarded([&] {
     auto m = std::make_unique<attocore_model>();
-    m->compiled = std::make_shared<attocore::CompiledModel>(attocore::ModelFile::from_memory(data, size));
+    m->compiled = std::make_shared<attocore::CompiledModel>(attocore::ModelFile::from_memory(data, size), o);
     *model = m.release();
   });
+}
+
+attocore_status attocore_model_load_file(const char* path, attocore_model** model) {
+  return attocore_model_load_file_with_options(path, nullptr, model);
+}
+
+attocore_status attocore_model_load_memory(const void* data, size_t size, attocore_model** model) {
+  return attocore_model_load_memory_with_options(data, size, nullptr, model);
+}
+
+const char* attocore_model_precision(const attocore_model* model) {
+  return model ? attocore::precision_name(model->compiled->precision()) : "";
 }
 
 void attocore_model_free(attocore_model* model) { delete model; }

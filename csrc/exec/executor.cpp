@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "exec/tvm_layer.h"
+#include "kernels/dispatch/kernel_table.h"
 #include "kernels/layout/layout.h"
 #include "plan/fusion.h"
 #include "plan/op_macs.h"
@@ -36,10 +37,35 @@ Graph without_constant_data(const Graph& g) {
 
 }  // namespace
 
+const char* precision_name(Precision p) { return p == Precision::kFp16 ? "fp16" : "fp32"; }
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::kFp32;
+  if (name == "fp16") return Precision::kFp16;
+  fail(ErrorCode::kConfig, "unknown precision \"" + name.substr(0, 32) + "\" (expected \"fp32\" or \"fp16\")");
+}
+
+namespace {
+
+// The kernels of the model's float layers: the ISA's table, or for precision fp16 the fp16
+// table (refused where the CPU lacks FEAT_FP16, or when the reference kernels are asked for).
+const KernelTable& table_for(Isa isa, Precision precision) {
+  if (precision == Precision::kFp32) return kernel_table(isa);
+  const KernelTable& fp16 = fp16_kernel_table();  // fails with the missing feature's name
+  if (isa != Isa::kNeon)
+    fail(ErrorCode::kConfig, std::string("precision \"fp16\" runs the NEON fp16 kernels, not the ") + isa_name(isa) +
+                                 " kernels (force_reference, ATTOCORE_FORCE_REFERENCE or ATTOCORE_ISA chose them): use "
+                                 "precision \"fp32\" with them");
+  return fp16;
+}
+
+}  // namespace
+
 CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptions& options)
-    : graph_(without_constant_data(file->graph())), isa_(best_isa(options.force_reference)) {
+    : graph_(without_constant_data(file->graph())), isa_(best_isa(options.force_reference)),
+      precision_(options.precision) {
   const Graph& g = file->graph();
-  const KernelTable& table = kernel_table(isa_);
+  const KernelTable& table = table_for(isa_, precision_);
   // Ops a linked TVM kernel takes over stay out of fusion; the TVM step sits at its last op.
   const std::vector<TvmStep> tvm_steps = select_tvm_steps(g, options.tvm_layers);
   std::vector<bool> tvm_covered(g.ops.size(), false);

@@ -31,6 +31,17 @@ struct Step {
   int64_t macs = 0;  // at batch 1
 };
 
+// The arithmetic of the float layers. kFp16: weights packed as binary16 and fp16 products
+// and sums in the GEMM kernels (1x1 and im2col convolutions, fully connected layers, the
+// fused steps' GEMMs), on ARMv8.2 FEAT_FP16 cores only (kernel_table.h's fp16_support(): elsewhere
+// the model is refused with ErrorCode::kConfig); activations stay fp32 between kernels and
+// every other kernel computes in fp32 (DESIGN.md, "fp16 precision"). int8 layers are not
+// affected.
+enum class Precision { kFp32, kFp16 };
+const char* precision_name(Precision p);
+// "fp32" or "fp16"; anything else fails with ErrorCode::kConfig.
+Precision parse_precision(const std::string& name);
+
 struct CompileOptions {
   bool force_reference = false;  // portable reference kernels, no fusion (also ATTOCORE_FORCE_REFERENCE=1)
   bool fuse = true;
@@ -38,12 +49,14 @@ struct CompileOptions {
   // default comes from ATTOCORE_TVM_LAYERS.
   std::string tvm_layers = default_tvm_layers();
   static std::string default_tvm_layers();
+  Precision precision = Precision::kFp32;
 };
 
 class CompiledModel {
  public:
   explicit CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptions& options = {});
   Isa isa() const { return isa_; }
+  Precision precision() const { return precision_; }
   size_t scratch_floats() const { return scratch_floats_; }
   size_t shared_scratch_floats() const { return shared_scratch_floats_; }
   bool input_nchw() const { return input_nchw_; }
@@ -64,6 +77,7 @@ class CompiledModel {
  private:
   Graph graph_;
   Isa isa_;
+  Precision precision_ = Precision::kFp32;
   std::vector<Step> steps_;
   size_t scratch_floats_ = 0;  // per thread, the largest any layer needs
   size_t shared_scratch_floats_ = 0;

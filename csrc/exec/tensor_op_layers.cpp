@@ -150,20 +150,10 @@ class PreluClipLayer : public Layer {
   int64_t channels_ = 0, per_image_ = 0;
 };
 
-ConvTransposeShape conv_transpose_shape(const Graph& g, const OpInfo& op) {
-  ConvTransposeShape s;
-  const auto& x = shape_of(g, op.inputs[0]);
-  const auto& y = shape_of(g, op.outputs[0]);
-  s.in_c = int(x[1]), s.in_h = int(x[2]), s.in_w = int(x[3]);
-  s.out_c = int(y[1]), s.out_h = int(y[2]), s.out_w = int(y[3]);
-  s.window = op.window;
-  return s;
-}
-
 // Any transposed convolution, by the gathering reference.
 class ConvTransposeRefLayer : public Layer {
  public:
-  ConvTransposeRefLayer(const Graph& g, const OpInfo& op) : s_(conv_transpose_shape(g, op)), act_(op.activation) {
+  ConvTransposeRefLayer(const Graph& g, const OpInfo& op) : s_(conv_shape(g, op)), act_(op.activation) {
     packed_ = pack_conv_transpose_ref(s_, weights_of(g, op));
     if (const float* b = bias_of(g, op)) bias_.assign(b, b + s_.out_c);
   }
@@ -194,7 +184,7 @@ class ConvTransposeGemmLayer : public Layer {
            w.output_pad_h == 0 && w.output_pad_w == 0;
   }
   ConvTransposeGemmLayer(const Graph& g, const OpInfo& op, const KernelTable& table)
-      : s_(conv_transpose_shape(g, op)), act_(op.activation) {
+      : s_(conv_shape(g, op)), act_(op.activation) {
     const WindowAttrs& w = s_.window;
     taps_ = w.kernel_h * w.kernel_w;
     const int n = taps_ * s_.out_c;

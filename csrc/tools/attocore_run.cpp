@@ -1,7 +1,7 @@
 // attocore-run: run a model on a board with no Python.
 //
 //   attocore-run MODEL IMAGE [--threads N] [--bench N] [--profile N] [--top K]
-//                [--tvm-layers all|OP,OP... | --plan FILE]
+//                [--precision fp32|fp16] [--tvm-layers all|OP,OP... | --plan FILE]
 //
 // --top-k K is accepted as --top K, the name `attocore run` uses.
 // --threads N: 0 (the default: all cores) to ATTOCORE_MAX_THREADS (256).
@@ -12,6 +12,8 @@
 // --tvm-layers runs the listed layers with TVM kernels linked in at build time
 // (cmake -DATTOCORE_TVM_KERNELS=DIR, DIR from `attocore export-tvm`); --plan takes that
 // list from a plan file written by `attocore tune-plan` (its steps marked "tvm").
+// --precision fp16: fp16 GEMM kernels (attocore_model_options; ARMv8.2 FEAT_FP16 cores only,
+// refused elsewhere with the missing feature named).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -33,7 +35,7 @@ namespace {
 
 int usage() {
   std::fprintf(stderr, "usage: attocore-run MODEL IMAGE [--threads N] [--bench N] [--profile N] [--top K|--top-k K]\n"
-                       "                    [--tvm-layers all|OP,... | --plan FILE]\n"
+                       "                    [--precision fp32|fp16] [--tvm-layers all|OP,... | --plan FILE]\n"
                        "  IMAGE: binary PPM (P6) or raw float32 NCHW tensor (.f32, .raw, .bin)\n");
   return 2;
 }
@@ -104,7 +106,7 @@ int main(int argc, char** argv) {
   if (argc < 3) return usage();
   const std::string model_path = argv[1], image_path = argv[2];
   int threads = 0, bench = 0, profile = 0, top = 5;
-  std::string tvm_layers, plan_path;
+  std::string tvm_layers, plan_path, precision = "fp32";
   bool have_layers = false;
   for (int i = 3; i < argc; ++i) {
     const std::string opt = argv[i];
@@ -117,6 +119,14 @@ int main(int argc, char** argv) {
       }
       have_layers = true;
       (opt == "--plan" ? plan_path : tvm_layers) = val;
+      continue;
+    }
+    if (opt == "--precision") {
+      precision = val;
+      if (precision != "fp32" && precision != "fp16") {
+        std::fprintf(stderr, "error: bad option --precision %s (fp32 or fp16)\n", val);
+        return usage();
+      }
       continue;
     }
     bool ok = (opt == "--threads" && parse_int(val, 0, ATTOCORE_MAX_THREADS, &threads)) ||
@@ -141,7 +151,10 @@ int main(int argc, char** argv) {
   if (have_layers) setenv("ATTOCORE_TVM_LAYERS", tvm_layers.c_str(), 1);  // read when the model is compiled
 
   attocore_model* model = nullptr;
-  attocore_status st = attocore_model_load_file(model_path.c_str(), &model);
+  attocore_model_options load_options;
+  attocore_model_options_init(&load_options);
+  load_options.precision = precision.c_str();
+  attocore_status st = attocore_model_load_file_with_options(model_path.c_str(), &load_options, &model);
   if (st != ATTOCORE_OK) return fail(st);
   if (!plan.model.empty() && plan.model != attocore_model_name(model)) {
     std::fprintf(stderr, "error (plan): %s is a plan for '%s', the model is '%s'\n", plan_path.c_str(),
@@ -235,7 +248,12 @@ int main(int argc, char** argv) {
   std::vector<size_t> order(classes);
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return logits[a] > logits[b]; });
-  std::printf("%s (%s kernels)\n", attocore_model_name(model), attocore_isa());
+  if (std::strcmp(attocore_model_precision(model), "fp32") == 0) {
+    std::printf("%s (%s kernels)\n", attocore_model_name(model), attocore_isa());
+  } else {
+    std::printf("%s (%s kernels, precision %s)\n", attocore_model_name(model), attocore_isa(),
+                attocore_model_precision(model));
+  }
   if (attocore_model_tvm_steps(model) > 0) std::printf("TVM kernels: %d steps\n", attocore_model_tvm_steps(model));
   for (size_t r = 0; r < std::min(size_t(top), classes); ++r) {
     const size_t i = order[r];

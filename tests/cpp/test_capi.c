@@ -74,6 +74,34 @@ int main(void) {
   CHECK(attocore_model_num_labels(model) == 7 && strcmp(attocore_model_label(model, 2), "t2") == 0);
   CHECK(attocore_model_label(model, 7) == NULL && attocore_model_label(model, -1) == NULL);
   CHECK(strcmp(attocore_model_name(model), "tiny") == 0);
+  CHECK(strcmp(attocore_model_precision(model), "fp32") == 0);
+
+  /* Load options: fp32 by default (NULL too), an unknown precision is an argument error, fp16
+   * loads where the CPU has FEAT_FP16 (qemu-aarch64's default CPU) and is refused with the
+   * missing feature named elsewhere. */
+  {
+    attocore_model_options o;
+    attocore_model_options_init(&o);
+    CHECK(o.precision != NULL && strcmp(o.precision, "fp32") == 0);
+    attocore_model* m = NULL;
+    CHECK(attocore_model_load_file_with_options(path, NULL, &m) == ATTOCORE_OK &&
+          strcmp(attocore_model_precision(m), "fp32") == 0);
+    attocore_model_free(m);
+    m = NULL;
+    o.precision = "bf16";
+    CHECK(attocore_model_load_file_with_options(path, &o, &m) == ATTOCORE_ERROR_ARGUMENT && m == NULL);
+    CHECK(strstr(attocore_last_error(), "precision") != NULL);
+    o.precision = "fp16";
+    const attocore_status st = attocore_model_load_file_with_options(path, &o, &m);
+    if (st == ATTOCORE_OK) {
+      CHECK(strcmp(attocore_model_precision(m), "fp16") == 0);
+      printf("precision fp16 loads here\n");
+    } else {
+      CHECK(st == ATTOCORE_ERROR_CONFIG && m == NULL && strstr(attocore_last_error(), "FEAT_FP16") != NULL);
+      printf("precision fp16 refused here: %s\n", attocore_last_error());
+    }
+    attocore_model_free(m);
+  }
 
   size_t io_size = 0;
   char* io = read_all(io_path, &io_size);

@@ -171,7 +171,7 @@ void attonet_modules() {
   CHECK(contains(report, "fusion: op 'm1.mix' taken by module_tail (as first) in step 'm1.group..m1.add+m2.compress'\n"));
   CHECK(contains(report, "fusion: op 'm1.compress' alone: declined by module_tail: input from 'pool', not a stride-1 1x1 "
                          "convolution; by dw_conv1x1: input from 'pool', not a depthwise convolution; by "
-                         "conv_residual: has an activation of its own"));
+                         "scaled_conv1x1: not a mul; by conv_residual: has an activation of its own"));
   CHECK(contains(report, "fusion: op 'gap' alone: declined by module_tail: not a stride-1 1x1 convolution / reads the "
                          "output of 'm2.add' (as next), but is not a stride-1 1x1 convolution;"));
   int lines = 0;
@@ -191,7 +191,7 @@ void attonet_modules() {
   CHECK(contains(kept_report, "fusion: op 'm1.group' alone: declined by module_tail: not a stride-1 1x1 convolution;"));
   CHECK(contains(kept_report, "fusion: op 'm1.project' alone: declined by module_tail: input from 'pool', not a "
                               "stride-1 1x1 convolution; by dw_conv1x1: input from 'pool', not a depthwise convolution; "
-                              "by conv_residual: its add 'm1.add' is taken"));
+                              "by scaled_conv1x1: not a mul; by conv_residual: its add 'm1.add' is taken"));
   check_every_alone_op_has_reasons(b, kept);
 
   FusionOptions off;
@@ -278,8 +278,8 @@ void two_convolutions_into_one_add() {
     if (main_first) {
       CHECK_STEPS(b.g, plan, {"in", "c1", "down", "c2+add"});
       CHECK(contains(report, "fusion: op 'down' alone: declined by module_tail: not a stride-1 1x1 convolution; by "
-                             "dw_conv1x1: not a stride-1 1x1 convolution; by conv_residual: its add 'add' goes with "
-                             "'c2', its first addend"));
+                             "dw_conv1x1: not a stride-1 1x1 convolution; by scaled_conv1x1: not a mul; by conv_residual: "
+                             "its add 'add' goes with 'c2', its first addend"));
     } else {
       CHECK_STEPS(b.g, plan, {"in", "c1", "c2", "down+add"});
       CHECK(contains(report, "by conv_residual: its add 'add' goes with 'down', its first addend"));
@@ -317,7 +317,37 @@ void residual_beats_next() {
 
 }  // namespace
 
+// The exported CNNs' patterns: a concat's convolutions written in place (one read elsewhere
+// and a pool copied in), and a squeeze-and-excitation scale with its projection and residual.
+void concat_and_scale() {
+  Builder b(8, 8);
+  const int x = b.relu_conv("in", b.g.input, 16);
+  const int a = b.relu_conv("a", x, 8, 3);
+  const int p = b.relu_conv("p", x, 4);
+  const int pool = b.pool("pool", x);
+  const int shared = b.relu_conv("shared", x, 8);
+  const int after = b.relu_conv("after", shared, 4);
+  const int cat = b.op(OpType::kConcat, "cat", {a, p, pool, shared, after}, {1, 40, 8, 8});
+  const int gap = b.op(OpType::kGlobalAvgPool, "gap", {cat}, {1, 40});
+  const int scaled = b.op(OpType::kMul, "scale", {cat, gap}, {1, 40, 8, 8});
+  const int proj = b.conv("project", scaled, 40);
+  b.add("res", proj, cat);
+  const FusionPlan plan = plan_fusion(b.g);
+  CHECK_STEPS(b.g, plan, {"in", "pool", "shared", "cat+a+p+after", "gap", "scale+project+res"});
+  check_taken(b, plan, "a", concat_in_place_pattern(), "part0");
+  check_taken(b, plan, "after", concat_in_place_pattern(), "part4");
+  check_taken(b, plan, "res", scaled_conv1x1_pattern(), "add");
+  const Match& step = plan.steps[plan.ops[b.index("cat")].step];
+  const StepTensors io = concat_in_place_pattern().tensors(b.g, step);
+  CHECK(io.input == x && io.shortcut == x && io.more == (std::vector<int>{pool, shared, shared}) && io.output == cat);
+  const Match& tail = plan.steps[plan.ops[b.index("res")].step];
+  const StepTensors sio = scaled_conv1x1_pattern().tensors(b.g, tail);
+  CHECK(sio.input == cat && sio.more == std::vector<int>{gap} && sio.shortcut == cat);
+  check_every_alone_op_has_reasons(b, plan);
+}
+
 int main() {
+  concat_and_scale();
   attonet_modules();
   mobilenet_blocks();
   depthwise_chain();

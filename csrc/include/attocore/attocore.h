@@ -44,7 +44,8 @@ typedef enum attocore_status {
   ATTOCORE_ERROR_RESOURCE = 6,    /* a declared size exceeds a limit, or out of memory */
   ATTOCORE_ERROR_INTERNAL = 7,
   ATTOCORE_ERROR_ARGUMENT = 8,    /* a null pointer or invalid argument */
-  ATTOCORE_ERROR_CONFIG = 9       /* ATTOCORE_ISA names an instruction set this build or CPU lacks */
+  ATTOCORE_ERROR_CONFIG = 9       /* ATTOCORE_ISA names an instruction set this build or CPU lacks, or
+                                     precision "fp16" on a CPU without FEAT_FP16 */
 } attocore_status;
 
 typedef struct attocore_model attocore_model;
@@ -70,6 +71,26 @@ ATTOCORE_API attocore_status attocore_model_load_file(const char* path, attocore
 /* Copies `data`; the caller may free it on return. */
 ATTOCORE_API attocore_status attocore_model_load_memory(const void* data, size_t size, attocore_model** model);
 ATTOCORE_API void attocore_model_free(attocore_model* model);
+
+/* Load-time options (attocore_model_options_init sets the defaults). precision: "fp32" (the
+ * default; NULL means it too) or "fp16": binary16 weights and fp16 arithmetic in the GEMM
+ * kernels (1x1 and im2col convolutions, fully connected layers, the fused steps' GEMMs), the
+ * other kernels fp32, on ARMv8.2 cores with FEAT_FP16 only (Cortex-A55/A75/A76 and later,
+ * the Raspberry Pi 5): elsewhere (x86, ARMv7, Cortex-A53/A72) loading fails with
+ * ATTOCORE_ERROR_CONFIG and a message naming the missing feature. Any other string fails
+ * with ATTOCORE_ERROR_ARGUMENT. Error bound: README, "Precision". */
+typedef struct attocore_model_options {
+  const char* precision;
+} attocore_model_options;
+ATTOCORE_API void attocore_model_options_init(attocore_model_options* options);
+/* As attocore_model_load_file / _memory, with options (NULL: the defaults). */
+ATTOCORE_API attocore_status attocore_model_load_file_with_options(const char* path, const attocore_model_options* options,
+                                                                   attocore_model** model);
+ATTOCORE_API attocore_status attocore_model_load_memory_with_options(const void* data, size_t size,
+                                                                     const attocore_model_options* options,
+                                                                     attocore_model** model);
+/* "fp32" or "fp16": the precision the model was loaded with. */
+ATTOCORE_API const char* attocore_model_precision(const attocore_model* model);
 
 /* Input shape N,C,H,W with N = 1 (any batch N runs). */
 ATTOCORE_API attocore_status attocore_model_input_shape(const attocore_model* model, int64_t dims[4]);

@@ -6,14 +6,13 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "kernels/conv2d/conv2d_ref.h"
 
 namespace attocore {
 
-struct ConvTransposeShape {
-  int in_c = 0, in_h = 0, in_w = 0;
-  int out_c = 0, out_h = 0, out_w = 0;
-  WindowAttrs window;
-};
+// A convolution's shape record: in_* the transposed convolution's input, out_* its output
+// (the window's stride up-samples); batch unused.
+using ConvTransposeShape = Conv2dShape;
 
 // The file's [in, out / groups, kh, kw] weights as [group][ky][kx][in / groups][out / groups].
 std::vector<float> pack_conv_transpose_ref(const ConvTransposeShape& s, const float* weights);

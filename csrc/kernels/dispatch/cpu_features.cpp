@@ -26,6 +26,7 @@ CpuFeatures detect() {
 #endif
 #if defined(__aarch64__) && defined(__linux__)
   f.dotprod = (getauxval(AT_HWCAP) >> 20) & 1;  // HWCAP_ASIMDDP
+  f.fp16 = (getauxval(AT_HWCAP) >> 10) & 1;     // HWCAP_ASIMDHP (vector fp16; HWCAP_FPHP, bit 9, is scalar)
 #endif
 #if defined(__aarch64__) || defined(__ARM_NEON)
   f.neon = true;

@@ -16,6 +16,10 @@ struct CpuFeatures {
   bool avx512vnni = false;
   bool avxvnni = false;
   bool dotprod = false;
+  // ARMv8.2 half-precision arithmetic on vectors (FEAT_FP16, Linux HWCAP_ASIMDHP: Cortex-A55,
+  // A75, A76 and later, the Raspberry Pi 5; not the A53 or A72 of the Pi 3 and 4): the fp16
+  // kernels of precision "fp16".
+  bool fp16 = false;
 };
 
 const CpuFeatures& cpu_features();

@@ -19,6 +19,9 @@
 #ifdef ATTOCORE_HAVE_NEON
 #include "kernels/gemm/gemm_neon.h"
 #endif
+#ifdef ATTOCORE_HAVE_NEONFP16
+#include "kernels/gemm/gemm_neonfp16.h"
+#endif
 
 namespace attocore {
 
@@ -104,6 +107,15 @@ namespace list_neon {
 }  // namespace list_neon
 constexpr KernelTable kNeonTable{Isa::kNeon, list_neon::kNr8, list_neon::kWide, kDwconv_neon, kStem_neon,
                                  kMaxPool_neon, kActivation_neon};
+#endif
+
+#ifdef ATTOCORE_HAVE_NEONFP16
+namespace list_neonfp16 {
+#define GEMM_LIST "kernels/gemm/gemm_neonfp16.inc"
+#include "kernels/dispatch/gemm_describe.h"
+}  // namespace list_neonfp16
+constexpr KernelTable kNeonFp16Table{Isa::kNeon, list_neonfp16::kNr8, list_neonfp16::kWide, kDwconv_neon,
+                                     kStem_neon, kMaxPool_neon, kActivation_neon};
 #endif
 
 template <size_t N>
@@ -275,6 +287,46 @@ const KernelList& kernel_list(Isa isa) {
                                      make_list(Isa::kNeon)};
   kernel_table(isa);  // fails for an instruction set not in this build
   return lists[int(isa)];
+}
+
+Fp16Support fp16_support() {
+  constexpr const char* kUse = ": use precision \"fp32\"";
+#if defined(ATTOCORE_HAVE_NEONFP16)
+  if (!cpu_features().fp16)
+    return {false, std::string("precision \"fp16\" needs a CPU with ARMv8.2 half-precision arithmetic (FEAT_FP16, "
+                               "HWCAP_ASIMDHP: Cortex-A55/A75/A76 and later); this one lacks it") + kUse};
+  return {true, "cpu has FEAT_FP16 (HWCAP_ASIMDHP)"};
+#elif defined(__aarch64__)
+  return {false, std::string("precision \"fp16\" kernels are not compiled in this build (ATTOCORE_ENABLE_NEON=OFF)") + kUse};
+#elif defined(__x86_64__) || defined(__i386__)
+  return {false, std::string("precision \"fp16\" runs on ARMv8.2 cores with FEAT_FP16 only, not on x86 (no fp16 "
+                             "arithmetic kernels here; bf16 is the x86 half precision, not yet supported)") + kUse};
+#else
+  return {false, std::string("precision \"fp16\" needs an aarch64 build on a core with ARMv8.2 FEAT_FP16 "
+                             "(32-bit ARM builds have no fp16 kernels)") + kUse};
+#endif
+}
+
+const KernelTable& fp16_kernel_table() {
+  const Fp16Support s = fp16_support();
+  if (!s.available) fail(ErrorCode::kConfig, s.reason);
+#ifdef ATTOCORE_HAVE_NEONFP16
+  if (logs_dispatch()) log_dispatch("precision fp16: " + s.reason + ", using " + list_neonfp16::kWide->name);
+  return kNeonFp16Table;
+#else
+  fail(ErrorCode::kInternal, "fp16 table missing");
+#endif
+}
+
+const KernelList& fp16_kernel_list() {
+  static const KernelList list = [] {
+    KernelList l;
+#ifdef ATTOCORE_HAVE_NEONFP16
+    l.gemm = all_of(list_neonfp16::kAll);
+#endif
+    return l;
+  }();
+  return list;
 }
 
 }  // namespace attocore

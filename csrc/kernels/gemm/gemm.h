@@ -4,6 +4,8 @@
 // MR rows by NR columns; a driver (gemm_driver.cpp) walks the tiles.
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels/epilogue.h"
@@ -57,7 +59,31 @@ using GemmIndirectUkernel = void (*)(const GemmIndirectTile& t);
 //          ([w(4q,j) .. w(4q+3,j)] for j in order): a 16-byte broadcast of a[4q .. 4q+3]
 //          into each 128-bit lane feeds 4 k-steps (NR = 8 on 16-lane vectors). Its bias block
 //          is 16 floats (NR used), so the weights start on a cache line as in the others.
-enum class GemmPacking { kPlain, kPairs, kQuads };
+//  kHalf:  as kPlain (NR fp32 biases, then k rows of NR weights), but the weights are IEEE
+//          binary16, rounded to nearest even at packing: the fp16 kernels
+//          (gemm_neonfp16.cpp, precision "fp16") read them with half the bytes. A panel still
+//          counts in floats: ceil(k x NR / 2) of them after the biases.
+enum class GemmPacking { kPlain, kPairs, kQuads, kHalf };
+
+// IEEE binary16 bits of x, rounded to nearest even (overflow to infinity, NaN kept NaN):
+// portable, so packing needs no fp16 hardware.
+inline uint16_t float_to_half_bits(float x) {
+  uint32_t f;
+  std::memcpy(&f, &x, 4);
+  const uint32_t sign = (f >> 16) & 0x8000u;
+  const uint32_t abs = f & 0x7fffffffu;
+  if (abs >= 0x7f800000u) return uint16_t(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
+  if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds to >= 65520: infinity
+  if (abs < 0x38800000u) {  // below 2^-14: a subnormal half (or zero)
+    if (abs < 0x33000000u) return uint16_t(sign);  // below half the smallest subnormal
+    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
+    const int shift = 126 - int(abs >> 23);  // 14..24: bits dropped below the half's 2^-24 unit
+    const uint32_t q = mant >> shift, rem = mant & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    return uint16_t(sign | (q + (rem > halfway || (rem == halfway && (q & 1)))));
+  }
+  const uint32_t q = (abs >> 13) - (112u << 10), rem = abs & 0x1fffu;  // rebias the exponent 127 -> 15
+  return uint16_t(sign | (q + (rem > 0x1000u || (rem == 0x1000u && (q & 1)))));
+}
 
 struct GemmKernel {
   GemmUkernel fn = nullptr;
@@ -167,6 +193,7 @@ struct PackedGemmB {
   // Panel p's data; the narrow panel follows the wide ones, so the same formula holds.
   const float* panel(int p) const { return data.data() + size_t(p) * panel_floats(); }
   static size_t packed_panel_floats(int k, int nr, GemmPacking packing) {
+    if (packing == GemmPacking::kHalf) return bias_floats(nr, packing) + (size_t(nr) * k + 1) / 2;
     const int rows = packing == GemmPacking::kPairs ? (k + 1) / 2 * 2 : packing == GemmPacking::kQuads ? (k + 3) / 4 * 4 : k;
     return bias_floats(nr, packing) + size_t(nr) * rows;
   }
@@ -180,6 +207,14 @@ void pack_gemm_panel(float* dst, int k, int nr, GemmPacking packing, int col0, i
   float* const weights = dst + PackedGemmB::bias_floats(nr, packing);
   for (int j = 0; j < nr && j < cols; ++j) {
     dst[j] = bias ? bias[col0 + j] : 0.f;
+    if (packing == GemmPacking::kHalf) {  // binary16 bits, k rows of nr (memcpy: no aliasing of the float storage)
+      unsigned char* const halves = reinterpret_cast<unsigned char*>(weights);
+      for (int ki = 0; ki < k; ++ki) {
+        const uint16_t h = float_to_half_bits(w_kn(ki, col0 + j));
+        std::memcpy(halves + 2 * (size_t(ki) * nr + j), &h, 2);
+      }
+      continue;
+    }
     for (int ki = 0; ki < k; ++ki) {
       size_t at;
       if (packing == GemmPacking::kPlain) {

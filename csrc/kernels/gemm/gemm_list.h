@@ -1,4 +1,5 @@
-// How a GEMM kernel list (gemm_ref.inc, gemm_avx2.inc, gemm_avx512.inc, gemm_neon.inc) is
+// How a GEMM kernel list (gemm_ref.inc, gemm_avx2.inc, gemm_avx512.inc, gemm_neon.inc, and the
+// fp16 table's gemm_neonfp16.inc) is
 // written and read. Each list is the one place an instruction set's GEMM kernels are named:
 // its entries declare them (the ISA's header includes the list through gemm_declare.h),
 // describe them as GemmKernel constants named after their tile function, with their display
