@@ -1,5 +1,5 @@
 """attocore: a compiled-kernel inference runtime for AttoNets on edge CPUs."""
-from .api import Prediction, Result, run
+from .api import OutputsResult, Prediction, Result, run
 from .errors import (AttocoreError, ConfigError, FormatError, GraphError, InputError, ResourceLimitError,
                      UnsupportedOpError)
 from .graph_summary import Summary, summarize
@@ -22,5 +22,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'attocore' has no attribute '{name}'")
 
 
-__all__ = ["run", "load", "quantize", "compare", "summary", "available_isas", "Model", "Result", "Prediction", "Summary", "AttocoreError",
+__all__ = ["run", "load", "quantize", "compare", "summary", "available_isas", "Model", "Result", "OutputsResult", "Prediction", "Summary", "AttocoreError",
            "ConfigError", "FormatError", "GraphError", "InputError", "ResourceLimitError", "UnsupportedOpError"]

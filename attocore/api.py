@@ -30,6 +30,22 @@ class Result:
         return "\n".join([head] + rows)
 
 
+@dataclass
+class OutputsResult:
+    """What attocore.run gives for a model that is not a classifier (several outputs, or one
+    that is not (1, classes)): each output of this image, by name, in graph output order."""
+    model: str
+    outputs: dict        # output name -> array (1, ...)
+    trained: bool
+
+    def __str__(self) -> str:
+        head = f"{self.model}: {len(self.outputs)} output{'s' if len(self.outputs) > 1 else ''}" + \
+            ("" if self.trained else " (untrained: seeded random weights)")
+        rows = [f"  {i}. {name:<24} shape {tuple(a.shape)} min {float(a.min()):.6f} max {float(a.max()):.6f} "
+                f"mean {float(a.mean(dtype=np.float64)):.6f}" for i, (name, a) in enumerate(self.outputs.items())]
+        return "\n".join([head] + rows)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z.astype(np.float64))
@@ -67,12 +83,20 @@ def run(model, image, top_k: int = 5, backend: str = "native", threads: int = 0,
     """Classify an image (path, PIL image, HxWx3 uint8 array, or float32 3x224x224) and return
     its Result; a float32 batch (N, 3, 224, 224) with N > 1 returns a list of N Results, one
     per image, in order. top_k: an int >= 1 (more than the classes gives them all). An image
-    much smaller than the model's input warns (it is upscaled). precision: as load()'s."""
+    much smaller than the model's input warns (it is upscaled). precision: as load()'s.
+
+    A model with several outputs, or one whose output is not (N, classes) (feature maps),
+    gives an OutputsResult per image instead: each output's array by name (no top-k)."""
     k = check_top_k(top_k)
     m = model if isinstance(model, Model) else load(model, backend=backend, threads=threads, tuned=tuned,
                                                     precision=precision)
-    logits = m.run(to_tensor(m, image))
-    results = [_result(m, logits[i:i + 1], k) for i in range(logits.shape[0])]
+    out = m.run(to_tensor(m, image))
+    if isinstance(out, tuple) or out.ndim != 2:
+        outs = out if isinstance(out, tuple) else (out,)
+        results = [OutputsResult(m.name, {n: a[i:i + 1] for n, a in zip(m.output_names, outs)}, m.trained)
+                   for i in range(outs[0].shape[0])]
+    else:
+        results = [_result(m, out[i:i + 1], k) for i in range(out.shape[0])]
     return results[0] if len(results) == 1 else results
 
 

@@ -130,7 +130,8 @@ def cmd_quantize(args) -> None:
     from .model import load
     reference = load(fmt.encode(graph))  # the float graph read before anything was written
     x = np.concatenate(inputs)
-    yf, yq = reference.run(x), model.run(x)
+    from .quantize.api import first_output
+    yf, yq = first_output(reference.run(x)), first_output(model.run(x))  # the first output's, if several
     top1 = float(np.mean(yf.argmax(1) == yq.argmax(1)))
     print(report.format_table(rows, sqnr_db(yf, yq)))
     size_f = len(fmt.encode(graph))

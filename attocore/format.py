@@ -373,7 +373,7 @@ def decode(buf, deferred=None) -> Graph:
             op.attrs[key] = values
         ops.append(op)
     g_inputs = [_single_io(r, names, "graph input")]
-    g_outputs = [_single_io(r, names, "graph output")]
+    g_outputs = _read_outputs(r, names)
     if r.pos != r.end:
         raise FormatError(f"{r.end - r.pos} unexpected bytes at the end of the graph section")
     graph = Graph(md, tensors, ops, g_inputs, g_outputs)
@@ -410,6 +410,21 @@ def _single_io(r: _Reader, names: list, what: str) -> str:
     if i >= len(names):
         raise FormatError(f"{what}: tensor index {i} out of range")
     return names[i]
+
+
+def _read_outputs(r: _Reader, names: list) -> list:
+    """The graph outputs: a count (1 .. 16), then a tensor index each (docs/FORMAT.md); that
+    each is computed by an op and appears once is checked with the graph (validate)."""
+    n = r.count("graph output", MAX_OP_ARITY)
+    if n == 0:
+        raise GraphError("a graph must have at least one output (the graph output count is 0)")
+    outputs = []
+    for _ in range(n):
+        i = r.u32("graph output")
+        if i >= len(names):
+            raise FormatError(f"graph output: tensor index {i} out of range")
+        outputs.append(names[i])
+    return outputs
 
 
 def read_file(path) -> memoryview:

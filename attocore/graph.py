@@ -66,6 +66,7 @@ OP_ATTRS = {
 OPTIONAL_ATTRS = {"dilation", "count_include_pad", "output_pad"}
 RESIZE_MODES = {"nearest": 0, "bilinear": 1}  # bilinear: half-pixel centres (align_corners=False)
 MAX_ATTR_VALUE = 1 << 20  # every attribute value lies in [0, MAX_ATTR_VALUE] (docs/FORMAT.md)
+MAX_GRAPH_OUTPUTS = 16  # the format's limit on graph outputs (docs/FORMAT.md)
 MAX_PADDED_ELEMENTS = 1 << 31  # a windowed op's zero-padded input, like any tensor
 # Inputs each op takes: (fewest, most); conv2d and fully_connected: input, weight, optional bias.
 OP_ARITY = {"conv2d": (2, 3), "fully_connected": (2, 3), "add": (2, 2), "maxpool2d": (1, 1), "avgpool2d": (1, 1),
@@ -327,8 +328,8 @@ def validate(graph: Graph) -> None:
     """Check the graph is well formed, in the order of csrc/format/validate.cpp (so a file gets
     the same error class from both readers): attributes, then every op defined once before
     use with operands of the right kind and consistent shapes, then labels and weights."""
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise GraphError("a graph has exactly one input and one output")
+    if len(graph.inputs) != 1 or not 1 <= len(graph.outputs) <= MAX_GRAPH_OUTPUTS:
+        raise GraphError(f"a graph has exactly one input and 1 to {MAX_GRAPH_OUTPUTS} outputs")
     for t in graph.tensors.values():
         _check_quantization_record(t)
     for t in graph.tensors.values():
@@ -381,16 +382,21 @@ def validate(graph: Graph) -> None:
         if tuple(inferred) != tuple(out.shape):
             raise GraphError(f"op '{op.name}': output shape {out.shape} != inferred {inferred}")
         defined.add(op.outputs[0])
-    name = graph.outputs[0]
-    if name not in defined or graph.tensors[name].is_constant or name == graph.inputs[0]:  # an op's output
-        raise GraphError(f"graph output '{name}' is never computed")
-    for which, t in (("input", graph.tensors[graph.inputs[0]]), ("output", graph.tensors[name])):
+    seen = set()
+    for name in graph.outputs:  # each an op's output, once (csrc/graph/graph.cpp's order)
+        if name not in defined or graph.tensors[name].is_constant or name == graph.inputs[0]:
+            raise GraphError(f"graph output '{name}' is never computed")
+        if name in seen:
+            raise GraphError(f"graph output '{name}' is listed twice")
+        seen.add(name)
+    ends = [("input", graph.tensors[graph.inputs[0]])] + [("output", graph.tensors[n]) for n in graph.outputs]
+    for which, t in ends:
         if t.dtype != "float32":
             raise UnsupportedOpError(f"graph {which} '{t.name}' is {t.dtype}: models take and give float32 (quantize "
                                      f"and dequantize inside)")
     for op in graph.ops:
         _check_dtypes(graph, op)
-    classes = int(np.prod(graph.tensors[name].shape[1:]))
+    classes = int(np.prod(graph.tensors[graph.outputs[0]].shape[1:]))  # labels name the first output's
     if graph.metadata.labels and len(graph.metadata.labels) != classes:
         raise GraphError(f"{len(graph.metadata.labels)} labels for {classes} classes (give one label per class, "
                          f"or none)")

@@ -1,29 +1,39 @@
 """attocore.load() and the Model it returns: one graph, one backend."""
 from __future__ import annotations
 
+import collections
 import numbers
 import os
+import threading
 
 import numpy as np
 
 from . import format as fmt
 from . import zoo
 from .backends import Backend, native
-from .errors import FormatError, InputError, UnsupportedOpError, check_threads
+from .errors import FormatError, GraphError, InputError, ResourceLimitError, UnsupportedOpError, check_threads
+from .graph import Graph, Metadata, Tensor, infer_output_shape, validate
 
 BACKENDS = ("native", "numba", "tvm")
 
 
 class Model:
-    """A loaded network. `run(x)` takes float32 NCHW and returns the logits.
+    """A loaded network. `run(x)` takes float32 NCHW and returns the logits (a tuple of arrays,
+    in graph output order, for a model with several outputs).
 
     `executor` is the Backend that runs it (attocore.backends); the methods below that need a
-    capability it lacks raise NotImplementedError."""
+    capability it lacks raise NotImplementedError. `rebuild(graph)`, when given, makes a
+    backend of the same kind and options for a graph re-planned for another input size."""
 
-    def __init__(self, graph, source: str, executor: Backend):
+    SIZE_CACHE = 4  # re-planned input sizes kept (least recently used dropped first)
+
+    def __init__(self, graph, source: str, executor: Backend, rebuild=None):
         self.graph = graph
         self.source = source
         self.executor = executor
+        self._rebuild = rebuild
+        self._sized = collections.OrderedDict()  # (H, W) -> Backend, most recently used last
+        self._sized_lock = threading.Lock()
 
     @property
     def backend(self) -> str:
@@ -54,6 +64,17 @@ class Model:
     @property
     def input_shape(self) -> tuple:
         return tuple(self.graph.metadata.input_shape)
+
+    @property
+    def output_names(self) -> tuple:
+        """The graph outputs' tensor names, in the order run() returns them."""
+        return tuple(self.graph.outputs)
+
+    @property
+    def output_shapes(self) -> tuple:
+        """Each output's shape per sample (without the batch dimension; 4-D maps as C, H, W),
+        at the file's input size."""
+        return tuple(tuple(self.graph.tensors[n].shape[1:]) for n in self.graph.outputs)
 
     @property
     def trained(self) -> bool:
@@ -115,8 +136,46 @@ class Model:
             raise InputError("input contains NaN or infinity")
         return np.ascontiguousarray(x)
 
-    def run(self, x) -> np.ndarray:
+    def run(self, x):
+        """Logits (N, classes), or the one output's array; a tuple of arrays for several outputs.
+
+        An NCHW input whose H, W differ from the file's runs on the graph re-planned for that
+        size (shapes inferred again, a backend built for it; the last SIZE_CACHE sizes are
+        kept), when the graph can take it: InputError naming the op otherwise (a fully
+        connected layer whose input size changes, an output that would be empty)."""
+        c, h, w = self.input_shape
+        if (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.ndim == 4 and not self.takes_features
+                and x.shape[1] == c and x.shape[0] >= 1 and x.shape[2:] != (h, w)):
+            executor = self.sized_executor(int(x.shape[2]), int(x.shape[3]))
+            if not executor.checks_finite and not np.isfinite(x).all():
+                raise InputError("input contains NaN or infinity")
+            return executor.run(np.ascontiguousarray(x))
         return self.executor.run(self.check_input(x))
+
+    def sized_executor(self, height: int, width: int) -> Backend:
+        """The backend for inputs of height x width (the model's own for its file's size):
+        built on first use from the re-planned graph (resized_graph), then cached."""
+        if (height, width) == self.input_shape[1:]:
+            return self.executor
+        key = (height, width)
+        with self._sized_lock:  # one build per size, however many threads ask at once
+            executor = self._sized.get(key)
+            if executor is not None:
+                self._sized.move_to_end(key)
+                return executor
+            if self._rebuild is None:
+                raise InputError(f"model '{self.name}' runs at its file's input size {self.input_shape} only "
+                                 f"(this Model was built without a way to re-plan)")
+            executor = self._rebuild(resized_graph(self.graph, height, width))
+            self._sized[key] = executor
+            while len(self._sized) > self.SIZE_CACHE:
+                self._sized.popitem(last=False)
+            return executor
+
+    def cached_sizes(self) -> list:
+        """The re-planned input sizes (H, W) currently cached, least recently used first."""
+        with self._sized_lock:
+            return list(self._sized)
 
     def preprocess(self, image) -> np.ndarray:
         """The float32 (1, C, H, W) tensor `run` takes, from an image (a path, a PIL image or an
@@ -131,6 +190,43 @@ class Model:
     def profile(self, x):
         """Run once natively and return (logits, [StepTiming(layer, kernel, macs, seconds), ...])."""
         return self.executor.profile(self.check_input(x))
+
+
+def resized_graph(graph: Graph, height: int, width: int) -> Graph:
+    """The graph re-planned for inputs of height x width: every activation shape inferred
+    again from the new input (constants shared). InputError naming the op when the graph
+    cannot take that size (a fully connected layer whose input changes, an add of maps that
+    no longer match, an output that would be empty); ResourceLimitError past the limits."""
+    md = graph.metadata
+    c = md.input_shape[0]
+    for what, v in (("height", height), ("width", width)):
+        if not 1 <= v <= fmt.MAX_DIM:
+            raise InputError(f"input {what} {v} is outside [1, {fmt.MAX_DIM}]")
+    tensors = dict(graph.tensors)
+    name_in = graph.inputs[0]
+    t = tensors[name_in]
+    tensors[name_in] = Tensor(t.name, (1, c, height, width), None, t.dtype, t.scales, t.zero_point)
+    # Labels name the first output's classes: dropped here if its size changes with the input
+    # (the Model keeps its own); the re-planned graph is only run.
+    new_md = Metadata(md.name, (c, height, width), md.mean, md.std, md.resize, (), dict(md.extra))
+    g = Graph(new_md, tensors, list(graph.ops), list(graph.inputs), list(graph.outputs))
+    try:
+        for op in graph.ops:
+            out = tensors[op.outputs[0]]
+            shape = tuple(infer_output_shape(g, op))
+            tensors[out.name] = Tensor(out.name, shape, None, out.dtype, out.scales, out.zero_point)
+            elements = int(np.prod(shape, dtype=np.int64))
+            if max(shape) > fmt.MAX_DIM or elements > fmt.MAX_ELEMENTS:
+                raise ResourceLimitError(f"op '{op.name}' ({op.type}): output {shape} exceeds the tensor limits")
+        if md.labels and int(np.prod(tensors[graph.outputs[0]].shape[1:])) == len(md.labels):
+            new_md.labels = md.labels
+        validate(g)
+    except ResourceLimitError:
+        raise
+    except GraphError as e:  # UnsupportedOpError too: the graph cannot take this size
+        raise InputError(f"model '{md.name}' cannot run at input size {height}x{width} (its file's is "
+                         f"{md.input_shape[1]}x{md.input_shape[2]}): {e}") from e
+    return g
 
 
 def available_isas() -> list:
@@ -217,11 +313,23 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
     if backend == "numba":
         from .backends.numba import NumbaBackend  # imports numba, which the other backends do not need
         executor = NumbaBackend(graph)
+        rebuild = NumbaBackend
     elif backend == "tvm":
         from .backends.tvm.backend import TvmBackend
         # A missing record set (tuned=True) or a cross-compilation target fails here, not at run.
         executor = TvmBackend(graph, target_name=target, threads=threads, tuned=tuned, records_root=records)
-    return Model(graph, source, executor)
+
+        def rebuild(g):
+            return TvmBackend(g, target_name=target, threads=threads, tuned=tuned, records_root=records)
+    else:
+        def rebuild(g):  # the re-planned graph through the C++ loader, like a file (its weights fetched)
+            try:
+                data = fmt.encode(g)
+            except RuntimeError as e:  # _DeferredWeights: a model loaded from bytes keeps none
+                raise InputError(f"cannot re-plan model '{g.metadata.name}' for another input size: {e}") from e
+            # "none": linked TVM kernels are compiled for the shapes of the file's size.
+            return native.NativeBackend(data, threads, bool(force_reference), cap, "none", precision)
+    return Model(graph, source, executor, rebuild)
 
 
 def read_graph(model):

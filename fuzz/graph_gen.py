@@ -514,11 +514,19 @@ def mutate(rng, graph: Graph):
         shape[int(rng.integers(3))] += int(rng.choice([1, -1]))
         g.metadata.input_shape = tuple(shape)
         what = f"input shape {shape}"
-    elif kind == 19:  # graph input or output rewired
-        if rng.random() < 0.5:
+    elif kind == 19:  # graph input or output rewired, or several outputs (valid or not)
+        r = rng.random()
+        if r < 0.4:
             g.inputs = [str(rng.choice(names))]
-        else:
+        elif r < 0.65:
             g.outputs = [str(rng.choice(names))]
+        elif r < 0.85:  # more outputs: computed ones (valid), or any tensor, or one twice
+            extra = [str(rng.choice(acts if rng.random() < 0.7 else names)) for _ in range(int(rng.integers(1, 4)))]
+            g.outputs = list(g.outputs) + extra
+            if rng.random() < 0.5:
+                g.outputs = list(dict.fromkeys(g.outputs))  # distinct: valid when each is an op's output
+        else:  # no output, or more than 16
+            g.outputs = [] if rng.random() < 0.5 else [str(rng.choice(acts)) for _ in range(17)]
         what = f"graph io {g.inputs} -> {g.outputs}"
     elif kind == 20:  # an activation code
         op.activation = str(rng.choice(ACTIVATIONS + SMOOTH))  # a smooth one on a conv: refused

@@ -77,15 +77,21 @@ def kernel_set(isa):
             os.environ["ATTOCORE_ISA"] = saved
 
 
+def flat_outputs(y) -> np.ndarray:
+    """A run's result as one flat array: several outputs (a tuple) laid end to end."""
+    return np.concatenate([a.reshape(-1) for a in y]) if isinstance(y, tuple) else y
+
+
 def check_outputs(graph, data, rng):
-    """Mismatches between the native paths and the reference path, as messages."""
+    """Mismatches between the native paths and the reference path, as messages (a graph
+    with several outputs: all of them, end to end)."""
     import attocore
     from attocore import capi
     problems = []
     c, h, w = graph.metadata.input_shape
     x = rng.standard_normal((2, c, h, w)).astype(np.float32)
     ref_model = attocore.load(data, force_reference=True, threads=1)
-    ref = ref_model.run(x)
+    ref = flat_outputs(ref_model.run(x))
     scale = float(np.abs(ref).max()) if ref.size else 0.0
     if not np.isfinite(ref).all() or scale > 1e30:
         return problems  # overflow on random weights: no meaningful comparison
@@ -93,15 +99,15 @@ def check_outputs(graph, data, rng):
     for isa in attocore.available_isas():
         with kernel_set(isa):
             one = attocore.load(data, threads=1)
-            y1 = one.run(x)
+            y1 = flat_outputs(one.run(x))
             err = float(np.abs(y1 - ref).max())
             if not err <= tol:
                 problems.append(f"{isa}: max error {err:.3g} against the reference (tolerance {tol:.3g})")
-            y3 = attocore.load(data, threads=3).run(x)
+            y3 = flat_outputs(attocore.load(data, threads=3).run(x))
             if not np.array_equal(y1, y3):
                 problems.append(f"{isa}: 1 and 3 threads differ by {float(np.abs(y1 - y3).max()):.3g}")
             if isa == attocore.available_isas()[-1]:
-                yc = capi.load(data, threads=2).run(x)
+                yc = flat_outputs(capi.load(data, threads=2).run(x))
                 if not np.array_equal(yc, y1):
                     problems.append(f"{isa}: the C API differs from pybind by {float(np.abs(yc - y1).max()):.3g}")
     return problems
@@ -135,6 +141,8 @@ def check_int8_outputs(graph, data, rng):
     for isa, kw in runs:
         with kernel_set(isa):
             got = attocore.load(data, **kw).run(x)
+        if isinstance(got, tuple):  # evaluate.run gives the first output
+            got = got[0]
         if not np.array_equal(got, want):
             problems.append(f"int8 {isa or 'reference'} {kw}: differs from the numpy reference by "
                             f"{float(np.abs(got - want).max()):.3g}")

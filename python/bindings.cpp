@@ -91,7 +91,8 @@ class NativeModel {
 
   std::unique_ptr<Session> new_session() { return std::make_unique<Session>(model_, threads_, budget_); }
 
-  py::array_t<float> run(py::handle x_obj, bool profile, py::list* timings_out) {
+  // One output: its array; several: a tuple of arrays in graph output order.
+  py::object run(py::handle x_obj, bool profile, py::list* timings_out) {
     py::array x = py::array::ensure(x_obj);
     if (!x) throw Error(ErrorCode::kInput, "input must be a numpy array");
     if (x.dtype().kind() != 'f' || x.dtype().itemsize() != 4)
@@ -107,17 +108,25 @@ class NativeModel {
     auto xc = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x);
     const int batch = int(x.shape(0));
     if (batch < 1 || batch > Session::kMaxBatch) throw Error(ErrorCode::kInput, "batch size must be in [1, 4096]");
-    auto out_shape = model_->output_shape(batch);
-    py::array_t<float> out(std::vector<py::ssize_t>(out_shape.begin(), out_shape.end()));
+    std::vector<py::array_t<float>> outs;
+    std::vector<float*> buffers;
+    for (int i = 0; i < model_->output_count(); ++i) {
+      auto out_shape = model_->output_shape_at(i, batch);
+      outs.emplace_back(std::vector<py::ssize_t>(out_shape.begin(), out_shape.end()));
+      buffers.push_back(outs.back().mutable_data());
+    }
     std::vector<StepTiming> timings;
     {
       py::gil_scoped_release release;
       SessionLease lease(*this);
-      lease.session->run(xc.data(), batch, out.mutable_data(), profile ? &timings : nullptr);
+      lease.session->run(xc.data(), batch, buffers, profile ? &timings : nullptr);
     }
     if (timings_out)
       for (const auto& t : timings) timings_out->append(py::make_tuple(t.name, t.kernel, t.macs, t.seconds));
-    return out;
+    if (outs.size() == 1) return std::move(outs[0]);
+    py::tuple all(outs.size());
+    for (size_t i = 0; i < outs.size(); ++i) all[i] = std::move(outs[i]);
+    return std::move(all);
   }
 
   size_t arena_bytes(int batch) {
@@ -229,7 +238,7 @@ PYBIND11_MODULE(_core, m) {
       .def("run_profiled",
            [](NativeModel& self, py::handle x) {
              py::list timings;
-             py::array_t<float> out = self.run(x, true, &timings);
+             py::object out = self.run(x, true, &timings);
              return py::make_tuple(out, timings);
            },
            py::arg("x"))

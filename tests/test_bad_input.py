@@ -129,7 +129,9 @@ def test_missing_file_and_public_load():
 def test_wrong_image_size_and_dtype(backend):
     m = attocore.load("attonet-d", backend=backend)
     with pytest.raises(attocore.InputError, match="shape"):
-        m.run(np.zeros((1, 3, 100, 100), np.float32))
+        m.run(np.zeros((1, 4, 224, 224), np.float32))  # the channel count is the file's
+    # Another height and width re-plans the fully convolutional net (README, Input sizes).
+    assert m.run(np.zeros((1, 3, 100, 100), np.float32)).shape == (1, 51)
     with pytest.raises(attocore.InputError, match="shape"):
         m.run(np.zeros((3, 224, 224), np.float32))
     with pytest.raises(attocore.InputError, match="dtype"):

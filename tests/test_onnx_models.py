@@ -147,6 +147,13 @@ def test_attonet_backbone_maps_are_the_classifier_intermediates():
     assert all(torch.equal(a, b) for a, b in zip(fpn.backbone.state_dict().values(), backbone.state_dict().values()))
 
 
-def test_attonet_backbone_is_not_exported_as_a_classifier(tmp_path):
-    with pytest.raises(TypeError, match="backbone"):
-        attocore.torch.export(attonet("attonet-d", features=True), tmp_path / "b.atto")
+def test_attonet_backbone_exports_its_three_maps(tmp_path):
+    backbone = attonet("attonet-d", features=True).eval()
+    attocore.torch.export(backbone, tmp_path / "b.atto")  # a graph output per map (docs/FORMAT.md)
+    m = attocore.load(tmp_path / "b.atto")
+    assert m.output_names == ("m7.out", "m13.out", "m16.out") and not m.labels
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    with torch.no_grad():
+        want = backbone(torch.from_numpy(x))
+    for got, ref in zip(m.run(x), want):
+        assert np.abs(got - ref.numpy()).max() <= 1e-4 * float(ref.abs().max())

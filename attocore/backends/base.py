@@ -26,7 +26,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def run(self, x: np.ndarray) -> np.ndarray:
-        """Logits (N, classes) of a contiguous float32 (N, C, H, W) batch of the right shape."""
+        """Logits (N, classes) of a contiguous float32 (N, C, H, W) batch of the right shape;
+        for a graph with several outputs a tuple of arrays, in graph output order."""
 
     @property
     def isa(self) -> str:

@@ -7,6 +7,10 @@ cross-built libattocore.so is enough.
     model = capi.load("d.atto", threads=2)      # library: $ATTOCORE_LIBRARY, the package dir, or the system
     logits = model.run(x)                       # float32 NCHW -> (N, classes)
 
+A model with several graph outputs returns a tuple of arrays from run(), in graph output order
+(attocore_session_run_outputs); output_names and output_shapes list them. Its input size is
+fixed: the file's H x W (the C API does not re-plan for another size; attocore.Model does).
+
 Errors raise the same exception classes as the rest of attocore. A CModel may be shared by
 threads: its one C session runs one call at a time, behind a lock (the C API's sessions are
 single-threaded; a lock measured cheaper than a session per thread, see README).
@@ -46,6 +50,9 @@ attocore_status attocore_model_load_memory_with_options(const void* data, size_t
 const char* attocore_model_precision(const attocore_model* model);
 attocore_status attocore_model_input_shape(const attocore_model* model, int64_t dims[4]);
 attocore_status attocore_model_output_shape(const attocore_model* model, int64_t dims[6], int* ndim);
+int attocore_model_num_outputs(const attocore_model* model);
+const char* attocore_model_output_name(const attocore_model* model, int index);
+attocore_status attocore_model_output_shape_at(const attocore_model* model, int index, int64_t dims[6], int* ndim);
 const char* attocore_model_name(const attocore_model* model);
 int attocore_model_num_labels(const attocore_model* model);
 const char* attocore_model_label(const attocore_model* model, int index);
@@ -55,6 +62,9 @@ attocore_status attocore_session_create(const attocore_model* model, const attoc
 void attocore_session_free(attocore_session* session);
 attocore_status attocore_session_run_checked(attocore_session* session, const float* input, size_t input_count,
                                              int batch, float* output, size_t output_capacity);
+attocore_status attocore_session_run_outputs(attocore_session* session, const float* input, size_t input_count,
+                                             int batch, float* const* outputs, const size_t* output_capacities,
+                                             int num_outputs);
 attocore_status attocore_session_arena_bytes(attocore_session* session, int batch, size_t* bytes);
 attocore_status attocore_session_memory_bytes(attocore_session* session, int batch, size_t* bytes);
 """
@@ -123,9 +133,15 @@ class CModel(Backend):
         dims = _ffi.new("int64_t[4]")
         _check(l.attocore_model_input_shape(self._model, dims))
         self.input_shape = tuple(int(d) for d in dims)[1:]
-        odims, ndim = _ffi.new("int64_t[6]"), _ffi.new("int*")
-        _check(l.attocore_model_output_shape(self._model, odims, ndim))
-        self.output_shape = tuple(int(odims[i]) for i in range(1, ndim[0]))
+        shapes, names = [], []
+        for k in range(l.attocore_model_num_outputs(self._model)):
+            odims, ndim = _ffi.new("int64_t[6]"), _ffi.new("int*")
+            _check(l.attocore_model_output_shape_at(self._model, k, odims, ndim))
+            shapes.append(tuple(int(odims[i]) for i in range(1, ndim[0])))
+            names.append(_ffi.string(l.attocore_model_output_name(self._model, k)).decode())
+        self.output_shapes = tuple(shapes)  # per sample (without N), in graph output order
+        self.output_names = tuple(names)
+        self.output_shape = shapes[0]  # the first output's
         self.name = _ffi.string(l.attocore_model_name(self._model)).decode()
         self.labels = tuple(_ffi.string(l.attocore_model_label(self._model, i)).decode()
                             for i in range(l.attocore_model_num_labels(self._model)))
@@ -139,12 +155,19 @@ class CModel(Backend):
         if not 1 <= x.shape[0] <= 4096:
             raise InputError(f"batch size must be in [1, 4096], got {x.shape[0]}")
         x = np.ascontiguousarray(x)
-        out = np.empty((x.shape[0],) + self.output_shape, np.float32)
+        outs = [np.empty((x.shape[0],) + shape, np.float32) for shape in self.output_shapes]
+        x_ptr = _ffi.cast("const float*", x.ctypes.data)
         with self._lock:
-            status = _lib.attocore_session_run_checked(self._session, _ffi.cast("const float*", x.ctypes.data), x.size,
-                                                       x.shape[0], _ffi.cast("float*", out.ctypes.data), out.size)
+            if len(outs) == 1:
+                status = _lib.attocore_session_run_checked(self._session, x_ptr, x.size, x.shape[0],
+                                                           _ffi.cast("float*", outs[0].ctypes.data), outs[0].size)
+            else:
+                ptrs = _ffi.new("float*[]", [_ffi.cast("float*", o.ctypes.data) for o in outs])
+                caps = _ffi.new("size_t[]", [o.size for o in outs])
+                status = _lib.attocore_session_run_outputs(self._session, x_ptr, x.size, x.shape[0], ptrs, caps,
+                                                           len(outs))
         _check(status)  # the message is the calling thread's own
-        return out
+        return outs[0] if len(outs) == 1 else tuple(outs)
 
     def _size_query(self, fn, batch) -> int:
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 4096:

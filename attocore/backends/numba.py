@@ -136,7 +136,9 @@ class NumbaBackend(Backend):
             else:  # validate() refuses unknown ops before we get here
                 raise AssertionError(op.type)
             values[op.outputs[0]] = out
-        return values[g.outputs[0]]
+        if len(g.outputs) == 1:
+            return values[g.outputs[0]]
+        return tuple(values[n] for n in g.outputs)
 
 
 def _avgpool2d(x, kernel, stride, pad, include_pad, shape):

@@ -312,8 +312,10 @@ def _problems(m) -> list:
     elif len(inputs[0].type.tensor_type.shape.dim) not in (2, 4):
         problems.append(f"graph input '{inputs[0].name}' is {len(inputs[0].type.tensor_type.shape.dim)}-D "
                         f"(4-D NCHW images and 2-D [N, features] vectors are supported)")
-    if len(m.graph.output) != 1:
-        problems.append(f"the graph has {len(m.graph.output)} outputs (exactly one is supported)")
+    if not 1 <= len(m.graph.output) <= fmt.MAX_OP_ARITY:
+        problems.append(f"the graph has {len(m.graph.output)} outputs (1 to {fmt.MAX_OP_ARITY} are supported)")
+    elif len({o.name for o in m.graph.output}) != len(m.graph.output):
+        problems.append("a graph output is listed twice")
     return problems
 
 
@@ -799,16 +801,27 @@ def _convert_node(b, m, i, node, silu_gates, batch):
 
 def _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, features) -> Graph:
     """The graph of the converted nodes: its output, unused tensors dropped, metadata."""
-    out = b.activation_of(m.graph.output[0].name)
-    if out.name == "input":
-        raise UnsupportedOpError(f"the graph output '{m.graph.output[0].name}' is its input: nothing to compute")
-    # Drop tensors nothing refers to (constants replaced by folding) and rename the output.
+    outs, seen = [], {}  # every graph output, in the model's order (feature maps stay NCHW)
+    for o in m.graph.output:
+        v = b.activation_of(o.name)
+        if v.name == "input":
+            raise UnsupportedOpError(f"the graph output '{o.name}' is its input: nothing to compute")
+        if v.name in seen:
+            raise UnsupportedOpError(f"graph outputs '{seen[v.name]}' and '{o.name}' are the same tensor (an "
+                                     f"Identity between them): give it once")
+        seen[v.name] = o.name
+        outs.append(v)
+    if len(outs) > 1:  # several: each output tensor takes its ONNX name (where that is free)
+        _rename_outputs(b, [o.name for o in m.graph.output], outs)
+    out = outs[0]
+    # Drop tensors nothing refers to (constants replaced by folding).
     used = {n for op in b.ops for n in op.inputs + op.outputs} | {"input"}
     tensors = {k: v for k, v in b.tensors.items() if k in used}
-    n_classes = int(np.prod(tensors[out.name].shape[1:]))
-    # Class names for a classifier's [N, classes] output; a feature map (a detector's head, a
-    # segmentation map) has none.
-    default_labels = tuple(f"class_{k}" for k in range(n_classes)) if len(tensors[out.name].shape) == 2 else ()
+    n_classes = int(np.prod(tensors[out.name].shape[1:]))  # labels name the first output's elements
+    # Class names for a classifier's [N, classes] output (a single one); a feature map (a
+    # detector's head, a segmentation map) has none.
+    default_labels = tuple(f"class_{k}" for k in range(n_classes)) \
+        if len(tensors[out.name].shape) == 2 and len(outs) == 1 else ()
     extra = {"source": "attocore.onnx.convert", "trained": "true"}
     if features:
         extra["input_rank"] = "2"  # Model.run takes [N, F]; the executor sees [N, F, 1, 1]
@@ -816,17 +829,40 @@ def _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, features) -> G
                   resize=(round(h * 256 / 224) if h == w and not features else 0) if resize is None else resize,
                   labels=tuple(labels) if labels else default_labels,
                   extra=extra)
-    graph = Graph(md, tensors, b.ops, ["input"], [out.name])
+    graph = Graph(md, tensors, b.ops, ["input"], [v.name for v in outs])
     validate(graph)
-    _check_output_shape(m, graph, out)
+    for i, v in enumerate(outs):
+        _check_output_shape(m, graph, v, i)
     return graph
 
 
-def _check_output_shape(m, graph, out):
+def _rename_outputs(b, onnx_names, outs) -> None:
+    """Names each output tensor as the ONNX graph output it is (a fused Relu leaves the
+    producer's name on it), so Model.output_names are the ONNX model's; a name some other
+    tensor already has is left as it is."""
+    rename = {}
+    for want, v in zip(onnx_names, outs):
+        if v.name != want and want not in b.tensors and want not in rename.values():
+            rename[v.name] = want
+    if not rename:
+        return
+    b.tensors = {rename.get(k, k): (Tensor(rename[k], t.shape, t.data, t.dtype, t.scales, t.zero_point)
+                                    if k in rename else t) for k, t in b.tensors.items()}
+    for op in b.ops:
+        op.inputs = [rename.get(n, n) for n in op.inputs]
+        op.outputs = [rename.get(n, n) for n in op.outputs]
+    seen = set()
+    for v in list(b.values.values()) + list(outs):  # one _Value may stand for several ONNX names
+        if id(v) not in seen:
+            seen.add(id(v))
+            v.name = rename.get(v.name, v.name)
+
+
+def _check_output_shape(m, graph, out, index=0):
     """The converted output against the shape ONNX's inference gave it (onnx_prepare): a
     mismatch is a conversion attocore got wrong, refused rather than run. [N, C] standing for
     ONNX's [N, C, 1, 1] (a pooled vector) is the same values."""
-    dims = m.graph.output[0].type.tensor_type.shape.dim
+    dims = m.graph.output[index].type.tensor_type.shape.dim
     onnx_shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
     if not onnx_shape or None in onnx_shape[1:]:
         return  # not inferred: nothing to compare
@@ -835,5 +871,5 @@ def _check_output_shape(m, graph, out):
     if out.flat_4d and len(theirs) == 3 and theirs[1:] == [1, 1]:
         theirs = theirs[:1]
     if ours != theirs:
-        raise GraphError(f"graph output '{m.graph.output[0].name}': converted to shape {['N'] + ours}, but ONNX "
+        raise GraphError(f"graph output '{m.graph.output[index].name}': converted to shape {['N'] + ours}, but ONNX "
                          f"infers {['N'] + theirs}: this model uses a broadcast or layout attocore does not convert")

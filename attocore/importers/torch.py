@@ -127,17 +127,74 @@ def fold_batch_norm(m: ConvBN):
     return w.float().numpy(), bias.float().numpy()
 
 
-def to_graph(module: AttoNet, labels=None, extra=None):
+def to_graph(module: AttoNet, labels=None, extra=None, outputs=None):
+    """The graph of an AttoNet, batch norm folded. outputs: graph tensor names to make the
+    graph's outputs instead of the logits (e.g. "m3.out"; the ops only they need are kept). A
+    module whose forward returns feature maps (`module.features` true) gets its maps at
+    strides 8, 16 and 32 (the last module output at each) unless outputs says otherwise."""
     params = {name: fold_batch_norm(m) for name, m in module.conv_bns()}
-    params["fc"] = (module.fc.weight.detach().float().numpy(), module.fc.bias.detach().float().numpy())
+    classes = getattr(module, "num_classes", zoo.DEFAULT_CLASSES)
+    fc = getattr(module, "fc", None)
+    if isinstance(fc, nn.Linear):
+        params["fc"] = (fc.weight.detach().float().numpy(), fc.bias.detach().float().numpy())
+        classes = fc.out_features
+    else:  # a feature extractor without a classifier: a placeholder, pruned with the head below
+        width = module.spec.modules[-1].cout
+        params["fc"] = (np.zeros((1, width), np.float32), np.zeros(1, np.float32))
+        classes = 1
     info = {"trained": "true", "source": "attocore.torch.export"}
     info.update(extra or {})
-    return zoo.build_graph(module.spec, params, module.num_classes, labels, info)
+    graph = zoo.build_graph(module.spec, params, classes, labels if outputs is None and fc is not None else None, info)
+    if outputs is None and getattr(module, "features", False):
+        blocks = getattr(module, "feature_blocks", None)  # the blocks whose outputs forward returns
+        outputs = [f"m{i + 1}.out" for i in blocks] if blocks is not None else stride_outputs(graph, FEATURE_STRIDES)
+    if outputs is None and not isinstance(fc, nn.Linear):
+        raise TypeError("this AttoNet has no classifier (fc): give outputs=[tensor names] to export its feature maps")
+    return graph if outputs is None else with_outputs(graph, outputs)
 
 
-def export(module: AttoNet, path, labels=None, extra=None, *, name=None, mean=None, std=None, resize=None) -> None:
+def stride_outputs(graph, strides=FEATURE_STRIDES) -> list:
+    """The last module output ("m<i>.out") at each of these strides (input size / map size)."""
+    h = graph.metadata.input_shape[1]
+    found = {}
+    for op in graph.ops:
+        out = graph.tensors[op.outputs[0]]
+        if op.type == "add" and len(out.shape) == 4 and out.shape[2] * (h // out.shape[2]) == h:
+            found[h // out.shape[2]] = out.name
+    missing = [s for s in strides if s not in found]
+    if missing:
+        raise ValueError(f"no module output at stride {missing} (strides present: {sorted(found)})")
+    return [found[s] for s in strides]
+
+
+def with_outputs(graph, outputs):
+    """The graph with these tensors as its outputs, in order, and only the ops they need."""
+    outputs = list(outputs)
+    unknown = [n for n in outputs if n not in graph.tensors or graph.tensors[n].is_constant or n in graph.inputs]
+    if unknown or not outputs or len(set(outputs)) != len(outputs):
+        raise ValueError(f"outputs must be distinct computed tensors of the graph, got {outputs} "
+                         f"(unknown or not computed: {unknown})")
+    needed, ops = set(outputs), []
+    for op in reversed(graph.ops):
+        if op.outputs[0] in needed:
+            ops.append(op)
+            needed.update(op.inputs)
+    ops.reverse()
+    used = {n for op in ops for n in op.inputs + op.outputs} | set(graph.inputs)
+    tensors = {k: v for k, v in graph.tensors.items() if k in used}
+    md = graph.metadata
+    first = tensors[outputs[0]]
+    labels = md.labels if md.labels and len(md.labels) == int(np.prod(first.shape[1:])) else ()
+    meta = type(md)(md.name, md.input_shape, md.mean, md.std, md.resize, labels, dict(md.extra))
+    return type(graph)(meta, tensors, ops, list(graph.inputs), outputs)
+
+
+def export(module: AttoNet, path, labels=None, extra=None, *, name=None, mean=None, std=None, resize=None,
+           outputs=None) -> None:
     """Fold batch norm and write the weight file (format v1), atomically: nothing is left at
-    `path` if anything fails.
+    `path` if anything fails. outputs: as to_graph (a backbone, attonet(name, features=True),
+    exports its stride-8/16/32 maps, one graph output each, in the order its forward returns
+    them).
 
     The file carries the preprocessing attocore.run applies, as for attocore.onnx.convert:
     labels (one per class), mean and std (per RGB channel, on the [0, 1] scale; default
@@ -145,11 +202,8 @@ def export(module: AttoNet, path, labels=None, extra=None, *, name=None, mean=No
     straight to 224x224), name (default the architecture's)."""
     if not isinstance(module, AttoNet):
         raise TypeError("export() takes an attocore.torch.AttoNet (build one with attonet(name))")
-    if module.features:
-        raise TypeError("export() writes classifiers; this AttoNet is a backbone (features=True): export a "
-                        "model built on it through ONNX (torch.onnx.export, then attocore convert)")
     fmt.check_output_path(path)
-    graph = to_graph(module, labels, extra)
+    graph = to_graph(module, labels, extra, outputs)
     preprocessing.apply(graph.metadata, name=name, mean=mean, std=std, resize=resize)
     fmt.save(graph, path)
 
@@ -223,8 +277,13 @@ def validate(module: nn.Module, model, inputs) -> Validation:
     x = np.ascontiguousarray(inputs, dtype=np.float32)
     module.eval()
     with torch.no_grad():
-        ref = module(torch.from_numpy(x)).numpy()
+        ref = module(torch.from_numpy(x))
+    refs = [t.numpy() for t in ref] if isinstance(ref, (tuple, list)) else [ref.numpy()]
     got = m.run(x)
-    err = float(np.abs(got - ref).max())
-    peak = float(np.abs(ref).max())
+    gots = list(got) if isinstance(got, tuple) else [got]
+    if len(gots) != len(refs) or any(a.shape != b.shape for a, b in zip(gots, refs)):
+        raise ValueError(f"the model's outputs {[a.shape for a in gots]} do not match the module's "
+                         f"{[b.shape for b in refs]}")
+    err = max(float(np.abs(a - b).max()) for a, b in zip(gots, refs))  # over every output
+    peak = max(float(np.abs(b).max()) for b in refs)
     return Validation(err, err / peak if peak else float("inf"), peak)

@@ -103,6 +103,11 @@ class Comparison:
                 f"{100 * self.top1_agreement:.1f}% over {self.inputs} inputs")
 
 
+def first_output(y) -> np.ndarray:
+    """A run's array, or the first of a model with several outputs (a tuple)."""
+    return y[0] if isinstance(y, tuple) else y
+
+
 def sqnr_db(reference: np.ndarray, other: np.ndarray) -> float:
     ref = reference.astype(np.float64)
     noise = float(np.sum((ref - other.astype(np.float64)) ** 2))
@@ -114,15 +119,16 @@ def sqnr_db(reference: np.ndarray, other: np.ndarray) -> float:
 
 def compare(a, b, inputs) -> Comparison:
     """How far model b's outputs are from model a's (the reference) on `inputs` (as for
-    quantize's calibration): SQNR, largest error, top-1 agreement."""
+    quantize's calibration): SQNR, largest error, top-1 agreement (of the first output, for a
+    model with several)."""
     from ..model import load
 
     ma, mb = load(a), load(b)
     it, _ = batches(inputs, ma.metadata)
     ya, yb = [], []
     for x in it:
-        ya.append(ma.run(x))
-        yb.append(mb.run(x))
+        ya.append(first_output(ma.run(x)))
+        yb.append(first_output(mb.run(x)))
     if not ya:
         raise InputError("no inputs to compare on")
     ya, yb = np.concatenate(ya), np.concatenate(yb)

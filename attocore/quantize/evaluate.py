@@ -168,20 +168,20 @@ def _float_op(graph: Graph, op, ins: list) -> np.ndarray:
 
 def evaluate(graph: Graph, x: np.ndarray, keep=None) -> dict:
     """Every activation tensor (name -> array) of the graph run on NCHW batch x; with `keep`
-    (a set of names), only those and the output are kept."""
+    (a set of names), only those and the outputs are kept."""
     env = {graph.inputs[0]: np.ascontiguousarray(x, dtype=F32)}
     readers = {}
     for i, op in enumerate(graph.ops):
         for n in op.inputs:
             readers[n] = i
-    out = graph.outputs[0]
+    outs = set(graph.outputs)
     for i, op in enumerate(graph.ops):
         ins = [env[n] for n in op.inputs if not graph.tensors[n].is_constant]
         quantized = any(graph.tensors[n].dtype != "float32" for n in op.inputs + op.outputs)
         env[op.outputs[0]] = _int8_op(graph, op, ins) if quantized else _float_op(graph, op, ins)
         if keep is not None:
             for n in op.inputs:
-                if readers.get(n) == i and n not in keep and n != out:
+                if readers.get(n) == i and n not in keep and n not in outs:
                     env.pop(n, None)
     return env
 

@@ -182,12 +182,8 @@ def quantize_graph(graph: Graph, ranges: dict, chosen: set, note: str = "", qpar
                 tensors[bname] = Tensor(bname, b.shape, bq.astype(np.int32), "int32")
                 inputs.append(bname)
         ops.append(Op(op.type, op.name, inputs, list(op.outputs), dict(op.attrs), op.activation))
-    out = graph.outputs[0]
-    if tensors[out].dtype == "int8":
-        d = as_float(out)
-        outputs = [d]
-    else:
-        outputs = [out]
+    # Every graph output float32 again (models take and give float32), in the graph's order.
+    outputs = [as_float(out) if tensors[out].dtype == "int8" else out for out in graph.outputs]
     md = graph.metadata
     extra = dict(md.extra, precision="int8")
     if note:

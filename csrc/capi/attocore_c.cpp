@@ -58,10 +58,13 @@ uint64_t elements(const std::vector<int64_t>& shape) {
   return n;
 }
 
-// profile: time each step into session->timings.
+// outputs[i] (capacities[i] floats) receives graph output i; fewer buffers than outputs:
+// the first ones only. profile: time each step into session->timings.
 attocore_status run(attocore_session* session, const float* input, const size_t* input_count, int batch,
-                    float* output, size_t output_capacity, bool profile = false) {
-  if (session == nullptr || input == nullptr || output == nullptr)
+                    const std::vector<float*>& outputs, const size_t* capacities, bool profile = false) {
+  bool null_output = outputs.empty();
+  for (float* o : outputs) null_output = null_output || o == nullptr;
+  if (session == nullptr || input == nullptr || null_output)
     return fail_with(ATTOCORE_ERROR_ARGUMENT, "null session, input or output");
   return guarded([&] {
     if (batch < 1 || batch > attocore::Session::kMaxBatch)
@@ -71,13 +74,24 @@ attocore_status run(attocore_session* session, const float* input, const size_t*
       attocore::fail(attocore::ErrorCode::kInput, "input buffer holds " + std::to_string(*input_count) +
                                                       " floats, batch " + std::to_string(batch) + " needs " +
                                                       std::to_string(in_need));
-    const uint64_t need = elements(session->compiled->output_shape(batch));
-    if (output_capacity < need)
-      attocore::fail(attocore::ErrorCode::kInput, "output buffer holds " + std::to_string(output_capacity) +
-                                                      " floats, the result needs " + std::to_string(need));
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const uint64_t need = elements(session->compiled->output_shape_at(int(i), batch));
+      if (capacities[i] < need)
+        attocore::fail(attocore::ErrorCode::kInput, (outputs.size() > 1 ? "output " + std::to_string(i) + " " : "output ") +
+                                                        "buffer holds " + std::to_string(capacities[i]) +
+                                                        " floats, the result needs " + std::to_string(need));
+    }
     if (profile) session->timings.clear();
-    session->session.run(input, batch, output, profile ? &session->timings : nullptr);
+    if (outputs.size() == 1)
+      session->session.run(input, batch, outputs[0], profile ? &session->timings : nullptr);
+    else
+      session->session.run(input, batch, outputs, profile ? &session->timings : nullptr);
   });
+}
+
+attocore_status run(attocore_session* session, const float* input, const size_t* input_count, int batch,
+                    float* output, size_t output_capacity, bool profile = false) {
+  return run(session, input, input_count, batch, std::vector<float*>{output}, &output_capacity, profile);
 }
 
 }  // namespace
@@ -179,6 +193,26 @@ attocore_status attocore_model_output_shape(const attocore_model* model, int64_t
   });
 }
 
+int attocore_model_num_outputs(const attocore_model* model) { return model ? model->compiled->output_count() : 0; }
+
+const char* attocore_model_output_name(const attocore_model* model, int index) {
+  if (model == nullptr || index < 0 || index >= attocore_model_num_outputs(model)) return nullptr;
+  const attocore::Graph& g = graph_of(model);
+  return g.tensors[size_t(g.outputs[size_t(index)])].name.c_str();
+}
+
+attocore_status attocore_model_output_shape_at(const attocore_model* model, int index, int64_t dims[6], int* ndim) {
+  if (model == nullptr || dims == nullptr || ndim == nullptr) return fail_with(ATTOCORE_ERROR_ARGUMENT, "null argument");
+  if (index < 0 || index >= attocore_model_num_outputs(model))
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "output index " + std::to_string(index) + " out of range (the model has " +
+                                                  std::to_string(attocore_model_num_outputs(model)) + " outputs)");
+  return guarded([&] {
+    const auto s = model->compiled->output_shape_at(index, 1);
+    *ndim = int(s.size());
+    for (size_t i = 0; i < s.size() && i < 6; ++i) dims[i] = s[i];
+  });
+}
+
 const char* attocore_model_name(const attocore_model* model) {
   return model ? graph_of(model).metadata.name.c_str() : nullptr;
 }
@@ -240,6 +274,18 @@ attocore_status attocore_session_run_checked(attocore_session* session, const fl
 attocore_status attocore_session_run(attocore_session* session, const float* input, int batch, float* output,
                                      size_t output_capacity) {
   return run(session, input, nullptr, batch, output, output_capacity);
+}
+
+attocore_status attocore_session_run_outputs(attocore_session* session, const float* input, size_t input_count,
+                                             int batch, float* const* outputs, const size_t* output_capacities,
+                                             int num_outputs) {
+  if (session == nullptr || outputs == nullptr || output_capacities == nullptr)
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "null session, outputs or capacities");
+  if (num_outputs != session->compiled->output_count())
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "num_outputs is " + std::to_string(num_outputs) + ", the model has " +
+                                                  std::to_string(session->compiled->output_count()) + " outputs");
+  return run(session, input, &input_count, batch, std::vector<float*>(outputs, outputs + num_outputs),
+             output_capacities);
 }
 
 attocore_status attocore_session_run_profiled(attocore_session* session, const float* input, size_t input_count,

@@ -235,7 +235,7 @@ const MemoryPlan& Session::plan_for(int batch) {
     const int victim = port ? io[*port] : -1;
     const std::vector<int> reads = io.reads();
     const bool read_once = victim >= 0 && std::count(reads.begin(), reads.end(), victim) == 1;
-    if (read_once && request_of[victim] >= 0 && last_reader[victim] == i && victim != g.output &&
+    if (read_once && request_of[victim] >= 0 && last_reader[victim] == i && !g.is_output(victim) &&
         g.tensors[victim].bytes() == g.tensors[io.output].bytes()) {
       request_of[io.output] = request_of[victim];
     } else {
@@ -243,7 +243,12 @@ const MemoryPlan& Session::plan_for(int batch) {
     }
     if (io.next >= 0) add(io.next, i);
   }
-  requests[request_of[g.output]].last_step = int(steps.size());
+  // Every graph output lives to the end of the run (never reused), to be copied out.
+  for (int t : g.outputs) {
+    if (request_of[t] < 0)  // a fused step kept it to itself: FusionContext::internal must not allow that
+      fail(ErrorCode::kInternal, "graph output '" + g.tensors[t].name + "' is not written by any step");
+    requests[request_of[t]].last_step = int(steps.size());
+  }
   MemoryPlan plan = plan_memory(requests);
   if (plan.arena_bytes > limit())
     fail(ErrorCode::kResource, "batch " + std::to_string(batch) + " needs a " +
@@ -264,8 +269,21 @@ size_t Session::arena_bytes(int batch) {
 }
 
 void Session::run(const float* input, int batch, float* output, std::vector<StepTiming>* timings) {
+  run_to(input, batch, std::vector<float*>{output}, timings);
+}
+
+void Session::run(const float* input, int batch, const std::vector<float*>& outputs, std::vector<StepTiming>* timings) {
+  if (int(outputs.size()) != model_->output_count())
+    fail(ErrorCode::kInput, "the model has " + std::to_string(model_->output_count()) + " outputs, given " +
+                                std::to_string(outputs.size()) + " buffers");
+  run_to(input, batch, outputs, timings);
+}
+
+void Session::run_to(const float* input, int batch, const std::vector<float*>& outputs, std::vector<StepTiming>* timings) {
   if (batch < 1 || batch > kMaxBatch) fail(ErrorCode::kInput, "batch must be in [1, " + std::to_string(kMaxBatch) + "]");
-  if (input == nullptr || output == nullptr) fail(ErrorCode::kInput, "null input or output buffer");
+  bool null_buffer = input == nullptr || outputs.empty();
+  for (float* o : outputs) null_buffer = null_buffer || o == nullptr;
+  if (null_buffer) fail(ErrorCode::kInput, "null input or output buffer");
   const Graph& g = model_->graph();
   // Here rather than in each front end: the C API and the runner get the same check.
   if (!all_finite(input, size_t(g.tensors[g.input].elements) * batch))
@@ -302,12 +320,15 @@ void Session::run(const float* input, int batch, float* output, std::vector<Step
       timings->push_back({step.name, step.layer->kernel_name(), step.macs, dt.count()});
     }
   }
-  const auto out_shape = model_->output_shape(batch);
-  const float* result = buffer(g.output);
-  if (out_shape.size() == 4) {
-    nhwc_to_nchw(batch, int(out_shape[1]), int(out_shape[2]), int(out_shape[3]), result, output);
-  } else {
-    std::memcpy(output, result, size_t(g.tensors[g.output].elements) * batch * sizeof(float));
+  for (size_t i = 0; i < outputs.size() && i < g.outputs.size(); ++i) {
+    const int t = g.outputs[i];
+    const auto out_shape = model_->tensor_shape(t, batch);
+    const float* result = buffer(t);
+    if (out_shape.size() == 4) {
+      nhwc_to_nchw(batch, int(out_shape[1]), int(out_shape[2]), int(out_shape[3]), result, outputs[i]);
+    } else {
+      std::memcpy(outputs[i], result, size_t(g.tensors[t].elements) * batch * sizeof(float));
+    }
   }
 }
 

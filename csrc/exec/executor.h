@@ -68,7 +68,10 @@ class CompiledModel {
   // Activation shape with the batch dimension set to `batch`.
   std::vector<int64_t> tensor_shape(int tensor, int batch) const;
   std::vector<int64_t> input_shape(int batch) const { return tensor_shape(graph().input, batch); }
+  // The first graph output's shape; output_shape_at(i, batch) any output's (0 .. output_count() - 1).
   std::vector<int64_t> output_shape(int batch) const { return tensor_shape(graph().output, batch); }
+  int output_count() const { return int(graph().outputs.size()); }
+  std::vector<int64_t> output_shape_at(int index, int batch) const { return tensor_shape(graph().outputs.at(index), batch); }
   int64_t total_macs() const;
 
  private:
@@ -105,8 +108,13 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // input: NCHW float32 of input_shape(batch); output: output_shape(batch) elements.
+  // input: NCHW float32 of input_shape(batch); output: output_shape(batch) elements, the
+  // first graph output (a model with several computes them all and hands out that one).
   void run(const float* input, int batch, float* output, std::vector<StepTiming>* timings = nullptr);
+  // Every graph output: outputs[i] holds output_shape_at(i, batch) elements (NCHW for a 4-D
+  // map); outputs.size() must be the model's output_count().
+  void run(const float* input, int batch, const std::vector<float*>& outputs,
+           std::vector<StepTiming>* timings = nullptr);
   // Activation arena of the plan for `batch` (peak of the tensors alive at once).
   size_t arena_bytes(int batch);
   // Everything a run at `batch` allocates: the arena (with the kernels' over-read slack) and
@@ -123,6 +131,8 @@ class Session {
  private:
   static constexpr size_t kMaxCachedPlans = 16;
   const MemoryPlan& plan_for(int batch);
+  // outputs[i] receives graph output i (fewer buffers than outputs: the first ones only).
+  void run_to(const float* input, int batch, const std::vector<float*>& outputs, std::vector<StepTiming>* timings);
   size_t limit() const;
   uint64_t scratch_floats() const;  // every thread's and the shared scratch of the largest step
   // Makes the arena and scratch at least this large, within the limit and the budget.

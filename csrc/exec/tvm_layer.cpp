@@ -192,6 +192,9 @@ std::vector<TvmStep> select_tvm_steps(const Graph& g, const std::string& selecti
       if (add.type != OpType::kAdd || (add.inputs[0] != conv.outputs[0] && add.inputs[1] != conv.outputs[0]))
         fail(ErrorCode::kGraph, "TVM kernel " + std::string(k.symbol) + ": second op is not the add of the first's output");
       s.residual = add.inputs[0] == conv.outputs[0] ? add.inputs[1] : add.inputs[0];
+      if (g.is_output(conv.outputs[0]))  // the fused kernel never writes it
+        fail(ErrorCode::kUnsupported, "TVM kernel " + std::string(k.symbol) + ": op '" + conv.name +
+                                          "' computes a graph output, which a kernel fusing its add would not keep");
     }
     // The kernel's argument count must match what the plan will hand it.
     const std::string roles = k.roles;

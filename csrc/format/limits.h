@@ -20,6 +20,7 @@ constexpr int64_t kMaxElements = int64_t(1) << 31;
 constexpr uint32_t kMaxLabels = 1u << 16;
 constexpr uint32_t kMaxExtra = 256;
 constexpr uint32_t kMaxOpArity = 16;
+constexpr uint32_t kMaxGraphOutputs = 16;  // graph outputs (the graph input: exactly one)
 constexpr uint32_t kMaxAttrs = 16;
 constexpr uint32_t kMaxAttrValues = 16;
 constexpr int64_t kMaxAttrValue = int64_t(1) << 20;

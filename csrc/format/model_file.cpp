@@ -220,6 +220,20 @@ int read_single_io(ByteReader& r, const Graph& g, const char* what) {
   return int(id);
 }
 
+// The graph outputs: a count (1 .. 16), then a tensor index each. That each is an op's
+// output, listed once, is checked with the graph (validate_graph).
+std::vector<int> read_outputs(ByteReader& r, const Graph& g) {
+  uint32_t n = r.count("graph output", limits::kMaxGraphOutputs);
+  if (n == 0) fail(ErrorCode::kGraph, "a graph must have at least one output (the graph output count is 0)");
+  std::vector<int> outputs;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t id = r.read<uint32_t>("graph output");
+    if (id >= g.tensors.size()) fail(ErrorCode::kFormat, "graph output: tensor index out of range");
+    outputs.push_back(int(id));
+  }
+  return outputs;
+}
+
 }  // namespace
 
 // The bytes go in an anonymous mapping rather than the heap: page-aligned (the format needs
@@ -293,7 +307,8 @@ void ModelFile::parse() {
   read_tensors(r, graph_, bytes_ + h.data_offset, h.data_size, h.version);
   read_ops(r, graph_);
   graph_.input = read_single_io(r, graph_, "graph input");
-  graph_.output = read_single_io(r, graph_, "graph output");
+  graph_.outputs = read_outputs(r, graph_);
+  graph_.output = graph_.outputs[0];
   if (r.remaining() != 0) fail(ErrorCode::kFormat, "unexpected bytes at the end of the graph section");
   validate_model(graph_);
 }

@@ -228,7 +228,9 @@ void validate_model(const Graph& g) {
                                         activation_name(op.activation) + " only on an activation op");
   }
   validate_graph(g);
-  for (int t : {g.input, g.output})
+  std::vector<int> ends{g.input};
+  ends.insert(ends.end(), g.outputs.begin(), g.outputs.end());
+  for (int t : ends)
     if (g.tensors[t].dtype != DType::kFloat32)
       fail(ErrorCode::kUnsupported, std::string("graph ") + (t == g.input ? "input" : "output") + " '" +
                                         g.tensors[t].name + "' is " + dtype_name(g.tensors[t].dtype) +

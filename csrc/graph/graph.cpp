@@ -284,8 +284,11 @@ class ShapeChecker {
 
 void validate_graph(const Graph& g) {
   const int n = static_cast<int>(g.tensors.size());
-  if (g.input < 0 || g.input >= n || g.output < 0 || g.output >= n)
-    fail(ErrorCode::kGraph, "graph input/output tensor index out of range");
+  if (g.outputs.empty() || g.outputs.size() > size_t(limits::kMaxGraphOutputs) || g.output != g.outputs[0])
+    fail(ErrorCode::kGraph, "a graph has 1 to " + std::to_string(limits::kMaxGraphOutputs) + " outputs");
+  bool in_range = g.input >= 0 && g.input < n;
+  for (int t : g.outputs) in_range = in_range && t >= 0 && t < n;
+  if (!in_range) fail(ErrorCode::kGraph, "graph input/output tensor index out of range");
   const TensorInfo& in = g.tensors[g.input];
   const Shape expected{1, g.metadata.input_channels, g.metadata.input_height, g.metadata.input_width};
   if (in.constant || in.shape != expected)
@@ -326,8 +329,14 @@ void validate_graph(const Graph& g) {
   }
   // Computed by an op: not a constant, and not the graph input either (the executor reads
   // that from the caller's buffer, where no output can be written).
-  if (!defined[g.output] || g.tensors[g.output].constant || g.output == g.input)
-    fail(ErrorCode::kGraph, "graph output '" + g.tensors[g.output].name + "' is never computed");
+  // Each output once (attocore/graph.py's order: computed, then not listed before).
+  std::vector<bool> listed(n, false);
+  for (int t : g.outputs) {
+    if (!defined[t] || g.tensors[t].constant || t == g.input)
+      fail(ErrorCode::kGraph, "graph output '" + g.tensors[t].name + "' is never computed");
+    if (listed[t]) fail(ErrorCode::kGraph, "graph output '" + g.tensors[t].name + "' is listed twice");
+    listed[t] = true;
+  }
 }
 
 }  // namespace attocore

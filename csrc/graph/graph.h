@@ -121,7 +121,14 @@ struct Graph {
   std::vector<TensorInfo> tensors;
   std::vector<OpInfo> ops;
   int input = -1;
-  int output = -1;
+  int output = -1;           // outputs[0]: the first graph output (the one a single-output caller gets)
+  std::vector<int> outputs;  // every graph output, in file order (1 .. limits::kMaxGraphOutputs)
+
+  bool is_output(int tensor) const {
+    for (int t : outputs)
+      if (t == tensor) return true;
+    return false;
+  }
 };
 
 // Checks order (each tensor defined once, before use), attributes and every shape by

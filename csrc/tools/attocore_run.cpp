@@ -189,6 +189,43 @@ int main(int argc, char** argv) {
     attocore_model_free(model);
     return fail(st);
   }
+  const int n_outputs = attocore_model_num_outputs(model);
+  if (n_outputs > 1) {
+    // Several outputs (feature maps, heads): each one's name, shape and value range; no top-k.
+    std::vector<std::vector<float>> outs(static_cast<size_t>(n_outputs));
+    std::vector<float*> buffers;
+    std::vector<size_t> capacities;
+    std::vector<std::string> shapes;
+    for (int o = 0; o < n_outputs; ++o) {
+      int64_t dims[6];
+      int nd = 0;
+      attocore_model_output_shape_at(model, o, dims, &nd);
+      size_t n = 1;
+      std::string shape = "(";
+      for (int i = 0; i < nd; ++i) n *= size_t(dims[i]), shape += (i ? ", " : "") + std::to_string(dims[i]);
+      outs[size_t(o)].resize(n);
+      buffers.push_back(outs[size_t(o)].data());
+      capacities.push_back(n);
+      shapes.push_back(shape + ")");
+    }
+    st = attocore_session_run_outputs(session, input.data(), input.size(), 1, buffers.data(), capacities.data(),
+                                      n_outputs);
+    if (st != ATTOCORE_OK) {
+      attocore_session_free(session);
+      attocore_model_free(model);
+      return fail(st);
+    }
+    std::printf("%s (%s kernels): %d outputs\n", attocore_model_name(model), attocore_isa(), n_outputs);
+    for (int o = 0; o < n_outputs; ++o) {
+      const std::vector<float>& v = outs[size_t(o)];
+      double sum = 0;
+      for (float f : v) sum += f;
+      std::printf("  %d. %-24s shape %s min %.6f max %.6f mean %.6f\n", o, attocore_model_output_name(model, o),
+                  shapes[size_t(o)].c_str(), double(*std::min_element(v.begin(), v.end())),
+                  double(*std::max_element(v.begin(), v.end())), sum / double(v.size()));
+    }
+    if (profile > 0 || bench > 0) std::printf("(profile and bench below run the whole model; output 0 is kept)\n");
+  }
   int64_t out_dims[6];
   int ndim = 0;
   attocore_model_output_shape(model, out_dims, &ndim);
@@ -202,6 +239,7 @@ int main(int argc, char** argv) {
     return fail(st);
   }
 
+  if (n_outputs == 1) {
   // Softmax in double, then the top k.
   const float peak = *std::max_element(logits.begin(), logits.end());
   std::vector<double> prob(classes);
@@ -222,6 +260,7 @@ int main(int argc, char** argv) {
     const char* label = attocore_model_label(model, int(i));
     std::printf("  %zu. %-24s index %-4zu p=%.4f logit=%.6f\n", r + 1, label ? label : "?", i, prob[i] / sum,
                 double(logits[i]));
+  }
   }
 
   if (!plan_path.empty()) std::printf("plan: %s (%d steps on TVM kernels)\n", plan_path.c_str(), plan.tvm_steps);

@@ -42,6 +42,7 @@ struct Builder {
     op.outputs = {tensor(std::move(out_shape))};
     g.ops.push_back(op);
     g.output = op.outputs[0];
+    g.outputs = {g.output};
     return op.outputs[0];
   }
   // A convolution with a kxk window (padding k / 2) and a bias.

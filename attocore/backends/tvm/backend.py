@@ -60,6 +60,8 @@ class TvmBackend(Backend):
         if target_name != "host":
             raise ValueError(f"target '{target_name}' is for cross-compiling (attocore export-tvm); "
                              "run on this machine with target='host'")
+        from .build import check_single_output
+        check_single_output(graph)  # here, not at the first run
         self.graph = graph
         self.target_name = target_name
         self.requested_threads = threads

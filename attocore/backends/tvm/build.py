@@ -23,6 +23,14 @@ def to_relax(graph, batch: int = 1):
     return mod, weights
 
 
+def check_single_output(graph) -> None:
+    """The TVM backend lowers a graph to one output tensor: a graph with several is refused."""
+    if len(graph.outputs) != 1:
+        raise UnsupportedOpError(f"model '{graph.metadata.name}' has {len(graph.outputs)} graph outputs: the TVM "
+                                 f"backend compiles single-output models only (run it on the native or numba "
+                                 f"backend)")
+
+
 def relax_module(graph, batch: int = 1):
     """(IRModule, weights, roles): main(input[batch, H, W, C], *weights) -> logits, and for
     each weight parameter's name the (op name, 'w' weight | 'b' bias) it belongs to.
@@ -41,6 +49,7 @@ def relax_module(graph, batch: int = 1):
         from ...errors import UnsupportedOpError
         raise UnsupportedOpError(f"model '{graph.metadata.name}' is int8: the TVM backend compiles float32 models "
                                  f"only (int8 runs on the native backend)")
+    check_single_output(graph)
     tvm, relax = load_tvm()
     R = relax.op
     c, h, w = graph.metadata.input_shape

@@ -94,8 +94,19 @@ ATTOCORE_API const char* attocore_model_precision(const attocore_model* model);
 
 /* Input shape N,C,H,W with N = 1 (any batch N runs). */
 ATTOCORE_API attocore_status attocore_model_input_shape(const attocore_model* model, int64_t dims[4]);
-/* Output shape with N = 1; *ndim receives the rank (at most 6 dims are written). */
+/* Output shape with N = 1; *ndim receives the rank (at most 6 dims are written). For a
+ * model with several outputs this and the run functions below that take one output buffer
+ * concern the first output (index 0); the others are computed but not handed out: use
+ * attocore_model_num_outputs, attocore_model_output_shape_at and attocore_session_run_outputs. */
 ATTOCORE_API attocore_status attocore_model_output_shape(const attocore_model* model, int64_t dims[6], int* ndim);
+/* Graph outputs (1 .. 16), in the file's order; 0 for a null model. */
+ATTOCORE_API int attocore_model_num_outputs(const attocore_model* model);
+/* Output `index`'s tensor name; NULL if out of range. */
+ATTOCORE_API const char* attocore_model_output_name(const attocore_model* model, int index);
+/* Output `index`'s shape with N = 1 (4-D feature maps are NCHW), as attocore_model_output_shape;
+ * ATTOCORE_ERROR_ARGUMENT for an index out of range. */
+ATTOCORE_API attocore_status attocore_model_output_shape_at(const attocore_model* model, int index, int64_t dims[6],
+                                                            int* ndim);
 ATTOCORE_API const char* attocore_model_name(const attocore_model* model);
 ATTOCORE_API int attocore_model_num_labels(const attocore_model* model);
 /* Steps run by TVM-generated kernels linked into this build (see `attocore export-tvm`),
@@ -124,6 +135,13 @@ ATTOCORE_API attocore_status attocore_session_run_checked(attocore_session* sess
  * callers; prefer attocore_session_run_checked. */
 ATTOCORE_API attocore_status attocore_session_run(attocore_session* session, const float* input, int batch,
                                                   float* output, size_t output_capacity);
+/* Every output: `num_outputs` must be attocore_model_num_outputs(); outputs[i] has room for
+ * output_capacities[i] floats, at least batch x (output i's elements per sample). Input as
+ * attocore_session_run_checked. The model's input size is fixed (the file's H x W): the C API
+ * does not re-plan for another size (attocore.Model.run does). */
+ATTOCORE_API attocore_status attocore_session_run_outputs(attocore_session* session, const float* input,
+                                                          size_t input_count, int batch, float* const* outputs,
+                                                          const size_t* output_capacities, int num_outputs);
 /* One step of a profiled run: the step's name (an op, or fused ops "first..last", "a+b"),
  * the kernel that ran it ("tvm:..." for a linked TVM kernel), its multiply-adds at batch 1
  * and its time. The strings stay valid until the session's next profiled run. */

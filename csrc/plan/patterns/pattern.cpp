@@ -89,7 +89,7 @@ int residual_add(const FusionContext& ctx, int conv, std::string* why) {
   }
   if (c.activation != Activation::kNone) return *why = "has an activation of its own", -1;
   if (!ctx.internal(t)) {
-    *why = t == g.output ? "its output is the network's" : "its output is read by " + std::to_string(ctx.readers(t)) + " ops";
+    *why = g.is_output(t) ? "its output is one of the network's" : "its output is read by " + std::to_string(ctx.readers(t)) + " ops";
     return -1;
   }
   const int a = ctx.last_reader(t);

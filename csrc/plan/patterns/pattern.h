@@ -54,9 +54,9 @@ class FusionContext {
   int producer(int tensor) const { return producer_[tensor]; }  // -1: the graph input, a constant
   int readers(int tensor) const { return readers_[tensor]; }    // op inputs reading it
   int last_reader(int tensor) const { return last_reader_[tensor]; }
-  // Read by one op only and not the graph output: a step holding both ends may keep it to
+  // Read by one op only and not a graph output: a step holding both ends may keep it to
   // itself (it never reaches the arena).
-  bool internal(int tensor) const { return readers_[tensor] == 1 && tensor != graph_.output; }
+  bool internal(int tensor) const { return readers_[tensor] == 1 && !graph_.is_output(tensor); }
   bool claimed(int op) const { return claimed_[op]; }
   // "'name'", for reasons.
   std::string name(int op) const { return "'" + graph_.ops[op].name + "'"; }
