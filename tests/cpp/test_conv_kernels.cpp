@@ -1,8 +1,9 @@
 // Dense-convolution tester: the im2col + GEMM and indirect GEMM paths (every ISA's table
-// kernels and listed indirect kernels, with and without a residual) and the NCHW-reading stem
+// kernels and listed indirect kernels, with and without a residual, also one in the output
+// buffer) and the NCHW-reading stem
 // (every listed variant) against
-// conv2d_ref, on the zoo's stems, 3x3 and strided 1x1 convolutions, odd channel counts and
-// odd image sizes.
+// conv2d_ref, on the zoo's stems, 3x3 (up to 512 channels) and strided 1x1 convolutions, odd
+// channel counts and odd image sizes.
 #include <algorithm>
 #include <deque>
 #include <vector>
@@ -76,6 +77,16 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
       ++cases;
       CHECK_MSG(test::close(got.data(), want_res.data(), out_n, tol, &worst),
                 "%s conv+residual %dx%d c%d->%d k%d s%d: error %g", gk->name, h, w, cin, cout, kernel, stride, worst);
+      // The residual in the output buffer (an add computed in place of its shortcut, as
+      // ResNet's blocks are planned): each element's residual must be read before anything
+      // is written over it, also by a kernel that keeps partial sums in the output.
+      got = residual;
+      conv.run(x.data(), got.data(), scratch.data(), act, 0, pixels / 3, got.data());
+      conv.run(x.data(), got.data(), scratch.data(), act, pixels / 3, pixels, got.data());
+      ++cases;
+      CHECK_MSG(test::close(got.data(), want_res.data(), out_n, tol, &worst),
+                "%s conv+residual in place %dx%d c%d->%d k%d s%d: error %g", gk->name, h, w, cin, cout, kernel, stride,
+                worst);
     }
     for (const StemKernel* stem : list.stem) {
       if (stride > 2 || kernel == 1) break;
@@ -120,6 +131,13 @@ int main() {
     for (int cout : {3, 6, 8, 13}) {
       check(1, 3, out_w, 3, cout, 7, 1, 3, seed++);
       check(1, 3, 2 * out_w, 3, cout, 7, 2, 3, seed++);
+    }
+  // Large reductions (ResNet's 3x3 at 128-512 channels: k = 1152-4608: a weight panel larger
+  // than L1), a partial last panel, and 49 or 196 rows: a partial last group of rows.
+  for (int cin : {128, 256, 512})
+    for (int cout : {32, 40, 64}) {
+      check(1, 7, 7, cin, cout, 3, 1, 1, seed++);
+      if (!test::small_mode()) check(1, 14, 14, cin, cout, 3, 2, 1, seed++);
     }
   for (const auto& z : test::kZooModules)  // projections: strided 1x1 at the zoo's widths
     if (z.stride == 2) check(1, test::spatial(z.hw), test::spatial(z.hw), z.cin, z.cout, 1, 2, 0, seed++);
