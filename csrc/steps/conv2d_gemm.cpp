@@ -32,14 +32,31 @@ Conv2dGemm::Conv2dGemm(const Conv2dShape& s, const GemmKernel& wide, const float
     const int ci = ki % cin, tap = ki / cin, ky = tap / kw, kx = tap % kw;
     return oihw[((size_t(oc) * cin + ci) * kh + ky) * kw + kx];
   });
+  // Blocks of k: equal parts of at most ~kIgemmBlockBytes of a panel each, a multiple of 4
+  // k-steps, once a panel is over kLargeBBytes (ResNet's 3x3 at 256 and 512 channels: 288
+  // and 576 KiB). Smaller panels are unblocked: at 72-144 KiB (64-128 channels) blocks
+  // measured level to 3-9% slower (DECISIONS.md).
+  k_block = k;
+  const size_t block_bytes = kIgemmBlockBytes;
+  const size_t panel_bytes = size_t(k) * kern.nr * sizeof(float);
+  if (indirect && panel_bytes > kLargeBBytes) {
+    const int parts = int((panel_bytes + block_bytes - 1) / block_bytes);
+    k_block = std::min(k, ((k + parts - 1) / parts + 3) / 4 * 4);
+  }
 }
 
 size_t Conv2dGemm::scratch_floats() const {
   if (direct) return 0;
   if (!indirect) return size_t(tile) * k;
-  // A zero row (64-byte aligned), then the tile's pointers, one per row and tap.
+  // A zero row (64-byte aligned), the tile's pointers, one per row and tap; with blocks of
+  // k, room for a tile of one panel's residual.
+  return residual_copy_offset() + (k_block < k ? size_t(tile) * b.nr : 0);
+}
+
+size_t Conv2dGemm::residual_copy_offset() const {
   constexpr size_t kFloatsPerPointer = (sizeof(const float*) + sizeof(float) - 1) / sizeof(float);
-  return zero_row_floats() + size_t(tile) * shape.window.kernel_h * shape.window.kernel_w * kFloatsPerPointer;
+  const size_t end = zero_row_floats() + size_t(tile) * shape.window.kernel_h * shape.window.kernel_w * kFloatsPerPointer;
+  return (end + 15) / 16 * 16;
 }
 
 size_t Conv2dGemm::zero_row_floats() const { return (size_t(shape.in_c) + 15) / 16 * 16; }
@@ -90,26 +107,60 @@ void Conv2dGemm::run(const float* input, float* output, float* scratch, Activati
     return;
   }
   if (indirect) {
-    // Panel-outer over the tile's groups of MR rows: each weight panel stays in L1 while
-    // the group's input pixels come from L1/L2.
+    // Panel-outer over the tile's groups of MR rows; with a large k, each panel in blocks
+    // of k_block k-steps (a slice that stays in L1 while every group uses it), the partial
+    // sums kept in the output between blocks, the next slice prefetched into L2 a part per
+    // group (the panels of a large k come from L3 or memory: 9.4 MB of weights per layer).
     float* zero = scratch;
     std::fill(zero, zero + s.in_c, 0.f);
     const float** ptrs = reinterpret_cast<const float**>(scratch + zero_row_floats());
-    const int mr = kernel->mr, taps = s.window.kernel_h * s.window.kernel_w;
+    const int mr = kernel->mr, taps = s.window.kernel_h * s.window.kernel_w, nr = b.nr;
+    const int kb = k_block;
+    // A residual in the output buffer (an add computed in place of its shortcut) would be
+    // overwritten by the partial sums: each tile's residual columns are copied aside first.
+    const bool overlap = kb < k && residual && residual < output + size_t(pixel_end) * ldc &&
+                         output + size_t(pixel_begin) * ldc < residual + size_t(pixel_end) * s.out_c;
+    float* res_copy = scratch + residual_copy_offset();
     GemmIndirectTile t;
-    t.taps = taps, t.cin = s.in_c, t.c_stride = ldc, t.r_stride = s.out_c, t.ep = epilogue_of(act);
+    t.taps = taps, t.cin = s.in_c, t.c_stride = ldc, t.ep = epilogue_of(act);
     for (int p0 = pixel_begin; p0 < pixel_end; p0 += tile) {
       const int rows = std::min(tile, pixel_end - p0);
       point_tile(input, p0, rows, zero, ptrs);
       for (int p = 0; p < b.panels(); ++p) {
         t.panel = b.panel(p);
-        t.cols = std::min(b.nr, s.out_c - p * b.nr);
-        for (int r = 0; r < rows; r += mr) {
-          t.rows = std::min(mr, rows - r);
-          t.a = ptrs + size_t(r / mr) * taps * mr;
-          t.c = output + size_t(p0 + r) * ldc + size_t(p) * b.nr;
-          t.residual = residual ? residual + size_t(p0 + r) * s.out_c + size_t(p) * b.nr : nullptr;
-          kernel->indirect(t);
+        t.cols = std::min(nr, s.out_c - p * nr);
+        const float* res = residual ? residual + size_t(p0) * s.out_c + size_t(p) * nr : nullptr;
+        t.r_stride = s.out_c;
+        if (overlap) {
+          for (int r = 0; r < rows; ++r)
+            std::memcpy(res_copy + size_t(r) * nr, res + size_t(r) * s.out_c, sizeof(float) * t.cols);
+          res = res_copy, t.r_stride = nr;
+        }
+        for (int k0 = 0; k0 < k; k0 += kb) {
+          t.k_begin = k0, t.k_end = std::min(k, k0 + kb);
+          // The next slice: this panel's next block, or the next panel's first.
+          const char* next = nullptr;
+          size_t next_lines = 0;
+          if (kb < k) {
+            if (t.k_end < k) {
+              next = reinterpret_cast<const char*>(t.panel + nr + size_t(t.k_end) * nr);
+              next_lines = size_t(std::min(kb, k - t.k_end)) * nr * sizeof(float) / 64;
+            } else if (p + 1 < b.panels()) {
+              next = reinterpret_cast<const char*>(b.panel(p + 1));
+              next_lines = size_t(kb + 1) * nr * sizeof(float) / 64;
+            }
+          }
+          const size_t groups = size_t(rows + mr - 1) / mr, per_group = (next_lines + groups - 1) / groups;
+          for (int r = 0; r < rows; r += mr) {
+            const size_t g = size_t(r / mr);
+            for (size_t l = g * per_group; l < (g + 1) * per_group && l < next_lines; ++l)
+              __builtin_prefetch(next + l * 64, 0, 2);  // read, into L2
+            t.rows = std::min(mr, rows - r);
+            t.a = ptrs + size_t(r / mr) * taps * mr;
+            t.c = output + size_t(p0 + r) * ldc + size_t(p) * nr;
+            t.residual = res ? res + size_t(r) * t.r_stride : nullptr;
+            kernel->indirect(t);
+          }
         }
       }
     }

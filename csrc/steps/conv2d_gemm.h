@@ -20,6 +20,11 @@ struct Conv2dGemm {
   bool indirect = false;  // the kernel's indirect variant reads the input pixels through pointers
   int tile = 0;           // pixels per im2col (or pointer) tile
   int k = 0;              // kh * kw * in_c
+  // Indirect path: k-steps per block (k when unblocked). With a panel over kLargeBBytes
+  // (ResNet's 3x3 at 512 channels: 576 KiB, 9 MiB of weights per layer, from L3 or memory),
+  // a slice of k_block x NR weights stays in L1 while every row group of the tile uses it,
+  // the partial sums waiting in the output, and the next slice is prefetched meanwhile.
+  int k_block = 0;
   std::vector<size_t> tap_offsets;  // floats from a window's first input pixel to each tap's
   // Floats from one output pixel to the next: out_c, or more when the output is a channel
   // range of a wider tensor (a concat's input written in place: steps/concat_in_place).
@@ -35,6 +40,7 @@ struct Conv2dGemm {
 
  private:
   size_t zero_row_floats() const;
+  size_t residual_copy_offset() const;
   void point_tile(const float* input, int p0, int rows, const float* zero, const float** ptrs) const;
 };
 

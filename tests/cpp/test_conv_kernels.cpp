@@ -1,8 +1,9 @@
 // Dense-convolution tester: the im2col + GEMM and indirect GEMM paths (every ISA's table
-// kernels and listed indirect kernels, with and without a residual) and the NCHW-reading stem
+// kernels and listed indirect kernels, with and without a residual, also one in the output
+// buffer) and the NCHW-reading stem
 // (every listed variant) against
-// conv2d_ref, on the zoo's stems, 3x3 and strided 1x1 convolutions, odd channel counts and
-// odd image sizes.
+// conv2d_ref, on the zoo's stems, 3x3 (up to 512 channels) and strided 1x1 convolutions, odd
+// channel counts and odd image sizes.
 #include <algorithm>
 #include <deque>
 #include <vector>
@@ -76,6 +77,55 @@ static void check(int batch, int h, int w, int cin, int cout, int kernel, int st
       ++cases;
       CHECK_MSG(test::close(got.data(), want_res.data(), out_n, tol, &worst),
                 "%s conv+residual %dx%d c%d->%d k%d s%d: error %g", gk->name, h, w, cin, cout, kernel, stride, worst);
+      // The residual in the output buffer (an add computed in place of its shortcut, as
+      // ResNet's blocks are planned): each element's residual must be read before anything
+      // is written over it, also by a kernel that keeps partial sums in the output.
+      got = residual;
+      conv.run(x.data(), got.data(), scratch.data(), act, 0, pixels / 3, got.data());
+      conv.run(x.data(), got.data(), scratch.data(), act, pixels / 3, pixels, got.data());
+      ++cases;
+      CHECK_MSG(test::close(got.data(), want_res.data(), out_n, tol, &worst),
+                "%s conv+residual in place %dx%d c%d->%d k%d s%d: error %g", gk->name, h, w, cin, cout, kernel, stride,
+                worst);
+      if (!conv.indirect) continue;
+      // Blocks of k (the constructor's, and ones that cut taps in the middle and at odd
+      // counts) give the same bits as one block of the whole k: with and without a residual,
+      // with the residual in the output buffer, and into a wider output (out_stride).
+      Conv2dGemm whole = conv;
+      whole.k_block = whole.k;
+      const size_t ld = size_t(cout) + 5;
+      std::vector<float> ref(out_n), ref_res(out_n), wide(size_t(pixels) * ld);
+      whole.run(x.data(), ref.data(), scratch.data(), act, 0, pixels);
+      whole.run(x.data(), ref_res.data(), scratch.data(), act, 0, pixels, residual.data());
+      for (int kb : {conv.k_block, 4, 7 * cin / 3 + 1, cin + 2}) {
+        if (kb < 1 || kb > conv.k) continue;
+        Conv2dGemm blocked = conv;
+        blocked.k_block = kb;
+        std::vector<float> blocked_scratch(blocked.scratch_floats());
+        float* sc = blocked_scratch.data();
+        cases += 4;
+        blocked.run(x.data(), got.data(), sc, act, 0, pixels / 3);
+        blocked.run(x.data(), got.data(), sc, act, pixels / 3, pixels);
+        CHECK_MSG(got == ref, "%s conv %dx%d c%d->%d k%d s%d: k_block %d not bitwise", gk->name, h, w, cin, cout,
+                  kernel, stride, kb);
+        blocked.run(x.data(), got.data(), sc, act, 0, pixels, residual.data());
+        CHECK_MSG(got == ref_res, "%s conv+residual %dx%d c%d->%d k%d s%d: k_block %d not bitwise", gk->name, h, w,
+                  cin, cout, kernel, stride, kb);
+        got = residual;
+        blocked.run(x.data(), got.data(), sc, act, 0, pixels / 3, got.data());
+        blocked.run(x.data(), got.data(), sc, act, pixels / 3, pixels, got.data());
+        CHECK_MSG(got == ref_res, "%s conv+residual in place %dx%d c%d->%d k%d s%d: k_block %d not bitwise", gk->name,
+                  h, w, cin, cout, kernel, stride, kb);
+        blocked.out_stride = ld;
+        std::fill(wide.begin(), wide.end(), -7.f);
+        blocked.run(x.data(), wide.data(), sc, act, 0, pixels, residual.data());
+        bool same = true;
+        for (int p = 0; p < pixels; ++p)
+          for (size_t j = 0; j < ld; ++j)
+            same &= wide[p * ld + j] == (j < size_t(cout) ? ref_res[size_t(p) * cout + j] : -7.f);
+        CHECK_MSG(same, "%s conv+residual %dx%d c%d->%d k%d s%d: k_block %d out_stride %zu", gk->name, h, w, cin, cout,
+                  kernel, stride, kb, ld);
+      }
     }
     for (const StemKernel* stem : list.stem) {
       if (stride > 2 || kernel == 1) break;
@@ -120,6 +170,14 @@ int main() {
     for (int cout : {3, 6, 8, 13}) {
       check(1, 3, out_w, 3, cout, 7, 1, 3, seed++);
       check(1, 3, 2 * out_w, 3, cout, 7, 2, 3, seed++);
+    }
+  // Large reductions (ResNet's 3x3 at 128-512 channels: k = 1152-4608: a weight panel larger
+  // than L1, which the indirect path cuts into blocks of k), a partial last panel, and 49 or
+  // 196 rows: a partial last group of rows.
+  for (int cin : {128, 256, 512})
+    for (int cout : {32, 40, 64}) {
+      check(1, 7, 7, cin, cout, 3, 1, 1, seed++);
+      if (!test::small_mode()) check(1, 14, 14, cin, cout, 3, 2, 1, seed++);
     }
   for (const auto& z : test::kZooModules)  // projections: strided 1x1 at the zoo's widths
     if (z.stride == 2) check(1, test::spatial(z.hw), test::spatial(z.hw), z.cin, z.cout, 1, 2, 0, seed++);

@@ -34,10 +34,17 @@ using GemmUkernel = void (*)(const GemmTile& t);
 // A tile of an indirect GEMM: a convolution without an im2col copy. For tap t and tile row
 // r, the A values are the cin floats at a[t * MR + r] (an input pixel, or zeros where the
 // window hangs over the padding); B is packed with k = taps * cin, tap-major.
+//
+// A call computes the k-steps [k_begin, k_end) of the taps * cin (a block of k, so a slice of
+// a large panel stays in L1 while many row groups use it): from the bias when k_begin is 0,
+// else resuming from the partial sums in C; the residual and clamp only when k_end is the
+// whole k, else the partial sums are stored as they are. Per output the same operations in
+// the same order as one call over the whole k, so the blocking never changes the bits.
 struct GemmIndirectTile {
   int rows;  // <= MR
   int cols;  // <= NR
   int taps, cin;
+  int k_begin, k_end;  // 0 <= k_begin < k_end <= taps * cin
   const float* const* a;  // taps x MR pointers
   const float* panel;     // packed panel: NR bias, then k x NR weights (plain packing)
   float* c;
@@ -163,6 +170,8 @@ constexpr GemmCacheBudget kGemmCache{16 * 1024, 160 * 1024, 192 * 1024, 256 * 10
 constexpr size_t kLargeBBytes = kGemmCache.large_b_bytes;
 constexpr size_t kLargeBRowBytes = kGemmCache.large_b_row_bytes;
 constexpr size_t kRowKernelMaxBBytes = kGemmCache.row_kernel_max_b_bytes;
+// An indirect convolution's block of k (steps/conv2d_gemm): the panel slice kept in L1.
+constexpr size_t kIgemmBlockBytes = kGemmCache.a_block_bytes;
 
 // Rows are split into equal parts of at most split_cap(nominal) rows, each a multiple of
 // `granule`: every part re-reads all of B, so 100 rows are one part, not 96 and a costly 4,

@@ -92,15 +92,27 @@ void tile_4x16(const GemmTile& t) {
 
 void itile_4x16(const GemmIndirectTile& t) {
   float32x4_t acc[4][4];
-  start_tile<VecNeon, 4, 4>(acc, t.panel);
-  const float* w = t.panel + 16;
-  for (int tap = 0; tap < t.taps; ++tap) {
-    const float* a[4];
-    _Pragma("GCC unroll 4") for (int r = 0; r < 4; ++r) a[r] = t.a[tap * 4 + r];
-    w = k_quads_4x16(acc, a, w, t.cin / 4);
-    w = k_steps<VecNeon, 4, 4>(acc, a, w, t.cin % 4);
+  if (t.k_begin == 0) {
+    start_tile<VecNeon, 4, 4>(acc, t.panel);
+  } else {
+    resume_tile<VecNeon, 4, 4>(acc, t.rows, t.cols, t.c, t.c_stride);
   }
-  store_tile<VecNeon, 4, 4>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.ep);
+  const float* w = t.panel + 16 + size_t(t.k_begin) * 16;
+  const int cin = t.cin, k_end = t.k_end;
+  int tap = t.k_begin / cin, ci = t.k_begin % cin;
+  for (int ki = t.k_begin; ki < k_end; ++tap, ci = 0) {
+    const int count = std::min(cin - ci, k_end - ki);
+    const float* a[4];
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; ++r) a[r] = t.a[tap * 4 + r] + ci;
+    w = k_quads_4x16(acc, a, w, count / 4);
+    w = k_steps<VecNeon, 4, 4>(acc, a, w, count % 4);
+    ki += count;
+  }
+  if (k_end == t.taps * cin) {
+    store_tile<VecNeon, 4, 4>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.ep);
+  } else {
+    store_partial<VecNeon, 4, 4>(acc, t.rows, t.cols, t.c, t.c_stride);
+  }
 }
 
 // 4 rows x every column on plain NR = 16 panels for a compile-time k <= 8 (a small net's

@@ -11,6 +11,7 @@
 // accumulators stay in registers through the k loop (a run-time index would pin them to the
 // stack). Internal linkage, as in simd/: each ISA's file compiles its own copy.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <type_traits>
 
@@ -52,6 +53,42 @@ inline void store_tile(typename Vec::V (&acc)[MR][NV], int rows, int cols, float
           Vec::store_first(c + L * v, m, finish<Vec>(acc[r][v], res ? res + L * v : nullptr, m, clamp));
         }
       }
+    }
+  }
+}
+
+// A block's partial sums, stored as they are (no residual, no clamp): rows and columns that exist.
+template <class Vec, int MR, int NV>
+inline void store_partial(typename Vec::V (&acc)[MR][NV], int rows, int cols, float* c_base, size_t c_stride) {
+  constexpr int L = Vec::kLanes;
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+    if (r < rows) {
+      float* c = c_base + size_t(r) * c_stride;
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
+        const int left = cols - L * v;
+        if (left >= L) {
+          Vec::store(c + L * v, acc[r][v]);
+        } else if (left > 0) {
+          Vec::store_first(c + L * v, Vec::first(left), acc[r][v]);
+        }
+      }
+    }
+  }
+}
+
+// Accumulators resumed from the partial sums store_partial left in C (zeros past the rows
+// and columns that exist, which are never stored).
+template <class Vec, int MR, int NV>
+__attribute__((always_inline)) inline void resume_tile(typename Vec::V (&acc)[MR][NV], int rows, int cols,
+                                                       const float* c_base, size_t c_stride) {
+  constexpr int L = Vec::kLanes;
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+    const float* c = c_base + size_t(r) * c_stride;
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
+      const int left = cols - L * v;
+      acc[r][v] = r >= rows || left <= 0 ? Vec::zero()
+                  : left >= L            ? Vec::load(c + L * v)
+                                         : Vec::load_first(c + L * v, Vec::first(left));
     }
   }
 }
@@ -118,17 +155,31 @@ void gemm_tile(const GemmTile& t) {
 // the cin k-steps run as in gemm_tile, the same operations per output in the same order as
 // the im2col path, so either gives the same bits. On NEON the zero row holds at least cin
 // floats rounded up to 16, for the 4-wide A loads.
+// A call covers the k-steps [t.k_begin, t.k_end): whole taps, or part of one (gemm.h).
 template <class Vec, int MR, int NV>
 void igemm_tile(const GemmIndirectTile& t) {
+  constexpr int NR = NV * Vec::kLanes;
   typename Vec::V acc[MR][NV];
-  start_tile<Vec, MR, NV>(acc, t.panel);
-  const float* w = t.panel + NV * Vec::kLanes;
-  for (int tap = 0; tap < t.taps; ++tap) {
-    const float* a[MR];
-    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a[tap * MR + r];
-    w = k_steps<Vec, MR, NV>(acc, a, w, t.cin);
+  if (t.k_begin == 0) {
+    start_tile<Vec, MR, NV>(acc, t.panel);
+  } else {
+    resume_tile<Vec, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride);
   }
-  store_tile<Vec, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.ep);
+  const float* w = t.panel + NR + size_t(t.k_begin) * NR;
+  const int cin = t.cin, k_end = t.k_end;
+  int tap = t.k_begin / cin, ci = t.k_begin % cin;
+  for (int ki = t.k_begin; ki < k_end; ++tap, ci = 0) {
+    const int count = std::min(cin - ci, k_end - ki);
+    const float* a[MR];
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a[tap * MR + r] + ci;
+    w = k_steps<Vec, MR, NV>(acc, a, w, count);
+    ki += count;
+  }
+  if (k_end == t.taps * cin) {
+    store_tile<Vec, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.ep);
+  } else {
+    store_partial<Vec, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride);
+  }
 }
 
 // NR = one vector on k-pair packing (gemm.h): per row, one 8-byte broadcast of
