@@ -81,16 +81,20 @@ def run_case(name, op_type, model, data_sets, rtol, atol) -> Outcome:
                        text if named else f"a refusal that names no node or operator: {text}")
     except Exception as e:  # noqa: BLE001 - anything untyped is a failure to report, not to raise
         return Outcome(name, op_type, "failed", f"{type(e).__name__}: {e}")
-    want = outputs[0]
-    if got.shape != want.shape:
-        if got.size == want.size and got.shape[0] == want.shape[0]:
-            got = got.reshape(want.shape)  # [N, C] for ONNX's [N, C, 1, 1]: the same values
-        else:
-            return Outcome(name, op_type, "failed", f"output shape {got.shape}, ONNX gives {want.shape}")
-    tolerance = max(rtol, 1e-4) * float(np.abs(want).max(initial=0.0)) + max(atol, 1e-6)
-    error = float(np.abs(got - want).max(initial=0.0))
-    if not np.isfinite(got).all() or error > tolerance:
-        return Outcome(name, op_type, "failed", f"max abs error {error:.3g} > {tolerance:.3g}")
+    gots = list(got) if isinstance(got, tuple) else [got]
+    if len(gots) != len(outputs):
+        return Outcome(name, op_type, "failed", f"{len(gots)} outputs, ONNX gives {len(outputs)}")
+    error = 0.0
+    for got, want in zip(gots, outputs):
+        if got.shape != want.shape:
+            if got.size == want.size and got.shape[0] == want.shape[0]:
+                got = got.reshape(want.shape)  # [N, C] for ONNX's [N, C, 1, 1]: the same values
+            else:
+                return Outcome(name, op_type, "failed", f"output shape {got.shape}, ONNX gives {want.shape}")
+        tolerance = max(rtol, 1e-4) * float(np.abs(want).max(initial=0.0)) + max(atol, 1e-6)
+        error = max(error, float(np.abs(got - want).max(initial=0.0)))
+        if not np.isfinite(got).all() or float(np.abs(got - want).max(initial=0.0)) > tolerance:
+            return Outcome(name, op_type, "failed", f"max abs error {error:.3g} > {tolerance:.3g}")
     return Outcome(name, op_type, "passed", f"max abs error {error:.3g}")
 
 
