@@ -149,8 +149,14 @@ class Model:
             executor = self.sized_executor(int(x.shape[2]), int(x.shape[3]))
             if not executor.checks_finite and not np.isfinite(x).all():
                 raise InputError("input contains NaN or infinity")
-            return executor.run(np.ascontiguousarray(x))
-        return self.executor.run(self.check_input(x))
+            executor, x = executor, np.ascontiguousarray(x)
+        else:
+            executor, x = self.executor, self.check_input(x)
+        try:
+            return executor.run(x)
+        except MemoryError as e:  # the outputs' arrays (or numba's tensors): a limit, said as one
+            raise ResourceLimitError(f"model '{self.name}' at batch {x.shape[0]}: its tensors do not fit in "
+                                     f"memory ({e})") from e
 
     def sized_executor(self, height: int, width: int) -> Backend:
         """The backend for inputs of height x width (the model's own for its file's size):
@@ -199,6 +205,10 @@ def resized_graph(graph: Graph, height: int, width: int) -> Graph:
     no longer match, an output that would be empty); ResourceLimitError past the limits."""
     md = graph.metadata
     c = md.input_shape[0]
+    if md.extra.get("fixed_input_size"):  # the importer computed padding or sizes from the file's size
+        raise InputError(f"model '{md.name}' runs at its file's input size {md.input_shape[1]}x{md.input_shape[2]} "
+                         f"only, not {height}x{width}: {md.extra['fixed_input_size']} (convert it again with "
+                         f"--input-shape for another size)")
     for what, v in (("height", height), ("width", width)):
         if not 1 <= v <= fmt.MAX_DIM:
             raise InputError(f"input {what} {v} is outside [1, {fmt.MAX_DIM}]")

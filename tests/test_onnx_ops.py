@@ -165,3 +165,34 @@ def test_refusals_name_node_and_attribute(tmp_path):
         assert len(problems) == 1 and words in problems[0] and "node '" in problems[0], problems
         with pytest.raises(UnsupportedOpError, match=words):
             convert(str(path))
+
+
+def test_sizes_computed_at_conversion_pin_the_input_size(tmp_path, rng):
+    """ceil_mode (and auto_pad SAME, Resize sizes, ConvTranspose output_shape, ...) become padding
+    or factors computed for the converted size: such a model refuses another input size rather
+    than re-planning to shapes ONNX Runtime would not give."""
+    from attocore.errors import InputError
+
+    class CeilPool(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 6, 3, padding=1)
+
+        def forward(self, x):
+            return F.max_pool2d(self.conv(x), 2, 2, ceil_mode=True)
+
+    path = tmp_path / "ceil.onnx"
+    export(CeilPool(), path, "torchscript")
+    attocore.format.save(convert(str(path)), tmp_path / "ceil.atto")
+    model = attocore.load(str(tmp_path / "ceil.atto"))
+    assert "ceil_mode" in model.metadata.extra["fixed_input_size"]
+    model.run(rng.standard_normal((1,) + SHAPE).astype(np.float32))
+    with pytest.raises(InputError, match="ceil_mode=1 padding computed for this size"):
+        model.run(rng.standard_normal((1, 4, 12, 15)).astype(np.float32))
+    # Without them, the same net re-plans: Shuffle converts to size-free ops.
+    path = tmp_path / "s.onnx"
+    export(Shuffle(), path, "torchscript")
+    attocore.format.save(convert(str(path)), tmp_path / "s.atto")
+    model = attocore.load(str(tmp_path / "s.atto"))
+    assert "fixed_input_size" not in model.metadata.extra
+    assert model.run(rng.standard_normal((1, 4, 12, 15)).astype(np.float32)).shape == (1, 12, 12, 15)

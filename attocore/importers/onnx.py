@@ -375,6 +375,9 @@ class _Builder:
             self.consumers[o.name] = self.consumers.get(o.name, 0) + 1
         self.producer_op = {}  # attocore tensor -> Op that made it
         self.pending = {}  # ONNX tensor -> a channel shuffle's 5-D step (onnx_ops._Shuffle)
+        # Why the converted graph holds only at the input size it was converted for (padding
+        # or sizes computed from it): recorded in the file, Model.run then does not re-plan.
+        self.size_bound = []
 
     def const(self, name, array):
         a = np.ascontiguousarray(array, np.float32)
@@ -634,6 +637,10 @@ def _convert_node(b, m, i, node, silu_gates, batch):
     """Node i's attocore ops, emitted into the builder."""
     _, numpy_helper = _onnx()
     a = _attrs(node)
+    if _text(a.get("auto_pad", "NOTSET")) in ("SAME_UPPER", "SAME_LOWER"):
+        b.size_bound.append(f"{_where(node, i)}: auto_pad={_text(a['auto_pad'])} padding computed for this size")
+    if a.get("ceil_mode", 0):
+        b.size_bound.append(f"{_where(node, i)}: ceil_mode=1 padding computed for this size")
     nm = node.name or f"{node.op_type.lower()}_{i}"
     t = node.op_type
     if t == "Constant":
@@ -823,6 +830,9 @@ def _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, features) -> G
     default_labels = tuple(f"class_{k}" for k in range(n_classes)) \
         if len(tensors[out.name].shape) == 2 and len(outs) == 1 else ()
     extra = {"source": "attocore.onnx.convert", "trained": "true"}
+    if b.size_bound:  # Model.run re-plans for other sizes only where nothing was computed from this one
+        reason = "; ".join(b.size_bound[:3]) + (" ..." if len(b.size_bound) > 3 else "")
+        extra["fixed_input_size"] = reason if len(reason) <= 1000 else reason[:997] + "..."  # a file string: <= 4096 bytes
     if features:
         extra["input_rank"] = "2"  # Model.run takes [N, F]; the executor sees [N, F, 1, 1]
     md = Metadata(name=name or m.graph.name or "onnx-model", input_shape=(c, h, w), mean=tuple(mean), std=tuple(std),

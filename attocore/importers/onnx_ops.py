@@ -181,6 +181,7 @@ def resize(b, node, a, where, nm):
         sizes = [int(s) for s in sizes.reshape(-1)]
         if len(sizes) != 4 or sizes[:2] != list(shape[:2]) and sizes[1] != shape[1]:
             raise UnsupportedOpError(f"{where}: {node.op_type} to sizes {sizes} of a {list(shape)} input")
+        b.size_bound.append(f"{where}: output sizes {sizes[2:]} given for this input size")
         factors = []
         for out, size in zip(sizes[2:], shape[2:]):
             if out % size:
@@ -241,6 +242,7 @@ def expand(b, node, a, where, nm):
     if factors[2:] == [1, 1]:
         b.values[node.output[0]] = v
         return
+    b.size_bound.append(f"{where}: Expand to {target[2:]}, this input size's")
     b.emit("resize", nm, [v.name], node.output[0], {"scale": tuple(factors[2:]), "mode": (0,)})
 
 
@@ -304,6 +306,7 @@ def conv_transpose(b, node, a, where, nm):
     want = None
     if "output_shape" in a:
         want = [int(s) for s in a["output_shape"]][-2:]
+        b.size_bound.append(f"{where}: output_shape {want} given for this input size")
     elif auto in ("SAME_UPPER", "SAME_LOWER"):
         want = [shape[2 + i] * strides[i] for i in range(2)]
     if want is not None:
@@ -400,6 +403,7 @@ def reduce_mean(b, node, a, where, nm, axes):
                {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "dilation": (1, 1), "groups": (1,)})
         return
     kernel = (shape[2], 1) if axes == [2] else (1, shape[3])
+    b.size_bound.append(f"{where}: the mean over axis {axes[0]} is a window of this input size's {kernel}")
     b.emit("avgpool2d", nm, [v.name], node.output[0], {"kernel": kernel, "stride": (1, 1), "pad": (0, 0, 0, 0),
                                                        "count_include_pad": (0,)})
 
