@@ -50,10 +50,11 @@ def test_int8_model_keeps_its_precision_with_fp32(tmp_path):
 
 @pytest.mark.skipif(not X86, reason="the x86 refusal")
 @pytest.mark.parametrize("command", [["run", "attonet-d"], ["bench", "attonet-d", "--runs", "1", "--warmup", "0"]])
-def test_cli_precision_fp16_refused_on_x86(command):
+def test_cli_precision_fp16_refused_on_x86(command, tmp_path):
+    # Outside the source tree: from the repository, `-m attocore` imports its uncompiled package.
     proc = subprocess.run([sys.executable, "-m", "attocore", *command, "--precision", "fp16"], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode != 0 and "FEAT_FP16" in proc.stderr, proc.stderr
     bad = subprocess.run([sys.executable, "-m", "attocore", *command, "--precision", "bf16"], capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=300, cwd=tmp_path)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
