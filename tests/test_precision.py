@@ -22,7 +22,7 @@ def test_default_and_fp32_are_the_same():
     assert np.array_equal(default.run(x), fp32.run(x))
 
 
-@pytest.mark.skipif(not X86, reason="the x86 refusal")
+@pytest.mark.skipif(not X86, reason="checks the refusal on x86 (no FEAT_FP16); on ARM fp16 runs, tested in test_arm.py")
 def test_fp16_refused_on_x86_with_the_reason():
     with pytest.raises(ConfigError) as e:
         attocore.load("attonet-d", precision="fp16")
@@ -48,7 +48,7 @@ def test_int8_model_keeps_its_precision_with_fp32(tmp_path):
     assert attocore.load(str(out), precision="fp32").precision == "int8"
 
 
-@pytest.mark.skipif(not X86, reason="the x86 refusal")
+@pytest.mark.skipif(not X86, reason="checks the refusal on x86 (no FEAT_FP16); on ARM fp16 runs, tested in test_arm.py")
 @pytest.mark.parametrize("command", [["run", "attonet-d"], ["bench", "attonet-d", "--runs", "1", "--warmup", "0"]])
 def test_cli_precision_fp16_refused_on_x86(command, tmp_path):
     # Outside the source tree: from the repository, `-m attocore` imports its uncompiled package.

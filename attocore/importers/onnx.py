@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import format as fmt
 from . import onnx_ops, onnx_qdq, preprocessing
+from .onnx_ops import _text
 from .onnx_prepare import opset_of, prepare
 from ..errors import AttocoreError, FormatError, GraphError, UnsupportedOpError
 from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
@@ -212,10 +213,6 @@ def _structure_problems(m) -> list:
         if o.name not in defined:
             problems.append(f"graph output '{o.name}' is never computed")
     return problems
-
-
-def _text(v) -> str:
-    return v.decode(errors="replace") if isinstance(v, bytes) else str(v)
 
 
 def _problems(m) -> list:

@@ -463,4 +463,5 @@ def sub(b, node, where, nm):
 
 
 def _text(v) -> str:
+    """An ONNX string attribute as text (onnx gives bytes); onnx.py uses it too."""
     return v.decode(errors="replace") if isinstance(v, bytes) else str(v)

@@ -260,9 +260,7 @@ class AddLayer : public Layer {
   AddLayer(const Graph& g, const OpInfo& op) : act_(op.activation), n_(per_sample(shape_of(g, op.outputs[0]))) {}
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     float* out = io.output;
-    const int64_t total = n_ * ctx.batch, grain = 4096;
-    ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
-      const int64_t begin = b0 * grain, end = std::min<int64_t>(total, b1 * grain);
+    for_ranges(ctx, n_ * ctx.batch, 4096, [&](int64_t begin, int64_t end) {
       add_ref(io.input + begin, io.shortcut + begin, size_t(end - begin), act_, out + begin);
     });
   }
@@ -279,9 +277,7 @@ class ActivationLayer : public Layer {
       : kernel_(table.activation), act_(op.activation), n_(per_sample(shape_of(g, op.outputs[0]))) {}
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     float* out = io.output;
-    const int64_t total = n_ * ctx.batch, grain = 4096;  // elementwise: any split gives the same bits
-    ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
-      const int64_t begin = b0 * grain, end = std::min<int64_t>(total, b1 * grain);
+    for_ranges(ctx, n_ * ctx.batch, 4096, [&](int64_t begin, int64_t end) {  // any split gives the same bits
       kernel_.fn(act_, io.input + begin, out + begin, size_t(end - begin));
     });
   }
@@ -307,19 +303,16 @@ class MulLayer : public Layer {
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     float* out = io.output;
     if (!per_channel_) {
-      const int64_t total = per_image_ * ctx.batch, grain = 4096;
-      ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
-        const int64_t begin = b0 * grain, end = std::min<int64_t>(total, b1 * grain);
+      for_ranges(ctx, per_image_ * ctx.batch, 4096, [&](int64_t begin, int64_t end) {
         mul_ref(io.input + begin, io.shortcut + begin, size_t(end - begin), act_, out + begin);
       });
       return;
     }
     // Blocks of pixels (an int count of them for any tensor the format allows), each cut at
     // image boundaries: the pixels of one image share its scale row.
-    const int64_t pixels = per_image_ / channels_, total = pixels * ctx.batch, grain = 256;
-    ctx.pool->parallel_for(int((total + grain - 1) / grain), [&](int b0, int b1, int) {
-      const int64_t stop = std::min<int64_t>(total, int64_t(b1) * grain);
-      for (int64_t p = int64_t(b0) * grain; p < stop;) {
+    const int64_t pixels = per_image_ / channels_;
+    for_ranges(ctx, pixels * ctx.batch, 256, [&](int64_t first, int64_t stop) {
+      for (int64_t p = first; p < stop;) {
         const int64_t n = p / pixels, end = std::min<int64_t>(stop, (n + 1) * pixels);
         const size_t at = size_t(p) * channels_;
         scale_channels_ref(io.input + at, io.shortcut + n * channels_, size_t(end - p), size_t(channels_), act_,
