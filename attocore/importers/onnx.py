@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import format as fmt
 from . import onnx_ops, onnx_qdq, preprocessing
-from .onnx_ops import _text
+from .onnx_ops import attribute_text
 from .onnx_prepare import opset_of, prepare
 from ..errors import AttocoreError, FormatError, GraphError, UnsupportedOpError
 from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
@@ -199,8 +199,8 @@ def _structure_problems(m) -> list:
             problems.append(f"{where}: attribute kernel_shape is missing")
         if node.op_type == "Conv" and int(a.get("group", 1)) < 1:
             problems.append(f"{where}: attribute group={a['group']} (at least 1)")
-        if "auto_pad" in a and _text(a["auto_pad"]) not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
-            problems.append(f"{where}: attribute auto_pad={_text(a['auto_pad'])!r}")
+        if "auto_pad" in a and attribute_text(a["auto_pad"]) not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+            problems.append(f"{where}: attribute auto_pad={attribute_text(a['auto_pad'])!r}")
         if node.op_type == "Constant":
             if "value" not in a:
                 problems.append(f"{where}: only a tensor 'value' attribute is supported")
@@ -634,8 +634,8 @@ def _convert_node(b, m, i, node, silu_gates, batch):
     """Node i's attocore ops, emitted into the builder."""
     _, numpy_helper = _onnx()
     a = _attrs(node)
-    if _text(a.get("auto_pad", "NOTSET")) in ("SAME_UPPER", "SAME_LOWER"):
-        b.size_bound.append(f"{_where(node, i)}: auto_pad={_text(a['auto_pad'])} padding computed for this size")
+    if attribute_text(a.get("auto_pad", "NOTSET")) in ("SAME_UPPER", "SAME_LOWER"):
+        b.size_bound.append(f"{_where(node, i)}: auto_pad={attribute_text(a['auto_pad'])} padding computed for this size")
     if a.get("ceil_mode", 0):
         b.size_bound.append(f"{_where(node, i)}: ceil_mode=1 padding computed for this size")
     nm = node.name or f"{node.op_type.lower()}_{i}"
@@ -658,7 +658,7 @@ def _convert_node(b, m, i, node, silu_gates, batch):
         if x.flat_4d:  # a 1x1 convolution of a pooled [N, C, 1, 1] vector (a squeeze-and-excitation FC)
             pads = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
             if wt.shape[2:] != (1, 1) or int(a.get("group", 1)) != 1 or any(pads) or \
-                    _text(a.get("auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
+                    attribute_text(a.get("auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
                 raise UnsupportedOpError(f"{_where(node, i)}: a convolution of a pooled 1x1 map other than a "
                                          f"1x1, ungrouped, unpadded one")
             b.emit("fully_connected", nm, [x.name, b.const(f"{nm}.weight", wt.reshape(wt.shape[0], -1)),

@@ -164,9 +164,9 @@ def resize(b, node, a, where, nm):
         scales = _value_of(b, node.input[2] if len(node.input) > 2 else "")
         sizes = _value_of(b, node.input[3] if len(node.input) > 3 else "")
     axes = [int(x) % 4 for x in a.get("axes", [0, 1, 2, 3])]
-    if _text(a.get("keep_aspect_ratio_policy", "stretch")) != "stretch":
+    if attribute_text(a.get("keep_aspect_ratio_policy", "stretch")) != "stretch":
         raise UnsupportedOpError(f"{where}: attribute keep_aspect_ratio_policy="
-                                 f"{_text(a['keep_aspect_ratio_policy'])} (only stretch)")
+                                 f"{attribute_text(a['keep_aspect_ratio_policy'])} (only stretch)")
 
     def full(values, fill):  # values for `axes` spread over the 4 axes
         out = list(fill)
@@ -194,9 +194,9 @@ def resize(b, node, a, where, nm):
         factors = [int(s) for s in scales[2:]]
     else:
         raise UnsupportedOpError(f"{where}: {node.op_type} without constant scales or sizes")
-    mode = _text(a.get("mode", "nearest"))
-    coords = _text(a.get("coordinate_transformation_mode", "half_pixel" if node.op_type == "Resize" else "asymmetric"))
-    nearest_mode = _text(a.get("nearest_mode", "round_prefer_floor"))
+    mode = attribute_text(a.get("mode", "nearest"))
+    coords = attribute_text(a.get("coordinate_transformation_mode", "half_pixel" if node.op_type == "Resize" else "asymmetric"))
+    nearest_mode = attribute_text(a.get("nearest_mode", "round_prefer_floor"))
     if node.op_type == "Upsample":
         coords, nearest_mode = "asymmetric", "floor"
     if mode == "nearest":
@@ -296,7 +296,7 @@ def conv_transpose(b, node, a, where, nm):
     dilations = tuple(int(d) for d in a.get("dilations", [1, 1]))
     out_pad = [int(p) for p in a.get("output_padding", [0, 0])]
     pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])]
-    auto = _text(a.get("auto_pad", "NOTSET"))
+    auto = attribute_text(a.get("auto_pad", "NOTSET"))
     if len(kernel) != 2 or len(strides) != 2 or len(dilations) != 2 or len(out_pad) != 2 or len(pads) != 4:
         raise UnsupportedOpError(f"{where}: only 2-D ConvTranspose")
     full = [(shape[2 + i] - 1) * strides[i] + dilations[i] * (kernel[i] - 1) + 1 + out_pad[i] for i in range(2)]
@@ -355,7 +355,7 @@ def prelu(b, node, a, where, nm):
 
 def pad(b, node, a, where, nm):
     v, shape = _x(b, node)
-    mode = _text(a.get("mode", "constant"))
+    mode = attribute_text(a.get("mode", "constant"))
     pads = _value_of(b, node.input[1] if len(node.input) > 1 else "")
     pads = np.asarray(a["pads"]) if pads is None and "pads" in a else pads
     value = _value_of(b, node.input[2] if len(node.input) > 2 else "")
@@ -462,6 +462,6 @@ def sub(b, node, where, nm):
     b.emit("add", nm, [x0.name, neg.outputs[0]], node.output[0])
 
 
-def _text(v) -> str:
-    """An ONNX string attribute as text (onnx gives bytes); onnx.py uses it too."""
+def attribute_text(v) -> str:
+    """An ONNX string attribute as text (onnx gives bytes); the importer modules share it."""
     return v.decode(errors="replace") if isinstance(v, bytes) else str(v)
