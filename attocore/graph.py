@@ -32,6 +32,10 @@ OP_CODES = {
     "prelu": 17,
     "pad": 18,
     "clip": 19,
+    "reshape": 20,
+    "transpose": 21,
+    "eltwise_const": 22,
+    "reduce_mean": 23,
 }
 OP_NAMES = {v: k for k, v in OP_CODES.items()}
 
@@ -53,32 +57,40 @@ OP_ATTRS = {
     "mul": {},
     "quantize": {},
     "dequantize": {},
-    "concat": {},
-    "slice": {"channels": 2},
+    "concat": {"axis": 1},
+    "slice": {"channels": 2, "axis": 1},
     "channel_shuffle": {"groups": 1},
     "resize": {"scale": 2, "mode": 1},
-    "softmax": {},
+    "softmax": {"axis": 1},
     "conv_transpose": {"kernel": 2, "stride": 2, "pad": 4, "dilation": 2, "groups": 1, "output_pad": 2},
     "prelu": {},
     "pad": {"pad": 4},
     "clip": {},
+    "reshape": {},
+    "transpose": {"perm": 4},
+    "eltwise_const": {"kind": 1, "swap": 1},
+    "reduce_mean": {"axes": 1},
 }
-OPTIONAL_ATTRS = {"dilation", "count_include_pad", "output_pad"}
+OPTIONAL_ATTRS = {"dilation", "count_include_pad", "output_pad", "axis", "swap"}
+ELTWISE_KINDS = {"add": 0, "sub": 1, "mul": 2, "div": 3}  # eltwise_const's `kind`
 RESIZE_MODES = {"nearest": 0, "bilinear": 1}  # bilinear: half-pixel centres (align_corners=False)
 MAX_ATTR_VALUE = 1 << 20  # every attribute value lies in [0, MAX_ATTR_VALUE] (docs/FORMAT.md)
 MAX_GRAPH_OUTPUTS = 16  # the format's limit on graph outputs (docs/FORMAT.md)
 MAX_PADDED_ELEMENTS = 1 << 31  # a windowed op's zero-padded input, like any tensor
+MAX_DIM = 1 << 24  # csrc/format/limits.h kMaxDim
 # Inputs each op takes: (fewest, most); conv2d and fully_connected: input, weight, optional bias.
 OP_ARITY = {"conv2d": (2, 3), "fully_connected": (2, 3), "add": (2, 2), "maxpool2d": (1, 1), "avgpool2d": (1, 1),
             "global_avgpool": (1, 1), "activation": (1, 1), "mul": (2, 2), "quantize": (1, 1), "dequantize": (1, 1),
             "concat": (2, 16), "slice": (1, 1), "channel_shuffle": (1, 1), "resize": (1, 1), "softmax": (1, 1),
-            "conv_transpose": (2, 3), "prelu": (2, 2), "pad": (1, 1), "clip": (2, 2)}
+            "conv_transpose": (2, 3), "prelu": (2, 2), "pad": (1, 1), "clip": (2, 2), "reshape": (1, 1),
+            "transpose": (1, 1), "eltwise_const": (2, 2), "reduce_mean": (1, 1)}
 # Inputs that must be constants (every other input is an activation): weights and biases, a
-# PReLU's slopes, a clip's [low, high].
-CONSTANT_SLOTS = {"conv2d": (1, 2), "fully_connected": (1, 2), "conv_transpose": (1, 2), "prelu": (1,), "clip": (1,)}
+# PReLU's slopes, a clip's [low, high], an eltwise_const's operand.
+CONSTANT_SLOTS = {"conv2d": (1, 2), "fully_connected": (1, 2), "conv_transpose": (1, 2), "prelu": (1,), "clip": (1,),
+                  "eltwise_const": (1,)}
 # Ops that run on float32 only (UnsupportedOpError for int8 operands: dequantize first).
 FLOAT_ONLY_OPS = ("activation", "avgpool2d", "mul", "concat", "slice", "channel_shuffle", "resize", "softmax",
-                  "conv_transpose", "prelu", "pad", "clip")
+                  "conv_transpose", "prelu", "pad", "clip", "reshape", "transpose", "eltwise_const", "reduce_mean")
 
 # Element types (format v2, docs/QUANTIZATION.md): int8 tensors carry scales and a zero point.
 DTYPES = {"float32": np.float32, "int8": np.int8, "int32": np.int32}
@@ -191,6 +203,10 @@ def check_attribute(op: Op, key: str, values: tuple) -> None:
         raise GraphError(f"op '{op.name}' ({op.type}): attribute 'count_include_pad' must be 0 or 1")
     if key == "mode" and values[0] > 1:
         raise GraphError(f"op '{op.name}' ({op.type}): attribute 'mode' must be 0 (nearest) or 1 (bilinear)")
+    if key == "kind" and values[0] > 3:
+        raise GraphError(f"op '{op.name}' ({op.type}): attribute 'kind' must be 0 (add), 1 (sub), 2 (mul) or 3 (div)")
+    if key == "swap" and values[0] > 1:
+        raise GraphError(f"op '{op.name}' ({op.type}): attribute 'swap' must be 0 or 1")
 
 
 def _padded_input_fits(x: tuple, pads: tuple) -> bool:
@@ -261,17 +277,22 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
     if op.type in ("activation", "quantize", "dequantize"):
         need(len(op.inputs) == 1, "takes one input")
         return shape(0)
-    if op.type == "concat":  # along the channels (dimension 1)
+    if op.type == "concat":  # along `axis` (the channels by default)
         xs = [tuple(shape(i)) for i in range(len(op.inputs))]
-        need(len(xs[0]) in (2, 4) and all(len(x) == len(xs[0]) and x[:1] + x[2:] == xs[0][:1] + xs[0][2:]
-                                          for x in xs), f"takes 2-D or 4-D inputs alike but for their channels, "
-                                                        f"not {xs}")
-        return (xs[0][0], sum(x[1] for x in xs)) + xs[0][2:]
-    if op.type == "slice":  # channels [begin, end)
+        axis = op.attrs.get("axis", (1,))[0]
+        need(2 <= len(xs[0]) <= 4 and 1 <= axis < len(xs[0]) and
+             all(len(x) == len(xs[0]) and x[:axis] + x[axis + 1:] == xs[0][:axis] + xs[0][axis + 1:] for x in xs),
+             f"takes 2-D to 4-D inputs alike but along axis {axis}, not {xs}")
+        if sum(x[axis] for x in xs) > MAX_DIM:
+            raise ResourceLimitError(f"op '{op.name}' ({op.type}): the output is too long along its axis")
+        return xs[0][:axis] + (sum(x[axis] for x in xs),) + xs[0][axis + 1:]
+    if op.type == "slice":  # [begin, end) along `axis` (the channels by default)
         x = tuple(shape(0))
         begin, end = op.attrs["channels"]
-        need(len(x) in (2, 4) and 0 <= begin < end <= x[1], f"channels [{begin}, {end}) of {x}")
-        return (x[0], end - begin) + x[2:]
+        axis = op.attrs.get("axis", (1,))[0]
+        need(2 <= len(x) <= 4 and 1 <= axis < len(x) and 0 <= begin < end <= x[axis],
+             f"[{begin}, {end}) along axis {axis} of {x}")
+        return x[:axis] + (end - begin,) + x[axis + 1:]
     if op.type == "channel_shuffle":
         x = tuple(shape(0))
         (groups,) = op.attrs["groups"]
@@ -284,9 +305,37 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
         if x[2] * sh > 1 << 24 or x[3] * sw > 1 << 24 or x[1] * x[2] * sh * x[3] * sw > MAX_PADDED_ELEMENTS:
             raise ResourceLimitError(f"op '{op.name}' ({op.type}): the output has more than 2^31 elements")
         return (x[0], x[1], x[2] * sh, x[3] * sw)
-    if op.type == "softmax":  # over the channels
-        need(len(shape(0)) in (2, 4), "takes a 2-D or 4-D input")
+    if op.type == "softmax":  # along `axis` (the channels by default)
+        axis = op.attrs.get("axis", (1,))[0]
+        need(2 <= len(shape(0)) <= 4 and 1 <= axis < len(shape(0)),
+             f"takes a 2-D to 4-D input and an axis in it other than the batch, not axis {axis} of {tuple(shape(0))}")
         return tuple(shape(0))
+    if op.type == "reshape":  # to its output tensor's shape
+        x, y = tuple(shape(0)), tuple(graph.tensors[op.outputs[0]].shape)
+        need(2 <= len(x) <= 4 and 2 <= len(y) <= 4, f"reshapes 2-D to 4-D tensors, not {x} to {y}")
+        need(y[0] == x[0] and int(np.prod(x, dtype=np.int64)) == int(np.prod(y, dtype=np.int64)),
+             f"cannot reshape {x} to {y} (the batch and the element count stay)")
+        return y
+    if op.type == "transpose":
+        x, perm = tuple(shape(0)), tuple(op.attrs["perm"])
+        need(2 <= len(x) <= 4, "takes a 2-D to 4-D input")
+        need(perm[0] == 0 and sorted(perm[:len(x)]) == list(range(len(x))) and
+             perm[len(x):] == tuple(range(len(x), 4)),
+             f"perm {perm} is not a permutation of a {x} input's dimensions keeping the batch first (unused ones "
+             f"in place)")
+        return tuple(x[p] for p in perm[:len(x)])
+    if op.type == "eltwise_const":
+        x, c = tuple(shape(0)), tuple(shape(1))
+        need(2 <= len(x) <= 4 and 1 <= len(c) <= len(x) and (len(c) < len(x) or c[0] == 1) and
+             all(c[-k] in (1, x[-k]) for k in range(1, len(c) + 1)),
+             f"a constant of shape {c} does not broadcast to a {x} input (one value for every image: its batch "
+             f"dimension, if any, is 1)")
+        return x
+    if op.type == "reduce_mean":
+        x, (axes,) = tuple(shape(0)), op.attrs["axes"]
+        need(2 <= len(x) <= 4 and axes > 0 and axes & 1 == 0 and axes < 1 << len(x),
+             f"axes mask {axes} of a {x} input (bit k averages dimension k; k >= 1, the batch stays)")
+        return tuple(1 if axes >> k & 1 else d for k, d in enumerate(x))
     if op.type == "conv_transpose":
         x, w, (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw), groups = window()
         oph, opw = op.attrs.get("output_pad", (0, 0))

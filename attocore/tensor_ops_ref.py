@@ -1,10 +1,12 @@
-"""numpy definitions of the tensor ops of docs/FORMAT.md codes 11-19 (concat, slice, channel
-shuffle, resize, softmax, transposed convolution, PReLU, pad, clip), NCHW, written from the
-op definitions and independently of the C++ kernels (the transposed convolution scatters
-where the C++ reference gathers): the numba backend's and the quantizer's float interpreter.
+"""numpy definitions of the tensor ops of docs/FORMAT.md codes 11-23 (concat, slice, channel
+shuffle, resize, softmax, transposed convolution, PReLU, pad, clip, reshape, transpose,
+eltwise_const, reduce_mean), NCHW, written from the op definitions and independently of the
+C++ kernels (the transposed convolution scatters where the C++ reference gathers; the C++
+layout ops work on NHWC storage): the numba backend's and the quantizer's float interpreter.
 
-TENSOR_OPS[op.type](op, inputs) -> the output before the op's activation; inputs are the
-op's inputs in order, constants included.
+TENSOR_OPS[op.type](op, inputs, out_shape) -> the output before the op's activation; inputs
+are the op's inputs in order, constants included; out_shape is the output tensor's shape in
+the graph (batch 1: a reshape takes its target from it).
 """
 from __future__ import annotations
 
@@ -59,9 +61,31 @@ def _conv_transpose(op, ins):
     return out
 
 
-def _softmax(x):
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True, dtype=np.float64)
+def _axis(op) -> int:
+    return op.attrs.get("axis", (1,))[0]
+
+
+def _softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True, dtype=np.float64)
+
+
+def _slice(op, ins, out_shape):
+    begin, end = op.attrs["channels"]
+    return ins[0][(slice(None),) * _axis(op) + (slice(begin, end),)]
+
+
+def _eltwise_const(op, ins, out_shape):
+    x, c = ins
+    kind, swap = op.attrs["kind"][0], op.attrs.get("swap", (0,))[0]
+    a, b = (c, x) if swap else (x, c)
+    return [np.add, np.subtract, np.multiply, np.divide][kind](a, b)
+
+
+def _reduce_mean(op, ins, out_shape):
+    (axes,) = op.attrs["axes"]
+    dims = tuple(k for k in range(1, ins[0].ndim) if axes >> k & 1)
+    return ins[0].mean(axis=dims, keepdims=True, dtype=np.float64)
 
 
 def _channel_shuffle(op, ins):
@@ -83,13 +107,17 @@ def _pad(op, ins):
 
 
 TENSOR_OPS = {
-    "concat": lambda op, ins: np.concatenate(ins, axis=1),
-    "slice": lambda op, ins: ins[0][:, op.attrs["channels"][0]:op.attrs["channels"][1]],
-    "channel_shuffle": _channel_shuffle,
-    "resize": _resize,
-    "softmax": lambda op, ins: _softmax(ins[0]),
-    "conv_transpose": _conv_transpose,
-    "prelu": _prelu,
-    "pad": _pad,
-    "clip": lambda op, ins: np.minimum(np.maximum(ins[0], ins[1][0]), ins[1][1]),
+    "concat": lambda op, ins, out_shape: np.concatenate(ins, axis=_axis(op)),
+    "slice": _slice,
+    "channel_shuffle": lambda op, ins, out_shape: _channel_shuffle(op, ins),
+    "resize": lambda op, ins, out_shape: _resize(op, ins),
+    "softmax": lambda op, ins, out_shape: _softmax(ins[0], _axis(op)),
+    "conv_transpose": lambda op, ins, out_shape: _conv_transpose(op, ins),
+    "prelu": lambda op, ins, out_shape: _prelu(op, ins),
+    "pad": lambda op, ins, out_shape: _pad(op, ins),
+    "clip": lambda op, ins, out_shape: np.minimum(np.maximum(ins[0], ins[1][0]), ins[1][1]),
+    "reshape": lambda op, ins, out_shape: ins[0].reshape((ins[0].shape[0],) + tuple(out_shape[1:])),
+    "transpose": lambda op, ins, out_shape: ins[0].transpose(op.attrs["perm"][:ins[0].ndim]),
+    "eltwise_const": _eltwise_const,
+    "reduce_mean": _reduce_mean,
 }

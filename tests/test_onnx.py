@@ -92,7 +92,7 @@ BAD = {
     "custom domain": ([helper.make_node("Foo", ["x"], ["y"], name="foo", domain="com.example")], [], "domain"),
     "broadcast add": ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
                        helper.make_node("Add", ["x", "g"], ["y"], name="add1")], [], "broadcasting Add"),
-    "spatial flatten": ([helper.make_node("Flatten", ["x"], ["y"], name="flat1")], [], "Flatten of a"),
+    "flatten from axis 2": ([helper.make_node("Flatten", ["x"], ["y"], name="flat1", axis=2)], [], "axis=2"),
 }
 
 

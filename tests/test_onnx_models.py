@@ -47,6 +47,10 @@ NETS = {
     "yolov8n": Net(YOLOv8n, (3, 320, 320), MAPS, kinds={"silu"}, batch=1),
     # Non-square: the exporters' patterns are those at 320x320 (scales, not sizes), so one exporter.
     "yolov8n-256x320": Net(YOLOv8n, (3, 256, 320), MAPS, kinds={"silu"}, batch=1, exporters=("torchscript",)),
+    # ultralytics' own export: decoded to (1, 84, anchors) by reshapes, a transpose, the DFL
+    # softmax over a non-channel axis and constants broadcast along the anchors.
+    "yolov8n-decoded": Net(lambda: YOLOv8n(decode=True), (3, 320, 320), ("detections",),
+                           kinds={"silu", "reshape", "transpose", "eltwise_const", "softmax"}, batch=1),
     "dbnet": Net(DBNet, (3, 320, 320), ("probability",), kinds={"hardswish", "sigmoid"}, batch=1),
     "attonet-d-fpn": Net(lambda: AttoNetFPN("attonet-d"), (3, 256, 256), MAPS),
 }

@@ -99,7 +99,52 @@ class PoolsAndPads(nn.Module):
         return F.pad(y, (1, 2, 0, 3)) + 0.0
 
 
+class HeadLayouts(nn.Module):
+    """A detection head's layout work on rank-3 tensors: Flatten of H and W, Sub / Mul / Div by
+    constants broadcast along the anchors, Transpose there and back around a Softmax over the
+    last axis, Concat and Slice along the anchors, a Reshape to another channel count, a
+    Transpose of that and a ReduceMean without keepdims."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        anchors = SHAPE[1] * SHAPE[2]
+        self.register_buffer("grid", torch.linspace(-1, 1, anchors).reshape(1, 1, anchors))
+        self.register_buffer("scale", torch.linspace(0.5, 2, 8 * anchors).reshape(8, anchors))
+
+    def forward(self, x):
+        a = self.conv(x).flatten(2)
+        b = (self.grid - a) * self.scale / 2.0
+        c = a.transpose(1, 2).softmax(-1).transpose(1, 2)
+        d = torch.cat([a.softmax(2), b - c, c, a[:, :, 3:100]], dim=2)
+        e = d.reshape(1, 4, 2, -1).permute(0, 3, 1, 2)
+        return torch.cat([e.mean(dim=3), e.mean(dim=(1, 3), keepdim=True).squeeze(3)], dim=1)
+
+
+class FlattenLinear(nn.Module):
+    """A VGG-style classifier: the feature map itself flattened into a Linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        self.fc = nn.Linear(6 * 6 * 7, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1)).softmax(-1)
+
+
+class SoftmaxAxes(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 5, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return torch.cat([y.softmax(2), y.softmax(3)], dim=1)
+
+
 NETS = {
+    "head-layouts": HeadLayouts, "flatten-linear": FlattenLinear, "softmax-axes": SoftmaxAxes,
     "concat-split": ConcatSplit, "shuffle": Shuffle,
     "nearest-2x": lambda: Upsample("nearest", 2), "nearest-3x": lambda: Upsample("nearest", 3),
     "bilinear-2x": lambda: Upsample("bilinear", 2),

@@ -132,7 +132,7 @@ class NumbaBackend(Backend):
                 scale = ins[1] if ins[1].shape == ins[0].shape else ins[1][:, :, None, None]
                 out = _np_act((ins[0] * scale).astype(np.float32), act)
             elif op.type in TENSOR_OPS:
-                out = _np_act(TENSOR_OPS[op.type](op, ins).astype(np.float32), act)
+                out = _np_act(TENSOR_OPS[op.type](op, ins, g.tensors[op.outputs[0]].shape).astype(np.float32), act)
             else:  # validate() refuses unknown ops before we get here
                 raise AssertionError(op.type)
             values[op.outputs[0]] = out

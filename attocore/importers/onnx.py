@@ -7,11 +7,12 @@
 Supported (opsets 11-21 as they are, 7-25 through onnx_prepare's version conversion; default
 domain; 4-D NCHW inputs of any channel count and size, or 2-D [N, features]): the classifiers'
 operators here (Conv with any dilation, BatchNormalization, Relu, Clip, Add, Mul, MaxPool and
-AveragePool with ceil_mode, GlobalAveragePool, ReduceMean, Gemm, MatMul, Flatten / Reshape to
-2-D after a global pool, Sigmoid, HardSigmoid, HardSwish, Identity, Constant), and those of
-detectors and other exported CNNs in onnx_ops.py (Concat, Split, Slice, a channel shuffle's
-Reshape-Transpose-Reshape, Resize / Upsample, Softmax, ConvTranspose, LeakyRelu, PRelu, Tanh,
-Pad, Sub, Div, Expand, arithmetic with constants). Anything else is refused before any
+AveragePool with ceil_mode, GlobalAveragePool, ReduceMean, Gemm, MatMul, Flatten, Sigmoid,
+HardSigmoid, HardSwish, Identity, Constant), and those of detectors and other exported CNNs in
+onnx_ops.py (Concat, Split and Slice along any axis but the batch, a channel shuffle's
+Reshape-Transpose-Reshape, any Reshape and Transpose of 2-D to 4-D tensors keeping the batch
+first, Resize / Upsample, Softmax, ConvTranspose, LeakyRelu, PRelu, Tanh, Pad, Sub, Div,
+Expand, ReduceMean over any axes, arithmetic with broadcast constants). Anything else is refused before any
 conversion work, with the operator, node and attribute named.
 
 A QDQ model (onnxruntime.quantization.quantize_static, QuantFormat.QDQ) converts to an int8
@@ -40,7 +41,7 @@ from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
 SUPPORTED = {"Conv", "BatchNormalization", "Relu", "Clip", "Add", "MaxPool", "AveragePool", "GlobalAveragePool",
              "ReduceMean", "Gemm", "MatMul", "Flatten", "Reshape", "Identity", "Constant", "Sigmoid", "HardSigmoid",
              "HardSwish", "Mul", "Concat", "Split", "Slice", "Transpose", "Resize", "Upsample", "Softmax",
-             "ConvTranspose", "LeakyRelu", "PRelu", "Tanh", "Pad", "Sub", "Div", "Expand"}
+             "ConvTranspose", "LeakyRelu", "PRelu", "Tanh", "Pad", "Sub", "Div", "Expand", "Squeeze", "Unsqueeze"}
 OPSETS = range(11, 22)
 # Inputs each supported operator takes (fewest, most; optional trailing inputs may be ""), and
 # the attributes holding one value per spatial axis (2) or per spatial edge (4).
@@ -50,7 +51,8 @@ ARITY = {"Conv": (2, 3), "BatchNormalization": (5, 5), "Relu": (1, 1), "Clip": (
          "Constant": (0, 0), "Sigmoid": (1, 1), "HardSigmoid": (1, 1), "HardSwish": (1, 1), "Mul": (2, 2),
          "Concat": (1, 1 << 16), "Split": (1, 2), "Slice": (3, 5), "Transpose": (1, 1), "Resize": (1, 4),
          "Upsample": (1, 2), "Softmax": (1, 1), "ConvTranspose": (2, 3), "LeakyRelu": (1, 1), "PRelu": (2, 2),
-         "Tanh": (1, 1), "Pad": (1, 4), "Sub": (2, 2), "Div": (2, 2), "Expand": (2, 2)}
+         "Tanh": (1, 1), "Pad": (1, 4), "Sub": (2, 2), "Div": (2, 2), "Expand": (2, 2), "Squeeze": (1, 2),
+         "Unsqueeze": (1, 2)}
 # Constant operands that must be float32, like the image they combine with (ONNX's type T).
 FLOAT_OPERANDS = {"Conv": (1, 2), "BatchNormalization": (1, 2, 3, 4), "Gemm": (1, 2), "MatMul": (1,), "Add": (0, 1),
                   "ConvTranspose": (1, 2), "PRelu": (1,), "Sub": (0, 1), "Mul": (0, 1), "Div": (0, 1)}
@@ -375,6 +377,7 @@ class _Builder:
         # Why the converted graph holds only at the input size it was converted for (padding
         # or sizes computed from it): recorded in the file, Model.run then does not re-plan.
         self.size_bound = []
+        self.batch = 1
 
     def const(self, name, array):
         a = np.ascontiguousarray(array, np.float32)
@@ -392,9 +395,12 @@ class _Builder:
             key, k = f"{onnx_name}#{k}", k + 1
         return key
 
-    def emit(self, op_type, name, inputs, onnx_out, attrs=None, activation="none", flat_4d=False):
+    def emit(self, op_type, name, inputs, onnx_out, attrs=None, activation="none", flat_4d=False, out_shape=None):
+        """One attocore op; its output's shape is inferred, or for a reshape `out_shape`."""
         out = self.fresh(onnx_out)
         op = Op(op_type, name, inputs, [out], attrs or {}, activation)
+        if out_shape is not None:
+            self.tensors[out] = Tensor(out, tuple(out_shape))
         self.tensors[out] = Tensor(out, tuple(infer_output_shape(Graph(None, self.tensors, [], [], []), op)))
         self.ops.append(op)
         self.values[onnx_out] = _Value(out, flat_4d)
@@ -413,6 +419,15 @@ class _Builder:
 
     def shape(self, onnx_name):
         return self.tensors[self.activation_of(onnx_name).name].shape
+
+    def as_onnx_rank(self, v, name):
+        """v with the shape ONNX gives it: a pooled [N, C] standing for [N, C, 1, 1] becomes that
+        4-D tensor (a reshape), for the ops that index dimensions past the channels."""
+        if not v.flat_4d:
+            return v
+        c = self.tensors[v.name].shape[1]
+        self.emit("reshape", f"{name}.as_4d", [v.name], f"{v.name}.as_4d", out_shape=(1, c, 1, 1))
+        return self.values[f"{v.name}.as_4d"]
 
     def affine(self, node, v, scale, shift, name):
         """y = x * scale + shift per channel (batch norm, or Add / Sub / Mul / Div by a constant):
@@ -541,7 +556,8 @@ def _silu_gates(m) -> dict:
 _OP_CONVERTERS = {"Concat": onnx_ops.concat, "Split": onnx_ops.split, "Slice": onnx_ops.slice_,
                   "Transpose": onnx_ops.transpose, "Resize": onnx_ops.resize, "Upsample": onnx_ops.resize,
                   "ConvTranspose": onnx_ops.conv_transpose, "LeakyRelu": onnx_ops.leaky_relu,
-                  "PRelu": onnx_ops.prelu, "Pad": onnx_ops.pad, "Expand": onnx_ops.expand}
+                  "PRelu": onnx_ops.prelu, "Pad": onnx_ops.pad, "Expand": onnx_ops.expand,
+                  "Squeeze": onnx_ops.squeeze, "Unsqueeze": onnx_ops.squeeze}
 
 
 def _target(b, node):
@@ -576,19 +592,12 @@ def _ceil_mode_pads(in_hw, kernel, strides, pads, where):
     return pads
 
 
-def _reshape_target(b, node, where, shape, batch):
-    """A Reshape's target resolved as ONNX does (0 copies a dimension, -1 is inferred), which
-    must give the [N, C] it is applied to: anything else ONNX Runtime refuses or we cannot run."""
-    target = [int(v) for v in np.asarray(b.consts.get(node.input[1], [])).reshape(-1)]
-    dims = (batch, shape[1])
-    allow_zero = int(_attrs(node).get("allowzero", 0))
-    resolved = [dims[k] if v == 0 and not allow_zero and k < 2 else v for k, v in enumerate(target)]
-    if len(resolved) == 2 and resolved.count(-1) == 1 and min(resolved) >= -1:
-        known = resolved[1 - resolved.index(-1)]
-        if known > 0 and (dims[0] * dims[1]) % known == 0:
-            resolved[resolved.index(-1)] = dims[0] * dims[1] // known
-    if tuple(resolved) != dims:
-        raise UnsupportedOpError(f"{where}: Reshape to {target} (only to 2-D [N, C] = {list(dims)})")
+def _is_spatial_mean(b, node, axes) -> bool:
+    """ReduceMean over H and W of a feature map: the global average pool."""
+    v = b.activation_of(node.input[0])
+    shape = b.tensors[v.name].shape
+    return (len(shape) == 4 and not v.flat_4d and axes is not None
+            and sorted(ax % 4 for ax in axes) == [2, 3])
 
 
 def _build(m, name, labels, mean, std, resize, values=None) -> Graph:
@@ -602,6 +611,7 @@ def _build(m, name, labels, mean, std, resize, values=None) -> Graph:
     g_in = next(i for i in m.graph.input if i.name not in init_names)
     dims = [d.dim_value for d in g_in.type.tensor_type.shape.dim]
     batch = dims[0] if dims[0] > 0 else 1
+    b.batch = batch  # ONNX's batch dimension, which attocore stores as 1
     features = len(dims) == 2  # an MLP-style [N, F] input
     c, h, w = (dims[1], 1, 1) if features else (dims[1], dims[2], dims[3])
     if min(c, h, w) < 1:
@@ -731,8 +741,8 @@ def _convert_node(b, m, i, node, silu_gates, batch):
                 b.tensors[op.inputs[2]].data = b.tensors[op.inputs[2]].data + cval  # MatMul + Add bias
                 b.values[node.output[0]] = x
             else:
-                raise UnsupportedOpError(f"{_where(node, i)}: Add of a constant is only supported as the bias "
-                                         f"after MatMul/Gemm")
+                onnx_ops.eltwise_by_constant(b, node, _where(node, i), nm, x, b.consts[c_name],
+                                             c_name == node.input[0])
         else:
             x0, x1 = b.activation_of(node.input[0]), b.activation_of(node.input[1])
             if b.tensors[x0.name].shape != b.tensors[x1.name].shape or x0.flat_4d != x1.flat_4d:
@@ -750,7 +760,7 @@ def _convert_node(b, m, i, node, silu_gates, batch):
         if t == "AveragePool":
             attrs["count_include_pad"] = (int(a.get("count_include_pad", 0)),)
         b.emit("maxpool2d" if t == "MaxPool" else "avgpool2d", nm, [x.name], node.output[0], attrs)
-    elif t == "ReduceMean" and sorted(ax % 4 for ax in _reduce_axes(node, a, m)) != [2, 3]:
+    elif t == "ReduceMean" and not _is_spatial_mean(b, node, _reduce_axes(node, a, m)):
         onnx_ops.reduce_mean(b, node, a, _where(node, i), nm, _reduce_axes(node, a, m))
     elif t in ("GlobalAveragePool", "ReduceMean"):
         x = b.activation_of(node.input[0])
@@ -764,16 +774,9 @@ def _convert_node(b, m, i, node, silu_gates, batch):
         if t == "Reshape" and len(shape) == 4 and not x.flat_4d and \
                 onnx_ops.reshape_5d(b, node, _where(node, i), x, shape, _target(b, node)):
             return
-        if x.flat_4d or len(shape) == 2:
-            b.values[node.output[0]] = _Value(x.name)
-        elif len(shape) == 4 and shape[2] == shape[3] == 1:
-            raise UnsupportedOpError(f"{_where(node, i)}: flattening a 1x1 feature map that is not a global "
-                                     f"pool's output")
-        else:
-            raise UnsupportedOpError(f"{_where(node, i)}: {t} of a {shape} feature map (only to 2-D after a "
-                                     f"global pool)")
-        if t == "Reshape":
-            _reshape_target(b, node, _where(node, i), shape, batch)
+        # Flatten (axis 1, which _problems checks) is a Reshape to [N, C * H * W].
+        target = [batch, int(np.prod(shape[1:]))] if t == "Flatten" else _target(b, node)
+        onnx_ops.reshape(b, node, a, _where(node, i), nm, x, target, batch)
     elif t in _OP_CONVERTERS:
         _OP_CONVERTERS[t](b, node, a, _where(node, i), nm)
     elif t == "Softmax":

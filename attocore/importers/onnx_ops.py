@@ -1,8 +1,10 @@
 """ONNX operators of the exported CNNs beyond the classifiers' (onnx.py dispatches to these):
-Concat and Split / Slice along the channels, the Reshape-Transpose-Reshape of a channel
-shuffle, Resize / Upsample, Softmax, ConvTranspose, LeakyRelu / PRelu, Tanh, Pad, Clip to any
-bounds, ReduceMean over one spatial axis or the channels, and Add / Sub / Mul / Div by a
-constant (a per-channel affine, folded into the producing convolution where it can be).
+Concat and Split / Slice along any axis but the batch, the Reshape-Transpose-Reshape of a
+channel shuffle, any other Reshape and Transpose keeping the batch (detection heads),
+Resize / Upsample, Softmax, ConvTranspose, LeakyRelu / PRelu, Tanh, Pad, Clip to any bounds,
+ReduceMean over any axes, and Add / Sub / Mul / Div by a constant (a per-channel affine,
+folded into the producing convolution where it can be; any other broadcast constant an
+eltwise_const).
 
 Each converter takes (builder, node, attributes, where) and emits attocore ops, or raises
 UnsupportedOpError naming the node and the attribute or shape it cannot take. What the
@@ -25,10 +27,17 @@ def _value_of(b, name):
     return np.asarray(b.consts[name])
 
 
-def _channel_axis(axis, rank, where, what="axis"):
+def _axis_of(axis, rank, where, what="axis"):
+    """An ONNX axis attribute as a dimension index: any but the batch."""
     ax = axis + rank if axis < 0 else axis
-    if ax != 1:
-        raise UnsupportedOpError(f"{where}: attribute {what}={axis} on a {rank}-D tensor (only the channels, axis 1)")
+    if not 1 <= ax < rank:
+        raise UnsupportedOpError(f"{where}: attribute {what}={axis} on a {rank}-D tensor (any axis but the batch, 0)")
+    return ax
+
+
+def _axis_attrs(ax) -> dict:
+    """The attocore `axis` attribute: left out along the channels (the default)."""
+    return {} if ax == 1 else {"axis": (ax,)}
 
 
 def _x(b, node, i=0):
@@ -38,38 +47,43 @@ def _x(b, node, i=0):
 
 def concat(b, node, a, where, nm):
     values = [b.activation_of(x) for x in node.input]
-    shapes = [b.tensors[v.name].shape for v in values]
-    flat = {v.flat_4d for v in values}
-    if len(flat) != 1:
-        raise UnsupportedOpError(f"{where}: Concat of pooled vectors and feature maps")
-    _channel_axis(int(a.get("axis", 1)), 4 if values[0].flat_4d else len(shapes[0]), where)
     if len(values) > 16:
         raise UnsupportedOpError(f"{where}: Concat of {len(values)} tensors (at most 16)")
+    flat = all(v.flat_4d for v in values)
+    rank = 4 if values[0].flat_4d else len(b.tensors[values[0].name].shape)
+    ax = _axis_of(int(a.get("axis", 1)), rank, where)
+    if not flat or ax != 1:  # pooled vectors beside feature maps, or joined past their channels
+        values = [b.as_onnx_rank(v, nm) for v in values]
+        flat = False
     if len(values) == 1:
         b.values[node.output[0]] = values[0]
         return
-    b.emit("concat", nm, [v.name for v in values], node.output[0], flat_4d=values[0].flat_4d)
+    b.emit("concat", nm, [v.name for v in values], node.output[0], _axis_attrs(ax), flat_4d=flat)
 
 
 def split(b, node, a, where, nm):
     v, shape = _x(b, node)
-    _channel_axis(int(a.get("axis", 0)), 4 if v.flat_4d else len(shape), where)
+    ax = _axis_of(int(a.get("axis", 0)), 4 if v.flat_4d else len(shape), where)
+    if ax != 1:
+        v = b.as_onnx_rank(v, nm)
+        shape = b.tensors[v.name].shape
     outputs = [o for o in node.output]
     sizes = _value_of(b, node.input[1] if len(node.input) > 1 else "")
     if sizes is None and "split" in a:
         sizes = np.asarray(a["split"])
-    channels = shape[1]
+    channels = shape[ax]
     if sizes is None:  # equal parts (num_outputs from opset 18: the last may be smaller)
         n = len(outputs)
         part = -(-channels // n)
         sizes = [min(part, channels - k * part) for k in range(n)]
     sizes = [int(s) for s in np.asarray(sizes).reshape(-1)]
     if len(sizes) != len(outputs) or sum(sizes) != channels or min(sizes) < 1:
-        raise UnsupportedOpError(f"{where}: Split of {channels} channels into {sizes}")
+        raise UnsupportedOpError(f"{where}: Split of {channels} along axis {ax} into {sizes}")
     begin = 0
     for k, (out, size) in enumerate(zip(outputs, sizes)):
         if out:
-            b.emit("slice", f"{nm}.{k}", [v.name], out, {"channels": (begin, begin + size)}, flat_4d=v.flat_4d)
+            b.emit("slice", f"{nm}.{k}", [v.name], out, {"channels": (begin, begin + size), **_axis_attrs(ax)},
+                   flat_4d=v.flat_4d)
         begin += size
 
 
@@ -85,24 +99,31 @@ def slice_(b, node, a, where, nm):
     axes = list(range(len(starts))) if axes is None else axes.reshape(-1).tolist()
     steps = [1] * len(starts) if steps is None else steps.reshape(-1).tolist()
     dims = [shape[0], shape[1], 1, 1] if v.flat_4d else list(shape)
-    begin, end = 0, dims[1]
+    ranges = {}  # axis -> [begin, end) that is not the whole axis
     for start, stop, axis, step in zip(starts, ends, axes, steps):
         axis = axis + rank if axis < 0 else axis
+        if not 0 <= axis < rank:
+            raise UnsupportedOpError(f"{where}: Slice of axis {axis} of a {rank}-D tensor")
         size = dims[axis]
         lo = max(0, min(size, start + size if start < 0 else start))
         hi = max(0, min(size, stop + size if stop < 0 else stop))
         if (lo, hi) == (0, size) and step == 1:
             continue  # the whole axis
-        if axis != 1 or step != 1:
-            raise UnsupportedOpError(f"{where}: Slice of axis {axis} with step {step} (only channel ranges with "
-                                     f"step 1)")
-        begin, end = lo, hi
-    if end <= begin:
-        raise UnsupportedOpError(f"{where}: Slice gives an empty tensor")
-    if (begin, end) == (0, dims[1]):
+        if axis == 0 or step != 1:
+            raise UnsupportedOpError(f"{where}: Slice of axis {axis} with step {step} (only ranges with step 1 of "
+                                     f"the axes but the batch)")
+        if hi <= lo:
+            raise UnsupportedOpError(f"{where}: Slice gives an empty tensor")
+        ranges[axis] = (lo, hi)
+    if not ranges:
         b.values[node.output[0]] = v
         return
-    b.emit("slice", nm, [v.name], node.output[0], {"channels": (begin, end)}, flat_4d=v.flat_4d)
+    for k, (axis, (lo, hi)) in enumerate(sorted(ranges.items())):  # one slice per axis, chained
+        last = k == len(ranges) - 1
+        out = node.output[0] if last else f"{node.output[0]}.axis{axis}"
+        b.emit("slice", nm if last else f"{nm}.{axis}", [v.name], out, {"channels": (lo, hi), **_axis_attrs(axis)},
+               flat_4d=v.flat_4d)
+        v = b.values[out]
 
 
 # A channel shuffle as exporters write it: Reshape [N, C, H, W] -> [N, g, C/g, H, W],
@@ -129,9 +150,79 @@ def transpose(b, node, a, where, nm):
     if pending is not None and not pending.transposed and perm == [0, 2, 1, 3, 4]:
         b.pending[node.output[0]] = _Shuffle(pending.value, pending.groups, True)
         return
-    shape = b.tensors[b.activation_of(node.input[0]).name].shape if node.input[0] in b.values else None
-    raise UnsupportedOpError(f"{where}: Transpose perm={perm} of {shape or 'a reshaped tensor'} (only the channel "
-                             f"shuffle's Reshape-Transpose-Reshape)")
+    if node.input[0] not in b.values:
+        raise UnsupportedOpError(f"{where}: Transpose perm={perm} of a reshaped tensor (only the channel shuffle's "
+                                 f"Reshape-Transpose-Reshape)")
+    v = b.as_onnx_rank(b.activation_of(node.input[0]), nm)
+    rank = len(b.tensors[v.name].shape)
+    perm = perm or list(range(rank))[::-1]  # ONNX's default reverses the dimensions
+    if perm[0] != 0 or sorted(perm) != list(range(rank)):
+        raise UnsupportedOpError(f"{where}: Transpose perm={perm} of a {rank}-D tensor (only permutations keeping "
+                                 f"the batch first)")
+    if perm == list(range(rank)):
+        b.values[node.output[0]] = v
+        return
+    b.emit("transpose", nm, [v.name], node.output[0], {"perm": tuple(perm) + tuple(range(rank, 4))})
+
+
+def squeeze(b, node, a, where, nm):
+    """Squeeze / Unsqueeze: a Reshape dropping or inserting size-1 dimensions (axes from the
+    attribute before opset 13, the input after); of a constant, the constant reshaped."""
+    axes = _value_of(b, node.input[1] if len(node.input) > 1 else "")
+    axes = [int(x) for x in (np.asarray(a["axes"]) if "axes" in a else axes if axes is not None else [])]
+    if node.input[0] in b.consts:
+        c = np.asarray(b.consts[node.input[0]])
+        b.consts[node.output[0]] = (np.expand_dims(c, tuple(axes)) if node.op_type == "Unsqueeze"
+                                    else np.squeeze(c, tuple(axes) if axes else None))
+        return
+    v = b.activation_of(node.input[0])
+    shape = b.tensors[v.name].shape
+    dims = [b.batch] + list(shape[1:]) + ([1, 1] if v.flat_4d else [])
+    if node.op_type == "Unsqueeze":
+        rank = len(dims) + len(axes)
+        axes = sorted(ax + rank if ax < 0 else ax for ax in axes)
+        for ax in axes:
+            dims.insert(ax, 1)
+        target = dims
+    else:
+        axes = [ax + len(dims) if ax < 0 else ax for ax in axes] or [k for k, d in enumerate(dims) if d == 1]
+        if any(dims[ax] != 1 for ax in axes if 0 <= ax < len(dims)):
+            raise UnsupportedOpError(f"{where}: Squeeze of axes {axes} of {dims} (only size-1 axes)")
+        target = [d for k, d in enumerate(dims) if k not in axes]
+    if not target or target[0] != b.batch or (0 in axes and node.op_type == "Squeeze"):
+        raise UnsupportedOpError(f"{where}: {node.op_type} of axes {axes} of {dims} (the batch stays first)")
+    reshape(b, node, {}, where, nm, v, target, b.batch)
+
+
+def reshape(b, node, a, where, nm, v, target, batch):
+    """Reshape (or Flatten) to any 2-D to 4-D shape that keeps the batch: ONNX's rule for the
+    target (0 copies the input's dimension, -1 takes what is left)."""
+    shape = b.tensors[v.name].shape
+    dims = [batch] + list(shape[1:]) + ([1, 1] if v.flat_4d else [])
+    if not target:
+        raise UnsupportedOpError(f"{where}: Reshape to a computed shape (a constant once the input size is fixed)")
+    allow_zero = int(a.get("allowzero", 0))
+    resolved = [dims[k] if t == 0 and not allow_zero and k < len(dims) else t for k, t in enumerate(target)]
+    total = int(np.prod(dims))
+    if resolved.count(-1) == 1:
+        known = int(np.prod([t for t in resolved if t != -1]))
+        if known > 0 and total % known == 0:
+            resolved[resolved.index(-1)] = total // known
+    if min(resolved) < 1 or int(np.prod(resolved)) != total:
+        raise UnsupportedOpError(f"{where}: Reshape to {target} of a {dims} tensor (not its element count)")
+    if resolved[0] != batch or not 2 <= len(resolved) <= 4:
+        raise UnsupportedOpError(f"{where}: Reshape to {resolved} of a {dims} tensor (only to 2-D to 4-D shapes "
+                                 f"keeping the batch, {batch}, first)")
+    out = (1,) + tuple(resolved[1:])
+    if v.flat_4d and out == tuple(shape) + (1, 1):
+        b.values[node.output[0]] = v  # still the pooled [N, C, 1, 1]
+        return
+    if out == tuple(shape):  # nothing moves; an [N, C] now, whatever it stood for
+        b.values[node.output[0]] = type(v)(v.name)
+        return
+    if len(shape) > 2:
+        b.size_bound.append(f"{where}: Reshape to {resolved}, sizes of this input size's")
+    b.emit("reshape", nm, [v.name], node.output[0], out_shape=out)
 
 
 def finish_shuffle(b, node, where, nm, target):
@@ -277,11 +368,15 @@ def softmax(b, node, a, where, nm, opset):
     v, shape = _x(b, node)
     rank = 4 if v.flat_4d else len(shape)
     axis = int(a.get("axis", -1 if opset >= 13 else 1))
-    ax = axis + rank if axis < 0 else axis
-    # Before opset 13 Softmax flattened from `axis` on: axis 1 of [N, C, 1, 1] is the channels.
-    if not (ax == 1 and (rank == 2 or v.flat_4d or opset >= 13)) and not (rank == 2 and ax == 1):
-        raise UnsupportedOpError(f"{where}: attribute axis={axis} on a {rank}-D tensor (only over the channels)")
-    b.emit("softmax", nm, [v.name], node.output[0], flat_4d=v.flat_4d)
+    ax = _axis_of(axis, rank, where)
+    # Before opset 13 Softmax flattened from `axis` on: one axis only when the ones after it are
+    # 1 (the last axis, or the channels of a pooled [N, C, 1, 1]).
+    if opset < 13 and not (ax == rank - 1 or (ax == 1 and v.flat_4d)):
+        raise UnsupportedOpError(f"{where}: attribute axis={axis} on a {rank}-D tensor at opset {opset} (a softmax "
+                                 f"over the flattened dimensions from the axis on: only over the last one)")
+    if ax != 1:
+        v = b.as_onnx_rank(v, nm)
+    b.emit("softmax", nm, [v.name], node.output[0], _axis_attrs(ax), flat_4d=v.flat_4d)
 
 
 def conv_transpose(b, node, a, where, nm):
@@ -388,24 +483,40 @@ def clip(b, node, lo, hi, nm):
 
 
 def reduce_mean(b, node, a, where, nm, axes):
-    """ReduceMean with keepdims over H alone, W alone (an average pool the axis long) or the
-    channels (a 1x1 convolution by 1/C); the spatial mean is onnx.py's global pool."""
+    """ReduceMean over any axes but the batch. With keepdims on a feature map: over H alone or W
+    alone an average pool the axis long, over the channels a 1x1 convolution by 1/C (the
+    spatial mean is onnx.py's global pool); otherwise attocore's reduce_mean, then a reshape
+    dropping the averaged dimensions when keepdims is 0."""
     v, shape = _x(b, node)
+    rank = 4 if v.flat_4d else len(shape)
     keep = bool(a.get("keepdims", 1))
-    axes = sorted(ax % 4 for ax in axes or [])
-    if len(shape) != 4 or v.flat_4d or not keep or axes not in ([1], [2], [3]):
-        raise UnsupportedOpError(f"{where}: ReduceMean over axes {axes} keepdims={int(keep)} of a {list(shape)} "
-                                 f"tensor (the spatial mean, or with keepdims one of the channels, H or W)")
-    if axes == [1]:
+    axes = sorted({ax + rank if ax < 0 else ax for ax in (axes if axes is not None else range(rank))})
+    if not axes or axes[0] < 1 or axes[-1] >= rank:
+        raise UnsupportedOpError(f"{where}: ReduceMean over axes {axes} of a {rank}-D tensor (any axes but the "
+                                 f"batch, 0)")
+    if rank == 4 and not v.flat_4d and keep and axes == [1]:
         c = shape[1]
         b.emit("conv2d", nm, [v.name, b.const(f"{nm}.weight", np.full((1, c, 1, 1), 1.0 / c, np.float32)),
                               b.const(f"{nm}.bias", np.zeros(1, np.float32))], node.output[0],
                {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0), "dilation": (1, 1), "groups": (1,)})
         return
-    kernel = (shape[2], 1) if axes == [2] else (1, shape[3])
-    b.size_bound.append(f"{where}: the mean over axis {axes[0]} is a window of this input size's {kernel}")
-    b.emit("avgpool2d", nm, [v.name], node.output[0], {"kernel": kernel, "stride": (1, 1), "pad": (0, 0, 0, 0),
-                                                       "count_include_pad": (0,)})
+    if rank == 4 and not v.flat_4d and keep and axes in ([2], [3]):
+        kernel = (shape[2], 1) if axes == [2] else (1, shape[3])
+        b.size_bound.append(f"{where}: the mean over axis {axes[0]} is a window of this input size's {kernel}")
+        b.emit("avgpool2d", nm, [v.name], node.output[0], {"kernel": kernel, "stride": (1, 1), "pad": (0, 0, 0, 0),
+                                                           "count_include_pad": (0,)})
+        return
+    v = b.as_onnx_rank(v, nm)
+    mask = sum(1 << ax for ax in axes)
+    kept = [d for k, d in enumerate(b.tensors[v.name].shape) if k not in axes]
+    if keep or len(kept) < 2:
+        if not keep:
+            raise UnsupportedOpError(f"{where}: ReduceMean over axes {axes} keepdims=0 leaves a "
+                                     f"{len(kept)}-D tensor (attocore's tensors have 2 to 4 dimensions)")
+        b.emit("reduce_mean", nm, [v.name], node.output[0], {"axes": (mask,)})
+        return
+    op = b.emit("reduce_mean", f"{nm}.keepdims", [v.name], f"{node.output[0]}.keepdims", {"axes": (mask,)})
+    b.emit("reshape", nm, op.outputs, node.output[0], out_shape=tuple(kept))
 
 
 def affine_by_constant(b, node, where, nm):
@@ -422,17 +533,13 @@ def affine_by_constant(b, node, where, nm):
         return False
     shape = b.tensors[v.name].shape
     c = np.asarray(b.consts[node.input[const_at[0]]], np.float64)
-    if len(shape) != 4 or v.flat_4d:
-        return False
-    channels = shape[1]
-    if c.size == 1:
-        c = np.full(channels, float(c.reshape(-1)[0]))
-    elif c.shape in ((channels, 1, 1), (1, channels, 1, 1)):
-        c = c.reshape(-1)
-    else:
-        raise UnsupportedOpError(f"{where}: {t} of a {list(shape)} feature map and a constant of shape "
-                                 f"{list(c.shape)} (one value, or one per channel)")
     const_first = const_at[0] == 0
+    channels = shape[1]
+    if len(shape) != 4 or v.flat_4d or (t == "Div" and const_first) or \
+            not (c.size == 1 or c.shape in ((channels, 1, 1), (1, channels, 1, 1))):
+        eltwise_by_constant(b, node, where, nm, v, c, const_first)
+        return True
+    c = np.full(channels, float(c.reshape(-1)[0])) if c.size == 1 else c.reshape(-1)
     if t == "Add":
         scale, shift = np.ones(channels), c
     elif t == "Sub":
@@ -440,20 +547,48 @@ def affine_by_constant(b, node, where, nm):
     elif t == "Mul":
         scale, shift = c, np.zeros(channels)
     else:  # Div
-        if const_first or np.any(c == 0):
-            raise UnsupportedOpError(f"{where}: Div {'of a constant by a feature map' if const_first else 'by zero'}")
+        if np.any(c == 0):
+            raise UnsupportedOpError(f"{where}: Div by zero")
         scale, shift = 1.0 / c, np.zeros(channels)
     b.affine(node, v, scale, shift, nm)
     return True
 
 
+def eltwise_by_constant(b, node, where, nm, v, c, const_first):
+    """Add, Sub, Mul or Div of a tensor and a constant of any shape that broadcasts to it
+    without enlarging it (numpy's rule, the batch shared): attocore's eltwise_const."""
+    v = b.as_onnx_rank(v, nm)
+    shape = tuple(b.tensors[v.name].shape)
+    c = np.asarray(c, np.float32).reshape(np.shape(c) or (1,))
+    try:
+        fits = c.ndim <= len(shape) and np.broadcast_shapes(shape, c.shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise UnsupportedOpError(f"{where}: {node.op_type} of a {list(shape)} tensor and a constant of shape "
+                                 f"{list(c.shape)} (it must broadcast to the tensor's shape, one value for every image)")
+    kind = {"Add": 0, "Sub": 1, "Mul": 2, "Div": 3}[node.op_type]
+    if kind == 3 and not const_first and np.any(c == 0):
+        raise UnsupportedOpError(f"{where}: Div by zero")
+    full = (1,) * (len(shape) - c.ndim) + c.shape
+    if any(d != 1 for d in full[2:]):
+        b.size_bound.append(f"{where}: {node.op_type} by a constant laid out for this input size's "
+                            f"{list(shape[2:])}")
+    attrs = {"kind": (kind,), **({"swap": (1,)} if const_first and kind in (1, 3) else {})}
+    b.emit("eltwise_const", nm, [v.name, b.const(f"{nm}.constant", c)], node.output[0], attrs)
+
+
 def sub(b, node, where, nm):
     """a - b of two computed tensors of one shape: b negated (a depthwise 1x1 by -1), then added."""
     x0, x1 = b.activation_of(node.input[0]), b.activation_of(node.input[1])
-    if b.tensors[x0.name].shape != b.tensors[x1.name].shape or x0.flat_4d != x1.flat_4d or \
-            len(b.tensors[x1.name].shape) != 4:
+    if b.tensors[x0.name].shape != b.tensors[x1.name].shape or x0.flat_4d != x1.flat_4d:
         raise UnsupportedOpError(f"{where}: Sub of shapes {b.tensors[x0.name].shape} and {b.tensors[x1.name].shape} "
-                                 f"(two feature maps of one shape)")
+                                 f"(two tensors of one shape)")
+    if len(b.tensors[x1.name].shape) != 4:  # no convolution to negate with: a multiply by -1
+        neg = b.emit("eltwise_const", f"{nm}.negate", [x1.name, b.const(f"{nm}.minus_one", np.array([-1.0]))],
+                     f"{node.output[0]}.negated", {"kind": (2,)}, flat_4d=x1.flat_4d)
+        b.emit("add", nm, [x0.name, neg.outputs[0]], node.output[0], flat_4d=x0.flat_4d)
+        return
     ch = b.tensors[x1.name].shape[1]
     neg = b.emit("conv2d", f"{nm}.negate", [x1.name, b.const(f"{nm}.minus_one", -np.ones((ch, 1, 1, 1), np.float32)),
                                              b.const(f"{nm}.zero", np.zeros(ch, np.float32))],

@@ -160,7 +160,8 @@ def _float_op(graph: Graph, op, ins: list) -> np.ndarray:
         y = x
     elif op.type in TENSOR_OPS:
         activations = iter(ins)
-        y = TENSOR_OPS[op.type](op, [t[n].data if t[n].is_constant else next(activations) for n in op.inputs])
+        y = TENSOR_OPS[op.type](op, [t[n].data if t[n].is_constant else next(activations) for n in op.inputs],
+                                t[op.outputs[0]].shape)
     else:
         raise NotImplementedError(f"op '{op.name}' ({op.type})")
     return _act(y.astype(F32), op.activation)

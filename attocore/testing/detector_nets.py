@@ -80,6 +80,34 @@ class Detect(nn.Module):
         return tuple(torch.cat((box(x), cls(x)), 1) for x, box, cls in zip(xs, self.cv2, self.cv3))
 
 
+class DFL(nn.Module):
+    """ultralytics' distribution focal loss decoding: each box side's reg_max bins softmaxed
+    and collapsed to their expected bin by a fixed 1x1 convolution (weights 0 .. reg_max - 1)."""
+
+    def __init__(self, reg_max=16):
+        super().__init__()
+        self.reg_max = reg_max
+        self.conv = nn.Conv2d(reg_max, 1, 1, bias=False).requires_grad_(False)
+        self.conv.weight.data[:] = torch.arange(reg_max, dtype=torch.float32).view(1, reg_max, 1, 1)
+
+    def forward(self, x):
+        b, _, a = x.shape
+        return self.conv(x.view(b, 4, self.reg_max, a).transpose(2, 1).softmax(1)).view(b, 4, a)
+
+
+def make_anchors(feats, strides, offset=0.5):
+    """ultralytics' anchor points (the cell centres of every level, x then y) and each one's
+    stride, as (2, anchors) and (1, anchors)."""
+    points, stride_of = [], []
+    for f, stride in zip(feats, strides):
+        h, w = f.shape[2:]
+        sy, sx = torch.meshgrid(torch.arange(h, dtype=torch.float32) + offset,
+                                torch.arange(w, dtype=torch.float32) + offset, indexing="ij")
+        points.append(torch.stack((sx, sy), -1).view(-1, 2))
+        stride_of.append(torch.full((h * w, 1), float(stride)))
+    return torch.cat(points).transpose(0, 1), torch.cat(stride_of).transpose(0, 1)
+
+
 class YOLOv8n(nn.Module):
     """ultralytics' YOLOv8n (yolov8.yaml at scale n): Conv/C2f backbone to stride 32, SPPF, a
     PAN neck (nearest 2x upsampling + concat top-down, 3x3/2 Conv + concat bottom-up, C2f
@@ -88,10 +116,17 @@ class YOLOv8n(nn.Module):
     forward returns the three raw per-level head maps, (1, 4 * 16 + nc, H / 8, W / 8), then
     H / 16 and H / 32 (144 channels for the 80 COCO classes), as edge deployments commonly
     export it: decoding (the DFL softmax over the 16 bins of each box side, anchor points and
-    strides, sigmoid of the class logits, NMS) is left to post-processing."""
+    strides, sigmoid of the class logits, NMS) is left to post-processing.
 
-    def __init__(self, nc=80):
+    With decode=True it ends as ultralytics' own export does (Detect's inference path): the
+    maps flattened and joined along the anchors, the DFL, the boxes as centre and size in
+    pixels, the class scores through a sigmoid: one (1, 4 + nc, anchors) tensor."""
+
+    def __init__(self, nc=80, decode=False):
         super().__init__()
+        self.nc, self.decode = nc, decode
+        if decode:
+            self.dfl = DFL(16)
         self.b0, self.b1, self.b2 = Conv(3, 16, 3, 2), Conv(16, 32, 3, 2), C2f(32, 32, 1, True)
         self.b3, self.b4 = Conv(32, 64, 3, 2), C2f(64, 64, 2, True)  # P3/8
         self.b5, self.b6 = Conv(64, 128, 3, 2), C2f(128, 128, 2, True)  # P4/16
@@ -111,7 +146,19 @@ class YOLOv8n(nn.Module):
         h15 = self.h15(torch.cat([self.up(h12), p3], 1))
         h18 = self.h18(torch.cat([self.h16(h15), h12], 1))
         h21 = self.h21(torch.cat([self.h19(h18), p5], 1))
-        return self.detect([h15, h18, h21])
+        maps = self.detect([h15, h18, h21])
+        return self._decoded(maps) if self.decode else maps
+
+    def _decoded(self, maps):
+        """ultralytics' Detect._inference with dist2bbox(xywh=True)."""
+        n = maps[0].shape[0]
+        x = torch.cat([m.view(n, 4 * 16 + self.nc, -1) for m in maps], 2)
+        anchors, strides = make_anchors(maps, (8, 16, 32))
+        box, cls = x.split((4 * 16, self.nc), 1)
+        lt, rb = self.dfl(box).chunk(2, 1)
+        x1y1, x2y2 = anchors.unsqueeze(0) - lt, anchors.unsqueeze(0) + rb
+        dbox = torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * strides
+        return torch.cat((dbox, cls.sigmoid()), 1)
 
 
 class DBNet(nn.Module):

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "exec/op_shapes.h"
 #include "exec/tvm_layer.h"
 #include "kernels/dispatch/kernel_table.h"
 #include "kernels/layout/layout.h"
@@ -324,8 +325,9 @@ void Session::run_to(const float* input, int batch, const std::vector<float*>& o
     const int t = g.outputs[i];
     const auto out_shape = model_->tensor_shape(t, batch);
     const float* result = buffer(t);
-    if (out_shape.size() == 4) {
-      nhwc_to_nchw(batch, int(out_shape[1]), int(out_shape[2]), int(out_shape[3]), result, outputs[i]);
+    if (out_shape.size() > 2) {  // stored NHWC as its 4-D view (exec/op_shapes.h)
+      const View4 v = view4(out_shape, batch);
+      nhwc_to_nchw(batch, int(v.d[1]), int(v.d[2]), int(v.d[3]), result, outputs[i]);
     } else {
       std::memcpy(outputs[i], result, size_t(g.tensors[t].elements) * batch * sizeof(float));
     }

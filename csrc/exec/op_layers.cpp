@@ -8,6 +8,7 @@
 #include "exec/int8_layers.h"
 #include "plan/fusion.h"
 #include "exec/op_shapes.h"
+#include "exec/shape_op_layers.h"
 #include "exec/tensor_op_layers.h"
 #include "kernels/conv2d/conv2d_ref.h"
 #include "kernels/dwconv/dwconv.h"
@@ -371,6 +372,7 @@ std::unique_ptr<Layer> make_op_layer(const Graph& g, int index, const KernelTabl
     case OpType::kQuantize:
     case OpType::kDequantize: break;  // int8 ops, taken above
     default:
+      if (std::unique_ptr<Layer> layer = make_shape_op_layer(g, op)) return layer;
       if (std::unique_ptr<Layer> layer = make_tensor_op_layer(g, op, table)) return layer;
       break;
   }

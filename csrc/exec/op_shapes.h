@@ -12,6 +12,24 @@ namespace attocore {
 
 inline const std::vector<int64_t>& shape_of(const Graph& g, int tensor) { return g.tensors[tensor].shape; }
 
+// A rank-2..4 tensor's 4-D view [N, C, H, W], which the executor stores NHWC: [N, C] is
+// [N, C, 1, 1] and [N, C, L] is [N, C, 1, L], so every tensor keeps its channels innermost
+// and its other dimensions in order (the ops of any rank read and write that storage).
+struct View4 {
+  int64_t d[4] = {1, 1, 1, 1};
+  int64_t per_image() const { return d[1] * d[2] * d[3]; }
+};
+inline View4 view4(const std::vector<int64_t>& shape, int64_t batch = 1) {
+  View4 v;
+  v.d[0] = batch;
+  if (shape.size() >= 2) v.d[1] = shape[1];
+  if (shape.size() == 3) v.d[3] = shape[2];
+  if (shape.size() == 4) v.d[2] = shape[2], v.d[3] = shape[3];
+  return v;
+}
+// Where a tensor's dimension sits in its view: rank 3's dimension 2 is the view's W.
+inline int view4_dim(size_t rank, int dim) { return rank == 3 && dim == 2 ? 3 : dim; }
+
 inline Conv2dShape conv_shape(const Graph& g, const OpInfo& op) {
   Conv2dShape s;
   const auto& x = shape_of(g, op.inputs[0]);

@@ -16,8 +16,8 @@
 namespace attocore {
 namespace {
 
-// Pixels of one image (H * W, or 1 for an [N, C] tensor) and channels of a tensor.
-int64_t pixels_of(const std::vector<int64_t>& shape) { return shape.size() == 4 ? shape[2] * shape[3] : 1; }
+// Pixels of one image: H * W of its 4-D view (L of an [N, C, L] tensor, 1 of an [N, C] one).
+int64_t pixels_of(const std::vector<int64_t>& shape) { return view4(shape).d[2] * view4(shape).d[3]; }
 
 constexpr int64_t kPixelGrain = 256;  // pixels per block of the per-pixel ops
 

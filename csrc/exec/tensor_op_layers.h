@@ -1,5 +1,6 @@
 // Layers of the float32 ops that move or combine whole tensors, or up-sample them, as the
-// exported CNNs use them (docs/FORMAT.md, codes 11-19): concat, slice, channel shuffle,
+// exported CNNs use them (docs/FORMAT.md, codes 11-19; along the channels: shape_op_layers.h has the
+// other axes): concat, slice, channel shuffle,
 // resize, softmax, transposed convolution, PReLU, pad and clip.
 #pragma once
 #include <memory>

@@ -24,7 +24,13 @@ std::vector<AttrRule> attribute_rules(OpType type) {
     case OpType::kMaxPool2d: return {{"kernel", 2, true}, {"stride", 2, true}, {"pad", 4, true}};
     case OpType::kAvgPool2d:
       return {{"kernel", 2, true}, {"stride", 2, true}, {"pad", 4, true}, {"count_include_pad", 1, false}};
-    case OpType::kSlice: return {{"channels", 2, true}};
+    case OpType::kSlice: return {{"channels", 2, true}, {"axis", 1, false}};
+    case OpType::kConcat:
+    case OpType::kSoftmax: return {{"axis", 1, false}};
+    case OpType::kTranspose: return {{"perm", 4, true}};
+    case OpType::kEltwiseConst: return {{"kind", 1, true}, {"swap", 1, false}};
+    case OpType::kReduceMean: return {{"axes", 1, true}};
+    case OpType::kReshape: return {};
     case OpType::kChannelShuffle: return {{"groups", 1, true}};
     case OpType::kResize: return {{"scale", 2, true}, {"mode", 1, true}};
     case OpType::kConvTranspose:
@@ -38,8 +44,6 @@ std::vector<AttrRule> attribute_rules(OpType type) {
     case OpType::kMul:
     case OpType::kQuantize:
     case OpType::kDequantize:
-    case OpType::kConcat:
-    case OpType::kSoftmax:
     case OpType::kPrelu:
     case OpType::kClip: return {};
   }
@@ -72,6 +76,16 @@ void set_attribute(OpInfo& op, const std::string& key, const std::vector<int64_t
     w.groups = int(v[0]);
   } else if (key == "count_include_pad") {
     w.count_include_pad = int(v[0]);
+  } else if (key == "axis") {
+    op.attrs.axis = int(v[0]);
+  } else if (key == "perm") {
+    for (int k = 0; k < 4; ++k) op.attrs.perm[k] = int(v[size_t(k)]);
+  } else if (key == "kind") {
+    op.attrs.kind = EltwiseKind(v[0]);
+  } else if (key == "swap") {
+    op.attrs.swap = v[0] != 0;
+  } else if (key == "axes") {
+    op.attrs.axes = int(v[0]);
   }
 }
 
@@ -111,6 +125,10 @@ void check_dtypes(const Graph& g, const OpInfo& op) {
     case OpType::kPrelu:
     case OpType::kPad:
     case OpType::kClip:
+    case OpType::kReshape:
+    case OpType::kTranspose:
+    case OpType::kEltwiseConst:
+    case OpType::kReduceMean:
       for (size_t i = 0; i < op.inputs.size(); ++i)
         if (tensor(i).dtype != DType::kFloat32 || y.dtype != DType::kFloat32)
           fail(ErrorCode::kUnsupported, "op '" + op.name + "' (" + op_type_name(op.type) +
@@ -211,6 +229,8 @@ void apply_attribute(OpInfo& op, const std::string& key, const std::vector<int64
     if (v < 0 || v > limits::kMaxAttrValue) op_fail(op, "attribute '" + key + "' value out of range");
   if (key == "count_include_pad" && values[0] > 1) op_fail(op, "attribute 'count_include_pad' must be 0 or 1");
   if (key == "mode" && values[0] > 1) op_fail(op, "attribute 'mode' must be 0 (nearest) or 1 (bilinear)");
+  if (key == "kind" && values[0] > 3) op_fail(op, "attribute 'kind' must be 0 (add), 1 (sub), 2 (mul) or 3 (div)");
+  if (key == "swap" && values[0] > 1) op_fail(op, "attribute 'swap' must be 0 or 1");
   op.attributes.push_back(key);
   set_attribute(op, key, values);
 }

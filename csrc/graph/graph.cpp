@@ -29,6 +29,10 @@ const char* op_type_name(OpType type) {
     case OpType::kPrelu: return "prelu";
     case OpType::kPad: return "pad";
     case OpType::kClip: return "clip";
+    case OpType::kReshape: return "reshape";
+    case OpType::kTranspose: return "transpose";
+    case OpType::kEltwiseConst: return "eltwise_const";
+    case OpType::kReduceMean: return "reduce_mean";
   }
   return "unknown";
 }
@@ -86,9 +90,13 @@ Arity arity(OpType type) {
     case OpType::kAdd:
     case OpType::kMul:
     case OpType::kPrelu:
+    case OpType::kEltwiseConst:
     case OpType::kClip: return {2, 2, "takes two inputs"};
     case OpType::kConcat: return {2, 16, "takes 2 to 16 inputs"};
     case OpType::kSlice:
+    case OpType::kReshape:
+    case OpType::kTranspose:
+    case OpType::kReduceMean:
     case OpType::kChannelShuffle:
     case OpType::kResize:
     case OpType::kSoftmax:
@@ -111,6 +119,7 @@ bool is_constant_slot(OpType type, size_t input) {
     case OpType::kConvTranspose:
     case OpType::kFullyConnected: return input >= 1;
     case OpType::kPrelu:
+    case OpType::kEltwiseConst:
     case OpType::kClip: return input == 1;
     default: return false;
   }
@@ -199,23 +208,29 @@ class ShapeChecker {
         return in(0);
       case OpType::kConcat: {
         const Shape& x0 = in(0);
-        need(x0.size() == 2 || x0.size() == 4, "takes 2-D or 4-D inputs alike but for their channels");
+        const int axis = op_.attrs.axis;
+        need(x0.size() >= 2 && x0.size() <= 4 && axis >= 1 && size_t(axis) < x0.size(),
+             "takes 2-D to 4-D inputs alike but along axis " + std::to_string(axis));
         Shape out = x0;
-        out[1] = 0;
+        out[axis] = 0;
         for (size_t i = 0; i < op_.inputs.size(); ++i) {
-          const Shape& x = in(i);
-          need(x.size() == x0.size() && x[0] == x0[0] && std::equal(x.begin() + 2, x.end(), x0.begin() + 2),
-               "takes 2-D or 4-D inputs alike but for their channels, not " + shape_str(x0) + " and " + shape_str(x));
-          out[1] += x[1];
+          Shape x = in(i);
+          const bool alike = x.size() == x0.size();
+          if (alike) out[axis] += x[axis], x[axis] = x0[axis];
+          need(alike && x == x0, "takes 2-D to 4-D inputs alike but along axis " + std::to_string(axis) + ", not " +
+                                     shape_str(x0) + " and " + shape_str(in(i)));
         }
+        need(out[axis] <= limits::kMaxDim, "the output is too long along its axis", ErrorCode::kResource);
         return out;
       }
       case OpType::kSlice: {
         Shape x = in(0);
         const OpAttrs& a = op_.attrs;
-        need((x.size() == 2 || x.size() == 4) && 0 <= a.begin && a.begin < a.end && a.end <= x[1],
-             "channels [" + std::to_string(a.begin) + ", " + std::to_string(a.end) + ") of " + shape_str(x));
-        x[1] = a.end - a.begin;
+        need(x.size() >= 2 && x.size() <= 4 && a.axis >= 1 && size_t(a.axis) < x.size() && 0 <= a.begin &&
+                 a.begin < a.end && a.end <= x[std::min<size_t>(size_t(a.axis), x.size() - 1)],
+             "[" + std::to_string(a.begin) + ", " + std::to_string(a.end) + ") along axis " + std::to_string(a.axis) +
+                 " of " + shape_str(x));
+        x[a.axis] = a.end - a.begin;
         return x;
       }
       case OpType::kChannelShuffle:
@@ -233,8 +248,62 @@ class ShapeChecker {
         return x;
       }
       case OpType::kSoftmax:
-        need(in(0).size() == 2 || in(0).size() == 4, "takes a 2-D or 4-D input");
+        need(in(0).size() >= 2 && in(0).size() <= 4 && op_.attrs.axis >= 1 && size_t(op_.attrs.axis) < in(0).size(),
+             "takes a 2-D to 4-D input and an axis in it other than the batch, not axis " +
+                 std::to_string(op_.attrs.axis) + " of " + shape_str(in(0)));
         return in(0);
+      case OpType::kReshape: {
+        const Shape& x = in(0);
+        const Shape& y = g_.tensors[op_.outputs[0]].shape;
+        need(x.size() >= 2 && x.size() <= 4 && y.size() >= 2 && y.size() <= 4,
+             "reshapes 2-D to 4-D tensors, not " + shape_str(x) + " to " + shape_str(y));
+        int64_t nx = 1, ny = 1;
+        for (int64_t d : x) nx *= d;
+        for (int64_t d : y) ny *= d;
+        need(y[0] == x[0] && nx == ny, "cannot reshape " + shape_str(x) + " to " + shape_str(y) +
+                                           " (the batch and the element count stay)");
+        return y;
+      }
+      case OpType::kTranspose: {
+        const Shape& x = in(0);
+        const int* p = op_.attrs.perm;
+        need(x.size() >= 2 && x.size() <= 4, "takes a 2-D to 4-D input");
+        bool ok = p[0] == 0;
+        std::vector<bool> seen(4, false);
+        for (size_t k = 0; k < 4; ++k) {
+          ok = ok && p[k] < 4 && !seen[size_t(p[k])] && (k < x.size() ? size_t(p[k]) < x.size() : p[k] == int(k));
+          if (p[k] < 4) seen[size_t(p[k])] = true;
+        }
+        need(ok, "perm (" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ", " + std::to_string(p[2]) + ", " +
+                     std::to_string(p[3]) + ") is not a permutation of a " + shape_str(x) +
+                     " input's dimensions keeping the batch first (unused ones in place)");
+        Shape y(x.size());
+        for (size_t k = 0; k < x.size(); ++k) y[k] = x[size_t(p[k])];
+        return y;
+      }
+      case OpType::kEltwiseConst: {
+        const Shape& x = in(0);
+        const Shape& c = in(1);
+        const OpAttrs& a = op_.attrs;
+        bool fits = x.size() >= 2 && x.size() <= 4 && !c.empty() && c.size() <= x.size() &&
+                    (c.size() < x.size() || c[0] == 1);
+        for (size_t k = 1; fits && k <= c.size(); ++k)
+          fits = c[c.size() - k] == 1 || c[c.size() - k] == x[x.size() - k];
+        need(fits, "a constant of shape " + shape_str(c) + " does not broadcast to a " + shape_str(x) +
+                       " input (one value for every image: its batch dimension, if any, is 1)");
+        need(int(a.kind) <= 3, "kind must be 0 (add), 1 (sub), 2 (mul) or 3 (div)");
+        return x;
+      }
+      case OpType::kReduceMean: {
+        Shape x = in(0);
+        const int axes = op_.attrs.axes;
+        need(x.size() >= 2 && x.size() <= 4 && axes > 0 && (axes & 1) == 0 && axes < (1 << x.size()),
+             "axes mask " + std::to_string(axes) + " of a " + shape_str(x) +
+                 " input (bit k averages dimension k; k >= 1, the batch stays)");
+        for (size_t k = 1; k < x.size(); ++k)
+          if (axes & (1 << k)) x[k] = 1;
+        return x;
+      }
       case OpType::kConvTranspose: {
         const Shape& x = in(0);
         const Shape& wt = in(1);

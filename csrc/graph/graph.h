@@ -31,6 +31,14 @@ enum class OpType : uint16_t {
   kPrelu = 17,
   kPad = 18,
   kClip = 19,
+  // Layout ops of detection heads and decoders on rank 2-4 tensors (docs/FORMAT.md, "Tensor
+  // ranks"): reshape to the output tensor's shape, transpose by a permutation that keeps the
+  // batch first, elementwise add / sub / mul / div by a broadcast constant, mean over any
+  // dimensions but the batch (kept as size 1).
+  kReshape = 20,
+  kTranspose = 21,
+  kEltwiseConst = 22,
+  kReduceMean = 23,
 };
 
 // The clamps (none, ReLU, ReLU6) run in every kernel's epilogue; the smooth ones only as an
@@ -39,7 +47,7 @@ enum class Activation : uint8_t {
   kNone = 0, kRelu = 1, kRelu6 = 2, kSigmoid = 3, kHardSigmoid = 4, kHardSwish = 5, kSilu = 6, kTanh = 7
 };
 constexpr uint8_t kLastActivation = 7;
-constexpr uint16_t kLastOpType = 19;
+constexpr uint16_t kLastOpType = 23;
 
 inline bool is_clamp(Activation act) { return act == Activation::kNone || act == Activation::kRelu || act == Activation::kRelu6; }
 
@@ -90,10 +98,16 @@ struct WindowAttrs {
 
 // The other ops' attributes (defaults where they have none).
 enum class ResizeMode : uint8_t { kNearest = 0, kBilinear = 1 };  // bilinear: half-pixel centres
+enum class EltwiseKind : uint8_t { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
 struct OpAttrs {
-  int begin = 0, end = 0;          // slice: channels [begin, end)
+  int begin = 0, end = 0;          // slice: [begin, end) along `axis`
   int scale_h = 1, scale_w = 1;    // resize
   ResizeMode mode = ResizeMode::kNearest;
+  int axis = 1;                    // concat, slice, softmax: the dimension they work along
+  int perm[4] = {0, 1, 2, 3};      // transpose: output dimension k is input dimension perm[k]
+  EltwiseKind kind = EltwiseKind::kAdd;  // eltwise_const
+  bool swap = false;               // eltwise_const: constant op x instead of x op constant
+  int axes = 0;                    // reduce_mean: bit k set = dimension k is averaged (k >= 1)
 };
 
 struct OpInfo {

@@ -3,9 +3,15 @@
 // precision. Rows [p0, p1) of `channels` floats.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace attocore {
 
 void softmax_rows(const float* x, int channels, float* y, size_t p0, size_t p1);
+
+// Softmax along a dimension outside the channels: for each of the blocks [o0, o1) of
+// `length` x `inner` floats, over the `length` values `inner` apart (the same arithmetic as
+// softmax_rows, vectorised across the inner floats).
+void softmax_strided(const float* x, int64_t length, int64_t inner, float* y, int64_t o0, int64_t o1);
 
 }  // namespace attocore

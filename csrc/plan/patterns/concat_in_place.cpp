@@ -103,6 +103,7 @@ class ConcatInPlace final : public Pattern {
     if (concat.activation != Activation::kNone) return ctx.decline(op, "has an activation of its own");
     const Graph& g = ctx.graph();
     if (g.tensors[concat.outputs[0]].shape.size() != 4) return ctx.decline(op, "not a concat of feature maps");
+    if (concat.attrs.axis != 1) return ctx.decline(op, "not along the channels");
     Match m(this);
     m.add(kConcat, op);
     m.position = op;

@@ -1,0 +1,234 @@
+#include "exec/shape_op_layers.h"
+
+#include <cstring>
+#include <vector>
+
+#include "exec/for_pixels.h"
+#include "exec/op_shapes.h"
+#include "graph/activation_epilogue.h"
+#include "kernels/eltwise/activation.h"
+#include "kernels/eltwise/eltwise_const_ref.h"
+#include "kernels/reduce/reduce_mean_ref.h"
+#include "kernels/reshape/reshape_ref.h"
+#include "kernels/softmax/softmax_ref.h"
+
+namespace attocore {
+namespace {
+
+// The clamp an op of these carries (validate.cpp allows only none, ReLU and ReLU6 here),
+// applied to the floats [i0, i1) it has just written.
+void clamp(Activation act, float* y, int64_t i0, int64_t i1) {
+  if (act == Activation::kNone) return;
+  const Epilogue ep = epilogue_of(act);
+  clip_ref(y + i0, size_t(i1 - i0), ep.min, ep.max, Activation::kNone, y + i0);
+}
+
+// The base class's bookkeeping: input and output views and the op's clamp.
+class ShapeOpLayer : public Layer {
+ public:
+  ShapeOpLayer(const Graph& g, const OpInfo& op, const char* kernel)
+      : in_(view4(shape_of(g, op.inputs[0]))), out_(view4(shape_of(g, op.outputs[0]))),
+        rank_(shape_of(g, op.inputs[0]).size()), act_(op.activation), kernel_(kernel) {}
+  std::string kernel_name() const override { return kernel_; }
+
+ protected:
+  // Storage blocks along view dimension `dim` (2 or 3) of a view: how many blocks there are
+  // per image, and the floats one step along `dim` spans.
+  static int64_t blocks_per_image(const View4& v, int dim) { return dim == 3 ? v.d[2] : 1; }
+  static int64_t unit(const View4& v, int dim) { return dim == 2 ? v.d[3] * v.d[1] : v.d[1]; }
+  void clamp_all(const RunContext& ctx, float* y) const {
+    if (act_ == Activation::kNone) return;
+    for_ranges(ctx, out_.per_image() * ctx.batch, 4096, [&](int64_t i0, int64_t i1) { clamp(act_, y, i0, i1); });
+  }
+
+  View4 in_, out_;
+  size_t rank_;
+  Activation act_;
+  const char* kernel_;
+};
+
+class ReshapeLayer final : public ShapeOpLayer {
+ public:
+  ReshapeLayer(const Graph& g, const OpInfo& op) : ShapeOpLayer(g, op, "reshape_ref") {
+    // The same channels (a flatten of H and W, a split or merge of them): the NHWC bytes stay.
+    same_bytes_ = in_.d[1] == out_.d[1];
+    if (same_bytes_) kernel_ = "reshape_copy";
+  }
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    if (same_bytes_) {
+      for_ranges(ctx, out_.per_image() * ctx.batch, 1 << 16, [&](int64_t i0, int64_t i1) {
+        std::memcpy(io.output + i0, io.input + i0, size_t(i1 - i0) * sizeof(float));
+        clamp(act_, io.output, i0, i1);
+      });
+      return;
+    }
+    View4 in = in_, out = out_;
+    in.d[0] = out.d[0] = ctx.batch;
+    for_ranges(ctx, ctx.batch * out.d[1], 1, [&](int64_t q0, int64_t q1) {
+      reshape_planes(io.input, in.d, io.output, out.d, q0, q1);
+    });
+    clamp_all(ctx, io.output);
+  }
+
+ private:
+  bool same_bytes_ = false;
+};
+
+class TransposeLayer final : public ShapeOpLayer {
+ public:
+  TransposeLayer(const Graph& g, const OpInfo& op) : ShapeOpLayer(g, op, "transpose_ref") {
+    for (int k = 0; k < 4; ++k) perm_[k] = k;
+    for (size_t k = 0; k < rank_; ++k) perm_[view4_dim(rank_, int(k))] = view4_dim(rank_, op.attrs.perm[k]);
+  }
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    View4 in = in_;
+    in.d[0] = ctx.batch;
+    for_ranges(ctx, ctx.batch * out_.d[2], 1, [&](int64_t r0, int64_t r1) {
+      transpose_rows(io.input, in.d, perm_, io.output, r0, r1);
+    });
+    clamp_all(ctx, io.output);
+  }
+
+ private:
+  int perm_[4];
+};
+
+// Concat and slice along view dimension 2 or 3: whole storage blocks per image (or row).
+class AxisCopyLayer final : public ShapeOpLayer {
+ public:
+  AxisCopyLayer(const Graph& g, const OpInfo& op)
+      : ShapeOpLayer(g, op, op.type == OpType::kConcat ? "concat_axis_ref" : "slice_axis_ref"),
+        dim_(view4_dim(rank_, op.attrs.axis)) {
+    out_block_ = unit(out_, dim_) * out_.d[dim_];
+    if (op.type == OpType::kConcat) {
+      for (int t : op.inputs) {
+        const View4 v = view4(shape_of(g, t));
+        blocks_.push_back(unit(v, dim_) * v.d[dim_]);
+      }
+    } else {
+      in_block_ = unit(in_, dim_) * in_.d[dim_];
+      offset_ = unit(in_, dim_) * op.attrs.begin;
+    }
+  }
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    const int64_t blocks = blocks_per_image(out_, dim_) * ctx.batch;
+    for_ranges(ctx, blocks, 64, [&](int64_t o0, int64_t o1) {
+      if (blocks_.empty()) {
+        copy_blocks(io.input + offset_, in_block_, io.output, out_block_, out_block_, o0, o1);
+      } else {
+        int64_t at = 0;
+        for (size_t i = 0; i < blocks_.size(); ++i) {
+          copy_blocks(io.read(int(i)), blocks_[i], io.output + at, out_block_, blocks_[i], o0, o1);
+          at += blocks_[i];
+        }
+      }
+      clamp(act_, io.output, o0 * out_block_, o1 * out_block_);
+    });
+  }
+
+ private:
+  int dim_;
+  int64_t out_block_ = 0, in_block_ = 0, offset_ = 0;
+  std::vector<int64_t> blocks_;  // concat: each input's block
+};
+
+class AxisSoftmaxLayer final : public ShapeOpLayer {
+ public:
+  AxisSoftmaxLayer(const Graph& g, const OpInfo& op)
+      : ShapeOpLayer(g, op, "softmax_axis_ref"), dim_(view4_dim(rank_, op.attrs.axis)) {}
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    const int64_t length = in_.d[dim_], inner = unit(in_, dim_);
+    for_ranges(ctx, blocks_per_image(in_, dim_) * ctx.batch, 1, [&](int64_t o0, int64_t o1) {
+      softmax_strided(io.input, length, inner, io.output, o0, o1);
+      clamp(act_, io.output, o0 * length * inner, o1 * length * inner);
+    });
+  }
+
+ private:
+  int dim_;
+};
+
+// x op c with the constant laid out once as x's storage repeats it (eltwise_const_ref.h).
+class EltwiseConstLayer final : public ShapeOpLayer {
+ public:
+  EltwiseConstLayer(const Graph& g, const OpInfo& op)
+      : ShapeOpLayer(g, op, "eltwise_const_ref"), kind_(op.attrs.kind), swap_(op.attrs.swap) {
+    const TensorInfo& c = g.tensors[op.inputs[1]];
+    const std::vector<int64_t>& xs = shape_of(g, op.inputs[0]);
+    // The constant's stride for each of x's dimensions (0 where it broadcasts), right-aligned.
+    int64_t stride[4] = {0, 0, 0, 0}, step = 1;
+    bool channels_only = true;
+    for (size_t k = c.shape.size(); k-- > 0;) {
+      const size_t xk = xs.size() - c.shape.size() + k;
+      if (c.shape[k] != 1) {
+        stride[xk] = step;
+        channels_only = channels_only && xk == 1;
+      }
+      step *= c.shape[k];
+    }
+    if (c.elements == 1) {
+      values_.assign(1, c.data[0]);
+    } else if (channels_only) {
+      values_.assign(c.data, c.data + c.elements);  // one per channel, as NHWC repeats them
+    } else {
+      // View strides of the constant, then one image of x's storage order.
+      int64_t vs[4] = {0, stride[1], 0, 0};
+      if (xs.size() == 3) vs[3] = stride[2];
+      if (xs.size() == 4) vs[2] = stride[2], vs[3] = stride[3];
+      values_.reserve(size_t(in_.per_image()));
+      for (int64_t h = 0; h < in_.d[2]; ++h)
+        for (int64_t w = 0; w < in_.d[3]; ++w)
+          for (int64_t ch = 0; ch < in_.d[1]; ++ch) values_.push_back(c.data[h * vs[2] + w * vs[3] + ch * vs[1]]);
+    }
+  }
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    for_ranges(ctx, in_.per_image() * ctx.batch, 4096, [&](int64_t i0, int64_t i1) {
+      eltwise_const(io.input, values_.data(), values_.size(), kind_, swap_, io.output, size_t(i0), size_t(i1));
+      clamp(act_, io.output, i0, i1);
+    });
+  }
+  std::optional<InputPort> overwritable_input() const override { return InputPort::kInput; }
+
+ private:
+  EltwiseKind kind_;
+  bool swap_;
+  std::vector<float> values_;
+};
+
+class ReduceMeanLayer final : public ShapeOpLayer {
+ public:
+  ReduceMeanLayer(const Graph& g, const OpInfo& op) : ShapeOpLayer(g, op, "reduce_mean_ref") {
+    for (size_t k = 1; k < rank_; ++k)
+      if (op.attrs.axes & (1 << k)) reduce_[view4_dim(rank_, int(k))] = true;
+  }
+  void run(const RunContext& ctx, const StepBuffers& io) const override {
+    ctx.pool->parallel_for(ctx.batch, [&](int n0, int n1, int) {
+      reduce_mean_images(io.input, in_.d, reduce_, io.output, n0, n1);
+      clamp(act_, io.output, n0 * out_.per_image(), n1 * out_.per_image());
+    });
+  }
+
+ private:
+  bool reduce_[4] = {false, false, false, false};
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_shape_op_layer(const Graph& g, const OpInfo& op) {
+  switch (op.type) {
+    case OpType::kReshape: return std::make_unique<ReshapeLayer>(g, op);
+    case OpType::kTranspose: return std::make_unique<TransposeLayer>(g, op);
+    case OpType::kEltwiseConst: return std::make_unique<EltwiseConstLayer>(g, op);
+    case OpType::kReduceMean: return std::make_unique<ReduceMeanLayer>(g, op);
+    case OpType::kConcat:
+    case OpType::kSlice:
+      if (op.attrs.axis == 1) return nullptr;
+      return std::make_unique<AxisCopyLayer>(g, op);
+    case OpType::kSoftmax:
+      if (op.attrs.axis == 1) return nullptr;
+      return std::make_unique<AxisSoftmaxLayer>(g, op);
+    default: return nullptr;
+  }
+}
+
+}  // namespace attocore
