@@ -9,7 +9,9 @@
 //     product <= 2u + u^2; both sides then sum in fp32 with k + 2 roundings each). The worst
 //     measured difference is printed in units of u S and of u S sqrt(k);
 //  2. bit for bit against a scalar model of the instructions (bias, then per k-pair
-//     fma(odd) then fma(even) in fp32; residual, clamp): required of the emulated kernels,
+//     fma(odd) then fma(even) in fp32; for the 6x8 kernel's k-pair quads four phases from
+//     zero, summed (p0 + p1) + (p2 + p3) and added to the bias; residual, clamp): required of
+//     the emulated kernels,
 //     counted and printed for the native ones (Intel's pseudocode gives that order; whether
 //     every vendor's vdpbf16ps rounds exactly so is what the count shows on such a CPU).
 // The native kernels run only where the CPU has AVX512-BF16 (else skipped, with the reason);
@@ -188,18 +190,23 @@ static void check(const GemmKernel& kernel, const GemmKernel& reference, bool ex
   const double u = std::ldexp(1.0, -8), e32 = std::ldexp(1.0, -24);
   for (int row = 0; row < m; ++row) {
     for (int j = 0; j < n; ++j) {
-      float s = bias[j];
+      // The column's kernel: the narrow last panel's may pack (and sum) otherwise.
+      const bool in_tail = b.tail != nullptr && j >= b.wide_panels * b.nr;
+      const bool quads = (in_tail ? b.tail->packing : kernel.packing) == GemmPacking::kBf16Quads;
+      float phase[4] = {0.f, 0.f, 0.f, 0.f}, s = bias[j];
       double sum_abs = 0;
       for (int q = 0; 2 * q < k; ++q) {
         const float lo_a = bf16_value(float_to_bf16_bits(a[row * lda + 2 * q])), lo_w = bf16_value(float_to_bf16_bits(w_kn(2 * q, j)));
         const bool odd = 2 * q + 1 < k;
         const float hi_a = odd ? bf16_value(float_to_bf16_bits(a[row * lda + 2 * q + 1])) : 0.f;
         const float hi_w = odd ? bf16_value(float_to_bf16_bits(w_kn(2 * q + 1, j))) : 0.f;
-        s = std::fma(hi_a, hi_w, s);
-        s = std::fma(lo_a, lo_w, s);
+        float& acc = quads ? phase[q % 4] : s;  // k-pair quads: four phases from zero
+        acc = std::fma(hi_a, hi_w, acc);
+        acc = std::fma(lo_a, lo_w, acc);
         sum_abs += std::fabs(double(a[row * lda + 2 * q]) * w_kn(2 * q, j)) +
                    (odd ? std::fabs(double(a[row * lda + 2 * q + 1]) * w_kn(2 * q + 1, j)) : 0.0);
       }
+      if (quads) s = bias[j] + ((phase[0] + phase[1]) + (phase[2] + phase[3]));
       if (residual) s += res[row * ldr + j];
       const float model = ep.apply(s);
       const float got = c[row * ldc + j], want32 = c32[row * ldc + j];
@@ -237,8 +244,9 @@ static void check(const GemmKernel& kernel, const GemmKernel& reference, bool ex
 // Every kernel of a bf16 list, as listed and without its tail, on the edge and zoo shapes.
 static void check_list(const char* name, const std::vector<const GemmKernel*>& listed, bool exact_required) {
   const GemmKernel& reference = *kernel_list(Isa::kReference).gemm.back();
-  CHECK(listed.size() >= 2);
-  for (const GemmKernel* k : listed) CHECK(k->packing == GemmPacking::kBf16Pairs);
+  CHECK(listed.size() >= 3);
+  for (const GemmKernel* k : listed)
+    CHECK(k->packing == (k->nr == 8 ? GemmPacking::kBf16Quads : GemmPacking::kBf16Pairs));
   std::deque<GemmKernel> variants;
   std::vector<const GemmKernel*> kernels;
   for (const GemmKernel* k : listed) {

@@ -116,10 +116,12 @@ constexpr KernelTable kAvx512Bf16Table{Isa::kAvx512, list_avx512bf16::kNr8, list
 #endif
 
 #ifdef ATTOCORE_HAVE_AVX512
-namespace list_bf16emu_avx512 {  // the tester's: in no table
+namespace list_bf16emu_avx512 {  // the testers' only: no precision selects it
 #define GEMM_LIST "kernels/gemm/gemm_bf16emu_avx512.inc"
 #include "kernels/dispatch/gemm_describe.h"
 }  // namespace list_bf16emu_avx512
+constexpr KernelTable kAvx512Bf16EmulatedTable{Isa::kAvx512, list_bf16emu_avx512::kNr8, list_bf16emu_avx512::kWide,
+                                               kDwconv_avx512, kStem_avx512, kMaxPool_avx512, kActivation_avx512};
 #endif
 
 #ifdef ATTOCORE_HAVE_NEON
@@ -388,6 +390,16 @@ const KernelList& bf16_kernel_list() {
     return l;
   }();
   return list;
+}
+
+const KernelTable& bf16_emulated_kernel_table() {
+  for (const IsaSupport& s : isa_support())
+    if (s.isa == Isa::kAvx512 && !s.available) fail(ErrorCode::kConfig, "emulated bf16 kernels: " + s.reason);
+#ifdef ATTOCORE_HAVE_AVX512
+  return kAvx512Bf16EmulatedTable;
+#else
+  fail(ErrorCode::kInternal, "emulated bf16 table missing");
+#endif
 }
 
 const KernelList& bf16_emulated_kernel_list() {

@@ -92,5 +92,8 @@ const KernelList& bf16_kernel_list();  // the bf16 kernels alone (GEMM only: wha
 // (gemm/gemm_bf16emu_avx512.inc): for the tester only, which runs them wherever the avx512
 // table is available (empty in a build without it). No precision or option selects them.
 const KernelList& bf16_emulated_kernel_list();
+// The bf16 table on those emulated kernels, for tests only (CompileOptions::
+// bf16_emulated_for_tests): ErrorCode::kConfig where the avx512 table is not available.
+const KernelTable& bf16_emulated_kernel_table();
 
 }  // namespace attocore

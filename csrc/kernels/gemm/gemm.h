@@ -75,7 +75,12 @@ using GemmIndirectUkernel = void (*)(const GemmIndirectTile& t);
 //          bfloat16 (float_to_bf16_bits; zero past k): the layout AVX512-BF16's vdpbf16ps
 //          multiplies against a broadcast pair of A (gemm_avx512bf16.cpp, precision "bf16").
 //          One word a float: NR x ceil(k/2) floats after the biases.
-enum class GemmPacking { kPlain, kPairs, kQuads, kHalf, kBf16Pairs };
+//  kBf16Quads: NR fp32 biases, then ceil(k/8) blocks of 4 NR words: per block four k-pairs
+//          (words as kBf16Pairs') of each output adjacent, outputs 4g .. 4g+3 in the g-th
+//          group of 16 words ([pair 4b .. 4b+3 of output 4g], [.. of 4g+1], ...): a 16-byte
+//          broadcast of A's four pairs into each 128-bit lane feeds 8 k-steps of 4 outputs per
+//          vdpbf16ps (the bf16 6x8 kernel, as kQuads for fp32).
+enum class GemmPacking { kPlain, kPairs, kQuads, kHalf, kBf16Pairs, kBf16Quads };
 
 // IEEE binary16 bits of x, rounded to nearest even (overflow to infinity, NaN kept NaN):
 // portable, so packing needs no fp16 hardware.
@@ -221,6 +226,7 @@ struct PackedGemmB {
   static size_t packed_panel_floats(int k, int nr, GemmPacking packing) {
     if (packing == GemmPacking::kHalf) return bias_floats(nr, packing) + (size_t(nr) * k + 1) / 2;
     if (packing == GemmPacking::kBf16Pairs) return bias_floats(nr, packing) + size_t(nr) * ((k + 1) / 2);
+    if (packing == GemmPacking::kBf16Quads) return bias_floats(nr, packing) + size_t(nr) * 4 * ((k + 7) / 8);
     const int rows = packing == GemmPacking::kPairs ? (k + 1) / 2 * 2 : packing == GemmPacking::kQuads ? (k + 3) / 4 * 4 : k;
     return bias_floats(nr, packing) + size_t(nr) * rows;
   }
@@ -242,13 +248,16 @@ void pack_gemm_panel(float* dst, int k, int nr, GemmPacking packing, int col0, i
       }
       continue;
     }
-    if (packing == GemmPacking::kBf16Pairs) {  // one 32-bit word per k-pair (memcpy, as above)
+    if (packing == GemmPacking::kBf16Pairs || packing == GemmPacking::kBf16Quads) {  // a 32-bit word per k-pair (memcpy, as above)
       unsigned char* const words = reinterpret_cast<unsigned char*>(weights);
       for (int q = 0; 2 * q < k; ++q) {
         const uint32_t lo = float_to_bf16_bits(w_kn(2 * q, col0 + j));
         const uint32_t hi = 2 * q + 1 < k ? float_to_bf16_bits(w_kn(2 * q + 1, col0 + j)) : 0u;
         const uint32_t word = lo | hi << 16;
-        std::memcpy(words + 4 * (size_t(q) * nr + j), &word, 4);
+        const size_t at = packing == GemmPacking::kBf16Pairs
+                              ? size_t(q) * nr + j
+                              : size_t(q / 4) * 4 * nr + size_t(j / 4) * 16 + size_t(j % 4) * 4 + q % 4;
+        std::memcpy(words + 4 * at, &word, 4);
       }
       continue;
     }

@@ -11,6 +11,7 @@ namespace attocore {
 
 void gemm_6x32_avx512bf16(const GemmTile& t) { gemm_bf16_tile<Bf16Native, 6, 2>(t); }
 void gemm_6x16_avx512bf16(const GemmTile& t) { gemm_bf16_tile<Bf16Native, 6, 1>(t); }
+void gemm_6x8_avx512bf16(const GemmTile& t) { gemm_bf16_quads8<Bf16Native, 6>(t); }
 
 void bf16_pack_native(const float* x, uint32_t* words) {
   _mm512_storeu_si512(words, Bf16Native::pack(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)));

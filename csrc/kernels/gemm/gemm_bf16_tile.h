@@ -18,6 +18,7 @@
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_tile.h"
+#include "kernels/simd/vec_avx2.h"
 #include "kernels/simd/vec_avx512.h"
 
 namespace attocore {
@@ -65,6 +66,64 @@ void gemm_bf16_tile(const GemmTile& t) {
     }
   }
   store_tile<VecAvx512, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.ep);
+}
+
+// NR = 8 on kBf16Quads packing (gemm.h): acc[r][v] 128-bit lane L accumulates output 4v + L,
+// its 4 dwords the phases of 4 consecutive k-pairs; per row one 16-byte broadcast of A's
+// pairs 4b .. 4b+3 feeds 8 k-steps of 8 outputs in two dots (the 6x16 kernel would leave
+// half its lanes idle on 8 outputs). Phases from zero, summed at the end as the fp32 k-quad
+// kernel sums its own: (p0 + p1) + (p2 + p3), then + bias, residual, clamp in fp32. Another
+// order than the 6x16's: a column this kernel computes differs from it in the last bits.
+template <class Ops, int MR>
+void gemm_bf16_quads8(const GemmTile& t) {
+  constexpr int kSegPairs = 128;  // a multiple of 4: only the last segment is padded
+  __m512 acc[MR][2];
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  const float* a[MR];
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(t.panel + 8);
+  const int k = t.k, pairs = (k + 1) / 2;
+  alignas(64) uint32_t ab[MR][kSegPairs];
+  for (int p0 = 0; p0 < pairs; p0 += kSegPairs) {
+    const int n = pairs - p0 < kSegPairs ? pairs - p0 : kSegPairs, n4 = (n + 3) / 4 * 4;
+    const int floats = k - 2 * p0 < 2 * n ? k - 2 * p0 : 2 * n;
+    _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+      bf16_row<Ops>(a[r] + 2 * size_t(p0), floats, ab[r]);
+      for (int q = n; q < n4; ++q) ab[r][q] = 0;  // the weights past k are zero too
+    }
+    _Pragma("GCC unroll 2") for (int q = 0; q < n4; q += 4, w += 32) {
+      const __m512i b0 = _mm512_loadu_si512(w), b1 = _mm512_loadu_si512(w + 16);
+      _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+        const __m512i x = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ab[r] + q)));
+        acc[r][0] = Ops::dot(acc[r][0], x, b0);
+        acc[r][1] = Ops::dot(acc[r][1], x, b1);
+      }
+    }
+  }
+  // As gemm_avx512.cpp's k-quad kernel: per lane [p0 p2 | ..] + [p1 p3 | ..], then the two
+  // halves added, leave output L in element 0 and 4 + L in element 2 of lane L.
+  using Out = VecAvx2;
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256 bias = Out::load(t.panel);
+  const VecClamp<Out> clamp(t.ep);
+  const bool full = t.cols >= 8;
+  const Out::Mask mask = Out::first(t.cols);
+  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
+    if (r < t.rows) {
+      const __m512 u = _mm512_add_ps(_mm512_shuffle_ps(acc[r][0], acc[r][1], 0x88), _mm512_shuffle_ps(acc[r][0], acc[r][1], 0xDD));
+      const __m512 s = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, 0xB1));
+      __m256 y = Out::add(bias, _mm512_castps512_ps256(_mm512_permutexvar_ps(order, s)));
+      float* c = t.c + size_t(r) * t.c_stride;
+      const float* res = t.residual ? t.residual + size_t(r) * t.r_stride : nullptr;
+      if (res) y = Out::add(y, full ? Out::load(res) : Out::load_first(res, mask));
+      y = clamp(y);
+      if (full) {
+        Out::store(c, y);
+      } else {
+        Out::store_first(c, mask, y);
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ namespace attocore {
 
 void gemm_6x32_bf16emu_avx512(const GemmTile& t) { gemm_bf16_tile<Bf16Emulated, 6, 2>(t); }
 void gemm_6x16_bf16emu_avx512(const GemmTile& t) { gemm_bf16_tile<Bf16Emulated, 6, 1>(t); }
+void gemm_6x8_bf16emu_avx512(const GemmTile& t) { gemm_bf16_quads8<Bf16Emulated, 6>(t); }
 
 void bf16_pack_emulated(const float* x, uint32_t* words) {
   _mm512_storeu_si512(words, Bf16Emulated::pack(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)));
