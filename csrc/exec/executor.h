@@ -53,6 +53,10 @@ struct CompileOptions {
   std::string tvm_layers = default_tvm_layers();
   static std::string default_tvm_layers();
   Precision precision = Precision::kFp32;
+  // Tests only (no C API, Python or command-line setting reaches it): precision kBf16 on the
+  // AVX-512F emulation of the bf16 instructions (bf16_emulated_kernel_table()), so a net's
+  // bf16 error is measured on CPUs without AVX512-BF16 (tests/cpp/test_bf16_nets.cpp).
+  bool bf16_emulated_for_tests = false;
 };
 
 class CompiledModel {
