@@ -241,10 +241,19 @@ static void check(const GemmKernel& kernel, const GemmKernel& reference, bool ex
   CHECK_MSG(split == c, "%s m=%d k=%d n=%d: split by panels differs", kernel.name, m, k, n);
 }
 
-// Every kernel of a bf16 list, as listed and without its tail, on the edge and zoo shapes.
-static void check_list(const char* name, const std::vector<const GemmKernel*>& listed, bool exact_required) {
+// Every kernel of a bf16 list, as listed and without its tail, on the edge and zoo shapes;
+// and that the table reaches every one of them (a list entry no layer can get is dead code).
+static void check_list(const char* name, const KernelTable& table, const std::vector<const GemmKernel*>& listed,
+                       bool exact_required) {
   const GemmKernel& reference = *kernel_list(Isa::kReference).gemm.back();
   CHECK(listed.size() >= 3);
+  std::set<const GemmKernel*> reached;
+  for (const GemmKernel* k : {table.gemm_nr8, table.gemm_wide})
+    for (; k != nullptr && reached.insert(k).second; k = k->tail) {
+      if (k->fewer_rows) reached.insert(k->fewer_rows);
+      if (k->narrow_indirect) reached.insert(k->narrow_indirect);
+    }
+  for (const GemmKernel* k : listed) CHECK_MSG(reached.count(k) == 1, "%s: %s is in no path of the table", name, k->name);
   for (const GemmKernel* k : listed)
     CHECK(k->packing == (k->nr == 8 ? GemmPacking::kBf16Quads : GemmPacking::kBf16Pairs));
   std::deque<GemmKernel> variants;
@@ -302,7 +311,7 @@ int main() {
 #ifdef ATTOCORE_HAVE_AVX512
   if (has_avx512_table()) {
     check_operations("emulated", bf16_pack_emulated, bf16_dot_emulated, true);
-    check_list("bf16emu_avx512", bf16_emulated_kernel_list().gemm, true);
+    check_list("bf16emu_avx512", bf16_emulated_kernel_table(), bf16_emulated_kernel_list().gemm, true);
   }
 #else
   std::printf("skipped the emulated bf16 kernels: not an x86 build with ATTOCORE_ENABLE_AVX512\n");
@@ -318,7 +327,7 @@ int main() {
 #ifdef ATTOCORE_HAVE_AVX512BF16
   check_operations("native", bf16_pack_native, bf16_dot_native, false);
 #endif
-  check_list("avx512bf16", bf16_kernel_list().gemm, false);
+  check_list("avx512bf16", table, bf16_kernel_list().gemm, false);
   std::printf("%d cases\n", cases);
   TEST_MAIN_END();
 }
