@@ -113,7 +113,7 @@ using DotFn = void (*)(const uint32_t*, const uint32_t*, int, float*);
 
 // The operations alone: pack against float_to_bf16_bits (subnormal inputs apart when
 // `subnormals_apart`: counted, not required), dot against dot_model on random normal inputs.
-static void check_operations(const char* name, PackFn pack, DotFn dot, bool exact_required) {
+[[maybe_unused]] static void check_operations(const char* name, PackFn pack, DotFn dot, bool exact_required) {
   std::vector<float> in = rounding_inputs();
   in.resize(in.size() / 32 * 32);
   int bad = 0, subnormal_differ = 0;
@@ -297,7 +297,7 @@ static void check_list(const char* name, const KernelTable& table, const std::ve
               name, listed.size(), st.worst_us, st.worst_us_sqrtk, st.model_same, st.outputs);
 }
 
-static bool has_avx512_table() {
+[[maybe_unused]] static bool has_avx512_table() {  // unused in a build without AVX-512
   for (const IsaSupport& s : isa_support())
     if (s.isa == Isa::kAvx512) {
       if (!s.available) std::printf("skipped the emulated bf16 kernels: avx512 table not available: %s\n", s.reason.c_str());
