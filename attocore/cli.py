@@ -11,6 +11,7 @@ from importlib import resources
 
 import numpy as np
 
+from .backends.native import PRECISIONS
 from .errors import MAX_THREADS, check_threads
 
 
@@ -341,8 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=threads_arg, default=0, help="0 = all cores")
     r.add_argument("--tuned", action="store_true", help="tvm: require tuning records (default: use them if found)")
     r.add_argument("--untuned", action="store_true", help="tvm: ignore tuning records")
-    r.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
-                   help="fp16: fp16 GEMM kernels, ARMv8.2 cores with FEAT_FP16 only (README, Precision)")
+    r.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="fp16: fp16 GEMM kernels, ARMv8.2 cores with FEAT_FP16 only; bf16: bf16 GEMM kernels, "
+                        "x86 CPUs with AVX512-BF16 only (README, Precision)")
     r.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("summary", help="per-layer parameters and multiply-adds", parents=[debug])
@@ -440,8 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int_arg(1), default=1)
     b.add_argument("--threads", type=threads_arg, default=0, help="0 = all cores")
     b.add_argument("--profile", action="store_true", help="time per layer")
-    b.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
-                   help="fp16: fp16 GEMM kernels, ARMv8.2 cores with FEAT_FP16 only (README, Precision)")
+    b.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="fp16: fp16 GEMM kernels, ARMv8.2 cores with FEAT_FP16 only; bf16: bf16 GEMM kernels, "
+                        "x86 CPUs with AVX512-BF16 only (README, Precision)")
     b.add_argument("--plot", metavar="OUT.png",
                    help="draw the profile: time and G multiply-adds/s per step under the FMA peak "
                         '(implies --profile; pip install "attocore[plot]")')

@@ -29,7 +29,8 @@ class ResourceLimitError(FormatError):
 class ConfigError(AttocoreError, ValueError):
     """A setting asks for what this build or CPU cannot do: ATTOCORE_ISA naming an instruction
     set that is not available here (the message lists those that are), or load(...,
-    precision="fp16") on a CPU without ARMv8.2 FEAT_FP16 (the message names it)."""
+    precision="fp16") on a CPU without ARMv8.2 FEAT_FP16, or precision="bf16" on one without
+    AVX512-BF16 (the message names it)."""
 
 
 class InputError(AttocoreError, ValueError):

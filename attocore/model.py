@@ -44,7 +44,7 @@ class Model:
     @property
     def precision(self) -> str:
         """"int8" when the model has int8 tensors (attocore.quantize), else the float layers'
-        arithmetic: "fp16" when loaded with precision="fp16", "fp32" otherwise."""
+        arithmetic: "fp16" / "bf16" when loaded with that precision, "fp32" otherwise."""
         if any(t.dtype == "int8" for t in self.graph.tensors.values()):
             return "int8"
         return getattr(self.executor, "precision", "fp32")
@@ -246,7 +246,7 @@ def available_isas() -> list:
     return native.available_isas()
 
 
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = native.PRECISIONS
 
 
 def load(model, backend: str = "native", threads: int = 0, force_reference: bool = False,
@@ -278,8 +278,11 @@ def load(model, backend: str = "native", threads: int = 0, force_reference: bool
     GEMM kernels (1x1 and im2col convolutions, fully connected layers, the fused steps'
     GEMMs), the other kernels fp32 (README, "Precision": error bound). Only on ARMv8.2 cores
     with FEAT_FP16 (Cortex-A55/A75/A76 and later): elsewhere (x86, ARMv7, Cortex-A53/A72)
-    ConfigError, naming the missing feature; never a silent fp32 fallback. An int8 model's
-    int8 layers are unaffected. ValueError for any other value.
+    ConfigError, naming the missing feature; never a silent fp32 fallback. precision="bf16"
+    likewise: the same GEMMs with bfloat16 weights and inputs and fp32 sums (AVX512-BF16's
+    vdpbf16ps), only on x86 CPUs with AVX512-BF16 (Sapphire Rapids, Zen 4 and later),
+    ConfigError elsewhere. An int8 model's int8 layers are unaffected. ValueError for any
+    other value.
     """
     if isinstance(model, Model):
         return model

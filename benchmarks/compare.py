@@ -2,7 +2,11 @@
 the attocore TVM backend and apache-tvm are installed), in one process, on the same weights;
 with --int8 also attocore's int8 (attocore.quantize), ONNX Runtime's QDQ int8 (per channel,
 U8S8 and S8S8) and OpenVINO's int8 (NNCF), all calibrated on the same 16 random tensors,
-with each int8 engine's logits SQNR against fp32 and the file sizes.
+with each int8 engine's logits SQNR against fp32 and the file sizes. Where the CPU has
+AVX512-BF16 (Zen 4, Sapphire Rapids and later) also attocore's precision="bf16"
+(attocore-bf16) and, with openvino in --engines, OpenVINO's default mode (openvino-default:
+bf16 on such CPUs, its INFERENCE_PRECISION_HINT printed) beside its f32 mode; elsewhere the
+script says why they were left out.
 
     python benchmarks/compare.py                      # A-D, 1 and 2 threads, 60 runs each
     python benchmarks/compare.py --nets attonet-d --threads 1 --runs 100
@@ -89,15 +93,22 @@ def ort_int8(onnx_path: str, workdir: str, activations: str, shape=ATTONET_INPUT
                         activations, workdir)
 
 
-def openvino_engine(onnx_path: str, threads: int, int8: bool, shape=ATTONET_INPUT):
+def openvino_engine(onnx_path: str, threads: int, int8: bool, shape=ATTONET_INPUT, precision: str | None = "f32"):
+    """OpenVINO on the CPU; precision: its INFERENCE_PRECISION_HINT ("f32": exact fp32), or
+    None for its default (bf16 on CPUs with AVX512-BF16 or AMX: the mode its users get)."""
     import openvino as ov
     core = ov.Core()
     model = core.read_model(onnx_path)
     if int8:
         import nncf
         model = nncf.quantize(model, nncf.Dataset(calibration_tensors(shape)))
-    compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
-                                                 "INFERENCE_PRECISION_HINT": "f32"})
+    config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    if precision is not None:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    compiled = core.compile_model(model, "CPU", config)
+    if precision is None:
+        print(f"  openvino-default: INFERENCE_PRECISION_HINT reads {compiled.get_property('INFERENCE_PRECISION_HINT')}",
+              file=sys.stderr)
     request = compiled.create_infer_request()
     if len(compiled.outputs) > 1:
         return lambda x, r=request: [v.copy() for v in r.infer([x]).values()]
@@ -140,6 +151,10 @@ def build_engines(name: str, threads: int, workdir: str, want: set, int8: bool =
     engines = {}
     model = attocore.load(atto_path, threads=threads)
     engines["attocore"] = model.run
+    from attocore.backends import native
+    bf16 = native.precision_support("bf16")[0]  # main() says why not
+    if bf16:
+        engines["attocore-bf16"] = attocore.load(atto_path, threads=threads, precision="bf16").run
     sizes = {} if sizes is None else sizes
     sizes["attocore"] = os.path.getsize(atto_path)
     if int8:
@@ -169,6 +184,8 @@ def build_engines(name: str, threads: int, workdir: str, want: set, int8: bool =
     if "openvino" in want:
         try:
             engines["openvino-f32"] = openvino_engine(onnx_path, threads, False, shape)
+            if bf16:  # its default: bf16 here, the peer of attocore-bf16
+                engines["openvino-default"] = openvino_engine(onnx_path, threads, False, shape, precision=None)
             if int8:
                 engines["openvino-int8"] = openvino_engine(onnx_path, threads, True, shape)
         except ImportError as e:
@@ -192,6 +209,16 @@ def is_int8(engine: str) -> bool:
     return "int8" in engine
 
 
+def is_bf16(engine: str) -> bool:
+    """Engines computing in bf16 (attocore's precision="bf16", OpenVINO's default on the CPUs
+    where they run): compared with fp32 within the bf16 bound, not 1e-3."""
+    return engine in ("attocore-bf16", "openvino-default")
+
+
+# README, "Precision": attocore bf16 measured within 0.62% of the largest logit on AttoNets.
+BF16_TOLERANCE = 2e-2
+
+
 def sqnr_db(ref, other) -> float:
     noise = float(np.sum((np.asarray(ref, np.float64) - np.asarray(other, np.float64)) ** 2))
     return float("inf") if noise == 0 else 10 * np.log10(float(np.sum(np.asarray(ref, np.float64) ** 2)) / noise)
@@ -212,7 +239,12 @@ def time_engines(engines: dict, x: np.ndarray, runs: int, warmup: int, rounds: i
         for _ in range(warmup):
             out = engines[n](x)
         err = float(np.abs(flat(out) - ref).max())
-        if not is_int8(n) and err > 1e-3 * max(1.0, float(np.abs(ref).max())):
+        peak = max(1.0, float(np.abs(ref).max()))
+        if is_bf16(n):
+            print(f"  {n}: largest output difference from attocore fp32 {err:.2e} ({err / peak:.2%} of the largest)",
+                  file=sys.stderr)
+        tolerance = BF16_TOLERANCE if is_bf16(n) else 1e-3
+        if not is_int8(n) and err > tolerance * peak:
             print(f"  warning: {n} disagrees with attocore (max abs diff {err:.2e})", file=sys.stderr)
     times = {n: [] for n in names}
     per_round = max(1, -(-runs // rounds))  # rounded up: at least the runs asked for
@@ -259,6 +291,9 @@ def main(argv=None) -> int:
     from attocore.backends import native
     peak = native.fma_peak_gmacs(0.3)
     print(f"kernels: {native.default_isa()}   one core's measured FMA peak: {peak:.1f} G multiply-adds/s")
+    bf16, bf16_why_not = native.precision_support("bf16")
+    print("bf16: attocore-bf16 and openvino-default (with openvino in --engines) included: " + bf16_why_not if bf16
+          else f"bf16: attocore-bf16 and openvino-default left out: {bf16_why_not}")
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.nets:
@@ -290,10 +325,10 @@ def main(argv=None) -> int:
 
 def print_table(rows, header: bool):
     if header:
-        print(f"\n{'net':<10} {'thr':>3} {'engine':<12} {'median ms':>10} {'p10':>8} {'p90':>8} "
+        print(f"\n{'net':<10} {'thr':>3} {'engine':<16} {'median ms':>10} {'p10':>8} {'p90':>8} "
               f"{'ratio':>6} {'paired':>6} {'GMAC/s':>7} {'%peak':>6} {'runs':>5}")
     for name, thr, eng, med, p10, p90, ratio, paired, gmacs, pct, n in rows:
-        print(f"{name:<10} {thr:>3} {eng:<12} {med:>10.3f} {p10:>8.3f} {p90:>8.3f} {ratio:>6.2f} {paired:>6.2f} "
+        print(f"{name:<10} {thr:>3} {eng:<16} {med:>10.3f} {p10:>8.3f} {p90:>8.3f} {ratio:>6.2f} {paired:>6.2f} "
               f"{gmacs:>7.1f} {pct:>6.1f} {n:>5}")
     sys.stdout.flush()
 

@@ -325,6 +325,18 @@ PYBIND11_MODULE(_core, m) {
         return names;
       },
       "the instruction sets this build can run on this CPU, reference first, best last");
+  m.def("precision_support", [](const std::string& name) -> py::tuple {
+        // fp32 always runs; fp16 and bf16 only where their kernels are built and the CPU has them.
+        const Precision p = parse_precision(name);
+        if (p == Precision::kFp32) return py::make_tuple(true, std::string("the fp32 kernels run everywhere"));
+        if (p == Precision::kFp16) {
+          const Fp16Support s = fp16_support();
+          return py::make_tuple(s.available, s.reason);
+        }
+        const Bf16Support s = bf16_support();
+        return py::make_tuple(s.available, s.reason);
+      },
+      "(available, reason): whether load(..., precision=name) can run here, and why or why not");
   m.def("isa", [](bool force_reference) { return std::string(isa_name(best_isa(force_reference))); },
         py::arg("force_reference") = false, "the instruction set the kernels will use");
   m.def("fma_peak_gmacs", [](double seconds) {

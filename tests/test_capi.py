@@ -34,12 +34,19 @@ def test_capi_errors_are_python_exceptions(tmp_path):
 
 def test_capi_precision_option():
     """precision= through attocore_model_options: fp32 by default; fp16 refused on a CPU
-    without FEAT_FP16 (here: x86) with ConfigError; an unknown name a ValueError."""
+    without FEAT_FP16 (here: x86) and bf16 on one without AVX512-BF16 with ConfigError, bf16
+    loaded where the CPU has it; an unknown name a ValueError."""
     import platform
+    from attocore.backends import native
     data = fmt.encode(zoo.seeded_graph("attonet-d"))
     assert capi.load(data).precision == "fp32" and capi.load(data, precision="fp32").precision == "fp32"
     with pytest.raises(ValueError, match="precision"):
-        capi.load(data, precision="bf16")
+        capi.load(data, precision="bf8")
+    if native.precision_support("bf16")[0]:
+        assert capi.load(data, precision="bf16").precision == "bf16"
+    else:
+        with pytest.raises(attocore.ConfigError, match="AVX512-BF16"):
+            capi.load(data, precision="bf16")
     if platform.machine().lower() in ("x86_64", "amd64"):
         with pytest.raises(attocore.ConfigError, match="FEAT_FP16"):
             capi.load(data, precision="fp16")

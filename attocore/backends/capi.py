@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InputError, check_threads, error_class
 from .base import Backend
+from .native import PRECISIONS
 
 CDEF = """
 typedef enum attocore_status {
@@ -197,10 +198,11 @@ class CModel(Backend):
 def load(model, threads: int = 0, max_arena_bytes: int = 0, precision: str = "fp32") -> CModel:
     """Load a weight file path or its bytes through the C API. threads: an int in [0, 256]
     (0: all cores); max_arena_bytes > 0 caps what a run allocates (ResourceLimitError beyond);
-    precision "fp32" or "fp16" (attocore.load's; ConfigError without FEAT_FP16)."""
+    precision "fp32", "fp16" or "bf16" (attocore.load's; ConfigError without FEAT_FP16 /
+    AVX512-BF16)."""
     threads = check_threads(threads)
-    if precision not in ("fp32", "fp16"):
-        raise ValueError(f"unknown precision {precision!r:.40}; choose one of ('fp32', 'fp16')")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r:.40}; choose one of {PRECISIONS}")
     if isinstance(max_arena_bytes, bool) or not isinstance(max_arena_bytes, int) or max_arena_bytes < 0:
         raise ValueError(f"max_arena_bytes must be an int >= 0, got {max_arena_bytes!r:.40}")
     l = lib()

@@ -8,6 +8,10 @@ import numpy as np
 
 from .base import Backend, StepTiming
 
+# load(..., precision=): fp32 everywhere; fp16 on ARMv8.2 cores with FEAT_FP16; bf16 on x86
+# CPUs with AVX512-BF16 (README, "Precision").
+PRECISIONS = ("fp32", "fp16", "bf16")
+
 
 def core():
     """The extension module, or a RuntimeError saying how to get it."""
@@ -29,6 +33,13 @@ def default_isa(force_reference: bool = False) -> str:
     return core().isa(force_reference)
 
 
+def precision_support(precision: str) -> tuple:
+    """(available, reason): whether load(..., precision=precision) runs on this build and CPU,
+    and why not (the missing feature, as ConfigError would say)."""
+    available, reason = core().precision_support(precision)
+    return bool(available), str(reason)
+
+
 def fma_peak_gmacs(seconds: float = 0.2) -> float:
     """One core's measured multiply-add peak, in G multiply-adds/s."""
     return core().fma_peak_gmacs(seconds)
@@ -44,7 +55,8 @@ class NativeBackend(Backend):
         validates every field first, so a malformed file gets the same error here as from the
         C API. tvm_layers: the steps TVM kernels linked into this build run ('none', 'all',
         op names; None: $ATTOCORE_TVM_LAYERS), e.g. a plan's (backends/tvm/plan.py).
-        precision: "fp32" or "fp16" (ConfigError where the CPU lacks FEAT_FP16)."""
+        precision: "fp32", "fp16" or "bf16" (ConfigError where the CPU lacks FEAT_FP16 /
+        AVX512-BF16)."""
         c = core()
         self.compiled = (c.load_file(os.fspath(model), threads, force_reference, max_arena_bytes, tvm_layers, precision)
                          if isinstance(model, (str, os.PathLike))

@@ -125,6 +125,10 @@ bool compile_options(const attocore_model_options* options, attocore::CompileOpt
     out->precision = attocore::Precision::kFp16;
     return true;
   }
+  if (std::strcmp(options->precision, "bf16") == 0) {
+    out->precision = attocore::Precision::kBf16;
+    return true;
+  }
   return false;
 }
 
@@ -140,7 +144,7 @@ attocore_status attocore_model_load_file_with_options(const char* path, const at
   *model = nullptr;
   attocore::CompileOptions o;
   if (!compile_options(options, &o))
-    return fail_with(ATTOCORE_ERROR_ARGUMENT, "unknown precision (expected \"fp32\" or \"fp16\")");
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "unknown precision (expected \"fp32\", \"fp16\" or \"bf16\")");
   return guarded([&] {
     auto m = std::make_unique<attocore_model>();
     m->compiled = std::make_shared<attocore::CompiledModel>(attocore::ModelFile::open(path), o);
@@ -154,7 +158,7 @@ attocore_status attocore_model_load_memory_with_options(const void* data, size_t
   *model = nullptr;
   attocore::CompileOptions o;
   if (!compile_options(options, &o))
-    return fail_with(ATTOCORE_ERROR_ARGUMENT, "unknown precision (expected \"fp32\" or \"fp16\")");
+    return fail_with(ATTOCORE_ERROR_ARGUMENT, "unknown precision (expected \"fp32\", \"fp16\" or \"bf16\")");
   return guarded([&] {
     auto m = std::make_unique<attocore_model>();
     m->compiled = std::make_shared<attocore::CompiledModel>(attocore::ModelFile::from_memory(data, size), o);

@@ -38,26 +38,38 @@ Graph without_constant_data(const Graph& g) {
 
 }  // namespace
 
-const char* precision_name(Precision p) { return p == Precision::kFp16 ? "fp16" : "fp32"; }
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return "fp32";
+    case Precision::kFp16: return "fp16";
+    case Precision::kBf16: return "bf16";
+  }
+  return "?";
+}
 
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::kFp32;
   if (name == "fp16") return Precision::kFp16;
-  fail(ErrorCode::kConfig, "unknown precision \"" + name.substr(0, 32) + "\" (expected \"fp32\" or \"fp16\")");
+  if (name == "bf16") return Precision::kBf16;
+  fail(ErrorCode::kConfig, "unknown precision \"" + name.substr(0, 32) + "\" (expected \"fp32\", \"fp16\" or \"bf16\")");
 }
 
 namespace {
 
-// The kernels of the model's float layers: the ISA's table, or for precision fp16 the fp16
-// table (refused where the CPU lacks FEAT_FP16, or when the reference kernels are asked for).
-const KernelTable& table_for(Isa isa, Precision precision) {
+// The kernels of the model's float layers: the ISA's table, or for precision fp16 / bf16 the
+// fp16 / bf16 table (refused where the CPU lacks FEAT_FP16 / AVX512-BF16, or when another
+// instruction set's kernels are asked for: they are the NEON / AVX-512 table's with other GEMMs).
+const KernelTable& table_for(Isa isa, Precision precision, bool bf16_emulated) {
   if (precision == Precision::kFp32) return kernel_table(isa);
-  const KernelTable& fp16 = fp16_kernel_table();  // fails with the missing feature's name
-  if (isa != Isa::kNeon)
-    fail(ErrorCode::kConfig, std::string("precision \"fp16\" runs the NEON fp16 kernels, not the ") + isa_name(isa) +
+  const bool fp16 = precision == Precision::kFp16;
+  // These fail with the missing feature's name.
+  const KernelTable& table = fp16 ? fp16_kernel_table() : bf16_emulated ? bf16_emulated_kernel_table() : bf16_kernel_table();
+  if (isa != table.isa)
+    fail(ErrorCode::kConfig, std::string("precision \"") + precision_name(precision) + "\" runs the " +
+                                 (fp16 ? "NEON fp16" : "AVX-512 bf16") + " kernels, not the " + isa_name(isa) +
                                  " kernels (force_reference, ATTOCORE_FORCE_REFERENCE or ATTOCORE_ISA chose them): use "
                                  "precision \"fp32\" with them");
-  return fp16;
+  return table;
 }
 
 }  // namespace
@@ -66,7 +78,7 @@ CompiledModel::CompiledModel(std::shared_ptr<ModelFile> file, const CompileOptio
     : graph_(without_constant_data(file->graph())), isa_(best_isa(options.force_reference)),
       precision_(options.precision) {
   const Graph& g = file->graph();
-  const KernelTable& table = table_for(isa_, precision_);
+  const KernelTable& table = table_for(isa_, precision_, options.bf16_emulated_for_tests);
   // Ops a linked TVM kernel takes over stay out of fusion; the TVM step sits at its last op.
   const std::vector<TvmStep> tvm_steps = select_tvm_steps(g, options.tvm_layers);
   std::vector<bool> tvm_covered(g.ops.size(), false);

@@ -35,11 +35,14 @@ struct Step {
 // and sums in the GEMM kernels (1x1 and im2col convolutions, fully connected layers, the
 // fused steps' GEMMs), on ARMv8.2 FEAT_FP16 cores only (kernel_table.h's fp16_support(): elsewhere
 // the model is refused with ErrorCode::kConfig); activations stay fp32 between kernels and
-// every other kernel computes in fp32 (DESIGN.md, "fp16 precision"). int8 layers are not
+// every other kernel computes in fp32 (DESIGN.md, "fp16 precision"). kBf16: the same GEMMs
+// with weights packed as bfloat16 pairs, A rounded to bf16 as the kernel loads it, products
+// summed in fp32 by AVX512-BF16's vdpbf16ps (kernel_table.h's bf16_support(): x86 CPUs with
+// AVX512-BF16 only, refused elsewhere alike; DESIGN.md, "bf16 precision"). int8 layers are not
 // affected.
-enum class Precision { kFp32, kFp16 };
+enum class Precision { kFp32, kFp16, kBf16 };
 const char* precision_name(Precision p);
-// "fp32" or "fp16"; anything else fails with ErrorCode::kConfig.
+// "fp32", "fp16" or "bf16"; anything else fails with ErrorCode::kConfig.
 Precision parse_precision(const std::string& name);
 
 struct CompileOptions {
@@ -50,6 +53,10 @@ struct CompileOptions {
   std::string tvm_layers = default_tvm_layers();
   static std::string default_tvm_layers();
   Precision precision = Precision::kFp32;
+  // Tests only (no C API, Python or command-line setting reaches it): precision kBf16 on the
+  // AVX-512F emulation of the bf16 instructions (bf16_emulated_kernel_table()), so a net's
+  // bf16 error is measured on CPUs without AVX512-BF16 (tests/cpp/test_bf16_nets.cpp).
+  bool bf16_emulated_for_tests = false;
 };
 
 class CompiledModel {

@@ -1,7 +1,7 @@
 // attocore-run: run a model on a board with no Python.
 //
 //   attocore-run MODEL IMAGE [--threads N] [--bench N] [--profile N] [--top K]
-//                [--precision fp32|fp16] [--tvm-layers all|OP,OP... | --plan FILE]
+//                [--precision fp32|fp16|bf16] [--tvm-layers all|OP,OP... | --plan FILE]
 //
 // --top-k K is accepted as --top K, the name `attocore run` uses.
 // --threads N: 0 (the default: all cores) to ATTOCORE_MAX_THREADS (256).
@@ -13,7 +13,8 @@
 // (cmake -DATTOCORE_TVM_KERNELS=DIR, DIR from `attocore export-tvm`); --plan takes that
 // list from a plan file written by `attocore tune-plan` (its steps marked "tvm").
 // --precision fp16: fp16 GEMM kernels (attocore_model_options; ARMv8.2 FEAT_FP16 cores only,
-// refused elsewhere with the missing feature named).
+// refused elsewhere with the missing feature named); --precision bf16 likewise, bf16 GEMM
+// kernels on x86 CPUs with AVX512-BF16 only.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -35,7 +36,7 @@ namespace {
 
 int usage() {
   std::fprintf(stderr, "usage: attocore-run MODEL IMAGE [--threads N] [--bench N] [--profile N] [--top K|--top-k K]\n"
-                       "                    [--precision fp32|fp16] [--tvm-layers all|OP,... | --plan FILE]\n"
+                       "                    [--precision fp32|fp16|bf16] [--tvm-layers all|OP,... | --plan FILE]\n"
                        "  IMAGE: binary PPM (P6) or raw float32 NCHW tensor (.f32, .raw, .bin)\n");
   return 2;
 }
@@ -123,8 +124,8 @@ int main(int argc, char** argv) {
     }
     if (opt == "--precision") {
       precision = val;
-      if (precision != "fp32" && precision != "fp16") {
-        std::fprintf(stderr, "error: bad option --precision %s (fp32 or fp16)\n", val);
+      if (precision != "fp32" && precision != "fp16" && precision != "bf16") {
+        std::fprintf(stderr, "error: bad option --precision %s (fp32, fp16 or bf16)\n", val);
         return usage();
       }
       continue;

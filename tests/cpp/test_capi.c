@@ -77,8 +77,8 @@ int main(void) {
   CHECK(strcmp(attocore_model_precision(model), "fp32") == 0);
 
   /* Load options: fp32 by default (NULL too), an unknown precision is an argument error, fp16
-   * loads where the CPU has FEAT_FP16 (qemu-aarch64's default CPU) and is refused with the
-   * missing feature named elsewhere. */
+   * loads where the CPU has FEAT_FP16 (qemu-aarch64's default CPU) and bf16 where it has
+   * AVX512-BF16, each refused with the missing feature named elsewhere. */
   {
     attocore_model_options o;
     attocore_model_options_init(&o);
@@ -88,7 +88,7 @@ int main(void) {
           strcmp(attocore_model_precision(m), "fp32") == 0);
     attocore_model_free(m);
     m = NULL;
-    o.precision = "bf16";
+    o.precision = "bf8";
     CHECK(attocore_model_load_file_with_options(path, &o, &m) == ATTOCORE_ERROR_ARGUMENT && m == NULL);
     CHECK(strstr(attocore_last_error(), "precision") != NULL);
     o.precision = "fp16";
@@ -99,6 +99,17 @@ int main(void) {
     } else {
       CHECK(st == ATTOCORE_ERROR_CONFIG && m == NULL && strstr(attocore_last_error(), "FEAT_FP16") != NULL);
       printf("precision fp16 refused here: %s\n", attocore_last_error());
+    }
+    attocore_model_free(m);
+    m = NULL;
+    o.precision = "bf16";
+    const attocore_status sb = attocore_model_load_file_with_options(path, &o, &m);
+    if (sb == ATTOCORE_OK) {
+      CHECK(strcmp(attocore_model_precision(m), "bf16") == 0);
+      printf("precision bf16 loads here\n");
+    } else {
+      CHECK(sb == ATTOCORE_ERROR_CONFIG && m == NULL && strstr(attocore_last_error(), "AVX512-BF16") != NULL);
+      printf("precision bf16 refused here: %s\n", attocore_last_error());
     }
     attocore_model_free(m);
   }

@@ -45,7 +45,8 @@ typedef enum attocore_status {
   ATTOCORE_ERROR_INTERNAL = 7,
   ATTOCORE_ERROR_ARGUMENT = 8,    /* a null pointer or invalid argument */
   ATTOCORE_ERROR_CONFIG = 9       /* ATTOCORE_ISA names an instruction set this build or CPU lacks, or
-                                     precision "fp16" on a CPU without FEAT_FP16 */
+                                     precision "fp16" on a CPU without FEAT_FP16, or "bf16" on one
+                                     without AVX512-BF16 */
 } attocore_status;
 
 typedef struct attocore_model attocore_model;
@@ -77,8 +78,11 @@ ATTOCORE_API void attocore_model_free(attocore_model* model);
  * kernels (1x1 and im2col convolutions, fully connected layers, the fused steps' GEMMs), the
  * other kernels fp32, on ARMv8.2 cores with FEAT_FP16 only (Cortex-A55/A75/A76 and later,
  * the Raspberry Pi 5): elsewhere (x86, ARMv7, Cortex-A53/A72) loading fails with
- * ATTOCORE_ERROR_CONFIG and a message naming the missing feature. Any other string fails
- * with ATTOCORE_ERROR_ARGUMENT. Error bound: README, "Precision". */
+ * ATTOCORE_ERROR_CONFIG and a message naming the missing feature. Or "bf16": the same GEMMs
+ * with bfloat16 weights and inputs and fp32 sums (AVX512-BF16's vdpbf16ps), the other
+ * kernels fp32, on x86 CPUs with AVX512-BF16 only (Cooper Lake, Sapphire Rapids and later
+ * Xeons, AMD Zen 4 and later): elsewhere ATTOCORE_ERROR_CONFIG likewise. Any other string
+ * fails with ATTOCORE_ERROR_ARGUMENT. Error bounds: README, "Precision". */
 typedef struct attocore_model_options {
   const char* precision;
 } attocore_model_options;
@@ -89,7 +93,7 @@ ATTOCORE_API attocore_status attocore_model_load_file_with_options(const char* p
 ATTOCORE_API attocore_status attocore_model_load_memory_with_options(const void* data, size_t size,
                                                                      const attocore_model_options* options,
                                                                      attocore_model** model);
-/* "fp32" or "fp16": the precision the model was loaded with. */
+/* "fp32", "fp16" or "bf16": the precision the model was loaded with. */
 ATTOCORE_API const char* attocore_model_precision(const attocore_model* model);
 
 /* Input shape N,C,H,W with N = 1 (any batch N runs). */

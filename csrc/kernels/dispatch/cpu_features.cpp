@@ -23,6 +23,9 @@ CpuFeatures detect() {
   // it needs only the ymm state, which avx2 already implies.
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (f.avx2 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avxvnni = (a >> 4) & 1;
+  // AVX512_BF16 is the same sub-leaf's EAX bit 5 (asked for directly, as AVX-VNNI, rather than
+  // through a compiler's name for it); its zmm operands need the state avx512f checked.
+  if (f.avx512bw && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512bf16 = (a >> 5) & 1;
 #endif
 #if defined(__aarch64__) && defined(__linux__)
   f.dotprod = (getauxval(AT_HWCAP) >> 20) & 1;  // HWCAP_ASIMDDP

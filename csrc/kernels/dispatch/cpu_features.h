@@ -20,6 +20,10 @@ struct CpuFeatures {
   // A75, A76 and later, the Raspberry Pi 5; not the A53 or A72 of the Pi 3 and 4): the fp16
   // kernels of precision "fp16".
   bool fp16 = false;
+  // AVX512-BF16 (vcvtne2ps2bf16, vdpbf16ps: Cooper Lake, Sapphire Rapids and later Xeons,
+  // AMD Zen 4 and later), with avx512bw and the zmm state the OS saves: the bf16 kernels of
+  // precision "bf16".
+  bool avx512bf16 = false;
 };
 
 const CpuFeatures& cpu_features();

@@ -16,6 +16,12 @@
 #ifdef ATTOCORE_HAVE_AVX512
 #include "kernels/gemm/gemm_avx512.h"
 #endif
+#ifdef ATTOCORE_HAVE_AVX512BF16
+#include "kernels/gemm/gemm_avx512bf16.h"
+#endif
+#ifdef ATTOCORE_HAVE_AVX512
+#include "kernels/gemm/gemm_bf16emu_avx512.h"
+#endif
 #ifdef ATTOCORE_HAVE_NEON
 #include "kernels/gemm/gemm_neon.h"
 #endif
@@ -98,6 +104,24 @@ namespace list_avx512 {
 }  // namespace list_avx512
 constexpr KernelTable kAvx512Table{Isa::kAvx512, list_avx512::kNr8, list_avx512::kWide, kDwconv_avx512,
                                    kStem_avx512, kMaxPool_avx512, kActivation_avx512};
+#endif
+
+#ifdef ATTOCORE_HAVE_AVX512BF16
+namespace list_avx512bf16 {
+#define GEMM_LIST "kernels/gemm/gemm_avx512bf16.inc"
+#include "kernels/dispatch/gemm_describe.h"
+}  // namespace list_avx512bf16
+constexpr KernelTable kAvx512Bf16Table{Isa::kAvx512, list_avx512bf16::kNr8, list_avx512bf16::kWide, kDwconv_avx512,
+                                       kStem_avx512, kMaxPool_avx512, kActivation_avx512};
+#endif
+
+#ifdef ATTOCORE_HAVE_AVX512
+namespace list_bf16emu_avx512 {  // the testers' only: no precision selects it
+#define GEMM_LIST "kernels/gemm/gemm_bf16emu_avx512.inc"
+#include "kernels/dispatch/gemm_describe.h"
+}  // namespace list_bf16emu_avx512
+constexpr KernelTable kAvx512Bf16EmulatedTable{Isa::kAvx512, list_bf16emu_avx512::kNr8, list_bf16emu_avx512::kWide,
+                                               kDwconv_avx512, kStem_avx512, kMaxPool_avx512, kActivation_avx512};
 #endif
 
 #ifdef ATTOCORE_HAVE_NEON
@@ -300,7 +324,7 @@ Fp16Support fp16_support() {
   return {false, std::string("precision \"fp16\" kernels are not compiled in this build (ATTOCORE_ENABLE_NEON=OFF)") + kUse};
 #elif defined(__x86_64__) || defined(__i386__)
   return {false, std::string("precision \"fp16\" runs on ARMv8.2 cores with FEAT_FP16 only, not on x86 (no fp16 "
-                             "arithmetic kernels here; bf16 is the x86 half precision, not yet supported)") + kUse};
+                             "arithmetic kernels here; x86's half precision is \"bf16\", on CPUs with AVX512-BF16)") + kUse};
 #else
   return {false, std::string("precision \"fp16\" needs an aarch64 build on a core with ARMv8.2 FEAT_FP16 "
                              "(32-bit ARM builds have no fp16 kernels)") + kUse};
@@ -323,6 +347,66 @@ const KernelList& fp16_kernel_list() {
     KernelList l;
 #ifdef ATTOCORE_HAVE_NEONFP16
     l.gemm = all_of(list_neonfp16::kAll);
+#endif
+    return l;
+  }();
+  return list;
+}
+
+
+Bf16Support bf16_support() {
+  constexpr const char* kUse = ": use precision \"fp32\"";
+#if defined(ATTOCORE_HAVE_AVX512BF16)
+  if (!cpu_features().avx512bf16)
+    return {false, std::string("precision \"bf16\" needs a CPU with AVX512-BF16 (Intel Cooper Lake, Sapphire Rapids "
+                               "and later Xeons, AMD Zen 4 and later); this one lacks it") + kUse};
+  return {true, "cpu has AVX512-BF16 (cpuid leaf 7 sub-leaf 1, EAX bit 5)"};
+#elif defined(__x86_64__) || defined(__i386__)
+  return {false, std::string("precision \"bf16\" kernels (AVX512-BF16) are not compiled in this build "
+                             "(ATTOCORE_ENABLE_AVX512=OFF, or a compiler without -mavx512bf16)") + kUse};
+#else
+  return {false, std::string("precision \"bf16\" runs on x86 CPUs with AVX512-BF16 only (no bf16 kernels on ARM; "
+                             "ARMv8.2 cores with FEAT_FP16 have precision \"fp16\")") + kUse};
+#endif
+}
+
+const KernelTable& bf16_kernel_table() {
+  const Bf16Support s = bf16_support();
+  if (!s.available) fail(ErrorCode::kConfig, s.reason);
+#ifdef ATTOCORE_HAVE_AVX512BF16
+  if (logs_dispatch()) log_dispatch("precision bf16: " + s.reason + ", using " + list_avx512bf16::kWide->name);
+  return kAvx512Bf16Table;
+#else
+  fail(ErrorCode::kInternal, "bf16 table missing");
+#endif
+}
+
+const KernelList& bf16_kernel_list() {
+  static const KernelList list = [] {
+    KernelList l;
+#ifdef ATTOCORE_HAVE_AVX512BF16
+    l.gemm = all_of(list_avx512bf16::kAll);
+#endif
+    return l;
+  }();
+  return list;
+}
+
+const KernelTable& bf16_emulated_kernel_table() {
+  for (const IsaSupport& s : isa_support())
+    if (s.isa == Isa::kAvx512 && !s.available) fail(ErrorCode::kConfig, "emulated bf16 kernels: " + s.reason);
+#ifdef ATTOCORE_HAVE_AVX512
+  return kAvx512Bf16EmulatedTable;
+#else
+  fail(ErrorCode::kInternal, "emulated bf16 table missing");
+#endif
+}
+
+const KernelList& bf16_emulated_kernel_list() {
+  static const KernelList list = [] {
+    KernelList l;
+#ifdef ATTOCORE_HAVE_AVX512
+    l.gemm = all_of(list_bf16emu_avx512::kAll);
 #endif
     return l;
   }();

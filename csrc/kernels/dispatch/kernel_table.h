@@ -75,4 +75,25 @@ Fp16Support fp16_support();
 const KernelTable& fp16_kernel_table();
 const KernelList& fp16_kernel_list();  // the fp16 kernels alone (GEMM only: what the fp16 tester runs)
 
+// Precision "bf16" (CompileOptions::precision): the AVX-512 table with the bf16 GEMM kernels
+// (gemm/gemm_avx512bf16.inc: bf16 weights, vdpbf16ps, fp32 accumulation) in place of its fp32
+// ones; every other kernel, depthwise included, stays fp32 (DESIGN.md, "bf16 precision").
+// Only on an x86 build with ATTOCORE_ENABLE_AVX512 (and a compiler that knows -mavx512bf16)
+// on a CPU with AVX512-BF16 (cpu_features().avx512bf16); never chosen by best_isa().
+struct Bf16Support {
+  bool available;
+  std::string reason;  // why not: names the missing feature and the alternative
+};
+Bf16Support bf16_support();
+// Fails with ErrorCode::kConfig and bf16_support().reason when it is not available.
+const KernelTable& bf16_kernel_table();
+const KernelList& bf16_kernel_list();  // the bf16 kernels alone (GEMM only: what the bf16 tester runs)
+// The same kernels on the AVX-512F emulation of the two bf16 instructions
+// (gemm/gemm_bf16emu_avx512.inc): for the tester only, which runs them wherever the avx512
+// table is available (empty in a build without it). No precision or option selects them.
+const KernelList& bf16_emulated_kernel_list();
+// The bf16 table on those emulated kernels, for tests only (CompileOptions::
+// bf16_emulated_for_tests): ErrorCode::kConfig where the avx512 table is not available.
+const KernelTable& bf16_emulated_kernel_table();
+
 }  // namespace attocore

@@ -70,7 +70,17 @@ using GemmIndirectUkernel = void (*)(const GemmIndirectTile& t);
 //          binary16, rounded to nearest even at packing: the fp16 kernels
 //          (gemm_neonfp16.cpp, precision "fp16") read them with half the bytes. A panel still
 //          counts in floats: ceil(k x NR / 2) of them after the biases.
-enum class GemmPacking { kPlain, kPairs, kQuads, kHalf };
+//  kBf16Pairs: NR fp32 biases, then ceil(k/2) blocks of NR 32-bit words, word j of block q
+//          holding output j's weights for k = 2q (low 16 bits) and 2q+1 (high 16 bits) as
+//          bfloat16 (float_to_bf16_bits; zero past k): the layout AVX512-BF16's vdpbf16ps
+//          multiplies against a broadcast pair of A (gemm_avx512bf16.cpp, precision "bf16").
+//          One word a float: NR x ceil(k/2) floats after the biases.
+//  kBf16Quads: NR fp32 biases, then ceil(k/8) blocks of 4 NR words: per block four k-pairs
+//          (words as kBf16Pairs') of each output adjacent, outputs 4g .. 4g+3 in the g-th
+//          group of 16 words ([pair 4b .. 4b+3 of output 4g], [.. of 4g+1], ...): a 16-byte
+//          broadcast of A's four pairs into each 128-bit lane feeds 8 k-steps of 4 outputs per
+//          vdpbf16ps (the bf16 6x8 kernel, as kQuads for fp32).
+enum class GemmPacking { kPlain, kPairs, kQuads, kHalf, kBf16Pairs, kBf16Quads };
 
 // IEEE binary16 bits of x, rounded to nearest even (overflow to infinity, NaN kept NaN):
 // portable, so packing needs no fp16 hardware.
@@ -90,6 +100,18 @@ inline uint16_t float_to_half_bits(float x) {
   }
   const uint32_t q = (abs >> 13) - (112u << 10), rem = abs & 0x1fffu;  // rebias the exponent 127 -> 15
   return uint16_t(sign | (q + (rem > 0x1000u || (rem == 0x1000u && (q & 1)))));
+}
+
+// bfloat16 bits of x as AVX512-BF16's vcvtne2ps2bf16 gives them (Intel's
+// convert_fp32_to_bfloat16): round to nearest even; zero and subnormal inputs to a zero of
+// their sign (the instruction treats them as zero); infinities kept; NaN kept NaN, made quiet.
+// Portable, so packing needs no bf16 hardware, and the same rounding as the kernels' A side.
+inline uint16_t float_to_bf16_bits(float x) {
+  uint32_t f;
+  std::memcpy(&f, &x, 4);
+  if ((f & 0x7f800000u) == 0) return uint16_t((f >> 16) & 0x8000u);
+  if ((f & 0x7fffffffu) > 0x7f800000u) return uint16_t((f >> 16) | 0x40u);
+  return uint16_t((f + 0x7fffu + ((f >> 16) & 1u)) >> 16);  // past the largest finite: infinity
 }
 
 struct GemmKernel {
@@ -203,6 +225,8 @@ struct PackedGemmB {
   const float* panel(int p) const { return data.data() + size_t(p) * panel_floats(); }
   static size_t packed_panel_floats(int k, int nr, GemmPacking packing) {
     if (packing == GemmPacking::kHalf) return bias_floats(nr, packing) + (size_t(nr) * k + 1) / 2;
+    if (packing == GemmPacking::kBf16Pairs) return bias_floats(nr, packing) + size_t(nr) * ((k + 1) / 2);
+    if (packing == GemmPacking::kBf16Quads) return bias_floats(nr, packing) + size_t(nr) * 4 * ((k + 7) / 8);
     const int rows = packing == GemmPacking::kPairs ? (k + 1) / 2 * 2 : packing == GemmPacking::kQuads ? (k + 3) / 4 * 4 : k;
     return bias_floats(nr, packing) + size_t(nr) * rows;
   }
@@ -221,6 +245,19 @@ void pack_gemm_panel(float* dst, int k, int nr, GemmPacking packing, int col0, i
       for (int ki = 0; ki < k; ++ki) {
         const uint16_t h = float_to_half_bits(w_kn(ki, col0 + j));
         std::memcpy(halves + 2 * (size_t(ki) * nr + j), &h, 2);
+      }
+      continue;
+    }
+    if (packing == GemmPacking::kBf16Pairs || packing == GemmPacking::kBf16Quads) {  // a 32-bit word per k-pair (memcpy, as above)
+      unsigned char* const words = reinterpret_cast<unsigned char*>(weights);
+      for (int q = 0; 2 * q < k; ++q) {
+        const uint32_t lo = float_to_bf16_bits(w_kn(2 * q, col0 + j));
+        const uint32_t hi = 2 * q + 1 < k ? float_to_bf16_bits(w_kn(2 * q + 1, col0 + j)) : 0u;
+        const uint32_t word = lo | hi << 16;
+        const size_t at = packing == GemmPacking::kBf16Pairs
+                              ? size_t(q) * nr + j
+                              : size_t(q / 4) * 4 * nr + size_t(j / 4) * 16 + size_t(j % 4) * 4 + q % 4;
+        std::memcpy(words + 4 * at, &word, 4);
       }
       continue;
     }

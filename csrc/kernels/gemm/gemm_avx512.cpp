@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 
+#include "kernels/gemm/gemm_quads8_store.h"
 #include "kernels/gemm/gemm_tile.h"
 #include "kernels/simd/vec_avx2.h"
 #include "kernels/simd/vec_avx512.h"
@@ -45,31 +46,7 @@ void gemm_quads8_avx512(const GemmTile& t) {
       acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
     }
   }
-  // Per lane: [p0 p2 | p0 p2] + [p1 p3 | p1 p3] of acc[r][0] and acc[r][1], then the two
-  // halves added, leaves output L in element 0 and output 4 + L in element 2 of lane L. The
-  // 8 outputs then take the 8-lane epilogue.
-  using Out = VecAvx2;
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
-  const __m256 bias = Out::load(t.panel);
-  const VecClamp<Out> clamp(t.ep);
-  const bool full = t.cols >= 8;
-  const Out::Mask mask = Out::first(t.cols);
-  _Pragma("GCC unroll 16") for (int r = 0; r < MR; ++r) {
-    if (r < t.rows) {
-      const __m512 u = _mm512_add_ps(_mm512_shuffle_ps(acc[r][0], acc[r][1], 0x88), _mm512_shuffle_ps(acc[r][0], acc[r][1], 0xDD));
-      const __m512 s = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, 0xB1));
-      __m256 y = Out::add(bias, _mm512_castps512_ps256(_mm512_permutexvar_ps(order, s)));
-      float* c = t.c + size_t(r) * t.c_stride;
-      const float* res = t.residual ? t.residual + size_t(r) * t.r_stride : nullptr;
-      if (res) y = Out::add(y, full ? Out::load(res) : Out::load_first(res, mask));
-      y = clamp(y);
-      if (full) {
-        Out::store(c, y);
-      } else {
-        Out::store_first(c, mask, y);
-      }
-    }
-  }
+  store_quads8<MR>(acc, t);
 }
 
 }  // namespace
