@@ -57,14 +57,14 @@ def to_tensor(model: Model, image) -> np.ndarray:
     if isinstance(image, np.ndarray) and image.dtype != np.uint8:
         if image.dtype != np.float32:
             raise InputError(f"a preprocessed tensor must be float32 (an image array uint8 HxWx3), got {image.dtype}")
-        if image.ndim == 3:
+        if image.ndim == 3 and not model.takes_sequences:
             if image.shape != model.input_shape:
                 hint = (" (an HxWx3 image array must be uint8, 0..255)" if image.shape[-1] == 3 else "")
                 raise InputError(f"a float32 tensor must be (N, {', '.join(map(str, model.input_shape))}) or "
                                  f"{model.input_shape}, got shape {image.shape}{hint}")
             image = image[None]
-        if model.takes_features and image.ndim == 1:
-            image = image[None]  # one feature vector
+        if (model.takes_features and image.ndim == 1) or (model.takes_sequences and image.ndim == 2):
+            image = image[None]  # one feature vector, or one sequence
         return image
     return model.preprocess(image)
 

@@ -220,7 +220,7 @@ def cmd_bench(args) -> None:
         check_output_path(args.plot, example="profile.png")  # before minutes of timing
         import matplotlib.pyplot  # noqa: F401  (a missing extra is said before the work, not after)
     m = load(args.model, threads=args.threads, precision=args.precision)
-    sample = m.input_shape[:1] if m.takes_features else m.input_shape  # an MLP's input is (N, features)
+    sample = m.sample_shape  # an MLP's input is (N, features), a sequence model's (N, C, L)
     x = np.random.default_rng(0).standard_normal((args.batch,) + sample).astype(np.float32)
     for _ in range(args.warmup):
         m.run(x)

@@ -115,6 +115,19 @@ class Model:
         _, h, w = self.input_shape
         return self.graph.metadata.extra.get("input_rank") == "2" and h == w == 1
 
+    @property
+    def takes_sequences(self) -> bool:
+        """True for a model whose input is [N, C, L] (an ONNX graph with a 3-D input); run()
+        then takes (N, C, L), which the executor sees as (N, C, 1, L)."""
+        _, h, _ = self.input_shape
+        return self.graph.metadata.extra.get("input_rank") == "3" and h == 1
+
+    @property
+    def sample_shape(self) -> tuple:
+        """One input sample's shape as run() takes it (after the batch): (F,), (C, L) or (C, H, W)."""
+        c, h, w = self.input_shape
+        return (c,) if self.takes_features else (c, w) if self.takes_sequences else (c, h, w)
+
     def check_input(self, x) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             raise InputError(f"input must be a numpy array, got {type(x).__name__}")
@@ -126,6 +139,10 @@ class Model:
                 raise InputError(f"input shape must be (N, {c}) with N >= 1 (N vectors of {c} features), "
                                  f"got {x.shape}")
             x = x.reshape(x.shape[0], c, 1, 1)
+        elif self.takes_sequences:
+            if x.ndim != 3 or x.shape[1:] != (c, w) or x.shape[0] < 1:
+                raise InputError(f"input shape must be (N, {c}, {w}) with N >= 1, got {x.shape}")
+            x = x.reshape(x.shape[0], c, 1, w)
         if x.ndim != 4 or x.shape[1:] != (c, h, w):
             raise InputError(f"input shape must be (N, {c}, {h}, {w}) with N >= 1, got {x.shape}")
         if x.shape[0] < 1:
@@ -145,6 +162,7 @@ class Model:
         connected layer whose input size changes, an output that would be empty)."""
         c, h, w = self.input_shape
         if (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.ndim == 4 and not self.takes_features
+                and not self.takes_sequences
                 and x.shape[1] == c and x.shape[0] >= 1 and x.shape[2:] != (h, w)):
             executor = self.sized_executor(int(x.shape[2]), int(x.shape[3]))
             if not executor.checks_finite and not np.isfinite(x).all():
@@ -188,9 +206,10 @@ class Model:
         HxWx3 uint8 array), prepared by this model's metadata (resize, centre crop, mean/std)
         exactly as attocore.run does: to feed the same input to another framework."""
         from .preprocess import preprocess
-        if self.takes_features:
-            raise InputError(f"this model takes vectors of {self.input_shape[0]} features, not images: pass a "
-                             f"float32 (N, {self.input_shape[0]}) array to run()")
+        if self.takes_features or self.takes_sequences:
+            raise InputError(f"this model takes {'vectors' if self.takes_features else 'sequences'} of shape "
+                             f"{self.sample_shape}, not images: pass a float32 (N, "
+                             f"{', '.join(map(str, self.sample_shape))}) array to run()")
         return preprocess(image, self.metadata)
 
     def profile(self, x):

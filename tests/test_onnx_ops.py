@@ -241,3 +241,30 @@ def test_sizes_computed_at_conversion_pin_the_input_size(tmp_path, rng):
     model = attocore.load(str(tmp_path / "s.atto"))
     assert "fixed_input_size" not in model.metadata.extra
     assert model.run(rng.standard_normal((1, 4, 12, 15)).astype(np.float32)).shape == (1, 12, 12, 15)
+
+
+def test_a_sequence_input_runs_as_n_c_l(tmp_path, rng):
+    """An ONNX graph whose input is 3-D [N, C, L] (no image): Model.run takes (N, C, L) arrays,
+    refuses images and other shapes by name, and matches ONNX Runtime."""
+    from onnx import TensorProto, helper
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1], name="t"),
+             helper.make_node("Softmax", ["t"], ["s"], axis=-1, name="s"),
+             helper.make_node("Mul", ["s", "k"], ["y"], name="m")]
+    k = helper.make_tensor("k", TensorProto.FLOAT, [1, 1, 6], rng.uniform(0.5, 2, 6).astype(np.float32))
+    graph = helper.make_graph(nodes, "seq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10, 6])], [k])
+    path = tmp_path / "seq.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    convert(str(path), str(tmp_path / "seq.atto"))
+    x = rng.standard_normal((3, 6, 10)).astype(np.float32)
+    ref = ort_run(path, x)
+    for backend in ("native", "numba"):
+        model = attocore.load(str(tmp_path / "seq.atto"), backend=backend)
+        assert model.takes_sequences and model.sample_shape == (6, 10)
+        got = model.run(x)
+        assert got.shape == (3, 10, 6)
+        assert np.abs(got - ref).max() <= 1e-5 * np.abs(ref).max()
+        with pytest.raises(attocore.InputError, match=r"\(N, 6, 10\)"):
+            model.run(x[:, None])
+        with pytest.raises(attocore.InputError, match="sequences"):
+            model.preprocess(np.zeros((8, 8, 3), np.uint8))

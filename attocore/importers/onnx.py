@@ -308,9 +308,9 @@ def _problems(m) -> list:
     inputs = [i for i in m.graph.input if i.name not in {t.name for t in m.graph.initializer}]
     if len(inputs) != 1:
         problems.append(f"the graph has {len(inputs)} inputs (exactly one image input is supported)")
-    elif len(inputs[0].type.tensor_type.shape.dim) not in (2, 4):
+    elif len(inputs[0].type.tensor_type.shape.dim) not in (2, 3, 4):
         problems.append(f"graph input '{inputs[0].name}' is {len(inputs[0].type.tensor_type.shape.dim)}-D "
-                        f"(4-D NCHW images and 2-D [N, features] vectors are supported)")
+                        f"(4-D NCHW images, 3-D [N, C, L] and 2-D [N, features] tensors are supported)")
     if not 1 <= len(m.graph.output) <= fmt.MAX_OP_ARITY:
         problems.append(f"the graph has {len(m.graph.output)} outputs (1 to {fmt.MAX_OP_ARITY} are supported)")
     elif len({o.name for o in m.graph.output}) != len(m.graph.output):
@@ -613,19 +613,22 @@ def _build(m, name, labels, mean, std, resize, values=None) -> Graph:
     batch = dims[0] if dims[0] > 0 else 1
     b.batch = batch  # ONNX's batch dimension, which attocore stores as 1
     features = len(dims) == 2  # an MLP-style [N, F] input
-    c, h, w = (dims[1], 1, 1) if features else (dims[1], dims[2], dims[3])
+    sequence = len(dims) == 3  # an [N, C, L] input (a signal, or a head's tensor on its own)
+    c, h, w = (dims[1], 1, 1) if features else (dims[1], 1, dims[2]) if sequence else (dims[1], dims[2], dims[3])
     if min(c, h, w) < 1:
         raise GraphError(f"graph input '{g_in.name}' needs fixed C, H, W (got {dims})")
-    if features:
-        # Carried as [N, F, 1, 1] (the executor's input is NCHW) and pooled over its 1x1
-        # (exact: one value's mean) to the [N, F] the graph's operators take. No image
-        # normalisation: a feature vector is not an image.
+    if features or sequence:
+        # Carried as [N, F, 1, 1] or [N, C, 1, L] (the executor's input is NCHW), then made the
+        # [N, F] or [N, C, L] the graph's operators take (a pool over the 1x1, exact; a
+        # reshape that moves nothing). No image normalisation: this is not an image.
         mean = (0.0,) * c if mean is None else mean
         std = (1.0,) * c if std is None else std
     mean, std = preprocessing.normalisation(mean, std, c)
     b.tensors["input"] = Tensor("input", (1, c, h, w))
     if features:
         b.emit("global_avgpool", f"{g_in.name}.as_features", ["input"], g_in.name)
+    elif sequence:
+        b.emit("reshape", f"{g_in.name}.as_sequence", ["input"], g_in.name, out_shape=(1, c, w))
     else:
         b.values[g_in.name] = _Value("input")
 
@@ -637,7 +640,7 @@ def _build(m, name, labels, mean, std, resize, values=None) -> Graph:
             if f"node '{node.name or f'#{i}'}'" in str(e):
                 raise
             raise type(e)(f"{_where(node, i)}: {e}") from e
-    return _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, features)
+    return _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, len(dims) if features or sequence else 4)
 
 
 def _convert_node(b, m, i, node, silu_gates, batch):
@@ -806,7 +809,7 @@ def _convert_node(b, m, i, node, silu_gates, batch):
                node.output[0])
 
 
-def _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, features) -> Graph:
+def _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, input_rank) -> Graph:
     """The graph of the converted nodes: its output, unused tensors dropped, metadata."""
     outs, seen = [], {}  # every graph output, in the model's order (feature maps stay NCHW)
     for o in m.graph.output:
@@ -833,10 +836,10 @@ def _finish(b, m, g_in, name, labels, mean, std, resize, c, h, w, features) -> G
     if b.size_bound:  # Model.run re-plans for other sizes only where nothing was computed from this one
         reason = "; ".join(b.size_bound[:3]) + (" ..." if len(b.size_bound) > 3 else "")
         extra["fixed_input_size"] = reason if len(reason) <= 1000 else reason[:997] + "..."  # a file string: <= 4096 bytes
-    if features:
-        extra["input_rank"] = "2"  # Model.run takes [N, F]; the executor sees [N, F, 1, 1]
+    if input_rank != 4:  # Model.run takes [N, F] or [N, C, L]; the executor sees [N, F, 1, 1] or [N, C, 1, L]
+        extra["input_rank"] = str(input_rank)
     md = Metadata(name=name or m.graph.name or "onnx-model", input_shape=(c, h, w), mean=tuple(mean), std=tuple(std),
-                  resize=(round(h * 256 / 224) if h == w and not features else 0) if resize is None else resize,
+                  resize=(round(h * 256 / 224) if h == w and input_rank == 4 else 0) if resize is None else resize,
                   labels=tuple(labels) if labels else default_labels,
                   extra=extra)
     graph = Graph(md, tensors, b.ops, ["input"], [v.name for v in outs])

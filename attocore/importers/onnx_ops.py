@@ -98,7 +98,7 @@ def slice_(b, node, a, where, nm):
     starts, ends = starts.reshape(-1).tolist(), ends.reshape(-1).tolist()
     axes = list(range(len(starts))) if axes is None else axes.reshape(-1).tolist()
     steps = [1] * len(starts) if steps is None else steps.reshape(-1).tolist()
-    dims = [shape[0], shape[1], 1, 1] if v.flat_4d else list(shape)
+    dims = [b.batch] + list(shape[1:]) + ([1, 1] if v.flat_4d else [])  # ONNX's shape: its batch, not 1
     ranges = {}  # axis -> [begin, end) that is not the whole axis
     for start, stop, axis, step in zip(starts, ends, axes, steps):
         axis = axis + rank if axis < 0 else axis
