@@ -48,6 +48,7 @@ OTHER_NETS = {"mobilenet-v2": (lambda n, d: n.MobileNetV2(), (3, 224, 224)),
               "resnet-18": (lambda n, d: n.ResNet18(), (3, 224, 224)),
               "yolov8n": (lambda n, d: d.YOLOv8n(), (3, 320, 320)),  # 3 head maps
               "yolov8n-256x320": (lambda n, d: d.YOLOv8n(), (3, 256, 320)),
+              "yolov8n-decoded": (lambda n, d: d.YOLOv8n(decode=True), (3, 320, 320)),  # ultralytics export: [1, 84, 2100]
               "dbnet": (lambda n, d: d.DBNet(), (3, 320, 320)),  # 1x1x320x320 probability map
               "attonet-d-fpn": (lambda n, d: n.AttoNetFPN("attonet-d"), (3, 256, 256))}  # 3 maps
 ATTONET_INPUT = (3, 224, 224)

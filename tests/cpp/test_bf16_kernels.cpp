@@ -30,6 +30,7 @@
 
 #include "kernels/dispatch/cpu_features.h"
 #include "kernels/dispatch/kernel_table.h"
+#include "gemm_variants.h"
 #include "test_harness.h"
 #include "zoo_shapes.h"
 #ifdef ATTOCORE_HAVE_AVX512
@@ -257,15 +258,7 @@ static void check_list(const char* name, const KernelTable& table, const std::ve
   for (const GemmKernel* k : listed)
     CHECK(k->packing == (k->nr == 8 ? GemmPacking::kBf16Quads : GemmPacking::kBf16Pairs));
   std::deque<GemmKernel> variants;
-  std::vector<const GemmKernel*> kernels;
-  for (const GemmKernel* k : listed) {
-    kernels.push_back(k);
-    if (k->tail) {
-      GemmKernel alone = *k;
-      alone.tail = nullptr;
-      kernels.push_back(&variants.emplace_back(alone));
-    }
-  }
+  const std::vector<const GemmKernel*> kernels = with_tailless_copies(listed, variants);
   auto is_listed = [&](const GemmKernel* k) { return std::find(listed.begin(), listed.end(), k) != listed.end(); };
   Stats st;
   for (const GemmKernel* kernel : kernels) {

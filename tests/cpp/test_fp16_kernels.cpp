@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/dispatch/kernel_table.h"
+#include "gemm_variants.h"
 #include "test_harness.h"
 #include "zoo_shapes.h"
 
@@ -134,15 +135,7 @@ int main() {
   const std::vector<const GemmKernel*>& listed = fp16_kernel_list().gemm;
   CHECK(listed.size() >= 2 && table.gemm_wide->packing == GemmPacking::kHalf);
   std::deque<GemmKernel> variants;
-  std::vector<const GemmKernel*> kernels;
-  for (const GemmKernel* k : listed) {
-    kernels.push_back(k);
-    if (k->tail) {
-      GemmKernel alone = *k;
-      alone.tail = nullptr;
-      kernels.push_back(&variants.emplace_back(alone));
-    }
-  }
+  const std::vector<const GemmKernel*> kernels = with_tailless_copies(listed, variants);
   auto is_listed = [&](const GemmKernel* k) { return std::find(listed.begin(), listed.end(), k) != listed.end(); };
   for (const GemmKernel* kernel : kernels) {
     unsigned seed = 1;
