@@ -138,11 +138,12 @@ class AxisSoftmaxLayer final : public ShapeOpLayer {
       : ShapeOpLayer(g, op, "softmax_axis_ref"), dim_(view4_dim(rank_, op.attrs.axis)) {}
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     const int64_t length = in_.d[dim_], inner = unit(in_, dim_);
-    for_ranges(ctx, blocks_per_image(in_, dim_) * ctx.batch, 1, [&](int64_t o0, int64_t o1) {
-      softmax_strided(io.input, length, inner, io.output, o0, o1);
+    ctx.pool->parallel_for(int(blocks_per_image(in_, dim_) * ctx.batch), [&](int o0, int o1, int worker) {
+      softmax_strided(io.input, length, inner, io.output, o0, o1, ctx.worker_scratch(worker));
       clamp(act_, io.output, o0 * length * inner, o1 * length * inner);
     });
   }
+  size_t scratch_floats() const override { return softmax_strided_work(unit(in_, dim_)); }
 
  private:
   int dim_;
@@ -202,11 +203,13 @@ class ReduceMeanLayer final : public ShapeOpLayer {
       if (op.attrs.axes & (1 << k)) reduce_[view4_dim(rank_, int(k))] = true;
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
-    ctx.pool->parallel_for(ctx.batch, [&](int n0, int n1, int) {
-      reduce_mean_images(io.input, in_.d, reduce_, io.output, n0, n1);
+    ctx.pool->parallel_for(ctx.batch, [&](int n0, int n1, int worker) {
+      reduce_mean_images(io.input, in_.d, reduce_, io.output, n0, n1,
+                         reinterpret_cast<double*>(ctx.worker_scratch(worker)));
       clamp(act_, io.output, n0 * out_.per_image(), n1 * out_.per_image());
     });
   }
+  size_t scratch_floats() const override { return size_t(out_.per_image()) * 2; }  // its doubles
 
  private:
   bool reduce_[4] = {false, false, false, false};

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 namespace attocore {
 
@@ -19,19 +18,19 @@ void softmax_rows(const float* x, int channels, float* y, size_t p0, size_t p1) 
   }
 }
 
-void softmax_strided(const float* x, int64_t length, int64_t inner, float* y, int64_t o0, int64_t o1) {
-  std::vector<float> top(static_cast<size_t>(inner));
-  std::vector<double> sum(static_cast<size_t>(inner));
+void softmax_strided(const float* x, int64_t length, int64_t inner, float* y, int64_t o0, int64_t o1, float* work) {
+  double* sum = reinterpret_cast<double*>(work);  // inner doubles, then inner floats
+  float* top = work + 2 * inner;
   for (int64_t o = o0; o < o1; ++o) {
     const float* src = x + o * length * inner;
     float* dst = y + o * length * inner;
-    std::copy(src, src + inner, top.begin());
+    std::copy(src, src + inner, top);
     for (int64_t l = 1; l < length; ++l)
       for (int64_t j = 0; j < inner; ++j) {
         const float v = src[l * inner + j];
         top[size_t(j)] = v > top[size_t(j)] || std::isnan(v) ? v : top[size_t(j)];
       }
-    std::fill(sum.begin(), sum.end(), 0.0);
+    std::fill(sum, sum + inner, 0.0);
     for (int64_t l = 0; l < length; ++l)
       for (int64_t j = 0; j < inner; ++j) sum[size_t(j)] += dst[l * inner + j] = std::exp(src[l * inner + j] - top[size_t(j)]);
     for (int64_t j = 0; j < inner; ++j) top[size_t(j)] = float(1.0 / sum[size_t(j)]);
