@@ -425,6 +425,8 @@ class _Builder:
         4-D tensor (a reshape), for the ops that index dimensions past the channels."""
         if not v.flat_4d:
             return v
+        if f"{v.name}.as_4d" in self.values:  # made for an earlier reader
+            return self.values[f"{v.name}.as_4d"]
         c = self.tensors[v.name].shape[1]
         self.emit("reshape", f"{name}.as_4d", [v.name], f"{v.name}.as_4d", out_shape=(1, c, 1, 1))
         return self.values[f"{v.name}.as_4d"]
