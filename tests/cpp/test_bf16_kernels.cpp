@@ -1,5 +1,5 @@
-// bf16 kernel tester (precision "bf16", kernels/gemm/gemm_avx512bf16.inc): every entry of the
-// bf16 GEMM list, as listed and alone, on edge shapes (odd k: bf16 pairs pad k; k across the
+// bf16 kernel tester (precision "bf16", kernels/gemm/gemm_avx512bf16.inc and gemm_amxbf16.inc): every
+// entry of the bf16 GEMM lists, as listed and alone, on edge shapes (odd k: bf16 pairs pad k; k across the
 // kernels' 256-value A segments) and on every 1x1 layer shape of the four nets, checked
 //  1. against the fp32 reference GEMM (the reference table's kernel on the same inputs)
 //     within the documented bound (DESIGN.md, "bf16 precision"): with u = 2^-8 (bf16's unit
@@ -247,7 +247,7 @@ static void check(const GemmKernel& kernel, const GemmKernel& reference, bool ex
 static void check_list(const char* name, const KernelTable& table, const std::vector<const GemmKernel*>& listed,
                        bool exact_required) {
   const GemmKernel& reference = *kernel_list(Isa::kReference).gemm.back();
-  CHECK(listed.size() >= 3);
+  CHECK(!listed.empty());
   std::set<const GemmKernel*> reached;
   for (const GemmKernel* k : {table.gemm_nr8, table.gemm_wide})
     for (; k != nullptr && reached.insert(k).second; k = k->tail) {
@@ -256,14 +256,14 @@ static void check_list(const char* name, const KernelTable& table, const std::ve
     }
   for (const GemmKernel* k : listed) CHECK_MSG(reached.count(k) == 1, "%s: %s is in no path of the table", name, k->name);
   for (const GemmKernel* k : listed)
-    CHECK(k->packing == (k->nr == 8 ? GemmPacking::kBf16Quads : GemmPacking::kBf16Pairs));
+    CHECK(k->packing == (k->nr == 8 ? GemmPacking::kBf16Quads : k->mr == 16 ? GemmPacking::kBf16Tiles : GemmPacking::kBf16Pairs));
   std::deque<GemmKernel> variants;
   const std::vector<const GemmKernel*> kernels = with_tailless_copies(listed, variants);
   auto is_listed = [&](const GemmKernel* k) { return std::find(listed.begin(), listed.end(), k) != listed.end(); };
   Stats st;
   for (const GemmKernel* kernel : kernels) {
     unsigned seed = 1;
-    for (int m : {1, 5, 6, 7, 13})
+    for (int m : {1, 5, 6, 7, 13, 16, 17, 33})  // the AMX kernel's 16 rows, and more
       for (int k : {1, 2, 3, 7, 8, 9, 16, 17, 27, 33})
         for (int n : {1, 7, 8, 9, 16, 17, 31, 32, 33, 47})
           check(*kernel, reference, exact_required, m, k, n, (m + k + n) % 2 == 0, epilogue(m + n), seed++, &st);
@@ -315,12 +315,19 @@ int main() {
     std::printf("%d cases\n", cases);
     TEST_MAIN_END();
   }
-  const KernelTable& table = bf16_kernel_table();
+  const KernelTable& table = bf16_kernel_table(/*allow_amx=*/false);
   CHECK(table.isa == Isa::kAvx512 && table.gemm_wide->packing == GemmPacking::kBf16Pairs);
 #ifdef ATTOCORE_HAVE_AVX512BF16
   check_operations("native", bf16_pack_native, bf16_dot_native, false);
 #endif
   check_list("avx512bf16", table, bf16_kernel_list().gemm, false);
+  const Bf16Support amx = amx_bf16_support();
+  if (amx.available) {
+    CHECK(bf16_kernel_table().gemm_wide == amx_bf16_kernel_list().gemm.back());
+    check_list("amxbf16", bf16_kernel_table(), amx_bf16_kernel_list().gemm, false);
+  } else {
+    std::printf("skipped the AMX bf16 kernels: %s\n", amx.reason.c_str());
+  }
   std::printf("%d cases\n", cases);
   TEST_MAIN_END();
 }

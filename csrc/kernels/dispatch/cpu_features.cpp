@@ -6,9 +6,34 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace attocore {
 namespace {
+
+#if defined(__x86_64__) || defined(__i386__)
+// AMX needs three things beyond the cpuid bits: the OS saving the tile state (XCR0), and on
+// Linux a per-process permission to use it (without it the first tile instruction faults).
+bool amx_bf16_usable(const CpuFeatures& f, const char** why_not) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!f.avx512bf16) return *why_not = "the CPU lacks AVX512-BF16 (the AMX kernel converts with it)", false;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 22) & 1) || !((d >> 24) & 1))
+    return *why_not = "the CPU lacks AMX-BF16 (cpuid leaf 7 EDX bits 22, 24)", false;
+  unsigned lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0x60000u) != 0x60000u) return *why_not = "the OS does not save the AMX tile state (XCR0 bits 17-18)", false;
+#if defined(__linux__)
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0)
+    return *why_not = "Linux refused this process the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM)", false;
+#endif
+  *why_not = "";
+  return true;
+}
+#endif
 
 CpuFeatures detect() {
   CpuFeatures f;
@@ -26,6 +51,7 @@ CpuFeatures detect() {
   // AVX512_BF16 is the same sub-leaf's EAX bit 5 (asked for directly, as AVX-VNNI, rather than
   // through a compiler's name for it); its zmm operands need the state avx512f checked.
   if (f.avx512bw && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512bf16 = (a >> 5) & 1;
+  f.amx_bf16 = amx_bf16_usable(f, &f.amx_why_not);
 #endif
 #if defined(__aarch64__) && defined(__linux__)
   f.dotprod = (getauxval(AT_HWCAP) >> 20) & 1;  // HWCAP_ASIMDDP

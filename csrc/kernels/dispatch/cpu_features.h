@@ -24,6 +24,12 @@ struct CpuFeatures {
   // AMD Zen 4 and later), with avx512bw and the zmm state the OS saves: the bf16 kernels of
   // precision "bf16".
   bool avx512bf16 = false;
+  // AMX-BF16 with AMX-TILE (tdpbf16ps on tile registers: Sapphire Rapids and later Xeons),
+  // the OS saving the tile state (XCR0 bits 17-18) and granting it to this process (Linux's
+  // arch_prctl(ARCH_REQ_XCOMP_PERM), asked once here): the first choice of precision "bf16".
+  // amx_why_not says which of those failed (empty when amx_bf16).
+  bool amx_bf16 = false;
+  const char* amx_why_not = "not an x86 CPU";
 };
 
 const CpuFeatures& cpu_features();

@@ -8,6 +8,7 @@
 #define TAIL(k) .with_tail(&k)
 #define FEWER_ROWS(k) .with_fewer_rows(&k)
 #define NARROW_INDIRECT(k) .with_narrow_indirect(&k)
+#define CONFIGURE(f) .with_configure(::attocore::f)
 #define GEMM_KERNEL(fn, mr, nr, packing, parts) \
   constexpr GemmKernel fn = GemmKernel{::attocore::fn, mr, nr, #fn, GemmPacking::packing} parts;
 #define GEMM_TABLE(nr8, wide)                \
@@ -28,5 +29,6 @@ constexpr const GemmKernel* kAll[] = {
 #undef TAIL
 #undef FEWER_ROWS
 #undef NARROW_INDIRECT
+#undef CONFIGURE
 #undef GEMM_TABLE
 #undef GEMM_LIST

@@ -19,6 +19,9 @@
 #ifdef ATTOCORE_HAVE_AVX512BF16
 #include "kernels/gemm/gemm_avx512bf16.h"
 #endif
+#ifdef ATTOCORE_HAVE_AMXBF16
+#include "kernels/gemm/gemm_amxbf16.h"
+#endif
 #ifdef ATTOCORE_HAVE_AVX512
 #include "kernels/gemm/gemm_bf16emu_avx512.h"
 #endif
@@ -113,6 +116,16 @@ namespace list_avx512bf16 {
 }  // namespace list_avx512bf16
 constexpr KernelTable kAvx512Bf16Table{Isa::kAvx512, list_avx512bf16::kNr8, list_avx512bf16::kWide, kDwconv_avx512,
                                        kStem_avx512, kMaxPool_avx512, kActivation_avx512};
+#endif
+
+#ifdef ATTOCORE_HAVE_AMXBF16
+namespace list_amxbf16 {  // its narrow kernels are the AVX512-BF16 list's
+using list_avx512bf16::gemm_6x8_avx512bf16;
+#define GEMM_LIST "kernels/gemm/gemm_amxbf16.inc"
+#include "kernels/dispatch/gemm_describe.h"
+}  // namespace list_amxbf16
+constexpr KernelTable kAmxBf16Table{Isa::kAvx512, list_amxbf16::kNr8, list_amxbf16::kWide, kDwconv_avx512,
+                                    kStem_avx512, kMaxPool_avx512, kActivation_avx512};
 #endif
 
 #ifdef ATTOCORE_HAVE_AVX512
@@ -370,11 +383,28 @@ Bf16Support bf16_support() {
 #endif
 }
 
-const KernelTable& bf16_kernel_table() {
+Bf16Support amx_bf16_support() {
+#ifdef ATTOCORE_HAVE_AMXBF16
+  if (cpu_features().amx_bf16) return {true, "cpu has AMX-BF16 and the OS grants the tile state"};
+  return {false, std::string("no AMX: ") + cpu_features().amx_why_not};
+#else
+  return {false, "no AMX: the AMX-BF16 kernels are not compiled in this build (not x86, or a compiler without -mamx-bf16)"};
+#endif
+}
+
+const KernelTable& bf16_kernel_table(bool allow_amx) {
   const Bf16Support s = bf16_support();
   if (!s.available) fail(ErrorCode::kConfig, s.reason);
+#ifdef ATTOCORE_HAVE_AMXBF16
+  if (allow_amx && amx_bf16_support().available) {
+    if (logs_dispatch()) log_dispatch("precision bf16: " + amx_bf16_support().reason + ", using " + list_amxbf16::kWide->name);
+    return kAmxBf16Table;
+  }
+#endif
 #ifdef ATTOCORE_HAVE_AVX512BF16
-  if (logs_dispatch()) log_dispatch("precision bf16: " + s.reason + ", using " + list_avx512bf16::kWide->name);
+  if (logs_dispatch())
+    log_dispatch("precision bf16: " + s.reason + ", using " + list_avx512bf16::kWide->name + " (" +
+                 (allow_amx ? amx_bf16_support().reason : std::string("AMX not allowed by the caller")) + ")");
   return kAvx512Bf16Table;
 #else
   fail(ErrorCode::kInternal, "bf16 table missing");
@@ -386,6 +416,17 @@ const KernelList& bf16_kernel_list() {
     KernelList l;
 #ifdef ATTOCORE_HAVE_AVX512BF16
     l.gemm = all_of(list_avx512bf16::kAll);
+#endif
+    return l;
+  }();
+  return list;
+}
+
+const KernelList& amx_bf16_kernel_list() {
+  static const KernelList list = [] {
+    KernelList l;
+#ifdef ATTOCORE_HAVE_AMXBF16
+    l.gemm = all_of(list_amxbf16::kAll);
 #endif
     return l;
   }();

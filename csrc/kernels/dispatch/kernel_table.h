@@ -85,9 +85,14 @@ struct Bf16Support {
   std::string reason;  // why not: names the missing feature and the alternative
 };
 Bf16Support bf16_support();
-// Fails with ErrorCode::kConfig and bf16_support().reason when it is not available.
-const KernelTable& bf16_kernel_table();
-const KernelList& bf16_kernel_list();  // the bf16 kernels alone (GEMM only: what the bf16 tester runs)
+// Fails with ErrorCode::kConfig and bf16_support().reason when it is not available. Where the
+// CPU has AMX-BF16 (amx_bf16_support()) and allow_amx, the table's wide kernel is the AMX one
+// (gemm/gemm_amxbf16.inc), its narrow kernels the AVX512-BF16 ones; else all AVX512-BF16.
+const KernelTable& bf16_kernel_table(bool allow_amx = true);
+const KernelList& bf16_kernel_list();  // the AVX512-BF16 kernels alone (GEMM only: what the bf16 tester runs)
+// AMX-BF16: available, or why not (no AMX, the OS, a build without -mamx-bf16).
+Bf16Support amx_bf16_support();
+const KernelList& amx_bf16_kernel_list();  // the AMX kernels alone (empty without them)
 // The same kernels on the AVX-512F emulation of the two bf16 instructions
 // (gemm/gemm_bf16emu_avx512.inc): for the tester only, which runs them wherever the avx512
 // table is available (empty in a build without it). No precision or option selects them.

@@ -80,7 +80,10 @@ using GemmIndirectUkernel = void (*)(const GemmIndirectTile& t);
 //          group of 16 words ([pair 4b .. 4b+3 of output 4g], [.. of 4g+1], ...): a 16-byte
 //          broadcast of A's four pairs into each 128-bit lane feeds 8 k-steps of 4 outputs per
 //          vdpbf16ps (the bf16 6x8 kernel, as kQuads for fp32).
-enum class GemmPacking { kPlain, kPairs, kQuads, kHalf, kBf16Pairs, kBf16Quads };
+//  kBf16Tiles: as kBf16Pairs, the k-pairs zero-padded to a multiple of 16: an AMX tile of B
+//          is 16 k-pairs of 16 outputs (gemm_amxbf16.cpp), so the last one is loaded in place,
+//          never past the panel. NR x 16 ceil(ceil(k/2) / 16) floats after the biases.
+enum class GemmPacking { kPlain, kPairs, kQuads, kHalf, kBf16Pairs, kBf16Quads, kBf16Tiles };
 
 // IEEE binary16 bits of x, rounded to nearest even (overflow to infinity, NaN kept NaN):
 // portable, so packing needs no fp16 hardware.
@@ -154,6 +157,11 @@ struct GemmKernel {
   // at the kernel's width (no narrow tail), so a 16-channel 3x3 convolution on 32-wide panels
   // left half of each vector idle.
   const GemmKernel* narrow_indirect = nullptr;
+  // Optional: called by the driver (gemm_panels) on its thread before it calls fn, for a
+  // kernel whose unit has state to set up that would cost more per tile than the tile
+  // itself (the AMX kernel's tile configuration: ~90 ns, against ~300 ns for a 16 x 32 tile
+  // at k = 24). Nothing else runs on the thread between it and the driver's tile calls.
+  void (*configure)() = nullptr;
 
   // The optional parts, as a kernel list (gemm_<isa>.inc) attaches them to a constant.
   constexpr GemmKernel with_rows_for(GemmUkernel (*f)(int)) const { GemmKernel g = *this; g.rows_for = f; return g; }
@@ -161,6 +169,7 @@ struct GemmKernel {
   constexpr GemmKernel with_indirect(GemmIndirectUkernel f) const { GemmKernel g = *this; g.indirect = f; return g; }
   constexpr GemmKernel with_tail(const GemmKernel* k) const { GemmKernel g = *this; g.tail = k; return g; }
   constexpr GemmKernel with_fewer_rows(const GemmKernel* k) const { GemmKernel g = *this; g.fewer_rows = k; return g; }
+  constexpr GemmKernel with_configure(void (*f)()) const { GemmKernel g = *this; g.configure = f; return g; }
   constexpr GemmKernel with_narrow_indirect(const GemmKernel* k) const {
     GemmKernel g = *this;
     g.narrow_indirect = k;
@@ -226,6 +235,7 @@ struct PackedGemmB {
   static size_t packed_panel_floats(int k, int nr, GemmPacking packing) {
     if (packing == GemmPacking::kHalf) return bias_floats(nr, packing) + (size_t(nr) * k + 1) / 2;
     if (packing == GemmPacking::kBf16Pairs) return bias_floats(nr, packing) + size_t(nr) * ((k + 1) / 2);
+    if (packing == GemmPacking::kBf16Tiles) return bias_floats(nr, packing) + size_t(nr) * ((k + 31) / 32 * 16);
     if (packing == GemmPacking::kBf16Quads) return bias_floats(nr, packing) + size_t(nr) * 4 * ((k + 7) / 8);
     const int rows = packing == GemmPacking::kPairs ? (k + 1) / 2 * 2 : packing == GemmPacking::kQuads ? (k + 3) / 4 * 4 : k;
     return bias_floats(nr, packing) + size_t(nr) * rows;
@@ -248,13 +258,13 @@ void pack_gemm_panel(float* dst, int k, int nr, GemmPacking packing, int col0, i
       }
       continue;
     }
-    if (packing == GemmPacking::kBf16Pairs || packing == GemmPacking::kBf16Quads) {  // a 32-bit word per k-pair (memcpy, as above)
+    if (packing == GemmPacking::kBf16Pairs || packing == GemmPacking::kBf16Quads || packing == GemmPacking::kBf16Tiles) {  // a 32-bit word per k-pair (memcpy, as above)
       unsigned char* const words = reinterpret_cast<unsigned char*>(weights);
       for (int q = 0; 2 * q < k; ++q) {
         const uint32_t lo = float_to_bf16_bits(w_kn(2 * q, col0 + j));
         const uint32_t hi = 2 * q + 1 < k ? float_to_bf16_bits(w_kn(2 * q + 1, col0 + j)) : 0u;
         const uint32_t word = lo | hi << 16;
-        const size_t at = packing == GemmPacking::kBf16Pairs
+        const size_t at = packing != GemmPacking::kBf16Quads  // pairs, and tiles (their padding stays zero)
                               ? size_t(q) * nr + j
                               : size_t(q / 4) * 4 * nr + size_t(j / 4) * 16 + size_t(j % 4) * 4 + q % 4;
         std::memcpy(words + 4 * at, &word, 4);

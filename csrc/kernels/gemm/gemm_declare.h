@@ -9,6 +9,7 @@
 #define TAIL(k)
 #define FEWER_ROWS(k)
 #define NARROW_INDIRECT(k)
+#define CONFIGURE(f) void f();
 #define GEMM_TABLE(nr8, wide)
 #include GEMM_LIST
 #undef GEMM_KERNEL
@@ -18,5 +19,6 @@
 #undef TAIL
 #undef FEWER_ROWS
 #undef NARROW_INDIRECT
+#undef CONFIGURE
 #undef GEMM_TABLE
 #undef GEMM_LIST

@@ -48,6 +48,8 @@ void gemm(const GemmKernel& kernel, int m, const float* a, size_t a_stride, cons
 void gemm_panels(const GemmKernel& kernel, int m, const float* a, size_t a_stride, const PackedGemmB& b,
                  int panel_begin, int panel_end, float* c, size_t c_stride, const float* residual, size_t r_stride,
                  Epilogue ep) {
+  if (kernel.configure != nullptr) kernel.configure();
+  else if (b.tail != nullptr && b.tail->configure != nullptr) b.tail->configure();
   GemmTile t;
   t.k = b.k;
   t.a_stride = a_stride;

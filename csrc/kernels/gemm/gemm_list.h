@@ -16,6 +16,7 @@
 //       TAIL(k)             kernel k (an entry above) for a narrow last panel
 //       FEWER_ROWS(k)       kernel k (above), one row fewer on the same packing
 //       NARROW_INDIRECT(k)  kernel k (above) for convolutions of at most k's nr outputs
+//       CONFIGURE(f)        void f(): the unit's setup, run by the driver before fn's tiles
 //   GEMM_TABLE(nr8, wide)
 //     the table's kernels (KernelTable::gemm_for): nr8 for at most 8 output columns, wide
 //     for more. Every other entry must be reachable from these two (the GEMM tester checks).
