@@ -119,8 +119,7 @@ constexpr KernelTable kAvx512Bf16Table{Isa::kAvx512, list_avx512bf16::kNr8, list
 #endif
 
 #ifdef ATTOCORE_HAVE_AMXBF16
-namespace list_amxbf16 {  // its narrow kernels are the AVX512-BF16 list's
-using list_avx512bf16::gemm_6x8_avx512bf16;
+namespace list_amxbf16 {
 #define GEMM_LIST "kernels/gemm/gemm_amxbf16.inc"
 #include "kernels/dispatch/gemm_describe.h"
 }  // namespace list_amxbf16

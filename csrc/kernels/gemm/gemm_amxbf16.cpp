@@ -60,48 +60,99 @@ void configure_amx_tiles() {
 
 namespace {
 
-// 16 rows x 16 NV columns: NV C tiles (0, 1), one A tile (2) shared by NV B tiles (3, 4).
+constexpr int MR = 16, kBlockPairs = 16;  // a tile product: 16 rows, 16 k-pairs
+
+// A's rows, floats [2 p0, 2 (p0 + n)) (at most k), as bf16 pairs at ab (row stride ld words),
+// zero from pair n to the next multiple of 16 (the packing's padding pairs are zero too).
+inline void convert_a(const float* const* a, int k, int p0, int n, uint32_t* ab, int ld) {
+  const int n16 = (n + kBlockPairs - 1) / kBlockPairs * kBlockPairs;
+  const int floats = k - 2 * p0 < 2 * n ? k - 2 * p0 : 2 * n;
+  for (int r = 0; r < MR; ++r) {
+    bf16_row<Bf16Native>(a[r] + 2 * size_t(p0), floats, ab + size_t(r) * ld);
+    for (int q = n; q < n16; ++q) ab[size_t(r) * ld + q] = 0;
+  }
+}
+
+// C tiles 0 (and 1) += A's pairs [0, n) at ab x the panel's k-pair rows from w (NR words each).
 template <int NV>
-void amx_tile(const GemmTile& t) {
-  constexpr int MR = 16, NR = 16 * NV, kBlockPairs = 16, kSegPairs = 128;  // A copy: 16 x 512 bytes
-  ATTOCORE_TILE_LOADD(0, t.panel, 0);  // the 16 biases of each half, in every row
-  if (NV == 2) ATTOCORE_TILE_LOADD(1, t.panel + 16, 0);
-  const float* a[MR];
-  for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
-  const uint32_t* w = reinterpret_cast<const uint32_t*>(t.panel + NR);
-  const int k = t.k, pairs = (k + 1) / 2;
-  alignas(64) uint32_t ab[MR][kSegPairs];
-  for (int p0 = 0; p0 < pairs; p0 += kSegPairs) {
-    const int n = pairs - p0 < kSegPairs ? pairs - p0 : kSegPairs;
-    const int n16 = (n + kBlockPairs - 1) / kBlockPairs * kBlockPairs;
-    const int floats = k - 2 * p0 < 2 * n ? k - 2 * p0 : 2 * n;
-    for (int r = 0; r < MR; ++r) {
-      bf16_row<Bf16Native>(a[r] + 2 * size_t(p0), floats, ab[r]);
-      for (int q = n; q < n16; ++q) ab[r][q] = 0;  // the packing's padding pairs are zero too
-    }
-    for (int q = 0; q < n; q += kBlockPairs) {
-      const uint32_t* wq = w + size_t(p0 + q) * NR;
-      ATTOCORE_TILE_LOADD(2, &ab[0][q], kSegPairs * 4);
-      ATTOCORE_TILE_LOADD(3, wq, NR * 4);
-      _tile_dpbf16ps(0, 2, 3);
-      if (NV == 2) {
-        ATTOCORE_TILE_LOADD(4, wq + 16, NR * 4);
-        _tile_dpbf16ps(1, 2, 4);
-      }
+inline void multiply(const uint32_t* ab, int ld, int n, const uint32_t* w) {
+  constexpr int NR = 16 * NV;
+  for (int q = 0; q < n; q += kBlockPairs) {
+    const uint32_t* wq = w + size_t(q) * NR;
+    ATTOCORE_TILE_LOADD(2, ab + q, ld * 4);
+    ATTOCORE_TILE_LOADD(3, wq, NR * 4);
+    _tile_dpbf16ps(0, 2, 3);
+    if (NV == 2) {
+      ATTOCORE_TILE_LOADD(4, wq + 16, NR * 4);
+      _tile_dpbf16ps(1, 2, 4);
     }
   }
+}
+
+template <int NV>
+inline void load_bias(const float* panel) {
+  ATTOCORE_TILE_LOADD(0, panel, 0);  // the 16 biases of each half, in every row
+  if (NV == 2) ATTOCORE_TILE_LOADD(1, panel + 16, 0);
+}
+
+// C tiles through the fp32 epilogue into rows x cols of c.
+template <int NV>
+inline void store(const GemmTile& t, int cols, float* c, const float* residual) {
+  constexpr int NR = 16 * NV;
   alignas(64) float cbuf[MR][NR];
   _tile_stored(0, &cbuf[0][0], NR * 4);
   if (NV == 2) _tile_stored(1, &cbuf[0][16], NR * 4);
   __m512 acc[MR][NV];
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_load_ps(&cbuf[r][16 * v]);
-  store_tile<VecAvx512, MR, NV>(acc, t.rows, t.cols, t.c, t.c_stride, t.residual, t.r_stride, t.ep);
+  store_tile<VecAvx512, MR, NV>(acc, t.rows, cols, c, t.c_stride, residual, t.r_stride, t.ep);
+}
+
+inline void row_pointers(const GemmTile& t, const float** a) {
+  for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
+}
+
+// One tile: 16 rows x 16 NV columns, A converted in segments of 128 pairs.
+template <int NV>
+void amx_tile(const GemmTile& t) {
+  constexpr int NR = 16 * NV, kSegPairs = 128;  // A copy: 16 x 512 bytes
+  load_bias<NV>(t.panel);
+  const float* a[MR];
+  row_pointers(t, a);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(t.panel + NR);
+  const int pairs = (t.k + 1) / 2;
+  alignas(64) uint32_t ab[MR][kSegPairs];
+  for (int p0 = 0; p0 < pairs; p0 += kSegPairs) {
+    const int n = pairs - p0 < kSegPairs ? pairs - p0 : kSegPairs;
+    convert_a(a, t.k, p0, n, &ab[0][0], kSegPairs);
+    multiply<NV>(&ab[0][0], kSegPairs, n, w + size_t(p0) * NR);
+  }
+  store<NV>(t, t.cols, t.c, t.residual);
+}
+
+// The row kernel (GemmKernel::rows_for): 16 rows across every wide panel, A converted once
+// for all of them (per tile, its conversion was repeated for every panel: at k = 24 it and
+// the epilogue were most of the call). k of at most 2 kRowPairs: A whole on the stack.
+constexpr int kRowPairs = 512;  // 32 KiB of A copy
+
+void amx_rows(const GemmTile& t) {
+  const float* a[MR];
+  row_pointers(t, a);
+  const int pairs = (t.k + 1) / 2;
+  alignas(64) uint32_t ab[MR][kRowPairs];
+  convert_a(a, t.k, 0, pairs, &ab[0][0], kRowPairs);
+  for (int p = 0, col = 0; col < t.cols; ++p, col += 32) {
+    const float* panel = t.panel + size_t(p) * t.panel_stride;
+    load_bias<2>(panel);
+    multiply<2>(&ab[0][0], kRowPairs, pairs, reinterpret_cast<const uint32_t*>(panel + 32));
+    store<2>(t, t.cols - col < 32 ? t.cols - col : 32, t.c + col, t.residual ? t.residual + col : nullptr);
+  }
 }
 
 }  // namespace
 
 void gemm_16x32_amxbf16(const GemmTile& t) { amx_tile<2>(t); }
 void gemm_16x16_amxbf16(const GemmTile& t) { amx_tile<1>(t); }
+GemmUkernel gemm_16x32_amxbf16_rows(int k) { return k <= 2 * kRowPairs ? amx_rows : nullptr; }
 
 }  // namespace attocore
