@@ -315,6 +315,11 @@ def main(argv=None) -> int:
                                  np.percentile(ts, 90) * 1e3, med / base, paired, macs / med / 1e9,
                                  100 * macs / med / 1e9 / (peak * threads), len(ts)))
                 print_table([r for r in rows if r[0] == name and r[1] == threads], header=not rows[:-len(times)])
+                if "attocore-bf16" in times and "openvino-default" in times:  # half precision against half precision
+                    ours, theirs = times["attocore-bf16"], times["openvino-default"]
+                    ratio = np.median(np.concatenate(theirs)) / np.median(np.concatenate(ours))
+                    paired = np.median([np.median(t) / np.median(o) for t, o in zip(theirs, ours)])
+                    print(f"  bf16 against bf16: openvino-default / attocore-bf16 = {ratio:.2f} (paired {paired:.2f})")
                 if args.int8 and threads == args.threads[0]:
                     for eng, db in int8_sqnr(engines, input_shape(name)).items():
                         print(f"  {name} {eng}: logits SQNR {db:.1f} dB against attocore fp32")
