@@ -74,6 +74,32 @@ def test_bf16_within_bound_of_fp32(name):
     assert not np.array_equal(got, want)  # the bf16 kernels ran, not fp32 ones
 
 
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return []
+
+
+AMX = BF16 and {"amx_bf16", "amx_tile"} <= set(_cpu_flags())
+
+
+@pytest.mark.skipif(not AMX, reason="the CPU (or /proc/cpuinfo) shows no AMX-BF16: bf16 runs on AVX512-BF16 or not at all")
+def test_bf16_takes_the_amx_kernels_where_the_cpu_has_them():
+    """Every GEMM step of a bf16 AttoNet-D names an AMX kernel (the AVX512-BF16 ones ran at half
+    fp32's speed on the Xeon with AMX measured), and 2 threads give 1 thread's bits."""
+    x = np.random.default_rng(5).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    one, two = attocore.load("attonet-d", threads=1, precision="bf16"), attocore.load("attonet-d", threads=2, precision="bf16")
+    _, steps = one.profile(x)
+    gemm_steps = [s.kernel for s in steps if "gemm" in s.kernel]
+    assert gemm_steps and all("amxbf16" in k for k in gemm_steps), gemm_steps
+    got1 = one.run(x)
+    assert np.array_equal(got1, two.run(x))
+    want = attocore.load("attonet-d", threads=1).run(x)
+    assert float(np.abs(got1 - want).max()) <= BF16_LOGIT_BOUND * float(np.abs(want).max())
+
+
 def test_bf16_nets_within_bound_on_the_emulated_kernels(cpp_build, tmp_path):
     """AttoNet-A..D through tests/cpp/test_bf16_nets (emulated bf16 kernels on any AVX-512F
     CPU, the native ones where the CPU has AVX512-BF16): within BF16_LOGIT_BOUND of fp32."""
