@@ -159,6 +159,13 @@ std::vector<const GemmKernel*> all_of(const GemmKernel* const (&kernels)[N]) {
   return std::vector<const GemmKernel*>(kernels, kernels + N);
 }
 
+// A kernel list of GEMM kernels alone (the half-precision lists: what their testers run).
+[[maybe_unused]] static KernelList gemm_only(std::vector<const GemmKernel*> gemm) {  // unused where no list is built
+  KernelList l;
+  l.gemm = std::move(gemm);
+  return l;
+}
+
 KernelList make_list(Isa isa) {
   KernelList l;
   switch (isa) {
@@ -355,13 +362,11 @@ const KernelTable& fp16_kernel_table() {
 }
 
 const KernelList& fp16_kernel_list() {
-  static const KernelList list = [] {
-    KernelList l;
 #ifdef ATTOCORE_HAVE_NEONFP16
-    l.gemm = all_of(list_neonfp16::kAll);
+  static const KernelList list = gemm_only(all_of(list_neonfp16::kAll));
+#else
+  static const KernelList list;
 #endif
-    return l;
-  }();
   return list;
 }
 
@@ -391,7 +396,7 @@ Bf16Support amx_bf16_support() {
 #endif
 }
 
-const KernelTable& bf16_kernel_table(bool allow_amx) {
+const KernelTable& bf16_kernel_table([[maybe_unused]] bool allow_amx) {  // unused without bf16 kernels
   const Bf16Support s = bf16_support();
   if (!s.available) fail(ErrorCode::kConfig, s.reason);
 #ifdef ATTOCORE_HAVE_AMXBF16
@@ -411,24 +416,20 @@ const KernelTable& bf16_kernel_table(bool allow_amx) {
 }
 
 const KernelList& bf16_kernel_list() {
-  static const KernelList list = [] {
-    KernelList l;
 #ifdef ATTOCORE_HAVE_AVX512BF16
-    l.gemm = all_of(list_avx512bf16::kAll);
+  static const KernelList list = gemm_only(all_of(list_avx512bf16::kAll));
+#else
+  static const KernelList list;
 #endif
-    return l;
-  }();
   return list;
 }
 
 const KernelList& amx_bf16_kernel_list() {
-  static const KernelList list = [] {
-    KernelList l;
 #ifdef ATTOCORE_HAVE_AMXBF16
-    l.gemm = all_of(list_amxbf16::kAll);
+  static const KernelList list = gemm_only(all_of(list_amxbf16::kAll));
+#else
+  static const KernelList list;
 #endif
-    return l;
-  }();
   return list;
 }
 
@@ -443,13 +444,11 @@ const KernelTable& bf16_emulated_kernel_table() {
 }
 
 const KernelList& bf16_emulated_kernel_list() {
-  static const KernelList list = [] {
-    KernelList l;
 #ifdef ATTOCORE_HAVE_AVX512
-    l.gemm = all_of(list_bf16emu_avx512::kAll);
+  static const KernelList list = gemm_only(all_of(list_bf16emu_avx512::kAll));
+#else
+  static const KernelList list;
 #endif
-    return l;
-  }();
   return list;
 }
 
