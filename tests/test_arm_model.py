@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from cmake_build import ROOT, build
@@ -18,6 +19,18 @@ sys.path.insert(0, BENCH)
 need_tools = pytest.mark.skipif(
     shutil.which("llvm-mca") is None or shutil.which("aarch64-linux-gnu-g++") is None,
     reason="needs llvm-mca (Debian: llvm) and aarch64-linux-gnu-g++")
+
+
+def test_the_imported_nets_export_and_convert(tmp_path):
+    """MobileNet-V2, which the model estimates beside the published Pi figures, comes from the
+    package's own test nets (a path to a removed tests/models.py broke --validate once)."""
+    pytest.importorskip("torch")
+    import attocore
+    from perfmodel import work
+    atto = work.resolve_net("mobilenet-v2", cache_dir=str(tmp_path))
+    assert atto.endswith(".atto") and os.path.exists(atto)
+    logits = attocore.load(atto).run(np.zeros((1, 3, 224, 224), np.float32))
+    assert logits.ndim == 2 and logits.shape[0] == 1 and np.isfinite(logits).all()
 
 
 @need_tools

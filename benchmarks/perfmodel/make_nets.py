@@ -1,6 +1,6 @@
 """Writes the nets arm_model.py estimates as .atto files into a directory (the board kit's
 models): AttoNet-A..D from the zoo (seeded weights) and MobileNet-V2 exported from
-tests/models.py through ONNX. Usage: python make_nets.py DIR [NET ...]"""
+attocore/testing/torch_nets.py through ONNX. Usage: python make_nets.py DIR [NET ...]"""
 import os
 import shutil
 import sys

@@ -194,7 +194,7 @@ IMPORTED = {"mobilenet-v2": "MobileNetV2", "small-resnet": "SmallResNet"}
 
 def resolve_net(name: str, cache_dir: str | None = None) -> str:
     """A zoo name or .atto path as is; mobilenet-v2 / small-resnet are exported from
-    tests/models.py (random weights, as the tests and the benchmark make them) through ONNX
+    attocore/testing/torch_nets.py (random weights, as the tests and the benchmark make them) through ONNX
     and attocore's converter into cache_dir, once. Their timing does not depend on the weights."""
     if name.startswith("attonet") or os.path.exists(name):
         return name
@@ -205,12 +205,9 @@ def resolve_net(name: str, cache_dir: str | None = None) -> str:
     os.makedirs(cache_dir, exist_ok=True)
     atto = os.path.join(cache_dir, name + ".atto")
     if not os.path.exists(atto):
-        import sys
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        sys.path.insert(0, os.path.join(root, "tests"))
         import torch
-        import models
         from attocore import onnx as aonnx
+        from attocore.testing import torch_nets as models
         torch.manual_seed(0)
         net = models.randomize(getattr(models, IMPORTED[name])(), seed=1)
         onnx_path = os.path.join(cache_dir, name + ".onnx")
