@@ -395,9 +395,17 @@ class _Builder:
             key, k = f"{onnx_name}#{k}", k + 1
         return key
 
+    @staticmethod
+    def internal(onnx_name, what):
+        """The key of a value the importer makes for itself (a 4-D view, a negation, a kept
+        axis): a tuple, so no tensor of the model, whose names are strings, can be taken for it
+        or overwrite it, whatever it is called."""
+        return (onnx_name, what)
+
     def emit(self, op_type, name, inputs, onnx_out, attrs=None, activation="none", flat_4d=False, out_shape=None):
-        """One attocore op; its output's shape is inferred, or for a reshape `out_shape`."""
-        out = self.fresh(onnx_out)
+        """One attocore op; its output's shape is inferred, or for a reshape `out_shape`. onnx_out
+        is an ONNX tensor name or an internal() key."""
+        out = self.fresh(onnx_out if isinstance(onnx_out, str) else ".".join(onnx_out))
         op = Op(op_type, name, inputs, [out], attrs or {}, activation)
         if out_shape is not None:
             self.tensors[out] = Tensor(out, tuple(out_shape))
@@ -425,11 +433,12 @@ class _Builder:
         4-D tensor (a reshape), for the ops that index dimensions past the channels."""
         if not v.flat_4d:
             return v
-        if f"{v.name}.as_4d" in self.values:  # made for an earlier reader
-            return self.values[f"{v.name}.as_4d"]
+        key = self.internal(v.name, "as_4d")
+        if key in self.values:  # made for an earlier reader
+            return self.values[key]
         c = self.tensors[v.name].shape[1]
-        self.emit("reshape", f"{name}.as_4d", [v.name], f"{v.name}.as_4d", out_shape=(1, c, 1, 1))
-        return self.values[f"{v.name}.as_4d"]
+        self.emit("reshape", f"{name}.as_4d", [v.name], key, out_shape=(1, c, 1, 1))
+        return self.values[key]
 
     def affine(self, node, v, scale, shift, name):
         """y = x * scale + shift per channel (batch norm, or Add / Sub / Mul / Div by a constant):

@@ -120,7 +120,7 @@ def slice_(b, node, a, where, nm):
         return
     for k, (axis, (lo, hi)) in enumerate(sorted(ranges.items())):  # one slice per axis, chained
         last = k == len(ranges) - 1
-        out = node.output[0] if last else f"{node.output[0]}.axis{axis}"
+        out = node.output[0] if last else b.internal(node.output[0], f"axis{axis}")
         b.emit("slice", nm if last else f"{nm}.{axis}", [v.name], out, {"channels": (lo, hi), **_axis_attrs(axis)},
                flat_4d=v.flat_4d)
         v = b.values[out]
@@ -515,7 +515,7 @@ def reduce_mean(b, node, a, where, nm, axes):
                                      f"{len(kept)}-D tensor (attocore's tensors have 2 to 4 dimensions)")
         b.emit("reduce_mean", nm, [v.name], node.output[0], {"axes": (mask,)})
         return
-    op = b.emit("reduce_mean", f"{nm}.keepdims", [v.name], f"{node.output[0]}.keepdims", {"axes": (mask,)})
+    op = b.emit("reduce_mean", f"{nm}.keepdims", [v.name], b.internal(node.output[0], "keepdims"), {"axes": (mask,)})
     b.emit("reshape", nm, op.outputs, node.output[0], out_shape=tuple(kept))
 
 
@@ -535,7 +535,7 @@ def affine_by_constant(b, node, where, nm):
     c = np.asarray(b.consts[node.input[const_at[0]]], np.float64)
     const_first = const_at[0] == 0
     channels = shape[1]
-    if len(shape) != 4 or v.flat_4d or (t == "Div" and const_first) or \
+    if len(shape) != 4 or v.flat_4d or c.ndim > len(shape) or (t == "Div" and const_first) or \
             not (c.size == 1 or c.shape in ((channels, 1, 1), (1, channels, 1, 1))):
         eltwise_by_constant(b, node, where, nm, v, c, const_first)
         return True
@@ -586,13 +586,13 @@ def sub(b, node, where, nm):
                                  f"(two tensors of one shape)")
     if len(b.tensors[x1.name].shape) != 4:  # no convolution to negate with: a multiply by -1
         neg = b.emit("eltwise_const", f"{nm}.negate", [x1.name, b.const(f"{nm}.minus_one", np.array([-1.0]))],
-                     f"{node.output[0]}.negated", {"kind": (2,)}, flat_4d=x1.flat_4d)
+                     b.internal(node.output[0], "negated"), {"kind": (2,)}, flat_4d=x1.flat_4d)
         b.emit("add", nm, [x0.name, neg.outputs[0]], node.output[0], flat_4d=x0.flat_4d)
         return
     ch = b.tensors[x1.name].shape[1]
     neg = b.emit("conv2d", f"{nm}.negate", [x1.name, b.const(f"{nm}.minus_one", -np.ones((ch, 1, 1, 1), np.float32)),
                                              b.const(f"{nm}.zero", np.zeros(ch, np.float32))],
-                 f"{node.output[0]}.negated", {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0),
+                 b.internal(node.output[0], "negated"), {"kernel": (1, 1), "stride": (1, 1), "pad": (0, 0, 0, 0),
                                                "dilation": (1, 1), "groups": (ch,)})
     b.emit("add", nm, [x0.name, neg.outputs[0]], node.output[0])
 

@@ -154,9 +154,17 @@ def check_foldable_sizes(m):
                                      f"most 2^24)")
 
 
+# onnxslim 0.1.98's Conv / ConvTranspose + Mul fusion takes any constant whose squeeze has one
+# dimension of the output channel count for a per-channel scale: a [C] constant, which ONNX
+# broadcasts along the width, was folded into the weights per channel (a wrong answer found by
+# the adversarial review on a 6-channel map 6 wide). attocore's importer folds a true
+# per-channel Mul into the producing convolution itself (Builder.affine), so these two stay off.
+SKIPPED_FUSIONS = ["FusionConvMul", "FusionConvTransposeMul"]
+
+
 def fold_constants(m):
-    """onnxslim's constant folding and dead-node removal (its operator fusions too: they keep
-    what the graph computes). Its progress output is kept off the user's terminal."""
+    """onnxslim's constant folding and dead-node removal (its operator fusions too, but for
+    SKIPPED_FUSIONS). Its progress output is kept off the user's terminal."""
     try:
         import onnxslim
     except ImportError as e:
@@ -165,7 +173,7 @@ def fold_constants(m):
     quiet = io.StringIO()
     try:
         with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-            return onnxslim.slim(m, size_threshold=4 * MAX_FOLDED_ELEMENTS)
+            return onnxslim.slim(m, size_threshold=4 * MAX_FOLDED_ELEMENTS, skip_fusion_patterns=SKIPPED_FUSIONS)
     except Exception:  # noqa: BLE001 - onnxslim 0.1's own bugs (an IndexError on Resize with `axes`)
         # The model as it is, which ONNX's shape inference accepted: a shape computation that
         # folding would have removed is then refused by the importer naming its node, and a

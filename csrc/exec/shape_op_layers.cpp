@@ -149,7 +149,9 @@ class AxisSoftmaxLayer final : public ShapeOpLayer {
   int dim_;
 };
 
-// x op c with the constant laid out once as x's storage repeats it (eltwise_const_ref.h).
+// x op c: c as a period of x's storage when it is one value or one per channel, else read in
+// place through its strides (eltwise_const_ref.h: a layout of one image would multiply a
+// small constant's bytes by everything it broadcasts over).
 class EltwiseConstLayer final : public ShapeOpLayer {
  public:
   EltwiseConstLayer(const Graph& g, const OpInfo& op)
@@ -167,24 +169,18 @@ class EltwiseConstLayer final : public ShapeOpLayer {
       }
       step *= c.shape[k];
     }
-    if (c.elements == 1) {
-      values_.assign(1, c.data[0]);
-    } else if (channels_only) {
-      values_.assign(c.data, c.data + c.elements);  // one per channel, as NHWC repeats them
-    } else {
-      // View strides of the constant, then one image of x's storage order.
-      int64_t vs[4] = {0, stride[1], 0, 0};
-      if (xs.size() == 3) vs[3] = stride[2];
-      if (xs.size() == 4) vs[2] = stride[2], vs[3] = stride[3];
-      values_.reserve(size_t(in_.per_image()));
-      for (int64_t h = 0; h < in_.d[2]; ++h)
-        for (int64_t w = 0; w < in_.d[3]; ++w)
-          for (int64_t ch = 0; ch < in_.d[1]; ++ch) values_.push_back(c.data[h * vs[2] + w * vs[3] + ch * vs[1]]);
-    }
+    values_.assign(c.data, c.data + c.elements);
+    period_ = c.elements == 1 ? 1 : channels_only ? size_t(c.elements) : 0;
+    // The view's strides: rank 3 [N, C, L] is [N, C, 1, L].
+    strides_ = {size_t(in_.d[2]), size_t(in_.d[3]), size_t(in_.d[1]), size_t(xs.size() == 4 ? stride[2] : 0),
+                size_t(xs.size() == 3 ? stride[2] : xs.size() == 4 ? stride[3] : 0), size_t(stride[1])};
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     for_ranges(ctx, in_.per_image() * ctx.batch, 4096, [&](int64_t i0, int64_t i1) {
-      eltwise_const(io.input, values_.data(), values_.size(), kind_, swap_, io.output, size_t(i0), size_t(i1));
+      if (period_ > 0)
+        eltwise_const(io.input, values_.data(), period_, kind_, swap_, io.output, size_t(i0), size_t(i1));
+      else
+        eltwise_const_strided(io.input, values_.data(), strides_, kind_, swap_, io.output, size_t(i0), size_t(i1));
       clamp(act_, io.output, i0, i1);
     });
   }
@@ -194,6 +190,8 @@ class EltwiseConstLayer final : public ShapeOpLayer {
   EltwiseKind kind_;
   bool swap_;
   std::vector<float> values_;
+  size_t period_ = 0;  // 0: strided
+  ConstStrides strides_{};
 };
 
 class ReduceMeanLayer final : public ShapeOpLayer {
