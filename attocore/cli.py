@@ -131,6 +131,7 @@ def cmd_quantize(args) -> None:
     from .model import load
     reference = load(fmt.encode(graph))  # the float graph read before anything was written
     x = np.concatenate(inputs)
+    x = x.reshape((len(x),) + tuple(reference.sample_shape))  # an [N, C, L] or [N, F] model's own rank
     from .quantize.api import first_output
     yf, yq = first_output(reference.run(x)), first_output(model.run(x))  # the first output's, if several
     top1 = float(np.mean(yf.argmax(1) == yq.argmax(1)))

@@ -353,7 +353,8 @@ def infer_output_shape(graph: Graph, op: Op) -> tuple:
         return (x[0], w[1] * groups, oh, ow)
     if op.type == "prelu":
         x, slope = tuple(shape(0)), tuple(shape(1))
-        need(len(x) in (2, 4) and slope in ((x[1],), (1,)), f"slopes {slope} for a {x} input (one per channel, or one)")
+        need(len(x) in (2, 4), f"a {x} input (prelu and leaky relu take 2-D or 4-D tensors)")
+        need(slope in ((x[1],), (1,)), f"slopes {slope} for a {x} input (one per channel, or one)")
         return x
     if op.type == "pad":
         x = tuple(shape(0))

@@ -34,7 +34,7 @@ import numpy as np
 from .. import format as fmt
 from . import onnx_ops, onnx_qdq, preprocessing
 from .onnx_ops import attribute_text
-from .onnx_prepare import opset_of, prepare
+from .onnx_prepare import batch_is_symbolic, batch_sized_ops, opset_of, prepare
 from ..errors import AttocoreError, FormatError, GraphError, UnsupportedOpError
 from ..graph import Graph, Metadata, Op, Tensor, infer_output_shape, validate
 
@@ -121,7 +121,10 @@ def check(model, input_shape=None) -> list:
             m, qdq = onnx_qdq.guarded_strip(m)
         except AttocoreError as e:
             return [str(e)]
+    symbolic = batch_is_symbolic(m, input_shape)
+    early = batch_sized_ops(m) if symbolic else []  # before onnxslim drops them
     m, problems = _prepared(m, input_shape)
+    problems = early + problems
     if not problems:
         try:
             values = {}
@@ -520,7 +523,10 @@ def convert(model, out_path=None, *, name=None, labels=None, mean=None, std=None
     qdq = None
     if onnx_qdq.is_qdq(m):  # quantized by onnxruntime (QDQ): its float model, then its own int8 scales
         m, qdq = onnx_qdq.guarded_strip(m)
-    m, problems = _prepared(m, input_shape)
+    symbolic = batch_is_symbolic(m, input_shape)
+    problems = batch_sized_ops(m) if symbolic else []
+    m, more = _prepared(m, input_shape)
+    problems += more
     if problems:
         raise UnsupportedOpError("cannot convert this ONNX model:\n  " + "\n  ".join(problems))
     values = {}

@@ -70,6 +70,53 @@ def image_inputs(m) -> list:
     return [i for i in m.graph.input if i.name not in initializers]
 
 
+def batch_is_symbolic(m, input_shape=None) -> bool:
+    """Whether fix_input_shape will set a symbolic batch to 1 on its own (no input_shape): the
+    converted model then runs at any N, so the importer refuses ops that address the batch by
+    its size (a Slice of it, a Reshape with a literal first dimension)."""
+    inputs = image_inputs(m) if input_shape is None else []
+    if len(inputs) != 1 or not inputs[0].type.tensor_type.shape.dim:
+        return False
+    d = inputs[0].type.tensor_type.shape.dim[0]
+    return not (d.HasField("dim_value") and d.dim_value > 0)
+
+
+def batch_sized_ops(m) -> list:
+    """In a model whose batch is symbolic, the ops that take the batch's size from a constant
+    of the file, as problems: a Slice of the batch axis (once fix_input_shape sets the batch
+    to 1, onnxslim drops a [0:1] of it as doing nothing: every image would come back where
+    ONNX Runtime returns one) and a Reshape whose constant target starts with a literal size
+    (a [1, -1] merges the images in ONNX Runtime). A target computed from the input's shape
+    (Shape, Gather: the exporters' way of writing x.view(n, ...)) folds to the batch once it is
+    fixed, so it is let through; so are a Slice's computed axes."""
+    import numpy as np
+    from onnx import numpy_helper
+    consts = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    for n in m.graph.node:
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
+            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+    problems = []
+    for k, n in enumerate(m.graph.node):
+        if n.op_type == "Reshape" and len(n.input) > 1 and n.input[1] in consts:
+            target = consts[n.input[1]].reshape(-1)
+            if target.size and int(target[0]) not in (0, -1):
+                problems.append(f"node '{n.name or f'#{k}'}' (Reshape): Reshape to {target.tolist()} in a model whose "
+                                f"batch is symbolic (its first dimension must be 0 or -1 to keep the batch; or "
+                                f"fix the batch with --input-shape)")
+        if n.op_type != "Slice" or len(n.input) < 3:
+            continue
+        starts, ends = consts.get(n.input[1]), consts.get(n.input[2])
+        axes = consts.get(n.input[3]) if len(n.input) > 3 and n.input[3] else np.arange(0 if starts is None else starts.size)
+        if starts is None or ends is None or axes is None:
+            continue
+        for start, end, axis in zip(starts.reshape(-1), ends.reshape(-1), np.asarray(axes).reshape(-1)):
+            if int(axis) == 0 and not (int(start) == 0 and int(end) >= 2**31 - 1):
+                problems.append(f"node '{n.name or f'#{k}'}' (Slice): Slice [{int(start)}:{int(end)}] of the batch axis "
+                                f"in a model whose batch is symbolic (fix the batch with --input-shape, or slice "
+                                f"the other axes only)")
+    return problems
+
+
 def fix_input_shape(m, input_shape=None):
     """Set the one graph input's dimensions: `input_shape` where given (it must agree with the
     fixed ones), else batch 1 when only the batch is symbolic; other symbolic dimensions need

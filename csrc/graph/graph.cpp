@@ -327,7 +327,9 @@ class ShapeChecker {
         return {x[0], out_c, oh, ow};
       }
       case OpType::kPrelu:
-        need((in(0).size() == 2 || in(0).size() == 4) && (in(1) == Shape{in(0)[1]} || in(1) == Shape{1}),
+        need(in(0).size() == 2 || in(0).size() == 4,
+             "a " + shape_str(in(0)) + " input (prelu and leaky relu take 2-D or 4-D tensors)");
+        need(in(1) == Shape{in(0)[1]} || in(1) == Shape{1},
              "slopes " + shape_str(in(1)) + " for a " + shape_str(in(0)) + " input (one per channel, or one)");
         return in(0);
       case OpType::kPad: {
