@@ -100,6 +100,21 @@ def test_bf16_takes_the_amx_kernels_where_the_cpu_has_them():
     assert float(np.abs(got1 - want).max()) <= BF16_LOGIT_BOUND * float(np.abs(want).max())
 
 
+@pytest.mark.skipif(not BF16, reason=f"bf16 kernels not run here: {BF16_WHY_NOT}")
+def test_bf16_runs_on_a_thread_with_a_small_stack():
+    """A bf16 run from a Python thread with the smallest stack Python allows (32 KiB), in a
+    child process: the AMX row kernel once kept its 32 KiB A copy on the stack and faulted."""
+    script = ("import threading, numpy as np, attocore\n"
+              "m = attocore.load('attonet-a', threads=1, precision='bf16')\n"
+              "threading.stack_size(32768)\n"
+              "out = []\n"
+              "t = threading.Thread(target=lambda: out.append(m.run(np.zeros((1, 3, 224, 224), np.float32))))\n"
+              "t.start(); t.join()\n"
+              "print('ok' if out and out[0].shape[0] == 1 and np.isfinite(out[0]).all() else 'no output')\n")
+    proc = subprocess.run([sys.executable, "-P", "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", (proc.returncode, proc.stderr[-2000:])
+
+
 def test_bf16_nets_within_bound_on_the_emulated_kernels(cpp_build, tmp_path):
     """AttoNet-A..D through tests/cpp/test_bf16_nets (emulated bf16 kernels on any AVX-512F
     CPU, the native ones where the CPU has AVX512-BF16): within BF16_LOGIT_BOUND of fp32."""

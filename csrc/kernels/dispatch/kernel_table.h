@@ -86,8 +86,8 @@ struct Bf16Support {
 };
 Bf16Support bf16_support();
 // Fails with ErrorCode::kConfig and bf16_support().reason when it is not available. Where the
-// CPU has AMX-BF16 (amx_bf16_support()) and allow_amx, the table's wide kernel is the AMX one
-// (gemm/gemm_amxbf16.inc), its narrow kernels the AVX512-BF16 ones; else all AVX512-BF16.
+// CPU has AMX-BF16 (amx_bf16_support()) and allow_amx, the table's kernels are the AMX ones
+// (gemm/gemm_amxbf16.inc: 16x32, and 16x16 for at most 16 outputs); else all AVX512-BF16.
 const KernelTable& bf16_kernel_table(bool allow_amx = true);
 const KernelList& bf16_kernel_list();  // the AVX512-BF16 kernels alone (GEMM only: what the bf16 tester runs)
 // AMX-BF16: available, or why not (no AMX, the OS, a build without -mamx-bf16).

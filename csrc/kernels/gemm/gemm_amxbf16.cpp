@@ -108,6 +108,12 @@ inline void store(const GemmTile& t, int cols, float* c, const float* residual) 
   store_tile<VecAvx512, MR, NV>(acc, t.rows, cols, c, t.c_stride, residual, t.r_stride, t.ep);
 }
 
+// The A copy of a call, per thread: 32 KiB, too much for the stack of a thread the caller made
+// small (Python's threading.stack_size(32768) took a fault with it in the row kernel's frame).
+// Zero-initialised thread-local storage: no constructor to run, and no kernel calls another.
+constexpr int kCopyPairs = 512;
+alignas(64) thread_local uint32_t a_copy[MR][kCopyPairs];
+
 inline void row_pointers(const GemmTile& t, const float** a) {
   for (int r = 0; r < MR; ++r) a[r] = t.a + size_t(r < t.rows ? r : t.rows - 1) * t.a_stride;
 }
@@ -115,36 +121,34 @@ inline void row_pointers(const GemmTile& t, const float** a) {
 // One tile: 16 rows x 16 NV columns, A converted in segments of 128 pairs.
 template <int NV>
 void amx_tile(const GemmTile& t) {
-  constexpr int NR = 16 * NV, kSegPairs = 128;  // A copy: 16 x 512 bytes
+  constexpr int NR = 16 * NV, kSegPairs = 128;  // a segment of A: 16 x 512 bytes, in L1
   load_bias<NV>(t.panel);
   const float* a[MR];
   row_pointers(t, a);
   const uint32_t* w = reinterpret_cast<const uint32_t*>(t.panel + NR);
   const int pairs = (t.k + 1) / 2;
-  alignas(64) uint32_t ab[MR][kSegPairs];
+  uint32_t* const ab = &a_copy[0][0];
   for (int p0 = 0; p0 < pairs; p0 += kSegPairs) {
     const int n = pairs - p0 < kSegPairs ? pairs - p0 : kSegPairs;
-    convert_a(a, t.k, p0, n, &ab[0][0], kSegPairs);
-    multiply<NV>(&ab[0][0], kSegPairs, n, w + size_t(p0) * NR);
+    convert_a(a, t.k, p0, n, ab, kCopyPairs);
+    multiply<NV>(ab, kCopyPairs, n, w + size_t(p0) * NR);
   }
   store<NV>(t, t.cols, t.c, t.residual);
 }
 
 // The row kernel (GemmKernel::rows_for): 16 rows across every wide panel, A converted once
 // for all of them (per tile, its conversion was repeated for every panel: at k = 24 it and
-// the epilogue were most of the call). k of at most 2 kRowPairs: A whole on the stack.
-constexpr int kRowPairs = 512;  // 32 KiB of A copy
-
+// the epilogue were most of the call). k of at most 2 kCopyPairs: A whole in the copy.
 void amx_rows(const GemmTile& t) {
   const float* a[MR];
   row_pointers(t, a);
   const int pairs = (t.k + 1) / 2;
-  alignas(64) uint32_t ab[MR][kRowPairs];
-  convert_a(a, t.k, 0, pairs, &ab[0][0], kRowPairs);
+  uint32_t* const ab = &a_copy[0][0];
+  convert_a(a, t.k, 0, pairs, ab, kCopyPairs);
   for (int p = 0, col = 0; col < t.cols; ++p, col += 32) {
     const float* panel = t.panel + size_t(p) * t.panel_stride;
     load_bias<2>(panel);
-    multiply<2>(&ab[0][0], kRowPairs, pairs, reinterpret_cast<const uint32_t*>(panel + 32));
+    multiply<2>(ab, kCopyPairs, pairs, reinterpret_cast<const uint32_t*>(panel + 32));
     store<2>(t, t.cols - col < 32 ? t.cols - col : 32, t.c + col, t.residual ? t.residual + col : nullptr);
   }
 }
@@ -153,6 +157,6 @@ void amx_rows(const GemmTile& t) {
 
 void gemm_16x32_amxbf16(const GemmTile& t) { amx_tile<2>(t); }
 void gemm_16x16_amxbf16(const GemmTile& t) { amx_tile<1>(t); }
-GemmUkernel gemm_16x32_amxbf16_rows(int k) { return k <= 2 * kRowPairs ? amx_rows : nullptr; }
+GemmUkernel gemm_16x32_amxbf16_rows(int k) { return k <= 2 * kCopyPairs ? amx_rows : nullptr; }
 
 }  // namespace attocore
