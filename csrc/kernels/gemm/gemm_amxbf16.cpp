@@ -1,11 +1,11 @@
-// The AMX bf16 GEMM kernel (gemm_amxbf16.inc): this file alone is compiled with -mamx-tile
-// -mamx-bf16, and its kernel runs only where cpu_features() reports AMX-BF16 with the tile
+// The AMX bf16 GEMM kernels (gemm_amxbf16.inc): this file alone is compiled with -mamx-tile
+// -mamx-bf16, and its kernels run only where cpu_features() reports AMX-BF16 with the tile
 // state granted (kernel_table.cpp). Per call, 16 rows x 32 columns (x 16 for the 16x16, with
 // tiles 0, 2 and 3 alone):
 //   tiles 0, 1: C, 16 rows x 16 fp32 (columns 0-15, 16-31), started from the bias (a row
 //               loaded 16 times: stride 0);
-//   tile 2:     A, 16 rows x 16 k-pairs of bf16, converted from the fp32 arena rows on the
-//               stack as the AVX512-BF16 kernels convert them (gemm_bf16_tile.h's bf16_row:
+//   tile 2:     A, 16 rows x 16 k-pairs of bf16, converted from the fp32 arena rows into a
+//               thread-local copy as the AVX512-BF16 kernels convert them (gemm_bf16_tile.h's bf16_row:
 //               round to nearest even), zero past k;
 //   tiles 3, 4: B, 16 k-pairs x 16 columns of the kBf16Tiles panel in place (one k-pair row
 //               of the panel is 32 words: row stride 128 bytes, the second tile 64 bytes in);
