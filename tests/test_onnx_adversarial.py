@@ -117,6 +117,22 @@ def test_dynamic_batch_slice_and_literal_reshape_are_refused_by_name(tmp_path, r
         assert any(what in p for p in attocore.onnx.check(str(path)))
 
 
+@pytest.mark.parametrize("batch", [1, "N"])
+def test_opset_9_slice_takes_its_ranges_from_attributes(batch, tmp_path, rng):
+    """Before opset 10 a Slice's starts, ends and axes are attributes: the structure check took
+    its one input for a malformed node ('1 inputs (3..5 expected)'), so no opset 7-9 model
+    with a Slice converted. A batch-axis Slice there is refused like the input form."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Slice", ["r"], ["y"], starts=[0, 1], ends=[2, 3], axes=[2, 3])]
+    path = _model(nodes, [batch, 3, 4, 4], [], tmp_path / "slice9.onnx", opset=9)
+    x = rng.standard_normal((1, 3, 4, 4)).astype(np.float32)
+    convert(str(path), str(tmp_path / "m.atto"))
+    assert np.abs(attocore.load(str(tmp_path / "m.atto")).run(x) - _ort(path, x)).max() == 0
+    nodes[1] = helper.make_node("Slice", ["r"], ["y"], starts=[0], ends=[1], axes=[0])
+    path = _model(nodes, ["N", 3, 4, 4], [], tmp_path / "slice9b.onnx", opset=9)
+    assert any("of the batch axis" in p for p in attocore.onnx.check(str(path)))
+
+
 def test_leaky_relu_of_a_rank_3_tensor_says_which_ranks_it_takes(tmp_path):
     nodes = [helper.make_node("LeakyRelu", ["x"], ["y"], alpha=0.1)]
     path = _model(nodes, [1, 6, 20], [], tmp_path / "lrelu.onnx")

@@ -175,9 +175,12 @@ def _structure_problems(m) -> list:
             problems.append(f"initializer '{t.name}': its data does not fit its shape {list(t.dims)} ({e})")
             unreadable.add(t.name)
         defined.add(t.name)
+    old_slice = (opset_of(m) or 10) < 10  # None: no default-domain opset, refused elsewhere
     for i, node in enumerate(m.graph.node):
         where = _where(node, i)
         lo, hi = ARITY.get(node.op_type, (0, len(node.input)))
+        if node.op_type == "Slice" and old_slice:  # opsets 1-9: starts, ends, axes are attributes
+            lo, hi = 1, 1
         if node.op_type in ARITY and not lo <= len(node.input) <= hi or any(not x for x in node.input[:lo]):
             problems.append(f"{where}: {len(node.input)} inputs ({lo}..{hi} expected)")
         for x in node.input:

@@ -103,10 +103,16 @@ def batch_sized_ops(m) -> list:
                 problems.append(f"node '{n.name or f'#{k}'}' (Reshape): Reshape to {target.tolist()} in a model whose "
                                 f"batch is symbolic (its first dimension must be 0 or -1 to keep the batch; or "
                                 f"fix the batch with --input-shape)")
-        if n.op_type != "Slice" or len(n.input) < 3:
+        if n.op_type != "Slice":
             continue
-        starts, ends = consts.get(n.input[1]), consts.get(n.input[2])
-        axes = consts.get(n.input[3]) if len(n.input) > 3 and n.input[3] else np.arange(0 if starts is None else starts.size)
+        if len(n.input) >= 3:
+            starts, ends = consts.get(n.input[1]), consts.get(n.input[2])
+            axes = consts.get(n.input[3]) if len(n.input) > 3 and n.input[3] else None
+        else:  # opset 1-9: attributes
+            at = {a.name: np.array(a.ints) for a in n.attribute}
+            starts, ends, axes = at.get("starts"), at.get("ends"), at.get("axes")
+        if axes is None and starts is not None and not (len(n.input) > 3 and n.input[3]):
+            axes = np.arange(starts.size)
         if starts is None or ends is None or axes is None:
             continue
         for start, end, axis in zip(starts.reshape(-1), ends.reshape(-1), np.asarray(axes).reshape(-1)):
