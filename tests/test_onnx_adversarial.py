@@ -148,7 +148,8 @@ def test_quantize_cli_on_a_sequence_model(tmp_path, rng):
     path = _model(nodes, [1, 6, 10], [k], tmp_path / "seq.onnx")
     convert(str(path), str(tmp_path / "seq.atto"))
     r = subprocess.run([sys.executable, "-m", "attocore", "quantize", str(tmp_path / "seq.atto"), "--calib-random", "4",
-                        "-o", str(tmp_path / "seq8.atto")], capture_output=True, text=True)
+                        "-o", str(tmp_path / "seq8.atto")], capture_output=True, text=True,
+                       cwd=str(tmp_path))  # not the source tree, whose attocore/ has no built extension
     assert r.returncode == 0, r.stderr
 
 
