@@ -15,8 +15,8 @@ namespace attocore {
 namespace {
 
 #if defined(__x86_64__) || defined(__i386__)
-// AMX needs three things beyond the cpuid bits: the OS saving the tile state (XCR0), and on
-// Linux a per-process permission to use it (without it the first tile instruction faults).
+// AMX needs the cpuid bits and the OS saving the tile state (XCR0); on Linux also a
+// per-process permission, asked for by request_amx_tile_state only when bf16 is chosen.
 bool amx_bf16_usable(const CpuFeatures& f, const char** why_not) {
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!f.avx512bf16) return *why_not = "the CPU lacks AVX512-BF16 (the AMX kernel converts with it)", false;
@@ -25,11 +25,6 @@ bool amx_bf16_usable(const CpuFeatures& f, const char** why_not) {
   unsigned lo = 0, hi = 0;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   if ((lo & 0x60000u) != 0x60000u) return *why_not = "the OS does not save the AMX tile state (XCR0 bits 17-18)", false;
-#if defined(__linux__)
-  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0)
-    return *why_not = "Linux refused this process the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM)", false;
-#endif
   *why_not = "";
   return true;
 }
@@ -64,6 +59,21 @@ CpuFeatures detect() {
 }
 
 }  // namespace
+
+bool request_amx_tile_state(const char** why_not) {
+  static const char* const refused = [] () -> const char* {
+    if (!cpu_features().amx_bf16) return cpu_features().amx_why_not;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__linux__)
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0)
+      return "Linux refused this process the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM; a small "
+             "sigaltstack of the process's own refuses it)";
+#endif
+    return nullptr;
+  }();
+  if (refused != nullptr) *why_not = refused;
+  return refused == nullptr;
+}
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = detect();

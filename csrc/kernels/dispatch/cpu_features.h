@@ -24,14 +24,21 @@ struct CpuFeatures {
   // AMD Zen 4 and later), with avx512bw and the zmm state the OS saves: the bf16 kernels of
   // precision "bf16".
   bool avx512bf16 = false;
-  // AMX-BF16 with AMX-TILE (tdpbf16ps on tile registers: Sapphire Rapids and later Xeons),
-  // the OS saving the tile state (XCR0 bits 17-18) and granting it to this process (Linux's
-  // arch_prctl(ARCH_REQ_XCOMP_PERM), asked once here): the first choice of precision "bf16".
-  // amx_why_not says which of those failed (empty when amx_bf16).
+  // AMX-BF16 with AMX-TILE (tdpbf16ps on tile registers: Sapphire Rapids and later Xeons) and
+  // the OS saving the tile state (XCR0 bits 17-18): the first choice of precision "bf16", once
+  // request_amx_tile_state() has the process's permission. amx_why_not says which check failed
+  // (empty when amx_bf16).
   bool amx_bf16 = false;
   const char* amx_why_not = "not an x86 CPU";
 };
 
 const CpuFeatures& cpu_features();
+
+// Linux's per-process permission for the AMX tile state (arch_prctl(ARCH_REQ_XCOMP_PERM)),
+// without which the first tile instruction faults. Asked once, on the first call, and only by
+// precision "bf16": the grant enlarges every signal frame of the process, which a program with
+// a small sigaltstack of its own would not expect from loading an fp32 model. False, with the
+// reason in *why_not, when refused or when the CPU or OS lacks AMX.
+bool request_amx_tile_state(const char** why_not);
 
 }  // namespace attocore

@@ -389,8 +389,9 @@ Bf16Support bf16_support() {
 
 Bf16Support amx_bf16_support() {
 #ifdef ATTOCORE_HAVE_AMXBF16
-  if (cpu_features().amx_bf16) return {true, "cpu has AMX-BF16 and the OS grants the tile state"};
-  return {false, std::string("no AMX: ") + cpu_features().amx_why_not};
+  const char* why_not = "";
+  if (request_amx_tile_state(&why_not)) return {true, "cpu has AMX-BF16 and the OS grants the tile state"};
+  return {false, std::string("no AMX: ") + why_not};
 #else
   return {false, "no AMX: the AMX-BF16 kernels are not compiled in this build (not x86, or a compiler without -mamx-bf16)"};
 #endif
