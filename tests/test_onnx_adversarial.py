@@ -192,3 +192,17 @@ def test_eltwise_const_along_h_is_not_materialised_per_image(tmp_path):
     except AttocoreError:
         return  # refused by name: fine
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < (1 << 20)  # KiB: under 1 GiB grown
+
+
+def test_an_unreadable_constant_in_a_symbolic_batch_model_is_a_named_problem():
+    """The symbolic-batch check reads the model's constants before the structure check does: an
+    initializer whose bytes do not fit its shape raised numpy's ValueError from it."""
+    bad = TensorProto(name="s", data_type=TensorProto.INT64, dims=[2], raw_data=b"\x01\x02")
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "s"], ["y"])], "t",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [bad])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    assert any("initializer 's'" in p for p in attocore.onnx.check(m))
+    with pytest.raises(AttocoreError, match="initializer 's'"):
+        convert(m)

@@ -91,10 +91,17 @@ def batch_sized_ops(m) -> list:
     fixed, so it is let through; so are a Slice's computed axes."""
     import numpy as np
     from onnx import numpy_helper
-    consts = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    def readable(t):  # an unreadable constant is the structure check's to report, by name
+        try:
+            return numpy_helper.to_array(t)
+        except Exception:  # noqa: BLE001 - onnx raises ValueError, TypeError or struct.error here
+            return None
+
+    consts = {t.name: readable(t) for t in m.graph.initializer}
     for n in m.graph.node:
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value" and n.output:
+            consts[n.output[0]] = readable(n.attribute[0].t)
+    consts = {name: a for name, a in consts.items() if a is not None}
     problems = []
     for k, n in enumerate(m.graph.node):
         if n.op_type == "Reshape" and len(n.input) > 1 and n.input[1] in consts:
