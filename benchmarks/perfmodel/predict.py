@@ -8,8 +8,9 @@ per vector max (channels in vectors, the rest one at a time, as the kernels do).
 compute: rows padded to the tile height, columns to the panel width, k to the packing's
 k-step, depthwise channels to the chunk, stem channels to its block. Not modelled: call and
 loop entry overheads other than those stores, the k remainder loops (costed at the main
-loop's rate), the stem's input padding copy, cache misses inside a loop (the memory bound
-below covers streaming only).
+loop's rate), cache misses inside a loop (the memory bound below covers streaming only).
+The stem's padded copy of the image is a pass of its own before its FMAs: its bytes (read
+and written) over the bandwidth of the level holding them, added to the step's time.
 
 Memory time = bytes moved (work.Step.bytes) / the bandwidth of the smallest cache level
 that holds them (the step's working set: the same bytes), DRAM beyond the last. A step
@@ -205,8 +206,11 @@ def estimate_steps(table, costs, m: Machine, steps, threads=1, est=None, compute
     est = est or m.primary
     out = []
     for s in steps:
-        cyc, names = 0.0, []
+        cyc, names, copy = 0.0, [], 0.0
         for p in s.parts:
+            if isinstance(p, work.StemPadPart):  # its own pass (threads share it), not overlapped
+                copy += memory_seconds(m, p.bytes, threads)[0]
+                continue
             c, _, kname = part_cycles(table, costs, est, p)
             cyc += c
             if kname != "memory" and kname not in names:
@@ -214,7 +218,8 @@ def estimate_steps(table, costs, m: Machine, steps, threads=1, est=None, compute
         used = max(1, min(threads, s.pixels // max(1, mr_of(table, s))))
         compute = cyc / (m.ghz * 1e9) / used * compute_factor
         memory, level = memory_seconds(m, s.bytes, threads)
-        t = max(compute, memory) + (m.sync_us * 1e-6 if threads > 1 else 0.0)
+        barriers = (2 if copy else 1) if threads > 1 else 0  # the copy is a parallel pass of its own
+        t = max(compute, memory) + copy + barriers * m.sync_us * 1e-6
         out.append(StepEstimate(s.name, "+".join(names) or "memory", s.macs, compute, memory, level, t))
     return out
 

@@ -60,6 +60,33 @@ class StemPart:
 
 
 @dataclasses.dataclass
+class StemPadPart:
+    """The stem's zero-padded copy of the image (stem.h's stem_pad_rows), a pass of its own
+    before the stem's FMAs: the image read, the padded rows (in the geometry of
+    make_stem_shape, stem_common.cpp) written."""
+    name: str
+    read_bytes: int
+    written_bytes: int
+    macs: int = 0
+
+    @property
+    def bytes(self):
+        return self.read_bytes + self.written_bytes
+
+
+def stem_pad_part(name: str, x_shape, attrs) -> StemPadPart:
+    _, c, h, w = (int(v) for v in x_shape)
+    kh, kw = attrs["kernel"]
+    sh, sw = attrs["stride"]
+    top, left, bottom, right = attrs["pad"]
+    out_w = (w + left + right - kw) // sw + 1
+    padded_w = (-(-out_w // 16) * 16 - 1) * sw + kw + 16  # whole 16-pixel vectors, plus slack
+    padded_w += padded_w & 1
+    padded_h = h + top + bottom + 1
+    return StemPadPart(name + ".pad", 4 * c * h * w, 4 * c * padded_h * padded_w)
+
+
+@dataclasses.dataclass
 class PoolPart:
     name: str
     pixels: int
@@ -142,6 +169,7 @@ def steps_of(model) -> list:
                 if groups > 1 and groups == x[1]:
                     parts.append(DwconvPart(op.name, pixels, int(y[1]), kh * kw))
                 elif op.inputs[0] in graph_in and (kh > 1 or kw > 1):
+                    parts.append(stem_pad_part(op.name, x, op.attrs))
                     parts.append(StemPart(op.name, int(y[2]), int(y[3]), int(y[1]), kh * kw * int(x[1])))
                 else:
                     p = GemmPart(op.name, pixels, int(x[1]) * kh * kw, int(y[1]))
