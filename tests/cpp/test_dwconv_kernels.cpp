@@ -73,6 +73,15 @@ int main() {
         for (int pad : {0, kernel / 2, kernel - 1})
           for (int wd : {kernel, 12, 23, test::spatial(40)})
             for (int c : {1, 16, 17, 33}) check(1 + (c % 2), test::spatial(9), wd, c, k, kernel, stride, pad, seed++);
+  // 5x5 windows on rows of 7k output pixels (the x86 variants' groups of 7, dwconv_chunks.h):
+  // stride 1 on 7, 14 and 28 wide rows, stride 2 from 13, 14, 27 and 28 wide inputs (1 or 2
+  // padding columns past the row's end), image heights with padding rows at both ends,
+  // partial chunks and multipliers.
+  for (int k : {1, 2})
+    for (int c : {16, 17, 33}) {
+      for (int wd : {7, 14, 28}) check(1 + (c % 2), test::spatial(9), wd, c, k, 5, 1, 2, seed++);
+      for (int wd : {13, 14, 27, 28}) check(1 + (c % 2), test::spatial(11), wd, c, k, 5, 2, 2, seed++);
+    }
   for (int c : {4, 9}) check(1, 7, 7, c, 4, 3, 1, 0, seed++);   // no padding
   for (int c : {5, 9}) check(1, 6, 9, c, 2, 3, 1, 2, seed++);   // 3x3 window, padding 2
   // Rows that mix groups of 8 and 4 with staged edge groups, and rows of 7k output pixels

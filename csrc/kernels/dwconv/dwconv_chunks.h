@@ -142,13 +142,113 @@ struct AllChunks {
   }
 };
 
+// P output pixels of one row, one chunk, a K x K stride S window (dilation 1): group_3x3's
+// plan for a wider window. Input columns ix0 .. ix0 + (P-1)S + K-1 of the K window rows
+// (null: a padding row), of which the first kSkipFirst and the last kSkipLast are padding,
+// each loaded once per window row and feeding the up to K taps that read it, the row's K
+// weights in registers. Per output the taps in row then column order, padding skipped: the
+// generic path's FMAs in the generic path's order. The generic path's P independent pixels
+// reload every input per tap (one load per FMA), and its edge pixels ran one at a time.
+template <class C, bool kMultiplier, int K, int S, int P, int kSkipFirst, int kSkipLast>
+inline void group_kxk(const DwconvShape& s, const float* const rows[K], const float* wchunk,
+                      const typename C::Chunk& ch, int ix0, float* dst, const Epilogue& ep) {
+  using Vec = typename C::Vec;
+  using V = typename Vec::V;
+  constexpr int L = Vec::kLanes, kInputs = (P - 1) * S + K;
+  const size_t pixel = size_t(s.in_c);
+  const V bias = Vec::load(wchunk);
+  V acc[P];
+  _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) acc[p] = bias;
+  for (int ky = 0; ky < K; ++ky) {
+    if (!rows[ky]) continue;
+    const float* q = rows[ky] + size_t(ix0 + kSkipFirst) * pixel + ch.in_c0;
+    V w[K];
+    _Pragma("GCC unroll 8") for (int kx = 0; kx < K; ++kx) w[kx] = Vec::load(wchunk + L + size_t(K * ky + kx) * L);
+    _Pragma("GCC unroll 32") for (int j = kSkipFirst; j < kInputs - kSkipLast; ++j) {
+      const V x = C::template load_inputs<kMultiplier>(q, ch);
+      q += pixel;
+      __asm__("" : "+r"(q));  // as in group_3x3: no table of precomputed offsets on the stack
+      // Input j is tap kx of pixel (j - kx) / S.
+      _Pragma("GCC unroll 8") for (int kx = 0; kx < K; ++kx) {
+        if (j >= kx && (j - kx) % S == 0 && (j - kx) / S < P) acc[(j - kx) / S] = Vec::fma(acc[(j - kx) / S], x, w[kx]);
+      }
+    }
+  }
+  const VecClamp<Vec> clamp(ep);
+  if (ch.full()) {
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) C::template store<true>(dst + size_t(p) * s.out_c, clamp(acc[p]), ch);
+  } else {
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; ++p) C::template store<false>(dst + size_t(p) * s.out_c, clamp(acc[p]), ch);
+  }
+}
+
+// Rows of a K x K window (K odd), stride S, dilation 1, padding K/2 on the left, whose width is
+// a multiple of 7 with at most K/2 padding columns past the row's end: every width a
+// 224-pixel input leads to (MobileNet-V3's and EfficientNet's 5x5 layers). Groups of 7
+// pixels, every chunk innermost (as AllChunks); the first group skips the left padding, the
+// last the right one, none overlap.
+template <class C, bool kMultiplier, int K, int S>
+struct WideWindowRows {
+  static constexpr int kGroup = 7, kPad = K / 2;
+  const DwconvShape& s;
+  const PackedDwconv& p;
+  Epilogue ep;
+
+  static bool fits(const DwconvShape& s) {
+    const WindowAttrs& w = s.window;
+    if (w.kernel_h != K || w.kernel_w != K || w.stride_h != S || w.stride_w != S || w.dilation_h != 1 ||
+        w.dilation_w != 1 || w.pad_left != kPad || s.out_w % kGroup != 0)
+      return false;
+    const int over = overshoot(s);
+    return over >= 0 && over <= kPad;
+  }
+  static int overshoot(const DwconvShape& s) { return (s.out_w - 1) * S - kPad + K - 1 - (s.in_w - 1); }
+
+  template <int kSkipFirst, int kSkipLast>
+  void group(const float* const rows[K], int ix0, float* dst) const {
+    for (int c = 0; c < p.chunks; ++c, dst += C::Vec::kLanes)
+      group_kxk<C, kMultiplier, K, S, kGroup, kSkipFirst, kSkipLast>(s, rows, p.data.data() + size_t(c) * p.chunk_floats(),
+                                                                     C::at(p, s, c), ix0, dst, ep);
+  }
+  template <int kSkipFirst>
+  void last_group(const float* const rows[K], int ix0, float* dst) const {
+    static_assert(kPad <= 3, "wider windows need more cases");
+    switch (overshoot(s)) {
+      case 0: group<kSkipFirst, 0>(rows, ix0, dst); break;
+      case 1: group<kSkipFirst, (kPad >= 1 ? 1 : 0)>(rows, ix0, dst); break;
+      case 2: group<kSkipFirst, (kPad >= 2 ? 2 : 0)>(rows, ix0, dst); break;
+      default: group<kSkipFirst, kPad>(rows, ix0, dst); break;
+    }
+  }
+  void row(const float* image, int oy, float* out_row) const {
+    const float* rows[K];
+    const int iy0 = oy * S - s.window.pad_top;
+    for (int ky = 0; ky < K; ++ky)
+      rows[ky] = iy0 + ky >= 0 && iy0 + ky < s.in_h ? image + size_t(iy0 + ky) * s.in_w * s.in_c : nullptr;
+    auto at = [&](int ox) { return out_row + size_t(ox) * s.out_c; };
+    const int last = s.out_w - kGroup;
+    if (last == 0) {
+      last_group<kPad>(rows, -kPad, at(0));
+      return;
+    }
+    group<kPad, 0>(rows, -kPad, at(0));
+    for (int ox = kGroup; ox < last; ox += kGroup) group<0, 0>(rows, ox * S - kPad, at(ox));
+    last_group<0>(rows, last * S - kPad, at(last));
+  }
+};
+
 template <class C, bool kMultiplier>
 void dwconv_chunk_rows(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
   const PackedDwconv& p = *a.weights;
+  const WideWindowRows<C, kMultiplier, 5, 1> five_s1{s, p, a.ep};
+  const WideWindowRows<C, kMultiplier, 5, 2> five_s2{s, p, a.ep};
+  const bool use_five_s1 = five_s1.fits(s), use_five_s2 = five_s2.fits(s);
   dwconv_rows<8>(
       a, [&](auto stride) { return AllChunks<C, kMultiplier, decltype(stride)::value>{s, p, a.ep}; },
       [&](const float* image, int oy, float* out_row) {
+        if (use_five_s1) return five_s1.row(image, oy, out_row);
+        if (use_five_s2) return five_s2.row(image, oy, out_row);
         for (int c = 0; c < p.chunks; ++c) {
           const float* wchunk = p.data.data() + size_t(c) * p.chunk_floats();
           const typename C::Chunk ch = C::at(p, s, c);
