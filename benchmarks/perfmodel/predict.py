@@ -99,7 +99,8 @@ def loop_costs(table: kernels.Table, m: Machine, ks=(), stem_shapes=()) -> dict:
     out[("stem",)] = _loop_cost(table.stem_name, asm_loops.hot_loop(f, table.stem_entry, table.target), m, table.target)
     for ko, kp in stem_shapes:
         try:
-            loop = asm_loops.hot_loop(f, table.stem_entry, table.target, ko * kp)
+            # Unrolled by two taps (stem_neon.cpp), else one.
+            loop = asm_loops.hot_loop(f, table.stem_entry, table.target, (2 * ko * kp, ko * kp))
         except asm_loops.AsmError:
             continue  # costed at the widest block's rate
         out[("stem", ko * kp)] = _loop_cost(f"{table.stem_name} {ko}ch x {kp}", loop, m, table.target)
