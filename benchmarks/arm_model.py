@@ -28,17 +28,25 @@ from perfmodel.report import net_table_header, net_table_row  # noqa: E402
 
 NETS = ["attonet-a", "attonet-b", "attonet-c", "attonet-d", "mobilenet-v2"]
 
-# MobileNet-V2 fp32 at 224x224, published (the issue's figures): board, threads, ms, who.
+# MobileNet-V2 fp32 at 224x224, published: board (as this model names it), threads, ms, who.
+# The issue quoted XNNPACK's Pi 4 figure as 46 ms on arm64; its README (the table dated
+# 2020-02-12) gives 44 ms, measured on Raspbian Buster, a 32-bit OS, on the 1.5 GHz boards of
+# the time: the pi4-armv7 board. ncnn's README names neither OS nor build.
 PUBLISHED = [
-    ("pi4", 4, 46.0, "XNNPACK README, Raspberry Pi 4, fp32, arm64, multi-threaded"),
-    ("pi4", 4, 61.9, "ncnn benchmark README, Raspberry Pi 4, 4 threads"),
-    ("pi4", 4, 72.6, "ncnn benchmark README, Raspberry Pi 4 at 1.5 GHz, 4 threads"),
+    ("pi4-armv7", 4, 44.0, "XNNPACK README, Raspberry Pi 4, multi-threaded (Raspbian Buster 32-bit, 2020-02)"),
+    ("pi4", 4, 61.9, "ncnn benchmark README, Raspberry Pi 4 (1.8 GHz), 4 threads"),
+    ("pi4-armv7", 4, 72.6, "ncnn benchmark README, Raspberry Pi 4 at 1.5 GHz, 4 threads (OS not stated)"),
     ("pi5", 1, 16.4, "ncnn benchmark README, Raspberry Pi 5, 1 thread (fp16 arithmetic)"),
 ]
 
 
+def table_for(core) -> kernels.Table:
+    """The kernel table a core's build runs: the aarch64 NEON table, or the ARMv7 one."""
+    return kernels.NEON_ARMV7 if core.target == "armv7" else kernels.NEON
+
+
 def kernel_table(costs_by_core):
-    print("## Hot loops of the NEON kernels (aarch64), per core")
+    print("## Hot loops of the NEON kernels (aarch64; ARMv7 for a core marked so), per core")
     print()
     print("share = FMAs per iteration / (cycles per iteration x the core's 128-bit FMAs per cycle); "
           "primary estimate marked *")
@@ -83,16 +91,17 @@ def main(argv=None):
         return validate.main(args)
 
     nets = {n: work.steps_of(work.load_model(work.resolve_net(n))) for n in ([] if args.kernels_only else args.nets)}
-    ks, shapes = {4, 5, 6, 7, 8}, set()
-    for steps in nets.values():
-        ks |= predict.fixed_ks(kernels.NEON, steps)
-        shapes |= predict.stem_shapes(kernels.NEON, steps)
     costs_by_core = {}
     for core_key in dict.fromkeys(args.cores + [boards.BOARDS[b].core for b in args.boards]):
         core = boards.CORES[core_key]
-        m = predict.Machine(core.name, "aarch64", core.mcpu, core.llvm_mca, core.osaca, core.primary, 1.0,
+        table = table_for(core)
+        ks, shapes = {4, 5, 6, 7, 8}, set()
+        for steps in nets.values():
+            ks |= predict.fixed_ks(table, steps)
+            shapes |= predict.stem_shapes(table, steps)
+        m = predict.Machine(core.name, table.target, core.mcpu, core.llvm_mca, core.osaca, core.primary, 1.0,
                             core.fma_per_cycle, ((None, 1.0, True),), 0.0)
-        costs_by_core[core_key] = predict.loop_costs(kernels.NEON, m, ks, shapes)
+        costs_by_core[core_key] = predict.loop_costs(table, m, ks, shapes)
     kernel_table({k: v for k, v in costs_by_core.items() if k in args.cores})
     if args.kernels_only:
         return 0
@@ -104,7 +113,7 @@ def main(argv=None):
         m = predict.board_machine(board, core)
         for net, steps in nets.items():
             for t in args.threads:
-                est = predict.estimate_steps(kernels.NEON, costs_by_core[board.core], m, steps, threads=t,
+                est = predict.estimate_steps(table_for(core), costs_by_core[board.core], m, steps, threads=t,
                                              compute_factor=args.x86_factor or 1.0)
                 totals[(net, b, t)] = est
     if args.layers:
@@ -125,7 +134,11 @@ def main(argv=None):
         print(net_table_row(net, b, t, sum(e.seconds for e in est) * 1e3))
     print()
     print("Boards: " + "; ".join(f"{k}: {v.sources}" for k, v in boards.BOARDS.items() if k in args.boards))
-    print(f"DRAM at {boards.SUSTAINED:.0%} of its theoretical bandwidth (assumed); cores' clocks as listed.")
+    for k in args.boards:
+        b = boards.BOARDS[k]
+        dram = (f"{b.dram_measured_gbs} GB/s ({b.dram_measured_source})" if b.dram_measured_gbs else
+                f"{boards.SUSTAINED:.0%} of its theoretical {b.dram_gbs} GB/s (assumed)")
+        print(f"{k}: DRAM {dram}; {b.ghz} GHz")
     if "mobilenet-v2" in nets:
         print()
         print("## MobileNet-V2 (fp32, 224) beside published figures")

@@ -49,6 +49,26 @@ def test_hot_loops_are_the_kernels_fma_loops(tmp_path):
 
 
 @need_tools
+@pytest.mark.skipif(shutil.which("arm-linux-gnueabihf-g++") is None, reason="needs arm-linux-gnueabihf-g++")
+def test_armv7_build_loops_are_found_and_costed(tmp_path):
+    """The 32-bit build (the pi4-armv7 board, as XNNPACK's published Pi 4 figure ran): its one
+    6x8 GEMM tile (12 q-register accumulators, 48 vfma.f32 per k-step pair) and the depthwise
+    group of 4 pixels x 9 taps, found in arm-linux-gnueabihf-g++'s assembly and costed by
+    llvm-mca's 32-bit ARM model of the A72."""
+    from perfmodel import asm_loops, kernels, mca, predict
+    fns = asm_loops.functions_for("kernels/gemm/gemm_neon.cpp", "armv7", "cortex-a72", str(tmp_path))
+    tile = asm_loops.hot_loop(fns, "gemm_6x8_neon", "armv7")
+    assert tile.fmas == 48 and tile.fma_lanes == 4 and tile.lines[-1].split()[0] == "bne"
+    cycles = mca.llvm_mca_cycles(tile.text, "armv7-linux-gnueabihf", "cortex-a72")
+    assert tile.fmas / 2 <= cycles <= 4 * tile.fmas  # at least the dual FP pipes' bound, and finite
+    m = predict.Machine("A72 ARMv7", "armv7", "cortex-a72", "cortex-a72", None, "llvm-mca", 1.5, 1.0,
+                        ((None, 1.0, True),), 0.0)
+    costs = predict.loop_costs(kernels.NEON_ARMV7, m)
+    assert costs[("dwconv",)].fmas in kernels.NEON_ARMV7.dwconv_group_fmas
+    assert costs[("tile", "gemm_6x8_neon")].fmas == 48
+
+
+@need_tools
 def test_llvm_mca_costs_a_loop():
     from perfmodel import mca
     loop = ".Lp:\n" + "".join(f"\tfmla\tv{i}.4s, v20.4s, v21.4s\n" for i in range(8)) + "\tsubs\tx0, x0, 1\n\tbne\t.Lp\n"

@@ -29,14 +29,20 @@ CSRC = os.path.join(ROOT, "csrc")
 # -DNDEBUG, C++17, PIC) and, per file suffix, the ISA flags CMakeLists.txt adds.
 TARGETS = {
     "aarch64": {"cxx": "aarch64-linux-gnu-g++", "isa_flags": {"neon": []}},
+    # The ARMv7 build (cmake/toolchains/armv7-linux-gnueabihf.cmake's flags): a 32-bit OS.
+    "armv7": {"cxx": "arm-linux-gnueabihf-g++", "isa_flags": {"neon": []},
+              "base": ["-march=armv7-a", "-mfpu=neon-vfpv4", "-mfloat-abi=hard"]},
     "x86_64": {"cxx": "g++", "isa_flags": {"avx2": ["-mavx2", "-mfma"],
                                             "avx512": ["-mavx512f", "-mavx2", "-mfma", "-Wno-maybe-uninitialized"]}},
 }
 BASE_FLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-fPIC", "-w"]
 
 _BRANCH_AARCH64 = re.compile(r"^(b(\.?(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al))?|cbn?z|tbn?z)$")
+_BRANCH_ARMV7 = re.compile(r"^b(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?$")
 _BRANCH_X86 = re.compile(r"^j[a-z]+$")
-_FMA = {"aarch64": re.compile(r"^fmla$"), "x86_64": re.compile(r"^vfn?m(add|sub)(132|213|231)ps$")}
+_FMA = {"aarch64": re.compile(r"^fmla$"), "armv7": re.compile(r"^vfma\.f32$"),
+        "x86_64": re.compile(r"^vfn?m(add|sub)(132|213|231)ps$")}
+_COMMENT = {"aarch64": "//", "armv7": "@", "x86_64": "#"}
 
 
 class AsmError(RuntimeError):
@@ -68,9 +74,9 @@ def compile_to_asm(source: str, target: str, mcpu: str | None, out_dir: str) -> 
     """Assembly of one kernel source (path relative to csrc/) for `target` and `-mcpu`."""
     spec = TARGETS[target]
     suffix = re.search(r"_(neon|avx2|avx512)\.cpp$", source)
-    flags = list(BASE_FLAGS) + (spec["isa_flags"].get(suffix.group(1), []) if suffix else [])
-    if mcpu:
-        flags.append(f"-mcpu={mcpu}" if target == "aarch64" else f"-march={mcpu}")
+    flags = list(BASE_FLAGS) + spec.get("base", []) + (spec["isa_flags"].get(suffix.group(1), []) if suffix else [])
+    if mcpu:  # the 32-bit build keeps its generic ARMv7 flags and is only tuned for the core
+        flags.append({"aarch64": f"-mcpu={mcpu}", "armv7": f"-mtune={mcpu}"}.get(target, f"-march={mcpu}"))
     tag = (mcpu or "generic").replace("/", "_")
     out = os.path.join(out_dir, f"{target}-{tag}-{os.path.basename(source)[:-4]}.s")
     cmd = [spec["cxx"], *flags, f"-I{CSRC}", "-S", os.path.join(CSRC, source), "-o", out]
@@ -88,7 +94,7 @@ def parse_functions(asm_path: str, target: str) -> dict:
     with open(asm_path, encoding="utf-8") as f:
         text = f.read()
     is_function = set(re.findall(r"\.type\s+([\w.$]+),\s*[%@]function", text))
-    comment = "//" if target == "aarch64" else "#"
+    comment = _COMMENT[target]
     functions, current = {}, None
     for raw in text.splitlines():
         line = raw.split(comment)[0].rstrip()
@@ -125,7 +131,7 @@ def _mnemonic(insn: str) -> str:
 def _branch_target(insn: str, target: str):
     parts = insn.replace(",", " ").split()
     op = parts[0].lower()
-    pattern = _BRANCH_AARCH64 if target == "aarch64" else _BRANCH_X86
+    pattern = {"aarch64": _BRANCH_AARCH64, "armv7": _BRANCH_ARMV7}.get(target, _BRANCH_X86)
     if not pattern.match(op):
         return None
     return parts[-1] if parts[-1].startswith(".L") else None
@@ -134,11 +140,15 @@ def _branch_target(insn: str, target: str):
 def _lanes(insn: str, target: str) -> int:
     if target == "aarch64":
         return 4 if ".4s" in insn else 2 if ".2s" in insn else 1
+    if target == "armv7":  # q registers hold 4 floats, d registers 2
+        return 4 if re.search(r"\bq\d+", insn) else 2
     return 16 if "%zmm" in insn else 8 if "%ymm" in insn else 4
 
 
 def _unconditional(insn: str, target: str) -> bool:
     op = _mnemonic(insn)
+    if target == "armv7":
+        return op in ("b", "bx") or (op == "pop" and "pc" in insn)
     return op in ("b", "br", "ret") if target == "aarch64" else op in ("jmp", "ret")
 
 

@@ -33,6 +33,7 @@ class Core:
     osaca: str | None         # OSACA --arch
     primary: str              # "llvm-mca" or "osaca"
     note: str = ""
+    target: str = "aarch64"   # the build: "aarch64", or "armv7" (a 32-bit OS)
 
 
 CORES = {
@@ -45,6 +46,12 @@ CORES = {
                        "two FP pipes, one 128-bit FMLA per cycle together (A72 optimisation guide; "
                        "Pi 4 peak fp32 = 4 cores x 1.5 GHz x 8 flop)",
                        "cortex-a72", "A72", "osaca", "llvm-mca's cortex-a72 is the Cortex-A57 model"),
+    # The A72 running attocore's ARMv7 build (a 32-bit OS such as Raspbian Buster, where the
+    # published XNNPACK Pi 4 figure was measured): llvm-mca's 32-bit ARM model of the core (the
+    # Cortex-A57 one); OSACA models AArch64 only.
+    "cortex-a72-armv7": Core("Cortex-A72 (ARMv7 build)", "cortex-a72", 1.0,
+                             "as the A72 above: one 128-bit VFMA per cycle", "cortex-a72", None, "llvm-mca",
+                             "32-bit build: 16 q registers, one 6x8 GEMM tile, depthwise groups of 4", "armv7"),
     "cortex-a76": Core("Cortex-A76", "cortex-a76", 2.0, "two 128-bit FMA pipes (Arm's A76 description)",
                        "cortex-a76", "N1", "osaca",
                        "llvm-mca's cortex-a76 is the A57 model (1 FMA/cycle); OSACA's Neoverse-N1 model used"),
@@ -65,22 +72,34 @@ class Board:
     dram_gbs: float           # theoretical
     sources: str
     sync_us: float = 0.0      # per step and thread barrier, multi-threaded only (assumed)
+    dram_measured_gbs: float | None = None  # a published streaming measurement, used over SUSTAINED
+    dram_measured_source: str = ""
 
     @property
     def dram_sustained_gbs(self):
-        return self.dram_gbs * SUSTAINED
+        return self.dram_measured_gbs or self.dram_gbs * SUSTAINED
 
 
 # Cache bandwidths assumed: half of the L1-L2 interface's bytes per cycle (A53 128-bit,
 # A72 128-bit read, A76 256-bit); the Pi 5's L3 at 16 B/cycle. The thread barrier: the pool's
 # spinning workers see a step's start within ~1 us on these cores (assumed, not measured).
+# STREAM on a Raspberry Pi 4 (https://www.sci-pi.org.uk/bench/stream.html, gcc -O3, no display
+# attached): copy 5527 MB/s, scale 5562, add 4855, triad 4844. The copy rate stands in for the
+# assumed fraction: it is 43% of the interface's 12.8 GB/s, not SUSTAINED's 60%.
+PI4_STREAM = {"dram_measured_gbs": 5.5, "dram_measured_source": "STREAM copy, sci-pi.org.uk"}
+
 BOARDS = {
     "pi3b+": Board("Raspberry Pi 3B+", "cortex-a53", 1.4, 4, 512 << 10, True, 8.0, 0, 0.0,
                    3.6, "BCM2837B0: 4x A53 at 1.4 GHz, 512 KiB shared L2, 1 GB LPDDR2-900 x32 (3.6 GB/s)",
                    sync_us=2.0),
     "pi4": Board("Raspberry Pi 4", "cortex-a72", 1.8, 4, 1 << 20, True, 16.0, 0, 0.0,
                  12.8, "BCM2711: 4x A72 at 1.8 GHz (1.5 GHz on boards before 2020), 1 MiB shared L2, "
-                       "LPDDR4-3200 x32 (12.8 GB/s)", sync_us=1.5),
+                       "LPDDR4-3200 x32 (12.8 GB/s)", sync_us=1.5, **PI4_STREAM),
+    # The Pi 4 as the published XNNPACK figure ran it (February 2020: 1.5 GHz boards, Raspbian
+    # Buster, a 32-bit OS): attocore's ARMv7 build.
+    "pi4-armv7": Board("Raspberry Pi 4 (1.5 GHz, 32-bit OS)", "cortex-a72-armv7", 1.5, 4, 1 << 20, True, 16.0, 0,
+                       0.0, 12.8, "the Pi 4 above at its 2019 clock, running the ARMv7 build", sync_us=1.5,
+                       **PI4_STREAM),
     "pi5": Board("Raspberry Pi 5", "cortex-a76", 2.4, 4, 512 << 10, False, 32.0, 2 << 20, 16.0,
                  17.1, "BCM2712: 4x A76 at 2.4 GHz, 512 KiB L2 per core, 2 MiB shared L3, "
                        "LPDDR4X-4267 x32 (17.1 GB/s)", sync_us=1.0),

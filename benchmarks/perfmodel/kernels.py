@@ -92,6 +92,23 @@ NEON = Table(
     stem_block=1, maxpool_name="maxpool2d_neon",
 )
 
+# The same sources built for ARMv7 (a 32-bit OS): 16 q registers, so one 6 x 8 GEMM tile for
+# every width (gemm_neon.inc), depthwise groups of 4 pixels (dwconv_neon.cpp's kWideGroup:
+# a group's loop holds its 4 pixels x 9 taps, or one window row's 4 x 3), stem blocks of 2
+# vectors (stem_neon.cpp's kWidePix), FMAs on a broadcast weight rather than by lane.
+NEON_ARMV7 = Table(
+    isa="neon", target="armv7", lanes=4,
+    gemm={
+        "gemm_6x8_neon": Gemm("gemm_6x8_neon", "gemm_6x8_neon", "kernels/gemm/gemm_neon.cpp", 6, 8, 4,
+                              single_row_entry="gemm_row_8_neon"),
+    },
+    nr8="gemm_6x8_neon", wide="gemm_6x8_neon",
+    dwconv_name="dwconv_neon", dwconv_entry="dwconv_neon", dwconv_source="kernels/dwconv/dwconv_neon.cpp",
+    dwconv_cw=4, dwconv_group_fmas=(12, 36),
+    stem_name="stem_neon", stem_entry="stem_neon", stem_source="kernels/stem/stem_neon.cpp", stem_pixels=4,
+    stem_block=1, maxpool_name="maxpool2d_neon", stem_wide_vectors=2,
+)
+
 _AVX512 = "kernels/gemm/gemm_avx512.cpp"
 AVX512 = Table(
     isa="avx512", target="x86_64", lanes=16,
@@ -111,7 +128,7 @@ AVX512 = Table(
     stem_block=4, maxpool_name="maxpool2d_avx2",
 )
 
-TABLES = {"neon": NEON, "avx512": AVX512}
+TABLES = {"neon": NEON, "neon-armv7": NEON_ARMV7, "avx512": AVX512}
 
 ROW_KERNEL_MAX_B_BYTES = 256 * 1024   # gemm.h kRowKernelMaxBBytes
 LARGE_B_BYTES = 160 * 1024            # gemm.h kLargeBBytes

@@ -60,7 +60,7 @@ class Machine:
 
 
 def _loop_cost(label, loop, m: Machine, target):
-    triple = "aarch64" if target == "aarch64" else "x86_64"
+    triple = {"aarch64": "aarch64", "armv7": "armv7-linux-gnueabihf"}.get(target, "x86_64")
     cycles, unknown = {}, 0
     if m.llvm_mca:
         cycles["llvm-mca"] = mca.llvm_mca_cycles(loop.text, triple, m.llvm_mca)
@@ -230,7 +230,7 @@ def board_machine(board, core):
     if board.l3_bytes:
         levels.append((board.l3_bytes, board.l3_bytes_per_cycle * board.ghz * 1e9, True))
     levels.append((None, board.dram_sustained_gbs * 1e9, True))
-    return Machine(board.name, "aarch64", core.mcpu, core.llvm_mca, core.osaca, core.primary, board.ghz,
+    return Machine(board.name, core.target, core.mcpu, core.llvm_mca, core.osaca, core.primary, board.ghz,
                    core.fma_per_cycle, tuple(levels), board.sync_us)
 
 
