@@ -2,7 +2,8 @@
 
 A step's compute time is the sum over its parts of (vector FMAs the part executes) x (cycles
 per FMA of its kernel's hot loop), plus one cycle per vector store of the tile epilogues the
-loops do not contain and TILE_CALL_CYCLES per tile call (an assumed constant: the call, its
+loops do not contain, the k-pair and k-quad kernels' folding of their phases per output row
+(FOLD_OPS_PER_ROW) and TILE_CALL_CYCLES per tile call (an assumed constant: the call, its
 pointer setup and bias loads, ~20 instructions), over the clock. A max pool costs one cycle
 per vector max (channels in vectors, the rest one at a time, as the kernels do). The FMAs executed count what the kernels really
 compute: rows padded to the tile height, columns to the panel width, k to the packing's
@@ -27,6 +28,10 @@ import os
 from . import asm_loops, kernels, mca, work
 
 TILE_CALL_CYCLES = 20
+# Vector instructions per output row that fold a k-pair or k-quad kernel's phases before its
+# stores (counted in the epilogues: sum_pairs' 2 shuffles, add and permute; store_quads8's
+# 3 shuffles, 2 adds and permute, and the bias add), issued two per cycle.
+FOLD_OPS_PER_ROW = {2: 4, 4: 7}
 ASM_DIR = os.path.join(tempfile.gettempdir(), "attocore-perfmodel", "asm")
 
 
@@ -128,12 +133,14 @@ def gemm_cycles(table, costs, est, p: work.GemmPart):
         ksteps = -(-p.k // g.kstep)
         fmas = rows * ksteps * g.fmas_per_row_k() * plan.wide_panels
         cyc = fmas * costs[("tile", g.name)].per_fma(est) + TILE_CALL_CYCLES * -(-rows // g.mr) * plan.wide_panels
+        cyc += rows * plan.wide_panels * FOLD_OPS_PER_ROW.get(g.kstep, 0) / 2
         stores = rows * plan.wide_panels * nv * (2 if p.residual else 1)
     if plan.tail is not None:
         t = plan.tail
         rows = kernels.padded_rows(p.m, t)
         tf = rows * -(-p.k // t.kstep) * t.fmas_per_row_k()
         cyc += tf * costs[("tile", t.name)].per_fma(est) + TILE_CALL_CYCLES * -(-rows // t.mr)
+        cyc += rows * FOLD_OPS_PER_ROW.get(t.kstep, 0) / 2
         fmas += tf
         stores += rows * (2 if p.residual else 1)
     # The projection's strided input pixels copied beside the intermediate (pwpw.cpp): a
