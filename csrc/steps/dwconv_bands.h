@@ -31,7 +31,7 @@ struct DwconvBands {
   // consumer's tile); rounded up to whole rows, at most one image.
   DwconvBands(const DwconvKernel& k, const DwconvShape& s, const float* oihw, const float* bias, Activation a,
               int band_pixels)
-      : kernel(k), shape(s), weights(pack_dwconv(s, k.cw, oihw, bias)), act(a) {
+      : kernel(k), shape(s), weights(pack_dwconv(s, k, oihw, bias)), act(a) {
     const int w = std::max(s.out_w, 1);
     band_rows = std::clamp((band_pixels + w - 1) / w, 1, std::max(s.out_h, 1));
   }
@@ -40,7 +40,7 @@ struct DwconvBands {
   // Per thread: the band, then the kernel's own scratch; each a multiple of 64 bytes, so
   // whatever the caller puts after them keeps the alignment of the scratch it passed.
   size_t band_floats() const { return kernel.fn ? round_up_16(size_t(band_rows) * shape.out_w * shape.out_c) : 0; }
-  size_t scratch_floats() const { return kernel.fn ? band_floats() + round_up_16(dwconv_scratch_floats(shape)) : 0; }
+  size_t scratch_floats() const { return kernel.fn ? band_floats() + round_up_16(dwconv_scratch_floats(shape, kernel)) : 0; }
 
   // Where the band that starts at output pixel b0 (of batch * out_h * out_w) ends: after at
   // most band_rows rows, at pixel_end, and with `within_image` at the end of b0's image.
