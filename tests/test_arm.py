@@ -45,8 +45,10 @@ def test_emulated_ctest(arm_build):
     assert "neon: gemm kernels checked" in out and "all checks passed (neon kernels)" in out
     if name == "aarch64":  # qemu-aarch64's default CPU has FEAT_FP16: the fp16 kernels run
         assert "neonfp16: gemm kernels checked" in out
+        assert "neonfp16: dwconv kernels checked" in out
     else:
         assert "fp16 kernels not run" in out
+        assert "fp16 dwconv kernel not run" in out
     # bf16 is x86's (AVX512-BF16): its tester skips both lists on ARM, saying why.
     assert 'skipped the native bf16 kernels: precision "bf16" runs on x86 CPUs with AVX512-BF16 only' in out
     assert "skipped the emulated bf16 kernels: not an x86 build" in out
