@@ -108,19 +108,43 @@ class StagedRows {
   WindowRowsArray<int> tags_;
 };
 
+// The epilogue's clamp, in one of three forms chosen per call, each compiled into the group
+// kernels (runtime tests of which bounds apply cost a branch per bound per pixel, 4 with two
+// forms, a fifth of the 3x3 loop's instructions):
+//  kNone: no bound applies;
+//  kHalf: both bounds are binary16 values (ReLU's 0 and +inf, ReLU6's 0 and 6, ...): max and
+//         min on the fp16 accumulator before widening, 2 instructions per 8 outputs (fp32: 4),
+//         the same bits as clamping the widened value; an absent bound is +-inf, and max/min
+//         with it return every value, NaN included, unchanged;
+//  kWide: any other: fp32's VecClamp after widening.
+enum class ClampForm { kNone, kHalf, kWide };
+
+struct HalfClamp {
+  ClampForm form;
+  float16x8_t lo16, hi16;
+  VecClamp<VecNeon> wide;
+  explicit HalfClamp(const Epilogue& ep)
+      : form(!ep.clamps() ? ClampForm::kNone
+             : float(float16_t(ep.min)) == ep.min && float(float16_t(ep.max)) == ep.max ? ClampForm::kHalf
+                                                                                         : ClampForm::kWide),
+        lo16(vdupq_n_f16(float16_t(ep.min))), hi16(vdupq_n_f16(float16_t(ep.max))), wide(ep) {}
+};
+
 // What every group of one call shares.
 struct HalfLayer {
   const DwconvShape& s;
   const DwconvHalfRows& g;
   const float16_t* w;  // packed chunks: [8 bias][taps x 8 weights] halves
-  VecClamp<VecNeon> clamp;
+  HalfClamp clamp;
   size_t chunk_halves;
 };
 
-// Widened to fp32, clamped, stored: all 8 lanes, or (kFull false) the `valid` that exist.
-template <bool kFull>
-__attribute__((always_inline)) inline void store_chunk(float* d, float16x8_t acc, int valid, const VecClamp<VecNeon>& clamp) {
-  const float32x4_t lo = clamp(vcvt_f32_f16(vget_low_f16(acc))), hi = clamp(vcvt_high_f32_f16(acc));
+// Clamped (form K), widened to fp32, stored: all 8 lanes, or (kFull false) the `valid` that exist.
+template <ClampForm K, bool kFull>
+__attribute__((always_inline)) inline void store_chunk(float* d, float16x8_t acc, int valid, const HalfClamp& clamp) {
+  if (K == ClampForm::kHalf) acc = vminq_f16(vmaxq_f16(acc, clamp.lo16), clamp.hi16);
+  float32x4_t lo = vcvt_f32_f16(vget_low_f16(acc)), hi = vcvt_high_f32_f16(acc);
+  if (K == ClampForm::kWide) lo = clamp.wide(lo), hi = clamp.wide(hi);
   if (kFull) {
     vst1q_f32(d, lo);
     vst1q_f32(d + 4, hi);
@@ -139,9 +163,10 @@ __attribute__((always_inline)) inline void store_chunk(float* d, float16x8_t acc
 // loop unrolled so inputs and accumulators stay in registers, and each accumulator starts
 // from its own bias load (an opaque copy of the pointer keeps GCC from merging them: FMLA
 // overwrites its accumulator, so a shared bias register would cost a move per pixel).
-template <int S, int P, bool kFull>
-__attribute__((always_inline)) inline void chunk_3x3(const HalfLayer& l, const float16_t* wchunk, const float16_t* const q[3],
-                                                     const std::ptrdiff_t (&off)[(P - 1) * S + 3], float* dst, int count) {
+template <ClampForm K, int S, int P, bool kFull>
+__attribute__((always_inline)) inline void chunk_3x3(const float16_t* wchunk, const float16_t* const q[3],
+                                                     const std::ptrdiff_t (&off)[(P - 1) * S + 3], int c, float* dst,
+                                                     std::ptrdiff_t out_c, int count, const HalfClamp& clamp) {
   constexpr int kInputs = (P - 1) * S + 3;
   float16x8_t acc[P];
   _Pragma("GCC unroll 8") for (int px = 0; px < P; ++px) {
@@ -151,62 +176,61 @@ __attribute__((always_inline)) inline void chunk_3x3(const HalfLayer& l, const f
   }
   _Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ++ky) {
     if (!q[ky]) continue;
+    const float16_t* base = q[ky] + L * c;
     float16x8_t x[kInputs];
-    _Pragma("GCC unroll 17") for (int j = 0; j < kInputs; ++j) x[j] = vld1q_f16(q[ky] + off[j]);
+    _Pragma("GCC unroll 17") for (int j = 0; j < kInputs; ++j) x[j] = vld1q_f16(base + off[j]);
     _Pragma("GCC unroll 3") for (int kx = 0; kx < 3; ++kx) {
       const float16x8_t wk = vld1q_f16(wchunk + L + (3 * ky + kx) * L);
       _Pragma("GCC unroll 8") for (int px = 0; px < P; ++px) acc[px] = vfmaq_f16(acc[px], x[kx + px * S], wk);
     }
     _Pragma("GCC unroll 8") for (int px = 0; px < P; ++px) __asm__("" : "+w"(acc[px]));
   }
-  const int valid = l.s.out_c % L;
+  const int valid = int(out_c % L);
   float* d = dst;
-  _Pragma("GCC unroll 8") for (int px = 0; px < P; ++px, d += l.s.out_c)
-    if (px < count) store_chunk<kFull>(d, acc[px], valid, l.clamp);
+  _Pragma("GCC unroll 8") for (int px = 0; px < P; ++px, d += out_c)
+    if (px < count) store_chunk<K, kFull>(d, acc[px], valid, clamp);
 }
 
 // P output pixels from ox (the first `count` stored at out, out + out_c, ...), every chunk.
-// Without GCC's scheduling before register allocation, as dwconv_neon.cpp's group (it made
-// the allocator copy accumulators there).
-template <int S, int P>
+// The shape's fields and the clamp are copied to locals: read through the layer, GCC reloaded
+// them after every store (the output could alias them). Without GCC's scheduling before
+// register allocation, as dwconv_neon.cpp's group (it made the allocator copy accumulators).
+template <ClampForm K, int S, int P>
 ATTOCORE_NO_PRESCHEDULE void group_3x3(const HalfLayer& l, const float16_t* const rows[3], int ox, float* out, int count) {
   constexpr int kInputs = (P - 1) * S + 3;
+  const HalfClamp clamp = l.clamp;
+  const std::ptrdiff_t out_c = l.s.out_c, channels = l.g.channels;
   std::ptrdiff_t off[kInputs];
-  _Pragma("GCC unroll 17") for (int j = 0; j < kInputs; ++j) off[j] = std::ptrdiff_t(j) * l.g.channels;
-  const std::ptrdiff_t col0 = std::ptrdiff_t(ox) * S * l.g.channels;
-  const int full = l.s.out_c / L, chunks = l.g.channels / L;
+  _Pragma("GCC unroll 17") for (int j = 0; j < kInputs; ++j) off[j] = j * channels;
+  const float16_t* q[3];
+  _Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ++ky) q[ky] = rows[ky] ? rows[ky] + std::ptrdiff_t(ox) * S * channels : nullptr;
+  const int full = int(out_c / L), chunks = int(channels / L);
+  const size_t step = l.chunk_halves;
   const float16_t* wchunk = l.w;
   int c = 0;
-  for (; c < full; ++c, wchunk += l.chunk_halves) {
-    const float16_t* q[3];
-    _Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ++ky) q[ky] = rows[ky] ? rows[ky] + col0 + c * L : nullptr;
-    chunk_3x3<S, P, true>(l, wchunk, q, off, out + c * L, count);
-  }
-  if (c < chunks) {
-    const float16_t* q[3];
-    for (int ky = 0; ky < 3; ++ky) q[ky] = rows[ky] ? rows[ky] + col0 + c * L : nullptr;
-    chunk_3x3<S, P, false>(l, wchunk, q, off, out + c * L, count);
-  }
+  for (; c < full; ++c, wchunk += step) chunk_3x3<K, S, P, true>(wchunk, q, off, c, out + c * L, out_c, count, clamp);
+  if (c < chunks) chunk_3x3<K, S, P, false>(wchunk, q, off, c, out + c * L, out_c, count, clamp);
 }
 
 // One output row of a 3x3, stride S window: groups of 7 when the row is 7k pixels wide
 // (every row a 224 input leads to: no pixel computed twice), else groups of 8 with the last
 // one computing past the row's end (the stage has those columns) and storing only its own.
-template <int S>
+template <ClampForm K, int S>
 void row_3x3(const HalfLayer& l, const float16_t* const rows[3], float* out_row) {
   const int w = l.s.out_w;
   auto at = [&](int ox) { return out_row + size_t(ox) * l.s.out_c; };
   if (w % 7 == 0) {
-    for (int ox = 0; ox < w; ox += 7) group_3x3<S, 7>(l, rows, ox, at(ox), 7);
+    for (int ox = 0; ox < w; ox += 7) group_3x3<K, S, 7>(l, rows, ox, at(ox), 7);
     return;
   }
   int ox = 0;
-  for (; ox + 8 <= w; ox += 8) group_3x3<S, 8>(l, rows, ox, at(ox), 8);
-  if (ox < w) group_3x3<S, 8>(l, rows, ox, at(ox), w - ox);
+  for (; ox + 8 <= w; ox += 8) group_3x3<K, S, 8>(l, rows, ox, at(ox), 8);
+  if (ox < w) group_3x3<K, S, 8>(l, rows, ox, at(ox), w - ox);
 }
 
 // One output row of any other window: 8 pixels at a time per chunk, one accumulator each,
-// each tap's weights loaded once for the 8 (the last group computes past the row's end).
+// each tap's weights loaded once for the 8 (the last group computes past the row's end). The
+// clamp in fp32 (kWide, right for any bounds): one form for these rarer windows.
 void row_generic(const HalfLayer& l, const float16_t* const* rows, float* out_row) {
   const DwconvShape& s = l.s;
   const WindowAttrs& w = s.window;
@@ -214,6 +238,7 @@ void row_generic(const HalfLayer& l, const float16_t* const* rows, float* out_ro
   const std::ptrdiff_t ch = l.g.channels, pixel_step = std::ptrdiff_t(w.stride_w) * ch,
                        tap_step = std::ptrdiff_t(w.dilation_w) * ch;
   const int chunks = l.g.channels / L, valid = s.out_c % L;
+  const HalfClamp clamp = l.clamp;  // a local: the stores could alias the layer's copy
   for (int ox = 0; ox < s.out_w; ox += P) {
     const int count = s.out_w - ox < P ? s.out_w - ox : P;
     for (int c = 0; c < chunks; ++c) {
@@ -233,12 +258,24 @@ void row_generic(const HalfLayer& l, const float16_t* const* rows, float* out_ro
       const bool full = c * L + L <= s.out_c;
       for (int p = 0; p < count; ++p, d += s.out_c) {
         if (full) {
-          store_chunk<true>(d, acc[p], L, l.clamp);
+          store_chunk<ClampForm::kWide, true>(d, acc[p], L, clamp);
         } else {
-          store_chunk<false>(d, acc[p], valid, l.clamp);
+          store_chunk<ClampForm::kWide, false>(d, acc[p], valid, clamp);
         }
       }
     }
+  }
+}
+
+// row_3x3 for stride 1 or 2 and the call's clamp form.
+void row_3x3_for(const HalfLayer& l, int stride, const float16_t* const rows[3], float* out_row) {
+  switch (l.clamp.form) {
+    case ClampForm::kNone: return stride == 1 ? row_3x3<ClampForm::kNone, 1>(l, rows, out_row)
+                                              : row_3x3<ClampForm::kNone, 2>(l, rows, out_row);
+    case ClampForm::kHalf: return stride == 1 ? row_3x3<ClampForm::kHalf, 1>(l, rows, out_row)
+                                              : row_3x3<ClampForm::kHalf, 2>(l, rows, out_row);
+    case ClampForm::kWide: return stride == 1 ? row_3x3<ClampForm::kWide, 1>(l, rows, out_row)
+                                              : row_3x3<ClampForm::kWide, 2>(l, rows, out_row);
   }
 }
 
@@ -248,7 +285,7 @@ void dwconv_neonfp16(const DwconvArgs& a) {
   const DwconvShape& s = *a.shape;
   const WindowAttrs& w = s.window;
   const DwconvHalfRows g(s);
-  const HalfLayer l{s, g, reinterpret_cast<const float16_t*>(a.weights->half.data()), VecClamp<VecNeon>(a.ep),
+  const HalfLayer l{s, g, reinterpret_cast<const float16_t*>(a.weights->half.data()), HalfClamp(a.ep),
                 a.weights->chunk_floats()};
   const bool fast3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
                        w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2);
@@ -269,10 +306,8 @@ void dwconv_neonfp16(const DwconvArgs& a) {
     }
     if (!fast3x3) {
       row_generic(l, rows.v, out_row);
-    } else if (w.stride_w == 1) {
-      row_3x3<1>(l, rows.v, out_row);
     } else {
-      row_3x3<2>(l, rows.v, out_row);
+      row_3x3_for(l, w.stride_w, rows.v, out_row);
     }
   }
 }
