@@ -27,31 +27,56 @@ namespace {
 
 constexpr int L = DwconvHalfRows::kLanes;
 
-// One image pixel's in_c floats as `channels` halves in output-channel order (channel oc:
-// input oc / multiplier). Multipliers 1, 2 and 4 by vector: loads of 8 or 4 floats, which may
-// reach past the pixel's channels (into the next pixel or kDwconvInputSlack) only for lanes
-// past out_c, never stored.
-inline void stage_pixel(const DwconvShape& s, const DwconvHalfRows& g, const float* x, float16_t* d) {
-  const int chunks = g.channels / L;
-  if (s.multiplier == 1) {
-    for (int c = 0; c < chunks; ++c, x += L, d += L)
-      vst1q_f16(d, vcvt_high_f16_f32(vcvt_f16_f32(vld1q_f32(x)), vld1q_f32(x + 4)));
-  } else if (s.multiplier == 2) {  // chunk c: inputs 4c .. 4c+3, each twice
-    for (int c = 0; c < chunks; ++c, x += 4, d += L) {
-      const float16x4_t h = vcvt_f16_f32(vld1q_f32(x));
-      const float16x8_t hh = vcombine_f16(h, h);
-      vst1q_f16(d, vzip1q_f16(hh, hh));
-    }
-  } else if (s.multiplier == 4) {  // chunks c, c+1: inputs 2c .. 2c+3, each four times
-    for (int c = 0; c < chunks; c += 2, x += 4, d += 2 * L) {
-      const float16x4_t h = vcvt_f16_f32(vld1q_f32(x));
-      const float16x8_t hh = vcombine_f16(h, h);
-      const float16x8_t pairs = vzip1q_f16(hh, hh);
-      vst1q_f16(d, vzip1q_f16(pairs, pairs));
-      if (c + 1 < chunks) vst1q_f16(d + L, vzip2q_f16(pairs, pairs));
-    }
+// 8 floats from x as halves: two loads, fcvtn and fcvtn2.
+inline float16x8_t load_half8(const float* x) { return vcvt_high_f16_f32(vcvt_f16_f32(vld1q_f32(x)), vld1q_f32(x + 4)); }
+
+// The K chunks (K = 1, 2, 4) that 8 consecutive input channels h feed under multiplier K:
+// each input repeated K times by zips (one level for K = 2, two for 4).
+template <int K>
+__attribute__((always_inline)) inline void spread(float16x8_t h, float16x8_t (&out)[K]) {
+  if constexpr (K == 1) {
+    out[0] = h;
+  } else if constexpr (K == 2) {
+    out[0] = vzip1q_f16(h, h), out[1] = vzip2q_f16(h, h);
   } else {
-    for (int oc = 0; oc < g.channels; ++oc) d[oc] = oc < s.out_c ? float16_t(x[oc / s.multiplier]) : float16_t(0);
+    const float16x8_t lo = vzip1q_f16(h, h), hi = vzip2q_f16(h, h);
+    out[0] = vzip1q_f16(lo, lo), out[1] = vzip2q_f16(lo, lo), out[2] = vzip1q_f16(hi, hi), out[3] = vzip2q_f16(hi, hi);
+  }
+}
+
+// One image pixel's in_c floats as `channels` halves in output-channel order (channel oc:
+// input oc / multiplier), for multipliers K = 1, 2, 4: 8 input channels (K chunks) per step,
+// two steps per iteration written loads first: a step's loads, converts and zips are a chain
+// of dependent instructions, which an in-order core (A55) runs back to back unless two are
+// interleaved (llvm-mca, A55, multiplier 4: 29 cycles per 16 outputs one 4-input step at a
+// time). The loads may reach past the pixel's channels (into the next pixel, or
+// kDwconvInputSlack past the tensor) only for lanes past out_c, never stored.
+template <int K>
+inline void stage_pixel_spread(const DwconvHalfRows& g, const float* x, float16_t* d) {
+  const int chunks = g.channels / L;
+  int c = 0;
+  for (; c + 2 * K <= chunks; c += 2 * K, x += 16, d += 2 * K * L) {
+    const float16x8_t h0 = load_half8(x), h1 = load_half8(x + 8);
+    float16x8_t out0[K], out1[K];
+    spread<K>(h0, out0);
+    spread<K>(h1, out1);
+    _Pragma("GCC unroll 4") for (int i = 0; i < K; ++i) vst1q_f16(d + i * L, out0[i]);
+    _Pragma("GCC unroll 4") for (int i = 0; i < K; ++i) vst1q_f16(d + (K + i) * L, out1[i]);
+  }
+  for (; c < chunks; c += K, x += 8, d += K * L) {
+    float16x8_t out[K];
+    spread<K>(load_half8(x), out);
+    _Pragma("GCC unroll 4") for (int i = 0; i < K; ++i) if (c + i < chunks) vst1q_f16(d + i * L, out[i]);
+  }
+}
+
+inline void stage_pixel(const DwconvShape& s, const DwconvHalfRows& g, const float* x, float16_t* d) {
+  switch (s.multiplier) {
+    case 1: return stage_pixel_spread<1>(g, x, d);
+    case 2: return stage_pixel_spread<2>(g, x, d);
+    case 4: return stage_pixel_spread<4>(g, x, d);
+    default:
+      for (int oc = 0; oc < g.channels; ++oc) d[oc] = oc < s.out_c ? float16_t(x[oc / s.multiplier]) : float16_t(0);
   }
 }
 
