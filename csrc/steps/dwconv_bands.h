@@ -64,7 +64,10 @@ struct DwconvBands {
       const int row0 = b0 / w;
       const int b1 = band_end(b0, pixel_end, false);
       const int row1 = (b1 - 1) / w + 1;
-      kernel.fn(DwconvArgs{&s, &weights, input, band, epilogue_of(act), row0, row1, kernel_scratch, row0});
+      // Bands after the first continue the call before (same input, same scratch, which the
+      // consumer does not touch): the fp16 kernel keeps the input rows it staged.
+      kernel.fn(DwconvArgs{&s, &weights, input, band, epilogue_of(act), row0, row1, kernel_scratch, row0,
+                           b0 != pixel_begin});
       consume(static_cast<const float*>(band), b0, b1, row0 * w);
       b0 = b1;
     }

@@ -3,7 +3,8 @@
 // not a multiple of 8, widths 1-17, multipliers 1-5, strides 1 and 2, padding 0-2 and
 // asymmetric, 5x5 / 7x7 / dilated windows, batch 2, clamps with bounds binary16 holds and
 // bounds it does not) and on every grouped layer of the four nets, each run as two threads
-// would split its rows and as a fused step's row bands (output_row0), checked two ways:
+// would split its rows and as a fused step's row bands (output_row0, each continuing the
+// call before: DwconvArgs::continues), checked two ways:
 //  1. bit for bit against the fp16 model below, which rounds where the kernel does: bias, x
 //     and w to binary16, s = half(b), then s = half(fma(x, w, s)) per tap inside the image,
 //     window row by row, then y = clamp(float(s)) in fp32;
@@ -73,12 +74,17 @@ static void check(const DwconvKernel& kern, const Case& t, unsigned seed) {
   // As two threads split the rows, then as bands of 2 rows into a band buffer (output_row0).
   std::vector<float> got(out_n + 8, 777.f), banded(out_n, 0.f), band(2 * row_n + 8, 777.f);
   const int mid = rows / 2;
+  {  // Another input first, on the same scratch: a call that does not continue it must not reuse its rows.
+    std::vector<float> other(x.size()), other_out(out_n);
+    test::fill(other, seed + 3);
+    kern.fn(DwconvArgs{&s, &p, other.data(), other_out.data(), ep, 0, rows, scratch.data()});
+  }
   kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), ep, 0, mid, scratch.data()});
   kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), ep, mid, rows, scratch.data()});
   bool band_overrun = false;
   for (int r0 = 0; r0 < rows; r0 += 2) {
     const int r1 = std::min(rows, r0 + 2);
-    kern.fn(DwconvArgs{&s, &p, x.data(), band.data(), ep, r0, r1, scratch.data(), r0});
+    kern.fn(DwconvArgs{&s, &p, x.data(), band.data(), ep, r0, r1, scratch.data(), r0, r0 > 0});  // as DwconvBands
     std::copy(band.begin(), band.begin() + (r1 - r0) * row_n, banded.begin() + r0 * row_n);
     band_overrun = band_overrun || band[2 * row_n] != 777.f;
   }

@@ -55,6 +55,10 @@ struct DwconvArgs {
   // The row `output` starts at: 0 for a whole tensor; row_begin when a caller keeps only a
   // band of rows (the fused module step, dw_pwpw.h).
   int output_row0 = 0;
+  // Whether the call before this one on `scratch` ran the same layer on the same input
+  // (DwconvBands::run's bands after its first): the fp16 kernel then reuses the window rows
+  // that call staged (dwconv_half_rows.h) instead of staging them again.
+  bool continues = false;
 };
 
 // Variants may read up to kDwconvInputSlack floats past the end of the input tensor

@@ -1,6 +1,6 @@
 // The fp16 depthwise kernel's staging (dwconv_neonfp16.cpp): the window rows it reads,
-// converted to binary16 once per call and kept in the calling thread's scratch while the
-// output rows that read them run. Each staged row is the image row in output-channel order
+// converted to binary16 once per call (or per fused step's run: DwconvArgs::continues) and
+// kept in the calling thread's scratch while the output rows that read them run. Each staged row is the image row in output-channel order
 // (input channel oc / multiplier at channel oc: the multiplier is applied here, so the inner
 // loop is the multiplier-1 loop for every multiplier), its channels rounded up to whole
 // chunks of 8, with pad_left zero columns before the image and zero columns after it up to
@@ -33,9 +33,11 @@ struct DwconvHalfRows {
     slots = w.kernel_h;
   }
   size_t row_halves() const { return size_t(columns) * size_t(channels); }
-  // Scratch floats: the slots' rows (2 halves per float), each row on a 64-byte boundary.
-  size_t scratch_floats() const { return size_t(slots) * ((row_halves() + 31) / 32 * 16); }
-  size_t row_stride_halves() const { return (row_halves() + 31) / 32 * 32; }
+  size_t row_stride_halves() const { return (row_halves() + 31) / 32 * 32; }  // rows on 64-byte boundaries
+  // Scratch floats: the slots' rows (2 halves per float), then one tag per slot (the image
+  // row it holds, an int32 in a float's bytes: kept for a call that continues this one).
+  size_t tags_offset_floats() const { return size_t(slots) * (row_stride_halves() / 2); }
+  size_t scratch_floats() const { return tags_offset_floats() + size_t(slots); }
 };
 
 }  // namespace attocore

@@ -2,8 +2,8 @@
 // FEAT_FP16, this file alone compiled with -march=armv8.2-a+fp16): 8 output channels per
 // float16x8_t, binary16 weights and bias (pack_dwconv, DwconvWeights::kHalf), fp16 FMAs.
 // Activations stay fp32 in the arena: the window rows a call reads are converted to binary16
-// once into the thread's scratch (dwconv_half_rows.h: spread by the multiplier, zero padded)
-// and the output is widened back to fp32 at the store. Converting at each load instead would
+// once into the thread's scratch (dwconv_half_rows.h: spread by the multiplier, zero padded;
+// kept across the bands of a fused step) and the output is widened back to fp32 at the store. Converting at each load instead would
 // spend as many FP-pipe instructions (fcvtn + fcvtn2 per 8 channels) as the FMAs it saves: a
 // 3x3 input vector feeds only ~3 taps per window row. Staged, a stride-1 row is converted
 // once for the three output rows that read it.
@@ -15,6 +15,8 @@
 #include <arm_neon.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 
 #include "kernels/dwconv/dwconv.h"
@@ -91,8 +93,8 @@ void stage_row(const DwconvShape& s, const DwconvHalfRows& g, const float* src, 
   for (int i = 0; i < (g.columns - image_end) * (g.channels / L); ++i, d += L) vst1q_f16(d, zero);
 }
 
-// A few ints or pointers per call (one per window row) without a heap allocation for the
-// windows that occur (kernel_h <= 16).
+// A few ints or pointers per call (one per window row) without a heap allocation for the windows
+// that occur (kernel_h <= 16).
 template <typename T>
 struct WindowRowsArray {
   T local[16];
@@ -101,36 +103,45 @@ struct WindowRowsArray {
   explicit WindowRowsArray(int n) : v(n <= 16 ? local : (heap.reset(new T[n]), heap.get())) {}
 };
 
-// The staged rows of one call: g.slots rows in scratch, each tagged with the image row it
-// holds (batch * in_h + iy; -1 empty). Tags live for the call only: the scratch is shared
-// with the thread's other steps.
+// The staged rows: g.slots rows in scratch, each tagged with the image row it holds
+// (batch * in_h + iy; -1 empty). The tags live in the scratch after the rows, kept from the
+// call before when this one continues it (DwconvArgs::continues), else cleared: the scratch
+// is shared with the thread's other steps.
 class StagedRows {
  public:
-  StagedRows(const DwconvShape& s, const DwconvHalfRows& g, float* scratch)
-      : s_(s), g_(g), base_(reinterpret_cast<float16_t*>(scratch)), tags_(g.slots) {
-    for (int i = 0; i < g.slots; ++i) tags_.v[i] = -1;
+  StagedRows(const DwconvShape& s, const DwconvHalfRows& g, float* scratch, bool continues)
+      : s_(s), g_(g), base_(reinterpret_cast<float16_t*>(scratch)), tags_(scratch + g.tags_offset_floats()) {
+    if (!continues)
+      for (int i = 0; i < g.slots; ++i) set_tag(i, -1);
   }
   // Image row `key` (whose floats are at src), staged unless a slot holds it already, in a
-  // slot none of `keep` (the current output row's rows, at most g.slots) holds.
+  // slot none of `keep` (the current output row's rows, g.slots of them, -1 for padding) holds.
   const float16_t* row(int key, const float* src, const int* keep) {
     int free = -1;
     for (int i = 0; i < g_.slots; ++i) {
-      if (tags_.v[i] == key) return slot(i);
-      bool kept = false;  // an empty slot (-1) is never kept (keep marks padding rows -1)
-      for (int j = 0; j < g_.slots; ++j) kept = kept || (tags_.v[i] >= 0 && keep[j] == tags_.v[i]);
+      const int tag = tag_of(i);
+      if (tag == key) return slot(i);
+      bool kept = false;  // an empty slot (-1) is never kept
+      for (int j = 0; j < g_.slots; ++j) kept = kept || (tag >= 0 && keep[j] == tag);
       if (!kept && free < 0) free = i;
     }
-    tags_.v[free] = key;
+    set_tag(free, key);
     stage_row(s_, g_, src, slot(free));
     return slot(free);
   }
 
  private:
   float16_t* slot(int i) const { return base_ + size_t(i) * g_.row_stride_halves(); }
+  int tag_of(int i) const {
+    int32_t t;
+    std::memcpy(&t, tags_ + i, 4);
+    return t;
+  }
+  void set_tag(int i, int32_t t) { std::memcpy(tags_ + i, &t, 4); }
   const DwconvShape& s_;
   const DwconvHalfRows& g_;
   float16_t* base_;
-  WindowRowsArray<int> tags_;
+  float* tags_;
 };
 
 // The epilogue's clamp, in one of three forms chosen per call, each compiled into the group
@@ -314,7 +325,7 @@ void dwconv_neonfp16(const DwconvArgs& a) {
                 a.weights->chunk_floats()};
   const bool fast3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
                        w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2);
-  StagedRows staged(s, g, a.scratch);
+  StagedRows staged(s, g, a.scratch, a.continues);
   WindowRowsArray<int> keys(w.kernel_h);
   WindowRowsArray<const float16_t*> rows(w.kernel_h);
   for (int row = a.row_begin; row < a.row_end; ++row) {
