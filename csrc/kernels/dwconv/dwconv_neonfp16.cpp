@@ -3,10 +3,10 @@
 // float16x8_t, binary16 weights and bias (pack_dwconv, DwconvWeights::kHalf), fp16 FMAs.
 // Activations stay fp32 in the arena: the window rows a call reads are converted to binary16
 // once into the thread's scratch (dwconv_half_rows.h: spread by the multiplier, zero padded;
-// kept across the bands of a fused step) and the output is widened back to fp32 at the store. Converting at each load instead would
-// spend as many FP-pipe instructions (fcvtn + fcvtn2 per 8 channels) as the FMAs it saves: a
-// 3x3 input vector feeds only ~3 taps per window row. Staged, a stride-1 row is converted
-// once for the three output rows that read it.
+// kept across the bands of a fused step), and the output is widened back to fp32 at the
+// store. Converting at each load instead would spend as many FP-pipe instructions (fcvtn +
+// fcvtn2 per 8 channels) as the FMAs it saves: a 3x3 input vector feeds only ~3 taps per
+// window row. Staged, a stride-1 row is converted once for the three output rows that read it.
 //
 // Accumulation, per output: s = half(bias); then for each window row inside the image (top
 // to bottom) and each of its taps (left to right), s = fma16(s, half(x), half(w)), each FMA
@@ -93,8 +93,8 @@ void stage_row(const DwconvShape& s, const DwconvHalfRows& g, const float* src, 
   for (int i = 0; i < (g.columns - image_end) * (g.channels / L); ++i, d += L) vst1q_f16(d, zero);
 }
 
-// A few ints or pointers per call (one per window row) without a heap allocation for the windows
-// that occur (kernel_h <= 16).
+// A few ints or pointers per call (one per window row), without a heap allocation for the
+// windows that occur (kernel_h <= 16).
 template <typename T>
 struct WindowRowsArray {
   T local[16];
@@ -146,7 +146,7 @@ class StagedRows {
 
 // The epilogue's clamp, in one of three forms chosen per call, each compiled into the group
 // kernels (runtime tests of which bounds apply cost a branch per bound per pixel, 4 with two
-// forms, a fifth of the 3x3 loop's instructions):
+// forms, 15% of the 3x3 loop's instructions):
 //  kNone: no bound applies;
 //  kHalf: both bounds are binary16 values (ReLU's 0 and +inf, ReLU6's 0 and 6, ...): max and
 //         min on the fp16 accumulator before widening, 2 instructions per 8 outputs (fp32: 4),
