@@ -65,8 +65,8 @@ const KernelList& kernel_list(Isa isa);  // fails like kernel_table for a set no
 // Precision "fp16" (CompileOptions::precision): the NEON table with the fp16 GEMM kernels
 // (gemm/gemm_neonfp16.inc) and the fp16 depthwise kernel (dwconv_neonfp16) in place of its fp32
 // ones; the stem, pooling and activations stay fp32 (DESIGN.md, "fp16 precision"). Only on an
-// aarch64 build with ATTOCORE_ENABLE_NEON on a CPU with
-// FEAT_FP16 (cpu_features().fp16); never chosen by best_isa() (it changes the numerics).
+// aarch64 build with ATTOCORE_ENABLE_NEON on a CPU with FEAT_FP16 (cpu_features().fp16); never
+// chosen by best_isa() (it changes the numerics).
 struct Fp16Support {
   bool available;
   std::string reason;  // why not: names the missing feature and the alternative
