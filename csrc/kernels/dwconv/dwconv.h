@@ -68,10 +68,11 @@ constexpr int kDwconvInputSlack = 16;
 constexpr int kDwconvEdgeMaxColumns = 9;  // 3S+3 with S <= 2
 
 struct DwconvKernel;
-// Scratch a kernel may use per calling thread: the fp32 vector variants' edge staging (dwconv_edge.h: 3 window
-// rows of up to 3S+3 columns, plus load slack; the reference uses none), the fp16 kernel's
-// window rows converted to binary16 (dwconv_half_rows.h), which depend on the window and the
-// row width, not on in_h or the batch (DwconvBands::run_rows shortens in_h).
+// Scratch a kernel may use per calling thread: the fp32 vector variants' edge staging
+// (dwconv_edge.h: 3 window rows of up to 3S+3 columns, plus load slack; the reference uses
+// none), the fp16 kernel's window rows converted to binary16 (dwconv_half_rows.h), which
+// depend on the window and the row width, not on in_h or the batch (DwconvBands::run_rows
+// shortens in_h).
 size_t dwconv_scratch_floats(const DwconvShape& s, const DwconvKernel& kernel);
 
 // The taps of output pixel (oy, ox)'s window that fall inside the image, in the order every
