@@ -148,7 +148,7 @@ class DwconvLayer : public Layer {
  public:
   DwconvLayer(const Graph& g, const OpInfo& op, const KernelTable& table, ThenActivation then = {})
       : kernel_(table.dwconv), s_(dwconv_shape(g, op)), act_(op.activation), then_(then) {
-    weights_ = pack_dwconv(s_, kernel_.cw, g.tensors[op.inputs[1]].data, bias_of(g, op));
+    weights_ = pack_dwconv(s_, kernel_, g.tensors[op.inputs[1]].data, bias_of(g, op));
   }
   void run(const RunContext& ctx, const StepBuffers& io) const override {
     float* out = io.output;
@@ -161,7 +161,7 @@ class DwconvLayer : public Layer {
     });
   }
   std::string kernel_name() const override { return kernel_.name + then_.suffix(); }
-  size_t scratch_floats() const override { return dwconv_scratch_floats(s_); }
+  size_t scratch_floats() const override { return dwconv_scratch_floats(s_, kernel_); }
 
  private:
   DwconvKernel kernel_;

@@ -31,7 +31,7 @@ struct DwconvBands {
   // consumer's tile); rounded up to whole rows, at most one image.
   DwconvBands(const DwconvKernel& k, const DwconvShape& s, const float* oihw, const float* bias, Activation a,
               int band_pixels)
-      : kernel(k), shape(s), weights(pack_dwconv(s, k.cw, oihw, bias)), act(a) {
+      : kernel(k), shape(s), weights(pack_dwconv(s, k, oihw, bias)), act(a) {
     const int w = std::max(s.out_w, 1);
     band_rows = std::clamp((band_pixels + w - 1) / w, 1, std::max(s.out_h, 1));
   }
@@ -40,7 +40,7 @@ struct DwconvBands {
   // Per thread: the band, then the kernel's own scratch; each a multiple of 64 bytes, so
   // whatever the caller puts after them keeps the alignment of the scratch it passed.
   size_t band_floats() const { return kernel.fn ? round_up_16(size_t(band_rows) * shape.out_w * shape.out_c) : 0; }
-  size_t scratch_floats() const { return kernel.fn ? band_floats() + round_up_16(dwconv_scratch_floats(shape)) : 0; }
+  size_t scratch_floats() const { return kernel.fn ? band_floats() + round_up_16(dwconv_scratch_floats(shape, kernel)) : 0; }
 
   // Where the band that starts at output pixel b0 (of batch * out_h * out_w) ends: after at
   // most band_rows rows, at pixel_end, and with `within_image` at the end of b0's image.
@@ -64,7 +64,10 @@ struct DwconvBands {
       const int row0 = b0 / w;
       const int b1 = band_end(b0, pixel_end, false);
       const int row1 = (b1 - 1) / w + 1;
-      kernel.fn(DwconvArgs{&s, &weights, input, band, epilogue_of(act), row0, row1, kernel_scratch, row0});
+      // Bands after the first continue the call before (same input, same scratch, which the
+      // consumer does not touch): the fp16 kernel keeps the input rows it staged.
+      kernel.fn(DwconvArgs{&s, &weights, input, band, epilogue_of(act), row0, row1, kernel_scratch, row0,
+                           b0 != pixel_begin});
       consume(static_cast<const float*>(band), b0, b1, row0 * w);
       b0 = b1;
     }

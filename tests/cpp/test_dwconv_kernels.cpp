@@ -42,11 +42,11 @@ static void check(int batch, int h, int w, int c, int k, int kernel, int stride,
   for (Isa isa : available_isas())
     for (const DwconvKernel* listed : kernel_list(isa).dwconv) {
       const DwconvKernel& kern = *listed;
-      PackedDwconv p = pack_dwconv(s, kern.cw, wt.data(), bias.data());
+      PackedDwconv p = pack_dwconv(s, kern, wt.data(), bias.data());
       std::vector<float> got(out_n + 8, 777.f);
       // Two row ranges, as two threads would split them.
       const int rows = batch * s.out_h, mid = rows / 2;
-      std::vector<float> scratch(dwconv_scratch_floats(s));
+      std::vector<float> scratch(dwconv_scratch_floats(s, kern));
       kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), ep, 0, mid, scratch.data()});
       kern.fn(DwconvArgs{&s, &p, x.data(), got.data(), ep, mid, rows, scratch.data()});
       double worst;

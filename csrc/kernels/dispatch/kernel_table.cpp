@@ -64,13 +64,21 @@ namespace {
 #else
 #define ATTOCORE_IN_neon(...)
 #endif
+// The fp16 table's kernels (precision "fp16", NEON with FEAT_FP16): never in an Isa's list.
+#ifdef ATTOCORE_HAVE_NEONFP16
+#define ATTOCORE_IN_neonfp16(...) __VA_ARGS__
+#else
+#define ATTOCORE_IN_neonfp16(...)
+#endif
 #define ATTOCORE_ISA_ref Isa::kReference
 #define ATTOCORE_ISA_avx2 Isa::kAvx2
 #define ATTOCORE_ISA_avx512 Isa::kAvx512
 #define ATTOCORE_ISA_neon Isa::kNeon
+#define ATTOCORE_ISA_neonfp16 Isa::kNeon
 
 // Every table's depthwise, stem and max pool kernel (kDwconv_avx2, ...), from their lists.
-#define DWCONV_KERNEL(table, fn, cw) ATTOCORE_IN_##table(constexpr DwconvKernel kDwconv_##table{fn, cw, #fn};)
+#define DWCONV_KERNEL(table, fn, cw, weights) \
+  ATTOCORE_IN_##table(constexpr DwconvKernel kDwconv_##table{fn, cw, #fn, DwconvWeights::weights};)
 #include "kernels/dwconv/dwconv_kernels.inc"
 #undef DWCONV_KERNEL
 #define STEM_KERNEL(table, fn) ATTOCORE_IN_##table(constexpr StemKernel kStem_##table{fn, #fn};)
@@ -150,7 +158,7 @@ namespace list_neonfp16 {
 #define GEMM_LIST "kernels/gemm/gemm_neonfp16.inc"
 #include "kernels/dispatch/gemm_describe.h"
 }  // namespace list_neonfp16
-constexpr KernelTable kNeonFp16Table{Isa::kNeon, list_neonfp16::kNr8, list_neonfp16::kWide, kDwconv_neon,
+constexpr KernelTable kNeonFp16Table{Isa::kNeon, list_neonfp16::kNr8, list_neonfp16::kWide, kDwconv_neonfp16,
                                      kStem_neon, kMaxPool_neon, kActivation_neon};
 #endif
 
@@ -159,10 +167,13 @@ std::vector<const GemmKernel*> all_of(const GemmKernel* const (&kernels)[N]) {
   return std::vector<const GemmKernel*>(kernels, kernels + N);
 }
 
-// A kernel list of GEMM kernels alone (the half-precision lists: what their testers run).
-[[maybe_unused]] static KernelList gemm_only(std::vector<const GemmKernel*> gemm) {  // unused where no list is built
+// A kernel list of GEMM kernels and optionally a depthwise one (the half-precision lists:
+// what their testers run).
+[[maybe_unused]] static KernelList gemm_only(std::vector<const GemmKernel*> gemm,
+                                             const DwconvKernel* dwconv = nullptr) {  // unused where no list is built
   KernelList l;
   l.gemm = std::move(gemm);
+  if (dwconv) l.dwconv.push_back(dwconv);
   return l;
 }
 
@@ -181,8 +192,10 @@ KernelList make_list(Isa isa) {
 #endif
     default: break;
   }
-#define DWCONV_KERNEL(table, fn, cw) \
-  ATTOCORE_IN_##table(if (isa == ATTOCORE_ISA_##table) l.dwconv.push_back(&kDwconv_##table);)
+  // fp32 kernels only: the fp16 one is fp16_kernel_list()'s (its own tester and bound).
+#define DWCONV_KERNEL(table, fn, cw, weights)                                                            \
+  ATTOCORE_IN_##table(if (isa == ATTOCORE_ISA_##table && DwconvWeights::weights == DwconvWeights::kFloat) \
+                          l.dwconv.push_back(&kDwconv_##table);)
 #include "kernels/dwconv/dwconv_kernels.inc"
 #undef DWCONV_KERNEL
 #define STEM_KERNEL(table, fn) ATTOCORE_IN_##table(if (isa == ATTOCORE_ISA_##table) l.stem.push_back(&kStem_##table);)
@@ -363,7 +376,7 @@ const KernelTable& fp16_kernel_table() {
 
 const KernelList& fp16_kernel_list() {
 #ifdef ATTOCORE_HAVE_NEONFP16
-  static const KernelList list = gemm_only(all_of(list_neonfp16::kAll));
+  static const KernelList list = gemm_only(all_of(list_neonfp16::kAll), &kDwconv_neonfp16);
 #else
   static const KernelList list;
 #endif

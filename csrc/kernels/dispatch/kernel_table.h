@@ -63,9 +63,10 @@ const KernelTable& kernel_table(Isa isa);
 const KernelList& kernel_list(Isa isa);  // fails like kernel_table for a set not in this build
 
 // Precision "fp16" (CompileOptions::precision): the NEON table with the fp16 GEMM kernels
-// (gemm/gemm_neonfp16.inc) in place of its fp32 ones; every other kernel, depthwise included,
-// stays fp32 (DESIGN.md, "fp16 precision": why not the depthwise yet). Only on an aarch64 build with ATTOCORE_ENABLE_NEON on a CPU with
-// FEAT_FP16 (cpu_features().fp16); never chosen by best_isa() (it changes the numerics).
+// (gemm/gemm_neonfp16.inc) and the fp16 depthwise kernel (dwconv_neonfp16) in place of its fp32
+// ones; the stem, pooling and activations stay fp32 (DESIGN.md, "fp16 precision"). Only on an
+// aarch64 build with ATTOCORE_ENABLE_NEON on a CPU with FEAT_FP16 (cpu_features().fp16); never
+// chosen by best_isa() (it changes the numerics).
 struct Fp16Support {
   bool available;
   std::string reason;  // why not: names the missing feature and the alternative
@@ -73,7 +74,7 @@ struct Fp16Support {
 Fp16Support fp16_support();
 // Fails with ErrorCode::kConfig and fp16_support().reason when it is not available.
 const KernelTable& fp16_kernel_table();
-const KernelList& fp16_kernel_list();  // the fp16 kernels alone (GEMM only: what the fp16 tester runs)
+const KernelList& fp16_kernel_list();  // the fp16 kernels alone (GEMM and depthwise: what the fp16 testers run)
 
 // Precision "bf16" (CompileOptions::precision): the AVX-512 table with the bf16 GEMM kernels
 // (gemm/gemm_avx512bf16.inc: bf16 weights, vdpbf16ps, fp32 accumulation) in place of its fp32
