@@ -18,7 +18,7 @@ def test_ctest_passes(cpp_build):
     for name in ("test_gemm_kernels", "test_dwconv_kernels", "test_conv_kernels", "test_pwpw_kernels",
                  "test_dw_pwpw_kernels", "test_mbconv_kernels", "test_fusion_patterns", "test_capi", "test_model_file",
                  "test_thread_pool", "test_memory_budget", "test_qgemm_kernels", "test_qdwconv_kernels",
-                 "test_qadd_kernels", "test_qmaxpool_kernels", "test_quantize_kernels", "test_int8_overread", "test_fp16_kernels", "test_bf16_kernels"):
+                 "test_qadd_kernels", "test_qmaxpool_kernels", "test_quantize_kernels", "test_int8_overread", "test_fp16_kernels", "test_fp16_dwconv_kernels", "test_bf16_kernels"):
         assert name in out
 
 
