@@ -13,17 +13,19 @@ function); llvm-mca and OSACA give its cycles per iteration. The steps, their ke
 shapes come from attocore's own plan of the net; a step costs max(FMAs x cycles per FMA,
 bytes / bandwidth of the cache level that holds them). --validate runs the same model for
 the AVX-512 kernels on this machine and compares it with `attocore bench --profile` timings.
-Needs llvm-mca (Debian: llvm), aarch64-linux-gnu-g++ and, for the A72/A76 rows, osaca.
+Needs llvm-mca (Debian: llvm), aarch64-linux-gnu-g++ and, for the A72/A76 rows, osaca; the
+pi4-armv7 board (the ARMv7 build) arm-linux-gnueabihf-g++, without which it is left out, saying so.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from perfmodel import boards, kernels, predict, work  # noqa: E402
+from perfmodel import asm_loops, boards, kernels, predict, work  # noqa: E402
 from perfmodel.report import net_table_header, net_table_row  # noqa: E402
 
 NETS = ["attonet-a", "attonet-b", "attonet-c", "attonet-d", "mobilenet-v2"]
@@ -95,6 +97,13 @@ def main(argv=None):
     for core_key in dict.fromkeys(args.cores + [boards.BOARDS[b].core for b in args.boards]):
         core = boards.CORES[core_key]
         table = table_for(core)
+        cxx = asm_loops.TARGETS[table.target]["cxx"]
+        if shutil.which(cxx) is None and table.target != "aarch64":  # aarch64's compiler stays required
+            left_out = [b for b in args.boards if boards.BOARDS[b].core == core_key]
+            print(f"note: {core.name} left out ({cxx} not found), and with it the board(s) {', '.join(left_out) or '-'}")
+            args.cores = [c for c in args.cores if c != core_key]
+            args.boards = [b for b in args.boards if b not in left_out]
+            continue
         ks, shapes = {4, 5, 6, 7, 8}, set()
         for steps in nets.values():
             ks |= predict.fixed_ks(table, steps)

@@ -52,14 +52,20 @@ def test_hot_loops_are_the_kernels_fma_loops(tmp_path):
 @pytest.mark.skipif(shutil.which("arm-linux-gnueabihf-g++") is None, reason="needs arm-linux-gnueabihf-g++")
 def test_armv7_build_loops_are_found_and_costed(tmp_path):
     """The 32-bit build (the pi4-armv7 board, as XNNPACK's published Pi 4 figure ran): its one
-    6x8 GEMM tile (12 q-register accumulators, 48 vfma.f32 per k-step pair) and the depthwise
-    group of 4 pixels x 9 taps, found in arm-linux-gnueabihf-g++'s assembly and costed by
-    llvm-mca's 32-bit ARM model of the A72."""
+    6x8 GEMM tile (12 q-register accumulators, 4 k-steps x 12 vfma.f32 per iteration) and the
+    depthwise group of 4 pixels x 9 taps, found in arm-linux-gnueabihf-g++'s assembly (Thumb-2,
+    the toolchain's default) and costed by llvm-mca's model of the A72, every instruction
+    parsed (llvm-mca exits 0 on instructions it rejects: an ARM-mode triple dropped three)."""
     from perfmodel import asm_loops, kernels, mca, predict
     fns = asm_loops.functions_for("kernels/gemm/gemm_neon.cpp", "armv7", "cortex-a72", str(tmp_path))
     tile = asm_loops.hot_loop(fns, "gemm_6x8_neon", "armv7")
     assert tile.fmas == 48 and tile.fma_lanes == 4 and tile.lines[-1].split()[0] == "bne"
-    cycles = mca.llvm_mca_cycles(tile.text, "armv7-linux-gnueabihf", "cortex-a72")
+    tool = mca.llvm_mca_path()
+    proc = subprocess.run([tool, f"-mtriple={predict.MCA_TRIPLES['armv7']}", "-mcpu=cortex-a72", "-"],
+                          input=tile.text, capture_output=True, text=True)
+    assert "error" not in proc.stderr, proc.stderr[:2000]
+    assert f"Instructions:      {100 * tile.instructions}" in proc.stdout  # all parsed, 100 iterations
+    cycles = mca.llvm_mca_cycles(tile.text, predict.MCA_TRIPLES["armv7"], "cortex-a72")
     assert tile.fmas / 2 <= cycles <= 4 * tile.fmas  # at least the dual FP pipes' bound, and finite
     m = predict.Machine("A72 ARMv7", "armv7", "cortex-a72", "cortex-a72", None, "llvm-mca", 1.5, 1.0,
                         ((None, 1.0, True),), 0.0)

@@ -5,7 +5,8 @@ build gives it, split into functions, and for a kernel entry point (the symbol i
 table names) every function it reaches (calls, tail calls, address references: a factory
 returning row kernels) is searched for loops. A loop is a backward branch to a local label
 of the same function; an innermost loop contains no other. The kernel's hot loop is the
-innermost loop with the most FMA instructions (fmla on aarch64, vfmadd*ps on x86), or, when
+innermost loop with the most FMA instructions (fmla on aarch64, vfma.f32 on ARMv7, vfmadd*ps on
+x86), or, when
 the caller knows how many FMAs one iteration of the loop it wants holds (a row kernel
 unrolled for k = 8 has 8 x 16 of them), the innermost loop with exactly that many.
 
@@ -38,7 +39,7 @@ TARGETS = {
 BASE_FLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-fPIC", "-w"]
 
 _BRANCH_AARCH64 = re.compile(r"^(b(\.?(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al))?|cbn?z|tbn?z)$")
-_BRANCH_ARMV7 = re.compile(r"^b(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?$")
+_BRANCH_ARMV7 = re.compile(r"^(b(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?|cbn?z)$")  # Thumb-2
 _BRANCH_X86 = re.compile(r"^j[a-z]+$")
 _FMA = {"aarch64": re.compile(r"^fmla$"), "armv7": re.compile(r"^vfma\.f32$"),
         "x86_64": re.compile(r"^vfn?m(add|sub)(132|213|231)ps$")}

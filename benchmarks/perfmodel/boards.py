@@ -98,7 +98,8 @@ BOARDS = {
     # The Pi 4 as the published XNNPACK figure ran it (February 2020: 1.5 GHz boards, Raspbian
     # Buster, a 32-bit OS): attocore's ARMv7 build.
     "pi4-armv7": Board("Raspberry Pi 4 (1.5 GHz, 32-bit OS)", "cortex-a72-armv7", 1.5, 4, 1 << 20, True, 16.0, 0,
-                       0.0, 12.8, "the Pi 4 above at its 2019 clock, running the ARMv7 build", sync_us=1.5,
+                       0.0, 12.8, "BCM2711 at the 1.5 GHz of boards before 2020, 1 MiB shared L2, LPDDR4-3200 x32 "
+                       "(12.8 GB/s), running the ARMv7 build", sync_us=1.5,
                        **PI4_STREAM),
     "pi5": Board("Raspberry Pi 5", "cortex-a76", 2.4, 4, 512 << 10, False, 32.0, 2 << 20, 16.0,
                  17.1, "BCM2712: 4x A76 at 2.4 GHz, 512 KiB L2 per core, 2 MiB shared L3, "

@@ -54,6 +54,8 @@ class Table:
     stem_block: int               # output channels a block pads to
     maxpool_name: str
     stem_wide_vectors: int = 4    # pixel vectors of a full stem block (NEON aarch64: 4)
+    stem_taps_per_iteration: int = 1  # taps one iteration of the stem's loop takes (NEON: 2)
+    dwconv_group_pixels: int = 7  # pixels of the depthwise group whose loop is costed
 
     def stem_blocks(self, out_c: int, out_w: int) -> list:
         """The stem kernel's blocks along one output row: (channels computed, pixel vectors,
@@ -89,7 +91,7 @@ NEON = Table(
     dwconv_name="dwconv_neon", dwconv_entry="dwconv_neon", dwconv_source="kernels/dwconv/dwconv_neon.cpp",
     dwconv_cw=4, dwconv_group_fmas=(21, 63),
     stem_name="stem_neon", stem_entry="stem_neon", stem_source="kernels/stem/stem_neon.cpp", stem_pixels=4,
-    stem_block=1, maxpool_name="maxpool2d_neon",
+    stem_block=1, maxpool_name="maxpool2d_neon", stem_taps_per_iteration=2,
 )
 
 # The same sources built for ARMv7 (a 32-bit OS): 16 q registers, so one 6 x 8 GEMM tile for
@@ -106,7 +108,8 @@ NEON_ARMV7 = Table(
     dwconv_name="dwconv_neon", dwconv_entry="dwconv_neon", dwconv_source="kernels/dwconv/dwconv_neon.cpp",
     dwconv_cw=4, dwconv_group_fmas=(12, 36),
     stem_name="stem_neon", stem_entry="stem_neon", stem_source="kernels/stem/stem_neon.cpp", stem_pixels=4,
-    stem_block=1, maxpool_name="maxpool2d_neon", stem_wide_vectors=2,
+    stem_block=1, maxpool_name="maxpool2d_neon", stem_wide_vectors=2, stem_taps_per_iteration=2,
+    dwconv_group_pixels=4,
 )
 
 _AVX512 = "kernels/gemm/gemm_avx512.cpp"

@@ -3,7 +3,7 @@
 A step's compute time is the sum over its parts of (vector FMAs the part executes) x (cycles
 per FMA of its kernel's hot loop), plus one cycle per vector store of the tile epilogues the
 loops do not contain, the k-pair and k-quad kernels' folding of their phases per output row
-(FOLD_OPS_PER_ROW) and TILE_CALL_CYCLES per tile call (an assumed constant: the call, its
+(FOLD_CYCLES_PER_ROW) and TILE_CALL_CYCLES per tile call (an assumed constant: the call, its
 pointer setup and bias loads, ~20 instructions), over the clock. A max pool costs one cycle
 per vector max (channels in vectors, the rest one at a time, as the kernels do). The FMAs executed count what the kernels really
 compute: rows padded to the tile height, columns to the panel width, k to the packing's
@@ -28,10 +28,12 @@ import os
 from . import asm_loops, kernels, mca, work
 
 TILE_CALL_CYCLES = 20
-# Vector instructions per output row that fold a k-pair or k-quad kernel's phases before its
-# stores (counted in the epilogues: sum_pairs' 2 shuffles, add and permute; store_quads8's
-# 3 shuffles, 2 adds and permute, and the bias add), issued two per cycle.
-FOLD_OPS_PER_ROW = {2: 4, 4: 7}
+# Cycles per output row that fold a k-pair or k-quad kernel's phases before its stores,
+# counted in the epilogues: sum_pairs' 2 shuffles and permute, add and bias add (5
+# instructions); store_quads8's 3 shuffles and permute, 2 adds and bias add (7). The zmm
+# shuffles and permutes issue on one port on Intel cores: 3 and 4 cycles, more than the
+# instructions' 2.5 and 3.5 at two per cycle.
+FOLD_CYCLES_PER_ROW = {2: 3, 4: 4}
 ASM_DIR = os.path.join(tempfile.gettempdir(), "attocore-perfmodel", "asm")
 
 
@@ -64,8 +66,13 @@ class Machine:
     sync_us: float
 
 
+# llvm-mca's triple for a target's assembly: the ARMv7 toolchain's GCC emits Thumb-2 by default
+# (nothing in the build asks for -marm), which an ARM-mode triple would partly reject.
+MCA_TRIPLES = {"aarch64": "aarch64", "armv7": "thumbv7-linux-gnueabihf", "x86_64": "x86_64"}
+
+
 def _loop_cost(label, loop, m: Machine, target):
-    triple = {"aarch64": "aarch64", "armv7": "armv7-linux-gnueabihf"}.get(target, "x86_64")
+    triple = MCA_TRIPLES[target]
     cycles, unknown = {}, 0
     if m.llvm_mca:
         cycles["llvm-mca"] = mca.llvm_mca_cycles(loop.text, triple, m.llvm_mca)
@@ -97,15 +104,15 @@ def loop_costs(table: kernels.Table, m: Machine, ks=(), stem_shapes=()) -> dict:
                                                   asm_loops.hot_loop(f, g.rows_entry, table.target, want), m,
                                                   table.target)
     f = fns(table.dwconv_source)
-    out[("dwconv",)] = _loop_cost(table.dwconv_name + " 7-pixel row",
+    out[("dwconv",)] = _loop_cost(f"{table.dwconv_name} {table.dwconv_group_pixels}-pixel row",
                                   asm_loops.hot_loop(f, table.dwconv_entry, table.target, table.dwconv_group_fmas), m,
                                   table.target)
     f = fns(table.stem_source)
     out[("stem",)] = _loop_cost(table.stem_name, asm_loops.hot_loop(f, table.stem_entry, table.target), m, table.target)
     for ko, kp in stem_shapes:
         try:
-            # Unrolled by two taps (stem_neon.cpp), else one.
-            loop = asm_loops.hot_loop(f, table.stem_entry, table.target, (2 * ko * kp, ko * kp))
+            t = table.stem_taps_per_iteration  # NEON's loop takes two taps (stem_neon.cpp)
+            loop = asm_loops.hot_loop(f, table.stem_entry, table.target, (t * ko * kp, ko * kp) if t > 1 else ko * kp)
         except asm_loops.AsmError:
             continue  # costed at the widest block's rate
         out[("stem", ko * kp)] = _loop_cost(f"{table.stem_name} {ko}ch x {kp}", loop, m, table.target)
@@ -133,14 +140,14 @@ def gemm_cycles(table, costs, est, p: work.GemmPart):
         ksteps = -(-p.k // g.kstep)
         fmas = rows * ksteps * g.fmas_per_row_k() * plan.wide_panels
         cyc = fmas * costs[("tile", g.name)].per_fma(est) + TILE_CALL_CYCLES * -(-rows // g.mr) * plan.wide_panels
-        cyc += rows * plan.wide_panels * FOLD_OPS_PER_ROW.get(g.kstep, 0) / 2
+        cyc += p.m * plan.wide_panels * FOLD_CYCLES_PER_ROW.get(g.kstep, 0)  # stored rows only
         stores = rows * plan.wide_panels * nv * (2 if p.residual else 1)
     if plan.tail is not None:
         t = plan.tail
         rows = kernels.padded_rows(p.m, t)
         tf = rows * -(-p.k // t.kstep) * t.fmas_per_row_k()
         cyc += tf * costs[("tile", t.name)].per_fma(est) + TILE_CALL_CYCLES * -(-rows // t.mr)
-        cyc += rows * FOLD_OPS_PER_ROW.get(t.kstep, 0) / 2
+        cyc += p.m * FOLD_CYCLES_PER_ROW.get(t.kstep, 0)
         fmas += tf
         stores += rows * (2 if p.residual else 1)
     # The projection's strided input pixels copied beside the intermediate (pwpw.cpp): a

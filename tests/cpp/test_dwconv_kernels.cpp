@@ -14,15 +14,20 @@ using namespace attocore;
 
 static int cases = 0;
 
-static void check(int batch, int h, int w, int c, int k, int kernel, int stride, int pad, unsigned seed) {
+struct Pads {
+  int top, left, bottom, right;
+};
+
+static void check(int batch, int h, int w, int c, int k, int kernel, int stride, Pads pad, unsigned seed) {
   DwconvShape s;
   s.batch = batch, s.in_h = h, s.in_w = w, s.in_c = c, s.multiplier = k, s.out_c = c * k;
   s.window.kernel_h = s.window.kernel_w = kernel;
   s.window.stride_h = s.window.stride_w = stride;
-  s.window.pad_top = s.window.pad_left = s.window.pad_bottom = s.window.pad_right = pad;
+  s.window.pad_top = pad.top, s.window.pad_left = pad.left, s.window.pad_bottom = pad.bottom;
+  s.window.pad_right = pad.right;
   s.window.groups = c;
-  s.out_h = (h + 2 * pad - kernel) / stride + 1;
-  s.out_w = (w + 2 * pad - kernel) / stride + 1;
+  s.out_h = (h + pad.top + pad.bottom - kernel) / stride + 1;
+  s.out_w = (w + pad.left + pad.right - kernel) / stride + 1;
   if (s.out_h < 1 || s.out_w < 1) return;
   std::vector<float> x(size_t(batch) * h * w * c + kDwconvInputSlack), wt(size_t(s.out_c) * kernel * kernel),
       bias(s.out_c);
@@ -58,6 +63,10 @@ static void check(int batch, int h, int w, int c, int k, int kernel, int stride,
     }
 }
 
+static void check(int batch, int h, int w, int c, int k, int kernel, int stride, int pad, unsigned seed) {
+  check(batch, h, w, c, k, kernel, stride, Pads{pad, pad, pad, pad}, seed);
+}
+
 int main() {
   unsigned seed = 1;
   for (int c : {1, 3, 5, 7, 8, 17})
@@ -81,6 +90,15 @@ int main() {
     for (int c : {16, 17, 33}) {
       for (int wd : {7, 14, 28}) check(1 + (c % 2), test::spatial(9), wd, c, k, 5, 1, 2, seed++);
       for (int wd : {13, 14, 27, 28}) check(1 + (c % 2), test::spatial(11), wd, c, k, 5, 2, 2, seed++);
+      // ONNX's asymmetric pads: 0 and 1 padding columns past the row's end (right padding 0
+      // or 1), top padding other than the left (1 or 3 rows).
+      for (int top : {1, 3}) {
+        check(1, test::spatial(9), 9, c, k, 5, 1, Pads{top, 2, 2, 0}, seed++);   // 7 wide, none past the end
+        check(1, test::spatial(9), 8, c, k, 5, 1, Pads{top, 2, 1, 1}, seed++);   // 7 wide, one
+        check(1, test::spatial(9), 16, c, k, 5, 1, Pads{top, 2, 0, 0}, seed++);  // 14 wide, none
+        check(1, test::spatial(11), 15, c, k, 5, 2, Pads{top, 2, 2, 0}, seed++); // 7 wide, none
+        check(1, test::spatial(11), 29, c, k, 5, 2, Pads{top, 2, 1, 0}, seed++); // 14 wide, none
+      }
     }
   for (int c : {4, 9}) check(1, 7, 7, c, 4, 3, 1, 0, seed++);   // no padding
   for (int c : {5, 9}) check(1, 6, 9, c, 2, 3, 1, 2, seed++);   // 3x3 window, padding 2

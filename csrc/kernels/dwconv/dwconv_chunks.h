@@ -1,5 +1,6 @@
 // The depthwise kernel the AVX2 and AVX-512 variants share: dwconv_row.h's walk with one group
-// kernel for 3x3 windows and one plain row loop for any other, over every chunk of output
+// kernel for 3x3 windows, groups of 7 for 5x5 ones on rows that fit them (WideWindowRows), and
+// one plain row loop for any other, over every chunk of output
 // channels, written once over a chunk type and instantiated in each variant's file (with its
 // flags). The chunk type C supplies:
 //
