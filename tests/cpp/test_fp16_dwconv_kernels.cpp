@@ -26,6 +26,8 @@
 
 #include "fp16_model.h"
 #include "kernels/dispatch/kernel_table.h"
+#include "kernels/gemm/gemm.h"
+#include "util/error.h"
 #include "test_harness.h"
 #include "zoo_shapes.h"
 
@@ -142,7 +144,47 @@ static Case square(int batch, int h, int w, int c, int k, int kernel, int stride
   return t;
 }
 
+// Whether packing refuses, with a config error naming precision fp16, a value binary16 turns
+// infinite. The packing is portable: this part runs on every machine.
+template <typename Pack>
+static void expect_refused(const char* what, const Pack& pack) {
+  ++cases;
+  try {
+    pack();
+  } catch (const Error& e) {
+    CHECK_MSG(e.code() == ErrorCode::kConfig && std::string(e.what()).find("\"fp16\"") != std::string::npos,
+              "%s: refused with the wrong error: %s", what, e.what());
+    return;
+  }
+  CHECK_MSG(false, "%s: packed a weight binary16 cannot hold", what);
+}
+
+static void check_weight_range() {
+  const DwconvShape s = shape_of(square(1, 4, 4, 8, 1, 3, 1, 1));
+  std::vector<float> wt(size_t(s.out_c) * 9, 0.25f), bias(s.out_c, 0.f);
+  // binary16's largest, packed as is: output channel 0's tap 3 (at 8 biases + 3 x 8), bias 1.
+  wt[3] = 65504.f, bias[1] = -65504.f;
+  const PackedDwconv ok = pack_dwconv(s, 8, wt.data(), bias.data(), DwconvWeights::kHalf);
+  CHECK(ok.half.size() == ok.chunk_floats() && ok.half[8 + 3 * 8] == 0x7bffu && ok.half[1] == 0xfbffu);
+  for (float big : {65520.f, 7e4f, -1e5f, 3e38f}) {
+    std::vector<float> w2 = wt, b2 = bias;
+    w2[3] = big;
+    expect_refused("depthwise weight", [&] { pack_dwconv(s, 8, w2.data(), b2.data(), DwconvWeights::kHalf); });
+    b2[1] = big, w2[3] = 0.25f;
+    expect_refused("depthwise bias", [&] { pack_dwconv(s, 8, w2.data(), b2.data(), DwconvWeights::kHalf); });
+  }
+  std::vector<float> panel(16 + 16 * 8, 0.f);  // NR bias floats, then k x NR halves
+  auto gemm_weight = [](float big) {
+    return [big](int k, int n) { return k == 2 && n == 5 ? big : 0.5f; };
+  };
+  pack_gemm_panel(panel.data(), 8, 16, GemmPacking::kHalf, 0, 16, nullptr, gemm_weight(-65504.f));
+  expect_refused("GEMM weight", [&] {
+    pack_gemm_panel(panel.data(), 8, 16, GemmPacking::kHalf, 0, 16, nullptr, gemm_weight(65536.f));
+  });
+}
+
 int main() {
+  check_weight_range();
   const Fp16Support support = fp16_support();
   if (!support.available) {
     std::printf("fp16 dwconv kernel not run: %s\n", support.reason.c_str());

@@ -55,9 +55,11 @@ struct DwconvArgs {
   // The row `output` starts at: 0 for a whole tensor; row_begin when a caller keeps only a
   // band of rows (the fused module step, dw_pwpw.h).
   int output_row0 = 0;
-  // Whether the call before this one on `scratch` ran the same layer on the same input
-  // (DwconvBands::run's bands after its first): the fp16 kernel then reuses the window rows
-  // that call staged (dwconv_half_rows.h) instead of staging them again.
+  // Whether the call before this one on `scratch` ran the same layer on the same input, and
+  // nothing has written the scratch since (DwconvBands::run's bands after its first): the
+  // fp16 kernel then reuses the window rows that call staged (dwconv_half_rows.h) instead of
+  // staging them again. A wrong claim gives stale rows, never a write outside the scratch:
+  // row tags that are not distinct are cleared.
   bool continues = false;
 };
 

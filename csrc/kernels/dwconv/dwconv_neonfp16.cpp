@@ -111,6 +111,15 @@ class StagedRows {
  public:
   StagedRows(const DwconvShape& s, const DwconvHalfRows& g, float* scratch, bool continues)
       : s_(s), g_(g), base_(reinterpret_cast<float16_t*>(scratch)), tags_(scratch + g.tags_offset_floats()) {
+    if (continues) {
+      // Tags another layer or a clobbered scratch left are not trusted: two slots claiming the
+      // same row, or a tag below -1, would leave row() without a free slot (a write before the
+      // scratch). Distinct tags always leave one: the row staged is among the kept ones.
+      for (int i = 0; i < g.slots && continues; ++i) {
+        continues = tag_of(i) >= -1;
+        for (int j = 0; j < i && continues; ++j) continues = tag_of(j) < 0 || tag_of(j) != tag_of(i);
+      }
+    }
     if (!continues)
       for (int i = 0; i < g.slots; ++i) set_tag(i, -1);
   }

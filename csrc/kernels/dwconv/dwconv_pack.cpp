@@ -1,6 +1,6 @@
 #include "kernels/dwconv/dwconv.h"
 #include "kernels/dwconv/dwconv_half_rows.h"
-#include "kernels/gemm/gemm.h"  // float_to_half_bits
+#include "kernels/gemm/gemm.h"  // fp16_weight_bits
 
 namespace attocore {
 
@@ -27,7 +27,7 @@ PackedDwconv pack_dwconv(const DwconvShape& s, int cw, const float* oihw, const 
   }
   if (format == DwconvWeights::kHalf) {  // the same layout, each value rounded to binary16
     p.half.resize(p.data.size());
-    for (size_t i = 0; i < p.data.size(); ++i) p.half[i] = float_to_half_bits(p.data[i]);
+    for (size_t i = 0; i < p.data.size(); ++i) p.half[i] = fp16_weight_bits(p.data[i]);
     p.data = AlignedVector<float>();
   }
   return p;

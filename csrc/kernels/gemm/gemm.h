@@ -3,6 +3,7 @@
 // [NR bias][k x NR weights], zero-padded past n. A microkernel computes one tile of at most
 // MR rows by NR columns; a driver (gemm_driver.cpp) walks the tiles.
 #pragma once
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -10,6 +11,7 @@
 
 #include "kernels/epilogue.h"
 #include "util/aligned_vector.h"
+#include "util/error.h"
 
 namespace attocore {
 
@@ -103,6 +105,19 @@ inline uint16_t float_to_half_bits(float x) {
   }
   const uint32_t q = (abs >> 13) - (112u << 10), rem = abs & 0x1fffu;  // rebias the exponent 127 -> 15
   return uint16_t(sign | (q + (rem > 0x1000u || (rem == 0x1000u && (q & 1)))));
+}
+
+// A weight's binary16 bits for precision "fp16"'s packing, refused (ErrorCode::kConfig) when
+// a finite weight rounds to infinity: an infinite weight times a zero input (a padding
+// column, a ReLU's zeros) is NaN, which no clamp removes. Batch norm folded into a channel of
+// near-zero variance makes such weights.
+inline uint16_t fp16_weight_bits(float w) {
+  const uint16_t h = float_to_half_bits(w);
+  if ((h & 0x7fffu) == 0x7c00u && std::isfinite(w))  // finite, yet infinite in binary16
+    fail(ErrorCode::kConfig, "precision \"fp16\": a weight of " + std::to_string(w) +
+                                 " is beyond binary16's largest value (65504) and would be infinite; load this "
+                                 "model with precision \"fp32\"");
+  return h;
 }
 
 // bfloat16 bits of x as AVX512-BF16's vcvtne2ps2bf16 gives them (Intel's
@@ -253,7 +268,7 @@ void pack_gemm_panel(float* dst, int k, int nr, GemmPacking packing, int col0, i
     if (packing == GemmPacking::kHalf) {  // binary16 bits, k rows of nr (memcpy: no aliasing of the float storage)
       unsigned char* const halves = reinterpret_cast<unsigned char*>(weights);
       for (int ki = 0; ki < k; ++ki) {
-        const uint16_t h = float_to_half_bits(w_kn(ki, col0 + j));
+        const uint16_t h = fp16_weight_bits(w_kn(ki, col0 + j));
         std::memcpy(halves + 2 * (size_t(ki) * nr + j), &h, 2);
       }
       continue;
