@@ -11,7 +11,8 @@ the cross compiler for the core's -mcpu; the hot loop of each table entry is fou
 assembly (the innermost loop with the most FMAs on its hottest path, reached from the table's
 function); llvm-mca and OSACA give its cycles per iteration. The steps, their kernels and
 shapes come from attocore's own plan of the net; a step costs max(FMAs x cycles per FMA,
-bytes / bandwidth of the cache level that holds them). --validate runs the same model for
+activation bytes / bandwidth of the cache level that holds them) plus its weights' bytes
+over the bandwidth of the level that holds all the net's weights. --validate runs the same model for
 the AVX-512 kernels on this machine and compares it with `attocore bench --profile` timings.
 Needs llvm-mca (Debian: llvm), aarch64-linux-gnu-g++ and, for the A72/A76 rows, osaca; the
 pi4-armv7 board (the ARMv7 build) arm-linux-gnueabihf-g++, without which it is left out, saying so.
@@ -129,11 +130,11 @@ def main(argv=None):
         for (net, b, t), est in totals.items():
             print(f"## {net} on {boards.BOARDS[b].name}, {t} thread{'s' if t > 1 else ''}")
             print()
-            print("| step | kernels | MMACs | compute ms | memory ms (level) | est ms |")
-            print("|---|---|---|---|---|---|")
+            print("| step | kernels | MMACs | compute ms | activations ms (level) | weights ms | est ms |")
+            print("|---|---|---|---|---|---|---|")
             for e in est:
                 print(f"| {e.name} | {e.kernels} | {e.macs / 1e6:.2f} | {e.compute_s * 1e3:.3f} | "
-                      f"{e.memory_s * 1e3:.3f} ({e.level}) | {e.seconds * 1e3:.3f} |")
+                      f"{e.memory_s * 1e3:.3f} ({e.level}) | {e.weights_s * 1e3:.3f} | {e.seconds * 1e3:.3f} |")
             print()
     factor = f", compute x {args.x86_factor} (x86 factor)" if args.x86_factor else ""
     print(f"## Estimated latency per net (batch 1, fp32, NEON kernels{factor})")

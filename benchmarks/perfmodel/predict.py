@@ -13,9 +13,12 @@ loop's rate), cache misses inside a loop (the memory bound below covers streamin
 The stem's padded copy of the image is a pass of its own before its FMAs: its bytes (read
 and written) over the bandwidth of the level holding them, added to the step's time.
 
-Memory time = bytes moved (work.Step.bytes) / the bandwidth of the smallest cache level
-that holds them (the step's working set: the same bytes), DRAM beyond the last. A step
-takes max(compute, memory). With T threads the compute splits over min(T, pixels / MR)
+Memory time = the activation bytes a step moves (work.Step.bytes_in + bytes_out) / the
+bandwidth of the smallest cache level that holds them (the step's working set), DRAM beyond
+the last; a step takes max(compute, memory) for them. Its weights were last read one
+inference ago, so they come from the level that holds all the net's weights, and are added:
+each panel's first pass waits for them (on x86, AttoNet-A's last modules, 3.6 MB of weights
+each from L3, ran 40% over a prediction that overlapped them with the FMAs). With T threads the compute splits over min(T, pixels / MR)
 threads, the memory bandwidth of a shared level does not grow, a private one does, and each
 step pays the board's barrier time.
 """
@@ -205,6 +208,7 @@ class StepEstimate:
     memory_s: float
     level: str
     seconds: float
+    weights_s: float = 0.0    # the step's weights from the level holding the net's weights
 
 
 def memory_seconds(m: Machine, nbytes: int, threads: int):
@@ -220,6 +224,8 @@ def estimate_steps(table, costs, m: Machine, steps, threads=1, est=None, compute
     """compute_factor scales compute time only (arm_model.py --x86-factor)."""
     est = est or m.primary
     out = []
+    net_weights = sum(s.bytes_weights for s in steps)
+    weight_s_per_byte = memory_seconds(m, net_weights, threads)[0] / net_weights if net_weights else 0.0
     for s in steps:
         cyc, names, copy = 0.0, [], 0.0
         for p in s.parts:
@@ -232,10 +238,11 @@ def estimate_steps(table, costs, m: Machine, steps, threads=1, est=None, compute
                 names.append(kname)
         used = max(1, min(threads, s.pixels // max(1, mr_of(table, s))))
         compute = cyc / (m.ghz * 1e9) / used * compute_factor
-        memory, level = memory_seconds(m, s.bytes, threads)
+        memory, level = memory_seconds(m, s.bytes_in + s.bytes_out, threads)
+        weights = s.bytes_weights * weight_s_per_byte
         barriers = (2 if copy else 1) if threads > 1 else 0  # the copy is a parallel pass of its own
-        t = max(compute, memory) + copy + barriers * m.sync_us * 1e-6
-        out.append(StepEstimate(s.name, "+".join(names) or "memory", s.macs, compute, memory, level, t))
+        t = max(compute, memory) + weights + copy + barriers * m.sync_us * 1e-6
+        out.append(StepEstimate(s.name, "+".join(names) or "memory", s.macs, compute, memory, level, t, weights))
     return out
 
 
