@@ -131,8 +131,6 @@ AVX512 = Table(
     stem_block=4, maxpool_name="maxpool2d_avx2",
 )
 
-TABLES = {"neon": NEON, "neon-armv7": NEON_ARMV7, "avx512": AVX512}
-
 ROW_KERNEL_MAX_B_BYTES = 256 * 1024   # gemm.h kRowKernelMaxBBytes
 LARGE_B_BYTES = 160 * 1024            # gemm.h kLargeBBytes
 
